@@ -1,0 +1,61 @@
+"""The sealed golden sample: images, fitted models and measurements, in one package.
+
+This module holds the in-memory :class:`GoldenSample`; ``save``/``load_golden`` write and
+read the package (a zip of members, each hashed in the manifest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .spec import Spec
+
+__all__ = ["GoldenSample"]
+
+
+@dataclass
+class GoldenSample:
+    """A sealed golden sample.
+
+    Attributes
+    ----------
+    spec : Spec
+        The spec sheet the sample was sealed against.
+    reference : ndarray, shape (H, W, 3), uint8
+        The golden reference image (defines golden px).
+    captures : list of ndarray, each (H, W, 3) uint8
+        All golden captures aligned into golden px (the reference first).
+    states : dict of str to dict
+        Fitted stage models by stage name (``"registration"``, ``"anomaly"``, ...), each the
+        ``to_state()`` of its model: values are ndarrays or JSON-able.
+    meta : dict
+        JSON-able facts: golden Lab per colour zone, golden dimensions, profile id,
+        capture conditions, software and model versions.
+    profile : dict or None
+        The station profile as loaded from YAML (``StationProfile.raw``), None without one.
+    """
+
+    spec: Spec
+    reference: np.ndarray
+    captures: list[np.ndarray]
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        ref = np.asarray(self.reference)
+        if ref.ndim != 3 or ref.shape[2] != 3 or ref.dtype != np.uint8:
+            raise ValueError(f"GoldenSample.reference: expected (H, W, 3) uint8, got {ref.shape} {ref.dtype}")
+        for i, c in enumerate(self.captures):
+            if c.shape != ref.shape or c.dtype != np.uint8:
+                raise ValueError(
+                    f"GoldenSample.captures[{i}]: expected {ref.shape} uint8 like the reference, got {c.shape} {c.dtype}"
+                )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the golden frame in px."""
+        return int(self.reference.shape[0]), int(self.reference.shape[1])

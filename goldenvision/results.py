@@ -1,0 +1,320 @@
+"""Typed results of every stage: frozen dataclasses with ``to_dict()``.
+
+Coordinates are ``(x, y)``; "golden px" are pixels of the golden frame, "unit px" pixels of
+the (rectified) unit photo. Lab values are CIELAB D65 unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .spec import DefectType, Severity
+
+__all__ = [
+    "Verdict",
+    "RegistrationResult",
+    "ColorResult",
+    "DimensionResult",
+    "Defect",
+    "AnomalyResult",
+    "UnitResult",
+    "jsonable",
+]
+
+
+class Verdict(str, enum.Enum):
+    passed = "pass"
+    failed = "fail"
+    review = "review"
+
+    def __str__(self) -> str:  # "pass", not "Verdict.passed"
+        return self.value
+
+
+def jsonable(value: Any) -> Any:
+    """Turn numpy scalars/arrays, enums, tuples and dataclasses into JSON-serialisable values."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationResult:
+    """Alignment of a moving (unit) image onto the reference (golden) frame.
+
+    Attributes
+    ----------
+    homography : ndarray, shape (3, 3), float64
+        Maps moving px -> reference px (homogeneous, ``H @ [x, y, 1]``).
+    ok : bool
+        True only when the alignment passed every quality check.
+    rms_px : float
+        Residual RMS in reference px (inlier reprojection or fine-alignment residual).
+    inliers : int
+        Number of inlier correspondences (0 for intensity-only methods).
+    confidence : float
+        In [0, 1].
+    method : str
+        Which estimator produced the result (e.g. "features+ecc", "fourier-mellin+ecc").
+    reason : str or None
+        Why ``ok`` is False (None when ok).
+    flow : ndarray or None, shape (H, W, 2), float32
+        Non-rigid residual displacement in reference px, applied after the homography:
+        a reference pixel ``p`` samples the moving image at ``H^-1(p + flow[p])``. None if rigid.
+    """
+
+    homography: np.ndarray
+    ok: bool
+    rms_px: float
+    inliers: int = 0
+    confidence: float = 0.0
+    method: str = ""
+    reason: str | None = None
+    flow: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        h = np.asarray(self.homography, dtype=np.float64)
+        if h.shape != (3, 3):
+            raise ValueError(f"RegistrationResult.homography: expected shape (3, 3), got {h.shape}")
+        object.__setattr__(self, "homography", h)
+        if self.flow is not None and (self.flow.ndim != 3 or self.flow.shape[2] != 2):
+            raise ValueError(f"RegistrationResult.flow: expected shape (H, W, 2), got {self.flow.shape}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "homography": self.homography.tolist(),
+            "ok": bool(self.ok),
+            "rms_px": jsonable(float(self.rms_px)),
+            "inliers": int(self.inliers),
+            "confidence": float(self.confidence),
+            "method": self.method,
+            "reason": self.reason,
+            "nonrigid": self.flow is not None,
+            "max_flow_px": None if self.flow is None else float(np.abs(self.flow).max(initial=0.0)),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ColorResult:
+    """Colour of one zone against the spec target and the golden.
+
+    ``lab`` is the zone's robust mean CIELAB (D65). Deltas (``d_l``, ``d_c``, ``d_h``) are
+    CIEDE2000's weighted components ΔL'/(kL SL), ΔC'/(kC SC), ΔH'/(kH SH) of the unit
+    *relative to the reference* (target if any, else golden): ``d_l < 0`` reads "darker".
+    """
+
+    name: str
+    lab: tuple[float, float, float]
+    delta_e_target: float | None
+    delta_e_golden: float
+    tolerance: float
+    golden_tolerance: float
+    severity: Severity
+    golden_lab: tuple[float, float, float] | None = None
+    target_lab: tuple[float, float, float] | None = None
+    d_l: float = 0.0
+    d_c: float = 0.0
+    d_h: float = 0.0
+    uniformity_de00: float | None = None
+    uniformity_tolerance: float | None = None
+    valid_fraction: float = 1.0
+
+    @property
+    def ok_target(self) -> bool:
+        return self.delta_e_target is None or self.delta_e_target <= self.tolerance
+
+    @property
+    def ok_golden(self) -> bool:
+        return self.delta_e_golden <= self.golden_tolerance
+
+    @property
+    def ok_uniformity(self) -> bool:
+        return (
+            self.uniformity_tolerance is None
+            or self.uniformity_de00 is None
+            or self.uniformity_de00 <= self.uniformity_tolerance
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.ok_target and self.ok_golden and self.ok_uniformity
+
+    def describe(self) -> str:
+        """Plain words for the direction of the difference, e.g. 'darker, yellower'."""
+        words = []
+        if abs(self.d_l) >= 0.3:
+            words.append("lighter" if self.d_l > 0 else "darker")
+        if abs(self.d_c) >= 0.3:
+            words.append("more saturated" if self.d_c > 0 else "duller")
+        if abs(self.d_h) >= 0.3:
+            words.append("hue shifted")
+        return ", ".join(words) or "no clear direction"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "lab": jsonable(self.lab),
+            "delta_e_target": jsonable(self.delta_e_target),
+            "delta_e_golden": jsonable(self.delta_e_golden),
+            "tolerance": self.tolerance,
+            "golden_tolerance": self.golden_tolerance,
+            "severity": self.severity.value,
+            "golden_lab": jsonable(self.golden_lab),
+            "target_lab": jsonable(self.target_lab),
+            "d_l": jsonable(self.d_l),
+            "d_c": jsonable(self.d_c),
+            "d_h": jsonable(self.d_h),
+            "uniformity_de00": jsonable(self.uniformity_de00),
+            "uniformity_tolerance": self.uniformity_tolerance,
+            "valid_fraction": jsonable(self.valid_fraction),
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionResult:
+    """One measured dimension against nominal ± tolerance (mm)."""
+
+    name: str
+    measured_mm: float
+    nominal_mm: float
+    tol_minus_mm: float
+    tol_plus_mm: float
+    severity: Severity = Severity.major
+    uncertainty_mm: float | None = None
+    edges_unit_px: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.nominal_mm - self.tol_minus_mm <= self.measured_mm <= self.nominal_mm + self.tol_plus_mm
+
+    @property
+    def deviation_mm(self) -> float:
+        return self.measured_mm - self.nominal_mm
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} {self.measured_mm:.2f} mm, nominal {self.nominal_mm:.2f} "
+            f"\u2212{self.tol_minus_mm:.2f}/+{self.tol_plus_mm:.2f}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "measured_mm": jsonable(self.measured_mm),
+            "nominal_mm": self.nominal_mm,
+            "tol_minus_mm": self.tol_minus_mm,
+            "tol_plus_mm": self.tol_plus_mm,
+            "deviation_mm": jsonable(self.deviation_mm),
+            "severity": self.severity.value,
+            "uncertainty_mm": jsonable(self.uncertainty_mm),
+            "edges_unit_px": jsonable(self.edges_unit_px),
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    """An anomalous region in golden px."""
+
+    bbox: tuple[int, int, int, int]  # x1, y1, x2, y2 golden px (x2, y2 exclusive)
+    score: float  # peak normalised anomaly score (1.0 = zone threshold)
+    zone: str
+    defect_type: DefectType
+    severity: Severity
+    area_px: int = 0
+    area_mm2: float | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.bbox) != 4:
+            raise ValueError(f"Defect.bbox: expected (x1, y1, x2, y2), got {self.bbox!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bbox": [int(v) for v in self.bbox],
+            "score": jsonable(float(self.score)),
+            "zone": self.zone,
+            "defect_type": self.defect_type.value,
+            "severity": self.severity.value,
+            "area_px": int(self.area_px),
+            "area_mm2": jsonable(self.area_mm2),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyResult:
+    """Anomaly stage output: normalised map (1.0 = threshold) in golden px, zone scores, regions."""
+
+    score: float
+    map: np.ndarray  # float32 (H, W), golden px
+    zone_scores: dict[str, float]
+    defects: tuple[Defect, ...]
+
+    def __post_init__(self) -> None:
+        if self.map.ndim != 2:
+            raise ValueError(f"AnomalyResult.map: expected shape (H, W), got {self.map.shape}")
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """Everything goldenvision concluded about one unit."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    registration: RegistrationResult | None
+    color: tuple[ColorResult, ...] = ()
+    dimensions: tuple[DimensionResult, ...] = ()
+    anomaly_score: float | None = None
+    anomaly_map: np.ndarray | None = None
+    zone_scores: dict[str, float] = field(default_factory=dict)
+    defects: tuple[Defect, ...] = ()
+    failed_severities: tuple[Severity, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    unit_id: str | None = None
+
+    @property
+    def defect_class(self) -> Severity | None:
+        """The most serious severity among failed checks (critical > major > minor), None if none."""
+        for s in (Severity.critical, Severity.major, Severity.minor):
+            if s in self.failed_severities:
+                return s
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (the anomaly map itself is left out; see ``anomaly_map``)."""
+        return {
+            "unit_id": self.unit_id,
+            "verdict": self.verdict.value,
+            "defect_class": None if self.defect_class is None else self.defect_class.value,
+            "reasons": list(self.reasons),
+            "registration": None if self.registration is None else self.registration.to_dict(),
+            "color": [c.to_dict() for c in self.color],
+            "dimensions": [d.to_dict() for d in self.dimensions],
+            "anomaly_score": jsonable(self.anomaly_score),
+            "zone_scores": jsonable(self.zone_scores),
+            "defects": [d.to_dict() for d in self.defects],
+            "failed_severities": [s.value for s in self.failed_severities],
+            "provenance": jsonable(self.provenance),
+            "timings_ms": jsonable(self.timings_ms),
+        }
