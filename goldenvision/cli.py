@@ -1,0 +1,307 @@
+"""The `goldenvision` command line: parse, call the API, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import GoldenVisionError
+
+app = typer.Typer(
+    name="goldenvision",
+    help="Judge manufactured units against a sealed golden sample.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )
+
+
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "review": "yellow"}
+
+
+def _summary_table(rows: list[dict], *, truth: dict | None = None) -> Table:
+    table = Table(title="Units", show_lines=False)
+    table.add_column("unit")
+    table.add_column("verdict")
+    if truth is not None:
+        table.add_column("expected")
+    table.add_column("ms", justify="right")
+    table.add_column("reasons", overflow="fold")
+    for r in rows:
+        v = r["verdict"]
+        cells = [str(r["unit_id"]), f"[{VERDICT_STYLE[v]}]{v}[/]"]
+        if truth is not None:
+            t = truth.get(Path(str(r["unit_id"])).stem, {}).get("expected_verdict", "?")
+            mark = "" if t == v else " [bold red]\u2260[/]"
+            cells.append(f"{t}{mark}")
+        cells.append(f"{r.get('timings_ms', {}).get('total', float('nan')):.0f}")
+        cells.append("; ".join(r["reasons"]) or "-")
+        table.add_row(*cells)
+    return table
+
+
+@app.command("spec-schema")
+def spec_schema() -> None:
+    """Print the JSON Schema of the spec sheet (for editor completion)."""
+    from .spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2))
+
+
+@app.command("seal")
+def seal_cmd(
+    images: list[Path] = typer.Argument(..., help="Golden captures; the first defines golden px."),
+    spec: Path = typer.Option(..., "--spec", "-s", help="Spec sheet (YAML)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Package to write (e.g. sku.golden)."),
+    sign: list[Path] = typer.Option([], "--sign", help="Private key(s) to sign with (ROLE taken from the key file)."),
+    role: str = typer.Option("factory", "--role", help="Role of the signer(s): buyer, factory, inspector."),
+    predecessor: Optional[Path] = typer.Option(None, "--predecessor", help="Earlier revision this package replaces."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+) -> None:
+    """Seal a golden sample from its captures and write the package."""
+    from .pipeline import seal
+    from .package import load_golden
+
+    try:
+        with _progress() as bar:
+            task = bar.add_task("sealing", total=len(images) + 2)
+            golden = seal([str(p) for p in images], spec, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        keys = []
+        if sign:
+            from .signing import load_private_key
+
+            keys = [(load_private_key(p), role, p.stem) for p in sign]
+        pred = load_golden(predecessor) if predecessor else None
+        golden.save(out, sign_with=keys, predecessor=pred)
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    info = golden.provenance()
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        console.print(f"sealed [bold]{info.get('product')}[/] rev {info.get('revision')} -> {out} (id {info.get('golden_id')})")
+
+
+@app.command("inspect")
+def inspect_cmd(
+    image: Path = typer.Argument(..., help="The unit's photo."),
+    golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+) -> None:
+    """Inspect one unit; exit 0 on pass, 1 on fail, 2 on review."""
+    from .package import load_golden
+    from .pipeline import inspect
+
+    try:
+        g = load_golden(golden)
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    result = inspect(str(image), g)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        v = result.verdict.value
+        console.print(f"{image}: [{VERDICT_STYLE[v]}]{v}[/]")
+        for r in result.reasons:
+            console.print(f"  - {r}", highlight=False)
+    raise typer.Exit({"pass": 0, "fail": 1, "review": 2}[result.verdict.value])
+
+
+def _list_images(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        _fail(f"{directory}: not a directory")
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def run_batch(
+    paths: list[Path], golden, out_dir: Path, *, description: str = "inspecting"
+) -> list:
+    """Inspect `paths`, writing each result as soon as it exists (JSONL + CSV), with a progress bar."""
+    from .pipeline import inspect
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    jsonl = open(out_dir / "results.jsonl", "a", encoding="utf-8")
+    new_csv = not (out_dir / "results.csv").exists()
+    csv_file = open(out_dir / "results.csv", "a", encoding="utf-8", newline="")
+    writer = csv.writer(csv_file)
+    if new_csv:
+        writer.writerow(["unit_id", "verdict", "defect_class", "anomaly_score", "total_ms", "reasons"])
+    try:
+        with _progress() as bar:
+            task = bar.add_task(description, total=len(paths))
+            for p in paths:
+                result = inspect(str(p), golden, unit_id=p.name)
+                results.append(result)
+                d = result.to_dict()
+                jsonl.write(json.dumps(d) + "\n")
+                jsonl.flush()
+                writer.writerow([
+                    p.name, d["verdict"], d["defect_class"] or "",
+                    "" if d["anomaly_score"] is None else f"{d['anomaly_score']:.3f}",
+                    f"{d['timings_ms'].get('total', 0):.1f}", " | ".join(d["reasons"]),
+                ])
+                csv_file.flush()
+                bar.advance(task)
+    finally:
+        jsonl.close()
+        csv_file.close()
+    return results
+
+
+@app.command("batch")
+def batch_cmd(
+    directory: Path = typer.Argument(..., help="Folder of unit photos."),
+    golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
+    out: Path = typer.Option(Path("results"), "--out", "-o", help="Folder for results.csv, results.jsonl, report.html."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Inspect every photo in a folder; results are written unit by unit (nothing is lost on a crash)."""
+    from .package import load_golden
+
+    try:
+        g = load_golden(golden)
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    paths = _list_images(directory)
+    if not paths:
+        _fail(f"{directory}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    results = run_batch(paths, g, out)
+    counts = {v: sum(r.verdict.value == v for r in results) for v in ("pass", "fail", "review")}
+    if report:
+        from .report import write_report
+
+        write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths}, title=f"Batch {directory}")
+    if as_json:
+        print(json.dumps({"counts": counts, "out": str(out)}))
+    else:
+        console.print(_summary_table([r.to_dict() for r in results]))
+        console.print(f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}  -> {out}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Folder for the demo lot, package, results and report."),
+    seed: int = typer.Option(0, help="Seed of the demo generator."),
+    units: int = typer.Option(40, help="Units in the production lot."),
+    goldens: int = typer.Option(5, help="Golden captures."),
+    size: float = typer.Option(1.0, help="Camera resolution factor (1.0 = 1600x1200)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Generate the demo product, seal its golden, inspect the lot, write the report."""
+    from .demo import generate_lot
+    from .package import load_golden
+    from .pipeline import seal
+
+    t0 = time.perf_counter()
+    err.print(f"generating the demo lot in {out} ...")
+    lot = generate_lot(out, seed=seed, n_golden=goldens, n_units=units, size=size)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("sealing the golden", total=len(lot.golden_paths) + 2)
+            golden = seal([str(p) for p in lot.golden_paths], lot.spec_path,
+                          progress=lambda d, t: bar.update(task, completed=d, total=t))
+        pkg = out / "wallet-classic.golden"
+        golden.save(pkg)
+        golden = load_golden(pkg)
+    except GoldenVisionError as exc:
+        _fail(f"sealing the demo golden: {exc}")
+    results = run_batch(list(lot.unit_paths), golden, out / "results")
+    truth = {u["unit_id"]: u for u in lot.truth["units"]}
+    rows = [r.to_dict() for r in results]
+    agree = sum(truth.get(Path(r["unit_id"]).stem, {}).get("expected_verdict") == r["verdict"] for r in rows)
+    lot_info = None
+    try:
+        from .lots import judge_lot
+
+        lot_info = judge_lot(results, golden.spec.aql, lot_size=len(results))
+    except ImportError:  # pragma: no cover - lots ships with the package
+        pass
+    from .report import write_report
+
+    report_path = out / "report.html"
+    write_report(report_path, results, golden, image_paths={p.name: p for p in lot.unit_paths},
+                 title="goldenvision demo: wallet-classic rev B", lot=lot_info, truth=truth)
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "review")}
+    summary = {"units": len(rows), "counts": counts, "agree_with_truth": agree, "report": str(report_path),
+               "package": str(pkg), "seconds": round(time.perf_counter() - t0, 1)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    console.print(_summary_table(rows, truth=truth))
+    console.print(
+        f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}; "
+        f"{agree}/{len(rows)} verdicts agree with the demo's ground truth"
+    )
+    if lot_info is not None:
+        console.print(f"lot verdict: {getattr(lot_info, 'verdict', lot_info)}")
+    console.print(f"report: {report_path}")
+
+
+@app.command("report")
+def report_cmd(
+    results_jsonl: Path = typer.Argument(..., help="results.jsonl written by batch/demo."),
+    golden: Path = typer.Option(..., "--golden", "-g"),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the unit photos (for evidence images)."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o"),
+) -> None:
+    """Re-render the HTML report from recorded results."""
+    from .package import load_golden
+    from .report import write_report
+    try:
+        g = load_golden(golden)
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    try:
+        lines = results_jsonl.read_text(encoding="utf-8").splitlines()
+        results = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"{results_jsonl}: cannot read recorded results ({exc})")
+    paths = {p.name: p for p in _list_images(images)} if images else {}
+    write_report(out, results, g, image_paths=paths, title=f"Report {results_jsonl}")
+    console.print(f"report: {out}")
+
+
+def _register_optional() -> None:
+    try:
+        from .cli_golden import register_commands
+    except ImportError:  # pragma: no cover
+        return
+    register_commands(app)
+
+
+_register_optional()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

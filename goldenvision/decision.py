@@ -1,0 +1,123 @@
+"""Per-unit decision: pass, fail or review, with one human-readable reason per finding.
+
+Rules (in this order of precedence):
+
+1. ``fail`` when any check that *could be made* is out of tolerance: a colour zone beyond
+   its ΔE00 tolerance (against the target, the golden, or in uniformity), a dimension outside
+   nominal ± tolerance, an anomaly region in a zone. A definite nonconformity is a
+   nonconformity even if another check could not be made.
+2. ``review`` when no check failed but at least one could not be made (image unreadable,
+   calibration impossible, registration refused, a feature not found, a zone mostly hidden).
+3. ``pass`` otherwise.
+
+The failed severities (critical/major/minor) are kept so the lot stage can count each unit
+in its most serious class (ISO 2859-1 classification of nonconformities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import MeasurementError
+from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult, Verdict
+from .spec import Severity
+
+__all__ = ["Decision", "decide", "MIN_VALID_FRACTION"]
+
+#: A colour zone whose robust statistics kept less than this share of its pixels is not judged.
+MIN_VALID_FRACTION = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    failed_severities: tuple[Severity, ...]
+
+
+def _color_reason(c: ColorResult) -> str:
+    parts = []
+    if not c.ok_target and c.delta_e_target is not None:
+        parts.append(f"\u0394E00 {c.delta_e_target:.2f} against the target (tolerance {c.tolerance:.2f})")
+    if not c.ok_golden:
+        parts.append(f"\u0394E00 {c.delta_e_golden:.2f} against the golden (tolerance {c.golden_tolerance:.2f})")
+    if not c.ok_uniformity and c.uniformity_de00 is not None:
+        parts.append(
+            f"uneven: 95th percentile \u0394E00 {c.uniformity_de00:.2f} inside the zone "
+            f"(tolerance {c.uniformity_tolerance:.2f})"
+        )
+    return f"color {c.name}: " + "; ".join(parts) + f" \u2014 {c.describe()}"
+
+
+def decide(
+    *,
+    registration: RegistrationResult | None,
+    colors: Sequence[ColorResult] = (),
+    dimensions: Sequence[DimensionResult | MeasurementError] = (),
+    anomaly: AnomalyResult | None = None,
+    anomaly_severity: dict[str, Severity] | None = None,
+    problems: Sequence[str] = (),
+) -> Decision:
+    """Combine the stage results into a verdict.
+
+    Parameters
+    ----------
+    registration : RegistrationResult or None
+        None when the pipeline stopped before registration (reason in ``problems``).
+    colors, dimensions, anomaly
+        Stage results; a :class:`MeasurementError` in ``dimensions`` stands for a feature
+        that could not be measured.
+    anomaly_severity : dict of str to Severity
+        Severity of each anomaly zone by name (from the spec).
+    problems : sequence of str
+        Checks that could not be made, already phrased as reasons (e.g. "calibration: ...").
+    """
+    fails: list[str] = []
+    reviews: list[str] = list(problems)
+    severities: list[Severity] = []
+
+    if registration is not None and not registration.ok:
+        reviews.append(f"registration: {registration.reason or 'not aligned'}")
+
+    for c in colors:
+        if c.valid_fraction < MIN_VALID_FRACTION:
+            reviews.append(
+                f"color {c.name}: only {100 * c.valid_fraction:.0f} % of the zone usable "
+                f"(covered, shadowed or specular); not judged"
+            )
+        elif not c.ok:
+            fails.append(_color_reason(c))
+            severities.append(c.severity)
+
+    for d in dimensions:
+        if isinstance(d, MeasurementError):
+            reviews.append(f"dimension {d}")
+        elif not d.ok:
+            fails.append(f"dimension {d.describe()}")
+            severities.append(d.severity)
+
+    if anomaly is not None:
+        sev = anomaly_severity or {}
+        by_zone: dict[str, list] = {}
+        for defect in anomaly.defects:
+            by_zone.setdefault(defect.zone, []).append(defect)
+        for zone, found in by_zone.items():
+            worst = max(found, key=lambda d: d.score)
+            x1, y1, x2, y2 = worst.bbox
+            area = f", {worst.area_mm2:.1f} mm\u00b2" if worst.area_mm2 is not None else ""
+            fails.append(
+                f"anomaly {zone} ({worst.defect_type.value}): {len(found)} region(s), worst "
+                f"{worst.score:.1f}\u00d7 threshold at golden px ({x1}, {y1})\u2013({x2}, {y2}){area}"
+            )
+            severities.append(sev.get(zone, worst.severity))
+
+    if fails:
+        verdict = Verdict.failed
+    elif reviews:
+        verdict = Verdict.review
+    else:
+        verdict = Verdict.passed
+    order = {Severity.critical: 0, Severity.major: 1, Severity.minor: 2}
+    uniq = tuple(sorted(set(severities), key=order.__getitem__))
+    return Decision(verdict=verdict, reasons=tuple(fails + reviews), failed_severities=uniq)

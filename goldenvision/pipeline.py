@@ -1,0 +1,395 @@
+"""Seal a golden sample and inspect units against it: the pipeline, composed.
+
+``seal`` runs every stage's *fit* on the golden captures; ``inspect`` runs every stage on
+one unit and decides. Neither prints; files are read only through :mod:`goldenvision.imageio`.
+Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` with the reason.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import __version__
+from .anomaly import AnomalyModel
+from .calibration.color import ColorCorrection, fit_chart_correction
+from .calibration.geometry import rectify
+from .calibration.profile import StationProfile, load_profile
+from .color import ZoneColorModel, load_color_library, measure_zone_colors
+from .decision import decide
+from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
+from .golden import GoldenSample
+from .imageio import read_image, sha256_of
+from .measure import measure_dimensions
+from .registration import RegistrationModel, register, warp_to_reference
+from .results import RegistrationResult, UnitResult, Verdict
+from .spec import Spec, load_spec
+
+__all__ = ["seal", "inspect", "Inspector", "ImageSource"]
+
+ImageSource = str | Path | bytes | np.ndarray
+
+
+def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
+    if spec.station is None:
+        return None
+    if isinstance(spec.station, str) and base_dir is not None:
+        candidate = base_dir / spec.station
+        if candidate.is_file():
+            return load_profile(candidate)
+    return load_profile(spec.station)
+
+
+def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    """Registration mask in golden px: the profile's product area (fiducials and chart excluded)."""
+    if profile is None or profile.product_area_mm is None:
+        return None
+    x1, y1, x2, y2 = profile.product_area_mm
+    (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
+    mask = np.zeros(shape_hw, dtype=bool)
+    mask[max(0, int(np.ceil(py1))) : int(np.floor(py2)) + 1, max(0, int(np.ceil(px1))) : int(np.floor(px2)) + 1] = True
+    return mask
+
+
+def _to_frame(rgb: np.ndarray, profile: StationProfile | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Camera photo -> station frame (rectified) when the profile has fiducials; else as is."""
+    if profile is None or profile.marker_dictionary is None:
+        return rgb, {}
+    rect = rectify(rgb, profile)
+    return rect.image, {"rectification_rms_px": float(rect.rms_px), "markers": list(rect.markers)}
+
+
+def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
+    if profile is None or profile.chart is None:
+        return ColorCorrection.identity()
+    return fit_chart_correction(frame, profile)
+
+
+def _resolve_targets(spec: Spec, base_dir: Path | None) -> dict[str, tuple[float, float, float]]:
+    """Lab of every colour target given by name only (looked up in the spec's colour library)."""
+    named = [z for z in spec.colors if z.target is not None and z.target.lab is None]
+    if not named:
+        return {}
+    if spec.color_library is None:
+        raise SpecError(
+            f"colors[{spec.colors.index(named[0])}].target: {named[0].target.name!r} has no lab and the spec "
+            "names no color_library to look it up"
+        )
+    lib_path = Path(spec.color_library)
+    if base_dir is not None and not lib_path.is_absolute():
+        lib_path = base_dir / lib_path
+    library = load_color_library(lib_path)
+    out = {}
+    for z in named:
+        name = z.target.name
+        if name not in library:
+            raise SpecError(f"colors: target {name!r} of zone {z.name!r} is not in {lib_path}")
+        out[z.name] = tuple(float(v) for v in library[name])
+    return out
+
+
+def seal(
+    images: Sequence[ImageSource],
+    spec: "Spec | dict | str | Path",
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> GoldenSample:
+    """Seal a golden sample from several captures.
+
+    Parameters
+    ----------
+    images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
+        Captures of the golden sample; the first defines golden px.
+    spec : Spec, dict, or path to YAML
+    progress : callable (done, total), optional
+
+    Returns
+    -------
+    GoldenSample
+
+    Raises
+    ------
+    SpecError, ImageError, CalibrationError, RegistrationError
+        A golden must be sealed from good evidence: any capture that cannot be read,
+        rectified or aligned stops the seal with the capture named.
+    """
+    base_dir = Path(spec).parent if isinstance(spec, (str, Path)) and "\n" not in str(spec) else None
+    spec = load_spec(spec)
+    if len(images) < 1:
+        raise ImageError("seal: expected at least one golden capture, got none")
+    profile = _resolve_profile(spec, base_dir)
+    total = len(images) + 2
+    frames: list[np.ndarray] = []
+    corrections: list[ColorCorrection] = []
+    hashes: list[str] = []
+    cond: list[dict[str, Any]] = []
+    for i, src in enumerate(images):
+        name = str(src) if isinstance(src, (str, Path)) else f"capture {i}"
+        rgb = read_image(src, name=name)
+        hashes.append(sha256_of(src))
+        try:
+            frame, info = _to_frame(rgb, profile)
+            cc = _color_correction(frame, profile)
+        except CalibrationError as exc:
+            raise CalibrationError(f"golden {name}: {exc}") from None
+        frames.append(frame)
+        corrections.append(cc)
+        cond.append({"image": name, "sha256": hashes[-1], **info, "chart_residual_de00": cc.residual_de00_mean})
+        if progress:
+            progress(i + 1, total)
+
+    reference = frames[0]
+    mask = _product_mask(profile, reference.shape[:2])
+    reg_model = RegistrationModel.fit(reference, mask=mask)
+    aligned = [reference]
+    valids = [np.ones(reference.shape[:2], dtype=bool)]
+    regs: list[RegistrationResult] = [RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)]
+    method = spec.registration
+    for i, frame in enumerate(frames[1:], start=1):
+        reg = register(reference, frame, method=method, model=reg_model, mask=mask)
+        if not reg.ok:
+            raise RegistrationError(f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}")
+        warped, valid = warp_to_reference(frame, reg, reference.shape[:2])
+        aligned.append(warped)
+        valids.append(valid)
+        regs.append(reg)
+        cond[i]["registration_rms_px"] = float(reg.rms_px)
+
+    targets = _resolve_targets(spec, base_dir)
+    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned)]
+    color_model = ZoneColorModel.fit(labs, valids, list(spec.colors))
+    scale = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
+    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale, valid_masks=valids)
+    if progress:
+        progress(len(images) + 1, total)
+
+    # The golden's own dimensions: each capture measured in its own frame (repeatability).
+    golden_dims: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+    golden_dim_problems: list[str] = []
+    if spec.dimensions and scale is not None:
+        for i, (frame, reg) in enumerate(zip(frames, regs)):
+            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale):
+                if isinstance(res, GoldenVisionError):
+                    golden_dim_problems.append(f"capture {i}: {res}")
+                else:
+                    golden_dims[res.name].append(float(res.measured_mm))
+    if golden_dim_problems:
+        raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(golden_dim_problems))
+
+    zone_lab = {z.name: list(map(float, color_model.golden_lab(z.name))) for z in spec.colors}
+    meta = {
+        "product": spec.product,
+        "spec_revision": spec.revision,
+        "software_version": __version__,
+        "created_with": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
+        "station_profile_id": None if profile is None else profile.id,
+        "scale_mm_per_px": scale,
+        "captures": cond,
+        "golden_lab": zone_lab,
+        "target_lab": {k: list(v) for k, v in targets.items()},
+        "golden_dimensions_mm": {
+            k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
+            for k, v in golden_dims.items()
+        },
+    }
+    states = {
+        "registration": reg_model.to_state(),
+        "color": color_model.to_state(),
+        "anomaly": anomaly_model.to_state(),
+    }
+    if progress:
+        progress(total, total)
+    return GoldenSample(
+        spec=spec, reference=reference, captures=aligned, states=states, meta=meta,
+        profile=None if profile is None else dict(profile.raw),
+    )
+
+
+@dataclass
+class _Runtime:
+    """Per-golden objects built once and reused for every unit (the station's hot path)."""
+
+    spec: Spec
+    profile: StationProfile | None
+    mask: np.ndarray | None
+    registration: RegistrationModel
+    color: ZoneColorModel
+    anomaly: AnomalyModel
+    scale: float | None
+    targets: dict[str, tuple[float, float, float]]
+    provenance: dict[str, Any]
+
+
+def _runtime(golden: GoldenSample) -> _Runtime:
+    rt = golden.__dict__.get("_gv_runtime")
+    if rt is not None:
+        return rt
+    profile = None if golden.profile is None else load_profile(golden.profile)
+    scale = golden.meta.get("scale_mm_per_px")
+    if scale is None:
+        scale = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
+    prov = golden.provenance() if hasattr(golden, "provenance") else {}
+    rt = _Runtime(
+        spec=golden.spec,
+        profile=profile,
+        mask=_product_mask(profile, golden.shape),
+        registration=RegistrationModel.from_state(golden.states["registration"]),
+        color=ZoneColorModel.from_state(golden.states["color"]),
+        anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
+        scale=scale,
+        targets={k: tuple(v) for k, v in golden.meta.get("target_lab", {}).items()},
+        provenance=prov,
+    )
+    golden.__dict__["_gv_runtime"] = rt
+    return rt
+
+
+class Inspector:
+    """Inspect units against one golden; holds the golden's fitted models ready.
+
+    ``gv.inspect(image, golden)`` uses one of these, cached on the golden object.
+    """
+
+    def __init__(self, golden: GoldenSample) -> None:
+        self.golden = golden
+        self.rt = _runtime(golden)
+
+    def evidence(self, image: ImageSource) -> dict[str, Any]:
+        """Re-align a unit and return what a report shows: the unit and golden in golden px and
+        the anomaly map. Raises GoldenVisionError when the unit cannot be aligned."""
+        rgb = read_image(image)
+        frame, _ = _to_frame(rgb, self.rt.profile)
+        reg = register(self.golden.reference, frame, method=self.rt.spec.registration,
+                       model=self.rt.registration, mask=self.rt.mask)
+        if not reg.ok:
+            raise RegistrationError(f"registration: {reg.reason}")
+        warped, valid = warp_to_reference(frame, reg, self.golden.shape)
+        amap = self.rt.anomaly.score(warped, valid).map if self.rt.spec.anomaly_zones else None
+        return {"frame": frame, "warped": warped, "valid": valid, "registration": reg,
+                "golden": self.golden.reference, "anomaly_map": amap}
+
+    def __call__(self, image: ImageSource, *, unit_id: str | None = None) -> UnitResult:
+        rt = self.rt
+        spec = rt.spec
+        timings: dict[str, float] = {}
+        problems: list[str] = []
+        provenance = dict(rt.provenance)
+        provenance["software_version"] = __version__
+        provenance["spec_revision"] = spec.revision
+        name = unit_id or (str(image) if isinstance(image, (str, Path)) else None)
+
+        def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:
+            return UnitResult(
+                verdict=Verdict.review, reasons=(reason,), registration=registration,
+                provenance=provenance, timings_ms=timings, unit_id=name,
+            )
+
+        t = time.perf_counter()
+        try:
+            rgb = read_image(image, name=name)
+            provenance["image_sha256"] = sha256_of(image)
+        except ImageError as exc:
+            return review(f"image: {exc}")
+        timings["read"] = (time.perf_counter() - t) * 1e3
+
+        t = time.perf_counter()
+        try:
+            frame, info = _to_frame(rgb, rt.profile)
+        except CalibrationError as exc:
+            return review(f"calibration: {exc}")
+        correction: ColorCorrection | None
+        try:
+            correction = _color_correction(frame, rt.profile)
+        except CalibrationError as exc:
+            correction = None
+            problems.append(f"colour calibration: {exc}; colours not judged")
+        timings["calibration"] = (time.perf_counter() - t) * 1e3
+        provenance.update(info)
+
+        t = time.perf_counter()
+        reg = register(self.golden.reference, frame, method=spec.registration, model=rt.registration, mask=rt.mask)
+        timings["registration"] = (time.perf_counter() - t) * 1e3
+        if not reg.ok:
+            return review(f"registration: {reg.reason or 'not aligned'}", reg)
+        t = time.perf_counter()
+        warped, valid = warp_to_reference(frame, reg, self.golden.shape)
+        timings["warp"] = (time.perf_counter() - t) * 1e3
+
+        colors = []
+        if correction is not None and spec.colors:
+            t = time.perf_counter()
+            lab = correction.to_lab(warped)
+            colors = measure_zone_colors(lab, valid, rt.color, list(spec.colors), target_labs=rt.targets or None)
+            timings["color"] = (time.perf_counter() - t) * 1e3
+
+        dims = []
+        if spec.dimensions:
+            t = time.perf_counter()
+            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            dims = measure_dimensions(gray, list(spec.dimensions), reg, rt.scale)
+            timings["measure"] = (time.perf_counter() - t) * 1e3
+
+        anomaly = None
+        if spec.anomaly_zones:
+            t = time.perf_counter()
+            anomaly = rt.anomaly.score(warped, valid)
+            timings["anomaly"] = (time.perf_counter() - t) * 1e3
+
+        d = decide(
+            registration=reg, colors=colors, dimensions=dims, anomaly=anomaly,
+            anomaly_severity={z.name: z.severity for z in spec.anomaly_zones}, problems=problems,
+        )
+        timings["total"] = sum(timings.values())
+        return UnitResult(
+            verdict=d.verdict,
+            reasons=d.reasons,
+            registration=reg,
+            color=tuple(colors),
+            dimensions=tuple(x for x in dims if not isinstance(x, Exception)),
+            anomaly_score=None if anomaly is None else float(anomaly.score),
+            anomaly_map=None if anomaly is None else anomaly.map,
+            zone_scores={} if anomaly is None else dict(anomaly.zone_scores),
+            defects=() if anomaly is None else tuple(anomaly.defects),
+            failed_severities=d.failed_severities,
+            provenance=provenance,
+            timings_ms=timings,
+            unit_id=name,
+        )
+
+
+def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = None) -> UnitResult:
+    """Inspect one unit against a sealed golden sample.
+
+    Parameters
+    ----------
+    image : path, bytes or ndarray (H, W, 3) uint8 RGB
+        The unit's photo, as taken at the station.
+    golden : GoldenSample
+    unit_id : str, optional
+        Recorded in the result (default: the file name).
+
+    Returns
+    -------
+    UnitResult
+        Never raises for bad input: unreadable images, failed calibration or registration
+        give verdict ``review`` with the reason.
+    """
+    inspector = golden.__dict__.get("_gv_inspector")
+    if inspector is None:
+        inspector = Inspector(golden)
+        golden.__dict__["_gv_inspector"] = inspector
+    try:
+        return inspector(image, unit_id=unit_id)
+    except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
+        return UnitResult(
+            verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
+            unit_id=unit_id or (str(image) if isinstance(image, (str, Path)) else None),
+        )

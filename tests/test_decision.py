@@ -1,0 +1,82 @@
+"""Decision rules: fail beats review beats pass; one reason per finding; severities kept."""
+
+import numpy as np
+
+from goldenvision.decision import decide
+from goldenvision.errors import MeasurementError
+from goldenvision.results import AnomalyResult, ColorResult, Defect, DimensionResult, RegistrationResult, Verdict
+from goldenvision.spec import DefectType, Severity
+
+OK_REG = RegistrationResult(np.eye(3), ok=True, rms_px=0.1, inliers=200, confidence=0.99)
+
+
+def colour(de_target, *, tol=1.5, de_golden=0.2, sev=Severity.major, valid=1.0, unif=None):
+    return ColorResult(name="panel", lab=(40.0, 20.0, 15.0), delta_e_target=de_target, delta_e_golden=de_golden,
+                       tolerance=tol, golden_tolerance=tol, severity=sev, d_l=-0.8, d_c=0.1, d_h=0.0,
+                       uniformity_de00=unif, uniformity_tolerance=1.0 if unif is not None else None,
+                       valid_fraction=valid)
+
+
+def dim(measured, sev=Severity.major):
+    return DimensionResult(name="strap_width", measured_mm=measured, nominal_mm=25.0, tol_minus_mm=0.5,
+                           tol_plus_mm=0.5, severity=sev)
+
+
+def test_all_good_passes():
+    d = decide(registration=OK_REG, colors=[colour(0.4)], dimensions=[dim(25.1)])
+    assert d.verdict is Verdict.passed and d.reasons == () and d.failed_severities == ()
+
+
+def test_colour_and_dimension_fail_with_reasons():
+    d = decide(registration=OK_REG, colors=[colour(2.41)], dimensions=[dim(24.31, Severity.minor)])
+    assert d.verdict is Verdict.failed
+    assert len(d.reasons) == 2
+    assert "color panel" in d.reasons[0] and "2.41" in d.reasons[0] and "darker" in d.reasons[0]
+    assert d.reasons[1] == "dimension strap_width 24.31 mm, nominal 25.00 \u22120.50/+0.50"
+    assert d.failed_severities == (Severity.major, Severity.minor)
+
+
+def test_boundary_is_in_tolerance():
+    assert dim(25.5).ok and dim(24.5).ok and not dim(25.5000001).ok
+    assert colour(1.5).ok and not colour(1.5001).ok
+
+
+def test_uniformity_fails_even_with_good_mean():
+    d = decide(registration=OK_REG, colors=[colour(0.5, unif=2.0)])
+    assert d.verdict is Verdict.failed and "uneven" in d.reasons[0]
+
+
+def test_unmeasurable_feature_gives_review_not_a_number():
+    d = decide(registration=OK_REG, dimensions=[MeasurementError("strap_width: no edge found along the caliper")])
+    assert d.verdict is Verdict.review
+    assert d.reasons == ("dimension strap_width: no edge found along the caliper",)
+
+
+def test_fail_wins_over_review():
+    d = decide(registration=OK_REG, colors=[colour(3.0)], dimensions=[MeasurementError("w: not found")])
+    assert d.verdict is Verdict.failed and len(d.reasons) == 2
+
+
+def test_registration_refused_is_review():
+    bad = RegistrationResult(np.eye(3), ok=False, rms_px=float("nan"), reason="too few inliers (3 < 12)")
+    d = decide(registration=bad)
+    assert d.verdict is Verdict.review and "too few inliers" in d.reasons[0]
+
+
+def test_hidden_colour_zone_is_review():
+    d = decide(registration=OK_REG, colors=[colour(9.0, valid=0.1)])
+    assert d.verdict is Verdict.review and "not judged" in d.reasons[0]
+
+
+def test_anomaly_regions_fail_with_zone_severity():
+    defects = (
+        Defect(bbox=(10, 20, 30, 25), score=3.2, zone="buckle", defect_type=DefectType.plating,
+               severity=Severity.major, area_px=80, area_mm2=1.25),
+        Defect(bbox=(50, 60, 55, 70), score=1.4, zone="buckle", defect_type=DefectType.plating,
+               severity=Severity.major, area_px=20, area_mm2=0.3),
+    )
+    an = AnomalyResult(score=3.2, map=np.zeros((4, 4), np.float32), zone_scores={"buckle": 3.2}, defects=defects)
+    d = decide(registration=OK_REG, anomaly=an, anomaly_severity={"buckle": Severity.critical})
+    assert d.verdict is Verdict.failed
+    assert d.failed_severities == (Severity.critical,)
+    assert "anomaly buckle (plating): 2 region(s), worst 3.2" in d.reasons[0]
