@@ -6,14 +6,16 @@ read the package (a zip of members, each hashed in the manifest).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .spec import Spec
 
-__all__ = ["GoldenSample"]
+__all__ = ["GoldenSample", "load_golden"]
 
 
 @dataclass
@@ -59,3 +61,21 @@ class GoldenSample:
     def shape(self) -> tuple[int, int]:
         """(H, W) of the golden frame in px."""
         return int(self.reference.shape[0]), int(self.reference.shape[1])
+
+    def save(self, path: "str | os.PathLike[str]", *, sign_with: Any = (), predecessor: Any = None) -> "Path":
+        """Seal into one signed package file; see :func:`goldenvision.package.save_golden`."""
+        from . import package
+
+        return package.save_golden(self, path, sign_with=sign_with, predecessor=predecessor)
+
+    def provenance(self) -> dict[str, Any]:
+        """Audit-trail record (golden id, revision, manifest sha256, ...); see
+        :func:`goldenvision.package.golden_provenance`."""
+        from . import package
+
+        return package.golden_provenance(self)
+
+
+# Re-exported so that ``from goldenvision.golden import load_golden`` works; the package
+# format lives in goldenvision.package (imported last: it needs GoldenSample only lazily).
+from .package import load_golden  # noqa: E402

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .anomaly import AnomalyModel
-from .calibration.color import ColorCorrection, fit_chart_correction
+from .calibration.color import ColorCorrection, fit_chart_correction, linear_luminance
 from .calibration.geometry import rectify
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, load_color_library, measure_zone_colors
@@ -175,7 +175,7 @@ def seal(
     golden_dim_problems: list[str] = []
     if spec.dimensions and scale is not None:
         for i, (frame, reg) in enumerate(zip(frames, regs)):
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            gray = linear_luminance(frame)
             for res in measure_dimensions(gray, list(spec.dimensions), reg, scale):
                 if isinstance(res, GoldenVisionError):
                     golden_dim_problems.append(f"capture {i}: {res}")
@@ -333,7 +333,7 @@ class Inspector:
         dims = []
         if spec.dimensions:
             t = time.perf_counter()
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            gray = linear_luminance(frame)
             dims = measure_dimensions(gray, list(spec.dimensions), reg, rt.scale)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 

@@ -1,0 +1,567 @@
+"""The anomaly stage facade: fit on aligned golden captures, score registered units.
+
+Methods per zone (``AnomalyZone.method``):
+
+``variation``
+    Per-pixel mean/spread model (:mod:`.variation`), full resolution. Fast (the default).
+``patchcore``
+    Nearest good patch feature at the same cell ± ``radius`` cells (:mod:`.features`),
+    bank = golden captures + accepted units, per-cell greedy coreset of ``bank_per_cell``.
+``padim``
+    Per-cell Gaussian over a seeded random subset of ``padim_dims`` feature channels.
+``texture``
+    Position-free nearest neighbour in the zone's whole feature bank (leather, fabric).
+``auto``
+    ``texture`` for ``defect_type`` finish or stitching (surfaces without fixed geometry)
+    when the ONNX backbone is available, else ``variation``. Printed and rigid zones
+    (print, plating, other) always use ``variation``: on registered units it resolves
+    smaller defects than stride-8 features and runs well inside the time budget.
+
+Thresholds come from good images only (:mod:`.threshold`): leave-one-out over the golden
+captures, then each accepted unit's score *before* it joins the model. The returned map
+is divided by each zone's threshold, so 1.0 = threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import ImageError, ModelError, SpecError
+from ..results import AnomalyResult, Defect
+from ..spec import AnomalyZone
+from . import features as F
+from .threshold import DEFAULT_ALPHA, find_defects, good_score_threshold
+from .variation import BLUR_SIGMA_PX, combine_stats, deviation_map, prepare, robust_gain, spread, tolerance_band
+
+__all__ = ["AnomalyModel", "AnomalyConfig", "METHODS"]
+
+METHODS = ("auto", "variation", "patchcore", "padim", "texture")
+_FEATURE_METHODS = ("patchcore", "padim", "texture")
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Tuning of the anomaly stage (all stored in the model state).
+
+    Attributes
+    ----------
+    abs_floor : float
+        Absolute spread floor, grey levels (0-255).
+    rel_floor : float
+        Spread floor as a fraction of the golden mean.
+    grad_px : float
+        Sub-pixel misregistration tolerated at edges through the spread, px.
+    shift_px : int
+        Whole-pixel misregistration tolerated by the min/max tolerance band, px.
+    blur_sigma_px : float
+        Gaussian pre-blur of the variation model, px.
+    alpha : float
+        Target false-reject rate of the threshold rule.
+    var_floor : float
+        Smallest variation threshold in spread units (z).
+    feat_floor : float
+        Smallest feature-distance threshold (feature units).
+    valid_erode_px : int
+        Invalid borders of warped images are grown by this many px.
+    feature_scale : float
+        Images are resized by this factor before the backbone (<= 1).
+    tile_px : int
+        Backbone tile side, px of the resized image.
+    radius : int
+        PatchCore/PaDiM neighbourhood, cells.
+    bank_per_cell : int
+        PatchCore coreset size per cell.
+    padim_dims : int
+        PaDiM channel subset size.
+    texture_bank : int
+        Texture coreset size per zone.
+    """
+
+    abs_floor: float = 3.0
+    rel_floor: float = 0.03
+    grad_px: float = 0.5
+    shift_px: int = 1
+    blur_sigma_px: float = BLUR_SIGMA_PX
+    alpha: float = DEFAULT_ALPHA
+    var_floor: float = 3.0
+    feat_floor: float = 1.0
+    valid_erode_px: int = 2
+    feature_scale: float = 0.5
+    tile_px: int = 512
+    radius: int = 1
+    bank_per_cell: int = 16
+    padim_dims: int = 48
+    texture_bank: int = 2000
+
+
+@dataclass
+class _Zone:
+    spec: AnomalyZone
+    method: str
+    mask: np.ndarray  # (H, W) bool
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 exclusive
+    good_scores: list[float] = field(default_factory=list)
+    threshold: float = 1.0
+
+
+def _check_image(img: Any, name: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    a = np.asarray(img)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise ImageError(f"{name}: expected (H, W, 3) uint8 RGB in golden px, got {a.shape} {a.dtype}")
+    if shape is not None and a.shape[:2] != shape:
+        raise ImageError(f"{name}: expected the golden frame size {shape} (H, W), got {a.shape[:2]}")
+    return a
+
+
+def _check_mask(m: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
+    if m is None:
+        return np.ones(shape, bool)
+    a = np.asarray(m)
+    if a.shape != shape:
+        raise ImageError(f"{name}: expected a bool mask of shape {shape}, got {a.shape} {a.dtype}")
+    return a.astype(bool)
+
+
+def _zone_mask(zone: AnomalyZone, shape: tuple[int, int]) -> np.ndarray:
+    if zone.region == "full" or zone.region is None:
+        return np.ones(shape, bool)
+    pts = np.round(np.asarray(zone.region, np.float64)).astype(np.int32)
+    m = np.zeros(shape, np.uint8)
+    cv2.fillPoly(m, [pts], 1)
+    if not m.any():
+        raise SpecError(f"anomaly_zones[{zone.name}].region: polygon lies outside the golden frame {shape[::-1]} (W, H)")
+    return m.astype(bool)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _f16(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, np.float32).astype(np.float16).astype(np.float32)
+
+
+def _pseudo_captures(img: np.ndarray, valid: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sub-pixel shifted copies standing in for repeat captures when only one exists."""
+    out = []
+    h, w = img.shape[:2]
+    for dx, dy in ((0.35, 0.0), (-0.35, 0.0), (0.0, 0.35), (0.0, -0.35)):
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        out.append(
+            (
+                cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
+                cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST).astype(bool) & valid,
+            )
+        )
+    return out
+
+
+class AnomalyModel:
+    """Anomaly model of one golden sample (see the module docstring for the methods).
+
+    Build with :meth:`fit` or :meth:`from_state`; the constructor is internal.
+    Fitted attributes end in ``_``.
+    """
+
+    def __init__(self, *, zones: list[AnomalyZone], shape: tuple[int, int], scale_mm_per_px: float | None,
+                 config: AnomalyConfig, methods: list[str]) -> None:
+        self.config = config
+        self.shape_ = shape
+        self.scale_mm_per_px = scale_mm_per_px
+        self.zones_ = [
+            _Zone(spec=z, method=m, mask=(mk := _zone_mask(z, shape)), bbox=_bbox(mk)) for z, m in zip(zones, methods)
+        ]
+        h, w = shape
+        self.n_ = np.zeros((h, w), np.float32)
+        self.mean_ = np.zeros((h, w, 3), np.float32)
+        self.var_ = np.zeros((h, w, 3), np.float32)
+        self.ref_gain_mean_: np.ndarray | None = None  # golden mean used to normalise feature inputs
+        self.pc_bank_: np.ndarray | None = None  # (K, h8, w8, C) float16
+        self.padim_: dict[str, np.ndarray] | None = None
+        self.tex_banks_: dict[str, np.ndarray] = {}
+        self._derive()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def fit(
+        cls,
+        captures: list[np.ndarray],
+        zones: list[AnomalyZone],
+        *,
+        scale_mm_per_px: float | None = None,
+        valid_masks: list[np.ndarray] | None = None,
+        method: str = "auto",
+        config: AnomalyConfig | None = None,
+    ) -> "AnomalyModel":
+        """Fit on aligned golden captures and calibrate thresholds by leave-one-out.
+
+        Parameters
+        ----------
+        captures : list of ndarray, each (H, W, 3) uint8 RGB
+            Golden captures registered into golden px (the reference first). With fewer than
+            three, sub-pixel shifted copies (±0.35 px) stand in for repeat captures.
+        zones : list of AnomalyZone
+            Zones to watch (regions in golden px). Empty = one "full" zone.
+        scale_mm_per_px : float or None, keyword-only
+            mm per golden px (for ``min_area_mm2`` and ``area_mm2``).
+        valid_masks : list of ndarray (H, W) bool or None, keyword-only
+            Pixels of each capture that hold image data (warp borders are False).
+        method : str, keyword-only
+            Overrides every zone whose own method is "auto" (one of ``METHODS``).
+        config : AnomalyConfig or None, keyword-only
+
+        Returns
+        -------
+        AnomalyModel
+
+        Raises
+        ------
+        ImageError, SpecError, ModelError
+        """
+        if not captures:
+            raise ImageError("captures: expected at least one aligned golden capture, got none")
+        if method not in METHODS:
+            raise SpecError(f"method={method!r}; expected one of {list(METHODS)}")
+        cfg = config or AnomalyConfig()
+        ref = _check_image(captures[0], "captures[0]")
+        shape = ref.shape[:2]
+        imgs = [_check_image(c, f"captures[{i}]", shape) for i, c in enumerate(captures)]
+        if valid_masks is not None and len(valid_masks) != len(imgs):
+            raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per capture), got {len(valid_masks)}")
+        masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", shape) for i in range(len(imgs))]
+        if len(imgs) < 3:
+            extra = [p for im, m in zip(list(imgs), list(masks)) for p in _pseudo_captures(im, m)]
+            imgs += [e[0] for e in extra]
+            masks += [e[1] for e in extra]
+        zones = list(zones) or [AnomalyZone(name="full")]
+        methods = [cls._resolve(z.method if z.method != "auto" else method, z) for z in zones]
+        model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
+        model._fit_all(imgs, masks)
+        return model
+
+    @staticmethod
+    def _resolve(method: str, zone: AnomalyZone) -> str:
+        from .backbone import backbone_available
+
+        if method == "auto":
+            if zone.defect_type.value in ("finish", "stitching") and backbone_available():
+                return "texture"
+            return "variation"
+        if method in _FEATURE_METHODS and not backbone_available():
+            raise ModelError(f"anomaly_zones[{zone.name}].method={method!r} needs the ONNX backbone, which is missing")
+        return method
+
+    @property
+    def uses_features(self) -> bool:
+        return any(z.method in _FEATURE_METHODS for z in self.zones_)
+
+    # ------------------------------------------------------------------ internals: statistics
+    def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Prepared, gain-normalised (to the first image) float images and float weights."""
+        preps = [prepare(im, sigma_px=self.config.blur_sigma_px) for im in imgs]
+        valids = [self._erode(m) for m in masks]
+        base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
+        out = []
+        for p, v in zip(preps, valids):
+            g = robust_gain(p, base, v)
+            out.append(p * (1.0 / g).astype(np.float32))
+        return out, [v.astype(np.float32) for v in valids]
+
+    def _erode(self, m: np.ndarray) -> np.ndarray:
+        r = self.config.valid_erode_px
+        if r <= 0 or m.all():
+            return m
+        return cv2.erode(m.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+
+    def _derive(self) -> None:
+        """Canonicalise statistics (float16 precision, as stored) and derive 1 / spread."""
+        c = self.config
+        self.mean_ = _f16(self.mean_)
+        std = _f16(np.sqrt(np.maximum(self.var_, 0)))
+        self.var_ = std * std
+        sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px)
+        self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
+        self.lo_, self.hi_ = tolerance_band(self.mean_, shift_px=c.shift_px)
+
+    def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
+        h, w = self.shape_
+        return combine_stats(np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32),
+                             np.zeros((h, w, 3), np.float32), preps, ws)
+
+    def _unit_features(self, img: np.ndarray) -> np.ndarray:
+        from .backbone import get_backbone
+
+        c = self.config
+        h, w = self.shape_
+        if c.feature_scale != 1.0:
+            img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
+                             interpolation=cv2.INTER_AREA)
+        return get_backbone().features(img, tile_px=c.tile_px)
+
+    def _gain_corrected(self, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """uint8 image with the per-channel gain against the golden mean removed (feature input)."""
+        p = prepare(img, sigma_px=0)
+        g = robust_gain(p, self.mean_, valid & (self.n_ > 0))
+        return np.clip(p * (1.0 / g) + 0.5, 0, 255).astype(np.uint8)
+
+    def _cells_to_px(self, cells: np.ndarray) -> np.ndarray:
+        h, w = self.shape_
+        hs, ws = max(16, round(h * self.config.feature_scale)), max(16, round(w * self.config.feature_scale))
+        up = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_LINEAR)[:hs, :ws]
+        return cv2.resize(up, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def _zone_cells(self, z: _Zone, fshape: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(z.mask.astype(np.uint8), (fshape[1], fshape[0]), interpolation=cv2.INTER_AREA) > 0
+
+    def _fit_features(self, feats: list[np.ndarray]) -> None:
+        c = self.config
+        methods = {z.method for z in self.zones_}
+        bank = np.stack(feats)  # (N, h, w, C)
+        if methods & {"patchcore", "padim"}:
+            self.pc_bank_ = F.per_position_coreset(bank, c.bank_per_cell).astype(np.float16)
+        if "padim" in methods:
+            ch = np.random.default_rng(0).choice(bank.shape[-1], size=min(c.padim_dims, bank.shape[-1]), replace=False)
+            ch.sort()
+            mean, inv = F.fit_padim(self.pc_bank_.astype(np.float32), ch, radius=c.radius)
+            self.padim_ = {"channels": ch.astype(np.int64), "mean": mean, "inv_cov": inv}
+        for z in self.zones_:
+            if z.method == "texture":
+                zc = self._zone_cells(z, bank.shape[1:3])
+                x = bank[:, zc].reshape(-1, bank.shape[-1])
+                sel = F.greedy_coreset(x, c.texture_bank)
+                self.tex_banks_[z.spec.name] = x[sel].astype(np.float16)
+
+    def _feature_raw(self, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        c = self.config
+        if z.method == "patchcore":
+            cells = F.local_nn_score(feat, self.pc_bank_, radius=c.radius)
+        elif z.method == "padim":
+            p = self.padim_
+            cells = F.padim_score(feat, p["mean"], p["inv_cov"], p["channels"])
+        else:
+            cells = F.global_nn_score(feat, self.tex_banks_[z.spec.name])
+        return self._cells_to_px(cells)
+
+    def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid."""
+        ok = self._erode(valid) & (self.n_ > 0)
+        prep = prepare(img, sigma_px=self.config.blur_sigma_px) if any(z.method == "variation" for z in self.zones_) else None
+        if feat is None and self.uses_features:
+            feat = self._unit_features(self._gain_corrected(img, ok))
+        out = {}
+        for z in self.zones_:
+            x0, y0, x1, y1 = z.bbox
+            m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
+            full = np.zeros(self.shape_, np.float32)
+            if m.any():
+                if z.method == "variation":
+                    mean = self.mean_[y0:y1, x0:x1]
+                    u = prep[y0:y1, x0:x1]
+                    g = robust_gain(u, mean, m)
+                    sl = (slice(y0, y1), slice(x0, x1))
+                    r = deviation_map(u, self.lo_[sl], self.hi_[sl], self.inv_spread_[sl], g)
+                else:
+                    r = self._feature_raw(z, feat)[y0:y1, x0:x1]
+                full[y0:y1, x0:x1] = np.where(m, r, 0)
+            out[z.spec.name] = full
+        return out
+
+    def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
+        c = self.config
+        preps, ws = self._prep_captures(imgs, masks)
+        n = len(preps)
+        # Leave-one-out scores: statistics (and banks) without capture i, then score capture i.
+        loo: dict[str, list[float]] = {z.spec.name: [] for z in self.zones_}
+        feats = None
+        if self.uses_features:
+            self.n_, self.mean_, self.var_ = self._stats_from(preps, ws)
+            self._derive()
+            feats = [self._unit_features(self._gain_corrected(im, m)) for im, m in zip(imgs, masks)]
+        for i in range(n):
+            rest = [j for j in range(n) if j != i]
+            self.n_, self.mean_, self.var_ = self._stats_from([preps[j] for j in rest], [ws[j] for j in rest])
+            self._derive()
+            if feats is not None:
+                self._fit_features([feats[j] for j in rest])
+            raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i])
+            for z in self.zones_:
+                loo[z.spec.name].append(float(raw[z.spec.name].max()))
+        self.n_, self.mean_, self.var_ = self._stats_from(preps, ws)
+        self._derive()
+        if feats is not None:
+            self._fit_features(feats)
+        for z in self.zones_:
+            z.good_scores = loo[z.spec.name]
+        self._calibrate()
+
+    def _calibrate(self) -> None:
+        c = self.config
+        for z in self.zones_:
+            floor = c.var_floor if z.method == "variation" else c.feat_floor
+            z.threshold = good_score_threshold(z.good_scores, alpha=c.alpha, sensitivity=z.spec.sensitivity, floor=floor)
+
+    # ------------------------------------------------------------------ public API
+    def add_good(self, images: list[np.ndarray], valid_masks: list[np.ndarray] | None = None) -> None:
+        """Extend the model with accepted good units and recalibrate the thresholds.
+
+        Each unit is first scored by the current model (a held-out good score for the
+        threshold rule), then merged into the statistics and feature banks (coresets keep
+        the banks bounded).
+
+        Parameters
+        ----------
+        images : list of ndarray, each (H, W, 3) uint8 RGB, golden px
+        valid_masks : list of ndarray (H, W) bool, or None
+        """
+        if not images:
+            return
+        imgs = [_check_image(im, f"images[{i}]", self.shape_) for i, im in enumerate(images)]
+        if valid_masks is not None and len(valid_masks) != len(imgs):
+            raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
+        masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
+        feats = [self._unit_features(self._gain_corrected(im, self._erode(m) & (self.n_ > 0))) for im, m in zip(imgs, masks)] if self.uses_features else None
+        for i, (im, m) in enumerate(zip(imgs, masks)):
+            raw = self._raw_maps(im, m, None if feats is None else feats[i])
+            for z in self.zones_:
+                z.good_scores.append(float(raw[z.spec.name].max()))
+        self.ref_gain_mean_ = self.mean_
+        preps, ws = self._prep_captures(imgs, masks)
+        self.ref_gain_mean_ = None
+        self.n_, self.mean_, self.var_ = combine_stats(self.n_, self.mean_, self.var_, preps, ws)
+        self._derive()
+        if feats is not None:
+            c = self.config
+            if self.pc_bank_ is not None:
+                merged = np.concatenate([self.pc_bank_, np.stack(feats).astype(np.float16)])
+                self.pc_bank_ = F.per_position_coreset(merged, c.bank_per_cell).astype(np.float16)
+            if self.padim_ is not None:
+                # Refit from the merged per-cell coreset (bounded memory; k-centre keeps the
+                # extremes, so the Gaussian errs wide, i.e. towards fewer false rejects).
+                ch = self.padim_["channels"]
+                mean, inv = F.fit_padim(self.pc_bank_.astype(np.float32), ch, radius=c.radius)
+                self.padim_ = {"channels": ch, "mean": mean, "inv_cov": inv}
+            for z in self.zones_:
+                if z.method == "texture":
+                    fs = np.stack(feats)
+                    zc = self._zone_cells(z, fs.shape[1:3])
+                    x = np.concatenate([self.tex_banks_[z.spec.name].astype(np.float32), fs[:, zc].reshape(-1, fs.shape[-1])])
+                    self.tex_banks_[z.spec.name] = x[F.greedy_coreset(x, c.texture_bank)].astype(np.float16)
+        self._calibrate()
+
+    def score(self, warped: np.ndarray, valid: np.ndarray | None = None) -> AnomalyResult:
+        """Score a registered unit.
+
+        Parameters
+        ----------
+        warped : ndarray, shape (H, W, 3), uint8 RGB
+            The unit warped into golden px.
+        valid : ndarray, shape (H, W), bool, or None
+            Pixels that hold unit data (None = all).
+
+        Returns
+        -------
+        AnomalyResult
+            ``map`` float32 (H, W) golden px, each zone divided by its threshold (1.0 =
+            threshold; max over overlapping zones); ``zone_scores`` the max of the map per
+            zone; ``score`` the max over zones; ``defects`` connected regions >= 1.0.
+        """
+        img = _check_image(warped, "warped", self.shape_)
+        v = _check_mask(valid, "valid", self.shape_)
+        raw = self._raw_maps(img, v)
+        total = np.zeros(self.shape_, np.float32)
+        zone_scores: dict[str, float] = {}
+        defects: list[Defect] = []
+        for z in self.zones_:
+            norm = raw[z.spec.name] * np.float32(1.0 / z.threshold)
+            zone_scores[z.spec.name] = float(norm.max())
+            np.maximum(total, norm, out=total)
+            if zone_scores[z.spec.name] >= 1.0:
+                defects += find_defects(norm, z.mask, z.spec, scale_mm_per_px=self.scale_mm_per_px)
+        defects.sort(key=lambda d: -d.score)
+        return AnomalyResult(
+            score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
+        )
+
+    @property
+    def thresholds_(self) -> dict[str, float]:
+        """Raw-score threshold per zone (after sensitivity)."""
+        return {z.spec.name: z.threshold for z in self.zones_}
+
+    @property
+    def methods_(self) -> dict[str, str]:
+        """Resolved method per zone."""
+        return {z.spec.name: z.method for z in self.zones_}
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self) -> dict[str, Any]:
+        """Compact state: float16 statistics and banks, JSON-able zones and thresholds."""
+        c = self.config
+        st: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "shape": list(self.shape_),
+            "scale_mm_per_px": self.scale_mm_per_px,
+            "config": {k: getattr(c, k) for k in c.__dataclass_fields__},
+            "zones": [
+                {"spec": z.spec.model_dump(mode="json"), "method": z.method, "good_scores": list(z.good_scores),
+                 "threshold": z.threshold}
+                for z in self.zones_
+            ],
+            "n": np.minimum(self.n_, 65535).astype(np.uint16),
+            "mean": self.mean_.astype(np.float16),
+            "std": np.sqrt(self.var_).astype(np.float16),
+        }
+        if self.pc_bank_ is not None:
+            st["pc_bank"] = self.pc_bank_.astype(np.float16)
+        if self.padim_ is not None:
+            st["padim_channels"] = self.padim_["channels"]
+            st["padim_mean"] = self.padim_["mean"].astype(np.float32)
+            st["padim_inv_cov"] = self.padim_["inv_cov"].astype(np.float32)
+        for i, z in enumerate(self.zones_):
+            if z.spec.name in self.tex_banks_:
+                st[f"tex_bank_{i}"] = self.tex_banks_[z.spec.name]
+        return st
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "AnomalyModel":
+        """Rebuild a model saved by :meth:`to_state` (scores are identical)."""
+        try:
+            if state["version"] != STATE_VERSION:
+                raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
+            cfg = AnomalyConfig(**state["config"])
+            zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
+            shape = tuple(int(v) for v in state["shape"])
+            m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
+                    methods=[z["method"] for z in state["zones"]])
+            for z, zs in zip(m.zones_, state["zones"]):
+                z.good_scores = [float(s) for s in zs["good_scores"]]
+                z.threshold = float(zs["threshold"])
+            m.n_ = np.asarray(state["n"], np.float32)
+            m.mean_ = np.asarray(state["mean"], np.float32)
+            std = np.asarray(state["std"], np.float32)
+            m.var_ = std * std
+            if m.n_.shape != shape or m.mean_.shape != shape + (3,) or std.shape != shape + (3,):
+                raise ModelError(f"anomaly state: statistics do not match the golden frame {shape}")
+            m._derive()
+            if "pc_bank" in state:
+                m.pc_bank_ = np.asarray(state["pc_bank"], np.float16)
+            if "padim_mean" in state:
+                m.padim_ = {"channels": np.asarray(state["padim_channels"], np.int64),
+                            "mean": np.asarray(state["padim_mean"], np.float32),
+                            "inv_cov": np.asarray(state["padim_inv_cov"], np.float32)}
+            for i, z in enumerate(m.zones_):
+                if f"tex_bank_{i}" in state:
+                    m.tex_banks_[z.spec.name] = np.asarray(state[f"tex_bank_{i}"], np.float16)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
+        return m
+
+    def state_nbytes(self) -> int:
+        """Bytes of the arrays in :meth:`to_state` (memory of the stored model)."""
+        return int(sum(v.nbytes for v in self.to_state().values() if isinstance(v, np.ndarray)))

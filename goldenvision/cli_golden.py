@@ -1,0 +1,148 @@
+"""Command-line tools for sealed golden packages: keys, verify, diff, sign.
+
+The lead wires these into the ``goldenvision`` entry point with
+``register_commands(app)``. Each command parses, calls the API, prints; on failure it
+prints one line ``error: <cause>`` to stderr and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import package, signing
+from .errors import GoldenVisionError
+
+__all__ = ["register_commands"]
+
+
+def _fail(exc: BaseException | str, *, as_json: bool = False) -> NoReturn:
+    msg = str(exc).replace("\n", " ")
+    if as_json:
+        typer.echo(json.dumps({"ok": False, "error": msg}))
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(1)
+
+
+def _passphrase(env: Optional[str]) -> Optional[str]:
+    if env is None:
+        return None
+    value = os.environ.get(env)
+    if not value:
+        _fail(f"--passphrase-env {env}: expected the passphrase in environment variable {env}, it is unset or empty")
+    return value
+
+
+def _trust(paths: Optional[list[Path]]) -> Any:
+    return [str(p) for p in paths] if paths else None
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add ``keys new``, ``verify``, ``diff`` and ``sign`` to a Typer app."""
+    keys_app = typer.Typer(help="Make Ed25519 signing keys for buyer, factory and inspector.", no_args_is_help=True)
+
+    @keys_app.command("new")
+    def keys_new(
+        name: str = typer.Argument(..., help="Key owner name; files NAME.key and NAME.pub are written."),
+        role: str = typer.Option(..., "--role", help=f"One of {', '.join(signing.ROLES)}."),
+        out: Path = typer.Option(Path("."), "--out", help="Directory for the key files."),
+        passphrase_env: Optional[str] = typer.Option(
+            None, "--passphrase-env", help="Environment variable holding a passphrase to encrypt the private key."
+        ),
+    ) -> None:
+        """Make a key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (share this one)."""
+        try:
+            key_path, pub_path = signing.write_keypair(out, name, role, passphrase=_passphrase(passphrase_env))
+            kid = signing.key_id(pub_path)
+        except GoldenVisionError as exc:
+            _fail(exc)
+        console = Console()
+        console.print(f"[green]private key[/green] {key_path} (keep it secret)")
+        console.print(f"[green]public key[/green]  {pub_path}  role {role}  key id [bold]{kid}[/bold]")
+
+    app.add_typer(keys_app, name="keys")
+
+    @app.command("verify")
+    def verify_cmd(
+        pkg: Path = typer.Argument(..., help="The .golden package."),
+        trust: Optional[list[Path]] = typer.Option(
+            None, "--trust",
+            help="Trusted keyring directory or .pub file (repeatable); then signatures must be trusted.",
+        ),
+        require_role: Optional[list[str]] = typer.Option(
+            None, "--require-role", help="Role that must have signed (repeatable), besides the spec's."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Verify a golden package: every member hash, every signature, trust and required roles."""
+        try:
+            report = package.verify_golden(pkg, trusted_keys=_trust(trust), require_roles=require_role or None)
+        except GoldenVisionError as exc:
+            _fail(exc, as_json=as_json)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), indent=1))
+            return
+        console = Console()
+        console.print(f"[bold green]OK[/bold green] {pkg}: golden {report.golden_id}, product {report.product} "
+                      f"rev {report.revision}, created {report.created_utc}")
+        console.print(f"manifest sha256 {report.manifest_sha256}")
+        if report.predecessor:
+            console.print(f"supersedes golden {report.predecessor['golden_id']} "
+                          f"(manifest {report.predecessor['manifest_sha256'][:16]}...)")
+        table = Table(title=f"{len(report.members)} members checked (sha256 and size)")
+        table.add_column("member")
+        table.add_column("bytes", justify="right")
+        table.add_column("sha256")
+        for m in report.members:
+            table.add_row(m.name, str(m.size), m.sha256[:16] + "...")
+        console.print(table)
+        sig = Table(title=f"{len(report.signatures)} signatures valid"
+                          + (f"; required roles: {', '.join(report.required_roles)}" if report.required_roles else ""))
+        for col in ("role", "key id", "signer", "signed (UTC)", "trusted"):
+            sig.add_column(col)
+        for s in report.signatures:
+            trusted = "-" if s.trusted is None else ("yes" if s.trusted else "no")
+            sig.add_row(s.role, s.key_id, s.signer, s.signed_utc, trusted)
+        console.print(sig)
+
+    @app.command("diff")
+    def diff_cmd(
+        a: Path = typer.Argument(..., help="The older .golden package."),
+        b: Path = typer.Argument(..., help="The newer .golden package."),
+        trust: Optional[list[Path]] = typer.Option(None, "--trust", help="Trusted keyring (repeatable)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+    ) -> None:
+        """Show what changed between two golden packages: spec, images, thresholds, model states."""
+        try:
+            ga = package.load_golden(a, trusted_keys=_trust(trust))
+            gb = package.load_golden(b, trusted_keys=_trust(trust))
+            d = package.diff_golden(ga, gb)
+        except GoldenVisionError as exc:
+            _fail(exc, as_json=as_json)
+        if as_json:
+            typer.echo(json.dumps(d.to_dict(), indent=1, default=str))
+            return
+        console = Console()
+        for i, line in enumerate(d.lines()):
+            console.print(line, style="bold" if i == 0 else None, markup=False, highlight=False)
+
+    @app.command("sign")
+    def sign_cmd(
+        pkg: Path = typer.Argument(..., help="The .golden package to countersign (rewritten in place)."),
+        key: Path = typer.Option(..., "--key", help="Private key file (NAME.key)."),
+        role: str = typer.Option(..., "--role", help=f"One of {', '.join(signing.ROLES)}."),
+        signer: Optional[str] = typer.Option(None, "--signer", help="Signer name (default: the key file name)."),
+        passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", help="Variable holding the passphrase."),
+    ) -> None:
+        """Countersign a golden package; the manifest the others signed stays unchanged."""
+        try:
+            s = package.add_signature(pkg, key, role, signer or key.stem, passphrase=_passphrase(passphrase_env))
+        except GoldenVisionError as exc:
+            _fail(exc)
+        Console().print(f"[green]signed[/green] {pkg} as {s.role} ({s.signer}), key id {s.key_id}, {s.signed_utc}")

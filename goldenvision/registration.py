@@ -1,0 +1,923 @@
+"""Registration: align a unit (moving) image onto the golden (reference) frame, or refuse.
+
+Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"``):
+
+1. **Coarse**: ORB keypoints (Rublee et al. 2011, doi:10.1109/ICCV.2011.6126544) on the
+   working level of an image pyramid (longest side <= ``max_side_px``), Hamming 2-NN
+   matching with Lowe's ratio test (Lowe 2004, doi:10.1023/B:VISI.0000029664.99615.94) and a
+   robust homography by MAGSAC++ (``cv2.USAC_MAGSAC``; Barath et al. 2020,
+   doi:10.1109/CVPR42600.2020.00138). If that does not verify, SIFT keypoints are tried, then
+   a **Fourier-Mellin** estimate (rotation and scale from the log-polar phase correlation of
+   the high-passed magnitude spectra, then the shift by phase correlation; Reddy & Chatterji
+   1996, doi:10.1109/83.506761) for low-texture and repetitive parts.
+2. **Fine**: inverse-compositional Gauss-Newton alignment (Baker & Matthews 2004,
+   doi:10.1023/B:VISI.0000011205.11775.fd) of the homography on a coarse-to-fine pyramid, on
+   the reference's high-gradient pixels, with a per-iteration gain/offset fit (so the
+   criterion is the correlation coefficient, as in ECC: Evangelidis & Psarakis 2008,
+   doi:10.1109/TPAMI.2008.113) and Huber weights against occlusion. The reference side
+   (points, steepest-descent images, keypoints, descriptors, spectra) is precomputed once by
+   :meth:`RegistrationModel.fit` and stored in the sealed golden package.
+3. **Verification** (a wrong homography is never reported ``ok``): the correlation of the
+   warped moving image with the reference on the edge points of the finest level and over
+   the whole mask at a coarse level; sanity of the homography (orientation, scale range
+   0.4-2.5, anisotropy, perspective terms); agreement of the coarse estimate and the
+   refinement; and the alignment's own uncertainty: the Gauss-Newton covariance
+   ``sigma^2 (J^T J)^-1`` propagated to the four reference corners. A part with a continuous
+   symmetry (a disc, a straight bar) leaves a direction of ``J^T J`` unconstrained and is
+   refused rather than aligned at random. A second, distinct hypothesis that fits about as
+   well (a symmetric or repetitive part) is also refused.
+4. **Non-rigid** (``method="nonrigid"``): after the homography, DIS optical flow (Kroeger et
+   al. 2016, doi:10.1007/978-3-319-46493-0_29) between the reference and the warped unit,
+   confidence-weighted and fitted on a coarse grid (a smooth, regularised field), kept in
+   ``RegistrationResult.flow``: a reference pixel ``p`` samples the moving image at
+   ``H^-1 (p + flow[p])`` (see :mod:`goldenvision.transform`).
+
+Coordinates are ``(x, y)`` px with pixel centres at integers; the homography maps moving
+(unit) px to reference (golden) px.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import ImageError, SpecError
+from .results import RegistrationResult
+from .transform import apply_homography, map_points_to_moving, map_points_to_reference
+
+__all__ = [
+    "RegistrationModel",
+    "register",
+    "warp_to_reference",
+    "map_points_to_moving",
+    "map_points_to_reference",
+    "corner_error_px",
+    "METHODS",
+]
+
+METHODS = ("auto", "homography", "affine", "nonrigid", "none")
+
+_STATE_VERSION = 1
+#: Smallest side of the coarsest fine-alignment level (px).
+_COARSE_MIN_SIDE = 96
+#: Longest side of the coarsest fine-alignment level we start from (px).
+_COARSE_START_SIDE = 200
+_N_POINTS = 12000
+_ORB_FEATURES = 2000
+_SIFT_FEATURES = 2000
+_RATIO = 0.85
+_MIN_INLIERS = 15
+_MIN_RHO_FINE = 0.75  # correlation on the finest level's edge points
+_MIN_EDGE_INLIERS = 0.5  # share of the reference edge points that must fit (robust weights)
+_MIN_NCC_COARSE = 0.55  # dense correlation over the mask, coarse level
+_MAX_CORNER_STD_PX = 0.6  # predicted corner error (about 3 sigma), reference px
+_FEATURE_THR_PX = 3.0  # MAGSAC threshold and consistency scale, working-level px
+_SCALE_RANGE = (0.4, 2.5)
+_MAX_ANISOTROPY = 2.5
+_MAX_PERSPECTIVE = 0.6  # max |1 - w| over the reference corners (w = homogeneous scale)
+_FM_SIZE = 256
+_UNCERTAINTY_LEVELS = 1  # corner uncertainty = worst over pyramid levels 0.._UNCERTAINTY_LEVELS
+_FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
+_FLOW_SIGMA_PX = 12.0  # non-rigid smoothing scale at the working level (px)
+
+
+# ----------------------------------------------------------------------------- input checks
+def _as_gray(image: Any, name: str) -> np.ndarray:
+    """Validate an image and return it as (H, W) uint8 gray."""
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"{name}: expected a numpy array (H, W, 3) or (H, W) uint8, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ImageError(f"{name}: expected dtype uint8, got {image.dtype} with shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    elif image.ndim == 2:
+        gray = np.ascontiguousarray(image)
+    else:
+        raise ImageError(f"{name}: expected shape (H, W, 3) RGB or (H, W) gray, got {image.shape}")
+    if min(gray.shape) < 32:
+        raise ImageError(f"{name}: expected at least 32 x 32 px, got {gray.shape}")
+    return gray
+
+
+def _as_mask(mask: Any, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.shape != tuple(shape_hw):
+        raise ImageError(f"mask: expected shape {tuple(shape_hw)} (the reference's H, W), got {m.shape}")
+    if m.dtype != np.bool_:
+        raise ImageError(f"mask: expected dtype bool, got {m.dtype}")
+    return m
+
+
+def _pyramid(gray: np.ndarray, n_levels: int) -> list[np.ndarray]:
+    """Gaussian pyramid; level k pixel (x, y) sits at (2^k x, 2^k y) of level 0 (cv2.pyrDown)."""
+    pyr = [gray]
+    for _ in range(n_levels - 1):
+        pyr.append(cv2.pyrDown(pyr[-1]))
+    return pyr
+
+
+def _n_levels_for(shape_hw: tuple[int, int], min_side: int = _COARSE_MIN_SIDE) -> int:
+    n, s = 1, min(shape_hw)
+    while s // 2 >= min_side:
+        s //= 2
+        n += 1
+    return n
+
+
+def _level_for_side(shape_hw: tuple[int, int], max_side: int) -> int:
+    k, s = 0, max(shape_hw)
+    while s > max_side:
+        s = (s + 1) // 2
+        k += 1
+    return k
+
+
+def _scale_mat(k: float) -> np.ndarray:
+    f = 2.0**k
+    return np.diag([f, f, 1.0])
+
+
+def _corners(shape_hw: tuple[int, int]) -> np.ndarray:
+    h, w = shape_hw
+    return np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float64)
+
+
+def corner_error_px(h_est: np.ndarray, h_true: np.ndarray, shape_hw: tuple[int, int]) -> float:
+    """Largest distance (px) between the four corners of a ``shape_hw`` image mapped by two homographies."""
+    c = _corners(shape_hw)
+    return float(np.linalg.norm(apply_homography(c, h_est) - apply_homography(c, h_true), axis=1).max())
+
+
+# ----------------------------------------------------------------------------- fine alignment data
+def _dwarp_dp(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d(u', v')/dp of W(u; p) = [[1+p0, p1, p2], [p3, 1+p4, p5], [p6, p7, 1]] at p = 0."""
+    z = np.zeros_like(u)
+    o = np.ones_like(u)
+    du = np.stack([u, v, o, z, z, z, -u * u, -u * v], axis=1)
+    dv = np.stack([z, z, z, u, v, o, -u * v, -v * v], axis=1)
+    return du, dv
+
+
+def _norm_mat(shape_hw: tuple[int, int]) -> tuple[np.ndarray, float, np.ndarray]:
+    h, w = shape_hw
+    s = 0.5 * max(h, w)
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    n = np.array([[1 / s, 0, -c[0] / s], [0, 1 / s, -c[1] / s], [0, 0, 1]])
+    return n, s, c
+
+
+def _fine_level_data(img: np.ndarray, mask: np.ndarray | None, n_points: int, seed: int) -> dict[str, np.ndarray]:
+    """High-gradient points of one reference level, their values and steepest-descent rows."""
+    f = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.8)
+    gx = cv2.Sobel(f, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(f, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    mag = np.hypot(gx, gy)
+    valid = np.ones(img.shape, bool)
+    valid[:2, :] = valid[-2:, :] = valid[:, :2] = valid[:, -2:] = False
+    if mask is not None:
+        valid &= mask
+    vals = mag[valid]
+    if vals.size == 0:
+        ys = xs = np.zeros(0, int)
+    else:
+        thr = max(2.0, float(np.percentile(vals, 75)))
+        ys, xs = np.nonzero(valid & (mag > thr))
+        if ys.size > n_points:
+            # keep the strongest half, the rest drawn at random for spatial spread
+            order = np.argsort(-mag[ys, xs])
+            k = n_points // 2
+            rest = np.random.default_rng(seed).choice(order[k:], n_points - k, replace=False)
+            keep = np.concatenate([order[:k], rest])
+            ys, xs = ys[keep], xs[keep]
+    nmat, s, c = _norm_mat(img.shape)
+    u = (xs - c[0]) / s
+    v = (ys - c[1]) / s
+    du, dv = _dwarp_dp(u.astype(np.float64), v.astype(np.float64))
+    sd = s * (gx[ys, xs, None] * du + gy[ys, xs, None] * dv)
+    return {
+        "pts": np.stack([xs, ys], axis=1).astype(np.float32),
+        "t": f[ys, xs].astype(np.float32),
+        "sd": sd.astype(np.float32),
+    }
+
+
+def _masked_structure(gray: np.ndarray, mask: np.ndarray | None) -> float:
+    """Std of the gray values inside the mask (0-255 units)."""
+    return float(gray[mask].std()) if mask is not None and mask.any() else float(gray.std())
+
+
+# ----------------------------------------------------------------------------- the model
+@dataclass
+class RegistrationModel:
+    """Golden-side precomputation for :func:`register` (stored in the sealed package).
+
+    Build it with :meth:`fit`; attributes that ``fit`` learns end in ``_``.
+
+    Attributes
+    ----------
+    shape_hw_ : tuple of int
+        (H, W) of the reference in px.
+    work_level_ : int
+        Pyramid level of the keypoints (longest side <= ``max_side_px``).
+    levels_ : list of dict
+        Per fine-alignment level (index = pyramid level): ``pts`` (N, 2) float32 level px,
+        ``t`` (N,) float32 gray values, ``sd`` (N, 8) float32 steepest-descent rows.
+    orb_ / sift_ : dict
+        Keypoints ``pts`` (N, 2) float32 working-level px and ``desc`` descriptors.
+    coarse_ : ndarray, (h, w) uint8
+        The reference at the coarse verification level (``coarse_level_``).
+    coarse_mask_ : ndarray, (h, w) bool
+    fm_ : dict
+        Fourier-Mellin data at ``coarse_level_``.
+    gray_std_ : float
+        Std of the reference gray values inside the mask (0-255).
+    """
+
+    shape_hw_: tuple[int, int]
+    work_level_: int
+    coarse_level_: int
+    levels_: list[dict[str, np.ndarray]]
+    orb_: dict[str, np.ndarray]
+    sift_: dict[str, np.ndarray]
+    coarse_: np.ndarray
+    coarse_mask_: np.ndarray
+    work_mask_: np.ndarray
+    gray_std_: float
+    has_mask_: bool
+
+    @classmethod
+    def fit(cls, reference_rgb: np.ndarray, *, mask: np.ndarray | None = None, max_side_px: int = 800) -> "RegistrationModel":
+        """Precompute the reference side of the registration.
+
+        Parameters
+        ----------
+        reference_rgb : ndarray, (H, W, 3) uint8 RGB or (H, W) uint8 gray
+            The golden reference image (defines golden px).
+        mask : ndarray, (H, W) bool, optional
+            Where keypoints and correlation count (golden px); e.g. the product area, so the
+            static fiducials and colour chart of a light box do not drive the alignment.
+        max_side_px : int
+            Longest side (px) of the pyramid level on which keypoints are taken.
+        """
+        gray = _as_gray(reference_rgb, "reference")
+        mask = _as_mask(mask, gray.shape)
+        if not isinstance(max_side_px, int) or max_side_px < 64:
+            raise SpecError(f"max_side_px: expected an int >= 64, got {max_side_px!r}")
+        n_lv = _n_levels_for(gray.shape)
+        work = min(_level_for_side(gray.shape, max_side_px), n_lv - 1)
+        coarse = min(max(_level_for_side(gray.shape, _COARSE_START_SIDE), 0), n_lv - 1)
+        pyr = _pyramid(gray, max(n_lv, coarse + 1))
+        masks = _mask_pyramid(mask, pyr)
+        levels = [
+            _fine_level_data(pyr[k], masks[k], _N_POINTS if k == 0 else max(3000, _N_POINTS >> k), seed=k)
+            for k in range(coarse + 1)
+        ]
+        wmask = masks[work]
+        orb = _detect(pyr[work], wmask, "orb")
+        sift = _detect(pyr[work], wmask, "sift")
+        return cls(
+            shape_hw_=(int(gray.shape[0]), int(gray.shape[1])),
+            work_level_=int(work),
+            coarse_level_=int(coarse),
+            levels_=levels,
+            orb_=orb,
+            sift_=sift,
+            coarse_=pyr[coarse].copy(),
+            coarse_mask_=(np.ones(pyr[coarse].shape, bool) if masks[coarse] is None else masks[coarse]),
+            work_mask_=(np.ones(pyr[work].shape, bool) if wmask is None else wmask),
+            gray_std_=_masked_structure(gray, mask),
+            has_mask_=mask is not None,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """State for the golden package: ndarrays and JSON-able values only."""
+        st: dict[str, Any] = {
+            "version": _STATE_VERSION,
+            "shape_hw": list(self.shape_hw_),
+            "work_level": self.work_level_,
+            "coarse_level": self.coarse_level_,
+            "n_levels": len(self.levels_),
+            "coarse": self.coarse_,
+            "coarse_mask": self.coarse_mask_,
+            "work_mask": self.work_mask_,
+            "gray_std": float(self.gray_std_),
+            "has_mask": bool(self.has_mask_),
+        }
+        for k, lv in enumerate(self.levels_):
+            for key, arr in lv.items():
+                st[f"level{k}_{key}"] = arr
+        for name, d in (("orb", self.orb_), ("sift", self.sift_)):
+            for key, arr in d.items():
+                st[f"{name}_{key}"] = arr
+        return st
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "RegistrationModel":
+        """Rebuild a model from :meth:`to_state` output."""
+        try:
+            if int(state["version"]) != _STATE_VERSION:
+                raise SpecError(f"registration state: expected version {_STATE_VERSION}, got {state['version']!r}")
+            n = int(state["n_levels"])
+            levels = [{key: np.asarray(state[f"level{k}_{key}"]) for key in ("pts", "t", "sd")} for k in range(n)]
+            return cls(
+                shape_hw_=(int(state["shape_hw"][0]), int(state["shape_hw"][1])),
+                work_level_=int(state["work_level"]),
+                coarse_level_=int(state["coarse_level"]),
+                levels_=levels,
+                orb_={k: np.asarray(state[f"orb_{k}"]) for k in ("pts", "desc")},
+                sift_={k: np.asarray(state[f"sift_{k}"]) for k in ("pts", "desc")},
+                coarse_=np.asarray(state["coarse"], dtype=np.uint8),
+                coarse_mask_=np.asarray(state["coarse_mask"], dtype=bool),
+                work_mask_=np.asarray(state["work_mask"], dtype=bool),
+                gray_std_=float(state["gray_std"]),
+                has_mask_=bool(state["has_mask"]),
+            )
+        except KeyError as exc:
+            raise SpecError(f"registration state: missing key {exc.args[0]!r}") from None
+
+
+def _mask_pyramid(mask: np.ndarray | None, pyr: list[np.ndarray]) -> list[np.ndarray | None]:
+    if mask is None:
+        return [None] * len(pyr)
+    out: list[np.ndarray | None] = []
+    m = mask.astype(np.uint8) * 255
+    for k, img in enumerate(pyr):
+        if k > 0:
+            m = cv2.pyrDown(m)
+            m = cv2.resize(m, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) if m.shape != img.shape else m
+        out.append(m > 127)
+    return out
+
+
+# ----------------------------------------------------------------------------- keypoints
+def _detect(img: np.ndarray, mask: np.ndarray | None, kind: str) -> dict[str, np.ndarray]:
+    m = None if mask is None else (mask.astype(np.uint8) * 255)
+    if kind == "orb":
+        det = cv2.ORB_create(nfeatures=_ORB_FEATURES, fastThreshold=10, scaleFactor=1.2, nlevels=8)
+    else:
+        det = cv2.SIFT_create(nfeatures=_SIFT_FEATURES)
+    kps, desc = det.detectAndCompute(img, m)
+    if desc is None or len(kps) == 0:
+        dt = np.uint8 if kind == "orb" else np.float32
+        return {"pts": np.zeros((0, 2), np.float32), "desc": np.zeros((0, 32 if kind == "orb" else 128), dt)}
+    return {"pts": np.array([k.pt for k in kps], np.float32), "desc": desc}
+
+
+def _match(ref: dict[str, np.ndarray], mov: dict[str, np.ndarray], kind: str
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ratio-test matches (ref pts, mov pts) and the pool of all first and second neighbours.
+
+    All arrays are (N, 2) float32 working-level px. The pool feeds the ambiguity test: a
+    symmetric or repetitive part shows a second consistent set among the second neighbours.
+    """
+    empty = np.zeros((0, 2), np.float32)
+    if len(ref["desc"]) < 2 or len(mov["desc"]) < 2:
+        return empty, empty, empty, empty
+    norm = cv2.NORM_HAMMING if kind == "orb" else cv2.NORM_L2
+    knn = cv2.BFMatcher(norm).knnMatch(mov["desc"], ref["desc"], k=2)
+    knn = [m for m in knn if len(m) == 2]
+    if not knn:
+        return empty, empty, empty, empty
+    pairs = [(m[0].trainIdx, m[0].queryIdx) for m in knn if m[0].distance < _RATIO * m[1].distance]
+    pool = [(mm.trainIdx, mm.queryIdx) for m in knn for mm in m if mm.distance <= 1.25 * m[0].distance]
+    pi, pm = np.array(pool).T
+    if not pairs:
+        return empty, empty, ref["pts"][pi], mov["pts"][pm]
+    ri, mi = np.array(pairs).T
+    return ref["pts"][ri], mov["pts"][mi], ref["pts"][pi], mov["pts"][pm]
+
+
+# ----------------------------------------------------------------------------- homography checks
+def _sanity(h: np.ndarray, shape_hw: tuple[int, int]) -> str | None:
+    """Reason why a moving->reference homography is implausible, or None."""
+    if not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-12:
+        return "homography is not finite"
+    h = h / h[2, 2]
+    c = _corners(shape_hw)
+    try:
+        hi = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return "homography is singular"
+    # homogeneous scale of the reference corners relative to the centre (perspective strength)
+    ctr = np.array([(shape_hw[1] - 1) / 2, (shape_hw[0] - 1) / 2, 1.0])
+    wc = float(hi[2] @ ctr)
+    if abs(wc) < 1e-12:
+        return "homography maps the reference centre to infinity"
+    wi = (np.c_[c, np.ones(4)] @ hi[2]) / wc
+    if np.any(wi <= 0) or np.max(np.abs(wi - 1)) > _MAX_PERSPECTIVE:
+        return f"homography perspective terms too strong (corner w in [{wi.min():.2f}, {wi.max():.2f}])"
+    # local Jacobian of H^-1 (reference -> moving) at the reference centre
+    e = 0.5
+    q = apply_homography(np.array([ctr[:2], ctr[:2] + [e, 0], ctr[:2] + [0, e]]), hi)
+    a = np.c_[(q[1] - q[0]) / e, (q[2] - q[0]) / e]
+    det = np.linalg.det(a)
+    if det <= 0:
+        return "homography flips the image (negative determinant)"
+    sv = np.linalg.svd(a, compute_uv=False)
+    scale = 1.0 / math.sqrt(det)  # moving -> reference length factor
+    if not _SCALE_RANGE[0] <= scale <= _SCALE_RANGE[1]:
+        return f"scale {scale:.2f} outside [{_SCALE_RANGE[0]}, {_SCALE_RANGE[1]}]"
+    if sv[0] / sv[1] > _MAX_ANISOTROPY:
+        return f"homography too anisotropic (condition {sv[0] / sv[1]:.2f} > {_MAX_ANISOTROPY})"
+    return None
+
+
+def _h_scale(h: np.ndarray, shape_hw: tuple[int, int]) -> float:
+    """Length factor moving -> reference at the reference centre."""
+    hi = np.linalg.inv(h)
+    c = np.array([[(shape_hw[1] - 1) / 2, (shape_hw[0] - 1) / 2]])
+    e = 0.5
+    p = apply_homography(np.vstack([c, c + [e, 0], c + [0, e]]), hi)
+    j = np.c_[(p[1] - p[0]) / e, (p[2] - p[0]) / e]
+    return 1.0 / math.sqrt(max(abs(np.linalg.det(j)), 1e-12))
+
+
+# ----------------------------------------------------------------------------- fine alignment
+@dataclass
+class _Fine:
+    g: np.ndarray  # reference full px -> moving full px
+    rho: float
+    corner_std_px: float
+    converged: bool
+    n_valid: int
+    inlier_frac: float  # share of the reference edge points that the unit reproduces
+
+
+def _robust_weights(e: np.ndarray, redescending: bool) -> np.ndarray:
+    """IRLS weights: Huber (k = 1.345) or Tukey's biweight (c = 4.685), scale by the MAD."""
+    mad = float(np.median(np.abs(e - np.median(e)))) * 1.4826 + 1e-3
+    if redescending:
+        a = e / (4.685 * mad)
+        return np.where(np.abs(a) < 1, (1 - a * a) ** 2, 0.0)
+    a = np.abs(e) / (1.345 * mad)
+    return np.where(a <= 1, 1.0, 1.0 / np.maximum(a, 1e-12))
+
+
+def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
+            start_level: int | None = None) -> _Fine | None:
+    """Coarse-to-fine inverse-compositional alignment; None if it diverges or lacks data."""
+    g = g0.copy()
+    n_par = 6 if affine else 8
+    start = model.coarse_level_ if start_level is None else min(start_level, model.coarse_level_)
+    res: _Fine | None = None
+    worst_std = 0.0
+    for lvl in range(start, -1, -1):
+        data = model.levels_[lvl]
+        pts = data["pts"].astype(np.float64)
+        if len(pts) < 50:
+            return None
+        t = data["t"].astype(np.float64)
+        sd = data["sd"][:, :n_par].astype(np.float64)
+        lvl_shape = _level_shape(model.shape_hw_, lvl)
+        nmat, s, _ = _norm_mat(lvl_shape)
+        ninv = np.linalg.inv(nmat)
+        # moving level whose px size matches the reference level's px size
+        scale = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
+        m = int(np.clip(round(lvl - math.log2(scale)), 0, len(mpyr) - 1))
+        img = mpyr[m]
+        gl = _scale_mat(-m) @ g @ _scale_mat(lvl)
+        max_it = 40 if lvl == start else 15
+        converged = False
+        w_all = np.ones(len(pts))
+        for it in range(max_it):
+            q = apply_homography(pts, gl)
+            inside = (q[:, 0] >= 0) & (q[:, 0] <= img.shape[1] - 1) & (q[:, 1] >= 0) & (q[:, 1] <= img.shape[0] - 1)
+            if inside.sum() < max(50, 0.2 * len(pts)):
+                return None
+            qf = q[inside].astype(np.float32).reshape(-1, 1, 2)
+            iw = cv2.remap(img, qf, None, cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
+            ti = t[inside]
+            # gain / offset so that a * iw + b ~ t (least squares)
+            sw = np.sqrt(w_all[inside])
+            a_mat = np.c_[iw, np.ones_like(iw)] * sw[:, None]
+            (ga, gb), *_ = np.linalg.lstsq(a_mat, ti * sw, rcond=None)
+            if not np.isfinite(ga) or ga <= 1e-3:
+                return None
+            e = ga * iw + gb - ti
+            # Huber while far off, then Tukey so that occluded or changed areas drop out
+            w = _robust_weights(e, redescending=(lvl < start or it >= 5))
+            w_all[:] = 0.0
+            w_all[inside] = w
+            sdi = sd[inside]
+            hess = sdi.T @ (sdi * w[:, None])
+            grad = sdi.T @ (w * e)
+            try:
+                dp = np.linalg.solve(hess + 1e-9 * np.trace(hess) * np.eye(n_par), grad)
+            except np.linalg.LinAlgError:
+                return None
+            p = np.zeros(8)
+            p[:n_par] = dp
+            wd = np.array([[1 + p[0], p[1], p[2]], [p[3], 1 + p[4], p[5]], [p[6], p[7], 1.0]])
+            a_upd = ninv @ wd @ nmat
+            gl = gl @ np.linalg.inv(a_upd)
+            gl /= gl[2, 2]
+            corner_move = np.abs(dp[:n_par] @ np.ones(n_par)) * s  # rough size of the step, level px
+            if not np.all(np.isfinite(gl)):
+                return None
+            if corner_move < 0.002 or np.max(np.abs(dp)) * s < 0.001:
+                converged = True
+                break
+        g = _scale_mat(m) @ gl @ _scale_mat(-lvl)
+        g /= g[2, 2]
+        if lvl <= _UNCERTAINTY_LEVELS:
+            # Gauss-Newton covariance sigma^2 (J^T W J)^-1 propagated to the four corners, in
+            # full px. Also taken one level up, where pixel-scale jaggies no longer pin down a
+            # direction that the part's shape leaves free (a bar along its length).
+            sigma2 = float(np.sum(w * e**2) / max(np.sum(w) - n_par, 1.0))
+            try:
+                cov = sigma2 * np.linalg.inv(hess)
+            except np.linalg.LinAlgError:
+                cov = np.full((n_par, n_par), np.inf)
+            cc = (_corners(lvl_shape) - _norm_mat(lvl_shape)[2]) / s
+            du, dv = _dwarp_dp(cc[:, 0], cc[:, 1])
+            with np.errstate(all="ignore"):
+                var = [np.trace((s * np.vstack([du[i, :n_par], dv[i, :n_par]])) @ cov
+                                @ (s * np.vstack([du[i, :n_par], dv[i, :n_par]])).T) for i in range(4)]
+            # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
+            std = 3.0 * 2.0**lvl * math.sqrt(max(max(var), 0.0)) if np.all(np.isfinite(var)) else math.inf
+            worst_std = max(worst_std, std)
+        if lvl == 0:
+            rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
+            res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
+                        inlier_frac=float(np.sum(w > 0.25) / len(pts)))
+    return res
+
+
+def _level_shape(shape_hw: tuple[int, int], k: int) -> tuple[int, int]:
+    h, w = shape_hw
+    for _ in range(k):
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return h, w
+
+
+def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray) -> float:
+    """Correlation over the mask at the coarse level of the moving image warped by ``h``."""
+    k = model.coarse_level_
+    ref = model.coarse_
+    scale = _h_scale(h, model.shape_hw_)
+    m = int(np.clip(round(k - math.log2(scale)), 0, len(mpyr) - 1))
+    hk = _scale_mat(-k) @ h @ _scale_mat(m)
+    size = (ref.shape[1], ref.shape[0])
+    warped = cv2.warpPerspective(mpyr[m], hk, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    cover = cv2.warpPerspective(np.full(mpyr[m].shape, 255, np.uint8), hk, size, flags=cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    sel = model.coarse_mask_ & cover
+    if sel.sum() < 0.5 * model.coarse_mask_.sum() or sel.sum() < 100:
+        return -1.0
+    a = ref[sel].astype(np.float64)
+    b = warped[sel].astype(np.float64)
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+# ----------------------------------------------------------------------------- coarse estimators
+def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: str, affine: bool
+                        ) -> tuple[np.ndarray | None, int, str, np.ndarray | None, np.ndarray | None]:
+    """Feature homography (moving full px -> reference full px), inlier count, note, inlier pairs, pool.
+
+    The inlier pairs and the pool are ``(N, 4)`` float64: reference x, y and moving x, y in full px.
+    """
+    wl = min(_level_for_side(mpyr[0].shape, max(model.work_mask_.shape)), len(mpyr) - 1)
+    ref = model.orb_ if kind == "orb" else model.sift_
+    mov = _detect(mpyr[wl], None, kind)
+    rp, mp, pool_r, pool_m = _match(ref, mov, kind)
+    pool = np.c_[pool_r * 2.0**model.work_level_, pool_m * 2.0**wl].astype(np.float64)
+    if len(rp) < _MIN_INLIERS:
+        return None, 0, f"{kind}: {len(rp)} matches", None, pool
+    thr = _FEATURE_THR_PX
+    hw = None
+    inl = None
+    if not affine:
+        hw, inl = cv2.findHomography(mp, rp, cv2.USAC_MAGSAC, thr, maxIters=5000, confidence=0.999)
+        if hw is not None and _sanity(_scale_mat(model.work_level_) @ hw @ _scale_mat(-wl), model.shape_hw_):
+            hw = None  # implausible perspective from a local cluster: start from an affine fit
+    if hw is None:
+        a, inl = cv2.estimateAffine2D(mp, rp, method=cv2.USAC_MAGSAC, ransacReprojThreshold=thr,
+                                      maxIters=5000, confidence=0.999)
+        hw = None if a is None else np.vstack([a, [0, 0, 1]])
+    if hw is None or inl is None:
+        return None, 0, f"{kind}: no robust fit from {len(rp)} matches", None, pool
+    sel = inl.ravel() > 0
+    n_in = int(sel.sum())
+    if n_in < _MIN_INLIERS:
+        return None, n_in, f"{kind}: {n_in} inliers", None, pool
+    # inliers must spread over the part, not sit in one spot
+    pin = rp[sel]
+    spread = float(np.sqrt(max(np.linalg.eigvalsh(np.cov(pin.T)).min(), 0.0)))
+    if spread < 0.03 * max(model.work_mask_.shape):
+        return None, n_in, f"{kind}: inliers clustered (spread {spread:.1f} px)", None, pool
+    h = _scale_mat(model.work_level_) @ hw @ _scale_mat(-wl)
+    pairs = np.c_[rp[sel] * 2.0**model.work_level_, mp[sel] * 2.0**wl].astype(np.float64)
+    return h / h[2, 2], n_in, f"{kind}: {n_in}/{len(rp)} inliers", pairs, pool
+
+
+def _highpass_logpolar(img: np.ndarray) -> np.ndarray:
+    """Log-polar map of the high-passed, centred magnitude spectrum (Reddy & Chatterji 1996)."""
+    p = _FM_SIZE
+    f = np.zeros((p, p), np.float32)
+    h, w = img.shape
+    sc = p / max(h, w)
+    small = cv2.resize(img, (max(1, round(w * sc)), max(1, round(h * sc))), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small -= small.mean()
+    win = cv2.createHanningWindow((small.shape[1], small.shape[0]), cv2.CV_32F)
+    f[: small.shape[0], : small.shape[1]] = small * win
+    mag = np.abs(np.fft.fftshift(np.fft.fft2(f))).astype(np.float32)
+    yy, xx = np.meshgrid(np.linspace(-0.5, 0.5, p, endpoint=False), np.linspace(-0.5, 0.5, p, endpoint=False), indexing="ij")
+    cc = np.cos(np.pi * yy) * np.cos(np.pi * xx)
+    mag = np.log1p(mag) * ((1.0 - cc) * (2.0 - cc)).astype(np.float32)
+    # band up to half Nyquist: the highest frequencies carry the pixel grid's own axes
+    return cv2.warpPolar(mag, (p, p), (p / 2, p / 2), _FM_RADIUS * p, cv2.WARP_POLAR_LOG | cv2.INTER_LINEAR)
+
+
+def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> list[np.ndarray]:
+    """Similarity candidates (moving full px -> reference full px) by Fourier-Mellin + phase correlation."""
+    k = model.coarse_level_
+    ref = model.coarse_.astype(np.float32)
+    refm = np.where(model.coarse_mask_, ref, ref[model.coarse_mask_].mean() if model.coarse_mask_.any() else 0)
+    m = min(k, len(mpyr) - 1)
+    mov = mpyr[m].astype(np.float32)
+    lp_r = _highpass_logpolar(refm)
+    lp_m = _highpass_logpolar(mov)
+    (dx, dy), _ = cv2.phaseCorrelate(lp_r.astype(np.float64), lp_m.astype(np.float64))
+    p = _FM_SIZE
+    klog = p / math.log(_FM_RADIUS * p)
+    # spectra: rotation of the image rotates the spectrum; scaling by s shrinks it by 1/s
+    rscale_ref = p / max(refm.shape)
+    rscale_mov = p / max(mov.shape)
+    s_mov_to_ref = math.exp(dx / klog) * (rscale_mov / rscale_ref)  # in coarse-level px
+    ang = 360.0 * dy / p
+    out = []
+    cref = np.array([(refm.shape[1] - 1) / 2, (refm.shape[0] - 1) / 2])
+    # the spectrum's rotation is the image's rotation (sign: warpPolar's angle runs clockwise
+    # in image axes); the magnitude spectrum is 180-degree periodic, so both are tried
+    for a in (-ang, -ang + 180.0):
+        th = math.radians(a)
+        rs = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]]) * s_mov_to_ref
+        cm = np.array([(mov.shape[1] - 1) / 2, (mov.shape[0] - 1) / 2])
+        hs = np.eye(3)
+        hs[:2, :2] = rs
+        hs[:2, 2] = cref - rs @ cm
+        warped = cv2.warpPerspective(mov, hs, (refm.shape[1], refm.shape[0]), borderValue=float(mov.mean()))
+        win = cv2.createHanningWindow((refm.shape[1], refm.shape[0]), cv2.CV_32F)
+        (sx, sy), _ = cv2.phaseCorrelate(refm.astype(np.float64), warped.astype(np.float64), win.astype(np.float64))
+        t = np.eye(3)
+        t[:2, 2] = [-sx, -sy]
+        h = _scale_mat(k) @ (t @ hs) @ _scale_mat(-m)
+        out.append(h / h[2, 2])
+    return out
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _corner_diff(h1: np.ndarray, h2: np.ndarray, shape_hw: tuple[int, int]) -> float:
+    return corner_error_px(h1, h2, shape_hw)
+
+
+def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
+              pairs: np.ndarray | None, start_level: int | None = None) -> tuple[np.ndarray | None, _Fine | None, float, str | None]:
+    """Refine and verify one coarse candidate: (H, fine, coarse ncc, reason or None)."""
+    why = _sanity(h0, model.shape_hw_)
+    if why:
+        return None, None, -1.0, f"coarse estimate rejected: {why}"
+    fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level)
+    if fine is None:
+        return None, None, -1.0, "fine alignment diverged or left the image"
+    h = np.linalg.inv(fine.g)
+    h /= h[2, 2]
+    why = _sanity(h, model.shape_hw_)
+    if why:
+        return h, fine, -1.0, f"refined homography rejected: {why}"
+    ncc = _coarse_ncc(model, mpyr, h)
+    if pairs is not None:
+        # the refinement must still explain the feature inliers (working-level px)
+        d = np.linalg.norm(apply_homography(pairs[:, 2:], h) - pairs[:, :2], axis=1) / 2**model.work_level_
+        med, frac = float(np.median(d)), float(np.mean(d < 2 * _FEATURE_THR_PX))
+        if med > _FEATURE_THR_PX or frac < 0.5:
+            return h, fine, ncc, (f"refinement disagrees with the feature inliers (median {med:.1f} px, "
+                                  f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)")
+    if fine.inlier_frac < _MIN_EDGE_INLIERS:
+        return h, fine, ncc, (f"only {100 * fine.inlier_frac:.0f}% of the reference edge points are found in the unit "
+                              f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)")
+    if fine.rho < _MIN_RHO_FINE:
+        return h, fine, ncc, f"edge correlation {fine.rho:.2f} < {_MIN_RHO_FINE}"
+    if ncc < _MIN_NCC_COARSE:
+        return h, fine, ncc, f"correlation over the mask {ncc:.2f} < {_MIN_NCC_COARSE}"
+    if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
+        return h, fine, ncc, (f"alignment not determined by the content (predicted corner uncertainty "
+                              f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)")
+    return h, fine, ncc, None
+
+
+def _confidence(fine: _Fine, ncc: float, inliers: int) -> float:
+    c_rho = np.clip((fine.rho - _MIN_RHO_FINE) / (1 - _MIN_RHO_FINE), 0, 1)
+    c_ncc = np.clip((ncc - _MIN_NCC_COARSE) / (1 - _MIN_NCC_COARSE), 0, 1)
+    c_std = math.exp(-fine.corner_std_px / _MAX_CORNER_STD_PX)
+    return float(np.clip(0.2 + 0.8 * (c_rho * c_ncc) ** 0.5 * c_std, 0, 1))
+
+
+def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.ndarray | None, n_inl: int,
+           affine: bool) -> str | None:
+    """Reason if a second, distinct alignment fits about as well (symmetric/repetitive part)."""
+    if pool is None or len(pool) < _MIN_INLIERS:
+        return None
+    h, fine, _ = found
+    scale = 2.0**model.work_level_
+    d = np.linalg.norm(apply_homography(pool[:, 2:], h) - pool[:, :2], axis=1) / scale
+    rest = pool[d > 4 * _FEATURE_THR_PX]
+    if len(rest) < _MIN_INLIERS:
+        return None
+    rp = (rest[:, :2] / scale).astype(np.float32)
+    mp = (rest[:, 2:] / scale).astype(np.float32)
+    h2w, inl = cv2.findHomography(mp, rp, cv2.USAC_MAGSAC, _FEATURE_THR_PX, maxIters=2000, confidence=0.99)
+    if h2w is None or inl is None or int(inl.sum()) < max(_MIN_INLIERS, 0.3 * n_inl):
+        return None
+    h2 = _scale_mat(model.work_level_) @ h2w @ _scale_mat(-model.work_level_)
+    h2 = h2 / h2[2, 2]
+    if _corner_diff(h, h2, model.shape_hw_) / scale < 4 * _FEATURE_THR_PX:
+        return None
+    sel = inl.ravel() > 0
+    pairs = rest[sel]
+    hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
+    if why is None and fr is not None and fr.rho >= fine.rho - 0.03:
+        return (f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
+                f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part")
+    return None
+
+
+# ----------------------------------------------------------------------------- public API
+def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
+             model: RegistrationModel | None = None, mask: np.ndarray | None = None) -> RegistrationResult:
+    """Align ``moving`` (a unit) onto ``reference`` (the golden), or refuse with a reason.
+
+    Parameters
+    ----------
+    reference : ndarray, (H, W, 3) uint8 RGB or (H, W) uint8 gray
+        The golden reference (golden px).
+    moving : ndarray, (h, w, 3) uint8 RGB or (h, w) uint8 gray
+        The unit image (unit px); any size.
+    method : {"auto", "homography", "affine", "nonrigid", "none"}
+        ``"auto"``/``"homography"``: projective; ``"affine"``: 6 parameters; ``"nonrigid"``:
+        homography then a smooth residual flow; ``"none"``: the moving image resized to the
+        reference (the homography is that scaling, ``ok`` True).
+    model : RegistrationModel, optional
+        Precomputed reference side (from the golden package); fitted here when None.
+    mask : ndarray, (H, W) bool, optional
+        Where keypoints and correlation count, in reference px (used when ``model`` is None;
+        a model carries the mask it was fitted with).
+
+    Returns
+    -------
+    RegistrationResult
+        ``homography`` maps moving px -> reference px. ``rms_px`` is the predicted 1-sigma
+        alignment uncertainty at the reference corners (reference px) from the fine
+        alignment's residual and Gauss-Newton covariance. ``ok`` False with ``reason`` when the
+        unit cannot be aligned; this function never raises for bad content.
+
+    Raises
+    ------
+    ImageError
+        Wrong shapes or dtypes. SpecError for an unknown method.
+    """
+    if method not in METHODS:
+        raise SpecError(f"method={method!r}; expected one of {list(METHODS)}")
+    ref_gray = _as_gray(reference, "reference")
+    mov_gray = _as_gray(moving, "moving")
+    mask = _as_mask(mask, ref_gray.shape)
+    if method == "none":
+        sx = ref_gray.shape[1] / mov_gray.shape[1]
+        sy = ref_gray.shape[0] / mov_gray.shape[0]
+        h = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+        return RegistrationResult(homography=h, ok=True, rms_px=0.0, inliers=0, confidence=1.0, method="none")
+    if model is None:
+        model = RegistrationModel.fit(ref_gray, mask=mask)
+    elif tuple(model.shape_hw_) != ref_gray.shape:
+        raise ImageError(f"model: fitted on a reference of shape {model.shape_hw_}, got reference {ref_gray.shape}")
+    affine = method == "affine"
+    fail = np.eye(3)
+    if model.gray_std_ < 2.0:
+        return RegistrationResult(fail, False, math.inf, method=method,
+                                  reason=f"reference is blank inside the mask (gray std {model.gray_std_:.1f})")
+    if float(mov_gray.std()) < 2.0:
+        return RegistrationResult(fail, False, math.inf, method=method,
+                                  reason=f"moving image is blank (gray std {float(mov_gray.std()):.1f})")
+    mpyr = _pyramid(mov_gray, _n_levels_for(mov_gray.shape))
+    tried: list[str] = []
+
+    def attempt(h0, label, pairs):
+        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs)
+        if why is None:
+            return h, fine, ncc
+        tried.append(f"{label}: {why}")
+        return None
+
+    found = None
+    n_inl = 0
+    label = ""
+    try:
+        for kind in ("orb", "sift"):
+            h0, n_inl, note, pairs, pool = _features_candidate(model, mpyr, kind, affine)
+            if h0 is None:
+                tried.append(note)
+                continue
+            found = attempt(h0, note, pairs)
+            if found is not None:
+                label = f"{kind}+magsac+ic"
+                rival = _rival(model, mpyr, found, pool, n_inl, affine)
+                if rival is not None:
+                    return RegistrationResult(fail, False, math.inf, inliers=n_inl, method=method, reason=rival)
+                break
+        if found is None:
+            n_inl = 0
+            passed = []
+            for h0 in _fm_candidates(model, mpyr):
+                r = attempt(h0, "fourier-mellin", None)
+                if r is not None:
+                    passed.append(r)
+            if len(passed) == 2 and _corner_diff(passed[0][0], passed[1][0], model.shape_hw_) > 2.0:
+                return RegistrationResult(fail, False, math.inf, method=method, reason=(
+                    "ambiguous: the part fits as well turned by 180 degrees (symmetric part)"))
+            if passed:
+                found = max(passed, key=lambda r: r[1].rho)
+                label = "fourier-mellin+ic"
+    except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
+        return RegistrationResult(fail, False, math.inf, method=method, reason=f"numerical failure: {exc}")
+    if found is None:
+        return RegistrationResult(fail, False, math.inf, method=method, reason="cannot align: " + "; ".join(tried))
+    h, fine, ncc = found
+    flow = None
+    if method == "nonrigid":
+        flow = _nonrigid_flow(model, ref_gray, mov_gray, h)
+        label += "+flow"
+    return RegistrationResult(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
+                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None, flow=flow)
+
+
+def _nonrigid_flow(model: RegistrationModel, ref_gray: np.ndarray, mov_gray: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Smooth residual flow (H, W, 2) float32 in reference px (see module docstring)."""
+    k = model.work_level_
+    ref = _pyramid(ref_gray, k + 1)[k]
+    hk = _scale_mat(-k) @ h
+    warped = cv2.warpPerspective(mov_gray, hk, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setUseSpatialPropagation(True)
+    # DIS on contrast-normalised images (lighting gain/offset)
+    a = cv2.normalize(ref, None, 0, 255, cv2.NORM_MINMAX)
+    b = cv2.normalize(warped, None, 0, 255, cv2.NORM_MINMAX)
+    f = dis.calc(a, b, None)  # ref(p) ~ warped(p + f(p))
+    # confidence: gradient energy of the reference, inside the mask
+    g = cv2.GaussianBlur(np.hypot(cv2.Sobel(ref.astype(np.float32), cv2.CV_32F, 1, 0), cv2.Sobel(ref.astype(np.float32), cv2.CV_32F, 0, 1)), (0, 0), 2)
+    w = ((g + 1e-3) * model.work_mask_).astype(np.float32)  # nothing from outside the mask
+    # regularise: confidence-weighted Gaussian smoothing (normalised convolution; Knutsson &
+    # Westin 1993, doi:10.1109/CVPR.1993.341081), then keep it on a coarse grid
+    sig = _FLOW_SIGMA_PX
+    ws = cv2.GaussianBlur(w, (0, 0), sig)
+    ok = ws > 1e-6
+    grid = np.stack([np.where(ok, cv2.GaussianBlur(f[..., i] * w, (0, 0), sig) / np.where(ok, ws, 1.0), 0.0)
+                     for i in range(2)], axis=-1).astype(np.float32)
+    hh, ww = model.shape_hw_
+    full = cv2.resize(grid, (ww, hh), interpolation=cv2.INTER_LINEAR) * (2.0**k)
+    return full.astype(np.float32)
+
+
+def warp_to_reference(moving: np.ndarray, result: RegistrationResult, shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``moving`` into reference px.
+
+    Parameters
+    ----------
+    moving : ndarray, (h, w, 3) or (h, w), uint8 (or float32)
+    result : RegistrationResult
+    shape_hw : (H, W) of the reference frame in px.
+
+    Returns
+    -------
+    warped : ndarray, (H, W[, 3]), same dtype as ``moving``
+    valid : ndarray, (H, W) bool
+        True where the moving image covered the reference pixel.
+    """
+    if not isinstance(moving, np.ndarray) or moving.ndim not in (2, 3) or (moving.ndim == 3 and moving.shape[2] not in (1, 3)):
+        raise ImageError(f"moving: expected (H, W, 3) or (H, W) array, got {getattr(moving, 'shape', type(moving))}")
+    if moving.dtype not in (np.uint8, np.float32):
+        raise ImageError(f"moving: expected dtype uint8 or float32, got {moving.dtype}")
+    hh, ww = int(shape_hw[0]), int(shape_hw[1])
+    ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float32)
+    px, py = xs, ys
+    if result.flow is not None:
+        if result.flow.shape[:2] != (hh, ww):
+            raise ImageError(f"result.flow: expected shape {(hh, ww, 2)}, got {result.flow.shape}")
+        px = xs + result.flow[..., 0]
+        py = ys + result.flow[..., 1]
+    hi = np.linalg.inv(result.homography)
+    den = hi[2, 0] * px + hi[2, 1] * py + hi[2, 2]
+    mx = ((hi[0, 0] * px + hi[0, 1] * py + hi[0, 2]) / den).astype(np.float32)
+    my = ((hi[1, 0] * px + hi[1, 1] * py + hi[1, 2]) / den).astype(np.float32)
+    warped = cv2.remap(moving, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    h_m, w_m = moving.shape[:2]
+    valid = (mx >= -0.5) & (mx <= w_m - 0.5) & (my >= -0.5) & (my <= h_m - 0.5) & (den > 0)
+    return warped, valid

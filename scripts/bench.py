@@ -1,0 +1,218 @@
+"""End-to-end benchmark on the demo lot: per-stage latency, peak memory, accuracy vs ground truth.
+
+    .venv/bin/python scripts/bench.py [--units 40] [--goldens 5] [--size 1.0] [--seed 0] [--out /tmp/gv-bench]
+
+Prints, against the demo's recorded ground truth:
+- per-stage latency (median over the lot, and median of repeated runs on one unit);
+- peak resident memory of the process;
+- registration corner error (px, golden frame): the product's corners mapped by the estimated
+  unit -> golden homography vs the true one (from the demo's camera and pose records);
+- colour error: ΔE00 between the measured zone Lab and the true Lab, and |measured - true|
+  ΔE00 against the target;
+- dimension error (mm): measured - true;
+- anomaly: unit-level AUROC of the anomaly score (units with injected defects are positives)
+  and how many injected defects were found at the right place;
+- the verdict confusion matrix and whether each failing unit failed for the right reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import goldenvision as gv
+from goldenvision.calibration.geometry import rectify
+from goldenvision.calibration.profile import load_profile
+from goldenvision.color import delta_e_2000
+from goldenvision.demo import generate_lot
+from goldenvision.imageio import read_image
+from goldenvision.transform import apply_homography
+
+
+def auroc(pos: list[float], neg: list[float]) -> float:
+    """Mann-Whitney AUROC (ties count half)."""
+    if not pos or not neg:
+        return float("nan")
+    p = np.asarray(pos)[:, None]
+    n = np.asarray(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def checks_failed(result: gv.UnitResult) -> set[str]:
+    out = {f"color:{c.name}" for c in result.color if not c.ok}
+    out |= {f"dimension:{d.name}" for d in result.dimensions if not d.ok}
+    out |= {f"anomaly:{d.zone}" for d in result.defects}
+    return out
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--units", type=int, default=40)
+    ap.add_argument("--goldens", type=int, default=5)
+    ap.add_argument("--size", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=10, help="repeated runs on one unit for latency")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/gv-bench"))
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size)
+    t_gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    golden = gv.seal([str(p) for p in lot.golden_paths], lot.spec_path)
+    t_seal = time.perf_counter() - t0
+    pkg = args.out / "bench.golden"
+    golden.save(pkg)
+    golden = gv.load_golden(pkg)
+    spec = golden.spec
+    profile = load_profile(golden.profile) if golden.profile else None
+    truth = lot.truth
+    units_truth = {u["unit_id"]: u for u in truth["units"]}
+    print(f"demo lot: {len(lot.unit_paths)} units, {len(lot.golden_paths)} golden captures, size {args.size} "
+          f"(generated in {t_gen:.1f} s, sealed in {t_seal:.1f} s)")
+
+    results = []
+    for p in lot.unit_paths:
+        results.append(gv.inspect(str(p), golden, unit_id=p.stem))
+
+    # --- latency -----------------------------------------------------------------------------
+    stages = ["read", "calibration", "registration", "warp", "color", "measure", "anomaly", "total"]
+    print("\nper-stage latency, ms (median over the lot | median of %d runs on unit 0)" % args.repeat)
+    one = [gv.inspect(str(lot.unit_paths[0]), golden) for _ in range(args.repeat)]
+    for s in stages:
+        lot_vals = [r.timings_ms[s] for r in results if s in r.timings_ms]
+        one_vals = [r.timings_ms[s] for r in one if s in r.timings_ms]
+        if lot_vals:
+            print(f"  {s:<13} {statistics.median(lot_vals):8.1f} | {statistics.median(one_vals):8.1f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak_mb:.0f} MB")
+
+    # --- registration corner error -------------------------------------------------------------
+    ref = truth["golden_reference"]
+    C_g = np.asarray(ref["camera_homography"])
+    P_g = np.asarray(ref["product_pose"])
+    g_rect = rectify(read_image(lot.golden_paths[0]), profile).homography if profile else np.eye(3)
+    corners_mm = np.asarray(truth.get("product_corners_mm", [[0, 0], [110, 0], [110, 70], [0, 70]]), float)
+    reg_err, e2e_err = [], []
+    for p, r in zip(lot.unit_paths, results):
+        t = units_truth[p.stem]
+        if r.registration is None or not r.registration.ok:
+            continue
+        C_u = np.asarray(t["camera_homography"])
+        P_u = np.asarray(t["product_pose"])
+        u_rect = rectify(read_image(p), profile).homography if profile else np.eye(3)
+        cam_u = apply_homography(apply_homography(corners_mm, P_u), C_u)          # product corners, unit camera px
+        gold_true = apply_homography(apply_homography(corners_mm, P_g), C_g)      # same corners, golden camera px
+        gold_true = apply_homography(gold_true, g_rect)                            # -> golden px
+        est = apply_homography(apply_homography(cam_u, u_rect), r.registration.homography)
+        reg_err.extend(np.linalg.norm(est - gold_true, axis=1).tolist())
+        if profile is not None:
+            ideal = profile.mm_to_px(apply_homography(corners_mm, P_g))            # ideal station frame
+            e2e_err.extend(np.linalg.norm(est - ideal, axis=1).tolist())
+    if reg_err:
+        print(f"\nregistration corner error (golden px, {len(reg_err) // len(corners_mm)} units): "
+              f"mean {np.mean(reg_err):.3f}, median {np.median(reg_err):.3f}, max {np.max(reg_err):.3f}")
+    if e2e_err:
+        print(f"  incl. rectification vs the ideal station frame: mean {np.mean(e2e_err):.3f}, max {np.max(e2e_err):.3f}")
+
+    # --- colour --------------------------------------------------------------------------------
+    col_lab, col_de = {}, {}
+    for p, r in zip(lot.unit_paths, results):
+        t = units_truth[p.stem]
+        for c in r.color:
+            tz = t["colors"].get(c.name)
+            if tz is None:
+                continue
+            col_lab.setdefault(c.name, []).append(float(delta_e_2000(np.asarray(c.lab), np.asarray(tz["lab"]))))
+            if c.delta_e_target is not None and tz.get("delta_e_target") is not None:
+                col_de.setdefault(c.name, []).append(abs(c.delta_e_target - tz["delta_e_target"]))
+    if col_lab:
+        print("\ncolour error per zone (ΔE00 measured Lab vs true Lab | |ΔE00 to target, measured - true|):")
+        allv = []
+        for k in col_lab:
+            allv += col_lab[k]
+            print(f"  {k:<12} mean {np.mean(col_lab[k]):.3f} max {np.max(col_lab[k]):.3f} | "
+                  f"mean {np.mean(col_de.get(k, [np.nan])):.3f} max {np.max(col_de.get(k, [np.nan])):.3f}")
+        print(f"  all zones    mean {np.mean(allv):.3f}")
+
+    # --- dimensions ----------------------------------------------------------------------------
+    dim_err: dict[str, list[float]] = {}
+    for p, r in zip(lot.unit_paths, results):
+        t = units_truth[p.stem]
+        for d in r.dimensions:
+            true_mm = t["dimensions"].get(d.name)
+            if true_mm is not None:
+                dim_err.setdefault(d.name, []).append(d.measured_mm - float(true_mm))
+    if dim_err:
+        print("\ndimension error, mm (measured - true):")
+        allv = []
+        for k, v in dim_err.items():
+            allv += v
+            v = np.asarray(v)
+            print(f"  {k:<14} mean {v.mean():+.4f} rms {np.sqrt((v ** 2).mean()):.4f} max |e| {np.abs(v).max():.4f}")
+        allv = np.asarray(allv)
+        print(f"  all            rms {np.sqrt((allv ** 2).mean()):.4f} max |e| {np.abs(allv).max():.4f}")
+
+    # --- anomaly -------------------------------------------------------------------------------
+    pos, neg, found, n_def = [], [], 0, 0
+    for p, r in zip(lot.unit_paths, results):
+        t = units_truth[p.stem]
+        if r.anomaly_score is None:
+            continue
+        (pos if t["defects"] else neg).append(r.anomaly_score)
+        for d in t["defects"]:
+            n_def += 1
+            if any(dd.zone == d["zone"] and iou(dd.bbox, d["bbox"]) > 0.0 for dd in r.defects):
+                found += 1
+    good_flagged = sum(1 for p, r in zip(lot.unit_paths, results)
+                       if not units_truth[p.stem]["defects"] and r.defects)
+    print(f"\nanomaly: unit AUROC {auroc(pos, neg):.3f} ({len(pos)} defective, {len(neg)} without defects); "
+          f"injected defects found at their place {found}/{n_def}; units without defects flagged {good_flagged}/{len(neg)}")
+
+    # --- verdicts ------------------------------------------------------------------------------
+    conf: dict[tuple[str, str], int] = {}
+    wrong_reason = []
+    for p, r in zip(lot.unit_paths, results):
+        t = units_truth[p.stem]
+        key = (t["expected_verdict"], r.verdict.value)
+        conf[key] = conf.get(key, 0) + 1
+        if t["expected_verdict"] == "fail":
+            expected = set(t["failing_checks"])
+            got = checks_failed(r)
+            if not expected <= got or (got - expected):
+                wrong_reason.append((p.stem, sorted(expected), sorted(got)))
+    print("\nverdict confusion (rows expected, columns got):")
+    print("            pass  fail  review")
+    for e in ("pass", "fail"):
+        print(f"  {e:<8} " + "".join(f"{conf.get((e, g), 0):6d}" for g in ("pass", "fail", "review")))
+    print(f"failing units with a missing or extra reason: {len(wrong_reason)}")
+    for w in wrong_reason:
+        print(f"  {w[0]}: expected {w[1]}, got {w[2]}")
+    out = {
+        "units": len(results),
+        "latency_ms_median": {s: statistics.median([r.timings_ms[s] for r in results if s in r.timings_ms])
+                              for s in stages if any(s in r.timings_ms for r in results)},
+        "peak_mb": peak_mb,
+        "confusion": {f"{k[0]}->{k[1]}": v for k, v in conf.items()},
+    }
+    (args.out / "bench.json").write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

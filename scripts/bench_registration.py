@@ -1,0 +1,238 @@
+"""Benchmark of goldenvision.registration (issue 3): accuracy, honesty, speed.
+
+Usage::
+
+    .venv/bin/python scripts/bench_registration.py [--data /work/shared/data/deeppcb-trainval]
+        [--warps 200] [--unrelated 100] [--seed 0] [--no-baseline]
+
+1. DeepPCB templates (``*_temp.jpg``, 640 x 640 binarised boards) warped by random homographies
+   (rotation +-180 deg, scale 0.8-1.25, perspective, brightness x0.7-1.3, Gaussian noise
+   sigma 4 gray levels) and recovered. Corner error = the largest distance between the four
+   reference corners mapped by the estimated and the true homography (px). Templates are
+   split by an independent content measure (connected components of the binarised board,
+   black and white together): "structured" (>= 6) vs "sparse" (a single bar, disc or few
+   blobs). "wrong" = reported ok with corner error > 1 px; "refused" = ok False.
+   Plain OpenCV (SIFT + RANSAC + findTransformECC homography; AKAZE is not in the OpenCV 5
+   build) is shown beside it: it has no verification, so it never refuses.
+2. Unrelated pairs (two different boards, noise, a blank frame): refusal rate.
+3. 2 MP timing: median of 20 registrations of a 1600 x 1200 rendered textured image with the
+   model precomputed, against computing the reference side every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import time
+
+import cv2
+import numpy as np
+
+from goldenvision.registration import RegistrationModel, corner_error_px, register
+
+
+def random_warp(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Reference px -> moving px homography: rotation, scale, perspective, shift about the centre."""
+    th = np.radians(rng.uniform(-180, 180))
+    s = np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
+    c = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1.0]])
+    r = np.array([[np.cos(th) * s, -np.sin(th) * s, 0], [np.sin(th) * s, np.cos(th) * s, 0], [0, 0, 1.0]])
+    p = np.eye(3)
+    p[2, :2] = rng.uniform(-2e-4, 2e-4, 2)  # up to ~0.13 change of homogeneous scale at the corners
+    t = np.array([[1, 0, w / 2 + rng.uniform(-20, 20)], [0, 1, h / 2 + rng.uniform(-20, 20)], [0, 0, 1.0]])
+    return t @ p @ r @ c
+
+
+def make_moving(rng, ref: np.ndarray, g: np.ndarray) -> np.ndarray:
+    h, w = ref.shape
+    gain = rng.uniform(0.7, 1.3)
+    mov = cv2.warpPerspective(ref.astype(np.float32), g, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=float(np.median(ref)))
+    mov = mov * gain + rng.normal(0, 4.0, mov.shape)
+    return np.clip(mov, 0, 255).astype(np.uint8)
+
+
+def n_components(gray: np.ndarray) -> int:
+    b = (gray > 127).astype(np.uint8)
+    n1, _ = cv2.connectedComponents(b)
+    n2, _ = cv2.connectedComponents(1 - b)
+    return (n1 - 1) + (n2 - 1)
+
+
+def plain_opencv(ref: np.ndarray, mov: np.ndarray) -> np.ndarray | None:
+    """SIFT + ratio test + RANSAC homography + findTransformECC (MOTION_HOMOGRAPHY)."""
+    sift = cv2.SIFT_create(nfeatures=2000)
+    kr, dr = sift.detectAndCompute(ref, None)
+    km, dm = sift.detectAndCompute(mov, None)
+    if dr is None or dm is None or len(kr) < 4 or len(km) < 4:
+        return None
+    knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(dm, dr, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+    if len(good) < 4:
+        return None
+    src = np.float32([km[m.queryIdx].pt for m in good])
+    dst = np.float32([kr[m.trainIdx].pt for m in good])
+    h, _ = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
+    if h is None:
+        return None
+    warp = np.linalg.inv(h).astype(np.float32)  # ECC: template(x) ~ input(W x), W: ref -> moving
+    try:
+        _, warp = cv2.findTransformECC(ref.astype(np.float32), mov.astype(np.float32), warp, cv2.MOTION_HOMOGRAPHY,
+                                       (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-6), None, 5)
+    except cv2.error:
+        pass
+    return np.linalg.inv(warp.astype(np.float64))
+
+
+def summarise(name: str, errs: list[float], oks: list[bool]) -> str:
+    e = np.array([x for x, o in zip(errs, oks) if o])
+    n = len(oks)
+    wrong = int(np.sum(e > 1.0)) if e.size else 0
+    refused = n - len(e)
+    if e.size:
+        return (f"{name:34s} n={n:4d}  median {np.median(e):.3f} px  p99 {np.percentile(e, 99):.3f} px  "
+                f"max {e.max():.2f} px  wrong(ok, >1px) {wrong} ({100 * wrong / n:.1f}%)  "
+                f"refused {refused} ({100 * refused / n:.1f}%)")
+    return f"{name:34s} n={n:4d}  all refused"
+
+
+def bench_pcb(files: list[str], n_warps: int, rng, baseline: bool) -> None:
+    rows = {"ours": {"structured": ([], []), "sparse": ([], [])}, "plain": {"structured": ([], []), "sparse": ([], [])}}
+    models: dict[str, tuple[np.ndarray, RegistrationModel, str]] = {}
+    t_ours = []
+    picks = rng.choice(len(files), n_warps, replace=True)
+    for i, fi in enumerate(picks):
+        f = files[fi]
+        if f not in models:
+            ref = cv2.imread(f, cv2.IMREAD_GRAYSCALE)
+            group = "structured" if n_components(ref) >= 6 else "sparse"
+            models[f] = (ref, RegistrationModel.fit(ref), group)
+        ref, model, group = models[f]
+        g = random_warp(rng, *ref.shape)
+        mov = make_moving(rng, ref, g)
+        h_true = np.linalg.inv(g)
+        t0 = time.perf_counter()
+        r = register(ref, mov, model=model)
+        t_ours.append(time.perf_counter() - t0)
+        err = corner_error_px(r.homography, h_true, ref.shape) if r.ok else np.inf
+        rows["ours"][group][0].append(err)
+        rows["ours"][group][1].append(bool(r.ok))
+        if baseline:
+            hb = plain_opencv(ref, mov)
+            eb = corner_error_px(hb, h_true, ref.shape) if hb is not None else np.inf
+            rows["plain"][group][0].append(eb)
+            rows["plain"][group][1].append(hb is not None)
+        if (i + 1) % 50 == 0:
+            print(f"  ... {i + 1}/{n_warps}", flush=True)
+    print(f"\n[1] DeepPCB templates, {n_warps} random warps ({len(models)} boards), seed-fixed")
+    for who in ("ours", "plain") if baseline else ("ours",):
+        for group in ("structured", "sparse"):
+            errs, oks = rows[who][group]
+            if oks:
+                print(summarise(f"{who} / {group}", errs, oks))
+    print(f"ours: median time per registration {1000 * np.median(t_ours):.1f} ms (640 x 640, model precomputed)")
+
+
+def bench_unrelated(files: list[str], n: int, rng) -> None:
+    print(f"\n[2] unrelated pairs ({n} different boards + {n // 2} noise + {n // 2} blank + {n // 2} blurred other)")
+    counts = {"other board": [0, 0], "noise": [0, 0], "blank": [0, 0], "blurred other board": [0, 0]}
+    for _ in range(n):
+        i, j = rng.choice(len(files), 2, replace=False)
+        ref = cv2.imread(files[i], cv2.IMREAD_GRAYSCALE)
+        oth = cv2.imread(files[j], cv2.IMREAD_GRAYSCALE)
+        model = RegistrationModel.fit(ref)
+        mov = make_moving(rng, oth, random_warp(rng, *oth.shape))
+        r = register(ref, mov, model=model)
+        counts["other board"][0] += 1
+        counts["other board"][1] += int(r.ok)
+        if _ < n // 2:
+            noise = rng.integers(0, 256, ref.shape).astype(np.uint8)
+            r = register(ref, noise, model=model)
+            counts["noise"][0] += 1
+            counts["noise"][1] += int(r.ok)
+            blank = np.full(ref.shape, int(rng.integers(0, 256)), np.uint8)
+            blank = np.clip(blank + rng.normal(0, 1.0, ref.shape), 0, 255).astype(np.uint8)
+            r = register(ref, blank, model=model)
+            counts["blank"][0] += 1
+            counts["blank"][1] += int(r.ok)
+            r = register(ref, cv2.GaussianBlur(mov, (0, 0), 6), model=model)
+            counts["blurred other board"][0] += 1
+            counts["blurred other board"][1] += int(r.ok)
+    tot = sum(c[0] for c in counts.values())
+    okn = sum(c[1] for c in counts.values())
+    for k, (nn, o) in counts.items():
+        print(f"  {k:22s} n={nn:4d}  reported ok {o}  refusal {100 * (nn - o) / nn:.1f}%")
+    print(f"  overall refusal {100 * (tot - okn) / tot:.1f}% ({okn} of {tot} reported ok)")
+
+
+def textured_2mp(rng) -> np.ndarray:
+    h, w = 1200, 1600
+    img = np.full((h, w, 3), 90, np.uint8)
+    for _ in range(600):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(4, 40)), c, -1, cv2.LINE_AA)
+    for _ in range(200):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.line(img, p1, p2, c, int(rng.integers(1, 5)), cv2.LINE_AA)
+    grain = rng.normal(0, 6, (h, w, 1))
+    return np.clip(cv2.GaussianBlur(img, (0, 0), 1.2) + grain, 0, 255).astype(np.uint8)
+
+
+def bench_timing(rng) -> None:
+    print("\n[3] 2 MP timing (1600 x 1200 RGB, rotation 5 deg, shift, gain 1.1, noise; product-area mask)")
+    ref = textured_2mp(rng)
+    h, w = ref.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[120:864, 120:1480] = True  # the demo profile's product_area_mm at 0.125 mm/px
+    th = np.radians(5.0)
+    g = np.array([[np.cos(th), -np.sin(th), 30.0], [np.sin(th), np.cos(th), -25.0], [0, 0, 1]])
+    mov = np.clip(cv2.warpAffine(ref, g[:2], (w, h), borderValue=(90, 90, 90)) * 1.1 + rng.normal(0, 3, ref.shape), 0, 255).astype(np.uint8)
+    t0 = time.perf_counter()
+    model = RegistrationModel.fit(ref, mask=mask)
+    t_fit = time.perf_counter() - t0
+    times, errs, oks = [], [], []
+    register(ref, mov, model=model)  # warm-up
+    for _ in range(20):
+        t0 = time.perf_counter()
+        r = register(ref, mov, model=model)
+        times.append(time.perf_counter() - t0)
+        oks.append(r.ok)
+        errs.append(corner_error_px(r.homography, np.linalg.inv(g), (h, w)))
+    t_nomodel = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        register(ref, mov, mask=mask)
+        t_nomodel.append(time.perf_counter() - t0)
+    print(f"  with stored model: median {1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms "
+          f"(20 runs, ok {sum(oks)}/20, corner error {np.median(errs):.3f} px)")
+    print(f"  model fit (once, at sealing): {1000 * t_fit:.0f} ms")
+    print(f"  without model (fit every call): median {1000 * np.median(t_nomodel):.0f} ms (3 runs)")
+    print(f"  state size: {sum(v.nbytes for v in model.to_state().values() if isinstance(v, np.ndarray)) / 1e6:.1f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="/work/shared/data/deeppcb-trainval")
+    ap.add_argument("--warps", type=int, default=200)
+    ap.add_argument("--unrelated", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--only", choices=["pcb", "unrelated", "timing"], default=None)
+    args = ap.parse_args()
+    cv2.setRNGSeed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    files = sorted(glob.glob(os.path.join(args.data, "group*", "*", "*_temp.jpg")))
+    print(f"cv2 {cv2.__version__}, threads {cv2.getNumThreads()}, {len(files)} templates")
+    if args.only in (None, "timing"):
+        bench_timing(rng)
+    if files and args.only in (None, "pcb"):
+        bench_pcb(files, args.warps, rng, not args.no_baseline)
+    if files and args.only in (None, "unrelated"):
+        bench_unrelated(files, args.unrelated, rng)
+
+
+if __name__ == "__main__":
+    main()

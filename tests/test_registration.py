@@ -1,0 +1,306 @@
+"""Tests of goldenvision.registration: known warps are recovered, bad content is refused."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from goldenvision.errors import ImageError, SpecError
+from goldenvision.registration import (
+    RegistrationModel,
+    corner_error_px,
+    map_points_to_moving,
+    register,
+    warp_to_reference,
+)
+from goldenvision.results import RegistrationResult
+
+H, W = 360, 480
+
+
+def textured(seed: int, h: int = H, w: int = W, rgb: bool = False) -> np.ndarray:
+    """Random blobs and lines on grey (a synthetic part with plenty of structure)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 110, np.uint8)
+    for _ in range(120):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(3, 22)), c, -1, cv2.LINE_AA)
+    for _ in range(40):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.line(img, p1, p2, c, int(rng.integers(1, 4)), cv2.LINE_AA)
+    img = cv2.GaussianBlur(img, (0, 0), 0.8)
+    return img if rgb else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+
+
+def similarity(rot_deg: float, scale: float, tx: float, ty: float, persp=(0.0, 0.0), h: int = H, w: int = W) -> np.ndarray:
+    """Reference px -> moving px: rotate/scale about the centre, perspective, then shift."""
+    th = np.radians(rot_deg)
+    c = np.array([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1.0]])
+    r = np.array([[np.cos(th) * scale, -np.sin(th) * scale, 0], [np.sin(th) * scale, np.cos(th) * scale, 0], [0, 0, 1]])
+    p = np.array([[1, 0, 0], [0, 1, 0], [persp[0], persp[1], 1.0]])
+    t = np.array([[1, 0, (w - 1) / 2 + tx], [0, 1, (h - 1) / 2 + ty], [0, 0, 1.0]])
+    return t @ p @ r @ c
+
+
+def warp(ref: np.ndarray, g: np.ndarray, gain: float = 1.0, offset: float = 0.0, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Moving image such that moving(g p) = gain * ref(p) + offset (+ noise)."""
+    mov = cv2.warpPerspective(ref.astype(np.float32), g, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=110.0)
+    mov = mov * gain + offset
+    if noise:
+        mov = mov + np.random.default_rng(seed).normal(0, noise, mov.shape)
+    return np.clip(np.round(mov), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def ref() -> np.ndarray:
+    return textured(1)
+
+
+@pytest.fixture(scope="module")
+def model(ref) -> RegistrationModel:
+    return RegistrationModel.fit(ref)
+
+
+@pytest.mark.parametrize(
+    "rot, scale, tx, ty, persp",
+    [
+        (4.0, 1.03, 6.3, -4.7, (0.0, 0.0)),
+        (-25.0, 0.9, -10.0, 8.0, (1e-4, -5e-5)),
+        (90.0, 1.0, 3.0, 2.0, (0.0, 0.0)),
+        (180.0, 1.1, -4.0, 0.5, (0.0, 0.0)),
+        (137.0, 0.8, 0.0, 0.0, (-1e-4, 1e-4)),
+    ],
+)
+def test_recovers_known_homography(ref, model, rot, scale, tx, ty, persp):
+    g = similarity(rot, scale, tx, ty, persp)
+    mov = warp(ref, g, noise=2.0)
+    r = register(ref, mov, model=model)
+    assert r.ok, r.reason
+    assert r.reason is None
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+    assert 0.0 < r.confidence <= 1.0
+    assert r.rms_px < 0.6
+    assert r.inliers >= 15
+
+
+def test_lighting_gain_and_offset(ref, model):
+    g = similarity(7.0, 1.0, 5.0, 5.0)
+    for gain, offset in [(0.7, 0.0), (1.3, -20.0)]:
+        r = register(ref, warp(ref, g, gain=gain, offset=offset, noise=2.0), model=model)
+        assert r.ok, r.reason
+        assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+
+
+def test_rgb_inputs_and_model_fitted_inside(ref):
+    ref_rgb = textured(1, rgb=True)
+    g = similarity(-8.0, 1.05, 3.0, -2.0)
+    mov = cv2.warpPerspective(ref_rgb, g, (W, H), borderValue=(110, 110, 110))
+    r = register(ref_rgb, mov)  # no model: fitted on the fly
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+
+
+@pytest.mark.parametrize("kind", ["noise", "blank", "unrelated", "blurred"])
+def test_refuses_what_cannot_be_aligned(ref, model, kind):
+    rng = np.random.default_rng(5)
+    mov = {
+        "noise": lambda: rng.integers(0, 256, ref.shape).astype(np.uint8),
+        "blank": lambda: np.full(ref.shape, 140, np.uint8),
+        "unrelated": lambda: textured(99),
+        "blurred": lambda: cv2.GaussianBlur(textured(42), (0, 0), 8),
+    }[kind]()
+    r = register(ref, mov, model=model)
+    assert r.ok is False
+    assert isinstance(r.reason, str) and r.reason
+    assert r.confidence == 0.0
+
+
+def test_partial_occlusion_is_aligned_heavy_occlusion_refused(ref, model):
+    g = similarity(5.0, 1.0, 3.0, 2.0)
+    mov = warp(ref, g, noise=2.0)
+    part = mov.copy()
+    part[:, : int(0.3 * W)] = 128  # a third of the part hidden
+    r = register(ref, part, model=model)
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+    most = mov.copy()
+    most[:, : int(0.65 * W)] = 128
+    assert register(ref, most, model=model).ok is False
+
+
+def test_refuses_rotationally_symmetric_part():
+    """A lone disc fixes no rotation: refused, never a confident guess."""
+    ref = np.full((H, W), 40, np.uint8)
+    cv2.circle(ref, (240, 180), 60, 220, -1, cv2.LINE_AA)
+    mov = warp(ref, similarity(33.0, 1.0, 5.0, 3.0), noise=2.0)
+    r = register(ref, mov)
+    assert r.ok is False
+    assert r.reason
+
+
+def test_refuses_a_bar_free_along_its_length():
+    ref = np.full((H, W), 30, np.uint8)
+    ref[:, 200:260] = 200
+    mov = warp(ref, similarity(0.0, 1.0, 4.0, 9.0), noise=2.0)
+    r = register(ref, mov)
+    assert r.ok is False
+
+
+def test_refuses_point_symmetric_part():
+    """A part identical under a 180 degree turn has two equally good alignments: refused."""
+    half = textured(21)
+    sym = np.where(np.arange(W)[None, :] < W // 2, half, half[::-1, ::-1]).astype(np.uint8)
+    mov = warp(sym, similarity(30.0, 1.0, 4.0, -3.0), noise=2.0)
+    r = register(sym, mov)
+    assert r.ok is False
+    assert "ambiguous" in r.reason or "cannot align" in r.reason
+
+
+def test_mask_keeps_static_fiducials_out(ref):
+    """Static marks outside the mask (a light box's fiducials) must not drive the alignment."""
+    static = textured(7)
+    mask = np.zeros(ref.shape, bool)
+    mask[60:300, 80:400] = True
+    golden = np.where(mask, ref, static).astype(np.uint8)
+    g = similarity(6.0, 1.0, 8.0, -5.0)
+    product_moved = warp(golden, g)
+    moved_mask = warp(mask.astype(np.uint8) * 255, g) > 127
+    unit = np.where(moved_mask, product_moved, static).astype(np.uint8)
+    r = register(golden, unit, mask=mask)
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+
+
+def test_model_state_round_trip_gives_identical_results(ref, model):
+    state = model.to_state()
+    for key, value in state.items():
+        if not isinstance(value, np.ndarray):
+            json.dumps(value)  # JSON-able scalars/lists only
+    model2 = RegistrationModel.from_state(state)
+    mov = warp(ref, similarity(12.0, 0.95, 4.0, 1.0), noise=2.0)
+    a = register(ref, mov, model=model)
+    b = register(ref, mov, model=model2)
+    assert a.ok and b.ok
+    np.testing.assert_array_equal(a.homography, b.homography)
+    assert a.rms_px == b.rms_px and a.confidence == b.confidence
+
+
+def test_from_state_rejects_incomplete_state(model):
+    state = dict(model.to_state())
+    del state["level0_pts"]
+    with pytest.raises(SpecError, match="level0_pts"):
+        RegistrationModel.from_state(state)
+
+
+def test_affine_method_recovers_affine():
+    ref = textured(3)
+    g = np.array([[1.02, 0.05, 6.0], [-0.03, 0.97, -3.0], [0, 0, 1.0]])
+    r = register(ref, warp(ref, g), method="affine")
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+    np.testing.assert_allclose(r.homography[2], [0, 0, 1], atol=1e-12)
+
+
+def test_method_none_is_pure_scaling(ref):
+    mov = cv2.resize(ref, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+    r = register(ref, mov, method="none")
+    assert r.ok and r.method == "none"
+    # pixel-centre convention: moving px (0, 0) covers reference px (0.5, 0.5)
+    np.testing.assert_allclose(r.homography, [[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]])
+
+
+def bend(shape_hw, amp_px: float):
+    """Smooth displacement b(x) (moving px -> reference px offsets): moving(x) = ref(x + b(x))."""
+    h, w = shape_hw
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    bx = amp_px * np.sin(np.pi * ys / h) * np.cos(np.pi * xs / w)
+    by = amp_px * np.sin(2 * np.pi * xs / w) * 0.7
+    return xs, ys, bx, by
+
+
+def test_nonrigid_recovers_smooth_bend_better_than_homography():
+    ref = textured(11)
+    xs, ys, bx, by = bend(ref.shape, 3.0)
+    mov = cv2.remap(ref, xs + bx, ys + by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # truth: reference point p sits at moving x with x + b(x) = p (fixed point)
+    gy, gx = np.mgrid[60:H - 60:20, 60:W - 60:20]
+    p = np.c_[gx.ravel(), gy.ravel()].astype(np.float64)
+    x = p.copy()
+    for _ in range(30):
+        xi = np.clip(np.round(x).astype(int), 0, [W - 1, H - 1])
+        x = p - np.c_[bx[xi[:, 1], xi[:, 0]], by[xi[:, 1], xi[:, 0]]]
+    rigid = register(ref, mov, method="homography")
+    soft = register(ref, mov, method="nonrigid")
+    assert soft.ok, soft.reason
+    assert soft.flow is not None and soft.flow.shape == (H, W, 2) and soft.flow.dtype == np.float32
+    err_soft = np.linalg.norm(map_points_to_moving(p, soft) - x, axis=1)
+    if rigid.ok:
+        err_rigid = np.linalg.norm(map_points_to_moving(p, rigid) - x, axis=1)
+        assert np.median(err_soft) < 0.5 * np.median(err_rigid)
+    assert np.median(err_soft) < 0.5
+    # the warp with the flow brings the bent unit back onto the reference
+    warped, valid = warp_to_reference(mov, soft, ref.shape)
+    inner = valid.copy()
+    inner[:30], inner[-30:], inner[:, :30], inner[:, -30:] = False, False, False, False
+    diff_soft = np.abs(warped.astype(float) - ref)[inner].mean()
+    warped_r, _ = warp_to_reference(mov, RegistrationResult(soft.homography, True, 0.0), ref.shape)
+    assert diff_soft < np.abs(warped_r.astype(float) - ref)[inner].mean()
+
+
+def test_warp_to_reference_valid_mask_and_dtype(ref):
+    rgb = textured(1, rgb=True)
+    g = np.array([[1, 0, 30.0], [0, 1, -20.0], [0, 0, 1]])  # reference -> moving: shift
+    mov = cv2.warpPerspective(rgb, g, (W, H))
+    r = RegistrationResult(np.linalg.inv(g), True, 0.0)
+    warped, valid = warp_to_reference(mov, r, (H, W))
+    assert warped.shape == (H, W, 3) and warped.dtype == np.uint8 and valid.dtype == np.bool_
+    # moving covers reference x < W - 30 and y >= 20
+    assert valid[25:, : W - 31].all()
+    assert not valid[:, W - 29:].any() and not valid[:19, :].any()
+    inside = valid.copy()
+    inside[: 22] = False
+    inside[:, W - 33:] = False
+    assert np.abs(warped.astype(int) - rgb)[inside].max() <= 1
+    gray_w, _ = warp_to_reference(cv2.cvtColor(mov, cv2.COLOR_RGB2GRAY), r, (H, W))
+    assert gray_w.shape == (H, W)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((H, W), np.float32), np.zeros((H, W, 4), np.uint8), np.zeros((3, H, W), np.uint8), [[0, 1], [2, 3]]],
+)
+def test_bad_inputs_raise_image_error(ref, bad):
+    with pytest.raises(ImageError, match="moving"):
+        register(ref, bad)
+
+
+def test_bad_mask_and_method(ref):
+    with pytest.raises(ImageError, match="mask"):
+        register(ref, ref, mask=np.ones((10, 10), bool))
+    with pytest.raises(SpecError, match="method"):
+        register(ref, ref, method="elastic")
+    with pytest.raises(ImageError, match="model"):
+        register(ref[:200, :300].copy(), ref, model=RegistrationModel.fit(ref))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rot=st.floats(-12, 12),
+    scale=st.floats(0.93, 1.07),
+    tx=st.floats(-12, 12),
+    ty=st.floats(-12, 12),
+    gain=st.floats(0.75, 1.25),
+)
+def test_property_small_warps_recovered(ref, model, rot, scale, tx, ty, gain):
+    g = similarity(rot, scale, tx, ty)
+    r = register(ref, warp(ref, g, gain=gain, noise=1.5), model=model)
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
