@@ -30,7 +30,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -236,13 +236,12 @@ def demo_cmd(
     truth = {u["unit_id"]: u for u in lot.truth["units"]}
     rows = [r.to_dict() for r in results]
     agree = sum(truth.get(Path(r["unit_id"]).stem, {}).get("expected_verdict") == r["verdict"] for r in rows)
-    lot_info = None
-    try:
-        from .lots import judge_lot
+    from .lots import judge_sampled_lot
 
-        lot_info = judge_lot(results, golden.spec.aql, lot_size=len(results))
-    except ImportError:  # pragma: no cover - lots ships with the package
-        pass
+    lot_info = judge_sampled_lot(
+        {Path(str(r.unit_id)).stem: r for r in results}, golden.spec.aql, lot_id=f"demo-seed{seed}", seed=seed,
+        inspection_type="psi", completion_fraction=1.0, product=golden.spec.product,
+    )
     from .report import write_report
 
     report_path = out / "report.html"
@@ -259,9 +258,87 @@ def demo_cmd(
         f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}; "
         f"{agree}/{len(rows)} verdicts agree with the demo's ground truth"
     )
-    if lot_info is not None:
-        console.print(f"lot verdict: {getattr(lot_info, 'verdict', lot_info)}")
+    v = lot_info.verdict
+    console.print(f"lot verdict (PSI, ISO 2859-1 sample of {len(lot_info.sample_ids)}): [bold]{v.decision.value}[/]")
     console.print(f"report: {report_path}")
+
+
+@app.command("lot")
+def lot_cmd(
+    directory: Optional[Path] = typer.Argument(None, help="Folder of the lot's unit photos (file stem = unit id)."),
+    golden: Optional[Path] = typer.Option(None, "--golden", "-g", help="Sealed golden package."),
+    spec: Optional[Path] = typer.Option(None, "--spec", "-s", help="Spec sheet (only with --plan-only and no golden)."),
+    lot_size: Optional[int] = typer.Option(None, "--lot-size", "-n", help="Units in the lot (default: photos in DIR)."),
+    seed: int = typer.Option(..., "--seed", help="Seed of the sample draw (recorded; same seed -> same sample)."),
+    kind: str = typer.Option("psi", "--type", help="psi (pre-shipment, 80-100 % packed) or dupro (during production)."),
+    completion: Optional[float] = typer.Option(None, "--completion", help="Share produced (DUPRO) or packed (PSI), 0-1."),
+    severity: str = typer.Option("normal", "--severity", help="normal | tightened | reduced (switching state)."),
+    lot_id: Optional[str] = typer.Option(None, "--lot-id"),
+    out: Path = typer.Option(Path("lot-results"), "--out", "-o", help="Folder for results, lot.json and report.html."),
+    plan_only: bool = typer.Option(False, "--plan-only", help="Print the sampling plan and the drawn sample, inspect nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the lot record as JSON."),
+) -> None:
+    """ISO 2859-1 lot inspection: plan, seeded sample, inspection of the sample, lot verdict.
+
+    Exit code: 0 accepted, 1 rejected, 2 pending (units under review could change it).
+    """
+    from .lots import InspectionType, LotRecord, judge_lot, plan_sample
+    from .package import load_golden
+    from .spec import load_spec
+
+    try:
+        g = load_golden(golden) if golden else None
+        if g is None and not (plan_only and spec):
+            _fail("--golden is required (or --spec with --plan-only)")
+        the_spec = g.spec if g is not None else load_spec(spec)
+        paths = _list_images(directory) if directory else []
+        ids = [p.stem for p in paths]
+        if not ids and lot_size is None:
+            _fail("give the lot's photo folder or --lot-size")
+        n_lot = lot_size if lot_size is not None else len(ids)
+        if plan_only and not ids:
+            ids = [f"unit-{i:05d}" for i in range(1, n_lot + 1)]
+        plans, sample = plan_sample(ids, the_spec.aql, lot_size=n_lot, seed=seed, severity=severity)
+        kind_enum = InspectionType(kind)
+    except (GoldenVisionError, ValueError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"ISO 2859-1 plan: lot of {n_lot}, level {the_spec.aql.level}, {severity} inspection")
+    for col in ("class", "AQL", "code letter", "sample", "Ac", "Re"):
+        table.add_column(col)
+    for name, p in plans.items():
+        table.add_row(name, f"{p.aql:g}", p.code_letter, f"{p.sample_size}{' (100 %)' if p.inspect_all else ''}",
+                      str(p.accept), str(p.reject))
+    if not as_json:
+        console.print(table)
+        console.print(f"sample of {len(sample)} drawn with seed {seed}: {', '.join(sample)}", highlight=False)
+    if plan_only:
+        if as_json:
+            print(json.dumps({"plans": {k: p.to_dict() for k, p in plans.items()}, "sample": sample, "seed": seed}))
+        return
+    by_id = {p.stem: p for p in paths}
+    results = run_batch([by_id[i] for i in sample], g, out, description="inspecting the sample")
+    verdict = judge_lot(results, the_spec.aql, n_lot, severity=severity)
+    try:
+        record = LotRecord(
+            lot_id=lot_id or f"{the_spec.product}-{directory.name}", inspection_type=kind_enum, lot_size=n_lot,
+            seed=seed, sample_ids=tuple(sample), verdict=verdict, completion_fraction=completion,
+            product=the_spec.product,
+        )
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    (out / "lot.json").write_text(json.dumps(record.to_dict(), indent=2), encoding="utf-8")
+    from .report import write_report
+
+    write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths},
+                 title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record)
+    if as_json:
+        print(json.dumps(record.to_dict()))
+    else:
+        for c in verdict.classes:
+            console.print(f"  {c.defect_class:<8} {c.nonconforming} nonconforming (Ac {c.plan.accept}, Re {c.plan.reject})"
+                          f"{f', {c.unresolved} under review' if c.unresolved else ''}: {c.decision.value}")
+        console.print(f"lot {record.lot_id}: [bold]{verdict.decision.value}[/]; report {out / 'report.html'}")
+    raise typer.Exit({True: 0}.get(verdict.accepted, 2 if verdict.decision.value == "pending" else 1))
 
 
 @app.command("report")

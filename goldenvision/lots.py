@@ -46,6 +46,8 @@ __all__ = [
     "sample_size_for",
     "judge_lot",
     "count_by_class",
+    "plan_sample",
+    "judge_sampled_lot",
 ]
 
 
@@ -251,3 +253,55 @@ class LotRecord:
             "product": self.product,
             "verdict": self.verdict.to_dict(),
         }
+
+
+def plan_sample(
+    unit_ids: Sequence[str],
+    spec_aql: AqlSettings,
+    *,
+    lot_size: int | None = None,
+    seed: int,
+    severity: str = "normal",
+) -> tuple[dict[str, SamplingPlan], list[str]]:
+    """The class plans for a lot and the seeded sample of unit ids to inspect (in draw order).
+
+    ``lot_size`` defaults to the number of ids; the ids are the units that can be drawn
+    (photographed or labelled units of the lot).
+    """
+    n_lot = len(unit_ids) if lot_size is None else int(lot_size)
+    plans = class_plans(n_lot, spec_aql, severity=severity)
+    n = sample_size_for(plans)
+    if n > len(unit_ids):
+        raise SpecError(
+            f"unit_ids: the plan needs {n} units (lot size {n_lot}), only {len(unit_ids)} are available to draw"
+        )
+    return plans, draw_sample(list(unit_ids), n, seed=seed)
+
+
+def judge_sampled_lot(
+    results_by_id: Mapping[str, UnitResult],
+    spec_aql: AqlSettings,
+    *,
+    lot_id: str,
+    seed: int,
+    lot_size: int | None = None,
+    inspection_type: InspectionType | str = InspectionType.psi,
+    completion_fraction: float | None = None,
+    severity: str = "normal",
+    supplier: str = "",
+    product: str = "",
+) -> LotRecord:
+    """Draw the sample from the inspected units, judge the lot on it, and record everything.
+
+    Every unit in ``results_by_id`` may have been inspected (a station inspects each unit);
+    the lot verdict uses only the seeded ISO 2859-1 sample, so it is the verdict an
+    inspector drawing that sample would give.
+    """
+    ids = sorted(results_by_id)
+    n_lot = len(ids) if lot_size is None else int(lot_size)
+    _, sample = plan_sample(ids, spec_aql, lot_size=n_lot, seed=seed, severity=severity)
+    verdict = judge_lot([results_by_id[i] for i in sample], spec_aql, n_lot, severity=severity)
+    return LotRecord(
+        lot_id=lot_id, inspection_type=inspection_type, lot_size=n_lot, seed=seed, sample_ids=tuple(sample),
+        verdict=verdict, completion_fraction=completion_fraction, supplier=supplier, product=product,
+    )

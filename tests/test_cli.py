@@ -1,0 +1,78 @@
+"""The command line: the demo end to end, inspect/batch/lot, one-line errors with non-zero exits."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from goldenvision.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli-demo")
+    res = runner.invoke(app, ["demo", "--out", str(out), "--size", "0.4", "--units", "8", "--goldens", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    return out, summary
+
+
+def test_demo_writes_report_and_results(demo_dir):
+    out, summary = demo_dir
+    assert summary["units"] == 8
+    assert sum(summary["counts"].values()) == 8
+    html = (out / "report.html").read_text()
+    assert "wallet-classic" in html and "data:image/jpeg;base64," in html
+    lines = (out / "results" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 8 and json.loads(lines[0])["verdict"] in {"pass", "fail", "review"}
+    assert (out / "results" / "results.csv").read_text().count("\n") == 9
+
+
+def test_inspect_json_and_exit_code(demo_dir):
+    out, _ = demo_dir
+    unit = sorted((out / "lot").glob("unit_*.png"))[0]
+    res = runner.invoke(app, ["inspect", str(unit), "--golden", str(out / "wallet-classic.golden"), "--json"])
+    d = json.loads(res.stdout)
+    assert res.exit_code == {"pass": 0, "fail": 1, "review": 2}[d["verdict"]]
+    assert d["provenance"]["golden_id"]
+
+
+def test_tampered_package_is_a_one_line_error(demo_dir, tmp_path):
+    out, _ = demo_dir
+    data = bytearray((out / "wallet-classic.golden").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "bad.golden"
+    bad.write_bytes(bytes(data))
+    unit = sorted((out / "lot").glob("unit_*.png"))[0]
+    res = runner.invoke(app, ["inspect", str(unit), "--golden", str(bad)])
+    assert res.exit_code == 1
+    assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_lot_plan_only_is_reproducible(demo_dir):
+    out, _ = demo_dir
+    args = ["lot", str(out / "lot"), "--golden", str(out / "wallet-classic.golden"), "--seed", "11", "--plan-only", "--json"]
+    a = json.loads(runner.invoke(app, args).stdout)
+    b = json.loads(runner.invoke(app, args).stdout)
+    assert a["sample"] == b["sample"] and len(a["sample"]) == a["plans"]["major"]["sample_size"]
+
+
+def test_lot_inspects_the_sample(demo_dir, tmp_path):
+    out, _ = demo_dir
+    res = runner.invoke(app, ["lot", str(out / "lot"), "--golden", str(out / "wallet-classic.golden"), "--seed", "2",
+                              "--out", str(tmp_path / "lot"), "--json"])
+    record = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.exit_code == {"accept": 0, "reject": 1, "pending": 2}.get(record["verdict"]["decision"], 0)
+    assert record["seed"] == 2 and (tmp_path / "lot" / "lot.json").exists()
+
+
+def test_spec_schema_and_bad_spec(tmp_path):
+    res = runner.invoke(app, ["spec-schema"])
+    assert res.exit_code == 0 and "tolerance_de00" in res.stdout
+    bad = tmp_path / "spec.yaml"
+    bad.write_text("product: x\ncolors:\n  - {name: p, region: full, tolerance_de00: -2}\n")
+    res = runner.invoke(app, ["seal", str(tmp_path / "g.png"), "--spec", str(bad), "--out", str(tmp_path / "x.golden")])
+    assert res.exit_code == 1
+    assert "colors[0].tolerance_de00" in res.stderr
