@@ -197,7 +197,8 @@ def batch_cmd(
     if report:
         from .report import write_report
 
-        write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths}, title=f"Batch {directory}")
+        write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths}, title=f"Batch {directory}",
+                     pdf_path=out / "report.pdf")
     if as_json:
         print(json.dumps({"counts": counts, "out": str(out)}))
     else:
@@ -246,7 +247,8 @@ def demo_cmd(
 
     report_path = out / "report.html"
     write_report(report_path, results, golden, image_paths={p.name: p for p in lot.unit_paths},
-                 title="goldenvision demo: wallet-classic rev B", lot=lot_info, truth=truth)
+                 title="goldenvision demo: wallet-classic rev B", lot=lot_info, truth=truth,
+                 pdf_path=out / "report.pdf")
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "review")}
     summary = {"units": len(rows), "counts": counts, "agree_with_truth": agree, "report": str(report_path),
                "package": str(pkg), "seconds": round(time.perf_counter() - t0, 1)}
@@ -330,7 +332,7 @@ def lot_cmd(
     from .report import write_report
 
     write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths},
-                 title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record)
+                 title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record, pdf_path=out / "report.pdf")
     if as_json:
         print(json.dumps(record.to_dict()))
     else:

@@ -1,0 +1,664 @@
+"""What an inspection report shows, computed once and rendered as HTML or PDF.
+
+:func:`build_report` gathers the lot verdict (ISO 2859-1 plan, seeded sample, counts per
+defect class against Ac/Re, in plain words), the golden's provenance, and for every unit
+that failed or needs review the evidence a buyer can check by eye: the unit re-aligned
+into golden px beside the golden, the caliper rectangles with the edges that were found,
+the anomaly heat map with the defect boxes, and a CIEDE2000 heat map of each colour zone
+out of tolerance. Images are RGB uint8 arrays; the renderers encode them.
+
+Frames: overlays are drawn in golden px (docs/DESIGN.md, "Frames and units"). Caliper
+rectangles are defined in golden px by the spec; the edges a measurement found are in
+unit px (``DimensionResult.edges_unit_px``) and are mapped to golden px through the
+registration (:func:`goldenvision.transform.map_points_to_reference`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..errors import GoldenVisionError, SpecError
+from ..golden import GoldenSample
+from ..results import UnitResult
+from ..transform import map_points_to_reference
+
+__all__ = ["ReportData", "build_report", "color_shift_words", "lot_summary", "INSPECTION_TYPES"]
+
+#: Width of the evidence images (px); the HTML scales them to the page.
+EVIDENCE_WIDTH_PX = 640
+
+INSPECTION_TYPES = {
+    "psi": {
+        "label": "Pre-shipment inspection (PSI)",
+        "when": "when 80-100 % of the order is finished and packed",
+        "meaning": (
+            "This is the inspection that releases the goods. If the lot is accepted, the shipment can leave "
+            "and the balance payment is due. If it is rejected, shipment and balance payment are held until "
+            "the supplier sorts, reworks or replaces the lot and it is inspected again."
+        ),
+    },
+    "dupro": {
+        "label": "During-production inspection (DUPRO)",
+        "when": "when about 20 % of the order has been produced",
+        "meaning": (
+            "This inspection looks for systematic problems while production can still be corrected. "
+            "It does not release the shipment or the balance payment: a pre-shipment inspection (PSI) follows. "
+            "A rejection here means the supplier must correct the process before producing the rest."
+        ),
+    },
+}
+
+_CLASS_WORDS = {
+    "critical": "Critical (unsafe or illegal; zero tolerance usually)",
+    "major": "Major (the buyer would likely return the product)",
+    "minor": "Minor (a flaw that does not stop use or sale)",
+}
+
+_DECISION_WORDS = {
+    "accept": "ACCEPTED",
+    "accept_reinstate_normal": "ACCEPTED (normal inspection resumes)",
+    "reject": "REJECTED",
+    "pending": "NOT DECIDED YET",
+    "second_sample": "SECOND SAMPLE NEEDED",
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows; built by :func:`build_report`, rendered by
+    :func:`goldenvision.report.render_report` and :func:`goldenvision.report.write_pdf_report`.
+
+    Attributes
+    ----------
+    title, generated, version : str
+    spec : goldenvision.spec.Spec
+    golden_provenance : dict
+        Golden id, manifest SHA-256, spec revision, station profile, signatures, ...
+    golden_meta : dict
+    golden_image : ndarray (h, w, 3) uint8
+        Golden product area with the caliper rectangles drawn.
+    counts : dict
+        ``pass``/``fail``/``review`` over all inspected units.
+    units : list of dict
+        One per unit: ``r`` (the result dict), ``truth``, ``sample_index`` (1-based draw
+        position or None), ``images`` (name -> RGB array) for failing/review units,
+        ``color_maps`` (list of {zone, image, reference, max_de}), ``colors`` and ``dims``
+        (rows with plain words), ``evidence_error``.
+    lot : dict or None
+        See :func:`lot_summary`.
+    has_truth : bool
+    """
+
+    title: str
+    generated: str
+    version: str
+    spec: Any
+    golden_provenance: dict
+    golden_meta: dict
+    golden_image: np.ndarray
+    counts: dict
+    units: list
+    lot: dict | None
+    has_truth: bool
+    scale_mm_per_px: float | None = None
+    timings_s: dict = field(default_factory=dict)
+
+    @property
+    def evidence_units(self) -> list[dict]:
+        """Units that failed or need review (the ones with an evidence section)."""
+        return [u for u in self.units if u["r"]["verdict"] != "pass"]
+
+
+# --------------------------------------------------------------------------- words
+
+
+def color_shift_words(lab: Sequence[float], reference_lab: Sequence[float], d_l: float, d_c: float, d_h: float,
+                      *, threshold: float = 0.3) -> str:
+    """Plain words for how a colour differs from its reference, e.g. ``"darker, yellower"``.
+
+    Parameters
+    ----------
+    lab, reference_lab : (L*, a*, b*)
+        The unit's and the reference's CIELAB D65.
+    d_l, d_c, d_h : float
+        CIEDE2000's weighted lightness, chroma and hue terms (unit minus reference), as in
+        :class:`goldenvision.results.ColorResult`; a term below ``threshold`` is not worded.
+    threshold : float
+        Smallest term worth a word (ΔE00 units).
+
+    Returns
+    -------
+    str
+        The hue word names the a*/b* axis the hue moved along most (redder/greener,
+        yellower/bluer), measured perpendicular to the reference's chroma direction so a pure
+        saturation change is not called a hue shift.
+    """
+    words = []
+    if abs(d_l) >= threshold:
+        words.append("lighter" if d_l > 0 else "darker")
+    if abs(d_c) >= threshold:
+        words.append("more saturated" if d_c > 0 else "duller (greyer)")
+    if abs(d_h) >= threshold:
+        a0, b0 = float(reference_lab[1]), float(reference_lab[2])
+        da, db = float(lab[1]) - a0, float(lab[2]) - b0
+        c0 = math.hypot(a0, b0)
+        if c0 > 1e-6:
+            na, nb = a0 / c0, b0 / c0
+            along = da * na + db * nb
+            da, db = da - along * na, db - along * nb
+        if abs(da) >= abs(db):
+            words.append("redder" if da > 0 else "greener")
+        else:
+            words.append("yellower" if db > 0 else "bluer")
+    return ", ".join(words) or "no clear direction"
+
+
+def _plan_words(plan: Mapping[str, Any]) -> str:
+    ac, re_ = plan.get("accept"), plan.get("reject")
+    return f"accept if {ac} or fewer defective, reject if {re_} or more"
+
+
+def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The lot section of a report, in plain words.
+
+    Parameters
+    ----------
+    lot : LotRecord, LotVerdict, or their ``to_dict()``
+    rows_by_id : mapping unit id (or file stem) -> result dict, optional
+        To show each drawn unit's verdict.
+
+    Returns
+    -------
+    dict
+        The record's fields plus ``type`` (label, when, meaning), ``decision``,
+        ``decision_words``, ``headline``, ``explanation`` (list of str), ``classes`` (rows with
+        plan, counts and words), ``sample`` (rows in draw order), ``releases_payment``.
+    """
+    d = lot.to_dict() if hasattr(lot, "to_dict") else dict(lot)
+    if "decision" in d and "verdict" not in d:  # a bare LotVerdict
+        d = {"verdict": d}
+    if not isinstance(d.get("verdict"), Mapping):
+        raise SpecError(f"lot: expected a LotRecord or LotVerdict (or their to_dict()), got keys {sorted(d)}")
+    v = d["verdict"]
+    decision = str(v.get("decision", "?"))
+    itype = d.get("inspection_type")
+    tinfo = INSPECTION_TYPES.get(str(itype)) if itype else None
+    classes = []
+    failing = []
+    for c in v.get("classes", []):
+        p = c.get("plan", {})
+        name = c.get("defect_class", "?")
+        n = p.get("sample_size")
+        row = {
+            "name": name,
+            "words": _CLASS_WORDS.get(name, name),
+            "aql": p.get("aql"),
+            "aql_label": "0 (zero tolerance)" if p.get("aql") == 0 else f"{p.get('aql'):g}" if p.get("aql") is not None else "?",
+            "code_letter": p.get("code_letter"),
+            "sample_size": n,
+            "inspect_all": bool(p.get("inspect_all")),
+            "accept": p.get("accept"),
+            "reject": p.get("reject"),
+            "level": p.get("level"),
+            "severity": p.get("severity"),
+            "nonconforming": c.get("nonconforming", 0),
+            "unresolved": c.get("unresolved", 0),
+            "decision": c.get("decision"),
+            "rule": _plan_words(p),
+        }
+        row["found_words"] = (
+            f"{row['nonconforming']} defective in the first {n} sampled units"
+            + (f", {row['unresolved']} still under review" if row["unresolved"] else "")
+        )
+        classes.append(row)
+        if row["decision"] == "reject":
+            failing.append(row)
+    level = next((c["level"] for c in classes if c.get("level")), None)
+    severity = next((c["severity"] for c in classes if c.get("severity")), None)
+    if decision in ("accept", "accept_reinstate_normal"):
+        headline = "The lot is ACCEPTED: the sample is within the agreed quality limits for every defect class."
+    elif decision == "reject":
+        headline = "The lot is REJECTED: " + "; ".join(
+            f"{c['name']} defects: {c['nonconforming']} found in {c['sample_size']} sampled units, "
+            f"the limit is {c['accept']} (rejected at {c['reject']})" for c in failing) + "."
+    elif decision == "pending":
+        headline = (f"The lot is NOT DECIDED YET: {v.get('unresolved', 0)} sampled unit(s) need a person's review, "
+                    "and their outcome can change the verdict.")
+    else:
+        headline = f"Lot decision: {decision}."
+    explanation = []
+    if tinfo is not None:
+        if decision in ("accept", "accept_reinstate_normal") and itype == "psi":
+            explanation.append("For this pre-shipment inspection that means: the shipment can be released and the balance payment is due.")
+        elif decision == "reject" and itype == "psi":
+            explanation.append("For this pre-shipment inspection that means: do not release the shipment or the balance payment yet.")
+        elif itype == "dupro":
+            explanation.append("This is a during-production check: it does not release the shipment or payment.")
+    if decision == "accept_reinstate_normal":
+        explanation.append("Under reduced inspection the count fell between Ac and Re: the lot is accepted, "
+                           "and the next lots go back to normal inspection.")
+    sample_ids = list(d.get("sample_ids") or [])
+    sample = []
+    rows_by_id = rows_by_id or {}
+    for i, sid in enumerate(sample_ids, start=1):
+        r = rows_by_id.get(sid)
+        sample.append({
+            "index": i, "unit_id": sid, "verdict": None if r is None else r.get("verdict"),
+            "defect_class": None if r is None else r.get("defect_class"),
+            "anchor": None if r is None else r.get("_anchor"),
+        })
+    frac = d.get("completion_fraction")
+    return {
+        **{k: d.get(k) for k in ("lot_id", "lot_size", "seed", "supplier", "product")},
+        "inspection_type": itype,
+        "type": tinfo,
+        "completion_fraction": frac,
+        "completion_pct": None if frac is None else f"{100 * float(frac):.0f} %",
+        "decision": decision,
+        "decision_words": _DECISION_WORDS.get(decision, decision.upper()),
+        "accepted": bool(v.get("accepted", decision in ("accept", "accept_reinstate_normal"))),
+        "releases_payment": itype == "psi" and decision in ("accept", "accept_reinstate_normal"),
+        "headline": headline,
+        "explanation": explanation,
+        "classes": classes,
+        "reasons": list(v.get("reasons", [])),
+        "unresolved": v.get("unresolved", 0),
+        "level": level,
+        "severity": severity,
+        "sample": sample,
+        "sample_ids": sample_ids,
+    }
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _crop_box(golden: GoldenSample) -> tuple[int, int, int, int]:
+    """The product area in golden px, with a small margin (whole frame without a profile)."""
+    h, w = golden.shape
+    prof = golden.profile or {}
+    area = prof.get("product_area_mm")
+    scale = prof.get("scale_mm_per_px")
+    if not area or not scale:
+        return 0, 0, w, h
+    x1, y1, x2, y2 = (float(v) / float(scale) for v in area)
+    return max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
+
+
+class _View:
+    """A crop of golden px resized to ``width``: maps golden px to view px."""
+
+    def __init__(self, box: tuple[int, int, int, int], width: int) -> None:
+        self.x1, self.y1, self.x2, self.y2 = box
+        # shrink large crops, enlarge small ones (overlays stay readable at one size)
+        self.f = width / max(1, self.x2 - self.x1)
+
+    def image(self, img: np.ndarray) -> np.ndarray:
+        crop = np.ascontiguousarray(img[self.y1 : self.y2, self.x1 : self.x2])
+        if self.f == 1.0:
+            return crop.copy()
+        size = (max(1, round(crop.shape[1] * self.f)), max(1, round(crop.shape[0] * self.f)))
+        interp = cv2.INTER_AREA if self.f < 1 else cv2.INTER_CUBIC
+        return cv2.resize(crop, size, interpolation=interp)
+
+    def pts(self, p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+        return (p - [self.x1, self.y1]) * self.f
+
+    def ipt(self, p: np.ndarray) -> tuple[int, int]:
+        q = self.pts(p)[0]
+        return int(round(q[0])), int(round(q[1]))
+
+
+_GREEN = (30, 160, 60)
+_RED = (220, 30, 30)
+_MAGENTA = (255, 0, 255)
+_CYAN = (0, 200, 255)
+
+
+def _label(img: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int]) -> None:
+    font, scale, th = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
+    (tw, tht), base = cv2.getTextSize(text, font, scale, th)
+    x = int(np.clip(org[0], 2, max(2, img.shape[1] - tw - 2)))
+    y = int(np.clip(org[1], tht + 2, img.shape[0] - base - 2))
+    cv2.rectangle(img, (x - 2, y - tht - 2), (x + tw + 2, y + base + 1), (255, 255, 255), -1)
+    cv2.putText(img, text, (x, y), font, scale, color, th, cv2.LINE_AA)
+
+
+def _caliper_corners(cal: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = math.radians(cal.angle_deg)
+    d = np.array([math.cos(a), math.sin(a)])
+    n = np.array([-d[1], d[0]])
+    c = np.array(cal.center, dtype=np.float64)
+    hl, hw = 0.5 * cal.length_px, 0.5 * cal.width_px
+    corners = np.array([c - hl * d - hw * n, c + hl * d - hw * n, c + hl * d + hw * n, c - hl * d + hw * n])
+    return corners, d, n
+
+
+def _draw_dimension(img: np.ndarray, view: _View, dim_spec: Any, row: Mapping[str, Any] | None, reg: Any,
+                    scale: float | None, *, label: bool) -> None:
+    """Caliper rectangle (or nominal circle) from the spec, and the edges found in the unit."""
+    ok = row is None or row.get("ok", True)
+    color = _GREEN if ok else _RED
+    thick = 1 if ok else 2
+    if dim_spec.caliper is not None:
+        corners, d, n = _caliper_corners(dim_spec.caliper)
+        cv2.polylines(img, [np.round(view.pts(corners)).astype(np.int32)], True, color, thick, cv2.LINE_AA)
+        anchor = corners[3]
+    else:
+        circ = dim_spec.circle
+        c = view.ipt(np.array(circ.center))
+        cv2.circle(img, c, max(1, int(round(circ.radius_px * view.f))), color, 1, cv2.LINE_AA)
+        anchor = np.array(circ.center) + [circ.radius_px, circ.radius_px]
+        d = np.array([1.0, 0.0])
+        n = np.array([0.0, 1.0])
+    if row is not None and reg is not None and row.get("edges_unit_px"):
+        pts_g = map_points_to_reference(np.asarray(row["edges_unit_px"], dtype=np.float64), reg)
+        if dim_spec.measure == "diameter" and scale and row.get("measured_mm"):
+            r_g = 0.5 * float(row["measured_mm"]) / float(scale)
+            cv2.circle(img, view.ipt(pts_g[0]), max(1, int(round(r_g * view.f))), _CYAN, 2, cv2.LINE_AA)
+        else:
+            half = 0.5 * (dim_spec.caliper.width_px if dim_spec.caliper is not None else 10.0) + 6
+            for p in pts_g:
+                a = view.ipt(p - half * n)
+                b = view.ipt(p + half * n)
+                cv2.line(img, a, b, _CYAN, 2, cv2.LINE_AA)
+            if len(pts_g) == 2:
+                cv2.line(img, view.ipt(pts_g[0]), view.ipt(pts_g[1]), _CYAN, 1, cv2.LINE_AA)
+    if label:
+        text = dim_spec.name if row is None or row.get("measured_mm") is None else f"{dim_spec.name} {row['measured_mm']:.2f} mm"
+        if dim_spec.caliper is not None:  # above the box, centred, so the found edges stay visible
+            corners_v = view.pts(_caliper_corners(dim_spec.caliper)[0])
+            (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+            org = (int(corners_v[:, 0].mean() - tw / 2), int(corners_v[:, 1].min() - 8))
+        else:
+            org = view.ipt(anchor + [0, 4])
+        _label(img, text, org, color)
+
+
+def _heat_rgb(norm: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.applyColorMap((np.clip(norm, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
+                        cv2.COLOR_BGR2RGB)
+
+
+def _de_map_image(de: np.ndarray, unit_rgb: np.ndarray, tolerance: float, title: str) -> tuple[np.ndarray, float]:
+    """A ΔE00 map over a zone crop as a picture with a colour bar (matplotlib, Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
+
+    finite = de[np.isfinite(de)]
+    top = float(np.percentile(finite, 99.5)) if finite.size else tolerance
+    vmax = max(2.0 * tolerance, top)
+    h, w = de.shape
+    aspect = h / max(1, w)
+    fig = Figure(figsize=(5.2, max(1.6, 4.2 * aspect) + 0.8), dpi=110)
+    ax = fig.add_axes((0.02, 0.16, 0.78, 0.72))
+    grey = cv2.cvtColor(cv2.cvtColor(unit_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    ax.imshow(grey, interpolation="nearest")
+    im = ax.imshow(np.ma.masked_invalid(de), cmap="RdYlGn_r", norm=TwoSlopeNorm(vmin=0.0, vcenter=tolerance, vmax=vmax),
+                   interpolation="nearest", alpha=0.9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    cax = fig.add_axes((0.83, 0.16, 0.04, 0.72))
+    cb = fig.colorbar(im, cax=cax)
+    cb.ax.axhline(tolerance, color="black", lw=1.5)
+    cb.set_label("ΔE00 (black line = tolerance)", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    fig.text(0.02, 0.03, "green: within tolerance · red: out of tolerance", fontsize=8)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[..., :3]), float(np.nanmax(de)) if finite.size else float("nan")
+
+
+def _unit_images(ev: Mapping[str, Any], r: Mapping[str, Any], golden: GoldenSample, scale: float | None,
+                 box: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+    view = _View(box, EVIDENCE_WIDTH_PX)
+    reg = ev.get("registration")
+    unit = view.image(ev["warped"])
+    gold = view.image(ev["golden"])
+    out: dict[str, np.ndarray] = {"golden": gold}
+    # unit with defect boxes
+    boxed = unit.copy()
+    for k, dd in enumerate(r.get("defects", []), start=1):
+        bx1, by1, bx2, by2 = dd["bbox"]
+        p1 = view.ipt(np.array([bx1, by1]))
+        p2 = view.ipt(np.array([bx2, by2]))
+        pad = 6
+        cv2.rectangle(boxed, (p1[0] - pad, p1[1] - pad), (p2[0] + pad, p2[1] + pad), _MAGENTA, 2, cv2.LINE_AA)
+        _label(boxed, f"{k}: {dd.get('zone', '')}", (p2[0] + pad + 2, p1[1]), _MAGENTA)
+    out["unit"] = boxed
+    # unit with calipers and found edges
+    spec_dims = {d.name: d for d in golden.spec.dimensions}
+    if spec_dims:
+        rows = {d["name"]: d for d in r.get("dimensions", [])}
+        meas = unit.copy()
+        for name, ds in spec_dims.items():
+            row = rows.get(name)
+            _draw_dimension(meas, view, ds, row, reg, scale, label=row is not None and not row.get("ok", True))
+        out["dimensions"] = meas
+        for name, ds in spec_dims.items():
+            row = rows.get(name)
+            if row is None or row.get("ok", True):
+                continue
+            if ds.caliper is not None:
+                corners, _, _ = _caliper_corners(ds.caliper)
+                m = max(24.0, 0.12 * ds.caliper.length_px)
+            else:
+                c0, rad = np.array(ds.circle.center), ds.circle.radius_px
+                corners = np.array([c0 - rad, c0 + rad])
+                m = max(16.0, rad)
+            zx1, zy1 = np.floor(corners.min(axis=0) - m).astype(int)
+            zx2, zy2 = np.ceil(corners.max(axis=0) + m).astype(int)
+            h, w = ev["warped"].shape[:2]
+            zbox = (max(0, zx1), max(0, zy1), min(w, zx2), min(h, zy2))
+            zview = _View(zbox, EVIDENCE_WIDTH_PX)
+            if zview.f * (zbox[3] - zbox[1]) > 1.2 * EVIDENCE_WIDTH_PX:  # tall crop: fit the height instead
+                zview.f = 1.2 * EVIDENCE_WIDTH_PX / max(1, zbox[3] - zbox[1])
+            zimg = zview.image(ev["warped"])
+            _draw_dimension(zimg, zview, ds, row, reg, scale, label=True)
+            out[f"zoom:{name}"] = zimg
+    amap = ev.get("anomaly_map")
+    if amap is not None:
+        a = view.image(np.nan_to_num(amap, nan=0.0).astype(np.float32))
+        heat = _heat_rgb(a / 2.0)  # 1.0 = threshold -> middle of the colour scale
+        # below half the threshold the unit shows through; at and above it the heat colour
+        alpha = (np.clip((a - 0.5) / 0.5, 0.0, 1.0) * 0.85)[..., None]
+        blend = (unit * (1 - alpha) + heat * alpha).astype(np.uint8)
+        for dd in r.get("defects", []):
+            bx1, by1, bx2, by2 = dd["bbox"]
+            p1, p2 = view.ipt(np.array([bx1, by1])), view.ipt(np.array([bx2, by2]))
+            cv2.rectangle(blend, (p1[0] - 6, p1[1] - 6), (p2[0] + 6, p2[1] + 6), (0, 255, 255), 1, cv2.LINE_AA)
+        out["heat"] = blend
+    return out
+
+
+def _color_maps(ev: Mapping[str, Any], r: Mapping[str, Any], inspector: Any) -> list[dict[str, Any]]:
+    """ΔE00 heat maps of the colour zones out of tolerance (only those: the map is slow-ish)."""
+    from ..calibration.color import ColorCorrection, fit_chart_correction
+    from ..color import zone_delta_e_map
+
+    bad = [c for c in r.get("color", []) if not c.get("ok", True)]
+    if not bad:
+        return []
+    rt = inspector.rt
+    zones = {z.name: z for z in rt.spec.colors}
+    prof = rt.profile
+    try:
+        cc = fit_chart_correction(ev["frame"], prof) if prof is not None and prof.chart is not None else ColorCorrection.identity()
+    except GoldenVisionError:
+        return []
+    warped = ev["warped"]
+    out = []
+    for c in bad:
+        z = zones.get(c["name"])
+        if z is None:
+            continue
+        ys, xs = np.nonzero(rt.color.mask(z.name))
+        if not len(xs):
+            continue
+        m = 12
+        x0, x1 = max(0, xs.min() - m), min(warped.shape[1], xs.max() + 1 + m)
+        y0, y1 = max(0, ys.min() - m), min(warped.shape[0], ys.max() + 1 + m)
+        lab = np.full(warped.shape, np.nan, dtype=np.float32)
+        lab[y0:y1, x0:x1] = cc.to_lab(warped[y0:y1, x0:x1])
+        ref = c.get("target_lab") or c.get("golden_lab")
+        against = "target" if c.get("target_lab") else "golden"
+        de = zone_delta_e_map(lab, rt.color, z, ref, valid=ev.get("valid"))[y0:y1, x0:x1]
+        img, mx = _de_map_image(de, warped[y0:y1, x0:x1], float(c["tolerance"]),
+                                f"colour zone '{z.name}': ΔE00 against the {against}")
+        out.append({"zone": z.name, "image": img, "reference": against, "max_de": mx,
+                    "mean_de": c.get("delta_e_target") if against == "target" else c.get("delta_e_golden")})
+    return out
+
+
+def _color_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for c in r.get("color", []):
+        ref = c.get("target_lab") or c.get("golden_lab")
+        words = color_shift_words(c["lab"], ref, c.get("d_l", 0.0), c.get("d_c", 0.0), c.get("d_h", 0.0)) if ref else ""
+        rows.append({**c, "words": words, "reference": "target" if c.get("target_lab") else "golden"})
+    return rows
+
+
+def _dim_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for d in r.get("dimensions", []):
+        lo = d["nominal_mm"] - d["tol_minus_mm"]
+        hi = d["nominal_mm"] + d["tol_plus_mm"]
+        m = d["measured_mm"]
+        if m is None:
+            words = "not measured"
+        elif m < lo:
+            words = f"{lo - m:.2f} mm too small"
+        elif m > hi:
+            words = f"{m - hi:.2f} mm too large"
+        else:
+            words = "within tolerance"
+        rows.append({**d, "low_mm": lo, "high_mm": hi, "words": words})
+    return rows
+
+
+def _as_dict(r: "UnitResult | Mapping[str, Any]") -> dict[str, Any]:
+    return r.to_dict() if isinstance(r, UnitResult) else dict(r)
+
+
+def _golden_image(golden: GoldenSample, box: tuple[int, int, int, int]) -> np.ndarray:
+    view = _View(box, EVIDENCE_WIDTH_PX)
+    img = view.image(golden.reference)
+    for ds in golden.spec.dimensions:
+        _draw_dimension(img, view, ds, None, None, None, label=True)
+    return img
+
+
+def build_report(
+    results: Sequence["UnitResult | Mapping[str, Any]"],
+    golden: GoldenSample,
+    *,
+    image_paths: Mapping[str, "str | Path"] | None = None,
+    title: str = "Inspection report",
+    lot: Any = None,
+    truth: Mapping[str, Mapping[str, Any]] | None = None,
+    max_evidence_units: int = 60,
+    color_maps: bool = True,
+) -> ReportData:
+    """Gather a report's content and compute its evidence images.
+
+    Parameters
+    ----------
+    results : sequence of UnitResult or their ``to_dict()``
+        Every inspected unit.
+    golden : GoldenSample
+    image_paths : mapping unit_id -> photo path, optional
+        Photos of the units; units that failed or need review are re-aligned from them for
+        the evidence images (without a photo the unit gets its tables only).
+    title : str
+    lot : LotRecord, LotVerdict or their ``to_dict()``, optional
+        The lot (inspection type, seeded sample, ISO 2859-1 verdict per defect class).
+    truth : mapping unit stem -> ground truth, optional
+        Demo ground truth shown beside each verdict.
+    max_evidence_units : int
+        Evidence images for at most this many units (the rest get tables only).
+    color_maps : bool
+        Compute ΔE00 heat maps for the colour zones out of tolerance.
+
+    Returns
+    -------
+    ReportData
+    """
+    import time
+
+    from ..pipeline import Inspector  # the report re-aligns units for evidence
+
+    t0 = time.perf_counter()
+    rows = [_as_dict(r) for r in results]
+    by_id: dict[str, dict[str, Any]] = {}
+    for i, r in enumerate(rows, start=1):
+        r["_anchor"] = f"u-{i}"
+        uid = str(r.get("unit_id"))
+        by_id[uid] = r
+        by_id.setdefault(Path(uid).stem, r)
+    lot_d = None if lot is None else lot_summary(lot, by_id)
+    sample_pos = {}
+    if lot_d is not None:
+        for s in lot_d["sample"]:
+            r = by_id.get(s["unit_id"])
+            if r is not None:
+                sample_pos[id(r)] = s["index"]
+    scale = golden.meta.get("scale_mm_per_px") or (golden.profile or {}).get("scale_mm_per_px") or golden.spec.scale_mm_per_px
+    box = _crop_box(golden)
+    inspector = None
+    units = []
+    n_evidence = 0
+    for r in rows:
+        uid = str(r.get("unit_id"))
+        entry: dict[str, Any] = {
+            "r": r, "anchor": r["_anchor"], "images": None, "color_maps": [], "evidence_error": None,
+            "sample_index": sample_pos.get(id(r)), "colors": _color_rows(r), "dims": _dim_rows(r),
+            "image_sha256": (r.get("provenance") or {}).get("image_sha256"),
+        }
+        if truth is not None:
+            entry["truth"] = truth.get(Path(uid).stem)
+        if r["verdict"] != "pass" and image_paths and uid in image_paths and n_evidence < max_evidence_units:
+            if inspector is None:
+                inspector = Inspector(golden)
+            try:
+                ev = inspector.evidence(str(image_paths[uid]))
+                entry["images"] = _unit_images(ev, r, golden, scale, box)
+                if color_maps:
+                    entry["color_maps"] = _color_maps(ev, r, inspector)
+                n_evidence += 1
+            except GoldenVisionError as exc:
+                entry["evidence_error"] = str(exc)
+        units.append(entry)
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "review")}
+    prov = golden.provenance() if hasattr(golden, "provenance") else {}
+    pkg = golden.meta.get("package") or {}
+    if pkg.get("signatures"):
+        prov = {**prov, "signatures": pkg["signatures"]}
+    return ReportData(
+        title=title,
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        spec=golden.spec,
+        golden_provenance=prov,
+        golden_meta=golden.meta,
+        golden_image=_golden_image(golden, box),
+        counts=counts,
+        units=units,
+        lot=lot_d,
+        has_truth=truth is not None,
+        scale_mm_per_px=None if scale is None else float(scale),
+        timings_s={"build": time.perf_counter() - t0, "evidence_units": n_evidence},
+    )
