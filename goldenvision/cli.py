@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -341,6 +342,105 @@ def lot_cmd(
                           f"{f', {c.unresolved} under review' if c.unresolved else ''}: {c.decision.value}")
         console.print(f"lot {record.lot_id}: [bold]{verdict.decision.value}[/]; report {out / 'report.html'}")
     raise typer.Exit({True: 0}.get(verdict.accepted, 2 if verdict.decision.value == "pending" else 1))
+
+
+calibrate_app = typer.Typer(help="Station calibration: camera intrinsics and gauge R&R.", no_args_is_help=True)
+app.add_typer(calibrate_app, name="calibrate")
+
+
+@calibrate_app.command("camera")
+def calibrate_camera_cmd(
+    images: list[Path] = typer.Argument(..., help="Chessboard photos (10-40 views, all over the field)."),
+    pattern: str = typer.Option("8x6", help="Inner corners, columns x rows."),
+    square_mm: float = typer.Option(1.0, help="Square size in mm."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the camera block (YAML) for a station profile."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Camera matrix and lens distortion from chessboard photos (OpenCV)."""
+    import yaml
+
+    from .calibration.geometry import calibrate_camera
+    from .imageio import read_image
+
+    try:
+        cols, rows = (int(v) for v in pattern.lower().split("x"))
+        imgs = []
+        with _progress() as bar:
+            task = bar.add_task("reading", total=len(images))
+            for p in images:
+                imgs.append(read_image(p))
+                bar.advance(task)
+        cal = calibrate_camera(imgs, pattern_size=(cols, rows), square_mm=square_mm)
+    except (GoldenVisionError, ValueError) as exc:
+        _fail(str(exc))
+    d = cal.to_dict()
+    if out is not None:
+        block = {"camera": {"matrix": cal.camera_matrix.tolist(), "dist": cal.dist_coeffs.ravel().tolist(),
+                            "rms_px": float(cal.rms_px), "views": int(cal.n_used)}}
+        out.write_text(yaml.safe_dump(block, sort_keys=False), encoding="utf-8")
+    if as_json:
+        print(json.dumps(d, default=float))
+    else:
+        console.print(f"{cal.n_used}/{len(images)} views used; reprojection RMS {cal.rms_px:.3f} px")
+        console.print(f"camera matrix {np.round(cal.camera_matrix, 2).tolist()}")
+        console.print(f"distortion {np.round(cal.dist_coeffs.ravel(), 4).tolist()}")
+
+
+@calibrate_app.command("grr")
+def calibrate_grr_cmd(
+    images: list[Path] = typer.Argument(..., help="Repeated photos, in order part, operator (or session), repeat."),
+    golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package (the spec's dimensions)."),
+    parts: int = typer.Option(1, help="Number of parts (1 = one part photographed repeatedly: repeatability only)."),
+    operators: int = typer.Option(1, help="Operators or sessions per part."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Gauge R&R of every dimension (AIAG MSA, ANOVA) as a share of its tolerance band.
+
+    Photos are ordered part-major: for each part, for each operator, the repeats. A %GRR under 10 %
+    of the tolerance means the station can judge that tolerance; 10-30 % is marginal; over 30 % it cannot.
+    """
+    from .measure import gauge_rr
+    from .package import load_golden
+    from .pipeline import inspect
+
+    try:
+        g = load_golden(golden)
+    except GoldenVisionError as exc:
+        _fail(str(exc))
+    n = len(images)
+    if parts < 1 or operators < 1 or n % (parts * operators) or n // (parts * operators) < 2:
+        _fail(f"{n} photos do not split into {parts} parts x {operators} operators x >= 2 repeats")
+    repeats = n // (parts * operators)
+    values: dict[str, list[float]] = {d.name: [] for d in g.spec.dimensions}
+    with _progress() as bar:
+        task = bar.add_task("measuring", total=n)
+        for p in images:
+            r = inspect(str(p), g)
+            got = {d.name: d.measured_mm for d in r.dimensions}
+            for name in values:
+                values[name].append(got.get(name, float("nan")))
+            bar.advance(task)
+    out = {}
+    table = Table(title=f"Gauge R&R: {parts} part(s) x {operators} operator(s) x {repeats} repeats")
+    for col in ("dimension", "tolerance mm", "EV mm", "AV mm", "GRR mm", "%GRR of tol.", "ndc", "verdict"):
+        table.add_column(col, no_wrap=col in ("dimension", "verdict"))
+    for d in g.spec.dimensions:
+        arr = np.asarray(values[d.name], dtype=float)
+        if np.isnan(arr).any():
+            out[d.name] = {"error": f"not measured in {int(np.isnan(arr).sum())} photo(s)"}
+            table.add_row(d.name, "", "", "", "", "", "", "[yellow]not measured in every photo[/]")
+            continue
+        shaped = arr if parts == 1 and operators == 1 else arr.reshape(parts, operators, repeats)
+        study = gauge_rr(shaped, d.tol_minus_mm + d.tol_plus_mm)
+        out[d.name] = study.to_dict()
+        pct = study.pct_grr_tolerance
+        table.add_row(d.name, f"{d.tol_minus_mm + d.tol_plus_mm:.2f}", f"{study.repeatability:.4f}",
+                      f"{study.reproducibility:.4f}", f"{study.grr:.4f}", "" if pct is None else f"{pct:.1f} %",
+                      "" if study.ndc is None else str(study.ndc), study.acceptability or "")
+    if as_json:
+        print(json.dumps(out, default=float))
+    else:
+        console.print(table)
 
 
 @app.command("report")
