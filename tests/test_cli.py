@@ -76,3 +76,15 @@ def test_spec_schema_and_bad_spec(tmp_path):
     res = runner.invoke(app, ["seal", str(tmp_path / "g.png"), "--spec", str(bad), "--out", str(tmp_path / "x.golden")])
     assert res.exit_code == 1
     assert "colors[0].tolerance_de00" in res.stderr
+
+
+def test_calibrate_grr_on_repeated_golden_captures(demo_dir):
+    out, _ = demo_dir
+    caps = sorted(str(p) for p in (out / "golden").glob("*.png"))
+    res = runner.invoke(app, ["calibrate", "grr", *caps, "--golden", str(out / "wallet-classic.golden"), "--json"])
+    assert res.exit_code == 0, res.output
+    studies = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(studies) == {"panel_width", "strap_width", "buckle_width", "rivet_diameter"}
+    for s in studies.values():
+        # repeated captures of the same unit: the spread is a small share of each tolerance band
+        assert 0 < s["repeatability"] < 0.1 and s["pct_grr_tolerance"] < 50
