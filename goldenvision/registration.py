@@ -25,10 +25,18 @@ Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"`
    ``sigma^2 (J^T J)^-1`` propagated to the four reference corners. A part with a continuous
    symmetry (a disc, a straight bar) leaves a direction of ``J^T J`` unconstrained and is
    refused rather than aligned at random. A second, distinct hypothesis that fits about as
-   well (a symmetric or repetitive part) is also refused.
+   well (a symmetric or repetitive part: MAGSAC again on the first and second nearest
+   neighbours left over by the first model; for Fourier-Mellin, the 180-degree twin) is also
+   refused. ``RegistrationResult.rms_px`` carries that predicted corner uncertainty.
+
+Known limit: where the unit's whites clip at 255 while the golden's do not (gain > 1 on a
+binary-looking part), the edge profiles differ in a way the affine photometric model does
+not follow; on parts made only of long straight edges this biases the result by up to ~1 px
+without raising the predicted uncertainty (see ``scripts/bench_registration.py``).
 4. **Non-rigid** (``method="nonrigid"``): after the homography, DIS optical flow (Kroeger et
    al. 2016, doi:10.1007/978-3-319-46493-0_29) between the reference and the warped unit,
-   confidence-weighted and fitted on a coarse grid (a smooth, regularised field), kept in
+   smoothed by confidence-weighted normalised convolution (Gaussian, ``_FLOW_SIGMA_PX`` at the
+   working level; weights = reference gradient energy inside the mask), kept in
    ``RegistrationResult.flow``: a reference pixel ``p`` samples the moving image at
    ``H^-1 (p + flow[p])`` (see :mod:`goldenvision.transform`).
 
@@ -62,12 +70,14 @@ __all__ = [
 METHODS = ("auto", "homography", "affine", "nonrigid", "none")
 
 _STATE_VERSION = 1
+_LEVEL_KEYS = ("pts", "t", "sd")
 #: Smallest side of the coarsest fine-alignment level (px).
 _COARSE_MIN_SIDE = 96
 #: Longest side of the coarsest fine-alignment level we start from (px).
 _COARSE_START_SIDE = 200
 _N_POINTS = 12000
-_ORB_FEATURES = 2000
+_ORB_FEATURES = 2000  # reference (once, at sealing)
+_ORB_FEATURES_UNIT = 1200  # per unit: brute-force Hamming matching costs O(N_ref x N_unit)
 _SIFT_FEATURES = 2000
 _RATIO = 0.85
 _MIN_INLIERS = 15
@@ -80,6 +90,7 @@ _SCALE_RANGE = (0.4, 2.5)
 _MAX_ANISOTROPY = 2.5
 _MAX_PERSPECTIVE = 0.6  # max |1 - w| over the reference corners (w = homogeneous scale)
 _FM_SIZE = 256
+_T_BLUR = 0.8  # Gaussian sigma (level px) applied to both images before the fine alignment
 _UNCERTAINTY_LEVELS = 1  # corner uncertainty = worst over pyramid levels 0.._UNCERTAINTY_LEVELS
 _FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
 _FLOW_SIGMA_PX = 12.0  # non-rigid smoothing scale at the working level (px)
@@ -114,12 +125,20 @@ def _as_mask(mask: Any, shape_hw: tuple[int, int]) -> np.ndarray | None:
     return m
 
 
-def _pyramid(gray: np.ndarray, n_levels: int) -> list[np.ndarray]:
+class _Pyramid(list):
+    """Levels of a Gaussian pyramid, with a cache of their blurred copies for the fine alignment."""
+
+    def __init__(self, levels: list[np.ndarray]):
+        super().__init__(levels)
+        self.blurred: dict[int, np.ndarray] = {}
+
+
+def _pyramid(gray: np.ndarray, n_levels: int) -> _Pyramid:
     """Gaussian pyramid; level k pixel (x, y) sits at (2^k x, 2^k y) of level 0 (cv2.pyrDown)."""
     pyr = [gray]
     for _ in range(n_levels - 1):
         pyr.append(cv2.pyrDown(pyr[-1]))
-    return pyr
+    return _Pyramid(pyr)
 
 
 def _n_levels_for(shape_hw: tuple[int, int], min_side: int = _COARSE_MIN_SIDE) -> int:
@@ -172,9 +191,41 @@ def _norm_mat(shape_hw: tuple[int, int]) -> tuple[np.ndarray, float, np.ndarray]
     return n, s, c
 
 
+def _kernels(sigma: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """5 x 5 Gaussian (sigma ``_T_BLUR``) and its x / y derivative kernels, flattened row-major.
+
+    ``patch @ k`` is the blurred value at the patch centre and ``patch @ kx`` its x derivative
+    (per px), for a (N, 25) array of 5 x 5 neighbourhoods; also returns the 1-D Gaussian.
+    """
+    sigma = _T_BLUR if sigma is None else sigma
+    x = np.arange(-2, 3, dtype=np.float64)
+    g1 = np.exp(-0.5 * (x / sigma) ** 2)
+    g1 /= g1.sum()
+    k = np.outer(g1, g1)
+    dx = np.broadcast_to(x[None, :], (5, 5))
+    dy = np.broadcast_to(x[:, None], (5, 5))
+    kx = dx * k / sigma**2
+    kx /= np.sum(kx * dx)  # exact on a linear ramp
+    ky = dy * k / sigma**2
+    ky /= np.sum(ky * dy)
+    return k.ravel(), kx.ravel(), ky.ravel(), g1
+
+
+def _blur(img: np.ndarray) -> np.ndarray:
+    """The moving image blurred with the same 5-tap Gaussian as the reference values."""
+    g1 = _kernels()[3].astype(np.float32)
+    return cv2.sepFilter2D(img, cv2.CV_32F, g1, g1, borderType=cv2.BORDER_REFLECT)
+
+
 def _fine_level_data(img: np.ndarray, mask: np.ndarray | None, n_points: int, seed: int) -> dict[str, np.ndarray]:
-    """High-gradient points of one reference level, their values and steepest-descent rows."""
-    f = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.8)
+    """High-gradient points of one reference level and what the fine alignment needs of them.
+
+    ``pts`` (N, 2) float32 level px; ``t`` (N,) float32 blurred values (5 x 5 Gaussian of
+    sigma ``_T_BLUR``); ``sd`` (N, 8) float32 steepest-descent rows (gradient . dW/dp).
+    """
+    k, kx, ky, g1 = _kernels()
+    f = cv2.sepFilter2D(img.astype(np.float32), cv2.CV_32F, g1.astype(np.float32), g1.astype(np.float32),
+                        borderType=cv2.BORDER_REFLECT)
     gx = cv2.Sobel(f, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(f, cv2.CV_32F, 0, 1, ksize=3) / 8.0
     mag = np.hypot(gx, gy)
@@ -191,20 +242,29 @@ def _fine_level_data(img: np.ndarray, mask: np.ndarray | None, n_points: int, se
         if ys.size > n_points:
             # keep the strongest half, the rest drawn at random for spatial spread
             order = np.argsort(-mag[ys, xs])
-            k = n_points // 2
-            rest = np.random.default_rng(seed).choice(order[k:], n_points - k, replace=False)
-            keep = np.concatenate([order[:k], rest])
+            kk = n_points // 2
+            rest = np.random.default_rng(seed).choice(order[kk:], n_points - kk, replace=False)
+            keep = np.concatenate([order[:kk], rest])
             ys, xs = ys[keep], xs[keep]
+    padded = cv2.copyMakeBorder(img, 2, 2, 2, 2, cv2.BORDER_REFLECT)
+    oy, ox = np.mgrid[0:5, 0:5]
+    patch = padded[ys[:, None] + oy.ravel()[None, :], xs[:, None] + ox.ravel()[None, :]]
+    pf = patch.astype(np.float64)
     nmat, s, c = _norm_mat(img.shape)
     u = (xs - c[0]) / s
     v = (ys - c[1]) / s
     du, dv = _dwarp_dp(u.astype(np.float64), v.astype(np.float64))
-    sd = s * (gx[ys, xs, None] * du + gy[ys, xs, None] * dv)
+    ju, jv = s * du, s * dv
+    sd = (pf @ kx)[:, None] * ju + (pf @ ky)[:, None] * jv
     return {
         "pts": np.stack([xs, ys], axis=1).astype(np.float32),
-        "t": f[ys, xs].astype(np.float32),
+        "t": (pf @ k).astype(np.float32),
         "sd": sd.astype(np.float32),
     }
+
+
+_K, _KX, _KY, _G1 = _kernels()
+
 
 
 def _masked_structure(gray: np.ndarray, mask: np.ndarray | None) -> float:
@@ -324,7 +384,7 @@ class RegistrationModel:
             if int(state["version"]) != _STATE_VERSION:
                 raise SpecError(f"registration state: expected version {_STATE_VERSION}, got {state['version']!r}")
             n = int(state["n_levels"])
-            levels = [{key: np.asarray(state[f"level{k}_{key}"]) for key in ("pts", "t", "sd")} for k in range(n)]
+            levels = [{key: np.asarray(state[f"level{k}_{key}"]) for key in _LEVEL_KEYS} for k in range(n)]
             return cls(
                 shape_hw_=(int(state["shape_hw"][0]), int(state["shape_hw"][1])),
                 work_level_=int(state["work_level"]),
@@ -356,10 +416,10 @@ def _mask_pyramid(mask: np.ndarray | None, pyr: list[np.ndarray]) -> list[np.nda
 
 
 # ----------------------------------------------------------------------------- keypoints
-def _detect(img: np.ndarray, mask: np.ndarray | None, kind: str) -> dict[str, np.ndarray]:
+def _detect(img: np.ndarray, mask: np.ndarray | None, kind: str, n_orb: int = _ORB_FEATURES) -> dict[str, np.ndarray]:
     m = None if mask is None else (mask.astype(np.uint8) * 255)
     if kind == "orb":
-        det = cv2.ORB_create(nfeatures=_ORB_FEATURES, fastThreshold=10, scaleFactor=1.2, nlevels=8)
+        det = cv2.ORB_create(nfeatures=n_orb, fastThreshold=10, scaleFactor=1.2, nlevels=8)
     else:
         det = cv2.SIFT_create(nfeatures=_SIFT_FEATURES)
     kps, desc = det.detectAndCompute(img, m)
@@ -463,11 +523,17 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             start_level: int | None = None) -> _Fine | None:
     """Coarse-to-fine inverse-compositional alignment; None if it diverges or lacks data."""
     g = g0.copy()
+    mblur: dict[int, np.ndarray] = mpyr.blurred if isinstance(mpyr, _Pyramid) else {}
     n_par = 6 if affine else 8
     start = model.coarse_level_ if start_level is None else min(start_level, model.coarse_level_)
     res: _Fine | None = None
     worst_std = 0.0
-    for lvl in range(start, -1, -1):
+    # a unit photographed smaller than the golden carries no detail at the golden's finest
+    # levels: stop at the level whose px size matches the unit's (sampling a blurrier unit with
+    # sharper reference values would bias the edges)
+    scale0 = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
+    final = int(np.clip(math.ceil(math.log2(scale0) - 0.5), 0, start))
+    for lvl in range(start, final - 1, -1):
         data = model.levels_[lvl]
         pts = data["pts"].astype(np.float64)
         if len(pts) < 50:
@@ -480,7 +546,10 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
         # moving level whose px size matches the reference level's px size
         scale = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
         m = int(np.clip(round(lvl - math.log2(scale)), 0, len(mpyr) - 1))
-        img = mpyr[m]
+        # sample the moving level blurred like the reference values ``t`` (same edge profile)
+        img = mblur.get(m)
+        if img is None:
+            img = mblur[m] = _blur(mpyr[m])
         gl = _scale_mat(-m) @ g @ _scale_mat(lvl)
         max_it = 40 if lvl == start else 15
         converged = False
@@ -492,19 +561,23 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
                 return None
             qf = q[inside].astype(np.float32).reshape(-1, 1, 2)
             iw = cv2.remap(img, qf, None, cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
-            ti = t[inside]
-            # gain / offset so that a * iw + b ~ t (least squares)
-            sw = np.sqrt(w_all[inside])
-            a_mat = np.c_[iw, np.ones_like(iw)] * sw[:, None]
-            (ga, gb), *_ = np.linalg.lstsq(a_mat, ti * sw, rcond=None)
+            t_in = t[inside]
+            # photometric model: moving = a * reference + b (weighted least squares)
+            use = w_all[inside] > 0
+            if use.sum() < max(30, 0.2 * len(t_in)):
+                use = np.ones(len(t_in), bool)
+            sw = np.sqrt(w_all[inside][use])
+            a_mat = np.c_[t_in[use], np.ones(int(use.sum()))] * sw[:, None]
+            (ga, gb), *_ = np.linalg.lstsq(a_mat, iw[use] * sw, rcond=None)
             if not np.isfinite(ga) or ga <= 1e-3:
                 return None
-            e = ga * iw + gb - ti
+            ti = ga * t_in + gb
+            sdi = ga * sd[inside]
+            e = iw - ti
             # Huber while far off, then Tukey so that occluded or changed areas drop out
             w = _robust_weights(e, redescending=(lvl < start or it >= 5))
             w_all[:] = 0.0
             w_all[inside] = w
-            sdi = sd[inside]
             hess = sdi.T @ (sdi * w[:, None])
             grad = sdi.T @ (w * e)
             try:
@@ -517,15 +590,18 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             a_upd = ninv @ wd @ nmat
             gl = gl @ np.linalg.inv(a_upd)
             gl /= gl[2, 2]
-            corner_move = np.abs(dp[:n_par] @ np.ones(n_par)) * s  # rough size of the step, level px
+            # largest displacement of the level's corners by this step (level px)
+            cn = (_corners(lvl_shape) - _norm_mat(lvl_shape)[2]) / s
+            cu, cv_ = _dwarp_dp(cn[:, 0], cn[:, 1])
+            corner_move = s * float(np.max(np.hypot(cu[:, :n_par] @ dp, cv_[:, :n_par] @ dp)))
             if not np.all(np.isfinite(gl)):
                 return None
-            if corner_move < 0.002 or np.max(np.abs(dp)) * s < 0.001:
+            if corner_move < 0.005:
                 converged = True
                 break
         g = _scale_mat(m) @ gl @ _scale_mat(-lvl)
         g /= g[2, 2]
-        if lvl <= _UNCERTAINTY_LEVELS:
+        if lvl <= final + _UNCERTAINTY_LEVELS:
             # Gauss-Newton covariance sigma^2 (J^T W J)^-1 propagated to the four corners, in
             # full px. Also taken one level up, where pixel-scale jaggies no longer pin down a
             # direction that the part's shape leaves free (a bar along its length).
@@ -542,7 +618,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
             std = 3.0 * 2.0**lvl * math.sqrt(max(max(var), 0.0)) if np.all(np.isfinite(var)) else math.inf
             worst_std = max(worst_std, std)
-        if lvl == 0:
+        if lvl == final:
             rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
             res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
                         inlier_frac=float(np.sum(w > 0.25) / len(pts)))
@@ -586,7 +662,7 @@ def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: 
     """
     wl = min(_level_for_side(mpyr[0].shape, max(model.work_mask_.shape)), len(mpyr) - 1)
     ref = model.orb_ if kind == "orb" else model.sift_
-    mov = _detect(mpyr[wl], None, kind)
+    mov = _detect(mpyr[wl], None, kind, n_orb=_ORB_FEATURES_UNIT)
     rp, mp, pool_r, pool_m = _match(ref, mov, kind)
     pool = np.c_[pool_r * 2.0**model.work_level_, pool_m * 2.0**wl].astype(np.float64)
     if len(rp) < _MIN_INLIERS:
@@ -768,8 +844,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     model : RegistrationModel, optional
         Precomputed reference side (from the golden package); fitted here when None.
     mask : ndarray, (H, W) bool, optional
-        Where keypoints and correlation count, in reference px (used when ``model`` is None;
-        a model carries the mask it was fitted with).
+        Where keypoints and correlation count, in reference px. Used when ``model`` is None;
+        a model carries the mask it was fitted with and ``mask`` is then only shape-checked.
 
     Returns
     -------

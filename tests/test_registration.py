@@ -91,6 +91,22 @@ def test_recovers_known_homography(ref, model, rot, scale, tx, ty, persp):
     assert r.inliers >= 15
 
 
+@pytest.mark.parametrize("size_factor", [0.5, 1.8])
+def test_unit_photographed_at_another_scale(ref, model, size_factor):
+    """A unit image half or nearly twice the golden's size (camera closer or farther)."""
+    g_rot = similarity(15.0, 1.0, 4.0, -3.0)
+    s = np.diag([size_factor, size_factor, 1.0])
+    # render through an integrating sensor: supersample 4x, then area-average
+    a4 = np.diag([4.0, 4.0, 1.0])
+    a4[:2, 2] = 1.5
+    big = cv2.warpPerspective(ref, a4 @ s @ g_rot, (round(W * size_factor) * 4, round(H * size_factor) * 4),
+                              flags=cv2.INTER_LINEAR, borderValue=110)
+    mov = cv2.resize(big, (round(W * size_factor), round(H * size_factor)), interpolation=cv2.INTER_AREA)
+    r = register(ref, mov, model=model)
+    assert r.ok, r.reason
+    assert corner_error_px(r.homography, np.linalg.inv(s @ g_rot), ref.shape) < 0.3
+
+
 def test_lighting_gain_and_offset(ref, model):
     g = similarity(7.0, 1.0, 5.0, 5.0)
     for gain, offset in [(0.7, 0.0), (1.3, -20.0)]:
