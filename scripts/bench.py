@@ -103,32 +103,61 @@ def main() -> int:
     print(f"peak resident memory: {peak_mb:.0f} MB")
 
     # --- registration corner error -------------------------------------------------------------
+    # (a) the golden unit itself re-photographed in new poses, lighting and camera jitter: the
+    #     physical unit is identical, so the true unit -> golden mapping is exact everywhere.
+    # (b) the lot: units differ from the golden in their own dimensions (panel width etc.), so no
+    #     single mapping is "true" at the panel corners; we report the error at the product centre.
+    import dataclasses
+
+    from goldenvision.demo import golden_params, render_unit
+
     ref = truth["golden_reference"]
     C_g = np.asarray(ref["camera_homography"])
     P_g = np.asarray(ref["product_pose"])
     g_rect = rectify(read_image(lot.golden_paths[0]), profile).homography if profile else np.eye(3)
-    corners_mm = np.asarray(truth.get("product_corners_mm", [[0, 0], [110, 0], [110, 70], [0, 70]]), float)
-    reg_err, e2e_err = [], []
-    for p, r in zip(lot.unit_paths, results):
-        t = units_truth[p.stem]
-        if r.registration is None or not r.registration.ok:
-            continue
+    corners_mm = np.asarray(truth["product_corners_mm"], float)
+
+    def corner_errors(image, t, reg, pts_mm):
         C_u = np.asarray(t["camera_homography"])
         P_u = np.asarray(t["product_pose"])
-        u_rect = rectify(read_image(p), profile).homography if profile else np.eye(3)
-        cam_u = apply_homography(apply_homography(corners_mm, P_u), C_u)          # product corners, unit camera px
-        gold_true = apply_homography(apply_homography(corners_mm, P_g), C_g)      # same corners, golden camera px
-        gold_true = apply_homography(gold_true, g_rect)                            # -> golden px
-        est = apply_homography(apply_homography(cam_u, u_rect), r.registration.homography)
-        reg_err.extend(np.linalg.norm(est - gold_true, axis=1).tolist())
-        if profile is not None:
-            ideal = profile.mm_to_px(apply_homography(corners_mm, P_g))            # ideal station frame
-            e2e_err.extend(np.linalg.norm(est - ideal, axis=1).tolist())
-    if reg_err:
-        print(f"\nregistration corner error (golden px, {len(reg_err) // len(corners_mm)} units): "
-              f"mean {np.mean(reg_err):.3f}, median {np.median(reg_err):.3f}, max {np.max(reg_err):.3f}")
-    if e2e_err:
-        print(f"  incl. rectification vs the ideal station frame: mean {np.mean(e2e_err):.3f}, max {np.max(e2e_err):.3f}")
+        u_rect = rectify(image, profile).homography if profile else np.eye(3)
+        cam_u = apply_homography(apply_homography(pts_mm, P_u), C_u)
+        gold_true = apply_homography(apply_homography(apply_homography(pts_mm, P_g), C_g), g_rect)
+        est = apply_homography(apply_homography(cam_u, u_rect), reg.homography)
+        return np.linalg.norm(est - gold_true, axis=1)
+
+    rng = np.random.default_rng(args.seed + 1000)
+    rep_err, rep_refused = [], 0
+    n_rep = 12
+    for k in range(n_rep):
+        params = dataclasses.replace(
+            golden_params(), unit_id=f"repose_{k}",
+            pose=(float(rng.uniform(-6, 6)), float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5))),
+            camera_jitter=(float(rng.uniform(-0.4, 0.4)), float(rng.uniform(-0.004, 0.004)),
+                           float(rng.uniform(-0.004, 0.004)), float(rng.uniform(0.99, 1.01)),
+                           float(rng.uniform(-0.01, 0.01)), float(rng.uniform(-0.01, 0.01))),
+            gains=tuple(float(g) for g in rng.uniform(0.8, 1.05) * rng.uniform(0.97, 1.03, 3)),
+            noise_seed=int(rng.integers(1 << 30)),
+        )
+        img, t = render_unit(params, profile, size=args.size)
+        r = gv.inspect(img, golden)
+        if r.registration is None or not r.registration.ok:
+            rep_refused += 1
+            continue
+        rep_err.extend(corner_errors(img, t, r.registration, corners_mm).tolist())
+    if rep_err:
+        e = np.asarray(rep_err)
+        print(f"\nregistration corner error, golden unit re-posed ({n_rep} photos, panel corners, golden px): "
+              f"mean {e.mean():.3f}, median {np.median(e):.3f}, p95 {np.percentile(e, 95):.3f}, max {e.max():.3f}; "
+              f"refused {rep_refused}")
+    centre = np.zeros((1, 2))
+    lot_err = []
+    for p, r in zip(lot.unit_paths, results):
+        if r.registration is not None and r.registration.ok:
+            lot_err.extend(corner_errors(read_image(p), units_truth[p.stem], r.registration, centre).tolist())
+    if lot_err:
+        print(f"registration error at the product centre, lot ({len(lot_err)} units): mean {np.mean(lot_err):.3f}, "
+              f"max {np.max(lot_err):.3f} px")
 
     # --- colour --------------------------------------------------------------------------------
     col_lab, col_de = {}, {}
