@@ -8,8 +8,10 @@ the scores of accepted units scored before they joined the model):
   ``s_(k)``, ``k = ceil((n + 1)(1 - alpha))`` (Vovk et al. 2005; Angelopoulos & Bates 2021,
   arXiv:2107.07511): a new good image exceeds it with probability <= alpha;
 * with fewer samples (the usual 4-8 golden captures) the conformal rank does not exist, so
-  the rule is ``max + margin``: ``max(s) * (1 + margin_few)`` with a margin that shrinks as
-  ``1 / sqrt(n)``, which is conservative for light-tailed maxima (Gumbel domain).
+  the rule is the larger of ``max(s) * (1 + margin_few / sqrt(n))`` and, for n >= 3, the
+  ``1 - alpha`` quantile of a Gumbel law fitted to ``s`` by moments (a max-score over many
+  pixels is in the Gumbel domain; Gumbel, *Statistics of Extremes*, 1958):
+  ``mu - beta ln(-ln(1 - alpha))``, ``beta = sqrt(6) sd / pi``, ``mu = mean - 0.5772 beta``.
 
 The threshold is then divided by the zone's ``sensitivity`` and never put below
 ``floor`` (a minimum deviation in score units that keeps a noise-free golden from giving
@@ -22,6 +24,7 @@ import math
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from ..errors import SpecError
 from ..results import Defect
@@ -39,7 +42,7 @@ def good_score_threshold(
     alpha: float = DEFAULT_ALPHA,
     sensitivity: float = 1.0,
     floor: float = 0.0,
-    margin_few: float = 0.5,
+    margin_few: float = 1.0,
 ) -> float:
     """Threshold on a zone's max-score from held-out good scores only.
 
@@ -54,7 +57,8 @@ def good_score_threshold(
     floor : float, keyword-only
         Smallest threshold (score units) before the sensitivity scaling.
     margin_few : float, keyword-only
-        With too few samples for the conformal rank, threshold = ``max * (1 + margin_few / sqrt(n))``.
+        With too few samples for the conformal rank, threshold >= ``max * (1 + margin_few / sqrt(n))``
+        (and >= the Gumbel quantile when n >= 3).
 
     Returns
     -------
@@ -74,6 +78,10 @@ def good_score_threshold(
         base = float(s[k - 1])
     else:
         base = float(s[-1]) * (1.0 + margin_few / math.sqrt(n))
+        if n >= 3:  # Gumbel (max-domain) quantile from the method of moments
+            beta = float(np.std(s, ddof=1)) * math.sqrt(6.0) / math.pi
+            mu = float(np.mean(s)) - 0.5772156649 * beta
+            base = max(base, mu - beta * math.log(-math.log(1.0 - alpha)))
     return max(base, floor, 1e-6) / sensitivity
 
 
@@ -84,6 +92,8 @@ def find_defects(
     *,
     scale_mm_per_px: float | None,
     min_area_px: int = 1,
+    merge_px: int = 0,
+    low: float = 1.0,
 ) -> list[Defect]:
     """Connected regions where the normalised map reaches the threshold (>= 1.0).
 
@@ -99,27 +109,42 @@ def find_defects(
         mm per golden px; without it ``min_area_mm2`` cannot be applied and ``area_mm2`` is None.
     min_area_px : int, keyword-only
         Smallest region in px kept regardless of the mm rule.
+    merge_px : int, keyword-only
+        Hot pixels closer than about this many px join one region (labels are taken on the
+        mask dilated by ``merge_px``; areas and boxes count only hot pixels).
+    low : float, keyword-only
+        Hysteresis (Canny 1986): a region is the connected set of pixels >= ``low`` that
+        holds a pixel >= 1.0, so its box and area measure the defect's extent rather than
+        the tip that crosses the threshold. 1.0 = plain components of map >= 1.
 
     Returns
     -------
     list of Defect
         Sorted by descending peak score; bbox ``(x1, y1, x2, y2)`` golden px, x2/y2 exclusive.
     """
-    hot = ((norm_map >= 1.0) & zone_mask).astype(np.uint8)
-    if not hot.any():
+    high = (norm_map >= 1.0) & zone_mask
+    if not high.any():
         return []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(hot, connectivity=8)
+    hot = (((norm_map >= low) & zone_mask) | high).astype(np.uint8)
+    if merge_px > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * merge_px + 1, 2 * merge_px + 1))
+        n, labels = cv2.connectedComponents(cv2.dilate(hot, k), connectivity=8)
+        labels = (labels * hot).astype(np.int32)
+        stats = _label_stats(labels, n)
+    else:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(hot, connectivity=8)
     min_px = max(int(min_area_px), 1)
     if scale_mm_per_px is not None and zone.min_area_mm2 > 0:
         min_px = max(min_px, int(math.ceil(zone.min_area_mm2 / scale_mm_per_px**2)))
-    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_px]
+    seeded = np.zeros(n, bool)
+    seeded[np.unique(labels[high])] = True
+    keep = [i for i in range(1, n) if seeded[i] and stats[i, cv2.CC_STAT_AREA] >= min_px]
     if not keep:
         return []
-    # Peak score per label in one pass.
-    flat_lab = labels.ravel()
-    sel = flat_lab > 0
     peaks = np.zeros(n, dtype=np.float64)
-    np.maximum.at(peaks, flat_lab[sel], norm_map.ravel()[sel].astype(np.float64))
+    for i in keep:  # peak inside each region's box only (the map may be 12 MP)
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        peaks[i] = float(norm_map[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].max())
     out = []
     for i in keep:
         x, y, w, h, a = (int(v) for v in stats[i])
@@ -137,3 +162,14 @@ def find_defects(
     out.sort(key=lambda d: -d.score)
     return out
 
+
+
+
+def _label_stats(labels: np.ndarray, n: int) -> np.ndarray:
+    """cv2-style stats (x, y, w, h, area) of labels 0..n-1 (area counts labelled pixels)."""
+    st = np.zeros((n, 5), np.int64)
+    st[:, 4] = np.bincount(labels.ravel(), minlength=n)[:n]
+    for i, sl in enumerate(ndimage.find_objects(labels, max_label=n - 1), start=1):
+        if sl is not None:
+            st[i, :4] = sl[1].start, sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start
+    return st
