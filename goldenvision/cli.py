@@ -76,36 +76,52 @@ def spec_schema() -> None:
 
 @app.command("seal")
 def seal_cmd(
-    images: list[Path] = typer.Argument(..., help="Golden captures; the first defines golden px."),
-    spec: Path = typer.Option(..., "--spec", "-s", help="Spec sheet (YAML)."),
+    images: list[Path] = typer.Argument(..., help="Golden captures (the first defines golden px), or good units with --add-good."),
+    spec: Optional[Path] = typer.Option(None, "--spec", "-s", help="Spec sheet (YAML)."),
     out: Path = typer.Option(..., "--out", "-o", help="Package to write (e.g. sku.golden)."),
-    sign: list[Path] = typer.Option([], "--sign", help="Private key(s) to sign with (ROLE taken from the key file)."),
+    add_good: bool = typer.Option(False, "--add-good", help="IMAGES are accepted good units added to --golden's anomaly model."),
+    golden: Optional[Path] = typer.Option(None, "--golden", "-g", help="With --add-good: the package to extend."),
+    sign: list[Path] = typer.Option([], "--sign", help="Private key(s) to sign with."),
     role: str = typer.Option("factory", "--role", help="Role of the signer(s): buyer, factory, inspector."),
     predecessor: Optional[Path] = typer.Option(None, "--predecessor", help="Earlier revision this package replaces."),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the provenance of the new package as JSON."),
 ) -> None:
-    """Seal a golden sample from its captures and write the package."""
-    from .pipeline import seal
+    """Seal a golden sample from its captures (or extend one with accepted good units) and write the package."""
     from .package import load_golden
+    from .pipeline import add_good_units, seal
 
     try:
-        with _progress() as bar:
-            task = bar.add_task("sealing", total=len(images) + 2)
-            golden = seal([str(p) for p in images], spec, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        if add_good:
+            if golden is None:
+                _fail("--add-good needs --golden PACKAGE to extend")
+            old = load_golden(golden)
+            with _progress() as bar:
+                task = bar.add_task("adding good units", total=len(images) + 1)
+                new = add_good_units(old, [str(p) for p in images],
+                                     progress=lambda d, t: bar.update(task, completed=d, total=t))
+            pred = old if predecessor is None else load_golden(predecessor)
+        else:
+            if spec is None:
+                _fail("--spec is required to seal a new golden")
+            with _progress() as bar:
+                task = bar.add_task("sealing", total=len(images) + 2)
+                new = seal([str(p) for p in images], spec, progress=lambda d, t: bar.update(task, completed=d, total=t))
+            pred = load_golden(predecessor) if predecessor else None
         keys = []
         if sign:
             from .signing import load_private_key
 
             keys = [(load_private_key(p), role, p.stem) for p in sign]
-        pred = load_golden(predecessor) if predecessor else None
-        golden.save(out, sign_with=keys, predecessor=pred)
+        new.save(out, sign_with=keys, predecessor=pred)
     except GoldenVisionError as exc:
         _fail(str(exc))
-    info = golden.provenance()
+    info = new.provenance()
     if as_json:
         print(json.dumps(info, indent=2, default=str))
     else:
-        console.print(f"sealed [bold]{info.get('product')}[/] rev {info.get('revision')} -> {out} (id {info.get('golden_id')})")
+        extra = f", {len(new.meta.get('good_units', []))} good units learnt" if new.meta.get("good_units") else ""
+        console.print(f"sealed [bold]{info.get('product')}[/] rev {info.get('revision')} -> {out} "
+                      f"(id {info.get('golden_id')}{extra})")
 
 
 @app.command("inspect")

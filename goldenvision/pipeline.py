@@ -32,7 +32,7 @@ from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult, UnitResult, Verdict
 from .spec import Spec, load_spec
 
-__all__ = ["seal", "inspect", "Inspector", "ImageSource"]
+__all__ = ["seal", "inspect", "add_good_units", "Inspector", "ImageSource"]
 
 ImageSource = str | Path | bytes | np.ndarray
 
@@ -378,6 +378,62 @@ class Inspector:
             timings_ms=timings,
             unit_id=name,
         )
+
+
+def add_good_units(
+    golden: GoldenSample,
+    images: Sequence[ImageSource],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> GoldenSample:
+    """A new golden revision whose anomaly model has also learnt accepted good units.
+
+    The golden captures are one physical unit; accepted production units teach the anomaly
+    model the unit-to-unit variation (leather grain, print registration, plating tone) and
+    recalibrate its thresholds (``AnomalyModel.add_good``). Each unit is aligned exactly as
+    in :func:`inspect`; a unit that cannot be read or aligned stops the call with its name
+    (a golden is only extended with good evidence). Save the result with
+    ``predecessor=golden`` so the revision chain records it.
+
+    Parameters
+    ----------
+    golden : GoldenSample
+    images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
+        Photos of units a person accepted as good.
+
+    Returns
+    -------
+    GoldenSample
+        Same spec, reference and captures; updated anomaly state; ``meta["good_units"]``
+        lists the added photos' sha256.
+    """
+    if not images:
+        raise ImageError("add_good_units: expected at least one good unit photo, got none")
+    inspector = Inspector(golden)
+    warped_list, valids, added = [], [], []
+    for i, src in enumerate(images):
+        name = str(src) if isinstance(src, (str, Path)) else f"good unit {i}"
+        try:
+            ev = inspector.evidence(src)
+        except GoldenVisionError as exc:
+            raise RegistrationError(f"good unit {name}: {exc}") from None
+        warped_list.append(ev["warped"])
+        valids.append(ev["valid"])
+        added.append({"image": name, "sha256": sha256_of(src)})
+        if progress:
+            progress(i + 1, len(images) + 1)
+    model = AnomalyModel.from_state(golden.states["anomaly"])
+    model.add_good(warped_list, valids)
+    states = dict(golden.states)
+    states["anomaly"] = model.to_state()
+    meta = {k: v for k, v in golden.meta.items() if k != "package"}
+    meta["good_units"] = list(golden.meta.get("good_units", [])) + added
+    if progress:
+        progress(len(images) + 1, len(images) + 1)
+    return GoldenSample(
+        spec=golden.spec, reference=golden.reference, captures=list(golden.captures), states=states, meta=meta,
+        profile=golden.profile,
+    )
 
 
 def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = None) -> UnitResult:

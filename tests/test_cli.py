@@ -88,3 +88,20 @@ def test_calibrate_grr_on_repeated_golden_captures(demo_dir):
     for s in studies.values():
         # repeated captures of the same unit: the spread is a small share of each tolerance band
         assert 0 < s["repeatability"] < 0.1 and s["pct_grr_tolerance"] < 50
+
+
+def test_seal_add_good_makes_a_linked_revision(demo_dir, tmp_path):
+    out, _ = demo_dir
+    import goldenvision as gv
+
+    truth = {json.loads(p.read_text())["unit_id"]: json.loads(p.read_text()) for p in (out / "lot").glob("unit_*.json")}
+    good = [str(out / "lot" / f"{k}.png") for k, t in sorted(truth.items()) if t["expected_verdict"] == "pass"][:2]
+    new = tmp_path / "rev2.golden"
+    res = runner.invoke(app, ["seal", *good, "--add-good", "--golden", str(out / "wallet-classic.golden"),
+                              "--out", str(new), "--json"])
+    assert res.exit_code == 0, res.output
+    g1 = gv.load_golden(out / "wallet-classic.golden")
+    g2 = gv.load_golden(new)
+    assert len(g2.meta["good_units"]) == 2
+    assert g2.meta["package"]["predecessor"]["golden_id"] == g1.meta["package"]["golden_id"]
+    assert gv.inspect(good[0], g2).verdict is gv.Verdict.passed
