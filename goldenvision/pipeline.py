@@ -108,6 +108,22 @@ def _resolve_targets(spec: Spec, base_dir: Path | None) -> dict[str, tuple[float
     return out
 
 
+def _model_versions(anomaly_model: AnomalyModel) -> dict[str, Any]:
+    """What produced each fitted model (recorded in the manifest and every result)."""
+    from .anomaly.backbone import MODEL_SHA256
+
+    methods = dict(anomaly_model.methods_)
+    out: dict[str, Any] = {
+        "registration": f"goldenvision.registration {__version__}",
+        "color": f"goldenvision.color {__version__} (CIEDE2000, Sharma 2005)",
+        "measure": f"goldenvision.measure {__version__}",
+        "anomaly": {"software": f"goldenvision.anomaly {__version__}", "methods": methods},
+    }
+    if anomaly_model.uses_features:
+        out["anomaly"]["backbone"] = {"file": "efficientnet_lite0_features.onnx", "sha256": MODEL_SHA256}
+    return out
+
+
 def seal(
     images: Sequence[ImageSource],
     spec: "Spec | dict | str | Path",
@@ -198,6 +214,7 @@ def seal(
         raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(golden_dim_problems))
 
     zone_lab = {z.name: list(map(float, color_model.golden_lab(z.name))) for z in spec.colors}
+    model_versions = _model_versions(anomaly_model)
     meta = {
         "product": spec.product,
         "spec_revision": spec.revision,
@@ -206,6 +223,7 @@ def seal(
         "station_profile_id": None if profile is None else profile.id,
         "scale_mm_per_px": scale,
         "captures": cond,
+        "model_versions": model_versions,
         "golden_lab": zone_lab,
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
@@ -428,6 +446,7 @@ def add_good_units(
     states["anomaly"] = model.to_state()
     meta = {k: v for k, v in golden.meta.items() if k != "package"}
     meta["good_units"] = list(golden.meta.get("good_units", [])) + added
+    meta["model_versions"] = _model_versions(model)
     if progress:
         progress(len(images) + 1, len(images) + 1)
     return GoldenSample(

@@ -69,7 +69,13 @@ def test_result_is_json_serialisable_with_provenance(results):
     d = json.loads(json.dumps(r.to_dict()))
     assert d["verdict"] in {"pass", "fail", "review"}
     assert d["registration"]["ok"] is True
-    assert len(d["provenance"]["image_sha256"]) == 64
+    prov = d["provenance"]
+    assert len(prov["image_sha256"]) == 64
+    # the audit trail of issue 7: which golden, which spec, which models, which station, which software
+    assert prov["golden_id"] and len(prov["manifest_sha256"]) == 64
+    assert prov["revision"] == prov["spec_revision"] == "B"
+    assert prov["station_profile_id"] and prov["software_version"] == gv.__version__
+    assert prov["model_versions"]["anomaly"]["methods"]
     assert r.anomaly_map is not None and r.anomaly_map.dtype == np.float32
 
 
