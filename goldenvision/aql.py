@@ -11,7 +11,8 @@ Tables are data, written out row by row below, in the layout of the standard:
 * ``_TABLE_1``: sample size code letters (ISO 2859-1 Table 1, Z1.4 Table I).
 * ``_TABLE_2A`` / ``_TABLE_2B`` / ``_TABLE_2C``: single sampling, normal / tightened /
   reduced inspection (ISO Tables 2-A, 2-B, 2-C; Z1.4 Tables II-A, II-B, II-C).
-* ``_TABLE_3A`` / ``_TABLE_3B``: double sampling, normal / tightened (ISO Tables 3-A, 3-B).
+* ``_TABLE_3A`` / ``_TABLE_3B`` / ``_TABLE_3C``: double sampling, normal / tightened /
+  reduced (ISO Tables 3-A, 3-B, 3-C; Z1.4 Tables III-A, III-B, III-C).
 
 Row string tokens, one per AQL column of :data:`AQL_COLUMNS` (0.010 ... 1000):
 
@@ -33,7 +34,12 @@ matrices of the public R package "AQLSchemes" (J. Lawson; as redistributed in
 github.com/fjgonzalezmgt/AQLSchemesCust, files ``R/AAZ14Single.R`` and ``R/AAZ14Double.R``):
 0 mismatches over 3 x 16 x 26 single cells and 2 x 16 x 26 double cells, apart from one
 obvious typo in that source (second-stage Re 26 for Ac 26 in the normal double table
-at AQL 100, which must be 27). Table 1 was also checked against two further public
+at AQL 100, which must be 27). Table 3-C was checked the same way against that file's
+reduced double matrices (``ANSIASQDoubleReducedss``, ``AADoubleReducedac``,
+``AADoubleReducedre``, commit c42ea7d): 0 mismatches over 16 x 26 cells. No second
+public machine-readable copy of Table 3-C / III-C was found; its structure was also checked
+against Table 2-C (each reduced double plan sits exactly where 2-C has the matching single
+plan: 0/2 <-> 0/2:0/2, 1/3 <-> 0/3:0/4, ..., 21/24 <-> 11/17:26/30; 0/1 <-> ``*``). Table 1 was also checked against two further public
 transcriptions (a Z1.4 markdown reference table and the "aqlIso2859.js" port of an Excel
 calculator); all three agree.
 
@@ -43,6 +49,8 @@ Table 2-C here is the reduced table with a gap between Ac and Re (0/2, 1/3, 1/4,
 3/6, 5/8, 7/10, 10/13, ...) as printed in ANSI/ASQ Z1.4-2003 Table II-C and ISO 2859-1:1989.
 When the number of nonconforming units exceeds Ac but does not reach Re, the lot is
 accepted but normal inspection is reinstated (:attr:`Decision.accept_reinstate_normal`).
+Table 3-C has the same gap at the second stage (e.g. 0/3:0/4, 3/8:8/12): a cumulative
+count with Ac2 < d1 + d2 < Re2 accepts the lot and reinstates normal inspection.
 We could not check a primary copy of the 1999 edition's Table 2-C: if it closes the
 gap, only the Re column of :data:`_TABLE_2C` changes.
 
@@ -74,6 +82,7 @@ __all__ = [
     "CODE_LETTERS",
     "SAMPLE_SIZES",
     "REDUCED_SAMPLE_SIZES",
+    "REDUCED_DOUBLE_SAMPLE_SIZES",
     "Decision",
     "SamplingPlan",
     "DoubleSamplingPlan",
@@ -125,6 +134,13 @@ REDUCED_SAMPLE_SIZES: dict[str, int] = {
 DOUBLE_SAMPLE_SIZES: dict[str, int] = {
     "B": 2, "C": 3, "D": 5, "E": 8, "F": 13, "G": 20, "H": 32, "J": 50, "K": 80,
     "L": 125, "M": 200, "N": 315, "P": 500, "Q": 800, "R": 1250, "S": 2000,
+}
+
+#: Sample size of EACH of the two samples of a reduced double plan (Table 3-C; letters A, B,
+#: C have no reduced double plan).
+REDUCED_DOUBLE_SAMPLE_SIZES: dict[str, int] = {
+    "D": 2, "E": 3, "F": 5, "G": 8, "H": 13, "J": 20, "K": 32, "L": 50, "M": 80,
+    "N": 125, "P": 200, "Q": 315, "R": 500,
 }
 
 # ISO 2859-1:1999 Table 1 (= Z1.4 Table I): lot size range, then S-1 S-2 S-3 S-4 I II III.
@@ -245,6 +261,31 @@ _TABLE_3B: dict[str, str] = {
     "S": ". . 0/2:1/2 . . . . . . . . . . . . . . . . . . . . . . .",
 }
 
+# ISO 2859-1 Table 3-C (= Z1.4 Table III-C): double sampling, reduced inspection.
+# "Ac1/Re1:Ac2/Re2" with cumulative second-stage numbers; the gap Ac2 < d1 + d2 < Re2 means
+# "accept, reinstate normal inspection". Rows A, B and C have no double plan ("*": use the
+# single plan of Table 2-C) except C at AQL 6.5, which points down to D.
+# Checked cell by cell (arrows followed) against the reduced double matrices of AQLSchemes
+# (github.com/fjgonzalezmgt/AQLSchemesCust, R/AAZ14Double.R): see tests/test_aql.py.
+_TABLE_3C: dict[str, str] = {
+    "A": "* * * * * * * * * * * * * * * * * * * * * * * * * *",
+    "B": "* * * * * * * * * * * * * * * * * * * * * * * * * *",
+    "C": "* * * * * * * * * * * * * * v * * * * * * * * * * *",
+    "D": "v v v v v v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 7/12:18/22 11/17:26/30 ^ ^",
+    "E": "v v v v v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 7/12:18/22 11/17:26/30 ^ ^ ^",
+    "F": "v v v v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^",
+    "G": "v v v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^",
+    "H": "v v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^",
+    "J": "v v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "K": "v v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "L": "v v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "M": "v v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "N": "v v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "P": "v * ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "Q": "* ^ v 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "R": "^ ^ 0/2:0/2 0/3:0/4 0/4:1/5 0/4:3/6 1/5:4/7 2/7:6/9 3/8:8/12 5/10:12/16 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+}
+
 
 def _parse_table_1() -> tuple[tuple[int, float, dict[str, str]], ...]:
     rows = []
@@ -257,7 +298,7 @@ def _parse_table_1() -> tuple[tuple[int, float, dict[str, str]], ...]:
 _T1 = _parse_table_1()
 
 _SINGLE_TABLES = {"normal": (_TABLE_2A, "2-A"), "tightened": (_TABLE_2B, "2-B"), "reduced": (_TABLE_2C, "2-C")}
-_DOUBLE_TABLES = {"normal": (_TABLE_3A, "3-A"), "tightened": (_TABLE_3B, "3-B")}
+_DOUBLE_TABLES = {"normal": (_TABLE_3A, "3-A"), "tightened": (_TABLE_3B, "3-B"), "reduced": (_TABLE_3C, "3-C")}
 
 # Acceptance-number sequence of Table 2-A; "one step tighter" (clause 9.3.3.2) maps Ac to the
 # previous entry of this sequence (same code letter, next smaller AQL column).
@@ -631,7 +672,7 @@ def tighter_accept_number(accept: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class DoubleSamplingPlan:
-    """A double sampling plan of ISO 2859-1 Tables 3-A / 3-B.
+    """A double sampling plan of ISO 2859-1 Tables 3-A / 3-B / 3-C.
 
     Two samples of ``first_sample_size`` and ``second_sample_size`` units; the numbers of
     the second stage are cumulative (first + second sample). When the table says ``*``
@@ -660,7 +701,8 @@ class DoubleSamplingPlan:
 
         ``d1 <= Ac1`` accept; ``d1 >= Re1`` reject; otherwise the second sample is needed
         (``Decision.second_sample`` when ``d2`` is None) and ``d1 + d2 <= Ac2`` accepts,
-        ``d1 + d2 >= Re2`` rejects.
+        ``d1 + d2 >= Re2`` rejects, and ``Ac2 < d1 + d2 < Re2`` (only in reduced Table 3-C)
+        accepts and reinstates normal inspection.
         """
         d1 = _check_count(d1, "d1", self.first_sample_size)
         if d1 <= self.accept_1:
@@ -679,7 +721,7 @@ class DoubleSamplingPlan:
             return Decision.accept
         if total >= self.reject_2:
             return Decision.reject
-        return Decision.accept_reinstate_normal  # pragma: no cover - 3-A/3-B have no gap
+        return Decision.accept_reinstate_normal  # Table 3-C gap (footnote of Z1.4 III-C)
 
     double_verdict = verdict
 
@@ -688,18 +730,18 @@ class DoubleSamplingPlan:
 
 
 def double_table_lookup(letter: str, aql: float, severity: str = "normal") -> tuple[str, int, int, int, int, int] | None:
-    """Cell of Table 3-A/3-B for a code letter and AQL, arrows followed.
+    """Cell of Table 3-A/3-B/3-C for a code letter and AQL, arrows followed.
 
     Returns
     -------
     tuple or None
         ``(code_letter, n, Ac1, Re1, Ac2, Re2)`` with ``n`` the size of EACH sample and
         cumulative second-stage numbers, or None for ``*`` ("use the corresponding single
-        sampling plan").
+        sampling plan"). Under reduced inspection (Table 3-C) ``Re2 - Ac2`` may exceed 1
+        (the "accept, reinstate normal" gap) and ``n`` is from
+        :data:`REDUCED_DOUBLE_SAMPLE_SIZES`.
     """
     _check_severity(severity)
-    if severity not in _DOUBLE:
-        raise SpecError(f"severity={severity!r}; double sampling under reduced inspection (Table 3-C) is not encoded: expected 'normal' or 'tightened'")
     if letter not in CODE_LETTERS:
         raise SpecError(f"letter={letter!r}; expected one of {list(CODE_LETTERS)}")
     col = _aql_index(aql)
@@ -710,14 +752,16 @@ def double_table_lookup(letter: str, aql: float, severity: str = "normal") -> tu
     first, second = tok.split(":")
     ac1, re1 = (int(x) for x in first.split("/"))
     ac2, re2 = (int(x) for x in second.split("/"))
-    return used, DOUBLE_SAMPLE_SIZES[used], ac1, re1, ac2, re2
+    sizes = REDUCED_DOUBLE_SAMPLE_SIZES if severity == "reduced" else DOUBLE_SAMPLE_SIZES
+    return used, sizes[used], ac1, re1, ac2, re2
 
 
 def double_plan(lot_size: int, aql: float, level: str = "II", severity: str = "normal") -> DoubleSamplingPlan:
-    """Double sampling plan of ISO 2859-1:1999 Table 3-A (normal) or 3-B (tightened).
+    """Double sampling plan of ISO 2859-1:1999 Table 3-A (normal), 3-B (tightened) or 3-C (reduced).
 
-    Parameters are those of :func:`plan`. Reduced double sampling (Table 3-C) is not
-    encoded and raises :class:`~goldenvision.errors.SpecError`.
+    Parameters are those of :func:`plan`. Under reduced inspection a cumulative count
+    with ``Ac2 < d1 + d2 < Re2`` accepts the lot and reinstates normal inspection
+    (:meth:`DoubleSamplingPlan.verdict` returns ``Decision.accept_reinstate_normal``).
 
     Notes
     -----
@@ -1169,7 +1213,9 @@ def oc_curve(
         Pa in [0, 1]: probability that the lot is accepted, ``P(d <= Re - 1)`` (equal to
         ``P(d <= Ac)`` except for the reduced-inspection gap plans, whose lots with
         ``Ac < d < Re`` are accepted too). For a double plan
-        ``Pa = P(d1 <= Ac1) + sum_{d1=Ac1+1}^{Re1-1} P(d1) P(d2 <= Ac2 - d1)``.
+        ``Pa = P(d1 <= Ac1) + sum_{d1=Ac1+1}^{Re1-1} P(d1) P(d2 <= Re2 - 1 - d1)``
+        (``Re2 - 1 = Ac2`` in Tables 3-A/3-B; in Table 3-C the second-stage gap counts as
+        accepted, like the single-plan gap).
     """
     if model not in ("auto", "binomial", "poisson"):
         raise SpecError(f"model={model!r}; expected 'auto', 'binomial' or 'poisson'")
@@ -1192,5 +1238,5 @@ def oc_curve(
             pd1 = stats.poisson.pmf(d1, s.first_sample_size * arr)
         else:
             pd1 = stats.binom.pmf(d1, s.first_sample_size, arr)
-        pa = pa + pd1 * _binom_or_poisson_cdf(s.accept_2 - d1, s.second_sample_size, arr, poisson)
+        pa = pa + pd1 * _binom_or_poisson_cdf(s.reject_2 - 1 - d1, s.second_sample_size, arr, poisson)
     return np.clip(np.asarray(pa, dtype=np.float64), 0.0, 1.0)

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python scripts/bench_aql.py [--lot 1000] [--level II] [--aql 2.5]
 
-Prints the normal / tightened / reduced single plans and the normal / tightened double
+Prints the normal / tightened / reduced single plans and the normal / tightened / reduced double
 plans for the lot, Pa at a few process qualities (binomial), the producer's risk at the
 AQL and the quality with Pa = 10 % (LQ10), then the time per ``plan()`` call over every
 (lot-size range x level x AQL x severity) combination.
@@ -42,7 +42,7 @@ def main() -> None:
         label = f"single {sev:<9} {p.code_letter} n={p.sample_size:<4} {p.accept}/{p.reject}"
         print(f"{label:<30}" + " ".join(f"{x:7.4f}" for x in pa)
               + f"  {aql.oc_curve(p, [args.aql / 100], model='binomial')[0]:.4f}  {lq(p, 0.10):.4f}")
-    for sev in ("normal", "tightened"):
+    for sev in aql.SEVERITIES:
         d = aql.double_plan(args.lot, args.aql, args.level, sev)
         pa = aql.oc_curve(d, grid, model="binomial")
         label = (f"double {sev:<9} {d.code_letter} n={d.first_sample_size}+{d.second_sample_size} "

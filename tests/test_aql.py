@@ -158,6 +158,32 @@ TABLE_3B_RESOLVED = {
 }
 
 
+# Table 3-C (Z1.4 III-C), double sampling for REDUCED inspection, resolved: decoded by hand
+# from the matrices ANSIASQDoubleReducedss / AADoubleReducedac / AADoubleReducedre of
+# github.com/fjgonzalezmgt/AQLSchemesCust R/AAZ14Double.R (commit c42ea7d), where a sample
+# size of 0 means "no double plan: use the single plan" ("*" here). Same token format as
+# above; Re2 - Ac2 > 1 is the "accept, reinstate normal" gap. No second machine-readable
+# public copy of III-C was found to cross-check against.
+TABLE_3C_RESOLVED = {
+    "A": "* * * * * * * * * * * * * * * * * * * * * * * * * *",
+    "B": "* * * * * * * * * * * * * * * * * * * * * * * * * *",
+    "C": "* * * * * * * * * * * * * * 2:0,0/2,2 * * * * * * * * * * *",
+    "D": "* * * * * * * * * * * * * 3:0,0/2,2 2:0,0/2,2 2:0,0/3,4 2:0,1/4,5 2:0,3/4,6 2:1,4/5,7 2:2,6/7,9 2:3,8/8,12 2:5,12/10,16 2:7,18/12,22 2:11,26/17,30 * *",
+    "E": "* * * * * * * * * * * * 5:0,0/2,2 3:0,0/2,2 3:0,0/3,4 3:0,1/4,5 3:0,3/4,6 3:1,4/5,7 3:2,6/7,9 3:3,8/8,12 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "F": "* * * * * * * * * * * 8:0,0/2,2 5:0,0/2,2 5:0,0/3,4 5:0,1/4,5 5:0,3/4,6 5:1,4/5,7 5:2,6/7,9 5:3,8/8,12 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "G": "* * * * * * * * * * 13:0,0/2,2 8:0,0/2,2 8:0,0/3,4 8:0,1/4,5 8:0,3/4,6 8:1,4/5,7 8:2,6/7,9 8:3,8/8,12 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "H": "* * * * * * * * * 20:0,0/2,2 13:0,0/2,2 13:0,0/3,4 13:0,1/4,5 13:0,3/4,6 13:1,4/5,7 13:2,6/7,9 13:3,8/8,12 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "J": "* * * * * * * * 32:0,0/2,2 20:0,0/2,2 20:0,0/3,4 20:0,1/4,5 20:0,3/4,6 20:1,4/5,7 20:2,6/7,9 20:3,8/8,12 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "K": "* * * * * * * 50:0,0/2,2 32:0,0/2,2 32:0,0/3,4 32:0,1/4,5 32:0,3/4,6 32:1,4/5,7 32:2,6/7,9 32:3,8/8,12 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "L": "* * * * * * 80:0,0/2,2 50:0,0/2,2 50:0,0/3,4 50:0,1/4,5 50:0,3/4,6 50:1,4/5,7 50:2,6/7,9 50:3,8/8,12 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "M": "* * * * * 125:0,0/2,2 80:0,0/2,2 80:0,0/3,4 80:0,1/4,5 80:0,3/4,6 80:1,4/5,7 80:2,6/7,9 80:3,8/8,12 80:5,12/10,16 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "N": "* * * * 200:0,0/2,2 125:0,0/2,2 125:0,0/3,4 125:0,1/4,5 125:0,3/4,6 125:1,4/5,7 125:2,6/7,9 125:3,8/8,12 125:5,12/10,16 80:5,12/10,16 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "P": "* * * 315:0,0/2,2 200:0,0/2,2 200:0,0/3,4 200:0,1/4,5 200:0,3/4,6 200:1,4/5,7 200:2,6/7,9 200:3,8/8,12 200:5,12/10,16 125:5,12/10,16 80:5,12/10,16 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "Q": "* * 500:0,0/2,2 315:0,0/2,2 315:0,0/3,4 315:0,1/4,5 315:0,3/4,6 315:1,4/5,7 315:2,6/7,9 315:3,8/8,12 315:5,12/10,16 200:5,12/10,16 125:5,12/10,16 80:5,12/10,16 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+    "R": "* * 500:0,0/2,2 500:0,0/3,4 500:0,1/4,5 500:0,3/4,6 500:1,4/5,7 500:2,6/7,9 500:3,8/8,12 500:5,12/10,16 315:5,12/10,16 200:5,12/10,16 125:5,12/10,16 80:5,12/10,16 50:5,12/10,16 32:5,12/10,16 20:5,12/10,16 13:5,12/10,16 8:5,12/10,16 5:5,12/10,16 3:5,12/10,16 3:7,18/12,22 3:11,26/17,30 2:11,26/17,30 * *",
+}
+
+
 # ----------------------------------------------------------------------------- Table 1
 
 
@@ -198,7 +224,10 @@ def test_every_single_cell_matches_independent_copy(severity, table):
     assert mismatches == []
 
 
-@pytest.mark.parametrize("severity,table", [("normal", TABLE_3A_RESOLVED), ("tightened", TABLE_3B_RESOLVED)])
+@pytest.mark.parametrize(
+    "severity,table",
+    [("normal", TABLE_3A_RESOLVED), ("tightened", TABLE_3B_RESOLVED), ("reduced", TABLE_3C_RESOLVED)],
+)
 def test_every_double_cell_matches_independent_copy(severity, table):
     mismatches = []
     for letter in LETTERS:
@@ -290,8 +319,8 @@ def test_bad_inputs_name_the_input():
         plan(100, 2.5, level="IV")
     with pytest.raises(SpecError, match="severity"):
         plan(100, 2.5, severity="strict")
-    with pytest.raises(SpecError, match="3-C"):
-        double_plan(1000, 2.5, severity="reduced")
+    with pytest.raises(SpecError, match="severity"):
+        double_plan(1000, 2.5, severity="strict")
     with pytest.raises(SpecError, match="nonconforming"):
         plan(1000, 2.5).decide(81)
 
@@ -539,3 +568,78 @@ def test_switching_score_double_sampling_adds_three_on_first_sample():
     assert s.record(LotOutcome(True, double_accepted_on_first=False)).switching_score == 0
     with pytest.raises(SpecError, match="unknown keys"):
         SwitchingState.from_dict({"severity": "normal", "colour": "red"})
+
+
+# ----------------------------------------------------------------------------- Table 3-C
+
+
+def test_reduced_double_known_cell_and_gap_verdicts():
+    # lot 1000, level II -> J; III-C J at AQL 2.5: n1 = n2 = 20, Ac1 0 Re1 4, Ac2 3 Re2 6
+    d = double_plan(1000, 2.5, severity="reduced")
+    assert (d.code_letter, d.first_sample_size, d.second_sample_size) == ("J", 20, 20)
+    assert (d.accept_1, d.reject_1, d.accept_2, d.reject_2) == (0, 4, 3, 6)
+    assert (d.table, d.severity, d.is_single) == ("3-C", "reduced", False)
+    assert d.verdict(0) is Decision.accept
+    assert d.verdict(4) is Decision.reject
+    assert d.verdict(1) is Decision.second_sample
+    assert d.verdict(1, 2) is Decision.accept  # cumulative 3 = Ac2
+    assert d.verdict(1, 3) is Decision.accept_reinstate_normal  # 4: Ac2 < 4 < Re2
+    assert d.verdict(3, 2) is Decision.accept_reinstate_normal  # 5
+    assert d.verdict(3, 3) is Decision.reject  # 6 = Re2
+    # 0/2:0/2 (D at 6.5, lot 26..50 level II): one in the first sample can never be accepted
+    # outright; a total of 1 after the second sample accepts and reinstates normal inspection
+    e = double_plan(40, 6.5, severity="reduced")
+    assert (e.code_letter, e.first_sample_size, e.accept_1, e.reject_1, e.accept_2, e.reject_2) == ("D", 2, 0, 2, 0, 2)
+    assert e.verdict(1, 0) is Decision.accept_reinstate_normal
+    assert e.verdict(1, 1) is Decision.reject
+
+
+def test_reduced_double_star_uses_reduced_single_plan():
+    d = double_plan(1000, 0.15, severity="reduced")  # J at 0.15 is "*" in 3-C
+    s = plan(1000, 0.15, severity="reduced")
+    assert d.is_single and d.table == "2-C" and d.second_sample_size == 0
+    assert (d.code_letter, d.first_sample_size, d.accept_1, d.reject_1) == tuple(s)
+    # letters A-C have no reduced double plan; C at 6.5 points down to D
+    assert double_table_lookup("B", 10, "reduced") is None
+    assert double_table_lookup("C", 6.5, "reduced") == ("D", 2, 0, 2, 0, 2)
+    # D at 650 points up to C, which has no double plan
+    assert double_table_lookup("D", 650, "reduced") is None
+
+
+def test_reduced_double_matches_reduced_single_plan_positions():
+    # Every 3-C plan stands where 2-C has the single plan it matches (Z1.4 III-C vs II-C)
+    pairs = {(0, 2): (0, 2, 0, 2), (1, 3): (0, 3, 0, 4), (1, 4): (0, 4, 1, 5), (2, 5): (0, 4, 3, 6),
+             (3, 6): (1, 5, 4, 7), (5, 8): (2, 7, 6, 9), (7, 10): (3, 8, 8, 12), (10, 13): (5, 10, 12, 16),
+             (14, 17): (7, 12, 18, 22), (21, 24): (11, 17, 26, 30)}
+    for letter in LETTERS:
+        for a in AQLS:
+            cell = double_table_lookup(letter, a, "reduced")
+            _, n, ac, re_ = table_lookup(letter, a, "reduced")
+            if cell is not None:
+                assert pairs[(ac, re_)] == cell[2:], (letter, a)
+                assert cell[1] == {2: 2, 3: 2, 5: 3, 8: 5, 13: 8, 20: 13, 32: 20, 50: 32, 80: 50, 125: 80,
+                                   200: 125, 315: 200, 500: 315, 800: 500}[n], (letter, a)
+
+
+def test_oc_reduced_double_counts_second_stage_gap_as_accepted():
+    d = double_plan(1000, 2.5, severity="reduced")  # 20 + 20, 0/4, 3/6
+    p = 0.05
+    b = lambda k, n: math.comb(n, k) * p**k * (1 - p) ** (n - k)  # noqa: E731
+    expected = b(0, 20)
+    for d1 in (1, 2, 3):
+        expected += b(d1, 20) * sum(b(k, 20) for k in range(0, 5 - d1 + 1))  # total <= Re2 - 1 = 5
+    assert oc_curve(d, [p])[0] == pytest.approx(expected, abs=1e-12)
+    strict = b(0, 20) + sum(b(d1, 20) * sum(b(k, 20) for k in range(0, 3 - d1 + 1)) for d1 in (1, 2, 3))
+    assert oc_curve(d, [p])[0] > strict + 1e-3  # the gap is counted as accepted
+    curve = oc_curve(d, np.linspace(0, 1, 101))
+    assert curve[0] == 1.0 and curve[-1] == pytest.approx(0.0, abs=1e-12)
+    assert np.all(np.diff(curve) <= 1e-12)
+
+
+def test_switching_reduced_double_gap_reinstates_normal():
+    d = double_plan(1000, 2.5, severity="reduced")
+    s = SwitchingState(severity="reduced")
+    v = d.verdict(1, 3)
+    t = s.record(LotOutcome(v.accepted, reinstate_normal=v is Decision.accept_reinstate_normal,
+                            double_accepted_on_first=False))
+    assert v.accepted and (t.before, t.after) == ("reduced", "normal")
