@@ -33,6 +33,22 @@ Because blur happens in linear light and the photo is sRGB-encoded, an edge loca
 *encoded* grey sits 0.10-0.13 px towards the darker side (measured on the panel edge at
 size 0.4 and 1.0); locate edges in linear light (or L*) for the exact position.
 
+Variants (issues 3 and 4; the default lot does not use them and is byte-identical to before):
+
+* **bent soft goods**: ``UnitParams.bend = (sag_mm, s_mm, shear_mm)`` displaces every
+  material point by a smooth in-plane field (:func:`bend_displacement_mm`) before the pose;
+  the render inverts it exactly per supersampled pixel (``cv2.remap``), and
+  :func:`product_mm_to_camera_px` / :func:`product_mm_to_golden_px` give the true photo and
+  golden px of any material point (tested to 0.05 px on a bent edge);
+* **blotchy dye lot**: ``UnitParams.blotch = (peak_de00, cell_mm, seed)`` adds a low-frequency
+  chroma field (:func:`blotch_field`), zero-mean over the panel colour zone, so the zone mean
+  stays ``panel_lab`` while cell means reach ``peak_de00``;
+* **plated zone**: :data:`PLATED_ZONE` on the buckle (shading gradient + specular band), truth
+  :func:`plated_zone_truth_lab` (area mean of the diffuse Lab, highlights excluded);
+  ``UnitParams.metal_lab`` sets the plating's base colour;
+* :func:`spec_variant` (registration method, panel uniformity tolerance, plated zone) and
+  :func:`make_variant_unit` ("good", "color", "blotchy", "bent").
+
 Frames of the truth: ``camera_homography`` maps station mm -> camera px (pixel centres at
 integer coordinates); ``product_pose`` maps product mm -> station mm (rigid); golden px are
 ``profile.mm_to_px`` of station mm under the golden pose (:data:`GOLDEN_POSE`).
@@ -68,7 +84,7 @@ import copy
 import functools
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +115,18 @@ __all__ = [
     "wrong_product_image",
     "empty_lightbox_image",
     "generate_lot",
+    "SEAM_Y_MM",
+    "PLATED_ZONE",
+    "VARIANT_KINDS",
+    "bend_displacement_mm",
+    "product_mm_to_camera_px",
+    "product_mm_to_golden_px",
+    "seam_points_mm",
+    "blotch_field",
+    "zone_truth_lab",
+    "plated_zone_truth_lab",
+    "spec_variant",
+    "make_variant_unit",
 ]
 
 PROFILE_NAME = "lightbox-demo"
@@ -293,6 +321,13 @@ class UnitParams:
         "none" or the fault kind this unit was made with ("color", "dimension", ...).
     fault_detail : str
         Plain words (e.g. "panel darker", "strap_width +0.9 mm").
+    metal_lab : (float, float, float)
+        Base colour of the plating (buckle, rivet) before its shading gradient and highlights.
+    bend : (sag_mm, s_mm, shear_mm)
+        Smooth in-plane deformation of the product (soft goods), see :func:`bend_displacement_mm`;
+        zeros = flat (rigid) product.
+    blotch : (peak_de00, cell_mm, seed)
+        Blotchy dye lot on the panel, see :func:`blotch_field`; ``peak_de00`` 0 = uniform dye.
     """
 
     unit_id: str = "golden"
@@ -313,6 +348,9 @@ class UnitParams:
     defects: tuple[DefectParams, ...] = ()
     fault: str = "none"
     fault_detail: str = ""
+    metal_lab: tuple[float, float, float] = _LAB_METAL
+    bend: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    blotch: tuple[float, float, int] = (0.0, 10.0, 0)
 
     def dims_mm(self) -> dict[str, float]:
         return {
@@ -704,7 +742,15 @@ def _product_texture(p: UnitParams, size: float) -> tuple[np.ndarray, np.ndarray
         circles = _stain_circles(d)
         sc = np.clip(0.5 - _stain_sdf(X, Y, circles) / 0.25, 0.0, 1.0)  # 0.25 mm soft rim
         l_field = l_field + d.strength * sc
-    cv.paint(rs, cs, cov, _rgb_from_l(l_field, p.panel_lab, p.panel_lab[0] - 25, p.panel_lab[0] + 8))
+    if p.blotch[0] > 0:
+        # blotchy dye lot: a zero-mean (over the panel colour zone) chroma field added to (a*, b*)
+        lab_f = np.empty(l_field.shape + (3,), np.float64)
+        lab_f[..., 0] = l_field
+        lab_f[..., 1:] = np.asarray(p.panel_lab[1:], np.float64)
+        lab_f[..., 1:] += blotch_field(p, X, Y)[..., None] * _blotch_direction(p)[1:]
+        cv.paint(rs, cs, cov, lab_to_linear_srgb(lab_f).astype(np.float32))
+    else:
+        cv.paint(rs, cs, cov, _rgb_from_l(l_field, p.panel_lab, p.panel_lab[0] - 25, p.panel_lab[0] + 8))
 
     # seam: stitch holes, then thread dashes
     hole = lab_to_linear_srgb(_LAB_HOLE)
@@ -758,7 +804,7 @@ def _product_texture(p: UnitParams, size: float) -> tuple[np.ndarray, np.ndarray
     rho = np.hypot(X - rx, Y - ry)
     # domed head: flat plated rim (a clean edge for the diameter) and a highlight off centre
     l_r = 64.0 + 14.0 * np.exp(-((np.hypot(X - rx + 0.3 * rr, Y - ry + 0.3 * rr) / (0.3 * rr)) ** 2))
-    cv.paint(rs, cs, cv.coverage_from_sdf(rho - rr), _rgb_from_l(l_r, _LAB_METAL, 40, 85))
+    cv.paint(rs, cs, cv.coverage_from_sdf(rho - rr), _rgb_from_l(l_r, p.metal_lab, 40, 85))
 
     # strap (leather, own grain)
     sw = p.strap_width_mm / 2.0
@@ -776,13 +822,13 @@ def _product_texture(p: UnitParams, size: float) -> tuple[np.ndarray, np.ndarray
     rs, cs, X, Y = cv.roi((bx - bw, by - bh, bx + bw, by + bh))
     cov = cv.coverage_from_sdf(_sdf_round_box(X, Y, bx, by, bw, bh, _BUCKLE_R_MM))
     u = (X - bx) / bw + 0.0 * Y
-    l_b = 64.0 + 12.0 * np.cos(np.pi * 0.5 * u) - 6.0 * u
+    l_b = _plating_l(u) + (p.metal_lab[0] - _LAB_METAL[0])
     if "scratch" in defects:
         d = defects["scratch"]
         p0, p1 = _scratch_ends(d)
         sc = cv.coverage_from_sdf(_sdf_segment(X, Y, p0, p1, d.width_mm / 2.0))
         l_b = l_b + d.strength * sc
-    rgb_b = _rgb_from_l(np.clip(l_b, 30, 95), _LAB_METAL, 30, 95)
+    rgb_b = _rgb_from_l(np.clip(l_b, 30, 95), p.metal_lab, 30, 95)
     spec = np.exp(-0.5 * ((X - (bx - 0.35 * bw)) / 0.6) ** 2) + 0.0 * Y
     rgb_b = rgb_b + (0.7 * spec)[..., None].astype(np.float32)
     cv.paint(rs, cs, cov, rgb_b)
@@ -843,19 +889,25 @@ def _photograph(
     outside = [float(v) for v in lab_to_linear_srgb(_LAB_OUTSIDE)]
     img = cv2.warpPerspective(st_tex, hs @ st_a, (wss, hss), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
-    for tex, a in layers:
+    for layer in layers:
+        tex, a = layer[0], layer[1]
+        bend = layer[2] if len(layer) > 2 else None
         m = hs @ a
         th, tw = tex.shape[:2]
         corners = _apply_h(m, np.array([[-1, -1], [tw, -1], [tw, th], [-1, th]], np.float64))
-        x0 = max(int(math.floor(corners[:, 0].min())) - 2, 0)
-        y0 = max(int(math.floor(corners[:, 1].min())) - 2, 0)
-        x1 = min(int(math.ceil(corners[:, 0].max())) + 3, wss)
-        y1 = min(int(math.ceil(corners[:, 1].max())) + 3, hss)
+        pad = 2 if bend is None else 2 + int(math.ceil(_bend_bound_mm(bend[0]) * _SS * _CAM_PX_PER_MM * size * 1.1))
+        x0 = max(int(math.floor(corners[:, 0].min())) - pad, 0)
+        y0 = max(int(math.floor(corners[:, 1].min())) - pad, 0)
+        x1 = min(int(math.ceil(corners[:, 0].max())) + pad + 1, wss)
+        y1 = min(int(math.ceil(corners[:, 1].max())) + pad + 1, hss)
         if x1 <= x0 or y1 <= y0:
             continue
-        shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
-        warped = cv2.warpPerspective(tex, shift @ m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+        if bend is None:
+            shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
+            warped = cv2.warpPerspective(tex, shift @ m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+        else:
+            warped = _warp_bent(tex, hs, bend, (x0, y0, x1, y1))
         roi = img[y0:y1, x0:x1]
         roi *= 1.0 - warped[..., 3:4]
         roi += warped[..., :3]
@@ -923,7 +975,17 @@ def _unit_truth(p: UnitParams, prof: StationProfile, size: float) -> dict[str, A
         check = f"anomaly:{zone}"
         if check not in failing:
             failing.append(check)
+    extra: dict[str, Any] = {}  # variant truth, only for variant units (default lot unchanged)
+    if any(v != 0.0 for v in p.bend):
+        extra["bend"] = {"sag_mm": float(p.bend[0]), "s_mm": float(p.bend[1]), "shear_mm": float(p.bend[2]),
+                         "model": "goldenvision.demo.bend_displacement_mm"}
+    if p.blotch[0] > 0:
+        extra["blotch"] = {"peak_de00": float(p.blotch[0]), "cell_mm": float(p.blotch[1]), "seed": int(p.blotch[2]),
+                           "zone": "panel", "zone_mean_lab": [float(v) for v in p.panel_lab]}
+    if tuple(p.metal_lab) != _LAB_METAL:
+        extra["plated_lab"] = list(plated_zone_truth_lab(p.metal_lab))
     return {
+        **extra,
         "unit_id": p.unit_id,
         "image_size_px": list(_camera_size(size)),
         "camera_homography": h_cam.tolist(),
@@ -981,6 +1043,9 @@ def render_unit(params: UnitParams, profile: "StationProfile | str | None" = Non
 def _render_with_texture(p: UnitParams, tex: tuple[np.ndarray, np.ndarray], size: float) -> np.ndarray:
     rgba, a = tex
     h_cam = camera_homography(size, p.camera_jitter)
+    if any(v != 0.0 for v in p.bend):
+        pose = product_pose(*p.pose)
+        return _photograph([(rgba, pose @ a, (p.bend, pose, a))], h_cam, p.gains, p.noise_seed, p.noise_sigma, size)
     return _photograph([(rgba, product_pose(*p.pose) @ a)], h_cam, p.gains, p.noise_seed, p.noise_sigma, size)
 
 
@@ -1292,3 +1357,295 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
     truth_path = out / "lot" / "truth.json"
     truth_path.write_text(json.dumps(lot_truth, indent=1), encoding="utf-8")
     return DemoLot(out, spec_path, tuple(golden_paths), tuple(unit_paths), truth_path, lot_truth)
+
+
+# --------------------------------------------------------------------------------------
+# Variants (issues 3 and 4): bent soft goods, blotchy dye lot, plated colour zone
+# --------------------------------------------------------------------------------------
+#: Seam line (product mm) and the x extent of its stitches.
+SEAM_Y_MM = _SEAM_Y_MM
+_BEND_HALF_W_MM = 55.0  # half the nominal panel width: the bend's length scale along x
+_BEND_HALF_H_MM = _PANEL_H_MM / 2.0
+
+
+def _plating_l(u: np.ndarray) -> np.ndarray:
+    """Diffuse L* of the nominal plating across the buckle, ``u`` = (x - centre) / half width."""
+    return 64.0 + 12.0 * np.cos(np.pi * 0.5 * u) - 6.0 * u
+
+
+def bend_displacement_mm(bend: "tuple[float, float, float]", points_product_mm: Any) -> np.ndarray:
+    """In-plane displacement (product mm) of material points of a bent unit.
+
+    A material point ``P = (x, y)`` of the flat product lies at ``P + D(P)`` (product mm) in
+    the photo of a bent unit, then goes through the unit's pose and camera as usual::
+
+        D_x = shear * sin(pi * y / 68)
+        D_y = sag * (1 - (x / 55)^2) + s * sin(2 pi x / 110)
+
+    i.e. a sag (bow of the panel along its width, centre ``sag`` mm down relative to the ends),
+    an S-bend (one period over the panel width, ``±s`` mm) and a lateral S (the short edges
+    bowing by ``±shear`` mm). With amplitudes <= 2 mm the field's gradient stays < 0.12 (the
+    map is a smooth diffeomorphism; its inverse is found by fixed-point iteration).
+
+    Parameters
+    ----------
+    bend : (sag_mm, s_mm, shear_mm)
+    points_product_mm : array_like, shape (N, 2) or (..., 2)
+
+    Returns
+    -------
+    ndarray, same shape as ``points_product_mm``, float64
+    """
+    sag, s_amp, shear = (float(v) for v in bend)
+    pts = np.asarray(points_product_mm, np.float64)
+    x, y = pts[..., 0], pts[..., 1]
+    d = np.empty_like(pts)
+    d[..., 0] = shear * np.sin(np.pi * y / (2 * _BEND_HALF_H_MM))
+    d[..., 1] = sag * (1.0 - (x / _BEND_HALF_W_MM) ** 2) + s_amp * np.sin(np.pi * x / _BEND_HALF_W_MM)
+    return d
+
+
+def _bend_bound_mm(bend: "tuple[float, float, float]") -> float:
+    """Upper bound of |D| over the product texture box."""
+    sag, s_amp, shear = (abs(float(v)) for v in bend)
+    xmax = max(abs(_TEX_BOX_MM[0]), abs(_TEX_BOX_MM[2]))
+    return math.hypot(shear, sag * max(1.0, (xmax / _BEND_HALF_W_MM) ** 2 - 1.0) + s_amp)
+
+
+def _unbend(bend: "tuple[float, float, float]", q: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """Material points P with ``P + D(P) = q`` (fixed point; contraction factor < 0.12)."""
+    p = q.copy()
+    for _ in range(iterations):
+        p = q - bend_displacement_mm(bend, p)
+    return p
+
+
+def _warp_bent(tex: np.ndarray, hs: np.ndarray, bend_info: tuple[Any, np.ndarray, np.ndarray],
+               box: tuple[int, int, int, int]) -> np.ndarray:
+    """Warp a product texture into supersampled camera px through pose, bend and camera.
+
+    Each output pixel centre goes back to station mm (inverse camera), to bent product mm
+    (inverse pose), to the material point (inverse bend) and to texel px, then ``cv2.remap``
+    (bilinear, as the rigid path's ``warpPerspective``) samples the texture there."""
+    bend, pose, t2mm = bend_info
+    x0, y0, x1, y1 = box
+    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    pts = np.stack([xs, ys], axis=-1).reshape(-1, 2)
+    q = _apply_h(np.linalg.inv(pose) @ np.linalg.inv(hs), pts)
+    tp = _apply_h(np.linalg.inv(t2mm), _unbend(bend, q))
+    mx = tp[:, 0].reshape(xs.shape).astype(np.float32)
+    my = tp[:, 1].reshape(xs.shape).astype(np.float32)
+    return cv2.remap(tex, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+
+
+def product_mm_to_camera_px(params: UnitParams, points_product_mm: Any, *, size: float = 1.0) -> np.ndarray:
+    """Where material points of the product appear in the unit's photo (camera px).
+
+    Applies the unit's bend (:func:`bend_displacement_mm`), pose and camera homography.
+
+    Parameters
+    ----------
+    params : UnitParams
+    points_product_mm : array_like, shape (N, 2)
+        Material points in product mm (the flat product's frame).
+    size : float, keyword-only
+        Camera resolution factor.
+
+    Returns
+    -------
+    ndarray, shape (N, 2), float64
+        Camera px (pixel centres at integers).
+    """
+    pts = np.asarray(points_product_mm, np.float64).reshape(-1, 2)
+    bent = pts + bend_displacement_mm(params.bend, pts)
+    h = camera_homography(size, params.camera_jitter) @ product_pose(*params.pose)
+    return _apply_h(h, bent)
+
+
+def product_mm_to_golden_px(points_product_mm: Any, *, size: float = 1.0) -> np.ndarray:
+    """True golden px of material points (the golden reference is flat and in :data:`GOLDEN_POSE`).
+
+    Returns ``(N, 2)`` float64 golden px of the demo profile of ``size``."""
+    return _mm_to_golden_px(demo_profile(size), np.asarray(points_product_mm, np.float64).reshape(-1, 2))
+
+
+def seam_points_mm(n: int = 57) -> np.ndarray:
+    """``n`` points (product mm) evenly along the stitched seam, first to last stitch end."""
+    half = (_SEAM_N - 1) / 2.0 * _SEAM_PITCH_MM + _STITCH_LEN_MM / 2
+    return np.stack([np.linspace(-half, half, int(n)), np.full(int(n), _SEAM_Y_MM)], axis=1)
+
+
+# --- blotchy dye ----------------------------------------------------------------------
+_BLOTCH_TERMS = 10
+_BLOTCH_GRID_MM = 0.05
+
+
+def _blotch_raw(cell_mm: float, seed: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sum of random plane waves with half-wavelengths ~ ``cell_mm`` (blotch size)."""
+    rng = np.random.default_rng([int(seed), 97])
+    out = np.zeros(np.broadcast(x, y).shape, np.float64)
+    for _ in range(_BLOTCH_TERMS):
+        k = np.pi / (float(cell_mm) * rng.uniform(0.7, 1.3))
+        th = rng.uniform(0, np.pi)
+        ph = rng.uniform(0, 2 * np.pi)
+        out += np.cos(k * (np.cos(th) * x + np.sin(th) * y) + ph)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _blotch_norm(cell_mm: float, seed: int, peak_de00: float, panel_lab: tuple[float, float, float]) -> tuple[float, float]:
+    """(offset, gain): ``gain * (raw - offset)`` has zero mean over the panel colour zone (area,
+    on a 0.05 mm grid) and its largest |value| there shifts the chroma by ``peak_de00``."""
+    xs = _zone_grid(COLOR_ZONES["panel"]["polygon_mm"])
+    raw = _blotch_raw(cell_mm, seed, xs[0], xs[1])
+    off = float(raw.mean())
+    amp = float(np.abs(raw - off).max())
+    base = np.asarray(panel_lab, np.float64)
+    direction = _chroma_direction(panel_lab)
+    k = float(np.linalg.norm(_shift_to_de(base, direction, float(peak_de00), base, COLOR_ZONES["panel"]["weights"]) - base))
+    return off, k / amp
+
+
+def _zone_grid(poly: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres of a 0.05 mm grid over an axis-aligned rectangular zone (product mm)."""
+    arr = np.asarray(poly, np.float64)
+    (x1, y1), (x2, y2) = arr.min(axis=0), arr.max(axis=0)
+    g = _BLOTCH_GRID_MM
+    xs = x1 + (np.arange(int(round((x2 - x1) / g))) + 0.5) * g
+    ys = y1 + (np.arange(int(round((y2 - y1) / g))) + 0.5) * g
+    return xs[None, :], ys[:, None]
+
+
+def _chroma_direction(lab: Any) -> np.ndarray:
+    lab = np.asarray(lab, np.float64)
+    c = math.hypot(lab[1], lab[2])
+    return np.array([0.0, lab[1] / c, lab[2] / c]) if c > 1e-6 else np.array([0.0, 0.0, 1.0])
+
+
+def _blotch_direction(p: UnitParams) -> np.ndarray:
+    return _chroma_direction(p.panel_lab)
+
+
+def blotch_field(params: UnitParams, x_mm: Any, y_mm: Any) -> np.ndarray:
+    """Chroma offset (CIELAB units along the panel's chroma direction) of a blotchy dye lot.
+
+    ``params.blotch = (peak_de00, cell_mm, seed)``: a sum of ten random plane waves with
+    half-wavelengths 0.7-1.3 x ``cell_mm``, shifted to zero mean over the panel colour zone
+    (so the zone's mean Lab stays ``params.panel_lab``) and scaled so that its largest |value|
+    in the zone is ``peak_de00`` ΔE00 (zone weights) from ``panel_lab``. The panel's Lab is
+    ``panel_lab + blotch_field * (0, a*, b*) / C*`` (grain in L* on top, as for any unit).
+
+    Returns float64 of the broadcast shape of ``x_mm``, ``y_mm`` (zeros when ``peak_de00`` is 0).
+    """
+    peak, cell, seed = float(params.blotch[0]), float(params.blotch[1]), int(params.blotch[2])
+    x, y = np.asarray(x_mm, np.float64), np.asarray(y_mm, np.float64)
+    if peak <= 0:
+        return np.zeros(np.broadcast(x, y).shape)
+    if not (1.0 <= cell <= 50.0):
+        raise SpecError(f"UnitParams.blotch cell_mm: expected 1-50 mm, got {cell!r}")
+    off, gain = _blotch_norm(cell, seed, peak, tuple(float(v) for v in params.panel_lab))
+    return gain * (_blotch_raw(cell, seed, x, y) - off)
+
+
+# --- plated zone ----------------------------------------------------------------------
+#: A colour zone on the plated buckle (product mm): above the slot, across the specular band.
+PLATED_ZONE: dict[str, Any] = {
+    "polygon_mm": [(33.0, -14.5), (47.0, -14.5), (47.0, -10.5), (33.0, -10.5)],
+    "tolerance": 1.5,
+    "weights": (1.0, 1.0, 1.0),
+    "name": "Nickel plating (demo)",
+}
+
+
+def plated_zone_truth_lab(metal_lab: "tuple[float, float, float]" = _LAB_METAL) -> tuple[float, float, float]:
+    """True colour of the plated zone: the area mean of the plating's *diffuse* CIELAB.
+
+    The buckle renders as L* = ``_plating_l(u) + (metal L* - 66)`` (a cylindrical shading
+    gradient across its x extent, ``u`` = (x - 40 mm) / 9 mm) with the metal's a*, b*, plus a
+    specular band added in linear light (a Gaussian, sigma 0.6 mm, at x = 36.85 mm). The zone's
+    truth excludes the highlight: it is the mean of the diffuse L* over the zone's area (exact
+    closed form over the zone's x range) and the metal's a*, b*, i.e. what a spectrophotometer
+    with a specular-excluded geometry would average over the zone.
+    """
+    bx, bw = _BUCKLE_CENTER_MM[0], _BUCKLE_W_X_MM / 2.0
+    xs = [v[0] for v in PLATED_ZONE["polygon_mm"]]
+    u1, u2 = (min(xs) - bx) / bw, (max(xs) - bx) / bw
+    mean_l = 64.0 + 12.0 * (2.0 / np.pi) * (math.sin(np.pi * u2 / 2) - math.sin(np.pi * u1 / 2)) / (u2 - u1) - 3.0 * (u1 + u2)
+    return (float(mean_l + (metal_lab[0] - _LAB_METAL[0])), float(metal_lab[1]), float(metal_lab[2]))
+
+
+def zone_truth_lab(params: UnitParams) -> dict[str, tuple[float, float, float]]:
+    """True zone colours (CIELAB D65) of a unit: ``panel`` and ``logo`` (their recorded Lab,
+    also for a blotchy panel, whose field is zero-mean over the zone) and ``buckle`` (the plated
+    zone, :func:`plated_zone_truth_lab`)."""
+    return {
+        "panel": tuple(float(v) for v in params.panel_lab),
+        "logo": tuple(float(v) for v in params.logo_lab),
+        "buckle": plated_zone_truth_lab(params.metal_lab),
+    }
+
+
+def spec_variant(size: float = 1.0, *, registration: str | None = None, panel_uniformity_de00: float | None = None,
+                 plated_zone: bool = False) -> dict[str, Any]:
+    """:func:`build_spec` with the variants of issues 3 and 4.
+
+    Parameters
+    ----------
+    size : float
+        Camera resolution factor.
+    registration : {"auto", "homography", "affine", "nonrigid", "none"} or None, keyword-only
+        Overrides the spec's registration method (None: keep "auto").
+    panel_uniformity_de00 : float or None, keyword-only
+        ``uniformity_tolerance_de00`` of the panel zone (95th-percentile cell ΔE00).
+    plated_zone : bool, keyword-only
+        Add a ``buckle`` colour zone (:data:`PLATED_ZONE`) whose target is the nominal plating's
+        truth (:func:`plated_zone_truth_lab`).
+    """
+    spec = build_spec(size)
+    if registration is not None:
+        spec["registration"] = registration
+    if panel_uniformity_de00 is not None:
+        for c in spec["colors"]:
+            if c["name"] == "panel":
+                c["uniformity_tolerance_de00"] = float(panel_uniformity_de00)
+    if plated_zone:
+        prof = demo_profile(size)
+        spec["colors"].append({
+            "name": "buckle",
+            "region": _poly_px(prof, PLATED_ZONE["polygon_mm"]),
+            "target": {"lab": [round(v, 4) for v in plated_zone_truth_lab()], "illuminant": "D65", "observer": 2,
+                       "name": PLATED_ZONE["name"]},
+            "tolerance_de00": PLATED_ZONE["tolerance"],
+            "weights": list(PLATED_ZONE["weights"]),
+            "severity": "major",
+        })
+    return spec
+
+
+#: Kinds accepted by :func:`make_variant_unit`.
+VARIANT_KINDS = ("good", "color", "blotchy", "bent")
+
+
+def make_variant_unit(index: int, kind: str, seed: int = 0, *, bend_mm: float = 1.8, blotch_de00: float = 2.5,
+                      blotch_cell_mm: float = 10.0) -> UnitParams:
+    """A unit of the variant lots (deterministic in ``index``, ``kind``, ``seed``).
+
+    ``good`` and ``color`` are the default lot's good / colour-fault units (same draws);
+    ``blotchy`` is a good unit whose panel is blotchy (``±blotch_de00`` peak, cells of
+    ``blotch_cell_mm``, random seed); ``bent`` is a good unit with a random bend: sag,
+    S-bend and lateral S each uniform in ±``bend_mm`` (the largest set to ±``bend_mm``).
+    """
+    if kind not in VARIANT_KINDS:
+        raise SpecError(f"make_variant_unit kind: expected one of {list(VARIANT_KINDS)}, got {kind!r}")
+    base = _make_unit(int(index), "color" if kind == "color" else "none", int(seed))
+    rng = np.random.default_rng([int(seed), 3000 + int(index)])
+    if kind == "blotchy":
+        cell = float(blotch_cell_mm * rng.uniform(0.8, 1.2))
+        return replace(base, blotch=(float(blotch_de00), cell, int(rng.integers(1 << 30))), fault="blotchy",
+                       fault_detail=f"blotchy panel (±{blotch_de00:.1f} ΔE00, {cell:.0f} mm)")
+    if kind == "bent":
+        b = rng.uniform(-1.0, 1.0, 3)
+        b = b / np.abs(b).max() * float(bend_mm)
+        return replace(base, bend=tuple(float(v) for v in b),
+                       fault_detail="bent (sag {:+.2f}, S {:+.2f}, shear {:+.2f} mm)".format(*b))
+    return base

@@ -377,3 +377,132 @@ def test_bad_arguments_are_refused(tmp_path):
         demo.DefectParams(kind="dent")
     with pytest.raises(SpecError, match="UnitParams"):
         demo.render_unit({"unit_id": "x"}, size=SIZE)
+
+
+# --------------------------------------------------------------------------------------
+# Variants (issues 3 and 4): bend, blotchy dye, plated zone; the default lot is unchanged
+# --------------------------------------------------------------------------------------
+def test_default_unit_render_unchanged_by_the_variants():
+    """Hash of a default-lot unit and golden capture, computed before the variants were added."""
+    import hashlib
+
+    rgb, _ = demo.render_unit(demo._make_unit(3, "none", 11), size=SIZE)
+    assert hashlib.sha256(rgb.tobytes()).hexdigest() == "628ffa24b980b027fe3ab3ed0e8413a979b69f515196587cae6ef54bb46ef4fb"
+    g = demo._golden_capture(1, 11)
+    rgb = demo._render_with_texture(g, demo._product_texture(g, SIZE), SIZE)
+    assert hashlib.sha256(rgb.tobytes()).hexdigest() == "7f5a88b1ce418d2f977a94d206c2032513e8d34f269fef711da9d4661d389258"
+    _, truth = demo.render_unit(demo._make_unit(3, "none", 11), size=SIZE)
+    assert "bend" not in truth and "blotch" not in truth
+
+
+def _edge_errors_along_curve(lin, cam_of_mm, x_mm, y_range, *, n=40, w=5, plateau=3):
+    """Measured minus true camera x of the near-vertical curved edge {(x_mm, t)} row by row."""
+    t = np.linspace(y_range[0], y_range[1], 4000)
+    pts = cam_of_mm(np.stack([np.full_like(t, x_mm), t], axis=1))
+    errs = []
+    for y in np.linspace(pts[:, 1].min() + 1, pts[:, 1].max() - 1, n).round().astype(int):
+        x_true = float(np.interp(y, pts[:, 1], pts[:, 0]))
+        c = int(np.floor(x_true))
+        row = lin[y].mean(axis=-1)
+        left = row[c - w - plateau: c - w].mean()
+        right = row[c + w + 1: c + w + 1 + plateau].mean()
+        win = row[c - w: c + w + 1]
+        errs.append(c - w - 0.5 + np.sum((win - right) / (left - right)) - x_true)
+    return np.asarray(errs)
+
+
+@pytest.mark.parametrize("bend", [(1.8, -1.2, 1.8), (-1.5, 2.0, -2.0)])
+def test_bent_edge_lands_where_the_helper_says(bend):
+    p = dataclasses.replace(_PARAMS, bend=bend)
+    rgb, truth = demo.render_unit(p, size=0.5)
+    assert truth["bend"]["shear_mm"] == bend[2]
+    lin = _decode_linear(rgb)
+    errs = _edge_errors_along_curve(lin, lambda q: demo.product_mm_to_camera_px(p, q, size=0.5), -110.37 / 2, (10.0, 28.0))
+    assert abs(errs.mean()) < 0.05, errs.mean()
+    assert np.abs(errs).max() < 0.25
+    # the bend really moved the edge: the rigid prediction is off by more than 1 px somewhere
+    rigid = _apply(np.asarray(truth["camera_homography"]) @ np.asarray(truth["product_pose"]), [(-110.37 / 2, 10.0), (-110.37 / 2, 28.0)])
+    bent = demo.product_mm_to_camera_px(p, [(-110.37 / 2, 10.0), (-110.37 / 2, 28.0)], size=0.5)
+    assert np.abs(bent - rigid).max() > 1.0
+
+
+def test_bend_field_is_smooth_and_invertible():
+    bend = (2.0, -2.0, 2.0)
+    rng = np.random.default_rng(0)
+    pts = np.stack([rng.uniform(-57, 75, 200), rng.uniform(-36, 36, 200)], axis=1)
+    q = pts + demo.bend_displacement_mm(bend, pts)
+    assert np.abs(demo._unbend(bend, q) - pts).max() < 1e-9
+    assert demo._bend_bound_mm(bend) >= np.linalg.norm(demo.bend_displacement_mm(bend, pts), axis=1).max()
+    assert np.allclose(demo.bend_displacement_mm((0.0, 0.0, 0.0), pts), 0.0)
+    # golden px of material points: the flat golden, in the golden pose
+    prof = demo.demo_profile(SIZE)
+    assert np.allclose(demo.product_mm_to_golden_px([(0.0, 0.0)], size=SIZE), prof.mm_to_px(_apply(demo.GOLDEN_POSE, [(0.0, 0.0)])))
+
+
+def _zone_pixels(rgb, truth, poly_mm):
+    h = np.asarray(truth["camera_homography"]) @ np.asarray(truth["product_pose"])
+    poly = _apply(h, poly_mm)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    return mask > 0
+
+
+def test_blotchy_panel_has_the_stated_mean_and_is_blotchy():
+    p = dataclasses.replace(demo.golden_params(), noise_sigma=0.0, blotch=(2.5, 10.0, 123))
+    rgb, truth = demo.render_unit(p, size=0.5)
+    assert truth["blotch"]["zone_mean_lab"] == list(p.panel_lab)
+    lab = _to_lab(rgb)
+    poly = demo.COLOR_ZONES["panel"]["polygon_mm"]
+    mask = _zone_pixels(rgb, truth, poly)
+    mean = lab[mask].mean(axis=0)
+    de = float(colour.difference.delta_E_CIE2000(mean, np.array(p.panel_lab), textiles=True))
+    assert de < 0.15, (mean, de)
+    # the blotches: 5 x 5 px patch means (about 1.3 mm) on a 3 mm grid reach about 2.5 ΔE00 (kL = 2)
+    h = np.asarray(truth["camera_homography"]) @ np.asarray(truth["product_pose"])
+    centers = [(x, y) for x in np.arange(-48.0, -23.0, 3.0) for y in np.arange(5.0, 26.0, 3.0)]
+    cam = _apply(h, centers)
+    cell_de = []
+    for cx, cy in cam:
+        patch = lab[int(cy) - 2: int(cy) + 3, int(cx) - 2: int(cx) + 3].reshape(-1, 3).mean(axis=0)
+        cell_de.append(float(colour.difference.delta_E_CIE2000(patch, np.array(p.panel_lab), textiles=True)))
+    assert 1.5 < max(cell_de) < 2.8, max(cell_de)
+    # the field itself: zero mean on the zone and its peak at the stated ΔE00
+    gx, gy = demo._zone_grid(poly)
+    f = demo.blotch_field(p, gx, gy)
+    assert abs(f.mean()) < 1e-9
+    d = demo._chroma_direction(p.panel_lab)
+    peak = np.asarray(p.panel_lab) + np.abs(f).max() * d
+    assert abs(float(colour.difference.delta_E_CIE2000(peak, np.array(p.panel_lab), textiles=True)) - 2.5) < 1e-3
+
+
+def test_plated_zone_truth_and_spec_variant():
+    u = np.linspace(-7 / 9, 7 / 9, 200001)
+    assert abs(demo.plated_zone_truth_lab()[0] - demo._plating_l(u).mean()) < 1e-4
+    assert demo.plated_zone_truth_lab((70.0, 1.0, 4.0)) == pytest.approx((demo.plated_zone_truth_lab()[0] + 4.0, 1.0, 4.0))
+    spec = load_spec(demo.spec_variant(SIZE, registration="nonrigid", panel_uniformity_de00=1.0, plated_zone=True))
+    assert spec.registration == "nonrigid"
+    by_name = {c.name: c for c in spec.colors}
+    assert by_name["panel"].uniformity_tolerance_de00 == 1.0
+    assert by_name["buckle"].target.lab == pytest.approx(demo.plated_zone_truth_lab(), abs=1e-4)
+    assert demo.spec_variant(SIZE) == demo.build_spec(SIZE)
+    # the diffuse render of the zone (no noise, specular band outside a narrow strip) matches the truth's L* profile
+    p = dataclasses.replace(demo.golden_params(), noise_sigma=0.0)
+    rgb, truth = demo.render_unit(p, size=0.5)
+    lab = _to_lab(rgb)
+    h = np.asarray(truth["camera_homography"]) @ np.asarray(truth["product_pose"])
+    for x in (42.0, 45.0):
+        cx, cy = _apply(h, [(x, -12.5)])[0]
+        got = lab[int(round(cy)) - 1: int(round(cy)) + 2, int(round(cx))].mean(axis=0)
+        assert abs(got[0] - demo._plating_l((x - 40.0) / 9.0)) < 0.4, (x, got)
+
+
+def test_variant_units():
+    with pytest.raises(Exception, match="kind"):
+        demo.make_variant_unit(0, "wobbly")
+    g = demo.make_variant_unit(4, "good", 3)
+    assert g == demo._make_unit(4, "none", 3)
+    b = demo.make_variant_unit(4, "bent", 3, bend_mm=1.5)
+    assert max(abs(v) for v in b.bend) == pytest.approx(1.5) and b.pose == g.pose
+    bl = demo.make_variant_unit(4, "blotchy", 3)
+    assert bl.blotch[0] == 2.5 and bl.fault == "blotchy" and bl.panel_lab == g.panel_lab
