@@ -207,7 +207,7 @@ class AnomalyZone(_Model):
     name: str = Field(min_length=1)
     region: Region = "full"
     defect_type: DefectType = DefectType.other
-    method: Literal["auto", "variation", "patchcore", "padim", "texture"] = "auto"
+    method: Literal["auto", "variation", "texture_variation", "patchcore", "padim", "texture"] = "auto"
     sensitivity: float = Field(default=1.0, gt=0, le=10, description="> 1 flags smaller deviations.")
     min_area_mm2: float = Field(default=0.0, ge=0, description="Smaller regions are not reported as defects.")
     severity: Severity = Severity.major

@@ -356,3 +356,65 @@ def test_threshold_never_below_a_good_score_it_must_pass(scores, sens):
     k = math.ceil((len(s) + 1) * 0.99)
     assert thr >= (s[k - 1] if k <= len(s) else s[-1])
     assert good_score_threshold(s, sensitivity=sens) == pytest.approx(thr / sens)
+
+
+def grain_unit(seed: int, *, h: int = 160, w: int = 200, leather=(150, 90, 50), patch=(60, 40, 120)) -> np.ndarray:
+    """Leather with a unit-specific fine grain (0.15 mm, sd 6 levels at 0.1 mm/px) and a printed patch."""
+    rng = np.random.default_rng(seed)
+    n = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5)
+    img = np.asarray(leather, np.float32) + 6 * (n / n.std())[..., None]
+    img[20:60, 130:180] = patch
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_auto_picks_texture_variation_for_finish_zones_and_new_grain_passes():
+    rng = np.random.default_rng(1)
+    one = grain_unit(7)  # every golden capture is the same physical unit (same grain)
+    caps = [shoot(one, rng, noise=1.5) for _ in range(5)]
+    region = [[0, 70], [200, 70], [200, 160], [0, 160]]
+    model = AnomalyModel.fit(caps, [AnomalyZone(name="leather", defect_type="finish", region=region)], scale_mm_per_px=SCALE)
+    per_px = AnomalyModel.fit(caps, [AnomalyZone(name="leather", defect_type="other", region=region)], scale_mm_per_px=SCALE)
+    assert model.methods_ == {"leather": "texture_variation"} and per_px.methods_ == {"leather": "variation"}
+    other = shoot(grain_unit(99), rng, noise=1.5)
+    # the per-pixel model sees another grain as a defect; the texture-aware zone does not
+    assert per_px.score(other).score >= 1.0 and model.score(other).score < 0.6
+    unit = grain_unit(98).astype(np.int16)
+    yy, xx = np.mgrid[:160, :200]
+    stain = (xx - 80) ** 2 + (yy - 115) ** 2 < 18**2  # 1.8 mm radius, 10 mm² darker blot
+    unit[stain] -= 25
+    res = model.score(shoot(np.clip(unit, 0, 255).astype(np.uint8), rng, noise=1.5))
+    hits = [d for d in res.defects if d.zone == "leather"]
+    assert hits and overlaps(hits[0].bbox, (62, 97, 99, 134))
+
+
+@pytest.mark.parametrize("which", ["leather", "patch"])
+def test_uniform_recolouring_of_one_material_is_not_anomalous_but_a_local_blot_is(which):
+    rng = np.random.default_rng(2)
+    g = grain_unit(3)
+    caps = [shoot(g, rng, noise=1.5) for _ in range(5)]
+    zone = AnomalyZone(name="all", defect_type="print", min_area_mm2=0.5)
+    model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    kw = {"leather": (135, 75, 38)} if which == "leather" else {"patch": (80, 50, 150)}
+    shifted = grain_unit(3, **kw)
+    assert model.score(shoot(shifted, rng, gain=(0.85, 0.9, 0.95), noise=1.5)).score < 1.0
+    blot = shifted.copy()
+    # a 1.2 mm blot of the other material: on the leather, or inside the printed patch
+    x, y = (40, 100) if which == "leather" else (140, 30)
+    cv2.rectangle(blot, (x, y), (x + 12, y + 12), (60, 40, 120) if which == "leather" else (150, 90, 50), -1)
+    res = model.score(shoot(blot, rng, gain=(0.85, 0.9, 0.95), noise=1.5))
+    assert res.score >= 1.0 and overlaps(res.defects[0].bbox, (x, y, x + 13, y + 13))
+
+
+def test_add_good_learns_unit_to_unit_grain():
+    rng = np.random.default_rng(5)
+    zones = [AnomalyZone(name="leather", defect_type="other")]
+    one = grain_unit(11)
+    model = AnomalyModel.fit([shoot(one, rng, noise=1.5) for _ in range(4)], zones, scale_mm_per_px=SCALE)
+    probe = shoot(grain_unit(500), rng, noise=1.5)
+    before = model.score(probe).score
+    spread_before = float(np.median(1.0 / model.inv_spread_[80:150, 10:120]))
+    model.add_good([shoot(grain_unit(s), rng, noise=1.5) for s in (20, 21, 22, 23, 24)])
+    assert float(np.median(1.0 / model.inv_spread_[80:150, 10:120])) > 1.2 * spread_before
+    assert len(model.zones_[0].good_scores) == 4 + 5
+    after = model.score(probe).score
+    assert after < 0.7 * before

@@ -4,6 +4,16 @@ Methods per zone (``AnomalyZone.method``):
 
 ``variation``
     Per-pixel mean/spread model (:mod:`.variation`), full resolution. Fast (the default).
+``texture_variation``
+    The variation model at a coarser scale for textured surfaces with no fixed geometry
+    (leather grain, fabric), where every physical unit has its own pattern: inside the zone the
+    images are low-passed (Gaussian ``tex_sigma_mm``, 0.5 mm: a 1 mm grain averages out, a
+    stain of several mm does not) and the spread is floored by the texture's own
+    realisation-to-realisation difference, ``sqrt(2) *`` the local sd of the low-passed golden
+    around its local mean (window ``tex_window_mm``). The golden captures share one grain, so
+    their leave-one-out scores cannot calibrate this; the threshold is floored by the expected
+    maximum of ``|z|`` over the zone's independent samples (:meth:`AnomalyModel._texture_floor`).
+    Known limit: pixels shared with another zone are low-passed for that zone too.
 ``patchcore``
     Nearest good patch feature at the same cell ± ``radius`` cells (:mod:`.features`),
     bank = golden captures + accepted units, per-cell greedy coreset of ``bank_per_cell``.
@@ -12,12 +22,21 @@ Methods per zone (``AnomalyZone.method``):
 ``texture``
     Position-free nearest neighbour in the zone's whole feature bank (leather, fabric).
 ``auto``
-    ``variation`` for every zone. On registered units it resolves smaller defects than
+    ``texture_variation`` for zones whose ``defect_type`` is in ``TEXTURE_DEFECT_TYPES``
+    (``finish``), ``variation`` for every other zone. On registered units it resolves smaller defects than
     stride-8 features, needs no backbone and runs well inside the time budget; on the demo
     lot it finds the stain on the leather panel (3.3 x threshold) and the skipped stitch
     that ``texture`` scored below threshold (0.78 and 0.52). Choose ``texture`` explicitly
     for surfaces whose pattern differs from unit to unit (natural leather grain, fabric),
     ``patchcore``/``padim`` for registered parts where pixel statistics are too brittle.
+
+Colour normalisation (variation methods): a zone's golden mean colours are clustered into
+materials (k-means, ``n_materials``; clusters under ``material_min_frac`` / ``material_min_px``,
+mostly edge blends, are dropped). Each material gets its own robust per-channel gain (median
+of ratios) against the golden, bounded to ``material_gain_limit`` times the zone's overall gain,
+and a pixel between two materials gets the same convex mix of their gains. A uniformly
+re-coloured material or a lighting change is thus not anomalous (colour is the colour stage's
+job), while a local defect (a minority of its material) is not absorbed.
 
 Thresholds come from good images only (:mod:`.threshold`): leave-one-out over the golden
 captures, then each accepted unit's score *before* it joins the model. The returned map
@@ -41,8 +60,12 @@ from .variation import BLUR_SIGMA_PX, combine_stats, deviation_map, prepare, rob
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS"]
 
-METHODS = ("auto", "variation", "patchcore", "padim", "texture")
+METHODS = ("auto", "variation", "texture_variation", "patchcore", "padim", "texture")
 _FEATURE_METHODS = ("patchcore", "padim", "texture")
+_VARIATION_METHODS = ("variation", "texture_variation")
+#: Zone defect types whose surface is a texture with no fixed geometry (``auto`` ->
+#: ``texture_variation``): every physical unit has its own leather grain / weave.
+TEXTURE_DEFECT_TYPES = ("finish",)
 STATE_VERSION = 1
 
 
@@ -91,6 +114,20 @@ class AnomalyConfig:
         Backbone features (152 channels) are projected to this many dimensions by a fixed
         seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
         every feature model (0 = keep all 152): 2.4x faster distances, smaller banks.
+    tex_sigma_mm : float
+        Low-pass sigma of ``texture_variation`` zones, mm (total, including ``blur_sigma_px``).
+    tex_window_mm : float
+        Window (Gaussian sigma, mm) of the local texture variance of ``texture_variation`` zones.
+    tex_sigma_px : float
+        Low-pass sigma in px when the model has no ``scale_mm_per_px``.
+    n_materials : int
+        Most golden colour clusters (materials) per zone for the colour normalisation.
+    material_min_frac : float
+        A material needs at least this fraction of the zone's pixels ...
+    material_min_px : int
+        ... and at least this many px, else it is merged into the others.
+    material_gain_limit : float
+        A material's gain stays within ``[1/limit, limit]`` times the zone's overall gain.
     """
 
     abs_floor: float = 3.0
@@ -111,6 +148,13 @@ class AnomalyConfig:
     padim_dims: int = 48
     texture_bank: int = 2000
     proj_dim: int = 64
+    tex_sigma_mm: float = 0.5
+    tex_window_mm: float = 2.0
+    tex_sigma_px: float = 5.0
+    n_materials: int = 6
+    material_min_frac: float = 0.01
+    material_min_px: int = 200
+    material_gain_limit: float = 3.0
 
 
 @dataclass
@@ -264,7 +308,8 @@ class AnomalyModel:
         from .backbone import backbone_available
 
         if method == "auto":
-            return "variation"
+            dt = getattr(zone.defect_type, "value", zone.defect_type)
+            return "texture_variation" if dt in TEXTURE_DEFECT_TYPES else "variation"
         if method in _FEATURE_METHODS and not backbone_available():
             raise ModelError(f"anomaly_zones[{zone.name}].method={method!r} needs the ONNX backbone, which is missing")
         return method
@@ -276,7 +321,7 @@ class AnomalyModel:
     # ------------------------------------------------------------------ internals: statistics
     def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Prepared, gain-normalised (to the first image) float images and float weights."""
-        preps = [prepare(im, sigma_px=self.config.blur_sigma_px) for im in imgs]
+        preps = [self._prep(im) for im in imgs]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
         out = []
@@ -298,9 +343,167 @@ class AnomalyModel:
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
         sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px)
+        self._texture_spread(sp)
+        self._fit_materials()
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+
+    # ------------------------------------------------------------------ internals: texture zones
+    @property
+    def tex_sigma_px_(self) -> float:
+        """Low-pass sigma (px) of ``texture_variation`` zones (``tex_sigma_mm`` at the golden scale)."""
+        c = self.config
+        return c.tex_sigma_mm / self.scale_mm_per_px if self.scale_mm_per_px else c.tex_sigma_px
+
+    def _tex_zones(self) -> list[_Zone]:
+        return [z for z in self.zones_ if z.method == "texture_variation"]
+
+    def _tex_slices(self, z: _Zone, margin: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+        """(outer, inner) slices: the zone bbox grown by ``margin`` px, and the bbox inside it."""
+        h, w = self.shape_
+        x0, y0, x1, y1 = z.bbox
+        X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+        return (slice(Y0, Y1), slice(X0, X1)), (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
+
+    def _prep(self, img: np.ndarray) -> np.ndarray:
+        """Prepared float image; inside ``texture_variation`` zones further low-passed so that the
+        unit-specific grain averages out (sigma ``tex_sigma_px_`` in total)."""
+        p = prepare(img, sigma_px=self.config.blur_sigma_px)
+        zs = self._tex_zones()
+        if zs:
+            s = float(np.sqrt(max(self.tex_sigma_px_**2 - self.config.blur_sigma_px**2, 0.0)))
+            if s > 0:
+                for z in zs:
+                    outer, inner = self._tex_slices(z, int(np.ceil(3 * s)))
+                    b = cv2.GaussianBlur(p[outer], (0, 0), s, borderType=cv2.BORDER_REFLECT)
+                    x0, y0, x1, y1 = z.bbox
+                    zm = z.mask[y0:y1, x0:x1, None]
+                    p[y0:y1, x0:x1] = np.where(zm, b[inner], p[y0:y1, x0:x1])
+        return p
+
+    def _texture_spread(self, sp: np.ndarray) -> None:
+        """Floor the spread of texture zones by the expected grain difference between two units.
+
+        The golden captures are one physical unit, so their per-pixel variance never sees another
+        grain. Two independent realisations of the (low-passed) texture differ by a variance of
+        ``2 var_tex``, where ``var_tex`` is the local variance of the low-passed golden mean around
+        its local mean (Gaussian window ``tex_window_mm``); it is added to the spread in place.
+        """
+        c = self.config
+        self.tex_sd_: dict[str, float] = {}
+        for z in self._tex_zones():
+            sw = c.tex_window_mm / self.scale_mm_per_px if self.scale_mm_per_px else 4 * c.tex_sigma_px
+            outer, inner = self._tex_slices(z, int(np.ceil(3 * sw)))
+            m = self.mean_[outer]
+            r = m - cv2.GaussianBlur(m, (0, 0), sw, borderType=cv2.BORDER_REFLECT)
+            tv = cv2.GaussianBlur(r * r, (0, 0), sw, borderType=cv2.BORDER_REFLECT)[inner]
+            x0, y0, x1, y1 = z.bbox
+            zm = z.mask[y0:y1, x0:x1]
+            sl = sp[y0:y1, x0:x1]
+            sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * tv[zm])
+            self.tex_sd_[z.spec.name] = float(np.sqrt(np.median(tv[zm]))) if zm.any() else 0.0
+
+    def _texture_floor(self, z: _Zone) -> float:
+        """Smallest threshold (z units) of a texture zone: the expected maximum of |z| over the zone's
+        independent low-passed samples, ``sqrt(2 ln N)``, ``N = area / (4 pi sigma^2)``, plus 1 (the
+        golden cannot calibrate it: its captures share one grain)."""
+        n = max(float(z.mask.sum()) / (4 * np.pi * self.tex_sigma_px_**2), 2.0)
+        return float(np.sqrt(2 * np.log(n))) + 1.0
+
+    # ------------------------------------------------------------------ internals: colour normalisation
+    def _fit_materials(self) -> None:
+        """Cluster each variation zone's golden mean colours into up to ``n_materials`` materials
+        (k-means, seeded, on a subsample) -> ``self.materials_[name]``: (bbox-sized int8 label map,
+        centres)."""
+        c = self.config
+        self.materials_: dict[str, np.ndarray] = {}
+        self.mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if not self.n_.any():
+            return
+        for z in self.zones_:
+            if z.method not in _VARIATION_METHODS:
+                continue
+            x0, y0, x1, y1 = z.bbox
+            m = z.mask[y0:y1, x0:x1] & (self.n_[y0:y1, x0:x1] > 0)
+            mean = self.mean_[y0:y1, x0:x1]
+            x = mean[m]
+            k = int(min(c.n_materials, len(x)))
+            if k <= 1:
+                self.materials_[z.spec.name] = np.where(m, 0, -1).astype(np.int8)
+                continue
+            step = max(1, len(x) // 20000)
+            cv2.setRNGSeed(0)
+            _, _, centres = cv2.kmeans(np.ascontiguousarray(x[::step]), k, None,
+                                       (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5), 2, cv2.KMEANS_PP_CENTERS)
+            # clusters too small to give a robust gain at score time (mostly edge blends) are
+            # dropped: their pixels are then mixes of the remaining materials
+            d = ((x[::step, None, :] - centres[None]) ** 2).sum(-1)
+            cnt = np.bincount(np.argmin(d, axis=1), minlength=k) * step
+            big = cnt >= max(c.material_min_frac * len(x), c.material_min_px)
+            if big.sum() >= 1:
+                centres = centres[big]
+            k = len(centres)
+            if k == 1:
+                self.materials_[z.spec.name] = np.where(m, 0, -1).astype(np.int8)
+                continue
+            d = ((mean[..., None, :] - centres[None, None]) ** 2).sum(-1)
+            order = np.argsort(d, axis=-1)
+            k1, k2 = order[..., 0], order[..., 1]
+            # A pixel between two materials (an edge, a blend) is the convex mix
+            # a c1 + (1 - a) c2 of its two nearest centres: its gain is the same mix.
+            c1, c2 = centres[k1], centres[k2]
+            e = c1 - c2
+            a = np.clip(((mean - c2) * e).sum(-1) / np.maximum((e * e).sum(-1), 1e-6), 0.0, 1.0)
+            self.materials_[z.spec.name] = np.where(m, k1, -1).astype(np.int8)
+            w = np.zeros(mean.shape[:2] + (k,), np.float32)
+            np.put_along_axis(w, k1[..., None], a[..., None], axis=-1)
+            np.put_along_axis(w, k2[..., None], (1 - a)[..., None], axis=-1)
+            w = w.reshape(-1, k)
+            # + 12 levels (robust_gain's min_level) in numerator and denominator: dark channels
+            # carry no gain information and fall back to the zone gain (no division by ~0)
+            den = w @ centres.astype(np.float32) + 12.0
+            self.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32))
+
+    def _normalise_colour(self, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """The unit crop divided by a per-material, per-channel gain against the golden mean.
+
+        One robust gain (median of ratios) over the zone removes the lighting; each material
+        (golden colour cluster) holding >= ``material_min_frac`` of the zone then gets its own
+        gain, bounded to ``[1 / material_gain_limit, material_gain_limit]`` times the zone gain,
+        so a uniformly re-coloured material (the colour stage's job) is not anomalous while a
+        local defect, being a minority of its material, is not absorbed.
+        """
+        c = self.config
+        x0, y0, x1, y1 = z.bbox
+        mean = self.mean_[y0:y1, x0:x1]
+        g0 = robust_gain(u, mean, m)
+        lab = self.materials_.get(z.spec.name)
+        if lab is None or z.spec.name not in self.mix_:
+            return u * (1.0 / g0)
+        w, inv_den, centres = self.mix_[z.spec.name]
+        # one subsample (about 20 000 px, as robust_gain) shared by all materials
+        step = max(1, int(np.sqrt(u.shape[0] * u.shape[1] / 20_000)))
+        us = u[::step, ::step].reshape(-1, 3)
+        ms = mean[::step, ::step].reshape(-1, 3)
+        ls = np.where(m[::step, ::step], lab[::step, ::step], -1).ravel()
+        n_all = max(int((ls >= 0).sum()), 1)
+        ok = ms > 12.0
+        ratio = us / np.maximum(ms, 1e-3)
+        gains = np.tile(g0, (len(centres), 1))
+        min_n = max(c.material_min_frac * n_all, c.material_min_px / step**2)
+        for k in range(len(centres)):
+            sel = ls == k
+            if sel.sum() < min_n:
+                continue
+            for ch in range(3):
+                r = ratio[sel & ok[:, ch], ch]
+                if r.size >= 16:
+                    gains[k, ch] = np.median(r)
+            gains[k] = np.clip(gains[k], g0 / c.material_gain_limit, g0 * c.material_gain_limit)
+        # per-pixel gain = (sum_k w_k g_k c_k) / (sum_k w_k c_k)
+        g = (w @ (gains * centres).astype(np.float32) + 12.0 * g0) * inv_den
+        return u / g.reshape(u.shape)
 
     def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
         h, w = self.shape_
@@ -370,7 +573,7 @@ class AnomalyModel:
     def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid."""
         ok = self._erode(valid) & (self.n_ > 0)
-        prep = prepare(img, sigma_px=self.config.blur_sigma_px) if any(z.method == "variation" for z in self.zones_) else None
+        prep = self._prep(img) if any(z.method in _VARIATION_METHODS for z in self.zones_) else None
         if feat is None and self.uses_features:
             feat = self._unit_features(self._gain_corrected(img, ok))
         out = {}
@@ -379,12 +582,10 @@ class AnomalyModel:
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
             full = np.zeros(self.shape_, np.float32)
             if m.any():
-                if z.method == "variation":
-                    mean = self.mean_[y0:y1, x0:x1]
-                    u = prep[y0:y1, x0:x1]
-                    g = robust_gain(u, mean, m)
+                if z.method in _VARIATION_METHODS:
                     sl = (slice(y0, y1), slice(x0, x1))
-                    r = deviation_map(u, self.mid_[sl], self.half_[sl], self.inv_spread_[sl], g)
+                    u = self._normalise_colour(z, prep[sl], m)
+                    r = deviation_map(u, self.mid_[sl], self.half_[sl], self.inv_spread_[sl], np.ones(3, np.float32))
                 else:
                     r = self._feature_raw(z, feat)[y0:y1, x0:x1]
                 full[y0:y1, x0:x1] = np.where(m, r, 0)
@@ -423,6 +624,8 @@ class AnomalyModel:
         c = self.config
         for z in self.zones_:
             floor = c.var_floor if z.method == "variation" else c.feat_floor
+            if z.method == "texture_variation":
+                floor = max(c.var_floor, self._texture_floor(z))
             z.threshold = good_score_threshold(z.good_scores, alpha=c.alpha, sensitivity=z.spec.sensitivity, floor=floor)
 
     # ------------------------------------------------------------------ public API
