@@ -44,6 +44,7 @@ from .spec import Severity, Spec, load_spec  # noqa: E402
 __all__ = [
     "__version__",
     "aql",
+    "lots",
     "load_spec",
     "Spec",
     "Severity",

@@ -7,6 +7,8 @@ the (rectified) unit photo. Lab values are CIELAB D65 unless the name says other
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,7 @@ __all__ = [
     "AnomalyResult",
     "UnitResult",
     "jsonable",
+    "color_shift_words",
 ]
 
 
@@ -56,6 +59,48 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     return value
+
+
+def color_shift_words(lab: Sequence[float], reference_lab: Sequence[float], d_l: float, d_c: float, d_h: float,
+                      *, threshold: float = 0.3) -> str:
+    """Plain words for how a colour differs from its reference, e.g. ``"darker, yellower"``.
+
+    Parameters
+    ----------
+    lab, reference_lab : (L*, a*, b*)
+        The unit's and the reference's CIELAB D65.
+    d_l, d_c, d_h : float
+        CIEDE2000's weighted lightness, chroma and hue terms (unit minus reference), as in
+        :class:`goldenvision.results.ColorResult`; a term below ``threshold`` is not worded.
+    threshold : float
+        Smallest term worth a word (ΔE00 units).
+
+    Returns
+    -------
+    str
+        The hue word names the a*/b* axis the hue moved along most (redder/greener,
+        yellower/bluer), measured perpendicular to the reference's chroma direction so a pure
+        saturation change is not called a hue shift.
+    """
+    words = []
+    if abs(d_l) >= threshold:
+        words.append("lighter" if d_l > 0 else "darker")
+    if abs(d_c) >= threshold:
+        words.append("more saturated" if d_c > 0 else "duller (greyer)")
+    if abs(d_h) >= threshold:
+        a0, b0 = float(reference_lab[1]), float(reference_lab[2])
+        da, db = float(lab[1]) - a0, float(lab[2]) - b0
+        c0 = math.hypot(a0, b0)
+        if c0 > 1e-6:
+            na, nb = a0 / c0, b0 / c0
+            along = da * na + db * nb
+            da, db = da - along * na, db - along * nb
+        if abs(da) >= abs(db):
+            words.append("redder" if da > 0 else "greener")
+        else:
+            words.append("yellower" if db > 0 else "bluer")
+    return ", ".join(words) or "no clear direction"
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +206,10 @@ class ColorResult:
 
     def describe(self) -> str:
         """Plain words for the direction of the difference, e.g. 'darker, yellower'."""
-        words = []
-        if abs(self.d_l) >= 0.3:
-            words.append("lighter" if self.d_l > 0 else "darker")
-        if abs(self.d_c) >= 0.3:
-            words.append("more saturated" if self.d_c > 0 else "duller")
-        if abs(self.d_h) >= 0.3:
-            words.append("hue shifted")
-        return ", ".join(words) or "no clear direction"
+        ref = self.target_lab if self.target_lab is not None else self.golden_lab
+        if ref is None:
+            ref = self.lab
+        return color_shift_words(self.lab, ref, self.d_l, self.d_c, self.d_h)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -79,7 +79,6 @@ def main() -> int:
     pkg = args.out / "bench.golden"
     golden.save(pkg)
     golden = gv.load_golden(pkg)
-    spec = golden.spec
     profile = load_profile(golden.profile) if golden.profile else None
     truth = lot.truth
     units_truth = {u["unit_id"]: u for u in truth["units"]}

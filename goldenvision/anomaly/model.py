@@ -593,7 +593,6 @@ class AnomalyModel:
         return out
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
-        c = self.config
         preps, ws = self._prep_captures(imgs, masks)
         n = len(preps)
         # Leave-one-out scores: statistics (and banks) without capture i, then score capture i.

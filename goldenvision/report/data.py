@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..errors import GoldenVisionError, SpecError
 from ..golden import GoldenSample
-from ..results import UnitResult
+from ..results import color_shift_words, UnitResult
 from ..transform import map_points_to_reference
 
 __all__ = ["ReportData", "build_report", "color_shift_words", "lot_summary", "INSPECTION_TYPES"]
@@ -119,47 +119,6 @@ class ReportData:
 
 
 # --------------------------------------------------------------------------- words
-
-
-def color_shift_words(lab: Sequence[float], reference_lab: Sequence[float], d_l: float, d_c: float, d_h: float,
-                      *, threshold: float = 0.3) -> str:
-    """Plain words for how a colour differs from its reference, e.g. ``"darker, yellower"``.
-
-    Parameters
-    ----------
-    lab, reference_lab : (L*, a*, b*)
-        The unit's and the reference's CIELAB D65.
-    d_l, d_c, d_h : float
-        CIEDE2000's weighted lightness, chroma and hue terms (unit minus reference), as in
-        :class:`goldenvision.results.ColorResult`; a term below ``threshold`` is not worded.
-    threshold : float
-        Smallest term worth a word (ΔE00 units).
-
-    Returns
-    -------
-    str
-        The hue word names the a*/b* axis the hue moved along most (redder/greener,
-        yellower/bluer), measured perpendicular to the reference's chroma direction so a pure
-        saturation change is not called a hue shift.
-    """
-    words = []
-    if abs(d_l) >= threshold:
-        words.append("lighter" if d_l > 0 else "darker")
-    if abs(d_c) >= threshold:
-        words.append("more saturated" if d_c > 0 else "duller (greyer)")
-    if abs(d_h) >= threshold:
-        a0, b0 = float(reference_lab[1]), float(reference_lab[2])
-        da, db = float(lab[1]) - a0, float(lab[2]) - b0
-        c0 = math.hypot(a0, b0)
-        if c0 > 1e-6:
-            na, nb = a0 / c0, b0 / c0
-            along = da * na + db * nb
-            da, db = da - along * na, db - along * nb
-        if abs(da) >= abs(db):
-            words.append("redder" if da > 0 else "greener")
-        else:
-            words.append("yellower" if db > 0 else "bluer")
-    return ", ".join(words) or "no clear direction"
 
 
 def _plan_words(plan: Mapping[str, Any]) -> str:
