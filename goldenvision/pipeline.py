@@ -306,7 +306,11 @@ class Inspector:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
         amap = self.rt.anomaly.score(warped, valid).map if self.rt.spec.anomaly_zones else None
-        return {"frame": frame, "warped": warped, "valid": valid, "registration": reg,
+        try:
+            correction: ColorCorrection | None = _color_correction(frame, self.rt.profile)
+        except CalibrationError:
+            correction = None
+        return {"frame": frame, "warped": warped, "valid": valid, "registration": reg, "correction": correction,
                 "golden": self.golden.reference, "anomaly_map": amap}
 
     def __call__(self, image: ImageSource, *, unit_id: str | None = None) -> UnitResult:

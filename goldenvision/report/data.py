@@ -445,7 +445,6 @@ def _unit_images(ev: Mapping[str, Any], r: Mapping[str, Any], golden: GoldenSamp
 
 def _color_maps(ev: Mapping[str, Any], r: Mapping[str, Any], inspector: Any) -> list[dict[str, Any]]:
     """ΔE00 heat maps of the colour zones out of tolerance (only those: the map is slow-ish)."""
-    from ..calibration.color import ColorCorrection, fit_chart_correction
     from ..color import zone_delta_e_map
 
     bad = [c for c in r.get("color", []) if not c.get("ok", True)]
@@ -453,10 +452,8 @@ def _color_maps(ev: Mapping[str, Any], r: Mapping[str, Any], inspector: Any) -> 
         return []
     rt = inspector.rt
     zones = {z.name: z for z in rt.spec.colors}
-    prof = rt.profile
-    try:
-        cc = fit_chart_correction(ev["frame"], prof) if prof is not None and prof.chart is not None else ColorCorrection.identity()
-    except GoldenVisionError:
+    cc = ev.get("correction")  # the pipeline's own chart correction of this photo
+    if cc is None:
         return []
     warped = ev["warped"]
     out = []
