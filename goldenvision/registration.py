@@ -44,12 +44,24 @@ edges on one side only, clipping still leaves up to ~0.7 px (against 0.2-0.6 px 
 a refusal. A clipped-linear photometric model (unit = blur(min(255, a R + b)) from stored 5 x 5
 reference neighbourhoods) was tried and dropped: it cannot see a gain hidden by a golden that
 is itself saturated, and on a soft golden it did worse than the edge shift.
-4. **Non-rigid** (``method="nonrigid"``): after the homography, DIS optical flow (Kroeger et
-   al. 2016, doi:10.1007/978-3-319-46493-0_29) between the reference and the warped unit,
-   smoothed by confidence-weighted normalised convolution (Gaussian, ``_FLOW_SIGMA_PX`` at the
-   working level; weights = reference gradient energy inside the mask), kept in
-   ``RegistrationResult.flow``: a reference pixel ``p`` samples the moving image at
-   ``H^-1 (p + flow[p])`` (see :mod:`goldenvision.transform`).
+4. **Non-rigid** (``method="nonrigid"``): the homography found as above (with only the
+   sanity, feature-agreement, coverage and a loose correlation >= ``_MIN_RHO_START`` check:
+   a bent unit does not fit a homography) is the start of a smooth deformation ``d``: a
+   reference px ``p`` sits at ``H^-1 (p + d(p))`` in the unit. ``d`` is a uniform cubic
+   B-spline (Rueckert et al. 1999, doi:10.1109/42.796284), ``_NR_KNOTS`` control intervals
+   along the longest side, fitted by the same robust Gauss-Newton (gain/offset, Huber then
+   Tukey) on the reference edge points from one level below the stored coarse level (where a
+   3.5 mm stitch pitch is below Nyquist and only edges and seam lines remain) down to the
+   unit's resolution, with a bending-energy penalty (zero on affine fields) and a ridge on
+   control points no edge point sees. Verification after the deformation: edge correlation
+   >= 0.6, edge inliers and coverage, correlation over the mask with the deformation, the
+   deformation's size beyond an affine map (<= ``_NR_MAX_BEND_FRAC`` of the longest side)
+   and strain (|grad d| <= ``_NR_MAX_STRAIN``) near the edge points, and the predicted
+   displacement uncertainty (3 sigma of ``(J^T W J + lam R)^-1`` at the edge points <=
+   ``_NR_MAX_STD_PX``, reported as ``rms_px``). ``d`` is kept in ``RegistrationResult.flow``
+   (see :mod:`goldenvision.transform`). Measured with ``scripts/bench_nonrigid.py``: a free
+   DIS optical flow (the previous design) locked onto neighbouring stitches and followed each
+   unit's grain (seam median 0.7 px on flat units, 1.1 px on bent ones).
 
 Coordinates are ``(x, y)`` px with pixel centres at integers; the homography maps moving
 (unit) px to reference (golden) px.
@@ -107,7 +119,14 @@ _UNCERTAINTY_LEVELS = 1  # corner uncertainty = worst over pyramid levels 0.._UN
 _FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
 _N_BLOAT = 2  # edge-shift unknowns fitted on a clipped unit image (uniform, obliquity-dependent)
 _SAT_SHARE = 0.8  # share of the >= 250 (<= 5) pixels exactly at 255 (0) that means "clipped"
-_FLOW_SIGMA_PX = 12.0  # non-rigid smoothing scale at the working level (px)
+_NR_KNOTS = 8  # non-rigid: B-spline control intervals along the reference's longest side
+_NR_SMOOTH = 0.001  # non-rigid: bending-energy weight, relative to the mean diagonal of J^T W J
+_NR_EXTRA_LEVELS = 1  # non-rigid: pyramid levels fitted below the stored coarse level
+_NR_FINEST_LEVEL = 0  # non-rigid: finest pyramid level fitted
+_NR_MAX_BEND_FRAC = 0.03  # non-rigid: largest displacement beyond an affine map, of the longest side
+_NR_MAX_STRAIN = 0.3  # non-rigid: largest |grad d| (Frobenius) of the displacement field
+_NR_MAX_STD_PX = 0.6  # non-rigid: predicted displacement uncertainty (about 3 sigma) at the edge points, px
+_MIN_RHO_START = 0.3  # non-rigid: edge correlation the rigid start must reach before the deformation is fitted
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -818,8 +837,12 @@ def _corner_diff(h1: np.ndarray, h2: np.ndarray, shape_hw: tuple[int, int]) -> f
 
 
 def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
-              pairs: np.ndarray | None, start_level: int | None = None) -> tuple[np.ndarray | None, _Fine | None, float, str | None]:
-    """Refine and verify one coarse candidate: (H, fine, coarse ncc, reason or None)."""
+              pairs: np.ndarray | None, start_level: int | None = None, start_only: bool = False
+              ) -> tuple[np.ndarray | None, _Fine | None, float, str | None]:
+    """Refine and verify one coarse candidate: (H, fine, coarse ncc, reason or None).
+
+    ``start_only``: the homography is only the start of a non-rigid fit, whose own checks
+    replace the residual ones (edge inliers, correlation, corner uncertainty) here."""
     why = _sanity(h0, model.shape_hw_)
     if why:
         return None, None, -1.0, f"coarse estimate rejected: {why}"
@@ -842,6 +865,10 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     if fine.inside_frac < _MIN_EDGE_INSIDE:
         return h, fine, ncc, (f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
                               f"image (< {100 * _MIN_EDGE_INSIDE:.0f}%)")
+    if start_only:
+        if fine.rho < _MIN_RHO_START:
+            return h, fine, ncc, f"edge correlation of the rigid start {fine.rho:.2f} < {_MIN_RHO_START}"
+        return h, fine, ncc, None
     if fine.inlier_frac < _MIN_EDGE_INLIERS:
         return h, fine, ncc, (f"only {100 * fine.inlier_frac:.0f}% of the reference edge points are found in the unit "
                               f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)")
@@ -950,8 +977,18 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     mpyr = _pyramid(mov_gray, _n_levels_for(mov_gray.shape))
     tried: list[str] = []
 
+    nonrigid = method == "nonrigid"
+
     def attempt(h0, label, pairs):
-        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs)
+        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid)
+        if why is None and nonrigid:
+            nr = _refine_nonrigid(model, mpyr, np.linalg.inv(h), ref_gray)
+            if nr is None:
+                why = "non-rigid refinement diverged or left the image"
+            else:
+                field, ncc, why = _nonrigid_check(model, mpyr, h, nr)
+                if why is None:
+                    return h, (fine, nr, field), ncc
         if why is None:
             return h, fine, ncc
         tried.append(f"{label}: {why}")
@@ -969,7 +1006,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             found = attempt(h0, note, pairs)
             if found is not None:
                 label = f"{kind}+magsac+ic"
-                rival = _rival(model, mpyr, found, pool, n_inl, affine)
+                rival = _rival(model, mpyr, _rigid_view(found), pool, n_inl, affine)
                 if rival is not None:
                     return RegistrationResult(fail, False, math.inf, inliers=n_inl, method=method, reason=rival)
                 break
@@ -984,47 +1021,320 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                 return RegistrationResult(fail, False, math.inf, method=method, reason=(
                     "ambiguous: the part fits as well turned by 180 degrees (symmetric part)"))
             if passed:
-                found = max(passed, key=lambda r: r[1].rho)
+                found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
                 label = "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
         return RegistrationResult(fail, False, math.inf, method=method, reason=f"numerical failure: {exc}")
     if found is None:
         return RegistrationResult(fail, False, math.inf, method=method, reason="cannot align: " + "; ".join(tried))
     h, fine, ncc = found
-    flow = None
-    if method == "nonrigid":
-        flow = _nonrigid_flow(model, ref_gray, mov_gray, h)
-        label += "+flow"
+    if nonrigid:
+        fine, nr, flow = fine
+        # the deformed fit's correlation and uncertainty stand for the rigid ones
+        fine = _Fine(g=fine.g, rho=nr.rho, corner_std_px=nr.std_px, converged=nr.converged, n_valid=fine.n_valid,
+                     inlier_frac=nr.inlier_frac, inside_frac=nr.inside_frac)
+        return RegistrationResult(homography=h, ok=True, rms_px=float(nr.std_px), inliers=int(n_inl),
+                                  confidence=_confidence(fine, ncc, n_inl), method=label + "+bspline", reason=None,
+                                  flow=flow)
     return RegistrationResult(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
-                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None, flow=flow)
+                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
 
 
-def _nonrigid_flow(model: RegistrationModel, ref_gray: np.ndarray, mov_gray: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Smooth residual flow (H, W, 2) float32 in reference px (see module docstring)."""
-    k = model.work_level_
-    ref = _pyramid(ref_gray, k + 1)[k]
-    hk = _scale_mat(-k) @ h
-    warped = cv2.warpPerspective(mov_gray, hk, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setUseSpatialPropagation(True)
-    # DIS on contrast-normalised images (lighting gain/offset)
-    a = cv2.normalize(ref, None, 0, 255, cv2.NORM_MINMAX)
-    b = cv2.normalize(warped, None, 0, 255, cv2.NORM_MINMAX)
-    f = dis.calc(a, b, None)  # ref(p) ~ warped(p + f(p))
-    # confidence: gradient energy of the reference, inside the mask
-    g = cv2.GaussianBlur(np.hypot(cv2.Sobel(ref.astype(np.float32), cv2.CV_32F, 1, 0), cv2.Sobel(ref.astype(np.float32), cv2.CV_32F, 0, 1)), (0, 0), 2)
-    w = ((g + 1e-3) * model.work_mask_).astype(np.float32)  # nothing from outside the mask
-    # regularise: confidence-weighted Gaussian smoothing (normalised convolution; Knutsson &
-    # Westin 1993, doi:10.1109/CVPR.1993.341081), then keep it on a coarse grid
-    sig = _FLOW_SIGMA_PX
-    ws = cv2.GaussianBlur(w, (0, 0), sig)
-    ok = ws > 1e-6
-    grid = np.stack([np.where(ok, cv2.GaussianBlur(f[..., i] * w, (0, 0), sig) / np.where(ok, ws, 1.0), 0.0)
-                     for i in range(2)], axis=-1).astype(np.float32)
+def _rigid_view(found):
+    """(H, rigid fine result, ncc) of an accepted candidate (non-rigid ones carry a tuple)."""
+    h, fine, ncc = found
+    return (h, fine[0] if isinstance(fine, tuple) else fine, ncc)
+
+
+# ----------------------------------------------------------------------------- non-rigid refinement
+@dataclass
+class _NonRigid:
+    coef: np.ndarray  # (2, ny, nx) control-point displacements, reference full px
+    knot_px: float  # control-point spacing, reference full px
+    rho: float
+    inlier_frac: float
+    inside_frac: float
+    std_px: float  # predicted 3-sigma uncertainty of the displacement at the edge points (full px)
+    converged: bool
+
+
+def _bspline_weights(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform cubic B-spline: first control index and the 4 weights at knot coordinates ``u``.
+
+    Control point ``j`` sits at knot coordinate ``j - 1`` (so index 0 is one knot before the
+    image's first pixel); returns ``i0`` (N,) int and ``w`` (N, 4) float64."""
+    i = np.floor(u)
+    t = u - i
+    t2, t3 = t * t, t * t * t
+    w = np.stack([(1 - t) ** 3, 3 * t3 - 6 * t2 + 4, -3 * t3 + 3 * t2 + 3 * t + 1, t3], axis=1) / 6.0
+    return i.astype(np.int64), w
+
+
+def _nr_grid(shape_hw: tuple[int, int]) -> tuple[float, int, int]:
+    """Control-point spacing (full px) and the grid size (ny, nx) for a reference of ``shape_hw``."""
+    h, w = shape_hw
+    knot = max(h, w) / _NR_KNOTS
+    return knot, int(math.floor((h - 1) / knot)) + 4, int(math.floor((w - 1) / knot)) + 4
+
+
+def _nr_penalty(ny: int, nx: int) -> np.ndarray:
+    """Bending-energy penalty ``R`` (2 ny nx square) on the control grid: the sum of squared
+    second differences along x, along y and the mixed one, per displacement component. Its null
+    space is the affine fields, so the homography's leftovers cost nothing."""
+    from scipy import sparse
+
+    def d2(n: int) -> "sparse.csr_matrix":
+        return sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(n - 2, 0), n))
+
+    def d1(n: int) -> "sparse.csr_matrix":
+        return sparse.diags([-1.0, 1.0], [0, 1], shape=(n - 1, n))
+
+    ix, iy = sparse.identity(nx), sparse.identity(ny)
+    ops = [sparse.kron(iy, d2(nx)), sparse.kron(d2(ny), ix), np.sqrt(2.0) * sparse.kron(d1(ny), d1(nx))]
+    r = sum((o.T @ o) for o in ops).toarray()
+    return np.kron(np.eye(2), r)
+
+
+def _nr_design(pts_full: np.ndarray, knot: float, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices (N, 16) into the flattened (ny, nx) grid and the weights (N, 16) of each point."""
+    ix, wx = _bspline_weights(pts_full[:, 0] / knot)
+    iy, wy = _bspline_weights(pts_full[:, 1] / knot)
+    ix = np.clip(ix, 0, nx - 4)
+    iy = np.clip(iy, 0, ny - 4)
+    off = np.arange(4)
+    cols = ((iy[:, None, None] + off[None, :, None]) * nx + (ix[:, None, None] + off[None, None, :])).reshape(-1, 16)
+    wts = (wy[:, :, None] * wx[:, None, :]).reshape(-1, 16)
+    return cols, wts
+
+
+def _nr_field(coef: np.ndarray, knot: float, shape_hw: tuple[int, int]) -> np.ndarray:
+    """The dense (H, W, 2) float32 displacement field of the spline (separable evaluation)."""
+    h, w = shape_hw
+    ny, nx = coef.shape[1:]
+
+    def basis(n_px: int, n_ctrl: int) -> np.ndarray:
+        i0, wt = _bspline_weights(np.arange(n_px, dtype=np.float64) / knot)
+        i0 = np.clip(i0, 0, n_ctrl - 4)
+        b = np.zeros((n_px, n_ctrl))
+        for j in range(4):
+            b[np.arange(n_px), i0 + j] = wt[:, j]
+        return b
+
+    by, bx = basis(h, ny), basis(w, nx)
+    return np.stack([by @ coef[c] @ bx.T for c in range(2)], axis=-1).astype(np.float32)
+
+
+def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.ndarray,
+                     ref_gray: np.ndarray | None = None) -> _NonRigid | None:
+    """Smooth deformation after the homography (reference full px -> moving full px ``g``).
+
+    Model: the reference point ``p`` sits at ``g(p + d(p))`` in the unit, ``d`` a uniform cubic
+    B-spline (Rueckert et al. 1999, doi:10.1109/42.796284) with ``_NR_KNOTS`` control intervals
+    along the longest side, fitted by robust Gauss-Newton (forward additive, the reference
+    gradient standing in for the warped unit's) on the reference edge points of each pyramid
+    level from the coarse one down to the unit's resolution, with the same gain/offset model and
+    Huber-then-Tukey weights as the rigid refinement and a bending-energy penalty. The coarse
+    levels (0.8 px blur of a level of 2^k px) see only structure that is stable across units:
+    panel edges and seams, not the grain; the spline's support (many stitches wide) cannot
+    lock onto a neighbouring stitch.
+    """
+    from scipy import sparse
+
+    knot, ny, nx = _nr_grid(model.shape_hw_)
+    n_c = ny * nx
+    coef = np.zeros((2, ny, nx))
+    pen = _nr_penalty(ny, nx)
+    mblur: dict[int, np.ndarray] = mpyr.blurred if isinstance(mpyr, _Pyramid) else {}
+    start = model.coarse_level_
+    scale0 = _h_scale(np.linalg.inv(g), model.shape_hw_)
+    final = int(np.clip(math.ceil(math.log2(scale0) - 0.5), 0, start))
+    final = max(final, _NR_FINEST_LEVEL) if start >= _NR_FINEST_LEVEL else final
+    out: _NonRigid | None = None
+    levels = dict(enumerate(model.levels_))
+    mlist = list(mpyr)
+    if ref_gray is not None:
+        rpyr = _pyramid(ref_gray, start + 1 + _NR_EXTRA_LEVELS)
+        rmask = _mask_pyramid(model.coarse_mask_ if model.has_mask_ else None, rpyr[start:])
+        for j in range(1, _NR_EXTRA_LEVELS + 1):
+            lv = rpyr[start + j]
+            if min(lv.shape) < 24:
+                break
+            levels[start + j] = _fine_level_data(lv, rmask[j], 3000, seed=start + j)
+        while len(mlist) < len(mpyr) + _NR_EXTRA_LEVELS and min(mlist[-1].shape) >= 48:
+            mlist.append(cv2.pyrDown(mlist[-1]))
+        start = max(levels)
+    for lvl in range(start, final - 1, -1):
+        data = levels[lvl]
+        pts = data["pts"].astype(np.float64)
+        if len(pts) < 50:
+            return None
+        t = data["t"].astype(np.float64)
+        lvl_shape = _level_shape(model.shape_hw_, lvl)
+        _, s, _ = _norm_mat(lvl_shape)
+        gxy = data["sd"][:, [2, 5]].astype(np.float64) / s  # reference gradient, gray / level px
+        f = 2.0**lvl
+        pfull = pts * f  # pyrDown keeps level px x at full px 2^k x
+        cols, wts = _nr_design(pfull, knot, ny, nx)
+        scale = _h_scale(np.linalg.inv(g), model.shape_hw_)
+        m = int(np.clip(round(lvl - math.log2(scale)), 0, len(mlist) - 1))
+        img = mblur.get(m) if m < len(mpyr) else None
+        if img is None:
+            img = _blur(mlist[m])
+            if m < len(mpyr):
+                mblur[m] = img
+        gl = _scale_mat(-m) @ g @ _scale_mat(lvl)
+        # Jacobian d(residual)/d(coef) per unit gain: gradient (x, y) times the spline weights,
+        # coefficients in full px and the level's px 2^lvl full px
+        rows = np.repeat(np.arange(len(pts)), 32)
+        jcols = np.concatenate([cols, cols + n_c], axis=1).ravel()
+        jvals = np.concatenate([gxy[:, :1] * wts, gxy[:, 1:] * wts], axis=1).ravel() / f
+        jac = sparse.csr_matrix((jvals, (rows, jcols)), shape=(len(pts), 2 * n_c))
+        w_all = np.ones(len(pts))
+        converged = False
+        max_it = 12 if lvl == start else 6
+        for it in range(max_it):
+            d = np.stack([np.sum(coef[0].ravel()[cols] * wts, 1), np.sum(coef[1].ravel()[cols] * wts, 1)], 1) / f
+            q = apply_homography(pts + d, gl)
+            inside = (q[:, 0] >= 0) & (q[:, 0] <= img.shape[1] - 1) & (q[:, 1] >= 0) & (q[:, 1] <= img.shape[0] - 1)
+            if inside.sum() < max(50, 0.2 * len(pts)):
+                return None
+            iw = cv2.remap(img, q[inside].astype(np.float32).reshape(-1, 1, 2), None,
+                           cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
+            t_in = t[inside]
+            use = w_all[inside] > 0
+            if use.sum() < max(30, 0.2 * len(t_in)):
+                use = np.ones(len(t_in), bool)
+            sw = np.sqrt(w_all[inside][use])
+            (ga, gb), *_ = np.linalg.lstsq(np.c_[t_in[use], np.ones(int(use.sum()))] * sw[:, None], iw[use] * sw,
+                                           rcond=None)
+            if not np.isfinite(ga) or ga <= 1e-3:
+                return None
+            ti = ga * t_in + gb
+            e = iw - ti
+            w = _robust_weights(e, redescending=(lvl < start or it >= 4))
+            w_all[:] = 0.0
+            w_all[inside] = w
+            ji = jac[np.flatnonzero(inside)] * ga
+            hess = (ji.T @ ji.multiply(w[:, None])).toarray()
+            grad = ji.T @ (w * e)
+            lam = _NR_SMOOTH * np.trace(hess) / hess.shape[0]
+            cvec = coef.reshape(-1)
+            # control points that (almost) no edge point sees are held at the rest by a ridge,
+            # so the field does not swing in plain areas where only the bending energy speaks
+            dg = np.diag(hess)
+            ridge = np.where(dg < 0.002 * np.mean(dg), 0.01 * np.mean(dg), 1e-6 * np.mean(dg))
+            a = hess + lam * pen + np.diag(ridge)
+            try:
+                step = np.linalg.solve(a, -grad - lam * (pen @ cvec))
+            except np.linalg.LinAlgError:
+                return None
+            if not np.all(np.isfinite(step)):
+                return None
+            coef = (cvec + step).reshape(2, ny, nx)
+            if float(np.max(np.abs(step))) < 0.01 * f:
+                converged = True
+                break
+        if lvl == final:
+            rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
+            # predicted uncertainty of the displacement at the edge points: sigma^2 (J^T W J + lam R)^-1
+            sigma2 = float(np.sum(w * e**2) / max(np.sum(w) - 2 * n_c, 1.0))
+            try:
+                cov = sigma2 * np.linalg.inv(a)
+            except np.linalg.LinAlgError:
+                cov = None
+            std = math.inf
+            if cov is not None:
+                sub = np.flatnonzero(inside)[:: max(1, int(inside.sum()) // 400)]
+                b = sparse.csr_matrix((np.tile(wts[sub], 2).ravel(), (np.repeat(np.arange(2 * len(sub)), 16),
+                                       np.concatenate([cols[sub], cols[sub] + n_c]).ravel())),
+                                      shape=(2 * len(sub), 2 * n_c))
+                var = np.einsum("ij,ij->i", b @ cov, b.toarray())
+                var = var[: len(sub)] + var[len(sub):]
+                # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
+                std = 3.0 * math.sqrt(max(float(np.max(var)), 0.0)) if np.all(np.isfinite(var)) else math.inf
+            out = _NonRigid(coef=coef, knot_px=knot, rho=rho,
+                            inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
+                            inside_frac=float(inside.sum() / len(pts)), std_px=std, converged=converged)
+    return out
+
+
+def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, nr: _NonRigid
+                    ) -> tuple[np.ndarray, float, str | None]:
+    """Dense field, coarse correlation with it, and the reason to refuse the deformation or None."""
+    field = _nr_field(nr.coef, nr.knot_px, model.shape_hw_)
     hh, ww = model.shape_hw_
-    full = cv2.resize(grid, (ww, hh), interpolation=cv2.INTER_LINEAR) * (2.0**k)
-    return full.astype(np.float32)
+    # size and smoothness of the deformation beyond its affine part, over the mask's area
+    k = model.work_level_
+    wm = model.work_mask_
+    small = field[:: 2**k, :: 2**k][: wm.shape[0], : wm.shape[1]]
+    # judged where edge points pin the field down (near them: within a quarter control spacing)
+    sel = np.zeros(small.shape[:2], bool)
+    ep = np.round(model.levels_[min(k, len(model.levels_) - 1)]["pts"] * 2.0 ** min(k, len(model.levels_) - 1)
+                  / 2.0**k).astype(int)
+    ep = ep[(ep[:, 0] >= 0) & (ep[:, 0] < sel.shape[1]) & (ep[:, 1] >= 0) & (ep[:, 1] < sel.shape[0])]
+    sel[ep[:, 1], ep[:, 0]] = True
+    rad = max(1, int(nr.knot_px / 4 / 2.0**k))
+    sel = cv2.dilate(sel.astype(np.uint8), np.ones((2 * rad + 1, 2 * rad + 1), np.uint8)) > 0
+    sel &= wm[: small.shape[0], : small.shape[1]]
+    ys, xs = np.nonzero(sel)
+    ncc = _coarse_ncc_field(model, mpyr, h, field)
+    if ys.size < 10:
+        return field, ncc, "deformation: no mask area"
+    dv = small[ys, xs].astype(np.float64)
+    a = np.c_[xs * 2.0**k, ys * 2.0**k, np.ones(ys.size)]
+    coef, *_ = np.linalg.lstsq(a, dv, rcond=None)
+    bend = float(np.max(np.linalg.norm(dv - a @ coef, axis=1)))
+    gy_x, gx_x = np.gradient(field[..., 0])
+    gy_y, gx_y = np.gradient(field[..., 1])
+    strain = np.sqrt(gx_x**2 + gy_x**2 + gx_y**2 + gy_y**2)[:: 2**k, :: 2**k][: sel.shape[0], : sel.shape[1]]
+    max_strain = float(np.max(strain[sel]))
+    if nr.inside_frac < _MIN_EDGE_INSIDE:
+        return field, ncc, (f"only {100 * nr.inside_frac:.0f}% of the reference edge points fall inside the unit image "
+                            f"after the deformation (< {100 * _MIN_EDGE_INSIDE:.0f}%)")
+    if nr.inlier_frac < _MIN_EDGE_INLIERS:
+        return field, ncc, (f"only {100 * nr.inlier_frac:.0f}% of the reference edge points are found in the unit after "
+                            f"the deformation (< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)")
+    if nr.rho < _MIN_RHO_FINE:
+        return field, ncc, f"edge correlation after the deformation {nr.rho:.2f} < {_MIN_RHO_FINE}"
+    if ncc < _MIN_NCC_COARSE:
+        return field, ncc, f"correlation over the mask after the deformation {ncc:.2f} < {_MIN_NCC_COARSE}"
+    if bend > _NR_MAX_BEND_FRAC * max(hh, ww):
+        return field, ncc, (f"deformation too large: {bend:.1f} px beyond an affine map "
+                            f"(> {_NR_MAX_BEND_FRAC * max(hh, ww):.1f} px)")
+    if max_strain > _NR_MAX_STRAIN:
+        return field, ncc, f"deformation too strong: strain {max_strain:.3f} > {_NR_MAX_STRAIN}"
+    if not nr.std_px <= _NR_MAX_STD_PX:
+        return field, ncc, (f"deformation not determined by the content (predicted uncertainty {nr.std_px:.2f} px "
+                            f"> {_NR_MAX_STD_PX})")
+    return field, ncc, None
+
+
+def _coarse_ncc_field(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, field: np.ndarray) -> float:
+    """Correlation over the mask at the coarse level of the moving image warped by ``h`` and ``field``."""
+    k = model.coarse_level_
+    ref = model.coarse_
+    scale = _h_scale(h, model.shape_hw_)
+    m = int(np.clip(round(k - math.log2(scale)), 0, len(mpyr) - 1))
+    f = 2.0**k
+    ys, xs = np.mgrid[0 : ref.shape[0], 0 : ref.shape[1]].astype(np.float64)
+    fy = np.clip((ys * f).astype(int), 0, field.shape[0] - 1)
+    fx = np.clip((xs * f).astype(int), 0, field.shape[1] - 1)
+    d = field[fy, fx].astype(np.float64)
+    p = np.stack([xs * f + d[..., 0], ys * f + d[..., 1]], -1).reshape(-1, 2)
+    q = apply_homography(p, np.linalg.inv(h)) / 2.0**m
+    mx = q[:, 0].reshape(ref.shape).astype(np.float32)
+    my = q[:, 1].reshape(ref.shape).astype(np.float32)
+    warped = cv2.remap(mpyr[m], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    hm, wm = mpyr[m].shape
+    cover = (mx >= 0) & (mx <= wm - 1) & (my >= 0) & (my <= hm - 1)
+    sel = model.coarse_mask_ & cover
+    if sel.sum() < 0.5 * model.coarse_mask_.sum() or sel.sum() < 100:
+        return -1.0
+    a = ref[sel].astype(np.float64)
+    b = warped[sel].astype(np.float64)
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def warp_to_reference(moving: np.ndarray, result: RegistrationResult, shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

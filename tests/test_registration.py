@@ -19,6 +19,7 @@ from goldenvision.registration import (
     warp_to_reference,
 )
 from goldenvision.results import RegistrationResult
+from goldenvision.transform import apply_homography
 
 H, W = 360, 480
 
@@ -361,3 +362,53 @@ def test_property_small_warps_recovered(ref, model, rot, scale, tx, ty, gain):
     r = register(ref, warp(ref, g, gain=gain, noise=1.5), model=model)
     assert r.ok, r.reason
     assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+
+
+def _bend_truth(p: np.ndarray, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Moving px x with x + b(x) = p (fixed point, bilinear b)."""
+    flow = np.stack([bx, by], -1)
+    from goldenvision.transform import _sample_flow
+
+    x = p.copy()
+    for _ in range(40):
+        x = p - _sample_flow(flow, x)
+    return x
+
+
+@pytest.mark.parametrize("amp_px", [0.0, 5.0])
+def test_nonrigid_recovers_known_bend_and_leaves_flat_alone(amp_px):
+    ref = textured(21)
+    g = similarity(3.0, 1.02, 5.0, -3.0)
+    xs, ys, bx, by = bend(ref.shape, amp_px)
+    bent = cv2.remap(ref, xs + bx, ys + by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    mov = warp(bent, g, gain=1.1, offset=-5.0, noise=1.0)
+    gy, gx = np.mgrid[50:H - 50:25, 50:W - 50:25]
+    p = np.c_[gx.ravel(), gy.ravel()].astype(np.float64)
+    truth = apply_homography(_bend_truth(p, bx, by), g)  # where reference point p sits in the unit
+    soft = register(ref, mov, method="nonrigid")
+    assert soft.ok, soft.reason
+    assert soft.method.endswith("+bspline") and soft.flow.shape == (H, W, 2) and soft.flow.dtype == np.float32
+    err = np.linalg.norm(map_points_to_moving(p, soft) - truth, axis=1)
+    assert np.percentile(err, 95) < 0.5 and err.max() < 0.8, (np.median(err), np.percentile(err, 95), err.max())
+    if amp_px == 0.0:
+        # a flat unit is not disturbed: as good as the rigid homography, a near-zero field
+        rigid = register(ref, mov, method="homography")
+        err_r = np.linalg.norm(map_points_to_moving(p, rigid) - truth, axis=1)
+        assert err.max() < max(0.2, 2 * err_r.max())
+        assert np.abs(soft.flow[50:-50, 50:-50]).max() < 0.3
+    else:
+        rigid = register(ref, mov, method="homography")
+        if rigid.ok:
+            err_r = np.linalg.norm(map_points_to_moving(p, rigid) - truth, axis=1)
+            assert np.median(err) < 0.25 * np.median(err_r)
+
+
+def test_nonrigid_refuses_unrelated_and_absurd_warps():
+    ref = textured(1)
+    assert not register(ref, textured(2), method="nonrigid").ok
+    # a fold far beyond a smooth bend: 40 px waves over the image
+    xs, ys, _, _ = bend(ref.shape, 0.0)
+    wild = cv2.remap(ref, xs + 25 * np.sin(xs / 12.0), ys + 25 * np.cos(ys / 9.0), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
+    r = register(ref, wild, method="nonrigid")
+    assert not r.ok and r.reason
