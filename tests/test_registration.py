@@ -395,8 +395,11 @@ def test_nonrigid_recovers_known_bend_and_leaves_flat_alone(amp_px):
         rigid = register(ref, mov, method="homography")
         err_r = np.linalg.norm(map_points_to_moving(p, rigid) - truth, axis=1)
         assert err.max() < max(0.2, 2 * err_r.max())
-        assert np.abs(soft.flow[50:-50, 50:-50]).max() < 0.3
+        # the spline does not beat the homography by the F-test margin: exactly the rigid result
+        assert not soft.flow.any()
+        assert rigid.ok and np.allclose(soft.homography, rigid.homography, atol=1e-9)
     else:
+        assert np.abs(soft.flow[50:-50, 50:-50]).max() > 0.5 * amp_px  # the bend is kept
         rigid = register(ref, mov, method="homography")
         if rigid.ok:
             err_r = np.linalg.norm(map_points_to_moving(p, rigid) - truth, axis=1)
