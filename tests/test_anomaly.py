@@ -418,3 +418,31 @@ def test_add_good_learns_unit_to_unit_grain():
     assert len(model.zones_[0].good_scores) == 4 + 5
     after = model.score(probe).score
     assert after < 0.7 * before
+
+
+def three_materials(gain=(1.0, 1.0, 1.0), seed: int = 3) -> np.ndarray:
+    """Leather (reflectance grain, 5 %) times ``gain``, around a bright plate, a printed patch and a dark seam."""
+    rng = np.random.default_rng(seed)
+    n = cv2.GaussianBlur(rng.normal(0, 1, (160, 200)).astype(np.float32), (0, 0), 1.5)
+    img = np.asarray((150, 90, 50), np.float32) * np.asarray(gain, np.float32) * (1 + 0.05 * n / n.std())[..., None]
+    img[100:130, 20:90] = (200, 200, 205)
+    img[20:60, 130:180] = (60, 40, 120)
+    cv2.line(img, (0, 80), (199, 80), (30, 25, 20), 2)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("gain", [(0.6, 1.0, 1.0), (1.0, 1.0, 0.6), (0.6, 0.6, 0.6)])
+def test_recoloured_material_passes_at_its_borders_but_a_local_blot_does_not(gain):
+    # Issue 6: a strongly recoloured leather (gain 0.6) must not score at its corners with the
+    # other materials (the min/max band there mixes neighbours of different gains).
+    rng = np.random.default_rng(2)
+    caps = [shoot(three_materials(), rng, noise=1.5) for _ in range(5)]
+    model = AnomalyModel.fit(caps, [AnomalyZone(name="all", defect_type="print", min_area_mm2=0.5)], scale_mm_per_px=SCALE)
+    light = (0.9, 0.95, 1.0)
+    unit = three_materials(gain)
+    assert model.score(shoot(unit, rng, gain=light, noise=1.5)).score < 0.8
+    blot = unit.copy()
+    colour = tuple(float(0.8 * c * g) for c, g in zip((150, 90, 50), gain))  # 20 % darker, 1.1 mm²
+    cv2.circle(blot, (60, 60), 6, colour, -1)
+    res = model.score(shoot(blot, rng, gain=light, noise=1.5))
+    assert res.score >= 1.5 and overlaps(res.defects[0].bbox, (54, 54, 67, 67))

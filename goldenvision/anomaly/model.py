@@ -36,7 +36,11 @@ mostly edge blends, are dropped). Each material gets its own robust per-channel 
 of ratios) against the golden, bounded to ``material_gain_limit`` times the zone's overall gain,
 and a pixel between two materials gets the same convex mix of their gains. A uniformly
 re-coloured material or a lighting change is thus not anomalous (colour is the colour stage's
-job), while a local defect (a minority of its material) is not absorbed.
+job), while a local defect (a minority of its material) is not absorbed. The comparison runs in
+the unit's colours: the golden is recoloured by the gain field before the misregistration
+min/max band (each neighbour with its own gain), a pixel whose golden colour may be a blend of
+two materials or a shade of one tolerates either reading, and the spread's absolute floor
+(sensor noise, unit-to-unit texture) does not shrink with a darker material (issue 6).
 
 Thresholds come from good images only (:mod:`.threshold`): leave-one-out over the golden
 captures, then each accepted unit's score *before* it joins the model. The returned map
@@ -67,6 +71,10 @@ _VARIATION_METHODS = ("variation", "texture_variation")
 #: ``texture_variation``): every physical unit has its own leather grain / weave.
 TEXTURE_DEFECT_TYPES = ("finish",)
 STATE_VERSION = 1
+#: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
+_MIX_EPS = 1.0
+#: Smallest weight of a material in a pixel's golden colour for its pure gain to be tolerated too.
+_MIX_MIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -460,19 +468,29 @@ class AnomalyModel:
             np.put_along_axis(w, k1[..., None], a[..., None], axis=-1)
             np.put_along_axis(w, k2[..., None], (1 - a)[..., None], axis=-1)
             w = w.reshape(-1, k)
-            # + 12 levels (robust_gain's min_level) in numerator and denominator: dark channels
-            # carry no gain information and fall back to the zone gain (no division by ~0)
-            den = w @ centres.astype(np.float32) + 12.0
-            self.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32))
+            # + _MIX_EPS levels in numerator and denominator only guard against division by ~0
+            # (a material's channel darker than robust_gain's min_level already carries the zone
+            # gain). A larger term pulls real gains towards the zone gain: with 12 levels a
+            # 48-level channel kept 25 % of the zone gain (issue 6: darker leather flagged).
+            den = w @ centres.astype(np.float32) + _MIX_EPS
+            # the materials whose pure gain a pixel may also carry (see _gain_field)
+            k1f, k2f = k1.ravel().astype(np.intp), k2.ravel().astype(np.intp)
+            af = a.ravel()
+            alt1 = np.where(af >= _MIX_MIN, k1f, k)  # k = none
+            alt2 = np.where(1.0 - af >= _MIX_MIN, k2f, k)
+            pair = (alt1 * (k + 1) + alt2).astype(np.intp)  # index into a (k+1)² table
+            self.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32), pair)
 
-    def _normalise_colour(self, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """The unit crop divided by a per-material, per-channel gain against the golden mean.
+    def _gain_field(self, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Per-pixel, per-channel gain of the unit crop against the golden mean, (h, w, 3) or (3,).
 
         One robust gain (median of ratios) over the zone removes the lighting; each material
         (golden colour cluster) holding >= ``material_min_frac`` of the zone then gets its own
         gain, bounded to ``[1 / material_gain_limit, material_gain_limit]`` times the zone gain,
         so a uniformly re-coloured material (the colour stage's job) is not anomalous while a
-        local defect, being a minority of its material, is not absorbed.
+        local defect, being a minority of its material, is not absorbed. A pixel that the golden
+        shows as a mix of two materials (an edge, at the comparison's blur) gets the same mix
+        of their gains. Returns the zone gain, shape (3,), when the zone has one material.
         """
         c = self.config
         x0, y0, x1, y1 = z.bbox
@@ -480,8 +498,8 @@ class AnomalyModel:
         g0 = robust_gain(u, mean, m)
         lab = self.materials_.get(z.spec.name)
         if lab is None or z.spec.name not in self.mix_:
-            return u * (1.0 / g0)
-        w, inv_den, centres = self.mix_[z.spec.name]
+            return g0, g0, g0
+        w, inv_den, centres, pair = self.mix_[z.spec.name]
         # one subsample (about 20 000 px, as robust_gain) shared by all materials
         step = max(1, int(np.sqrt(u.shape[0] * u.shape[1] / 20_000)))
         us = u[::step, ::step].reshape(-1, 3)
@@ -501,9 +519,52 @@ class AnomalyModel:
                 if r.size >= 16:
                     gains[k, ch] = np.median(r)
             gains[k] = np.clip(gains[k], g0 / c.material_gain_limit, g0 * c.material_gain_limit)
+        if np.all(np.abs(gains / g0 - 1.0) < 1e-3):
+            return g0, g0, g0
         # per-pixel gain = (sum_k w_k g_k c_k) / (sum_k w_k c_k)
-        g = (w @ (gains * centres).astype(np.float32) + 12.0 * g0) * inv_den
-        return u / g.reshape(u.shape)
+        g = (w @ (gains * centres).astype(np.float32) + _MIX_EPS * g0) * inv_den
+        # Colour alone cannot tell a blend of two materials from a shade of one of them (a
+        # shadowed leather, the dark end of a plating gradient): a pixel whose golden colour has
+        # weight >= _MIX_MIN on a material may also carry that material's pure gain.
+        t_lo = np.vstack([gains, np.full((1, 3), np.inf)]).astype(np.float32)
+        t_hi = np.vstack([gains, np.full((1, 3), -np.inf)]).astype(np.float32)
+        t_lo = np.minimum(t_lo[:, None], t_lo[None, :]).reshape(-1, 3)  # (k+1)² material pairs
+        t_hi = np.maximum(t_hi[:, None], t_hi[None, :]).reshape(-1, 3)
+        g_lo, g_hi = np.minimum(g, t_lo[pair]), np.maximum(g, t_hi[pair])
+        return g.reshape(u.shape), g_lo.reshape(u.shape), g_hi.reshape(u.shape)
+
+    def _variation_raw(self, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Raw variation score of a zone's prepared unit crop ``u`` (bbox-sized, z units).
+
+        The comparison runs in the unit's colours: the *golden* is recoloured by the gain field
+        ``g`` (:meth:`_gain_field`), ``E = g * mean``, and the tolerance band is the min/max of
+        ``E`` over the misregistration window, so a neighbour ``q`` of a material border carries
+        its own gain ``g_q`` (dividing the unit by the gain of the pixel compared would put the
+        band of a strongly recoloured neighbour off by ``g_q / g_p``). The spread's statistical
+        terms (variance, relative and edge terms) scale with ``g``; its absolute floor (sensor
+        noise, quantisation, unit-to-unit surface texture, all in unit grey levels) does not
+        shrink with a darker material: ``sqrt(g² (s² - abs²) + (abs · max(g, 1))²)``.
+        """
+        x0, y0, x1, y1 = z.bbox
+        sl = (slice(y0, y1), slice(x0, x1))
+        g, g_lo, g_hi = self._gain_field(z, u, m)
+        inv = self.inv_spread_[sl]
+        a2 = np.float32(self.config.abs_floor**2)
+        gg = np.asarray(g, np.float32) ** 2
+        with np.errstate(divide="ignore"):
+            s2 = np.reciprocal(inv * inv)  # inf where the golden has no sample -> inv_u = 0
+        s2 -= a2
+        np.maximum(s2, 0.0, out=s2)
+        s2 *= gg
+        s2 += np.maximum(gg, np.float32(1.0)) * a2
+        np.sqrt(s2, out=s2)
+        inv_u = np.reciprocal(s2, out=s2)
+        if g_lo.ndim == 1:
+            return deviation_map(u, self.mid_[sl] * g_lo, self.half_[sl] * g_lo, inv_u, np.ones(3, np.float32))
+        lo, _ = tolerance_band(self.mean_[sl] * g_lo, shift_px=self.config.shift_px)
+        _, hi = tolerance_band(self.mean_[sl] * g_hi, shift_px=self.config.shift_px)
+        mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+        return deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
 
     def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
         h, w = self.shape_
@@ -583,9 +644,7 @@ class AnomalyModel:
             full = np.zeros(self.shape_, np.float32)
             if m.any():
                 if z.method in _VARIATION_METHODS:
-                    sl = (slice(y0, y1), slice(x0, x1))
-                    u = self._normalise_colour(z, prep[sl], m)
-                    r = deviation_map(u, self.mid_[sl], self.half_[sl], self.inv_spread_[sl], np.ones(3, np.float32))
+                    r = self._variation_raw(z, prep[y0:y1, x0:x1], m)
                 else:
                     r = self._feature_raw(z, feat)[y0:y1, x0:x1]
                 full[y0:y1, x0:x1] = np.where(m, r, 0)
