@@ -724,6 +724,21 @@ def _level_shape(shape_hw: tuple[int, int], k: int) -> tuple[int, int]:
     return h, w
 
 
+def _masked_correlation(ref: np.ndarray, warped: np.ndarray, mask: np.ndarray, cover: np.ndarray) -> float:
+    """Pearson correlation of reference and warped unit over ``mask & cover``.
+
+    -1 when the unit covers less than half of the mask (or under 100 px), 0 for a flat image.
+    """
+    sel = mask & cover
+    if sel.sum() < 0.5 * mask.sum() or sel.sum() < 100:
+        return -1.0
+    a = ref[sel].astype(np.float64)
+    b = warped[sel].astype(np.float64)
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray) -> float:
     """Correlation over the mask at the coarse level of the moving image warped by ``h``."""
     k = model.coarse_level_
@@ -735,14 +750,7 @@ def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray)
     warped = cv2.warpPerspective(mpyr[m], hk, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     cover = cv2.warpPerspective(np.full(mpyr[m].shape, 255, np.uint8), hk, size, flags=cv2.INTER_NEAREST,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    sel = model.coarse_mask_ & cover
-    if sel.sum() < 0.5 * model.coarse_mask_.sum() or sel.sum() < 100:
-        return -1.0
-    a = ref[sel].astype(np.float64)
-    b = warped[sel].astype(np.float64)
-    if a.std() < 1e-6 or b.std() < 1e-6:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    return _masked_correlation(ref, warped, model.coarse_mask_, cover)
 
 
 # ----------------------------------------------------------------------------- coarse estimators
@@ -1380,14 +1388,7 @@ def _coarse_ncc_field(model: RegistrationModel, mpyr: list[np.ndarray], h: np.nd
     warped = cv2.remap(mpyr[m], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     hm, wm = mpyr[m].shape
     cover = (mx >= 0) & (mx <= wm - 1) & (my >= 0) & (my <= hm - 1)
-    sel = model.coarse_mask_ & cover
-    if sel.sum() < 0.5 * model.coarse_mask_.sum() or sel.sum() < 100:
-        return -1.0
-    a = ref[sel].astype(np.float64)
-    b = warped[sel].astype(np.float64)
-    if a.std() < 1e-6 or b.std() < 1e-6:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    return _masked_correlation(ref, warped, model.coarse_mask_, cover)
 
 
 def warp_to_reference(moving: np.ndarray, result: RegistrationResult, shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
