@@ -174,6 +174,19 @@ def rendered():
     return rgb, truth
 
 
+def _area_edge_errors(lin: np.ndarray, rows: np.ndarray, x_true: np.ndarray, *, w: int, plateau: int) -> np.ndarray:
+    """Measured minus true x of a near-vertical edge at the given rows (area method, linear light)."""
+    errs = []
+    for y, xt in zip(rows, x_true):
+        c = int(np.floor(xt))
+        row = lin[y].mean(axis=-1)
+        left = row[c - w - plateau: c - w].mean()
+        right = row[c + w + 1: c + w + 1 + plateau].mean()
+        win = row[c - w: c + w + 1]
+        errs.append(c - w - 0.5 + np.sum((win - right) / (left - right)) - xt)
+    return np.asarray(errs)
+
+
 def _edge_positions(lin: np.ndarray, h_to_cam: np.ndarray, p0_mm, p1_mm, *, n: int = 80, w: int = 5, plateau: int = 3):
     """Measured minus true x of a near-vertical edge, row by row (area method in linear light).
 
@@ -183,16 +196,9 @@ def _edge_positions(lin: np.ndarray, h_to_cam: np.ndarray, p0_mm, p1_mm, *, n: i
     just outside the window.
     """
     a, b = _apply(h_to_cam, [p0_mm, p1_mm])
-    errs = []
-    for y in np.linspace(min(a[1], b[1]) + 1, max(a[1], b[1]) - 1, n).round().astype(int):
-        x_true = a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1])
-        c = int(np.floor(x_true))
-        row = lin[y].mean(axis=-1)
-        left = row[c - w - plateau: c - w].mean()
-        right = row[c + w + 1: c + w + 1 + plateau].mean()
-        win = row[c - w: c + w + 1]
-        errs.append(c - w - 0.5 + np.sum((win - right) / (left - right)) - x_true)
-    return np.asarray(errs)
+    rows = np.linspace(min(a[1], b[1]) + 1, max(a[1], b[1]) - 1, n).round().astype(int)
+    x_true = a[0] + (rows - a[1]) * (b[0] - a[0]) / (b[1] - a[1])
+    return _area_edge_errors(lin, rows, x_true, w=w, plateau=plateau)
 
 
 def test_panel_edge_at_true_subpixel_position(rendered):
@@ -399,16 +405,9 @@ def _edge_errors_along_curve(lin, cam_of_mm, x_mm, y_range, *, n=40, w=5, platea
     """Measured minus true camera x of the near-vertical curved edge {(x_mm, t)} row by row."""
     t = np.linspace(y_range[0], y_range[1], 4000)
     pts = cam_of_mm(np.stack([np.full_like(t, x_mm), t], axis=1))
-    errs = []
-    for y in np.linspace(pts[:, 1].min() + 1, pts[:, 1].max() - 1, n).round().astype(int):
-        x_true = float(np.interp(y, pts[:, 1], pts[:, 0]))
-        c = int(np.floor(x_true))
-        row = lin[y].mean(axis=-1)
-        left = row[c - w - plateau: c - w].mean()
-        right = row[c + w + 1: c + w + 1 + plateau].mean()
-        win = row[c - w: c + w + 1]
-        errs.append(c - w - 0.5 + np.sum((win - right) / (left - right)) - x_true)
-    return np.asarray(errs)
+    rows = np.linspace(pts[:, 1].min() + 1, pts[:, 1].max() - 1, n).round().astype(int)
+    x_true = np.interp(rows, pts[:, 1], pts[:, 0])
+    return _area_edge_errors(lin, rows, x_true, w=w, plateau=plateau)
 
 
 @pytest.mark.parametrize("bend", [(1.8, -1.2, 1.8), (-1.5, 2.0, -2.0)])
