@@ -126,9 +126,12 @@ _FM_SIZE = 256
 _T_BLUR = 0.8  # Gaussian sigma (level px) applied to both images before the fine alignment
 _UNCERTAINTY_LEVELS = 1  # corner uncertainty = worst over pyramid levels 0.._UNCERTAINTY_LEVELS
 _FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
+_FM_SEARCH_STEP = 1.06  # scale grid ratio of the Fourier-Mellin fallback's scale search
+_FM_SEARCH_TOP = 4  # candidates of that search that are refined and verified
 _N_BLOAT = 2  # edge-shift unknowns fitted on a clipped unit image (uniform, obliquity-dependent)
 _SAT_SHARE = 0.8  # share of the >= 250 (<= 5) pixels exactly at 255 (0) that means "clipped"
-_NR_KNOTS = 8  # non-rigid: B-spline control intervals along the reference's longest side
+_NR_KNOTS = 12  # non-rigid: B-spline control intervals along the reference's longest side (8: seam ends 0.55 px off under an S-bend)
+_NR_MIN_KNOT_PX = 60.0  # non-rigid: smallest control spacing, reference px (a spline finer than this follows texture, not bends)
 _NR_SMOOTH = 0.001  # non-rigid: bending-energy weight, relative to the mean diagonal of J^T W J
 _NR_EXTRA_LEVELS = 1  # non-rigid: pyramid levels fitted below the stored coarse level
 _NR_FINEST_LEVEL = 0  # non-rigid: finest pyramid level fitted
@@ -812,13 +815,39 @@ def _highpass_logpolar(img: np.ndarray) -> np.ndarray:
     return cv2.warpPolar(mag, (p, p), (p / 2, p / 2), _FM_RADIUS * p, cv2.WARP_POLAR_LOG | cv2.INTER_LINEAR)
 
 
-def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> list[np.ndarray]:
-    """Similarity candidates (moving full px -> reference full px) by Fourier-Mellin + phase correlation."""
+def _fm_inputs(model: RegistrationModel, mpyr: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(reference at the coarse level with the outside of the mask at its mean, moving level, k, m)."""
     k = model.coarse_level_
     ref = model.coarse_.astype(np.float32)
     refm = np.where(model.coarse_mask_, ref, ref[model.coarse_mask_].mean() if model.coarse_mask_.any() else 0)
     m = min(k, len(mpyr) - 1)
-    mov = mpyr[m].astype(np.float32)
+    return refm.astype(np.float32), mpyr[m].astype(np.float32), k, m
+
+
+def _similarity_phase(refm: np.ndarray, mov: np.ndarray, k: int, m: int, angle_deg: float, s_level: float
+                      ) -> tuple[float, np.ndarray]:
+    """Rotate/scale the moving level about its centre onto the reference's, then phase-correlate
+    for the shift: (peak response, moving full px -> reference full px homography)."""
+    th = math.radians(angle_deg)
+    rs = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]]) * s_level
+    cref = np.array([(refm.shape[1] - 1) / 2, (refm.shape[0] - 1) / 2])
+    cm = np.array([(mov.shape[1] - 1) / 2, (mov.shape[0] - 1) / 2])
+    hs = np.eye(3)
+    hs[:2, :2] = rs
+    hs[:2, 2] = cref - rs @ cm
+    warped = cv2.warpPerspective(mov, hs, (refm.shape[1], refm.shape[0]), borderValue=float(mov.mean()))
+    win = cv2.createHanningWindow((refm.shape[1], refm.shape[0]), cv2.CV_64F)
+    (sx, sy), resp = cv2.phaseCorrelate(refm.astype(np.float64), warped.astype(np.float64), win)
+    t = np.eye(3)
+    t[:2, 2] = [-sx, -sy]
+    h = _scale_mat(k) @ (t @ hs) @ _scale_mat(-m)
+    return float(resp), h / h[2, 2]
+
+
+def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
+    """Similarity candidates (moving full px -> reference full px) by Fourier-Mellin + phase
+    correlation, and the two rotations (degrees) they use."""
+    refm, mov, k, m = _fm_inputs(model, mpyr)
     lp_r = _highpass_logpolar(refm)
     lp_m = _highpass_logpolar(mov)
     (dx, dy), _ = cv2.phaseCorrelate(lp_r.astype(np.float64), lp_m.astype(np.float64))
@@ -829,25 +858,28 @@ def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> list[np.
     rscale_mov = p / max(mov.shape)
     s_mov_to_ref = math.exp(dx / klog) * (rscale_mov / rscale_ref)  # in coarse-level px
     ang = 360.0 * dy / p
-    out = []
-    cref = np.array([(refm.shape[1] - 1) / 2, (refm.shape[0] - 1) / 2])
     # the spectrum's rotation is the image's rotation (sign: warpPolar's angle runs clockwise
     # in image axes); the magnitude spectrum is 180-degree periodic, so both are tried
-    for a in (-ang, -ang + 180.0):
-        th = math.radians(a)
-        rs = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]]) * s_mov_to_ref
-        cm = np.array([(mov.shape[1] - 1) / 2, (mov.shape[0] - 1) / 2])
-        hs = np.eye(3)
-        hs[:2, :2] = rs
-        hs[:2, 2] = cref - rs @ cm
-        warped = cv2.warpPerspective(mov, hs, (refm.shape[1], refm.shape[0]), borderValue=float(mov.mean()))
-        win = cv2.createHanningWindow((refm.shape[1], refm.shape[0]), cv2.CV_32F)
-        (sx, sy), _ = cv2.phaseCorrelate(refm.astype(np.float64), warped.astype(np.float64), win.astype(np.float64))
-        t = np.eye(3)
-        t[:2, 2] = [-sx, -sy]
-        h = _scale_mat(k) @ (t @ hs) @ _scale_mat(-m)
-        out.append(h / h[2, 2])
-    return out
+    angles = [-ang, -ang + 180.0]
+    return [_similarity_phase(refm, mov, k, m, a, s_mov_to_ref)[1] for a in angles], angles
+
+
+def _scale_search_candidates(model: RegistrationModel, mpyr: list[np.ndarray], angles: list[float],
+                             top: int = _FM_SEARCH_TOP) -> list[np.ndarray]:
+    """Candidates for the Fourier-Mellin rotations over a log-spaced scale grid (``_SCALE_RANGE``,
+    ratio ``_FM_SEARCH_STEP``), best phase-correlation peaks first.
+
+    Fourier-Mellin's scale comes from the whole spectrum and goes wrong when the unit shows only
+    part of the reference (a zoomed or shifted view); its rotation survives that far better. The
+    shift's phase-correlation peak is sharp only at about the right scale, so its height ranks
+    the grid (about 60 small phase correlations at the coarse level, ~25 ms)."""
+    refm, mov, k, m = _fm_inputs(model, mpyr)
+    lo, hi = _SCALE_RANGE
+    n = int(math.ceil(math.log(hi / lo) / math.log(_FM_SEARCH_STEP)))
+    level = 2.0**m / 2.0**k
+    found = [_similarity_phase(refm, mov, k, m, a, lo * _FM_SEARCH_STEP**i * level) for a in angles for i in range(n + 1)]
+    found.sort(key=lambda c: -c[0])
+    return [h for _, h in found[:top]]
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -1037,13 +1069,22 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         if found is None:
             n_inl = 0
             passed = []
-            for h0 in _fm_candidates(model, mpyr):
+            fm, angles = _fm_candidates(model, mpyr)
+            for h0 in fm:
                 r = attempt(h0, "fourier-mellin", None)
                 if r is not None:
                     passed.append(r)
-            if len(passed) == 2 and _corner_diff(passed[0][0], passed[1][0], model.shape_hw_) > 2.0:
+            if not passed:
+                for h0 in _scale_search_candidates(model, mpyr, angles):
+                    r = attempt(h0, "fourier-mellin scale search", None)
+                    if r is not None:
+                        passed.append(r)
+            distinct = [r for j, r in enumerate(passed)
+                        if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
+            if len(distinct) > 1:
                 return RegistrationResult(fail, False, math.inf, method=method, reason=(
-                    "ambiguous: the part fits as well turned by 180 degrees (symmetric part)"))
+                    f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
+                    "that fits as well turned by 180 degrees)"))
             if passed:
                 found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
                 label = "fourier-mellin+ic"
@@ -1098,7 +1139,7 @@ def _bspline_weights(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _nr_grid(shape_hw: tuple[int, int]) -> tuple[float, int, int]:
     """Control-point spacing (full px) and the grid size (ny, nx) for a reference of ``shape_hw``."""
     h, w = shape_hw
-    knot = max(h, w) / _NR_KNOTS
+    knot = max(max(h, w) / _NR_KNOTS, _NR_MIN_KNOT_PX)
     return knot, int(math.floor((h - 1) / knot)) + 4, int(math.floor((w - 1) / knot)) + 4
 
 

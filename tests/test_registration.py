@@ -415,3 +415,41 @@ def test_nonrigid_refuses_unrelated_and_absurd_warps():
                      borderMode=cv2.BORDER_REFLECT)
     r = register(ref, wild, method="nonrigid")
     assert not r.ok and r.reason
+
+
+def test_fourier_mellin_scale_search_recovers_a_wrong_global_scale(monkeypatch):
+    """When features fail and Fourier-Mellin's whole-spectrum scale is wrong (a zoomed, partial
+    view), the scale search over the FM rotation still finds the pose, verified as usual."""
+    import goldenvision.registration as reg
+
+    ref = textured(5)
+    g = similarity(40.0, 1.3, 12.0, -8.0)  # zoomed in: the unit shows only part of the reference
+    mov = warp(ref, g, gain=0.9, noise=2.0)
+    model = RegistrationModel.fit(ref)
+    real_fm = reg._fm_candidates
+
+    def no_features(*_a, **_k):
+        return None, 0, "features disabled by the test", None, None
+
+    def wrong_scale(model_, mpyr):
+        hs, angles = real_fm(model_, mpyr)
+        # keep FM's rotations, force its scale to 1 (what a whole-spectrum estimate gives for a partial view)
+        out = []
+        for h in hs:
+            a = h[:2, :2] / np.sqrt(abs(np.linalg.det(h[:2, :2])))
+            hw = np.eye(3)
+            hw[:2, :2] = a
+            hw[:2, 2] = np.array([(W - 1) / 2, (H - 1) / 2]) - a @ np.array([(W - 1) / 2, (H - 1) / 2])
+            out.append(hw)
+        return out, angles
+
+    monkeypatch.setattr(reg, "_features_candidate", no_features)
+    monkeypatch.setattr(reg, "_fm_candidates", wrong_scale)
+    r = register(ref, mov, model=model)
+    assert r.ok, r.reason
+    assert r.method.startswith("fourier-mellin")
+    assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
+    # without the search the same wrong starts are refused (so the search is what found the pose)
+    monkeypatch.setattr(reg, "_scale_search_candidates", lambda *a, **k: [])
+    r2 = register(ref, mov, model=model)
+    assert not r2.ok, "the wrong-scale starts alone should not converge here (the test would not exercise the search)"
