@@ -79,6 +79,7 @@ Coordinates are ``(x, y)`` px with pixel centres at integers; the homography map
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -1157,8 +1158,8 @@ def _nr_penalty(ny: int, nx: int) -> np.ndarray:
 
     ix, iy = sparse.identity(nx), sparse.identity(ny)
     ops = [sparse.kron(iy, d2(nx)), sparse.kron(d2(ny), ix), np.sqrt(2.0) * sparse.kron(d1(ny), d1(nx))]
-    r = sum((o.T @ o) for o in ops).toarray()
-    return np.kron(np.eye(2), r)
+    r = sum((o.T @ o) for o in ops)
+    return sparse.kron(sparse.identity(2), r).tocsc()
 
 
 def _nr_design(pts_full: np.ndarray, knot: float, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1205,6 +1206,7 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
     lock onto a neighbouring stitch.
     """
     from scipy import sparse
+    from scipy.sparse.linalg import MatrixRankWarning, spsolve
 
     knot, ny, nx = _nr_grid(model.shape_hw_)
     n_c = ny * nx
@@ -1281,19 +1283,20 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
             w_all[:] = 0.0
             w_all[inside] = w
             ji = jac[np.flatnonzero(inside)] * ga
-            hess = (ji.T @ ji.multiply(w[:, None])).toarray()
+            hess = (ji.T @ ji.multiply(w[:, None])).tocsc()  # banded: each spline weight touches 4 x 4 controls
             grad = ji.T @ (w * e)
-            lam = _NR_SMOOTH * np.trace(hess) / hess.shape[0]
+            dg = hess.diagonal()
+            lam = _NR_SMOOTH * float(dg.sum()) / hess.shape[0]
             cvec = coef.reshape(-1)
             # control points that (almost) no edge point sees are held at the rest by a ridge,
             # so the field does not swing in plain areas where only the bending energy speaks
-            dg = np.diag(hess)
             ridge = np.where(dg < 0.002 * np.mean(dg), 0.01 * np.mean(dg), 1e-6 * np.mean(dg))
-            a = hess + lam * pen + np.diag(ridge)
-            try:
-                step = np.linalg.solve(a, -grad - lam * (pen @ cvec))
-            except np.linalg.LinAlgError:
-                return None
+            a = (hess + lam * pen + sparse.diags(ridge)).tocsc()
+            # sparse solve: ~100x cheaper than a dense one and single-threaded (a dense BLAS
+            # solve's thread pool stalls on a busy station PC)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MatrixRankWarning)  # singular: a NaN step, refused below
+                step = spsolve(a, -grad - lam * (pen @ cvec))
             if not np.all(np.isfinite(step)):
                 return None
             coef = (cvec + step).reshape(2, ny, nx)
@@ -1305,9 +1308,10 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
             # predicted uncertainty of the displacement at the edge points: sigma^2 (J^T W J + lam R)^-1
             sigma2 = float(np.sum(w * e**2) / max(np.sum(w) - 2 * n_c, 1.0))
             try:
-                cov = sigma2 * np.linalg.inv(a)
+                a_inv = np.linalg.inv(a.toarray())
+                cov = sigma2 * a_inv
             except np.linalg.LinAlgError:
-                cov = None
+                a_inv = cov = None
             std = math.inf
             if cov is not None:
                 sub = np.flatnonzero(inside)[:: max(1, int(inside.sum()) // 400)]
@@ -1318,7 +1322,7 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
                 var = var[: len(sub)] + var[len(sub):]
                 # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
                 std = 3.0 * math.sqrt(max(float(np.max(var)), 0.0)) if np.all(np.isfinite(var)) else math.inf
-            f_stat = _nr_f_test(pts, t, gl, img, inside, e, hess, a)
+            f_stat = _nr_f_test(pts, t, gl, img, inside, e, hess, a_inv)
             out = _NonRigid(coef=coef, knot_px=knot, rho=rho,
                             inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
                             inside_frac=float(inside.sum() / len(pts)), std_px=std, converged=converged,
@@ -1327,7 +1331,7 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
 
 
 def _nr_f_test(pts: np.ndarray, t: np.ndarray, gl: np.ndarray, img: np.ndarray, inside: np.ndarray,
-               e: np.ndarray, hess: np.ndarray, a: np.ndarray) -> float:
+               e: np.ndarray, hess: Any, a_inv: np.ndarray | None) -> float:
     """F test of the deformation against the homography alone on the final level's edge points.
 
     Residuals of both models (each with its own gain/offset) on the points inside the unit
@@ -1350,10 +1354,9 @@ def _nr_f_test(pts: np.ndarray, t: np.ndarray, gl: np.ndarray, img: np.ndarray, 
     c2 = (4.685 * 1.4826 * float(np.median(np.abs(e1 - np.median(e1)))) + 1e-9) ** 2
     s0 = float(np.sum(np.minimum(e0**2, c2)))
     s1 = float(np.sum(np.minimum(e1**2, c2)))
-    try:
-        df = float(np.trace(np.linalg.solve(a, hess)))
-    except np.linalg.LinAlgError:
+    if a_inv is None:
         return math.inf
+    df = float(np.sum(a_inv * hess.T.toarray()))  # tr(A^-1 H) without the product
     n_eff = len(idx) / _NR_CORR
     if n_eff <= df + 1 or s1 <= 0:
         return math.inf
