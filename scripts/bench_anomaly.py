@@ -2,39 +2,79 @@
 
     .venv/bin/python scripts/bench_anomaly.py                 # seeded subset of 200 pairs
     .venv/bin/python scripts/bench_anomaly.py --pairs 0       # all pairs
+    .venv/bin/python scripts/bench_anomaly.py --align ecc     # the former ECC pre-alignment
     .venv/bin/python scripts/bench_anomaly.py --speed-only
 
 Nothing is trained on defects: each pair's model is fitted on its template alone (the model
 adds sub-pixel shifted pseudo-captures when fewer than three captures exist) and calibrated
-by leave-one-out on those. Figures printed:
+by leave-one-out on those.
+
+Alignment (``--align``). DeepPCB pairs are "already aligned", but some are off by several px
+(doubled edges in |test - template|). With ``lib`` (default) each test image goes through
+goldenvision's own registration exactly as the pipeline does it: ``RegistrationModel.fit``
+on the template, ``register(template, test, model=..., method="affine")`` and
+``warp_to_reference`` -> (warped, valid). Affine is what the pipeline's ``registration: auto``
+resolves to once a station profile rectifies both photos (``pipeline._registration_method``);
+DeepPCB scans are rectified, so ``--reg-method`` defaults to it. A pair the library refuses
+(``ok`` False) is *not* dropped and not silently re-aligned another way: it is counted and
+printed with its reason, and scored with the unaligned test image (valid everywhere), so
+the figures carry the cost of the refusal. ``ecc`` reproduces the former protocol (an
+OpenCV ECC affine refinement written in this script); ``none`` scores the raw pairs. The
+baseline always gets the same aligned image and valid mask as the model.
+
+Figures printed:
 
 * pixel AUROC of the raw anomaly map with the ground-truth boxes as positives;
 * class-agnostic region precision / recall / F at IoU > 0.33 with one-to-one greedy matching
-  by IoU (DeepPCB's protocol without the class check: the anomaly stage has no classes).
-  DeepPCB boxes are drawn generously around each defect (5th percentile 27 x 25 px, median
-  35 x 33 px over all 6873 boxes), so a detected region's box is grown to at least
-  ``--min-box`` px (centred, default 32) before matching, the same for both methods; the
-  F with the raw boxes is printed too;
+  by IoU (DeepPCB's protocol without the class check: the anomaly stage has no classes);
 * the same for the plain baseline ``|test - template| > t`` + connected components;
+* diagnostics: registration outcome (ok / refused with reasons, method, predicted rms, centre
+  shift), region figures of the aligned and the refused pairs separately, and the number of
+  predicted boxes lying in a 3-px band along the frame edge (warp border artefacts);
 * the median time of ``score`` on a synthetic 2 MP (1600 x 1200) image, and the state size
   of a 50-unit model (variation + patchcore bank).
+
+Box convention (``--min-box``). Our defect boxes are pixel-tight; DeepPCB's annotators draw
+generous boxes around each defect. Over all 1000 trainval pairs (6873 boxes) the annotated
+width x height is at least 20 x 19 px, 5th percentile 27 x 25, 25th 31 x 28, median 35 x 33
+(shorter side: median 31 px). A tight box around a 6-px defect therefore cannot reach IoU
+0.33 with its annotation, whatever the detector. The headline grows every predicted box
+(both methods) to at least 32 px per side, centred: the size of a typical annotation
+(between the 25th percentile and the median of the annotated sides), fixed from those
+annotation statistics before looking at F, not tuned on F. A centred 32-px box still
+reaches IoU > 0.33 with an annotation up to ~55 px (95th percentile 68 x 57), so it does not
+open a loophole for big defects. To keep this transparent the run prints the box-size
+percentiles of the evaluated pairs and the region P/R/F of both methods under several
+conventions from the same predictions (matching only): raw boxes, grow-to-min 16/24/32/40
+px and pad-by-margin 4/8/12 px on each side.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+import goldenvision.registration
+from goldenvision.registration import RegistrationModel, register, warp_to_reference
 from goldenvision.spec import AnomalyZone
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "deeppcb-trainval"
+#: The registration module is under active development: the printout names the version measured.
+REG_SHA1 = hashlib.sha1(Path(goldenvision.registration.__file__).read_bytes()).hexdigest()[:10]
+ALIGN_MODES = ("lib", "ecc", "none")
+#: Box conventions evaluated side by side: (label, kind, px); kind "grow" = grow to at least
+#: px per side (centred), "pad" = add px on each side; ("grow", 0) = the raw boxes.
+CONVENTIONS = (("raw", "grow", 0), ("grow>=16", "grow", 16), ("grow>=24", "grow", 24), ("grow>=32", "grow", 32),
+               ("grow>=40", "grow", 40), ("pad+4", "pad", 4), ("pad+8", "pad", 8), ("pad+12", "pad", 12))
 
 
 def read_pairs(root: Path) -> list[tuple[Path, Path, Path]]:
@@ -57,13 +97,39 @@ def read_boxes(path: Path) -> np.ndarray:
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
 
-def grow(boxes: np.ndarray, min_box: int, shape: tuple[int, int]) -> np.ndarray:
-    b = boxes.astype(np.float64).copy()
+def grow(boxes: np.ndarray, min_box: float) -> np.ndarray:
+    """Boxes (N, 4) x1 y1 x2 y2 grown, centred, to at least ``min_box`` px per side."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
     for i in (0, 1):
         c = (b[:, i] + b[:, i + 2]) / 2
         half = np.maximum((b[:, i + 2] - b[:, i]) / 2, min_box / 2)
         b[:, i], b[:, i + 2] = c - half, c + half
     return b
+
+
+def pad(boxes: np.ndarray, margin: float) -> np.ndarray:
+    """Boxes (N, 4) x1 y1 x2 y2 with ``margin`` px added on each side."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    b[:, :2] -= margin
+    b[:, 2:] += margin
+    return b
+
+
+def apply_convention(boxes: np.ndarray, kind: str, px: float) -> np.ndarray:
+    if kind == "grow":
+        return grow(boxes, px)
+    if kind == "pad":
+        return pad(boxes, px)
+    raise ValueError(f"box convention kind: expected 'grow' or 'pad', got {kind!r}")
+
+
+def box_size_percentiles(gts: list[np.ndarray], qs: tuple[float, ...] = (5, 25, 50)) -> dict[float, tuple[float, float]]:
+    """Percentiles of the ground-truth box width and height (px): {q: (w, h)}."""
+    b = np.concatenate([np.asarray(g, np.float64).reshape(-1, 4) for g in gts]) if gts else np.zeros((0, 4))
+    if len(b) == 0:
+        return {q: (float("nan"), float("nan")) for q in qs}
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    return {q: (float(np.percentile(w, q)), float(np.percentile(h, q))) for q in qs}
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,16 +144,28 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (area(a)[:, None] + area(b)[None] - inter)
 
 
-def match(pred: np.ndarray, gt: np.ndarray, thr: float = 0.33) -> int:
-    """Greedy one-to-one matching by descending IoU; returns true positives."""
+def match_flags(pred: np.ndarray, gt: np.ndarray, thr: float = 0.33) -> np.ndarray:
+    """Greedy one-to-one matching by descending IoU; (N_pred,) bool, True = matched."""
     m = iou_matrix(pred, gt)
-    tp = 0
+    hit = np.zeros(len(pred), bool)
     while m.size and m.max() > thr:
         i, j = np.unravel_index(np.argmax(m), m.shape)
-        tp += 1
+        hit[i] = True
         m[i, :] = -1
         m[:, j] = -1
-    return tp
+    return hit
+
+
+def match(pred: np.ndarray, gt: np.ndarray, thr: float = 0.33) -> int:
+    """Greedy one-to-one matching by descending IoU; returns true positives."""
+    return int(match_flags(pred, gt, thr).sum())
+
+
+def near_frame(boxes: np.ndarray, shape_hw: tuple[int, int], px: float) -> np.ndarray:
+    """(N,) bool: box lies within ``px`` of the image border (entirely inside that band on one side)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    h, w = shape_hw
+    return (b[:, 2] <= px) | (b[:, 3] <= px) | (b[:, 0] >= w - px) | (b[:, 1] >= h - px)
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -99,11 +177,10 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((r[labels].sum() - npos * (npos + 1) / 2) / (npos * nneg))
 
 
-def align(temp: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Refine DeepPCB's "already aligned" pairs with ECC (affine), as registration would.
+def align_ecc(temp: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The former protocol (``--align ecc``): OpenCV ECC affine refinement written here.
 
-    Some pairs are off by several px (visible as doubled edges in |test - template|). The
-    anomaly stage expects registered units, so both methods get this same alignment.
+    Not the library's registration; kept so the earlier figures can be reproduced.
     Returns the warped test (uint8 RGB) and its valid mask.
     """
     a = cv2.GaussianBlur(cv2.cvtColor(temp, cv2.COLOR_RGB2GRAY), (0, 0), 2).astype(np.float32)
@@ -121,8 +198,25 @@ def align(temp: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
-def baseline_boxes(temp: np.ndarray, test: np.ndarray, t: int, min_area: int) -> tuple[np.ndarray, np.ndarray]:
+def align_lib(temp: np.ndarray, test: np.ndarray, method: str):
+    """goldenvision's registration as the pipeline runs it; (warped, valid, result).
+
+    When the library refuses (``result.ok`` False) the unaligned test image is returned with
+    an all-true valid mask; the caller counts the refusal.
+    """
+    model = RegistrationModel.fit(temp)
+    r = register(temp, test, model=model, method=method)
+    if not r.ok:
+        return test, np.ones(test.shape[:2], bool), r
+    warped, valid = warp_to_reference(test, r, temp.shape[:2])
+    return warped, valid, r
+
+
+def baseline_boxes(temp: np.ndarray, test: np.ndarray, t: int, min_area: int,
+                   valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     d = cv2.absdiff(cv2.cvtColor(temp, cv2.COLOR_RGB2GRAY), cv2.cvtColor(test, cv2.COLOR_RGB2GRAY))
+    if valid is not None:
+        d[~valid] = 0  # outside the warped unit image there is no evidence (same mask as the model's)
     n, _, st, _ = cv2.connectedComponentsWithStats((d > t).astype(np.uint8), connectivity=8)
     b = [(x, y, x + w, y + h) for x, y, w, h, a in st[1:] if a >= min_area]
     return np.asarray(b, np.float64).reshape(-1, 4), d.astype(np.float32)
@@ -134,6 +228,12 @@ def prf(tp: int, npred: int, ngt: int) -> tuple[float, float, float]:
     return p, r, 2 * p * r / max(p + r, 1e-12)
 
 
+def region_scores(preds: list[np.ndarray], gts: list[np.ndarray], kind: str, px: float) -> tuple[int, int, int]:
+    """(tp, n_pred, n_gt) summed over pairs with the predicted boxes under one convention."""
+    tp = sum(match(apply_convention(p, kind, px), g) for p, g in zip(preds, gts))
+    return tp, sum(len(p) for p in preds), sum(len(g) for g in gts)
+
+
 def bench_deeppcb(args: argparse.Namespace) -> None:
     pairs = read_pairs(DATA)
     if args.pairs and args.pairs < len(pairs):
@@ -143,17 +243,34 @@ def bench_deeppcb(args: argparse.Namespace) -> None:
     # Binarised scans with JPEG ringing at every edge: a deviation must reach 6 spread units
     # (library default 3) and pieces within 3 px are one region.
     cfg = AnomalyConfig(var_floor=args.var_floor, merge_px=args.merge_px)
-    acc = {"model": [0, 0, 0], "base": [0, 0, 0], "model_raw": [0, 0, 0], "base_raw": [0, 0, 0]}
+    preds: dict[str, list[np.ndarray]] = {"model": [], "base": []}
+    gts: list[np.ndarray] = []
+    shapes: list[tuple[int, int]] = []
     pos_m, neg_m, pos_b, neg_b = [], [], [], []
     rng = np.random.default_rng(1)
-    t_fit, t_score = [], []
+    t_fit, t_score, t_reg = [], [], []
+    refused: list[tuple[str, str]] = []
+    reg_methods: Counter[str] = Counter()
+    reg_rms, reg_shift = [], []
     for temp_p, test_p, ann_p in pairs:
         temp = cv2.cvtColor(cv2.imread(str(temp_p)), cv2.COLOR_BGR2RGB)
         test = cv2.cvtColor(cv2.imread(str(test_p)), cv2.COLOR_BGR2RGB)
         gt = read_boxes(ann_p)
         valid = np.ones(test.shape[:2], bool)
-        if args.align:
-            test, valid = align(temp, test)
+        if args.align == "ecc":
+            test, valid = align_ecc(temp, test)
+        elif args.align == "lib":
+            t0 = time.perf_counter()
+            test, valid, reg = align_lib(temp, test, args.reg_method)
+            t_reg.append(time.perf_counter() - t0)
+            if reg.ok:
+                reg_methods[reg.method] += 1
+                reg_rms.append(reg.rms_px)
+                c = np.array([test.shape[1] / 2, test.shape[0] / 2, 1.0])
+                m = reg.homography @ c
+                reg_shift.append(float(np.hypot(*(m[:2] / m[2] - c[:2]))))
+            else:
+                refused.append((test_p.name, str(reg.reason)))
         t0 = time.perf_counter()
         model = AnomalyModel.fit([temp], [zone], scale_mm_per_px=1 / 48.0, config=cfg)
         t1 = time.perf_counter()
@@ -161,29 +278,82 @@ def bench_deeppcb(args: argparse.Namespace) -> None:
         t2 = time.perf_counter()
         t_fit.append(t1 - t0)
         t_score.append(t2 - t1)
-        pred = np.asarray([d.bbox for d in res.defects], np.float64).reshape(-1, 4)
-        bpred, dmap = baseline_boxes(temp, test, args.base_t, args.base_min_area)
-        for key, pb in (("model", pred), ("base", bpred)):
-            for k, mb in ((key, args.min_box), (key + "_raw", 0)):
-                acc[k][0] += match(grow(pb, mb, test.shape[:2]), gt)
-                acc[k][1] += len(pb)
-                acc[k][2] += len(gt)
+        preds["model"].append(np.asarray([d.bbox for d in res.defects], np.float64).reshape(-1, 4))
+        bpred, dmap = baseline_boxes(temp, test, args.base_t, args.base_min_area, valid)
+        preds["base"].append(bpred)
+        gts.append(gt)
+        shapes.append(test.shape[:2])
         lab = np.zeros(test.shape[:2], bool)
         for x1, y1, x2, y2 in gt.astype(int):
             lab[y1:y2, x1:x2] = True
         samp = rng.random(lab.shape) < 0.05  # 5 % pixel sample per image keeps memory small
         pos_m.append(res.map[lab & samp]); neg_m.append(res.map[~lab & samp])
         pos_b.append(dmap[lab & samp]); neg_b.append(dmap[~lab & samp])
-    print(f"DeepPCB trainval: {len(pairs)} pairs (seed {args.seed}), {acc['model'][2]} ground-truth boxes; "
-          f"ECC refine {bool(args.align)}; matched boxes grown to >= {args.min_box} px; IoU > 0.33, one-to-one greedy")
-    for name, (pm, nm) in {"goldenvision variation": (pos_m, neg_m), f"baseline |diff|>{args.base_t}": (pos_b, neg_b)}.items():
-        key = "model" if name.startswith("golden") else "base"
+
+    n_gt = sum(len(g) for g in gts)
+    print(f"DeepPCB trainval: {len(pairs)} pairs (seed {args.seed}), {n_gt} ground-truth boxes; "
+          f"IoU > 0.33, one-to-one greedy; headline boxes grown to >= {args.min_box} px")
+    if args.align == "lib":
+        n_ok = len(pairs) - len(refused)
+        print(f"alignment: goldenvision registration, register(method={args.reg_method!r}) + warp_to_reference; "
+              f"ok {n_ok}/{len(pairs)} ({dict(reg_methods)}), median {1000 * statistics.median(t_reg):.0f} ms/pair "
+              f"(fit + register + warp); registration.py sha1 {REG_SHA1}")
+        if reg_rms:
+            print(f"  ok pairs: predicted corner rms median {statistics.median(reg_rms):.3f} px, max {max(reg_rms):.3f} px; "
+                  f"centre shift median {statistics.median(reg_shift):.2f} px, max {max(reg_shift):.2f} px")
+        print(f"  refused {len(refused)}/{len(pairs)}: scored with the UNALIGNED test image (valid everywhere), not dropped")
+        for name, why in refused:
+            print(f"    {name}: {why}")
+    elif args.align == "ecc":
+        print("alignment: ECC affine refinement written in this script (former protocol, not the library's registration)")
+    else:
+        print("alignment: none (raw DeepPCB pairs)")
+    pc = box_size_percentiles(gts)
+    print("ground-truth box size (px, w x h) over these pairs: " +
+          ", ".join(f"p{q:g} {w:.0f} x {h:.0f}" for q, (w, h) in pc.items()))
+
+    names = {"model": "goldenvision variation", "base": f"baseline |diff|>{args.base_t}"}
+    for key, (pm, nm) in {"model": (pos_m, neg_m), "base": (pos_b, neg_b)}.items():
         s = np.concatenate(pm + nm)
         lab = np.concatenate([np.ones(sum(len(x) for x in pm), bool), np.zeros(sum(len(x) for x in nm), bool)])
-        p, r, f = prf(*acc[key])
-        f_raw = prf(*acc[key + "_raw"])[2]
-        print(f"  {name:28s} pixel AUROC {auroc(s, lab):.4f}  regions P {p:.3f} R {r:.3f} F {f:.3f} "
-              f"(pred {acc[key][1]}, tp {acc[key][0]}; F with raw boxes {f_raw:.3f})")
+        tp, npred, _ = region_scores(preds[key], gts, "grow", args.min_box)
+        p, r, f = prf(tp, npred, n_gt)
+        f_raw = prf(*region_scores(preds[key], gts, "grow", 0))[2]
+        print(f"  {names[key]:28s} pixel AUROC {auroc(s, lab):.4f}  regions P {p:.3f} R {r:.3f} F {f:.3f} "
+              f"(pred {npred}, tp {tp}; F with raw boxes {f_raw:.3f})")
+    print("  region P / R / F by box convention (same predictions, predicted boxes only are changed):")
+    print(f"    {'convention':10s}  {names['model']:^27s}  {names['base']:^27s}")
+    for label, kind, px in CONVENTIONS:
+        cells = []
+        for key in ("model", "base"):
+            p, r, f = prf(*region_scores(preds[key], gts, kind, px))
+            cells.append(f"P {p:.3f} R {r:.3f} F {f:.3f}")
+        print(f"    {label:10s}  {cells[0]:27s}  {cells[1]:27s}")
+    # Border strips: a sub-pixel warp interpolates the outermost rows/columns against the
+    # black border that warp_to_reference's valid mask still counts as covered.
+    edge = {}
+    for key in ("model", "base"):
+        n_e = n_fp = 0
+        for pb, g, shp in zip(preds[key], gts, shapes):
+            hit = match_flags(grow(pb, args.min_box), g)
+            e = near_frame(pb, shp, 3)
+            n_e += int(e.sum())
+            n_fp += int((e & ~hit).sum())
+        edge[key] = (n_e, n_fp)
+    print(f"  predicted boxes lying within 3 px of the frame edge: model {edge['model'][0]} ({edge['model'][1]} unmatched), "
+          f"baseline {edge['base'][0]} ({edge['base'][1]} unmatched)")
+    if refused:
+        bad = {name for name, _ in refused}
+        sel = [p[1].name in bad for p in pairs]
+        for label, want in (("aligned pairs", False), ("refused pairs (unaligned)", True)):
+            cells = []
+            for key in ("model", "base"):
+                pk = [x for x, s_ in zip(preds[key], sel) if s_ == want]
+                gk = [x for x, s_ in zip(gts, sel) if s_ == want]
+                tp, npred, ng = region_scores(pk, gk, "grow", args.min_box)
+                p, r, f = prf(tp, npred, ng)
+                cells.append(f"P {p:.3f} R {r:.3f} F {f:.3f} (pred {npred}, tp {tp}, gt {ng})")
+            print(f"  {label} only, grow>={args.min_box}: model {cells[0]}; baseline {cells[1]}")
     print(f"  fit median {1000 * statistics.median(t_fit):.1f} ms, score median {1000 * statistics.median(t_score):.1f} ms (640x640)")
 
 
@@ -241,14 +411,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=200, help="seeded subset size (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--min-box", type=int, default=32)
+    ap.add_argument("--min-box", type=int, default=32,
+                    help="headline: predicted boxes grown to at least this many px per side (see the docstring)")
     ap.add_argument("--min-area-mm2", type=float, default=0.004, help="about 9 px at 48 px/mm")
     ap.add_argument("--var-floor", type=float, default=6.0)
     ap.add_argument("--merge-px", type=int, default=3)
     ap.add_argument("--base-t", type=int, default=128)
     ap.add_argument("--base-min-area", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--align", type=int, default=1, help="ECC-refine each pair first (1) or not (0)")
+    ap.add_argument("--align", type=lambda v: {"1": "ecc", "0": "none"}.get(v, v), choices=ALIGN_MODES, default="lib",
+                    help="lib: goldenvision registration as the pipeline runs it (default); ecc: the former ECC "
+                         "refinement written here; none: raw pairs (legacy 1/0 mean ecc/none)")
+    ap.add_argument("--reg-method", choices=("affine", "auto", "homography"), default="affine",
+                    help="register() method with --align lib (affine = what the pipeline uses on a rectified station)")
     ap.add_argument("--cv2-threads", type=int, default=-1,
                     help="cv2.setNumThreads before timing (-1 = leave OpenCV's default). OpenCV's pool "
                          "and onnxruntime's threads oversubscribe 2 cores: patchcore 88 ms with 1, ~800 ms with default")
