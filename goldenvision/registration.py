@@ -127,8 +127,11 @@ _FM_SIZE = 256
 _T_BLUR = 0.8  # Gaussian sigma (level px) applied to both images before the fine alignment
 _UNCERTAINTY_LEVELS = 1  # corner uncertainty = worst over pyramid levels 0.._UNCERTAINTY_LEVELS
 _FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
+_BASIN_PX = 2.0  # restart offset (worst corner, px) of the Fourier-Mellin path's basin check
+_BASIN_TOL_PX = 0.5  # how close (worst corner, px) the restarts must come back
 _FM_SEARCH_STEP = 1.06  # scale grid ratio of the Fourier-Mellin fallback's scale search
-_FM_SEARCH_TOP = 4  # candidates of that search that are refined and verified
+_FM_SEARCH_TOP = 6  # candidates of that search that are refined and verified
+_FM_ROT_PEAKS = 5  # log-polar correlation peaks whose rotations the scale search also tries
 _N_BLOAT = 2  # edge-shift unknowns fitted on a clipped unit image (uniform, obliquity-dependent)
 _SAT_SHARE = 0.8  # share of the >= 250 (<= 5) pixels exactly at 255 (0) that means "clipped"
 _NR_KNOTS = 12  # non-rigid: B-spline control intervals along the reference's longest side (8: seam ends 0.55 px off under an S-bend)
@@ -557,6 +560,8 @@ class _Fine:
     n_valid: int
     inlier_frac: float  # share of the reference edge points inside the unit image that it reproduces
     inside_frac: float  # share of the reference edge points that fall inside the unit image
+    weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
+    final_level: int = 0
 
 
 def _robust_weights(e: np.ndarray, redescending: bool) -> np.ndarray:
@@ -584,6 +589,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
     scale0 = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
     final = int(np.clip(math.ceil(math.log2(scale0) - 0.5), 0, start))
     bloat = _saturated(mpyr)
+    weak = None
     d_edge = np.zeros(_N_BLOAT)  # edge shift towards the dark side (level px), fitted when ``bloat``
     for lvl in range(start, final - 1, -1):
         data = model.levels_[lvl]
@@ -699,12 +705,51 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
             std = 3.0 * 2.0**lvl * math.sqrt(max(max(var), 0.0)) if np.all(np.isfinite(var)) else math.inf
             worst_std = max(worst_std, std)
+            if lvl == final and np.all(np.isfinite(cov)):
+                weak = np.linalg.eigh(cov)[1][:, -1]
         if lvl == final:
             rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
             res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
                         inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
-                        inside_frac=float(inside.sum() / len(pts)))
+                        inside_frac=float(inside.sum() / len(pts)), weak=weak, final_level=final)
     return res
+
+
+def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
+                 ) -> str | None:
+    """Reason if the alignment is not a well-defined minimum: restarted at its finest level
+    ``_BASIN_PX`` px (worst corner) away along its least determined direction, either way, the
+    refinement must come back within ``_BASIN_TOL_PX``.
+
+    The Gauss-Newton covariance counts every edge point as information; on binarised or
+    jagged edges the pixel staircase of each image "pins" directions that the part's shape
+    leaves free (stripes along their length), and the estimate can drift there while its
+    predicted uncertainty stays small. A restart tests the cost surface instead of its
+    curvature at one point."""
+    if fine.weak is None:
+        return None
+    shape = model.shape_hw_
+    nmat, s, c0 = _norm_mat(shape)
+    n_par = len(fine.weak)
+    cn = (_corners(shape) - c0) / s
+    cu, cv_ = _dwarp_dp(cn[:, 0], cn[:, 1])
+    move = s * float(np.max(np.hypot(cu[:, :n_par] @ fine.weak, cv_[:, :n_par] @ fine.weak)))
+    if not move > 1e-9:
+        return None
+    for sign in (1.0, -1.0):
+        p = np.zeros(8)
+        p[:n_par] = sign * _BASIN_PX / move * fine.weak
+        wd = np.array([[1 + p[0], p[1], p[2]], [p[3], 1 + p[4], p[5]], [p[6], p[7], 1.0]])
+        g_p = fine.g @ np.linalg.inv(np.linalg.inv(nmat) @ wd @ nmat)
+        again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
+        if again is None:
+            return f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)"
+        h2 = np.linalg.inv(again.g)
+        d = _corner_diff(h2 / h2[2, 2], h, shape)
+        if d > _BASIN_TOL_PX:
+            return (f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off along its least "
+                    f"determined direction ends {d:.2f} px away; stripes or jagged edges?)")
+    return None
 
 
 def _saturated(mpyr: list[np.ndarray]) -> bool:
@@ -847,7 +892,8 @@ def _similarity_phase(refm: np.ndarray, mov: np.ndarray, k: int, m: int, angle_d
 
 def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
     """Similarity candidates (moving full px -> reference full px) by Fourier-Mellin + phase
-    correlation, and the two rotations (degrees) they use."""
+    correlation, and rotations (degrees) for the scale search: the two the candidates use, then
+    those of the next log-polar correlation peaks."""
     refm, mov, k, m = _fm_inputs(model, mpyr)
     lp_r = _highpass_logpolar(refm)
     lp_m = _highpass_logpolar(mov)
@@ -862,7 +908,39 @@ def _fm_candidates(model: RegistrationModel, mpyr: list[np.ndarray]) -> tuple[li
     # the spectrum's rotation is the image's rotation (sign: warpPolar's angle runs clockwise
     # in image axes); the magnitude spectrum is 180-degree periodic, so both are tried
     angles = [-ang, -ang + 180.0]
-    return [_similarity_phase(refm, mov, k, m, a, s_mov_to_ref)[1] for a in angles], angles
+    hs = [_similarity_phase(refm, mov, k, m, a, s_mov_to_ref)[1] for a in angles]
+    # further rotations: the next peaks of the log-polar correlation (on binarised or partly
+    # visible parts the highest peak is often the pixel grid's or a wrong one)
+    for dy_k in _correlation_peaks(lp_r, lp_m, _FM_ROT_PEAKS):
+        a = -360.0 * dy_k / p
+        for b in (a, a + 180.0):
+            if all(abs((b - c + 180.0) % 360.0 - 180.0) > 2.0 for c in angles):
+                angles.append(b)
+    return hs, angles
+
+
+def _correlation_peaks(a: np.ndarray, b: np.ndarray, n: int) -> list[int]:
+    """Row shifts (signed, px) of the ``n`` highest local maxima of the phase correlation of
+    ``b`` against ``a`` (same convention as ``cv2.phaseCorrelate``: ``b(x) = a(x - d)`` peaks at d)."""
+    from scipy import ndimage
+
+    fa = np.fft.fft2(a.astype(np.float64))
+    fb = np.fft.fft2(b.astype(np.float64))
+    r = fb * np.conj(fa)
+    r /= np.abs(r) + 1e-12
+    c = np.real(np.fft.ifft2(r))
+    loc = c == ndimage.maximum_filter(c, size=5, mode="wrap")
+    ys, xs = np.nonzero(loc)
+    order = np.argsort(-c[ys, xs])
+    p = c.shape[0]
+    out: list[int] = []
+    for j in order:
+        dy = int(ys[j]) - p if ys[j] > p / 2 else int(ys[j])
+        if all(abs(dy - q) > 1 for q in out):
+            out.append(dy)
+        if len(out) == n:
+            break
+    return out
 
 
 def _scale_search_candidates(model: RegistrationModel, mpyr: list[np.ndarray], angles: list[float],
@@ -931,6 +1009,10 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
         return h, fine, ncc, (f"alignment not determined by the content (predicted corner uncertainty "
                               f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)")
+    if pairs is None:  # no feature inliers vouch for it: test the minimum itself
+        why = _basin_check(model, mpyr, h, fine, affine)
+        if why:
+            return h, fine, ncc, why
     return h, fine, ncc, None
 
 
@@ -1031,6 +1113,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
 
     nonrigid = method == "nonrigid"
 
+    undetermined: list[np.ndarray] = []  # alignments refused only for their predicted uncertainty
+
     def attempt(h0, label, pairs):
         h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid)
         if why is None and nonrigid:
@@ -1049,6 +1133,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         if why is None:
             return h, fine, ncc
         tried.append(f"{label}: {why}")
+        if h is not None and "not determined by the content" in why:
+            undetermined.append(h)
         return None
 
     found = None
@@ -1080,6 +1166,13 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                     r = attempt(h0, "fourier-mellin scale search", None)
                     if r is not None:
                         passed.append(r)
+            # several starts that converge to one alignment give slightly different predicted
+            # uncertainties; taking the one that happens to pass would be a multiple-testing
+            # bias, so an alignment also refused as undetermined from another start is refused
+            kept = [r for r in passed if all(_corner_diff(r[0], hq, model.shape_hw_) > 2.0 for hq in undetermined)]
+            if len(kept) < len(passed):
+                tried.append("fourier-mellin: the same alignment reached from another start is not determined by the content")
+            passed = kept
             distinct = [r for j, r in enumerate(passed)
                         if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
             if len(distinct) > 1:
@@ -1448,7 +1541,8 @@ def warp_to_reference(moving: np.ndarray, result: RegistrationResult, shape_hw: 
     -------
     warped : ndarray, (H, W[, 3]), same dtype as ``moving``
     valid : ndarray, (H, W) bool
-        True where the moving image covered the reference pixel.
+        True where the moving image covers the reference pixel with all four bilinear
+        neighbours (a sample blended with the border fill is not valid).
     """
     if not isinstance(moving, np.ndarray) or moving.ndim not in (2, 3) or (moving.ndim == 3 and moving.shape[2] not in (1, 3)):
         raise ImageError(f"moving: expected (H, W, 3) or (H, W) array, got {getattr(moving, 'shape', type(moving))}")
@@ -1468,5 +1562,7 @@ def warp_to_reference(moving: np.ndarray, result: RegistrationResult, shape_hw: 
     my = ((hi[1, 0] * px + hi[1, 1] * py + hi[1, 2]) / den).astype(np.float32)
     warped = cv2.remap(moving, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     h_m, w_m = moving.shape[:2]
-    valid = (mx >= -0.5) & (mx <= w_m - 0.5) & (my >= -0.5) & (my <= h_m - 0.5) & (den > 0)
+    # only pixels with full bilinear support: a sample within half a pixel outside the image is
+    # blended with the black fill and would read as a dark strip along the frame
+    valid = (mx >= 0) & (mx <= w_m - 1) & (my >= 0) & (my <= h_m - 1) & (den > 0)
     return warped, valid

@@ -453,3 +453,29 @@ def test_fourier_mellin_scale_search_recovers_a_wrong_global_scale(monkeypatch):
     monkeypatch.setattr(reg, "_scale_search_candidates", lambda *a, **k: [])
     r2 = register(ref, mov, model=model)
     assert not r2.ok, "the wrong-scale starts alone should not converge here (the test would not exercise the search)"
+
+
+def test_warp_to_reference_valid_pixels_never_blend_the_border_fill():
+    # a sub-pixel shift: the outermost reference column samples half outside the unit image;
+    # counted valid, it read as a dark 1-px strip (DeepPCB: false "defects" along the frame)
+    mov = np.full((H, W, 3), 200, np.uint8)
+    for dx, dy in ((0.3, 0.0), (-0.4, 0.45), (0.49, -0.49)):
+        r = RegistrationResult(np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]]), True, 0.0)
+        warped, valid = warp_to_reference(mov, r, (H, W))
+        assert valid.sum() >= (H - 2) * (W - 2)
+        assert warped[valid].min() == 200, (dx, dy)
+
+
+def test_correlation_peaks_find_every_shifted_copy():
+    from goldenvision.registration import _correlation_peaks
+
+    rng = np.random.default_rng(3)
+    a = cv2.GaussianBlur(rng.normal(0, 1, (128, 128)), (0, 0), 1.0)
+    # b holds two copies of a, rolled by 9 and -23 rows (and some columns): both are peaks
+    b = 1.0 * np.roll(a, (9, 4), (0, 1)) + 0.8 * np.roll(a, (-23, -7), (0, 1))
+    peaks = _correlation_peaks(a, b, 3)
+    assert peaks[0] == 9 and -23 in peaks[:2]
+    assert len(set(peaks)) == len(peaks) == 3
+    # same convention as cv2.phaseCorrelate: b(x) = a(x - d) gives +d
+    (dx, dy), _ = cv2.phaseCorrelate(a, np.roll(a, (9, 4), (0, 1)))
+    assert round(dy) == 9 and _correlation_peaks(a, np.roll(a, (9, 4), (0, 1)), 1) == [9]
