@@ -130,7 +130,7 @@ _FM_RADIUS = 0.25  # of the spectrum size: log-polar band up to half Nyquist
 _BASIN_PX = 2.0  # restart offset (worst corner, px) of the Fourier-Mellin path's basin check
 _BASIN_TOL_PX = 0.5  # how close (worst corner, px) the restarts must come back
 _FM_SEARCH_STEP = 1.06  # scale grid ratio of the Fourier-Mellin fallback's scale search
-_FM_SEARCH_TOP = 6  # candidates of that search that are refined and verified
+_FM_SEARCH_TOP = 4  # candidates of that search (per group of rotations) that are refined and verified
 _FM_ROT_PEAKS = 5  # log-polar correlation peaks whose rotations the scale search also tries
 _N_BLOAT = 2  # edge-shift unknowns fitted on a clipped unit image (uniform, obliquity-dependent)
 _SAT_SHARE = 0.8  # share of the >= 250 (<= 5) pixels exactly at 255 (0) that means "clipped"
@@ -1161,8 +1161,11 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                 r = attempt(h0, "fourier-mellin", None)
                 if r is not None:
                     passed.append(r)
-            if not passed:
-                for h0 in _scale_search_candidates(model, mpyr, angles):
+            # Fourier-Mellin's own rotation first, the next correlation peaks' only if that fails
+            for group in (angles[:2], angles[2:]):
+                if passed or not group:
+                    break
+                for h0 in _scale_search_candidates(model, mpyr, group):
                     r = attempt(h0, "fourier-mellin scale search", None)
                     if r is not None:
                         passed.append(r)
