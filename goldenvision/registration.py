@@ -951,14 +951,18 @@ def _scale_search_candidates(model: RegistrationModel, mpyr: list[np.ndarray], a
     Fourier-Mellin's scale comes from the whole spectrum and goes wrong when the unit shows only
     part of the reference (a zoomed or shifted view); its rotation survives that far better. The
     shift's phase-correlation peak is sharp only at about the right scale, so its height ranks
-    the grid (about 60 small phase correlations at the coarse level, ~25 ms)."""
+    the grid (about 60 small phase correlations at the coarse level, ~25 ms); the best
+    ``3 top`` are re-ranked by the correlation over the mask at the coarse level."""
     refm, mov, k, m = _fm_inputs(model, mpyr)
     lo, hi = _SCALE_RANGE
     n = int(math.ceil(math.log(hi / lo) / math.log(_FM_SEARCH_STEP)))
     level = 2.0**m / 2.0**k
     found = [_similarity_phase(refm, mov, k, m, a, lo * _FM_SEARCH_STEP**i * level) for a in angles for i in range(n + 1)]
     found.sort(key=lambda c: -c[0])
-    return [h for _, h in found[:top]]
+    # the peak height is a noisy ranking: re-rank the best few by the correlation over the mask
+    shortlist = [(_coarse_ncc(model, mpyr, h), resp, h) for resp, h in found[: 3 * top]]
+    shortlist.sort(key=lambda c: (-c[0], -c[1]))
+    return [h for _, _, h in shortlist[:top]]
 
 
 # ----------------------------------------------------------------------------- evaluation
