@@ -68,18 +68,50 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=10, help="repeated runs on one unit for latency")
     ap.add_argument("--out", type=Path, default=Path("/tmp/gv-bench"))
+    ap.add_argument("--anomaly-method", default="spec",
+                    choices=["spec", "variation", "texture_variation", "patchcore", "padim", "texture"],
+                    help="override every anomaly zone's method (default: the demo spec's own, auto)")
+    ap.add_argument("--add-good", type=int, default=0, metavar="K",
+                    help="after sealing, teach the golden K extra good units (own seed, disjoint from the lot) "
+                         "with add_good_units before inspecting the lot")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size)
     t_gen = time.perf_counter() - t0
+    spec_path = lot.spec_path
+    if args.anomaly_method != "spec":
+        import yaml
+
+        raw = yaml.safe_load(Path(lot.spec_path).read_text())
+        for z in raw.get("anomaly_zones", []):
+            z["method"] = args.anomaly_method
+        spec_path = Path(lot.spec_path).with_name(f"spec-{args.anomaly_method}.yaml")
+        spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        print(f"anomaly method of every zone: {args.anomaly_method}")
     t0 = time.perf_counter()
-    golden = gv.seal([str(p) for p in lot.golden_paths], lot.spec_path)
+    golden = gv.seal([str(p) for p in lot.golden_paths], spec_path)
     t_seal = time.perf_counter() - t0
     pkg = args.out / "bench.golden"
     golden.save(pkg)
     golden = gv.load_golden(pkg)
     profile = load_profile(golden.profile) if golden.profile else None
+    if args.add_good > 0:
+        # K good units from another seed: their grain, pose, lighting and noise draws are disjoint
+        # from the evaluated lot's (no calibration on the lot's own units).
+        from goldenvision.demo import make_variant_unit, render_unit
+        from goldenvision.pipeline import add_good_units
+
+        good_seed = args.seed + 7777
+        good_imgs = [render_unit(make_variant_unit(i, "good", seed=good_seed), profile, size=args.size)[0]
+                     for i in range(args.add_good)]
+        t0 = time.perf_counter()
+        golden = add_good_units(golden, good_imgs)
+        t_add = time.perf_counter() - t0
+        golden.save(args.out / "bench-good.golden")
+        golden = gv.load_golden(args.out / "bench-good.golden")
+        print(f"add_good: {args.add_good} good units (seed {good_seed}) added in {t_add:.1f} s "
+              f"({1000 * t_add / args.add_good:.0f} ms/unit)")
     truth = lot.truth
     units_truth = {u["unit_id"]: u for u in truth["units"]}
     print(f"demo lot: {len(lot.unit_paths)} units, {len(lot.golden_paths)} golden captures, size {args.size} "

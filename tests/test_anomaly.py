@@ -446,3 +446,86 @@ def test_recoloured_material_passes_at_its_borders_but_a_local_blot_does_not(gai
     cv2.circle(blot, (60, 60), 6, colour, -1)
     res = model.score(shoot(blot, rng, gain=light, noise=1.5))
     assert res.score >= 1.5 and overlaps(res.defects[0].bbox, (54, 54, 67, 67))
+
+
+# ---------------------------------------------------------------- add_good: cross-fitted calibration
+def _grain_print(seed: int, h: int = 96, w: int = 128) -> np.ndarray:
+    """A printed block on a unit-specific grain (the grain differs from unit to unit)."""
+    img = texture(h, w, seed)
+    cv2.rectangle(img, (40, 30), (90, 60), (30, 40, 120), -1)
+    return img
+
+
+@needs_backbone
+def test_add_good_cross_fits_feature_scores_against_the_other_units():
+    from goldenvision.anomaly import features as F
+
+    rng = np.random.default_rng(1)
+    cfg = AnomalyConfig(feature_scale=1.0, bank_per_cell=16)
+    one = _grain_print(1)
+    model = AnomalyModel.fit([shoot(one, rng) for _ in range(3)], [AnomalyZone(name="z", method="patchcore")], config=cfg)
+    units = [shoot(_grain_print(100 + i), rng) for i in range(6)]
+    ok = np.ones((96, 128), bool)
+    feats = [model._unit_features(model._gain_corrected(u, ok)) for u in units]
+    bank0 = model.pc_bank_.copy()
+    # against the golden alone (one grain) every new grain is far
+    alone = [float(model._cells_to_px(F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
+    model.add_good(units)
+    z = model.zones_[0]
+    assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
+    # 5 folds: units 0 and 5 are one fold; known answer for unit 0 = NN in golden + units 1..4
+    bank = np.concatenate([bank0, np.stack(feats[1:5]).astype(np.float16)]).astype(np.float32)
+    expect = float(model._cells_to_px(F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
+    assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4)
+    # a bank that holds the golden bank can only be nearer (all kept: bank_per_cell >= 9)
+    assert all(s <= a + 1e-4 for s, a in zip(z.unit_scores, alone))
+    assert max(z.unit_scores) < max(alone)
+    # the threshold comes from the units' held-out scores, not the golden's leave-one-out
+    assert z.threshold == pytest.approx(
+        good_score_threshold(z.unit_scores, alpha=cfg.alpha, sensitivity=1.0, floor=cfg.feat_floor))
+    again = AnomalyModel.from_state(model.to_state())
+    assert again.zones_[0].unit_scores == z.unit_scores and again.zones_[0].threshold == z.threshold
+    st = model.to_state()
+    for zs in st["zones"]:
+        del zs["unit_scores"]  # a state written before unit_scores existed still loads
+    assert AnomalyModel.from_state(st).zones_[0].unit_scores == []
+
+
+def test_add_good_variation_zones_keep_sequential_scores_and_no_unit_scores():
+    rng = np.random.default_rng(2)
+    g = printed(96, 128)
+    model = AnomalyModel.fit([shoot(g, rng) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    unit = shoot(g, rng)
+    expect = model.score(unit).zone_scores["z"] * model.thresholds_["z"]  # raw score before it joins
+    model.add_good([unit])
+    z = model.zones_[0]
+    assert z.unit_scores == [] and z.good_scores[-1] == pytest.approx(expect, rel=1e-5)
+
+
+@needs_backbone
+def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones():
+    rng = np.random.default_rng(3)
+    g = printed(96, 128)
+    zones = [AnomalyZone(name="a", method="patchcore", region=[[0, 0], [70, 0], [70, 96], [0, 96]]),
+             AnomalyZone(name="b", method="patchcore", region=[[50, 0], [128, 0], [128, 96], [50, 96]])]
+    model = AnomalyModel.fit([shoot(g, rng) for _ in range(3)], zones, config=AnomalyConfig(feature_scale=1.0))
+    unit = g.copy()
+    cv2.rectangle(unit, (56, 40), (66, 50), (20, 160, 20), -1)  # in the overlap of both zones
+    unit = shoot(unit, rng)
+    ok = np.ones((96, 128), bool)
+    feat = model._unit_features(model._gain_corrected(unit, ok))
+    calls = []
+    real = model._feature_raw.__func__
+
+    def counting(self, z, f, cache=None):
+        calls.append(cache is not None and z.method in cache)
+        return real(self, z, f, cache)
+
+    maps = {z.spec.name: np.where(z.mask, real(model, z, feat), 0) for z in model.zones_}
+    model._feature_raw = counting.__get__(model)
+    raw = model._raw_maps(unit, ok, feat)
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(raw[name], maps[name])
+    assert calls.count(False) == 2 and calls.count(True) == 1  # 2nd zone reads the first's map
+    res = model.score(unit)
+    assert res.zone_scores["a"] >= 1.0 and res.zone_scores["b"] >= 1.0
