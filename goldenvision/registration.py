@@ -1192,7 +1192,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
         return RegistrationResult(fail, False, math.inf, method=method, reason=f"numerical failure: {exc}")
     if found is None:
-        return RegistrationResult(fail, False, math.inf, method=method, reason="cannot align: " + "; ".join(tried))
+        return RegistrationResult(fail, False, math.inf, method=method, reason="cannot align: " + _join_counted(tried))
     h, fine, ncc = found
     if nonrigid:
         fine, nr, flow = fine
@@ -1204,6 +1204,14 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                                   flow=flow)
     return RegistrationResult(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
                               confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
+
+
+def _join_counted(items: list[str]) -> str:
+    """Join reasons with "; ", identical ones once with a count (first-seen order)."""
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it] = counts.get(it, 0) + 1
+    return "; ".join(k if n == 1 else f"{k} (x{n})" for k, n in counts.items())
 
 
 def _rigid_view(found):
