@@ -78,6 +78,7 @@ Coordinates are ``(x, y)`` px with pixel centres at integers; the homography map
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -233,6 +234,24 @@ def _dwarp_dp(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     du = np.stack([u, v, o, z, z, z, -u * u, -u * v], axis=1)
     dv = np.stack([z, z, z, u, v, o, -u * v, -v * v], axis=1)
     return du, dv
+
+
+def _step_warp(dp: np.ndarray, nmat: np.ndarray) -> np.ndarray:
+    """The level-px warp ``N^-1 W(p) N`` of a parameter step ``dp`` (6 or 8 values, normalised
+    coordinates ``N``; see :func:`_dwarp_dp`)."""
+    p = np.zeros(8)
+    p[: len(dp)] = dp
+    wd = np.array([[1 + p[0], p[1], p[2]], [p[3], 1 + p[4], p[5]], [p[6], p[7], 1.0]])
+    return np.linalg.inv(nmat) @ wd @ nmat
+
+
+def _corner_move(dp: np.ndarray, shape_hw: tuple[int, int]) -> float:
+    """Largest displacement (px of ``shape_hw``) of the image corners by a parameter step ``dp``."""
+    _, s, c0 = _norm_mat(shape_hw)
+    cn = (_corners(shape_hw) - c0) / s
+    cu, cv_ = _dwarp_dp(cn[:, 0], cn[:, 1])
+    n = len(dp)
+    return s * float(np.max(np.hypot(cu[:, :n] @ dp, cv_[:, :n] @ dp)))
 
 
 def _norm_mat(shape_hw: tuple[int, int]) -> tuple[np.ndarray, float, np.ndarray]:
@@ -600,7 +619,6 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
         sd = data["sd"][:, :n_par].astype(np.float64)
         lvl_shape = _level_shape(model.shape_hw_, lvl)
         nmat, s, _ = _norm_mat(lvl_shape)
-        ninv = np.linalg.inv(nmat)
         # moving level whose px size matches the reference level's px size
         scale = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
         m = int(np.clip(round(lvl - math.log2(scale)), 0, len(mpyr) - 1))
@@ -671,16 +689,9 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             if bloat:
                 d_edge += dp[n_par:]
                 dp = dp[:n_par]
-            p = np.zeros(8)
-            p[:n_par] = dp
-            wd = np.array([[1 + p[0], p[1], p[2]], [p[3], 1 + p[4], p[5]], [p[6], p[7], 1.0]])
-            a_upd = ninv @ wd @ nmat
-            gl = gl @ np.linalg.inv(a_upd)
+            gl = gl @ np.linalg.inv(_step_warp(dp, nmat))
             gl /= gl[2, 2]
-            # largest displacement of the level's corners by this step (level px)
-            cn = (_corners(lvl_shape) - _norm_mat(lvl_shape)[2]) / s
-            cu, cv_ = _dwarp_dp(cn[:, 0], cn[:, 1])
-            corner_move = s * float(np.max(np.hypot(cu[:, :n_par] @ dp, cv_[:, :n_par] @ dp)))
+            corner_move = _corner_move(dp, lvl_shape)  # level px
             if not np.all(np.isfinite(gl)):
                 return None
             if corner_move < 0.005:
@@ -729,18 +740,12 @@ def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray
     if fine.weak is None:
         return None
     shape = model.shape_hw_
-    nmat, s, c0 = _norm_mat(shape)
-    n_par = len(fine.weak)
-    cn = (_corners(shape) - c0) / s
-    cu, cv_ = _dwarp_dp(cn[:, 0], cn[:, 1])
-    move = s * float(np.max(np.hypot(cu[:, :n_par] @ fine.weak, cv_[:, :n_par] @ fine.weak)))
+    nmat = _norm_mat(shape)[0]
+    move = _corner_move(fine.weak, shape)
     if not move > 1e-9:
         return None
     for sign in (1.0, -1.0):
-        p = np.zeros(8)
-        p[:n_par] = sign * _BASIN_PX / move * fine.weak
-        wd = np.array([[1 + p[0], p[1], p[2]], [p[3], 1 + p[4], p[5]], [p[6], p[7], 1.0]])
-        g_p = fine.g @ np.linalg.inv(np.linalg.inv(nmat) @ wd @ nmat)
+        g_p = fine.g @ np.linalg.inv(_step_warp(sign * _BASIN_PX / move * fine.weak, nmat))
         again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
         if again is None:
             return f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)"
@@ -870,6 +875,14 @@ def _fm_inputs(model: RegistrationModel, mpyr: list[np.ndarray]) -> tuple[np.nda
     return refm.astype(np.float32), mpyr[m].astype(np.float32), k, m
 
 
+@functools.lru_cache(maxsize=8)
+def _hanning(h: int, w: int) -> np.ndarray:
+    """(h, w) float64 Hanning window (cached: the scale search correlates ~60 times per unit)."""
+    win = cv2.createHanningWindow((w, h), cv2.CV_64F)
+    win.flags.writeable = False
+    return win
+
+
 def _similarity_phase(refm: np.ndarray, mov: np.ndarray, k: int, m: int, angle_deg: float, s_level: float
                       ) -> tuple[float, np.ndarray]:
     """Rotate/scale the moving level about its centre onto the reference's, then phase-correlate
@@ -882,8 +895,7 @@ def _similarity_phase(refm: np.ndarray, mov: np.ndarray, k: int, m: int, angle_d
     hs[:2, :2] = rs
     hs[:2, 2] = cref - rs @ cm
     warped = cv2.warpPerspective(mov, hs, (refm.shape[1], refm.shape[0]), borderValue=float(mov.mean()))
-    win = cv2.createHanningWindow((refm.shape[1], refm.shape[0]), cv2.CV_64F)
-    (sx, sy), resp = cv2.phaseCorrelate(refm.astype(np.float64), warped.astype(np.float64), win)
+    (sx, sy), resp = cv2.phaseCorrelate(refm.astype(np.float64), warped.astype(np.float64), _hanning(*refm.shape))
     t = np.eye(3)
     t[:2, 2] = [-sx, -sy]
     h = _scale_mat(k) @ (t @ hs) @ _scale_mat(-m)
