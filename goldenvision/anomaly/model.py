@@ -664,19 +664,15 @@ class AnomalyModel:
         out = {}
         cache: dict[str, np.ndarray] = {}
         for z in self.zones_:
-            if zones != "all" and z.method not in _VARIATION_METHODS:
-                out[z.spec.name] = np.zeros(self.shape_, np.float32)
-                continue
+            full = out[z.spec.name] = np.zeros(self.shape_, np.float32)
             x0, y0, x1, y1 = z.bbox
+            if z.method not in _VARIATION_METHODS:
+                if zones == "all":
+                    full[y0:y1, x0:x1] = self._feature_zone_raw(z, feat, ok, cache)
+                continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
-            full = np.zeros(self.shape_, np.float32)
             if m.any():
-                if z.method in _VARIATION_METHODS:
-                    r = self._variation_raw(z, prep[y0:y1, x0:x1], m)
-                else:
-                    r = self._feature_raw(z, feat, cache)[y0:y1, x0:x1]
-                full[y0:y1, x0:x1] = np.where(m, r, 0)
-            out[z.spec.name] = full
+                full[y0:y1, x0:x1] = np.where(m, self._variation_raw(z, prep[y0:y1, x0:x1], m), 0)
         return out
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
