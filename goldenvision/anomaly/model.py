@@ -63,6 +63,7 @@ import numpy as np
 from ..errors import ImageError, ModelError, SpecError
 from ..results import AnomalyResult, Defect
 from ..spec import AnomalyZone
+from ..zones import zone_mask
 from . import features as F
 from .threshold import DEFAULT_ALPHA, find_defects, good_score_threshold
 from .variation import BLUR_SIGMA_PX, combine_stats, deviation_map, prepare, robust_gain, spread, tolerance_band
@@ -201,14 +202,10 @@ def _check_mask(m: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _zone_mask(zone: AnomalyZone, shape: tuple[int, int]) -> np.ndarray:
-    if zone.region == "full" or zone.region is None:
-        return np.ones(shape, bool)
-    pts = np.round(np.asarray(zone.region, np.float64)).astype(np.int32)
-    m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [pts], 1)
-    if not m.any():
+    mask = zone_mask("full" if zone.region is None else zone.region, shape)
+    if not mask.any():
         raise SpecError(f"anomaly_zones[{zone.name}].region: polygon lies outside the golden frame {shape[::-1]} (W, H)")
-    return m.astype(bool)
+    return mask
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
