@@ -13,8 +13,9 @@ export PIP_CONSTRAINT="$root/constraints.txt"
 "$work/build-venv/bin/pip" wheel -q --no-deps -w "$work/dist" "$root"
 wheel=$(ls "$work"/dist/goldenvision-*.whl)
 echo "wheel: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB)"
-for member in goldenvision/models/efficientnet_lite0_features.onnx goldenvision/calibration/profiles/lightbox-demo.yaml; do
-  "$python" -m zipfile -l "$wheel" | grep -q "$member" || { echo "wheel lacks $member" >&2; exit 1; }
+listing=$("$python" -m zipfile -l "$wheel")
+for member in goldenvision/models/efficientnet_lite0_features.onnx goldenvision/calibration/profiles/lightbox-demo.yaml LICENSE; do
+  grep -q "$member" <<<"$listing" || { echo "wheel lacks $member" >&2; exit 1; }
 done
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --upgrade pip
