@@ -15,57 +15,17 @@ import urllib.request
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 import goldenvision as gv
 from goldenvision.station import HotFolder, Station, StationConfig, is_complete
 from goldenvision.station.runner import golden_id_of
 from goldenvision.store import open_store
-
-SPEC = {
-    "product": "tiny-part", "revision": "A", "scale_mm_per_px": 0.1, "registration": "auto",
-    "anomaly_zones": [{"name": "all", "region": "full", "defect_type": "other", "severity": "major"}],
-}
-
-
-def product(seed: int, shift=(0.0, 0.0), *, layout: int = 1, noise: float = 2.0) -> np.ndarray:
-    """A 400x300 part of random blocks and discs (layout fixes the part, seed the photo noise)."""
-    r = np.random.default_rng(layout)
-    img = np.full((300, 400, 3), 200, np.uint8)
-    for _ in range(25):
-        x, y = int(r.integers(20, 380)), int(r.integers(20, 280))
-        c = tuple(int(v) for v in r.integers(0, 180, 3))
-        if r.random() < 0.5:
-            cv2.rectangle(img, (x, y), (x + int(r.integers(8, 40)), y + int(r.integers(8, 40))), c, -1)
-        else:
-            cv2.circle(img, (x, y), int(r.integers(5, 20)), c, -1)
-    m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
-    img = cv2.warpAffine(img, m, (400, 300), borderValue=(200, 200, 200))
-    noisy = img + np.random.default_rng(seed).normal(0, noise, img.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", rgb[..., ::-1])
-    assert ok
-    return buf.tobytes()
-
-
-def drop(folder: Path, name: str, data: bytes) -> Path:
-    """Write like camera software does: a temporary name, then an atomic rename."""
-    tmp = folder / f".{name}.part"
-    tmp.write_bytes(data)
-    os.rename(tmp, folder / name)
-    return folder / name
-
+from synthetic import drop, png_bytes, product, seal_tiny
 
 @pytest.fixture(scope="module")
 def golden_pkg(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("golden") / "tiny.golden"
-    g = gv.seal([product(0), product(1, (2, 1)), product(2, (-1, 2))], SPEC)
-    g.save(out)
-    return out
+    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
 
 
 def make_station(golden_pkg: Path, tmp_path: Path, **cfg) -> Station:
@@ -236,9 +196,7 @@ def test_sigkill_then_restart_stores_every_photo_exactly_once(golden_pkg, tmp_pa
     assert 40 <= judged_before < n, "the kill must fall partway through the batch"
     proc = _start(golden_pkg, db, hot, "drain")
     assert proc.wait(timeout=240) == 0, _log_tail(hot, "drain")
-    out = subprocess.run([sys.executable, "-m", "goldenvision.cli", "results", "--db", db, "--json"],
-                         capture_output=True, text=True, check=True).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    rows = open_store(db).results()
     import hashlib
 
     assert len(rows) == n

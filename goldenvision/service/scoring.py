@@ -1,0 +1,122 @@
+"""Scoring uploaded photos: in the service's process, or on a Dask distributed cluster.
+
+Workers receive file paths, never pixel arrays; each worker process loads a golden's
+:class:`~goldenvision.pipeline.Inspector` once and keeps it. Every task reads the photo's
+bytes once, hashes them, judges them and commits the result to the store by (image sha256,
+golden id): a task that Dask re-runs after a worker died replaces its own row and duplicates
+nothing. Dask tasks are keyed by golden and sha256 too, so the same photo submitted twice is
+one task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["score_photo", "InProcessScorer", "DaskScorer", "make_scorer"]
+
+_inspectors: dict[str, Any] = {}
+_stores: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def _inspector(golden_path: str) -> Any:
+    with _lock:
+        ins = _inspectors.get(golden_path)
+        if ins is None:
+            from ..package import load_golden
+            from ..pipeline import Inspector
+
+            ins = _inspectors[golden_path] = Inspector(load_golden(golden_path))
+        return ins
+
+
+def _store(db_url: str) -> Any:
+    with _lock:
+        st = _stores.get(db_url)
+        if st is None:
+            from ..store import open_store
+
+            st = _stores[db_url] = open_store(db_url)
+        return st
+
+
+def score_photo(golden_path: str, photo_path: str, db_url: str, golden_id: str, file: str,
+                context: Mapping[str, Any]) -> dict[str, Any]:
+    """Judge one stored photo and commit its result; returns a short summary.
+
+    Runs wherever it is scheduled (this process or a Dask worker). Never raises for a bad
+    photo: the pipeline turns it into a ``review`` result with the reason.
+    """
+    with open(photo_path, "rb") as f:
+        data = f.read()
+    sha = hashlib.sha256(data).hexdigest()
+    ins = _inspector(golden_path)
+    result = ins.inspect(data, context=dict(context), unit_id=file)
+    row = result.to_dict()
+    _store(db_url).record_result(row, golden_id=golden_id, file=file, image_sha256=sha, context=dict(context))
+    return {"image_sha256": sha, "file": file, "verdict": row["verdict"]}
+
+
+class InProcessScorer:
+    """One background thread in the service's process (the default without ``--scheduler``)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
+
+    def submit(self, golden_path: str, photo_path: str, db_url: str, golden_id: str, file: str,
+               context: Mapping[str, Any], *, sha256: str | None = None) -> Future:
+        return self._pool.submit(score_photo, golden_path, photo_path, db_url, golden_id, file, dict(context))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+class DaskScorer:
+    """Tasks on Dask distributed: a LocalCluster of ``n_workers`` processes, or a scheduler address."""
+
+    def __init__(self, address: str | None = None, *, n_workers: int = 2) -> None:
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        if address is None:
+            self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, host="127.0.0.1")
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(address)
+        self._pending: set[Any] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, golden_path: str, photo_path: str, db_url: str, golden_id: str, file: str,
+               context: Mapping[str, Any], *, sha256: str | None = None) -> Any:
+        key = f"score-{golden_id}-{sha256}" if sha256 else None
+        fut = self.client.submit(score_photo, golden_path, photo_path, db_url, golden_id, file, dict(context),
+                                 key=key, pure=False, retries=2)
+        # Dask forgets a task whose last future is dropped: hold each until it is done.
+        with self._lock:
+            self._pending.add(fut)
+        fut.add_done_callback(self._forget)
+        return fut
+
+    def _forget(self, fut: Any) -> None:
+        with self._lock:
+            self._pending.discard(fut)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_scorer(scheduler: str | None) -> InProcessScorer | DaskScorer:
+    """``None``: in-process; ``local`` or ``local:N``: a LocalCluster of N workers; else an address."""
+    if scheduler is None:
+        return InProcessScorer()
+    if scheduler.startswith("local"):
+        _, _, n = scheduler.partition(":")
+        return DaskScorer(None, n_workers=int(n or 2))
+    return DaskScorer(scheduler)

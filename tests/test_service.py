@@ -1,0 +1,164 @@
+"""The upload service: goldens, lots, photos, verdicts, reports; in-process and on Dask."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from goldenvision.service import create_app, new_key
+from goldenvision.store import open_store
+from synthetic import SPEC, defective, png_bytes, product, seal_tiny
+
+
+@pytest.fixture(scope="module")
+def golden_pkg(tmp_path_factory) -> Path:
+    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
+
+
+@pytest.fixture()
+def service(tmp_path):
+    db = f"sqlite:///{tmp_path / 'svc.db'}"
+    app = create_app(db, tmp_path / "data")
+    engine = app.state.store.engine
+    keys = {
+        "admin": new_key(engine, "buyer QC", role="admin")[1],
+        "insp": new_key(engine, "inspector A", role="inspector", scopes=[f"product:{SPEC['product']}"])[1],
+        "viewer": new_key(engine, "viewer", role="viewer", scopes=[f"product:{SPEC['product']}"])[1],
+        "other": new_key(engine, "other product", role="inspector", scopes=["product:handbag"])[1],
+    }
+    with TestClient(app) as client:
+        yield client, keys, db
+
+
+def auth(k: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {k}"}
+
+
+def upload_golden(client, key, pkg: Path) -> str:
+    r = client.post("/api/goldens", headers=auth(key), files={"file": ("tiny.golden", pkg.read_bytes())})
+    assert r.status_code == 200, r.text
+    return r.json()["golden_id"]
+
+
+def wait_scored(client, key, lot_id, n, timeout=60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = client.get(f"/api/lots/{lot_id}", headers=auth(key)).json()
+        if s["progress"]["scored"] >= n:
+            return s
+        time.sleep(0.1)
+    raise AssertionError(f"only {s['progress']} scored after {timeout} s")
+
+
+def test_golden_lot_photos_verdicts_and_report(service, golden_pkg):
+    client, keys, db = service
+    gid = upload_golden(client, keys["insp"], golden_pkg)
+    r = client.post("/api/lots", headers=auth(keys["insp"]),
+                    json={"product": SPEC["product"], "golden_id": gid, "lot_size": 60, "supplier": "ACME", "po": "PO-1",
+                          "type": "dupro", "seed": 7})
+    assert r.status_code == 200, r.text
+    lot = r.json()
+    # ISO 2859-1, lot of 60 at level II: code letter E; AQL 2.5 there points down to F (n 20, Ac 1, Re 2)
+    assert lot["plan"]["major"] == {"code_letter": "F", "sample_size": 20, "accept": 1, "reject": 2, "aql": 2.5}
+    assert lot["sample_size"] == 20
+    assert len(set(lot["sample"])) == 20 and all(1 <= int(u) <= 60 for u in lot["sample"])
+    photos = [(f"good{i}.png", png_bytes(product(100 + i, (1.5, -1)))) for i in range(19)]
+    photos.append(("stain.png", png_bytes(defective(200))))
+    r = client.post(f"/api/lots/{lot['lot_id']}/photos", headers=auth(keys["insp"]),
+                    files=[("files", (n, b, "image/png")) for n, b in photos])
+    assert r.status_code == 200, r.text
+    assert len(r.json()["accepted"]) == 20 and r.json()["rejected"] == []
+    s = wait_scored(client, keys["viewer"], lot["lot_id"], 20)
+    verdicts = {u["file"]: u["verdict"] for u in s["units"]}
+    assert verdicts["stain.png"] == "fail" and all(verdicts[f"good{i}.png"] == "pass" for i in range(19))
+    # one major nonconforming unit in 20 against Ac 1: accept
+    assert s["lot_verdict"]["decision"] == "accept"
+    # re-uploading the same bytes duplicates nothing
+    r = client.post(f"/api/lots/{lot['lot_id']}/photos", headers=auth(keys["insp"]),
+                    files=[("files", ("again.png", photos[0][1], "image/png"))])
+    assert r.json()["accepted"][0]["duplicate"] is True
+    assert len(open_store(db).results(lot=lot["lot_id"])) == 20
+    html = client.get(f"/api/lots/{lot['lot_id']}/report", headers=auth(keys["viewer"]))
+    assert html.status_code == 200 and "stain.png" in html.text
+    ev = client.get(f"/api/lots/{lot['lot_id']}/units/{s['units'][-1]['image_sha256']}/evidence.jpg", headers=auth(keys["viewer"]))
+    assert ev.status_code == 200 and ev.content[:2] == b"\xff\xd8"
+
+
+def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_pkg):
+    import socket
+
+    import uvicorn
+
+    db = f"sqlite:///{tmp_path / 'svc.db'}"
+    app = create_app(db, tmp_path / "data")
+    key = new_key(app.state.store.engine, "inspector", role="inspector")[1]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        with httpx.Client(base_url=base, headers=auth(key), timeout=60) as c:
+            gid = c.post("/api/goldens", files={"file": ("g.golden", golden_pkg.read_bytes())}).json()["golden_id"]
+            lot_id = c.post("/api/lots", json={"product": SPEC["product"], "golden_id": gid, "lot_size": 1000}).json()["lot_id"]
+        blobs = [png_bytes(product(500 + i, (1, 1))) for i in range(50)]
+        codes: list[int] = []
+
+        def send(i: int) -> None:
+            with httpx.Client(base_url=base, headers=auth(key), timeout=120) as c:
+                r = c.post(f"/api/lots/{lot_id}/photos", files={"files": (f"u{i:02d}.png", blobs[i], "image/png")})
+                codes.append(r.status_code)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(set(codes)) == [200], codes
+        with httpx.Client(base_url=base, headers=auth(key), timeout=60) as c:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                s = c.get(f"/api/lots/{lot_id}").json()
+                if s["progress"]["scored"] == 50:
+                    break
+                time.sleep(0.2)
+        assert s["progress"] == {"received": 50, "scored": 50, "sample_size": 80, "failed": 0}
+        assert sum(u["verdict"] is not None for u in s["units"]) == 50
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_results_as_in_process(tmp_path, golden_pkg):
+    """The same photos through a 2-worker LocalCluster and in-process: identical stored results."""
+    blobs = [png_bytes(product(700 + i, (0.5 * i % 3, 1))) for i in range(6)] + [png_bytes(defective(799))]
+    out = {}
+    for mode in (None, "local:2"):
+        d = tmp_path / (mode or "inproc").replace(":", "")
+        app = create_app(f"sqlite:///{d / 'svc.db'}", d / "data", scheduler=mode)
+        key = new_key(app.state.store.engine, "k", role="admin")[1]
+        with TestClient(app) as client:
+            gid = upload_golden(client, key, golden_pkg)
+            lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
+                                                                        "lot_size": 20, "seed": 1}).json()["lot_id"]
+            client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
+                        files=[("files", (f"u{i}.png", b, "image/png")) for i, b in enumerate(blobs)])
+            wait_scored(client, key, lot_id, len(blobs), timeout=240)
+            rows = open_store(f"sqlite:///{d / 'svc.db'}").results(lot=lot_id)
+            out[mode] = {r["image_sha256"]: (r["verdict"], r["reasons"], r["metrics"]) for r in rows}
+    assert out[None] == out["local:2"] and len(out[None]) == len(blobs)

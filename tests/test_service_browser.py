@@ -1,0 +1,105 @@
+"""The upload service's pages, end to end in a real headless Chromium (Debian's chromium + chromedriver)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from goldenvision.service import create_app, new_key
+from synthetic import defective, png_bytes, product, seal_tiny
+
+selenium = pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
+DRIVER = shutil.which("chromedriver")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(not (DRIVER and CHROMIUM), reason="Debian's chromium and chromium-driver are not installed")
+
+
+@pytest.fixture()
+def server(tmp_path):
+    import uvicorn
+
+    app = create_app(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "data")
+    key = new_key(app.state.store.engine, "inspector A", role="inspector")[1]
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key, tmp_path
+    srv.should_exit = True
+    th.join(timeout=10)
+
+
+def _browser(tmp: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp / 'chrome'}", "--window-size=1300,1600"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, key, tmp = server
+    pkg = seal_tiny(tmp / "tiny.golden")
+    import httpx
+
+    httpx.post(base + "/api/goldens", headers={"Authorization": f"Bearer {key}"},
+               files={"file": ("tiny.golden", pkg.read_bytes())}).raise_for_status()
+    photos = []
+    for i in range(7):
+        p = tmp / f"unit_{i:02d}.png"
+        p.write_bytes(png_bytes(product(300 + i, (1, -1))))
+        photos.append(p)
+    bad = tmp / "unit_stain.png"
+    bad.write_bytes(png_bytes(defective(399)))
+    photos.append(bad)
+
+    drv = _browser(tmp)
+    try:
+        wait = WebDriverWait(drv, 60)
+        drv.get(base + "/ui/lots")
+        assert "/ui/login" in drv.current_url  # not signed in: sent to the sign-in page
+        drv.find_element(By.ID, "key").send_keys("wrong key")
+        drv.find_element(By.ID, "signin").click()
+        assert "not valid" in drv.page_source
+        drv.find_element(By.ID, "key").send_keys(key)
+        drv.find_element(By.ID, "signin").click()
+        wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))
+        Select(drv.find_element(By.ID, "golden")).select_by_index(0)
+        size = drv.find_element(By.ID, "lot_size")
+        size.clear()
+        size.send_keys("30")
+        drv.find_element(By.ID, "supplier").send_keys("ACME Leather")
+        drv.find_element(By.ID, "create").click()
+        wait.until(lambda d: "/ui/lots/lot-" in d.current_url)
+        drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
+        wait.until(lambda d: d.find_element(By.ID, "scoredtxt").text == f"{len(photos)} of {len(photos)}")
+        rows = drv.find_elements(By.CSS_SELECTOR, "#units tr")[1:]
+        verdicts = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text for r in rows}
+        assert verdicts == {**{p.name: "pass" for p in photos[:-1]}, "unit_stain.png": "fail"}
+        # ISO 2859-1: lot of 30 -> code D (n 8); AQL 2.5 points down to E? the verdict is read off the page
+        wait.until(lambda d: d.find_element(By.ID, "lotverdict").text.lower() in ("accept", "reject", "pending"))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#failing img.ev"))
+        img = drv.find_element(By.CSS_SELECTOR, "#failing img.ev")
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", img) > 0)
+        drv.save_screenshot(str(tmp_path / "lot-page.png"))
+    finally:
+        drv.quit()
+    assert (tmp_path / "lot-page.png").stat().st_size > 20_000
