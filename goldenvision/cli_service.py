@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,10 +19,10 @@ def register_commands(app: typer.Typer) -> None:
         port: int = typer.Option(8760, "--port", help="Port to listen on."),
         db: str = typer.Option(..., "--db", help="Results store: a SQLite file or URL, or a PostgreSQL URL."),
         data: Path = typer.Option(..., "--data", help="Folder for uploaded goldens, photos and reports."),
-        scheduler: Optional[str] = typer.Option(
+        scheduler: str | None = typer.Option(
             None, "--scheduler", help="Dask scheduler address, or local[:N] for a LocalCluster of N workers "
                                       "(default: score in this process)."),
-        trust: Optional[list[Path]] = typer.Option(
+        trust: list[Path] | None = typer.Option(
             None, "--trust", help="Public key (repeatable): uploaded goldens must carry a signature it verifies."),
     ) -> None:
         """Run the upload service: OpenAPI docs at /docs, pages at /ui/login."""
@@ -42,7 +41,7 @@ def register_commands(app: typer.Typer) -> None:
     @keys_app.command("new")
     def apikey_new(
         name: str = typer.Argument(..., help="Who the key is for, e.g. 'QIMA inspector Shenzhen'."),
-        scope: Optional[list[str]] = typer.Option(None, "--scope", help="product:NAME or supplier:NAME (repeatable)."),
+        scope: list[str] | None = typer.Option(None, "--scope", help="product:NAME or supplier:NAME (repeatable)."),
         role: str = typer.Option("inspector", "--role", help="inspector, viewer or admin."),
         db: str = typer.Option(..., "--db", help="The service's store."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),

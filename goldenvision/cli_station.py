@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -28,17 +27,17 @@ def register_commands(app: typer.Typer) -> None:
     def station_cmd(
         golden: Path = typer.Option(..., "--golden", help="The sealed golden package (verified on load)."),
         db: str = typer.Option(..., "--db", help="Results store: a SQLite file or URL, or a PostgreSQL URL."),
-        watch: Optional[Path] = typer.Option(None, "--watch", help="Hot folder the camera software writes photos into."),
-        camera: Optional[str] = typer.Option(
+        watch: Path | None = typer.Option(None, "--watch", help="Hot folder the camera software writes photos into."),
+        camera: str | None = typer.Option(
             None, "--camera", help="Camera: a device index, an RTSP/HTTP URL, a video file, or genicam:PRODUCER.cti."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address of the operator page."),
         port: int = typer.Option(8750, "--port", help="Port of the operator page (0: any free port)."),
-        context: Optional[list[str]] = typer.Option(
+        context: list[str] | None = typer.Option(
             None, "--context", help="Capture context KEY=VALUE for every unit (repeatable): shift=B, lot=L7, operator=ana."),
         name: str = typer.Option("station", "--name", help="This station's name (the context's 'station')."),
-        quota_mb: Optional[float] = typer.Option(
+        quota_mb: float | None = typer.Option(
             None, "--evidence-quota-mb", help="Disk quota for kept photos; the oldest go first (never the store)."),
-        log_file: Optional[Path] = typer.Option(None, "--log", help="Write the JSON log here instead of stderr."),
+        log_file: Path | None = typer.Option(None, "--log", help="Write the JSON log here instead of stderr."),
         drain: bool = typer.Option(False, "--drain", help="Judge what is waiting, then exit."),
     ) -> None:
         """Run a station: every photo judged against the golden and stored exactly once.
