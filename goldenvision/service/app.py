@@ -182,6 +182,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
                   version=_version())
     app.state.store = store
     app.state.limits = limits
+    app.state.scorer = scorer
 
     # -- auth ---------------------------------------------------------------------------
     def key(request: Request) -> KeyInfo:
