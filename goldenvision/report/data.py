@@ -28,6 +28,7 @@ import numpy as np
 from .. import __version__
 from ..errors import GoldenVisionError, SpecError
 from ..golden import GoldenSample
+from ..lots import check_lot_context, lot_context_rows
 from ..results import color_shift_words, UnitResult
 from ..transform import map_points_to_reference
 
@@ -96,6 +97,10 @@ class ReportData:
     lot : dict or None
         See :func:`lot_summary`.
     has_truth : bool
+        True only when the demo's ground truth is to be shown (``show_ground_truth``).
+    lot_context : list of (label, value, given)
+        Supplier, PO, inspector, place, date (value "not given" when missing) and any
+        other context field, for page 1.
     """
 
     title: str
@@ -111,6 +116,7 @@ class ReportData:
     has_truth: bool
     scale_mm_per_px: float | None = None
     timings_s: dict = field(default_factory=dict)
+    lot_context: list = field(default_factory=list)
 
     @property
     def evidence_units(self) -> list[dict]:
@@ -124,6 +130,10 @@ class ReportData:
 def _plan_words(plan: Mapping[str, Any]) -> str:
     ac, re_ = plan.get("accept"), plan.get("reject")
     return f"accept if {ac} or fewer defective, reject if {re_} or more"
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -140,7 +150,10 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     dict
         The record's fields plus ``type`` (label, when, meaning), ``decision``,
         ``decision_words``, ``headline``, ``explanation`` (list of str), ``classes`` (rows with
-        plan, counts and words), ``sample`` (rows in draw order), ``releases_payment``.
+        plan, counts and words; ``found_words`` says which units were counted, ``beyond``
+        lists units of that class drawn after the class's own sample), ``sample`` (rows
+        in draw order), ``sample_words`` (what failed among the units drawn and what was
+        counted, in words), ``releases_payment``, ``context``.
     """
     d = lot.to_dict() if hasattr(lot, "to_dict") else dict(lot)
     if "decision" in d and "verdict" not in d:  # a bare LotVerdict
@@ -151,6 +164,17 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     decision = str(v.get("decision", "?"))
     itype = d.get("inspection_type")
     tinfo = INSPECTION_TYPES.get(str(itype)) if itype else None
+    sample_ids = list(d.get("sample_ids") or [])
+    sample = []
+    rows_by_id = rows_by_id or {}
+    for i, sid in enumerate(sample_ids, start=1):
+        r = rows_by_id.get(sid)
+        sample.append({
+            "index": i, "unit_id": sid, "verdict": None if r is None else r.get("verdict"),
+            "defect_class": None if r is None else r.get("defect_class"),
+            "anchor": None if r is None else r.get("_anchor"),
+        })
+    known = all(s["verdict"] is not None for s in sample)
     classes = []
     failing = []
     for c in v.get("classes", []):
@@ -174,10 +198,15 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
             "decision": c.get("decision"),
             "rule": _plan_words(p),
         }
+        first = "all units drawn" if n is not None and n >= len(sample_ids) else f"the first {n} units drawn"
+        row["counted_in"] = first
         row["found_words"] = (
-            f"{row['nonconforming']} defective in the first {n} sampled units"
+            f"{_units(row['nonconforming'])} with a {name} defect among {first}"
             + (f", {row['unresolved']} still under review" if row["unresolved"] else "")
         )
+        # units of this class found further down the draw (drawn for a class with a larger sample)
+        row["beyond"] = [s for s in sample if n is not None and s["index"] > n and s["verdict"] == "fail"
+                         and s["defect_class"] == name]
         classes.append(row)
         if row["decision"] == "reject":
             failing.append(row)
@@ -187,7 +216,7 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
         headline = "The lot is ACCEPTED: the sample is within the agreed quality limits for every defect class."
     elif decision == "reject":
         headline = "The lot is REJECTED: " + "; ".join(
-            f"{c['name']} defects: {c['nonconforming']} found in {c['sample_size']} sampled units, "
+            f"{c['name']} class: {c['found_words']} (its ISO 2859-1 sample), "
             f"the limit is {c['accept']} (rejected at {c['reject']})" for c in failing) + "."
     elif decision == "pending":
         headline = (f"The lot is NOT DECIDED YET: {v.get('unresolved', 0)} sampled unit(s) need a person's review, "
@@ -205,19 +234,31 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     if decision == "accept_reinstate_normal":
         explanation.append("Under reduced inspection the count fell between Ac and Re: the lot is accepted, "
                            "and the next lots go back to normal inspection.")
-    sample_ids = list(d.get("sample_ids") or [])
-    sample = []
-    rows_by_id = rows_by_id or {}
-    for i, sid in enumerate(sample_ids, start=1):
-        r = rows_by_id.get(sid)
-        sample.append({
-            "index": i, "unit_id": sid, "verdict": None if r is None else r.get("verdict"),
-            "defect_class": None if r is None else r.get("defect_class"),
-            "anchor": None if r is None else r.get("_anchor"),
-        })
+    sample_words = ""
+    if sample and known:
+        n_fail = sum(s["verdict"] == "fail" for s in sample)
+        n_rev = sum(s["verdict"] == "review" for s in sample)
+        by_cls: dict[str, int] = {}
+        for s in sample:
+            if s["verdict"] == "fail" and s["defect_class"]:
+                by_cls[s["defect_class"]] = by_cls.get(s["defect_class"], 0) + 1
+        parts = [f"Of the {len(sample)} units drawn, {n_fail} failed"
+                 + (f" ({', '.join(f'{k} {by_cls[k]}' for k in sorted(by_cls))})" if by_cls else "")
+                 + f" and {n_rev} need a person's review."]
+        for c in classes:
+            if c["beyond"]:
+                ids = ", ".join(f"#{s['index']}" for s in c["beyond"])
+                parts.append(
+                    f"The {c['name']} class is judged on {c['counted_in']} (its plan's sample size), so "
+                    f"{_units(len(c['beyond']))} with a {c['name']} defect further down the draw ({ids}) "
+                    f"{'is' if len(c['beyond']) == 1 else 'are'} listed but not counted against its limit.")
+        parts.append("Each unit counts once, in its most serious defect class; "
+                     "the counts are defective units, not individual defects.")
+        sample_words = " ".join(parts)
     frac = d.get("completion_fraction")
     return {
         **{k: d.get(k) for k in ("lot_id", "lot_size", "seed", "supplier", "product")},
+        "context": check_lot_context(d.get("context"), name="lot['context']"),
         "inspection_type": itype,
         "type": tinfo,
         "completion_fraction": frac,
@@ -235,6 +276,7 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
         "severity": severity,
         "sample": sample,
         "sample_ids": sample_ids,
+        "sample_words": sample_words,
     }
 
 
@@ -344,9 +386,67 @@ def _draw_dimension(img: np.ndarray, view: _View, dim_spec: Any, row: Mapping[st
         _label(img, text, org, color)
 
 
-def _heat_rgb(norm: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(cv2.applyColorMap((np.clip(norm, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
-                        cv2.COLOR_BGR2RGB)
+#: Anomaly scores are normalised so that 1.0 is the zone's alarm threshold; the heat map
+#: spans 0 .. HEAT_TOP_X times the threshold.
+HEAT_TOP_X = 2.0
+
+
+def _heat_lut() -> np.ndarray:
+    """256 RGB colours over 0 .. HEAT_TOP_X x threshold: blue to cyan below the threshold,
+    a hard step to yellow at it, yellow to red above (so "above" never looks like "below")."""
+    t = np.linspace(0.0, 1.0, 256)
+    mid = 1.0 / HEAT_TOP_X
+    below = np.array([40.0, 80.0, 235.0]) + (t[:, None] / mid) * (np.array([0.0, 225.0, 235.0]) - [40.0, 80.0, 235.0])
+    above_t = np.clip((t[:, None] - mid) / (1.0 - mid), 0.0, 1.0)
+    above = np.array([255.0, 235.0, 0.0]) + above_t * (np.array([230.0, 0.0, 0.0]) - [255.0, 235.0, 0.0])
+    return np.where(t[:, None] < mid, below, above).astype(np.uint8)
+
+
+_HEAT_LUT = _heat_lut()
+
+
+def anomaly_overlay(unit_rgb: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The anomaly score as colour over a dimmed grey copy of the unit.
+
+    Parameters
+    ----------
+    unit_rgb : ndarray (h, w, 3) uint8
+        The unit, aligned to golden px (or a view of it).
+    score : ndarray (h, w) float
+        Anomaly score, 1.0 = the zone's alarm threshold.
+
+    Returns
+    -------
+    ndarray (h, w, 3) uint8
+        Grey unit at 45 % brightness; scores below 0.05 x threshold leave it as it is,
+        above that the colour of :func:`anomaly_legend` is laid over it at 25-70 % opacity
+        below the threshold and 92 % from the threshold on.
+    """
+    grey = cv2.cvtColor(unit_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * 0.45 + 10.0
+    base = np.repeat(grey[..., None], 3, axis=2)
+    idx = np.clip(score / HEAT_TOP_X * 255.0, 0, 255).astype(np.uint8)
+    heat = _HEAT_LUT[idx].astype(np.float32)
+    alpha = np.where(score >= 1.0, 0.92, 0.25 + 0.45 * np.clip(score, 0.0, 1.0))
+    alpha = np.where(score < 0.05, 0.0, alpha)[..., None]
+    return np.clip(base * (1 - alpha) + heat * alpha, 0, 255).astype(np.uint8)
+
+
+def anomaly_legend(width: int, *, height: int = 46) -> np.ndarray:
+    """A colour bar for :func:`anomaly_overlay`: 0 .. HEAT_TOP_X x threshold, the threshold marked."""
+    img = np.full((height, width, 3), 255, np.uint8)
+    x0, x1, y0, y1 = 12, width - 12, 6, 22
+    ramp = np.linspace(0, 255, x1 - x0).astype(np.uint8)
+    img[y0:y1, x0:x1] = _HEAT_LUT[ramp][None, :, :]
+    xt = x0 + int(round((x1 - x0) / HEAT_TOP_X))
+    cv2.line(img, (xt, y0 - 4), (xt, y1 + 3), (0, 0, 0), 2)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, "0 (no colour: like golden)", (x0, height - 6), font, 0.42, (40, 40, 40), 1, cv2.LINE_AA)
+    label = "| 1x = alarm threshold"
+    cv2.putText(img, label, (xt - 3, height - 6), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    end = f"{HEAT_TOP_X:g}x and more"
+    (tw, _), _ = cv2.getTextSize(end, font, 0.42, 1)
+    cv2.putText(img, end, (x1 - tw, height - 6), font, 0.42, (40, 40, 40), 1, cv2.LINE_AA)
+    return img
 
 
 def _de_map_image(de: np.ndarray, unit_rgb: np.ndarray, tolerance: float, title: str) -> tuple[np.ndarray, float]:
@@ -430,16 +530,19 @@ def _unit_images(ev: Mapping[str, Any], r: Mapping[str, Any], golden: GoldenSamp
             out[f"zoom:{name}"] = zimg
     amap = ev.get("anomaly_map")
     if amap is not None:
-        a = view.image(np.nan_to_num(amap, nan=0.0).astype(np.float32))
-        heat = _heat_rgb(a / 2.0)  # 1.0 = threshold -> middle of the colour scale
-        # below half the threshold the unit shows through; at and above it the heat colour
-        alpha = (np.clip((a - 0.5) / 0.5, 0.0, 1.0) * 0.85)[..., None]
-        blend = (unit * (1 - alpha) + heat * alpha).astype(np.uint8)
+        a = np.nan_to_num(amap, nan=0.0).astype(np.float32)
+        if view.f < 1.0:  # shrinking: keep each display pixel's peak, so small hot spots stay visible
+            k = int(np.ceil(1.0 / view.f)) | 1
+            a = cv2.dilate(a, np.ones((k, k), np.uint8))
+        blend = anomaly_overlay(unit, view.image(a))
         for dd in r.get("defects", []):
             bx1, by1, bx2, by2 = dd["bbox"]
-            p1, p2 = view.ipt(np.array([bx1, by1])), view.ipt(np.array([bx2, by2]))
-            cv2.rectangle(blend, (p1[0] - 6, p1[1] - 6), (p2[0] + 6, p2[1] + 6), (0, 255, 255), 1, cv2.LINE_AA)
-        out["heat"] = blend
+            p1, p2 = view.pts(np.array([[bx1, by1], [bx2, by2]]))
+            c = (int(round((p1[0] + p2[0]) / 2)), int(round((p1[1] + p2[1]) / 2)))
+            rad = int(round(max(14.0, 0.5 * float(np.hypot(p2[0] - p1[0], p2[1] - p1[1])) + 6)))
+            cv2.circle(blend, c, rad + 1, (255, 255, 255), 4, cv2.LINE_AA)  # a ring that any background shows
+            cv2.circle(blend, c, rad + 1, _MAGENTA, 2, cv2.LINE_AA)
+        out["heat"] = np.vstack([blend, anomaly_legend(blend.shape[1])])
     return out
 
 
@@ -488,21 +591,55 @@ def _color_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _uncertainty_decimals(u: float) -> int:
+    """Decimals that show ``u`` to 1 significant digit (2 when it starts with 1 or 2)."""
+    exp = math.floor(math.log10(u))
+    lead = u / 10.0**exp
+    digits = 2 if lead < 3 else 1
+    return max(0, digits - 1 - exp)
+
+
 def _dim_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Dimension rows in plain words.
+
+    ``deviation_mm`` is measured minus nominal; ``beyond_limit_mm`` is how far the
+    measurement lies outside the allowed range (0 inside). The words state both, so
+    "1.82 mm under nominal" and "0.82 mm beyond the −1.00 mm limit" never read as
+    contradicting each other. ``uncertainty_text`` is the result's own one-sigma
+    uncertainty (``DimensionResult.uncertainty_mm``, from the edge fits) when it is known
+    and positive, else None: no uncertainty is shown that was not measured.
+    """
     rows = []
     for d in r.get("dimensions", []):
-        lo = d["nominal_mm"] - d["tol_minus_mm"]
-        hi = d["nominal_mm"] + d["tol_plus_mm"]
+        nom = float(d["nominal_mm"])
+        lo = nom - d["tol_minus_mm"]
+        hi = nom + d["tol_plus_mm"]
         m = d["measured_mm"]
-        if m is None:
+        unc = d.get("uncertainty_mm")
+        unc = float(unc) if unc is not None and np.isfinite(unc) and unc > 0 else None
+        decimals = 2 if unc is None else max(2, _uncertainty_decimals(unc))
+        beyond = None
+        if m is None or not np.isfinite(m):
             words = "not measured"
-        elif m < lo:
-            words = f"{lo - m:.2f} mm too small"
-        elif m > hi:
-            words = f"{m - hi:.2f} mm too large"
+            dev_words = ""
         else:
-            words = "within tolerance"
-        rows.append({**d, "low_mm": lo, "high_mm": hi, "words": words})
+            dev = m - nom
+            dev_words = ("on nominal" if round(dev, 2) == 0 else
+                         f"{abs(dev):.2f} mm {'under' if dev < 0 else 'over'} nominal")
+            if m < lo:
+                beyond = lo - m
+                words = f"{dev_words}: {beyond:.2f} mm beyond the −{d['tol_minus_mm']:.2f} mm limit"
+            elif m > hi:
+                beyond = m - hi
+                words = f"{dev_words}: {beyond:.2f} mm beyond the +{d['tol_plus_mm']:.2f} mm limit"
+            else:
+                beyond = 0.0
+                words = f"within tolerance ({dev_words})"
+        rows.append({
+            **d, "low_mm": lo, "high_mm": hi, "words": words, "beyond_limit_mm": beyond,
+            "measured_text": "–" if m is None or not np.isfinite(m) else f"{m:.{decimals}f} mm",
+            "uncertainty_text": None if unc is None else f"± {unc:.{decimals}f} mm",
+        })
     return rows
 
 
@@ -528,6 +665,8 @@ def build_report(
     truth: Mapping[str, Mapping[str, Any]] | None = None,
     max_evidence_units: int = 60,
     color_maps: bool = True,
+    lot_context: Mapping[str, str] | None = None,
+    show_ground_truth: bool = False,
 ) -> ReportData:
     """Gather a report's content and compute its evidence images.
 
@@ -543,11 +682,20 @@ def build_report(
     lot : LotRecord, LotVerdict or their ``to_dict()``, optional
         The lot (inspection type, seeded sample, ISO 2859-1 verdict per defect class).
     truth : mapping unit stem -> ground truth, optional
-        Demo ground truth shown beside each verdict.
+        Demo ground truth. Shown beside each verdict only with ``show_ground_truth=True``
+        (a benchmark or demo page); a customer report never carries it.
     max_evidence_units : int
         Evidence images for at most this many units (the rest get tables only).
     color_maps : bool
         Compute ΔE00 heat maps for the colour zones out of tolerance.
+    lot_context : mapping str -> str, optional
+        Supplier, PO, inspector, place and date of the inspection (keys ``supplier``,
+        ``po``, ``inspector``, ``place``, ``date``; see
+        :data:`goldenvision.lots.LOT_CONTEXT_FIELDS`; other keys are shown under their own
+        name). Shown on page 1; a field not given here nor recorded with the lot is shown
+        as "not given". Values given here win over the lot record's.
+    show_ground_truth : bool
+        Show the demo's expected verdict (``truth``) beside each unit. Default off.
 
     Returns
     -------
@@ -566,6 +714,13 @@ def build_report(
         by_id[uid] = r
         by_id.setdefault(Path(uid).stem, r)
     lot_d = None if lot is None else lot_summary(lot, by_id)
+    ctx: dict[str, str] = {}
+    if lot_d is not None:
+        if lot_d.get("supplier"):
+            ctx["supplier"] = str(lot_d["supplier"])
+        ctx.update(lot_d.get("context") or {})
+    ctx.update(check_lot_context(lot_context))
+    show_truth = bool(show_ground_truth) and truth is not None
     sample_pos = {}
     if lot_d is not None:
         for s in lot_d["sample"]:
@@ -584,7 +739,7 @@ def build_report(
             "sample_index": sample_pos.get(id(r)), "colors": _color_rows(r), "dims": _dim_rows(r),
             "image_sha256": (r.get("provenance") or {}).get("image_sha256"),
         }
-        if truth is not None:
+        if show_truth:
             entry["truth"] = truth.get(Path(uid).stem)
         if r["verdict"] != "pass" and image_paths and uid in image_paths and n_evidence < max_evidence_units:
             if inspector is None:
@@ -614,7 +769,8 @@ def build_report(
         counts=counts,
         units=units,
         lot=lot_d,
-        has_truth=truth is not None,
+        has_truth=show_truth,
+        lot_context=lot_context_rows(ctx),
         scale_mm_per_px=None if scale is None else float(scale),
         timings_s={"build": time.perf_counter() - t0, "evidence_units": n_evidence},
     )
