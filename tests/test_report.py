@@ -246,7 +246,7 @@ def test_lot_words_say_which_units_were_counted():
                              "drawn (its ISO 2859-1 sample), the limit is 0 (rejected at 1).")
     assert s["sample_words"].startswith("Of the 13 units drawn, 3 failed (major 2, minor 1) and 0 need a person's review.")
     assert "1 unit with a major defect further down the draw (#7) is listed but not counted" in s["sample_words"]
-    assert [c["counted_in"] for c in s["classes"]] == ["the first 5 units drawn", "all units drawn"]
+    assert [c["counted_in"] for c in s["classes"]] == ["the first 5 units drawn", "all 13 units drawn"]
 
 
 def test_lot_context_validation_and_not_given():

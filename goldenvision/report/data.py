@@ -198,7 +198,8 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
             "decision": c.get("decision"),
             "rule": _plan_words(p),
         }
-        first = "all units drawn" if n is not None and n >= len(sample_ids) else f"the first {n} units drawn"
+        first = (f"all {len(sample_ids)} units drawn" if n is not None and n >= len(sample_ids)
+                 else f"the first {n} units drawn")
         row["counted_in"] = first
         row["found_words"] = (
             f"{_units(row['nonconforming'])} with a {name} defect among {first}"
