@@ -15,7 +15,8 @@ from goldenvision.pipeline import inspect, seal
 from goldenvision.errors import SpecError
 from goldenvision.report import (build_report, color_shift_words, layout_pdf, lot_summary, read_sha256sums, render_report,
                                  write_pdf_report, write_report)
-from goldenvision.report.data import HEAT_TOP_X, _dim_rows, anomaly_legend, anomaly_overlay
+from goldenvision.report.data import _dim_rows
+from goldenvision.report.evidence import HEAT_TOP_X, anomaly_legend, anomaly_overlay
 
 CONTEXT = {"supplier": "Tannery Nord GmbH", "po": "PO-4711-B", "inspector": "R. Ortiz"}
 
