@@ -317,17 +317,21 @@ def _summary(doc: PdfLayout, data: ReportData) -> None:
                  else " The units inspected are the units drawn for the sample.")
     doc.text(line, size=8.5, gap=0.006)
     if ev:
-        header = ["Unit", "Verdict", "Class", "Sample #"] + (["Expected (demo)"] if data.has_truth else []) + ["Why"]
+        in_lot = lot is not None
+        header = (["Unit", "Verdict", "Class"] + (["Sample #"] if in_lot else [])
+                  + (["Expected (demo)"] if data.has_truth else []) + ["Why"])
         rows, fills = [], []
         for u in ev:
             r = u["r"]
-            row = [str(r["unit_id"]), r["verdict"].upper(), str(r.get("defect_class") or ""),
-                   f"#{u['sample_index']}" if u["sample_index"] else ""]
+            row = [str(r["unit_id"]), r["verdict"].upper(), str(r.get("defect_class") or "")]
+            if in_lot:
+                row.append(f"#{u['sample_index']}" if u["sample_index"] else "")
             if data.has_truth:
                 row.append(str((u.get("truth") or {}).get("expected_verdict", "")))
             rows.append(row + ["; ".join(r["reasons"])])
             fills.append([None, _VERDICT_FILL.get(r["verdict"])] + [None] * (len(row) - 1))
-        widths = [0.14, 0.08, 0.07, 0.08] + ([0.09] if data.has_truth else []) + [0.63 - (0.09 if data.has_truth else 0)]
+        widths = ([0.14, 0.08, 0.07] + ([0.08] if in_lot else []) + ([0.09] if data.has_truth else []))
+        widths.append(1.0 - sum(widths))
         if doc.y - doc.table_height(header, rows, widths, size=7) < _BOTTOM:
             # the table continues on the next page: name every unit here first
             doc.text("All of them: " + ",  ".join(
