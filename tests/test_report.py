@@ -106,6 +106,7 @@ def test_pdf_pages_numbered_every_failing_unit_on_page_1_nothing_shortened(lot):
         for t in texts:
             assert "…" not in t and "..." not in t
     page1 = " ".join(doc.page_text[0])
+    assert not any("Expected" in t for texts in doc.page_text for t in texts)  # no ground truth by default
     assert data.evidence_units
     for u in data.evidence_units:
         assert str(u["r"]["unit_id"]) in page1
