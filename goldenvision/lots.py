@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,9 @@ from .results import UnitResult, Verdict
 from .spec import AqlSettings
 
 __all__ = [
+    "LOT_CONTEXT_FIELDS",
+    "lot_context_rows",
+    "check_lot_context",
     "InspectionType",
     "LotRecord",
     "draw_sample",
@@ -49,6 +52,60 @@ __all__ = [
     "plan_sample",
     "judge_sampled_lot",
 ]
+
+
+#: The lot context a buyer reads on page 1 of the report: key -> label. Keys outside this
+#: list are kept and shown under their own name after these.
+LOT_CONTEXT_FIELDS: dict[str, str] = {
+    "supplier": "Supplier",
+    "po": "Purchase order (PO)",
+    "inspector": "Inspector",
+    "place": "Place of inspection",
+    "date": "Date of inspection",
+}
+
+#: What the report shows for a context field that nobody gave (never a guessed value).
+NOT_GIVEN = "not given"
+
+
+def check_lot_context(lot_context: Mapping[str, str] | None, *, name: str = "lot_context") -> dict[str, str]:
+    """Validate a lot context (supplier, PO, inspector, place, date, ...) and copy it.
+
+    Parameters
+    ----------
+    lot_context : mapping str -> str, optional
+        Keys are field names (:data:`LOT_CONTEXT_FIELDS` gives the usual ones); values
+        are the text shown. Empty values count as not given.
+
+    Returns
+    -------
+    dict
+        The non-empty fields, stripped, in the order given.
+    """
+    if lot_context is None:
+        return {}
+    if not isinstance(lot_context, Mapping):
+        raise SpecError(f"{name}: expected a mapping of field name -> text, got {type(lot_context).__name__}")
+    out: dict[str, str] = {}
+    for k, v in lot_context.items():
+        if not isinstance(k, str) or not k.strip():
+            raise SpecError(f"{name}: expected non-empty string keys, got {k!r}")
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            raise SpecError(f"{name}[{k!r}]: expected text (str), got {type(v).__name__} {v!r}")
+        if v.strip():
+            out[k.strip()] = v.strip()
+    return out
+
+
+def lot_context_rows(lot_context: Mapping[str, str] | None) -> list[tuple[str, str, bool]]:
+    """The context as (label, value, given) rows: the usual fields first, each shown as
+    ``"not given"`` when missing, then any other field under its own name."""
+    ctx = check_lot_context(lot_context)
+    rows = [(label, ctx.get(key, NOT_GIVEN), key in ctx) for key, label in LOT_CONTEXT_FIELDS.items()]
+    rows += [(key, value, True) for key, value in ctx.items() if key not in LOT_CONTEXT_FIELDS]
+    return rows
 
 
 class InspectionType(str, enum.Enum):
@@ -203,6 +260,10 @@ class LotRecord:
         Share of the order produced (DUPRO) or packed (PSI) when inspected, in [0, 1].
         PSI requires >= 0.8.
     supplier, product : str
+    context : mapping str -> str
+        Lot context as given by the inspector (``po``, ``inspector``, ``place``,
+        ``date``, ...; see :data:`LOT_CONTEXT_FIELDS`). ``supplier`` here and the
+        ``supplier`` field must not disagree.
     """
 
     lot_id: str
@@ -214,8 +275,13 @@ class LotRecord:
     completion_fraction: float | None = None
     supplier: str = ""
     product: str = ""
+    context: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        ctx = check_lot_context(self.context, name="context")
+        if self.supplier and ctx.get("supplier", self.supplier) != self.supplier:
+            raise SpecError(f"context['supplier']={ctx['supplier']!r} disagrees with supplier={self.supplier!r}")
+        object.__setattr__(self, "context", ctx)
         if not isinstance(self.inspection_type, InspectionType):
             try:
                 object.__setattr__(self, "inspection_type", InspectionType(self.inspection_type))
@@ -251,6 +317,7 @@ class LotRecord:
             "completion_fraction": self.completion_fraction,
             "supplier": self.supplier,
             "product": self.product,
+            "context": dict(self.context),
             "verdict": self.verdict.to_dict(),
         }
 
@@ -290,12 +357,14 @@ def judge_sampled_lot(
     severity: str = "normal",
     supplier: str = "",
     product: str = "",
+    lot_context: Mapping[str, str] | None = None,
 ) -> LotRecord:
     """Draw the sample from the inspected units, judge the lot on it, and record everything.
 
     Every unit in ``results_by_id`` may have been inspected (a station inspects each unit);
     the lot verdict uses only the seeded ISO 2859-1 sample, so it is the verdict an
-    inspector drawing that sample would give.
+    inspector drawing that sample would give. ``lot_context`` (supplier, PO, inspector,
+    place, date; see :data:`LOT_CONTEXT_FIELDS`) is recorded with the lot as given.
     """
     ids = sorted(results_by_id)
     n_lot = len(ids) if lot_size is None else int(lot_size)
@@ -304,4 +373,5 @@ def judge_sampled_lot(
     return LotRecord(
         lot_id=lot_id, inspection_type=inspection_type, lot_size=n_lot, seed=seed, sample_ids=tuple(sample),
         verdict=verdict, completion_fraction=completion_fraction, supplier=supplier, product=product,
+        context=check_lot_context(lot_context),
     )

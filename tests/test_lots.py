@@ -171,3 +171,18 @@ def test_lot_record_carries_inspection_type():
         LotRecord("PO-1/PSI", InspectionType.psi, 1000, 42, tuple(picked), v, completion_fraction=0.5)
     with pytest.raises(SpecError, match="inspection_type"):
         LotRecord("x", "final", 1000, 42, (), v)
+
+
+def test_lot_record_keeps_the_lot_context_as_given():
+    from goldenvision.lots import judge_sampled_lot
+
+    results = {f"U{i:03d}": unit("pass", uid=f"U{i:03d}") for i in range(50)}
+    rec = judge_sampled_lot(results, AQL, lot_id="L1", seed=3, supplier="Tannery Nord",
+                            lot_context={"po": "PO-9", "inspector": " R. Ortiz ", "place": ""})
+    assert rec.context == {"po": "PO-9", "inspector": "R. Ortiz"}  # stripped; empty = not given
+    assert rec.to_dict()["context"] == {"po": "PO-9", "inspector": "R. Ortiz"}
+    assert LotRecord("L2", "psi", 50, 3, (), rec.verdict).context == {}
+    with pytest.raises(SpecError, match="disagrees with supplier"):
+        LotRecord("L2", "psi", 50, 3, (), rec.verdict, supplier="A", context={"supplier": "B"})
+    with pytest.raises(SpecError, match=r"context\['date'\]: expected text"):
+        LotRecord("L2", "psi", 50, 3, (), rec.verdict, context={"date": 20261204})

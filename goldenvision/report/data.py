@@ -7,10 +7,7 @@ into golden px beside the golden, the caliper rectangles with the edges that wer
 the anomaly heat map with the defect boxes, and a CIEDE2000 heat map of each colour zone
 out of tolerance. Images are RGB uint8 arrays; the renderers encode them.
 
-Frames: overlays are drawn in golden px (docs/DESIGN.md, "Frames and units"). Caliper
-rectangles are defined in golden px by the spec; the edges a measurement found are in
-unit px (``DimensionResult.edges_unit_px``) and are mapped to golden px through the
-registration (:func:`goldenvision.transform.map_points_to_reference`).
+The evidence images are drawn by :mod:`goldenvision.report.evidence`.
 """
 
 from __future__ import annotations
@@ -22,19 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .. import __version__
 from ..errors import GoldenVisionError, SpecError
 from ..golden import GoldenSample
+from ..lots import check_lot_context, lot_context_rows
 from ..results import color_shift_words, UnitResult
-from ..transform import map_points_to_reference
+from .evidence import color_maps as _color_maps_of, crop_box, golden_image, unit_images
 
 __all__ = ["ReportData", "build_report", "color_shift_words", "lot_summary", "INSPECTION_TYPES"]
-
-#: Width of the evidence images (px); the HTML scales them to the page.
-EVIDENCE_WIDTH_PX = 640
 
 INSPECTION_TYPES = {
     "psi": {
@@ -96,6 +90,10 @@ class ReportData:
     lot : dict or None
         See :func:`lot_summary`.
     has_truth : bool
+        True only when the demo's ground truth is to be shown (``show_ground_truth``).
+    lot_context : list of (label, value, given)
+        Supplier, PO, inspector, place, date (value "not given" when missing) and any
+        other context field, for page 1.
     """
 
     title: str
@@ -111,6 +109,7 @@ class ReportData:
     has_truth: bool
     scale_mm_per_px: float | None = None
     timings_s: dict = field(default_factory=dict)
+    lot_context: list = field(default_factory=list)
 
     @property
     def evidence_units(self) -> list[dict]:
@@ -124,6 +123,10 @@ class ReportData:
 def _plan_words(plan: Mapping[str, Any]) -> str:
     ac, re_ = plan.get("accept"), plan.get("reject")
     return f"accept if {ac} or fewer defective, reject if {re_} or more"
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -140,7 +143,10 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     dict
         The record's fields plus ``type`` (label, when, meaning), ``decision``,
         ``decision_words``, ``headline``, ``explanation`` (list of str), ``classes`` (rows with
-        plan, counts and words), ``sample`` (rows in draw order), ``releases_payment``.
+        plan, counts and words; ``found_words`` says which units were counted, ``beyond``
+        lists units of that class drawn after the class's own sample), ``sample`` (rows
+        in draw order), ``sample_words`` (what failed among the units drawn and what was
+        counted, in words), ``releases_payment``, ``context``.
     """
     d = lot.to_dict() if hasattr(lot, "to_dict") else dict(lot)
     if "decision" in d and "verdict" not in d:  # a bare LotVerdict
@@ -151,6 +157,17 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     decision = str(v.get("decision", "?"))
     itype = d.get("inspection_type")
     tinfo = INSPECTION_TYPES.get(str(itype)) if itype else None
+    sample_ids = list(d.get("sample_ids") or [])
+    sample = []
+    rows_by_id = rows_by_id or {}
+    for i, sid in enumerate(sample_ids, start=1):
+        r = rows_by_id.get(sid)
+        sample.append({
+            "index": i, "unit_id": sid, "verdict": None if r is None else r.get("verdict"),
+            "defect_class": None if r is None else r.get("defect_class"),
+            "anchor": None if r is None else r.get("_anchor"),
+        })
+    known = all(s["verdict"] is not None for s in sample)
     classes = []
     failing = []
     for c in v.get("classes", []):
@@ -174,10 +191,16 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
             "decision": c.get("decision"),
             "rule": _plan_words(p),
         }
+        first = (f"all {len(sample_ids)} units drawn" if n is not None and n >= len(sample_ids)
+                 else f"the first {n} units drawn")
+        row["counted_in"] = first
         row["found_words"] = (
-            f"{row['nonconforming']} defective in the first {n} sampled units"
+            f"{_units(row['nonconforming'])} with a {name} defect among {first}"
             + (f", {row['unresolved']} still under review" if row["unresolved"] else "")
         )
+        # units of this class found further down the draw (drawn for a class with a larger sample)
+        row["beyond"] = [s for s in sample if n is not None and s["index"] > n and s["verdict"] == "fail"
+                         and s["defect_class"] == name]
         classes.append(row)
         if row["decision"] == "reject":
             failing.append(row)
@@ -187,7 +210,7 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
         headline = "The lot is ACCEPTED: the sample is within the agreed quality limits for every defect class."
     elif decision == "reject":
         headline = "The lot is REJECTED: " + "; ".join(
-            f"{c['name']} defects: {c['nonconforming']} found in {c['sample_size']} sampled units, "
+            f"{c['name']} class: {c['found_words']} (its ISO 2859-1 sample), "
             f"the limit is {c['accept']} (rejected at {c['reject']})" for c in failing) + "."
     elif decision == "pending":
         headline = (f"The lot is NOT DECIDED YET: {v.get('unresolved', 0)} sampled unit(s) need a person's review, "
@@ -205,19 +228,31 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
     if decision == "accept_reinstate_normal":
         explanation.append("Under reduced inspection the count fell between Ac and Re: the lot is accepted, "
                            "and the next lots go back to normal inspection.")
-    sample_ids = list(d.get("sample_ids") or [])
-    sample = []
-    rows_by_id = rows_by_id or {}
-    for i, sid in enumerate(sample_ids, start=1):
-        r = rows_by_id.get(sid)
-        sample.append({
-            "index": i, "unit_id": sid, "verdict": None if r is None else r.get("verdict"),
-            "defect_class": None if r is None else r.get("defect_class"),
-            "anchor": None if r is None else r.get("_anchor"),
-        })
+    sample_words = ""
+    if sample and known:
+        n_fail = sum(s["verdict"] == "fail" for s in sample)
+        n_rev = sum(s["verdict"] == "review" for s in sample)
+        by_cls: dict[str, int] = {}
+        for s in sample:
+            if s["verdict"] == "fail" and s["defect_class"]:
+                by_cls[s["defect_class"]] = by_cls.get(s["defect_class"], 0) + 1
+        parts = [f"Of the {len(sample)} units drawn, {n_fail} failed"
+                 + (f" ({', '.join(f'{k} {by_cls[k]}' for k in sorted(by_cls))})" if by_cls else "")
+                 + f" and {n_rev} need a person's review."]
+        for c in classes:
+            if c["beyond"]:
+                ids = ", ".join(f"#{s['index']}" for s in c["beyond"])
+                parts.append(
+                    f"The {c['name']} class is judged on {c['counted_in']} (its plan's sample size), so "
+                    f"{_units(len(c['beyond']))} with a {c['name']} defect further down the draw ({ids}) "
+                    f"{'is' if len(c['beyond']) == 1 else 'are'} listed but not counted against its limit.")
+        parts.append("Each unit counts once, in its most serious defect class; "
+                     "the counts are defective units, not individual defects.")
+        sample_words = " ".join(parts)
     frac = d.get("completion_fraction")
     return {
         **{k: d.get(k) for k in ("lot_id", "lot_size", "seed", "supplier", "product")},
+        "context": check_lot_context(d.get("context"), name="lot['context']"),
         "inspection_type": itype,
         "type": tinfo,
         "completion_fraction": frac,
@@ -235,248 +270,8 @@ def lot_summary(lot: Any, rows_by_id: Mapping[str, Mapping[str, Any]] | None = N
         "severity": severity,
         "sample": sample,
         "sample_ids": sample_ids,
+        "sample_words": sample_words,
     }
-
-
-# --------------------------------------------------------------------------- images
-
-
-def _crop_box(golden: GoldenSample) -> tuple[int, int, int, int]:
-    """The product area in golden px, with a small margin (whole frame without a profile)."""
-    h, w = golden.shape
-    prof = golden.profile or {}
-    area = prof.get("product_area_mm")
-    scale = prof.get("scale_mm_per_px")
-    if not area or not scale:
-        return 0, 0, w, h
-    x1, y1, x2, y2 = (float(v) / float(scale) for v in area)
-    return max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
-
-
-class _View:
-    """A crop of golden px resized to ``width``: maps golden px to view px."""
-
-    def __init__(self, box: tuple[int, int, int, int], width: int) -> None:
-        self.x1, self.y1, self.x2, self.y2 = box
-        # shrink large crops, enlarge small ones (overlays stay readable at one size)
-        self.f = width / max(1, self.x2 - self.x1)
-
-    def image(self, img: np.ndarray) -> np.ndarray:
-        crop = np.ascontiguousarray(img[self.y1 : self.y2, self.x1 : self.x2])
-        if self.f == 1.0:
-            return crop.copy()
-        size = (max(1, round(crop.shape[1] * self.f)), max(1, round(crop.shape[0] * self.f)))
-        interp = cv2.INTER_AREA if self.f < 1 else cv2.INTER_CUBIC
-        return cv2.resize(crop, size, interpolation=interp)
-
-    def pts(self, p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
-        return (p - [self.x1, self.y1]) * self.f
-
-    def ipt(self, p: np.ndarray) -> tuple[int, int]:
-        q = self.pts(p)[0]
-        return int(round(q[0])), int(round(q[1]))
-
-
-_GREEN = (30, 160, 60)
-_RED = (220, 30, 30)
-_MAGENTA = (255, 0, 255)
-_CYAN = (0, 200, 255)
-
-
-def _label(img: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int]) -> None:
-    font, scale, th = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
-    (tw, tht), base = cv2.getTextSize(text, font, scale, th)
-    x = int(np.clip(org[0], 2, max(2, img.shape[1] - tw - 2)))
-    y = int(np.clip(org[1], tht + 2, img.shape[0] - base - 2))
-    cv2.rectangle(img, (x - 2, y - tht - 2), (x + tw + 2, y + base + 1), (255, 255, 255), -1)
-    cv2.putText(img, text, (x, y), font, scale, color, th, cv2.LINE_AA)
-
-
-def _caliper_corners(cal: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a = math.radians(cal.angle_deg)
-    d = np.array([math.cos(a), math.sin(a)])
-    n = np.array([-d[1], d[0]])
-    c = np.array(cal.center, dtype=np.float64)
-    hl, hw = 0.5 * cal.length_px, 0.5 * cal.width_px
-    corners = np.array([c - hl * d - hw * n, c + hl * d - hw * n, c + hl * d + hw * n, c - hl * d + hw * n])
-    return corners, d, n
-
-
-def _draw_dimension(img: np.ndarray, view: _View, dim_spec: Any, row: Mapping[str, Any] | None, reg: Any,
-                    scale: float | None, *, label: bool) -> None:
-    """Caliper rectangle (or nominal circle) from the spec, and the edges found in the unit."""
-    ok = row is None or row.get("ok", True)
-    color = _GREEN if ok else _RED
-    thick = 1 if ok else 2
-    if dim_spec.caliper is not None:
-        corners, d, n = _caliper_corners(dim_spec.caliper)
-        cv2.polylines(img, [np.round(view.pts(corners)).astype(np.int32)], True, color, thick, cv2.LINE_AA)
-        anchor = corners[3]
-    else:
-        circ = dim_spec.circle
-        c = view.ipt(np.array(circ.center))
-        cv2.circle(img, c, max(1, int(round(circ.radius_px * view.f))), color, 1, cv2.LINE_AA)
-        anchor = np.array(circ.center) + [circ.radius_px, circ.radius_px]
-        d = np.array([1.0, 0.0])
-        n = np.array([0.0, 1.0])
-    if row is not None and reg is not None and row.get("edges_unit_px"):
-        pts_g = map_points_to_reference(np.asarray(row["edges_unit_px"], dtype=np.float64), reg)
-        if dim_spec.measure == "diameter" and scale and row.get("measured_mm"):
-            r_g = 0.5 * float(row["measured_mm"]) / float(scale)
-            cv2.circle(img, view.ipt(pts_g[0]), max(1, int(round(r_g * view.f))), _CYAN, 2, cv2.LINE_AA)
-        else:
-            half = 0.5 * (dim_spec.caliper.width_px if dim_spec.caliper is not None else 10.0) + 6
-            for p in pts_g:
-                a = view.ipt(p - half * n)
-                b = view.ipt(p + half * n)
-                cv2.line(img, a, b, _CYAN, 2, cv2.LINE_AA)
-            if len(pts_g) == 2:
-                cv2.line(img, view.ipt(pts_g[0]), view.ipt(pts_g[1]), _CYAN, 1, cv2.LINE_AA)
-    if label:
-        text = dim_spec.name if row is None or row.get("measured_mm") is None else f"{dim_spec.name} {row['measured_mm']:.2f} mm"
-        if dim_spec.caliper is not None:  # above the box, centred, so the found edges stay visible
-            corners_v = view.pts(_caliper_corners(dim_spec.caliper)[0])
-            (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-            org = (int(corners_v[:, 0].mean() - tw / 2), int(corners_v[:, 1].min() - 8))
-        else:
-            org = view.ipt(anchor + [0, 4])
-        _label(img, text, org, color)
-
-
-def _heat_rgb(norm: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(cv2.applyColorMap((np.clip(norm, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
-                        cv2.COLOR_BGR2RGB)
-
-
-def _de_map_image(de: np.ndarray, unit_rgb: np.ndarray, tolerance: float, title: str) -> tuple[np.ndarray, float]:
-    """A ΔE00 map over a zone crop as a picture with a colour bar (matplotlib, Agg)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.figure import Figure
-
-    finite = de[np.isfinite(de)]
-    top = float(np.percentile(finite, 99.5)) if finite.size else tolerance
-    vmax = max(2.0 * tolerance, top)
-    h, w = de.shape
-    aspect = h / max(1, w)
-    fig = Figure(figsize=(5.2, max(1.6, 4.2 * aspect) + 0.8), dpi=110)
-    ax = fig.add_axes((0.02, 0.16, 0.78, 0.72))
-    grey = cv2.cvtColor(cv2.cvtColor(unit_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    ax.imshow(grey, interpolation="nearest")
-    im = ax.imshow(np.ma.masked_invalid(de), cmap="RdYlGn_r", norm=TwoSlopeNorm(vmin=0.0, vcenter=tolerance, vmax=vmax),
-                   interpolation="nearest", alpha=0.9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
-    cax = fig.add_axes((0.83, 0.16, 0.04, 0.72))
-    cb = fig.colorbar(im, cax=cax)
-    cb.ax.axhline(tolerance, color="black", lw=1.5)
-    cb.set_label("ΔE00 (black line = tolerance)", fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    fig.text(0.02, 0.03, "green: within tolerance · red: out of tolerance", fontsize=8)
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return np.ascontiguousarray(rgba[..., :3]), float(np.nanmax(de)) if finite.size else float("nan")
-
-
-def _unit_images(ev: Mapping[str, Any], r: Mapping[str, Any], golden: GoldenSample, scale: float | None,
-                 box: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
-    view = _View(box, EVIDENCE_WIDTH_PX)
-    reg = ev.get("registration")
-    unit = view.image(ev["warped"])
-    gold = view.image(ev["golden"])
-    out: dict[str, np.ndarray] = {"golden": gold}
-    # unit with defect boxes
-    boxed = unit.copy()
-    for k, dd in enumerate(r.get("defects", []), start=1):
-        bx1, by1, bx2, by2 = dd["bbox"]
-        p1 = view.ipt(np.array([bx1, by1]))
-        p2 = view.ipt(np.array([bx2, by2]))
-        pad = 6
-        cv2.rectangle(boxed, (p1[0] - pad, p1[1] - pad), (p2[0] + pad, p2[1] + pad), _MAGENTA, 2, cv2.LINE_AA)
-        _label(boxed, f"{k}: {dd.get('zone', '')}", (p2[0] + pad + 2, p1[1]), _MAGENTA)
-    out["unit"] = boxed
-    # unit with calipers and found edges
-    spec_dims = {d.name: d for d in golden.spec.dimensions}
-    if spec_dims:
-        rows = {d["name"]: d for d in r.get("dimensions", [])}
-        meas = unit.copy()
-        for name, ds in spec_dims.items():
-            row = rows.get(name)
-            _draw_dimension(meas, view, ds, row, reg, scale, label=row is not None and not row.get("ok", True))
-        out["dimensions"] = meas
-        for name, ds in spec_dims.items():
-            row = rows.get(name)
-            if row is None or row.get("ok", True):
-                continue
-            if ds.caliper is not None:
-                corners, _, _ = _caliper_corners(ds.caliper)
-                m = max(24.0, 0.12 * ds.caliper.length_px)
-            else:
-                c0, rad = np.array(ds.circle.center), ds.circle.radius_px
-                corners = np.array([c0 - rad, c0 + rad])
-                m = max(16.0, rad)
-            zx1, zy1 = np.floor(corners.min(axis=0) - m).astype(int)
-            zx2, zy2 = np.ceil(corners.max(axis=0) + m).astype(int)
-            h, w = ev["warped"].shape[:2]
-            zbox = (max(0, zx1), max(0, zy1), min(w, zx2), min(h, zy2))
-            zview = _View(zbox, EVIDENCE_WIDTH_PX)
-            if zview.f * (zbox[3] - zbox[1]) > 1.2 * EVIDENCE_WIDTH_PX:  # tall crop: fit the height instead
-                zview.f = 1.2 * EVIDENCE_WIDTH_PX / max(1, zbox[3] - zbox[1])
-            zimg = zview.image(ev["warped"])
-            _draw_dimension(zimg, zview, ds, row, reg, scale, label=True)
-            out[f"zoom:{name}"] = zimg
-    amap = ev.get("anomaly_map")
-    if amap is not None:
-        a = view.image(np.nan_to_num(amap, nan=0.0).astype(np.float32))
-        heat = _heat_rgb(a / 2.0)  # 1.0 = threshold -> middle of the colour scale
-        # below half the threshold the unit shows through; at and above it the heat colour
-        alpha = (np.clip((a - 0.5) / 0.5, 0.0, 1.0) * 0.85)[..., None]
-        blend = (unit * (1 - alpha) + heat * alpha).astype(np.uint8)
-        for dd in r.get("defects", []):
-            bx1, by1, bx2, by2 = dd["bbox"]
-            p1, p2 = view.ipt(np.array([bx1, by1])), view.ipt(np.array([bx2, by2]))
-            cv2.rectangle(blend, (p1[0] - 6, p1[1] - 6), (p2[0] + 6, p2[1] + 6), (0, 255, 255), 1, cv2.LINE_AA)
-        out["heat"] = blend
-    return out
-
-
-def _color_maps(ev: Mapping[str, Any], r: Mapping[str, Any], inspector: Any) -> list[dict[str, Any]]:
-    """ΔE00 heat maps of the colour zones out of tolerance (only those: the map is slow-ish)."""
-    from ..color import zone_delta_e_map
-
-    bad = [c for c in r.get("color", []) if not c.get("ok", True)]
-    if not bad:
-        return []
-    rt = inspector.rt
-    zones = {z.name: z for z in rt.spec.colors}
-    cc = ev.get("correction")  # the pipeline's own chart correction of this photo
-    if cc is None:
-        return []
-    warped = ev["warped"]
-    out = []
-    for c in bad:
-        z = zones.get(c["name"])
-        if z is None:
-            continue
-        ys, xs = np.nonzero(rt.color.mask(z.name))
-        if not len(xs):
-            continue
-        m = 12
-        x0, x1 = max(0, xs.min() - m), min(warped.shape[1], xs.max() + 1 + m)
-        y0, y1 = max(0, ys.min() - m), min(warped.shape[0], ys.max() + 1 + m)
-        lab = np.full(warped.shape, np.nan, dtype=np.float32)
-        lab[y0:y1, x0:x1] = cc.to_lab(warped[y0:y1, x0:x1])
-        ref = c.get("target_lab") or c.get("golden_lab")
-        against = "target" if c.get("target_lab") else "golden"
-        de = zone_delta_e_map(lab, rt.color, z, ref, valid=ev.get("valid"))[y0:y1, x0:x1]
-        img, mx = _de_map_image(de, warped[y0:y1, x0:x1], float(c["tolerance"]),
-                                f"colour zone '{z.name}': ΔE00 against the {against}")
-        out.append({"zone": z.name, "image": img, "reference": against, "max_de": mx,
-                    "mean_de": c.get("delta_e_target") if against == "target" else c.get("delta_e_golden")})
-    return out
 
 
 def _color_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -488,34 +283,60 @@ def _color_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _uncertainty_decimals(u: float) -> int:
+    """Decimals that show ``u`` to 1 significant digit (2 when it starts with 1 or 2)."""
+    exp = math.floor(math.log10(u))
+    lead = u / 10.0**exp
+    digits = 2 if lead < 3 else 1
+    return max(0, digits - 1 - exp)
+
+
 def _dim_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Dimension rows in plain words.
+
+    ``deviation_mm`` is measured minus nominal; ``beyond_limit_mm`` is how far the
+    measurement lies outside the allowed range (0 inside). The words state both, so
+    "1.82 mm under nominal" and "0.82 mm beyond the −1.00 mm limit" never read as
+    contradicting each other. ``uncertainty_text`` is the result's own one-sigma
+    uncertainty (``DimensionResult.uncertainty_mm``, from the edge fits) when it is known
+    and positive, else None: no uncertainty is shown that was not measured.
+    """
     rows = []
     for d in r.get("dimensions", []):
-        lo = d["nominal_mm"] - d["tol_minus_mm"]
-        hi = d["nominal_mm"] + d["tol_plus_mm"]
+        nom = float(d["nominal_mm"])
+        lo = nom - d["tol_minus_mm"]
+        hi = nom + d["tol_plus_mm"]
         m = d["measured_mm"]
-        if m is None:
+        unc = d.get("uncertainty_mm")
+        unc = float(unc) if unc is not None and np.isfinite(unc) and unc > 0 else None
+        decimals = 2 if unc is None else max(2, _uncertainty_decimals(unc))
+        beyond = None
+        if m is None or not np.isfinite(m):
             words = "not measured"
-        elif m < lo:
-            words = f"{lo - m:.2f} mm too small"
-        elif m > hi:
-            words = f"{m - hi:.2f} mm too large"
+            dev_words = ""
         else:
-            words = "within tolerance"
-        rows.append({**d, "low_mm": lo, "high_mm": hi, "words": words})
+            dev = m - nom
+            dev_words = ("on nominal" if round(dev, 2) == 0 else
+                         f"{abs(dev):.2f} mm {'under' if dev < 0 else 'over'} nominal")
+            if m < lo:
+                beyond = lo - m
+                words = f"{dev_words}: {beyond:.2f} mm beyond the −{d['tol_minus_mm']:.2f} mm limit"
+            elif m > hi:
+                beyond = m - hi
+                words = f"{dev_words}: {beyond:.2f} mm beyond the +{d['tol_plus_mm']:.2f} mm limit"
+            else:
+                beyond = 0.0
+                words = f"within tolerance ({dev_words})"
+        rows.append({
+            **d, "low_mm": lo, "high_mm": hi, "words": words, "beyond_limit_mm": beyond,
+            "measured_text": "–" if m is None or not np.isfinite(m) else f"{m:.{decimals}f} mm",
+            "uncertainty_text": None if unc is None else f"± {unc:.{decimals}f} mm",
+        })
     return rows
 
 
 def _as_dict(r: "UnitResult | Mapping[str, Any]") -> dict[str, Any]:
     return r.to_dict() if isinstance(r, UnitResult) else dict(r)
-
-
-def _golden_image(golden: GoldenSample, box: tuple[int, int, int, int]) -> np.ndarray:
-    view = _View(box, EVIDENCE_WIDTH_PX)
-    img = view.image(golden.reference)
-    for ds in golden.spec.dimensions:
-        _draw_dimension(img, view, ds, None, None, None, label=True)
-    return img
 
 
 def build_report(
@@ -528,6 +349,8 @@ def build_report(
     truth: Mapping[str, Mapping[str, Any]] | None = None,
     max_evidence_units: int = 60,
     color_maps: bool = True,
+    lot_context: Mapping[str, str] | None = None,
+    show_ground_truth: bool = False,
 ) -> ReportData:
     """Gather a report's content and compute its evidence images.
 
@@ -543,11 +366,20 @@ def build_report(
     lot : LotRecord, LotVerdict or their ``to_dict()``, optional
         The lot (inspection type, seeded sample, ISO 2859-1 verdict per defect class).
     truth : mapping unit stem -> ground truth, optional
-        Demo ground truth shown beside each verdict.
+        Demo ground truth. Shown beside each verdict only with ``show_ground_truth=True``
+        (a benchmark or demo page); a customer report never carries it.
     max_evidence_units : int
         Evidence images for at most this many units (the rest get tables only).
     color_maps : bool
         Compute ΔE00 heat maps for the colour zones out of tolerance.
+    lot_context : mapping str -> str, optional
+        Supplier, PO, inspector, place and date of the inspection (keys ``supplier``,
+        ``po``, ``inspector``, ``place``, ``date``; see
+        :data:`goldenvision.lots.LOT_CONTEXT_FIELDS`; other keys are shown under their own
+        name). Shown on page 1; a field not given here nor recorded with the lot is shown
+        as "not given". Values given here win over the lot record's.
+    show_ground_truth : bool
+        Show the demo's expected verdict (``truth``) beside each unit. Default off.
 
     Returns
     -------
@@ -566,6 +398,13 @@ def build_report(
         by_id[uid] = r
         by_id.setdefault(Path(uid).stem, r)
     lot_d = None if lot is None else lot_summary(lot, by_id)
+    ctx: dict[str, str] = {}
+    if lot_d is not None:
+        if lot_d.get("supplier"):
+            ctx["supplier"] = str(lot_d["supplier"])
+        ctx.update(lot_d.get("context") or {})
+    ctx.update(check_lot_context(lot_context))
+    show_truth = bool(show_ground_truth) and truth is not None
     sample_pos = {}
     if lot_d is not None:
         for s in lot_d["sample"]:
@@ -573,7 +412,7 @@ def build_report(
             if r is not None:
                 sample_pos[id(r)] = s["index"]
     scale = golden.meta.get("scale_mm_per_px") or (golden.profile or {}).get("scale_mm_per_px") or golden.spec.scale_mm_per_px
-    box = _crop_box(golden)
+    box = crop_box(golden)
     inspector = None
     units = []
     n_evidence = 0
@@ -584,16 +423,16 @@ def build_report(
             "sample_index": sample_pos.get(id(r)), "colors": _color_rows(r), "dims": _dim_rows(r),
             "image_sha256": (r.get("provenance") or {}).get("image_sha256"),
         }
-        if truth is not None:
+        if show_truth:
             entry["truth"] = truth.get(Path(uid).stem)
         if r["verdict"] != "pass" and image_paths and uid in image_paths and n_evidence < max_evidence_units:
             if inspector is None:
                 inspector = Inspector(golden)
             try:
                 ev = inspector.evidence(str(image_paths[uid]))
-                entry["images"] = _unit_images(ev, r, golden, scale, box)
+                entry["images"] = unit_images(ev, r, golden, scale, box)
                 if color_maps:
-                    entry["color_maps"] = _color_maps(ev, r, inspector)
+                    entry["color_maps"] = _color_maps_of(ev, r, inspector)
                 n_evidence += 1
             except GoldenVisionError as exc:
                 entry["evidence_error"] = str(exc)
@@ -610,11 +449,12 @@ def build_report(
         spec=golden.spec,
         golden_provenance=prov,
         golden_meta=golden.meta,
-        golden_image=_golden_image(golden, box),
+        golden_image=golden_image(golden, box),
         counts=counts,
         units=units,
         lot=lot_d,
-        has_truth=truth is not None,
+        has_truth=show_truth,
+        lot_context=lot_context_rows(ctx),
         scale_mm_per_px=None if scale is None else float(scale),
         timings_s={"build": time.perf_counter() - t0, "evidence_units": n_evidence},
     )

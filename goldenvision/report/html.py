@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ..errors import GoldenVisionError
 from ..golden import GoldenSample
 from ..results import UnitResult
+from .checksums import WrittenReport, record_sha256
 from .data import ReportData, build_report
 
 __all__ = ["render_report", "write_report", "data_uri"]
@@ -39,12 +40,25 @@ def data_uri(rgb: np.ndarray, *, fmt: str = "jpg", quality: int = 88) -> str:
     return f"data:{mime};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
+def _build_kwargs(image_paths: Any, title: str, lot: Any, truth: Any, max_evidence_units: int, color_maps: bool,
+                  lot_context: Any, show_ground_truth: bool) -> dict[str, Any]:
+    return dict(image_paths=image_paths, title=title, lot=lot, truth=truth, max_evidence_units=max_evidence_units,
+                color_maps=color_maps, lot_context=lot_context, show_ground_truth=show_ground_truth)
+
+
 def render_report(
     results: Sequence["UnitResult | Mapping[str, Any]"],
     golden: GoldenSample,
     *,
     data: ReportData | None = None,
-    **kwargs: Any,
+    image_paths: Mapping[str, "str | Path"] | None = None,
+    title: str = "Inspection report",
+    lot: Any = None,
+    truth: Mapping[str, Mapping[str, Any]] | None = None,
+    max_evidence_units: int = 60,
+    color_maps: bool = True,
+    lot_context: Mapping[str, str] | None = None,
+    show_ground_truth: bool = False,
 ) -> str:
     """Render the report as an HTML string.
 
@@ -54,13 +68,14 @@ def render_report(
     golden : GoldenSample
     data : ReportData, optional
         Content already built by :func:`goldenvision.report.build_report` (reuse it to write
-        HTML and PDF without re-aligning the units twice); else built here from ``kwargs``.
-    **kwargs
-        ``image_paths``, ``title``, ``lot``, ``truth``, ``max_evidence_units``,
-        ``color_maps``: see :func:`goldenvision.report.build_report`.
+        HTML and PDF without re-aligning the units twice); else built here from the
+        keywords below, which are ignored when ``data`` is given.
+    image_paths, title, lot, truth, max_evidence_units, color_maps, lot_context, show_ground_truth
+        See :func:`goldenvision.report.build_report`.
     """
     if data is None:
-        data = build_report(results, golden, **kwargs)
+        data = build_report(results, golden, **_build_kwargs(image_paths, title, lot, truth, max_evidence_units,
+                                                              color_maps, lot_context, show_ground_truth))
     units = []
     for u in data.units:
         e = dict(u)
@@ -94,9 +109,16 @@ def write_report(
     *,
     data: ReportData | None = None,
     pdf_path: "str | Path | None" = None,
-    **kwargs: Any,
-) -> Path:
-    """Render (see :func:`render_report`) and write the HTML report; returns its path.
+    image_paths: Mapping[str, "str | Path"] | None = None,
+    title: str = "Inspection report",
+    lot: Any = None,
+    truth: Mapping[str, Mapping[str, Any]] | None = None,
+    max_evidence_units: int = 60,
+    color_maps: bool = True,
+    lot_context: Mapping[str, str] | None = None,
+    show_ground_truth: bool = False,
+) -> WrittenReport:
+    """Render (see :func:`render_report`) and write the HTML report, and record its SHA-256.
 
     Parameters
     ----------
@@ -105,16 +127,28 @@ def write_report(
     pdf_path : str or Path, optional
         Also write the PDF report there (:func:`goldenvision.report.write_pdf_report`),
         from the same evidence (units are re-aligned once).
-    data, **kwargs
+    data, image_paths, title, lot, truth, max_evidence_units, color_maps, lot_context, show_ground_truth
         As for :func:`render_report`.
+
+    Returns
+    -------
+    WrittenReport
+        The files written and their SHA-256, which are also recorded in ``SHA256SUMS``
+        beside the HTML (``sha256sum`` format; the PDF's too when it is written to the
+        same folder, else in a ``SHA256SUMS`` beside the PDF).
     """
     if data is None:
-        data = build_report(results, golden, **kwargs)
+        data = build_report(results, golden, **_build_kwargs(image_paths, title, lot, truth, max_evidence_units,
+                                                              color_maps, lot_context, show_ground_truth))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(results, golden, data=data), encoding="utf-8")
+    sums, digests = record_sha256([path])
+    pdf_written = None
     if pdf_path is not None:
         from .pdf import write_pdf_report
 
-        write_pdf_report(pdf_path, results, golden, data=data)
-    return path
+        pdf_done = write_pdf_report(pdf_path, results, golden, data=data)
+        pdf_written = pdf_done.pdf
+        digests.update(pdf_done.sha256)
+    return WrittenReport(html=path, pdf=pdf_written, sha256=digests, sums=sums)
