@@ -59,3 +59,39 @@ def seal_tiny(out: Path) -> Path:
     g = gv.seal([product(0), product(1, (2, 1)), product(2, (-1, 2))], SPEC)
     g.save(out)
     return out
+
+
+#: The tiny part with a coloured panel (a colour zone with its target) for PPS and colour tests.
+PANEL_RGB = (150, 60, 40)
+PANEL_BOX = (30, 205, 150, 265)  # x1, y1, x2, y2 px
+
+
+def panel_lab(rgb=PANEL_RGB) -> list[float]:
+    """CIELAB D65 of an sRGB colour (colour-science)."""
+    import colour
+
+    xyz = colour.sRGB_to_XYZ(np.asarray(rgb, float) / 255.0)
+    return [float(v) for v in colour.XYZ_to_Lab(xyz, colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"])]
+
+
+def spec_with_panel() -> dict:
+    x1, y1, x2, y2 = PANEL_BOX
+    return {**SPEC, "product": "tiny-panel",
+            "colors": [{"name": "panel", "region": [[x1 + 6, y1 + 6], [x2 - 6, y1 + 6], [x2 - 6, y2 - 6], [x1 + 6, y2 - 6]],
+                        "target": {"lab": panel_lab()}, "tolerance_de00": 1.5, "severity": "major"}]}
+
+
+def with_panel(img: np.ndarray, rgb=PANEL_RGB) -> np.ndarray:
+    out = img.copy()
+    x1, y1, x2, y2 = PANEL_BOX
+    cv2.rectangle(out, (x1, y1), (x2, y2), tuple(int(v) for v in rgb), -1)
+    return out
+
+
+def panel_photo(seed: int, rgb=PANEL_RGB, shift=(1.0, -1.0)) -> np.ndarray:
+    """The tiny part with its panel (drawn before the photo's noise and shift)."""
+    base = with_panel(product(0, noise=0.0), rgb)
+    m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    img = cv2.warpAffine(base, m, (400, 300), borderValue=(200, 200, 200))
+    noisy = img + np.random.default_rng(seed).normal(0, 2.0, img.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
