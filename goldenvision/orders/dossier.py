@@ -116,8 +116,7 @@ def _drift_alarms(store: Any, order: Mapping[str, Any], lot_ids: Sequence[str]) 
     units = [r for r in store.results(product=order["product"]) if (r.get("context") or {}).get("lot") in set(lot_ids)]
     if len(units) < 10:
         return []
-    alarms = detect_drift(units, product=order["product"])
-    return [a.to_dict() if hasattr(a, "to_dict") else dict(a) for a in alarms]
+    return [a.to_dict() for a in detect_drift(units, product=order["product"]).alarms]
 
 
 def _evidence(store: Any, order: Mapping[str, Any], max_units: int = 24) -> dict[str, bytes]:

@@ -117,11 +117,10 @@ def run_station(
     stop_drift = threading.Event()
 
     def _drift_loop() -> None:
-        from ..drift import store_alarms
+        from ..drift import detect_drift
 
         while not stop_drift.wait(drift_every_s):
-            station.refresh_alarms(lambda: [a.to_dict() if hasattr(a, "to_dict") else dict(a)
-                                            for a in store_alarms(store, product=golden.spec.product)])
+            station.refresh_alarms(lambda: [a.to_dict() for a in detect_drift(store, product=golden.spec.product).alarms])
 
     threading.Thread(target=_drift_loop, name="drift", daemon=True).start()
     log.info(json.dumps({"event": "started", "golden_id": gid, "product": golden.spec.product,
