@@ -65,7 +65,7 @@ import cv2
 import numpy as np
 
 from . import signing
-from .errors import IntegrityError, ModelError, SpecError
+from .errors import InputNotFoundError, IntegrityError, ModelError, SpecError, UntrustedSignatureError
 from .spec import load_spec
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ __all__ = [
     "DEFAULT_MAX_MEMBERS",
     "DEFAULT_MAX_TOTAL_BYTES",
     "DEFAULT_MAX_PIXELS",
+    "PackageNotFoundError",
     "SigningKey",
     "MemberCheck",
     "SignatureCheck",
@@ -105,6 +106,12 @@ DEFAULT_MAX_TOTAL_BYTES = 2 * 1024**3
 DEFAULT_MAX_PIXELS = 50_000_000
 
 MANIFEST = "manifest.json"
+
+
+class PackageNotFoundError(InputNotFoundError, IntegrityError):
+    """The golden package file does not exist (also a FileNotFoundError and an IntegrityError)."""
+
+
 SIGNATURES_DIR = "signatures/"
 
 # --------------------------------------------------------------------------------------
@@ -743,7 +750,7 @@ def _open_package(path: "str | os.PathLike[str]", *, max_members: int, max_total
             raise IntegrityError(f"{where}: file of {size} bytes exceeds the package size limit")
         data = p.read_bytes()
     except FileNotFoundError:
-        raise IntegrityError(f"{where}: golden package not found") from None
+        raise PackageNotFoundError(f"{where}: golden package not found") from None
     except IsADirectoryError:
         raise IntegrityError(f"{where}: expected a golden package file, got a directory") from None
     except OSError as exc:
@@ -870,14 +877,15 @@ def _check_trust(opened: _Opened, spec_roles: Sequence[str], trusted_keys: Any,
     for role in required:
         of_role = [c for c in checks if c.role == role]
         if not of_role:
-            raise IntegrityError(f"{where}: required signature role {role!r} is missing; signatures present: {present}")
+            raise UntrustedSignatureError(f"{where}: required signature role {role!r} is missing; signatures present: "
+                                          f"{present}")
         if keyring is not None and not any(c.trusted for c in of_role):
             keys = ", ".join(c.key_id for c in of_role)
-            raise IntegrityError(f"{where}: required signature role {role!r} is signed by key {keys}, which is not "
-                                 f"a trusted key for that role")
+            raise UntrustedSignatureError(f"{where}: required signature role {role!r} is signed by key {keys}, which "
+                                          f"is not a trusted key for that role")
     if keyring is not None and not required and not any(c.trusted for c in checks):
-        raise IntegrityError(f"{where}: trusted keys were given but no signature is from a trusted key; "
-                             f"signatures present: {present}")
+        raise UntrustedSignatureError(f"{where}: trusted keys were given but no signature is from a trusted key; "
+                                      f"signatures present: {present}")
     return checks, required
 
 

@@ -47,8 +47,12 @@ def test_tampered_package_is_a_one_line_error(demo_dir, tmp_path):
     bad.write_bytes(bytes(data))
     unit = sorted((out / "lot").glob("unit_*.png"))[0]
     res = runner.invoke(app, ["inspect", str(unit), "--golden", str(bad)])
-    assert res.exit_code == 1
+    assert res.exit_code == 65  # bad data, not the verdict "fail"
     assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+    res = runner.invoke(app, ["inspect", str(unit), "--golden", str(bad), "--json"])
+    assert res.exit_code == 65
+    e = json.loads(res.stdout)["error"]
+    assert e["code"] == 65 and e["kind"] == "IntegrityError" and "bad.golden" in e["message"]
 
 
 def test_lot_plan_only_is_reproducible(demo_dir):
@@ -74,7 +78,7 @@ def test_spec_schema_and_bad_spec(tmp_path):
     bad = tmp_path / "spec.yaml"
     bad.write_text("product: x\ncolors:\n  - {name: p, region: full, tolerance_de00: -2}\n")
     res = runner.invoke(app, ["seal", str(tmp_path / "g.png"), "--spec", str(bad), "--out", str(tmp_path / "x.golden")])
-    assert res.exit_code == 1
+    assert res.exit_code == 65
     assert "colors[0].tolerance_de00" in res.stderr
 
 
@@ -105,3 +109,59 @@ def test_seal_add_good_makes_a_linked_revision(demo_dir, tmp_path):
     assert len(g2.meta["good_units"]) == 2
     assert g2.meta["package"]["predecessor"]["golden_id"] == g1.meta["package"]["golden_id"]
     assert gv.inspect(good[0], g2).verdict is gv.Verdict.passed
+
+
+# ------------------------------------------------------------------ the exit-code contract
+
+
+def test_exit_code_table_is_sysexits():
+    from goldenvision.errors import ImageError, IntegrityError, SpecError
+    from goldenvision.exit_codes import ExitCode, exit_code_for, worst_verdict_exit_code
+    from goldenvision.package import PackageNotFoundError
+
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 64, 65, 66, 70, 73, 74, 77]
+    assert exit_code_for(IntegrityError("x")) == 65 and exit_code_for(SpecError("x")) == 65
+    assert exit_code_for(ImageError("x")) == 65
+    assert exit_code_for(PackageNotFoundError("x")) == 66  # also an IntegrityError: the more exact code wins
+    assert exit_code_for(FileNotFoundError("x")) == 66 and exit_code_for(OSError("x")) == 74
+    assert exit_code_for(KeyError("x")) == 70
+    assert worst_verdict_exit_code(["pass", "review", "fail", "pass"]) == 1
+    assert worst_verdict_exit_code(["pass", "review"]) == 2 and worst_verdict_exit_code([]) == 0
+
+
+def test_missing_golden_and_missing_photo_are_tool_errors(demo_dir, tmp_path):
+    out, _ = demo_dir
+    unit = sorted((out / "lot").glob("unit_*.png"))[0]
+    res = runner.invoke(app, ["inspect", str(unit), "--golden", str(tmp_path / "none.golden"), "--json"])
+    assert res.exit_code == 66
+    assert json.loads(res.stdout)["error"]["code"] == 66 and "none.golden" in res.stderr
+    res = runner.invoke(app, ["inspect", str(tmp_path / "no-photo.png"), "--golden", str(out / "wallet-classic.golden")])
+    assert res.exit_code == 66 and "no-photo.png" in res.stderr  # not 2 (review)
+    res = runner.invoke(app, ["batch", str(tmp_path / "no-folder"), "--golden", str(out / "wallet-classic.golden")])
+    assert res.exit_code == 66
+
+
+def test_usage_errors_exit_64_also_as_json():
+    res = runner.invoke(app, ["inspect"])  # missing argument and option
+    assert res.exit_code == 64
+    res = runner.invoke(app, ["inspect", "x.png", "--no-such-option", "--json"])
+    assert res.exit_code == 64 and json.loads(res.stdout)["error"]["kind"] == "UsageError"
+    res = runner.invoke(app, ["no-such-command"])
+    assert res.exit_code == 64
+
+
+def test_version_and_help_text():
+    import goldenvision as gv
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"goldenvision {gv.__version__}"
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0 and "66 missing input" in " ".join(res.stdout.split())
+    commands = [["seal"], ["inspect"], ["batch"], ["demo"], ["lot"], ["report"], ["verify"], ["diff"], ["sign"],
+                ["keys", "new"], ["calibrate", "camera"], ["calibrate", "grr"], ["spec-schema"]]
+    for cmd in commands:
+        res = runner.invoke(app, [*cmd, "--help"])
+        assert res.exit_code == 0, (cmd, res.output)
+        for bad in ("<class", "Optional[", "List[", "list[", "NoneType", "typing.", "<int>", "<str>", "<path>",
+                    "<float>"):
+            assert bad not in res.stdout, (cmd, bad)
