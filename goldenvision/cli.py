@@ -529,7 +529,7 @@ def report_cmd(
     results = read_results(results_jsonl)
     paths = {p.name: p for p in list_images(images)} if images else {}
     write_report(out, results, g, image_paths=paths, title=f"Report {results_jsonl}")
-    console.print(f"report: {out} ({len(results)} units)")
+    console.print(f"report: {out} ({len(results)} units)", soft_wrap=True, highlight=False)
 
 
 # The signature commands (keys, verify, diff, sign): a plain import, so a broken install fails loudly.

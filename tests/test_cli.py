@@ -165,3 +165,84 @@ def test_version_and_help_text():
         for bad in ("<class", "Optional[", "List[", "list[", "NoneType", "typing.", "<int>", "<str>", "<path>",
                     "<float>"):
             assert bad not in res.stdout, (cmd, bad)
+
+
+# ------------------------------------------------------------------ outputs: --force and re-runs
+
+
+def _photos(out, tmp_path, n=3):
+    """A folder with the first n demo units and their truth."""
+    import shutil
+
+    src = sorted((out / "lot").glob("unit_*.png"))[:n]
+    d = tmp_path / "photos"
+    d.mkdir()
+    for p in src:
+        shutil.copy(p, d / p.name)
+    truth = {p.stem: json.loads(p.with_suffix(".json").read_text())["expected_verdict"] for p in src}
+    return d, truth
+
+
+def test_batch_rerun_replaces_rows_and_exits_with_the_worst_verdict(demo_dir, tmp_path):
+    out, _ = demo_dir
+    photos, _ = _photos(out, tmp_path)
+    res_dir = tmp_path / "res"
+    args = ["batch", str(photos), "--golden", str(out / "wallet-classic.golden"), "--out", str(res_dir), "--json",
+            "--no-report"]
+    first = runner.invoke(app, args)
+    rows1 = [json.loads(x) for x in (res_dir / "results.jsonl").read_text().splitlines()]
+    verdicts = [r["verdict"] for r in rows1]
+    expected = 1 if "fail" in verdicts else 2 if "review" in verdicts else 0
+    assert first.exit_code == expected, first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == expected
+    summary = json.loads(second.stdout.strip().splitlines()[-1])
+    assert summary["replaced"] == 3 and summary["rows_in_folder"] == 3
+    rows2 = [json.loads(x) for x in (res_dir / "results.jsonl").read_text().splitlines()]
+    shas = [r["provenance"]["image_sha256"] for r in rows2]
+    assert len(rows2) == 3 and len(set(shas)) == 3  # one row per photo, not 6
+    assert (res_dir / "results.csv").read_text().count("\n") == 4  # header + 3
+    # a report re-rendered from the folder counts each photo once
+    from goldenvision.batch import read_results
+
+    assert len(read_results(res_dir / "results.jsonl")) == 3
+    rep = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", str(res_dir / "results.jsonl"), "--golden", str(out / "wallet-classic.golden"),
+                              "--out", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert "(3 units)" in res.stdout
+
+
+def test_outputs_are_not_overwritten_without_force(demo_dir, tmp_path):
+    out, _ = demo_dir
+    pkg = tmp_path / "kept.golden"
+    pkg.write_bytes(b"the buyer's signed package")
+    caps = sorted(str(p) for p in (out / "golden").glob("*.png"))[:1]
+    res = runner.invoke(app, ["seal", *caps, "--spec", str(out / "spec.yaml"), "--out", str(pkg), "--json"])
+    assert res.exit_code == 73 and json.loads(res.stdout)["error"]["code"] == 73
+    assert pkg.read_bytes() == b"the buyer's signed package" and "--force" in res.stderr
+    rep = tmp_path / "report.html"
+    rep.write_text("mine")
+    res = runner.invoke(app, ["report", str(tmp_path / "x.jsonl"), "--golden", str(out / "wallet-classic.golden"),
+                              "--out", str(rep)])
+    assert res.exit_code == 73 and rep.read_text() == "mine"
+    lot_out = tmp_path / "lot"
+    lot_out.mkdir()
+    (lot_out / "lot.json").write_text("{}")
+    res = runner.invoke(app, ["lot", str(out / "lot"), "--golden", str(out / "wallet-classic.golden"), "--seed", "2",
+                              "--out", str(lot_out)])
+    assert res.exit_code == 73 and (lot_out / "lot.json").read_text() == "{}"
+    assert not (lot_out / "results.jsonl").exists()  # refused before inspecting anything
+
+
+def test_lot_rerun_with_force_keeps_one_row_per_photo(demo_dir, tmp_path):
+    out, _ = demo_dir
+    args = ["lot", str(out / "lot"), "--golden", str(out / "wallet-classic.golden"), "--seed", "2",
+            "--out", str(tmp_path / "lot"), "--json"]
+    first = runner.invoke(app, args)
+    n = len(json.loads(first.stdout.strip().splitlines()[-1])["sample_ids"])
+    assert runner.invoke(app, args).exit_code == 73
+    again = runner.invoke(app, [*args, "--force"])
+    assert again.exit_code == first.exit_code
+    lines = (tmp_path / "lot" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == n
