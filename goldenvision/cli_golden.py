@@ -77,7 +77,8 @@ def register_commands(app: typer.Typer) -> None:
         pkg: Path = typer.Argument(..., help="The .golden package."),
         trust: Optional[list[Path]] = typer.Option(
             None, "--trust",
-            help="Trusted keyring directory or .pub file (repeatable); then signatures must be trusted.",
+            help="Trusted keyring directory or .pub file (repeatable); then every signature must be made by a "
+                 "trusted key (exit 77 naming the one that is not).",
         ),
         require_role: Optional[list[str]] = typer.Option(
             None, "--require-role", help="Role that must have signed (repeatable), besides the spec's."
@@ -120,7 +121,7 @@ def register_commands(app: typer.Typer) -> None:
         trust: Optional[list[Path]] = typer.Option(None, "--trust", help="Trusted keyring (repeatable)."),
         as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
     ) -> None:
-        """Show what changed between two golden packages: spec, images, thresholds, model states."""
+        """Show what changed between two golden packages: spec, images, thresholds, model states, signatures."""
         ga = package.load_golden(_exists(a, "golden package"), trusted_keys=_trust(trust))
         gb = package.load_golden(_exists(b, "golden package"), trusted_keys=_trust(trust))
         d = package.diff_golden(ga, gb)

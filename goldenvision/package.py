@@ -33,7 +33,8 @@ signature cannot be relabelled from ``factory`` to ``buyer``.
 one allowed value or must match its twin; members are contiguous; names are safe relative
 ASCII paths without ``..``); each member's CRC-32 and the manifest's SHA-256 and size must
 match; no member may be unlisted (except ``signatures/``); every signature must verify;
-with ``trusted_keys`` every required role must be signed by a trusted key; member count,
+with ``trusted_keys`` every signature must be made by a trusted key and every required role
+signed by one (:class:`~goldenvision.errors.UntrustedSignatureError` otherwise); member count,
 total size and image pixels are limited (zip bombs). Every failure raises
 :class:`~goldenvision.errors.IntegrityError` naming the file, member, role or key.
 
@@ -84,6 +85,7 @@ __all__ = [
     "VerificationReport",
     "FieldChange",
     "StateChange",
+    "SignatureChange",
     "GoldenDiff",
     "canonical_json",
     "save_golden",
@@ -886,6 +888,11 @@ def _check_trust(opened: _Opened, spec_roles: Sequence[str], trusted_keys: Any,
     if keyring is not None and not required and not any(c.trusted for c in checks):
         raise UntrustedSignatureError(f"{where}: trusted keys were given but no signature is from a trusted key; "
                                       f"signatures present: {present}")
+    untrusted = [c for c in checks if keyring is not None and not c.trusted]
+    if untrusted:
+        names = "; ".join(f"{c.member} (role {c.role!r}, key {c.key_id}, signer {c.signer!r})" for c in untrusted)
+        raise UntrustedSignatureError(f"{where}: signature {names} is not made by a trusted key for its role; "
+                                      "with trusted keys every signature must be trusted")
     return checks, required
 
 
@@ -946,9 +953,9 @@ def load_golden(
     ----------
     path : str or PathLike
     trusted_keys : keyring directory, ``.pub`` path, or list of keys, optional, keyword-only
-        When given, every required role must be signed by a trusted key (a key whose ``.pub``
-        names a role counts only for that role); without required roles, at least one
-        signature must come from a trusted key.
+        When given, every signature in the package must be made by a trusted key (a key whose
+        ``.pub`` names a role counts only for that role), every required role must be signed
+        by one, and without required roles at least one signature must be present.
     require_roles : sequence of str, optional, keyword-only
         Roles that must have signed, in addition to ``spec.required_signatures``.
     max_members, max_total_bytes, max_pixels : int, keyword-only
@@ -1153,6 +1160,57 @@ def _plain_or_summary(v: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class SignatureChange:
+    """A signing key whose signatures differ between two packages.
+
+    ``kind`` is ``added`` (the key signs only ``b``), ``removed`` (only ``a``) or ``changed``
+    (it signs both, in other roles or under another signer name). Roles are sorted tuples.
+    """
+
+    key_id: str
+    kind: str
+    old_roles: tuple[str, ...] = ()
+    new_roles: tuple[str, ...] = ()
+    old_signer: str | None = None
+    new_signer: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "kind": self.kind, "old_roles": list(self.old_roles),
+                "new_roles": list(self.new_roles), "old_signer": self.old_signer, "new_signer": self.new_signer}
+
+    def line(self) -> str:
+        if self.kind == "added":
+            return f"signature added: key {self.key_id} ({self.new_signer}) as {', '.join(self.new_roles)}"
+        if self.kind == "removed":
+            return f"signature removed: key {self.key_id} ({self.old_signer}) as {', '.join(self.old_roles)}"
+        return (f"signature changed: key {self.key_id} {self.old_signer} as {', '.join(self.old_roles)} -> "
+                f"{self.new_signer} as {', '.join(self.new_roles)}")
+
+
+def _signers(golden: "GoldenSample") -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """key id -> (sorted roles, signer names joined) of a loaded/saved golden's signatures."""
+    by_key: dict[str, tuple[set[str], set[str]]] = {}
+    for sig in (golden.meta.get("package") or {}).get("signatures", []):
+        roles, names = by_key.setdefault(str(sig["key_id"]), (set(), set()))
+        roles.add(str(sig["role"]))
+        names.add(str(sig["signer"]))
+    return {k: (tuple(sorted(r)), ", ".join(sorted(n)) or None) for k, (r, n) in by_key.items()}
+
+
+def _signature_changes(a: "GoldenSample", b: "GoldenSample") -> tuple[SignatureChange, ...]:
+    sa, sb = _signers(a), _signers(b)
+    out = []
+    for kid in sorted(set(sa) | set(sb)):
+        if kid not in sa:
+            out.append(SignatureChange(kid, "added", new_roles=sb[kid][0], new_signer=sb[kid][1]))
+        elif kid not in sb:
+            out.append(SignatureChange(kid, "removed", old_roles=sa[kid][0], old_signer=sa[kid][1]))
+        elif sa[kid] != sb[kid]:
+            out.append(SignatureChange(kid, "changed", sa[kid][0], sb[kid][0], sa[kid][1], sb[kid][1]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class GoldenDiff:
     """What changed from golden ``a`` to golden ``b`` (see :func:`diff_golden`)."""
 
@@ -1170,10 +1228,11 @@ class GoldenDiff:
     states: tuple[StateChange, ...]
     meta: tuple[FieldChange, ...]
     profile: tuple[FieldChange, ...]
+    signatures: tuple[SignatureChange, ...] = ()
 
     @property
     def identical(self) -> bool:
-        """True when nothing but the package identity differs."""
+        """True when nothing but the package identity (id, time, signatures) differs."""
         return not (self.spec or self.reference_changed or self.captures_changed or self.captures_added
                     or self.captures_removed or self.states or self.meta or self.profile)
 
@@ -1197,6 +1256,7 @@ class GoldenDiff:
             "thresholds": [c.to_dict() for c in self.thresholds],
             "meta": [c.to_dict() for c in self.meta],
             "profile": [c.to_dict() for c in self.profile],
+            "signatures": [c.to_dict() for c in self.signatures],
         }
 
     def lines(self) -> list[str]:
@@ -1229,6 +1289,7 @@ class GoldenDiff:
                 out.append(f"state {c.stage}/{c.key}: {c.kind}")
         out += [f"meta {c.path}: {c.old!r} -> {c.new!r}" for c in self.meta]
         out += [f"profile {c.path}: {c.old!r} -> {c.new!r}" for c in self.profile]
+        out += [c.line() for c in self.signatures]
         return out
 
 
@@ -1331,8 +1392,8 @@ def diff_golden(a: "GoldenSample", b: "GoldenSample") -> GoldenDiff:
         absolute pixel difference of the references in 0-255 units when their shapes agree);
         stage states per stage and key path (arrays with summary statistics, JSON values old
         -> new; keys naming a threshold are flagged); meta (without the package record) and
-        profile changes; and whether ``b``'s predecessor is ``a`` (same golden id and manifest
-        SHA-256).
+        profile changes; signing keys added, removed or changed (roles, signer name); and
+        whether ``b``'s predecessor is ``a`` (same golden id and manifest SHA-256).
     """
     spec_changes: list[FieldChange] = []
     _json_diff(a.spec.to_dict(), b.spec.to_dict(), "", spec_changes)
@@ -1375,4 +1436,5 @@ def diff_golden(a: "GoldenSample", b: "GoldenSample") -> GoldenDiff:
         captures_changed=tuple(i for i in range(n) if ha[i] != hb[i]),
         captures_added=tuple(range(n, len(hb))), captures_removed=tuple(range(n, len(ha))),
         states=tuple(states), meta=tuple(meta_changes), profile=tuple(profile_changes),
+        signatures=_signature_changes(a, b),
     )

@@ -338,6 +338,57 @@ def test_trust_and_required_roles(tmp_path, keys, sealed):
         load_golden(q, trusted_keys=ring, require_roles=["buyer"])
 
 
+def test_every_signature_must_be_trusted_when_keys_are_given(tmp_path, keys):
+    from goldenvision.errors import UntrustedSignatureError
+
+    stranger_priv, stranger_pub = signing.new_keypair("stranger", "inspector")
+    p = tmp_path / "two.golden"
+    make_golden().save(p, sign_with=[(keys["factory"][0], "factory", "Acme"),
+                                     (stranger_priv, "inspector", "Unknown Inspector")])
+    stranger_id = signing.key_id(stranger_pub)
+    assert load_golden(p).meta["package"]["trusted"] is None  # integrity alone holds
+    for call in (package.verify_golden, load_golden):
+        with pytest.raises(UntrustedSignatureError, match=f"signatures/inspector-{stranger_id}.json"):
+            call(p, trusted_keys=[keys["factory"][1]])
+    # the factory's trusted signature does not stand in for the inspector role
+    with pytest.raises(UntrustedSignatureError, match="'inspector'.*not a trusted key"):
+        package.verify_golden(p, trusted_keys=[keys["factory"][1]], require_roles=["inspector"])
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    (ring / "factory.pub").write_bytes(keys["factory"][1])
+    r = CliRunner().invoke(app, ["verify", str(p), "--trust", str(ring), "--json"])
+    assert r.exit_code == 77, r.output
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == 77 and err["kind"] == "UntrustedSignatureError" and stranger_id in err["message"]
+    assert "Unknown Inspector" in r.stderr
+    r = CliRunner().invoke(app, ["verify", str(p)])  # without --trust: both signatures verify
+    assert r.exit_code == 0, r.output
+
+
+def test_diff_compares_signatures(tmp_path, keys):
+    g = make_golden()
+    pa, pb, pc = tmp_path / "a.golden", tmp_path / "b.golden", tmp_path / "c.golden"
+    g.save(pa, sign_with=[(keys["factory"][0], "factory", "Acme")])
+    g.save(pb, sign_with=[(keys["factory"][0], "factory", "Acme"), (keys["buyer"][0], "buyer", "Shop")])
+    g.save(pc, sign_with=[(keys["factory"][0], "other", "Acme Labs")])
+    a, b, c = load_golden(pa), load_golden(pb), load_golden(pc)
+    fid, bid = signing.key_id(keys["factory"][1]), signing.key_id(keys["buyer"][1])
+    d = package.diff_golden(a, b)
+    assert d.identical  # same content; only who signed differs
+    assert [(x.key_id, x.kind, x.new_roles, x.new_signer) for x in d.signatures] == [(bid, "added", ("buyer",), "Shop")]
+    back = package.diff_golden(b, a)
+    assert [(x.key_id, x.kind, x.old_roles) for x in back.signatures] == [(bid, "removed", ("buyer",))]
+    ch = package.diff_golden(a, c).signatures
+    assert [(x.key_id, x.kind, x.old_roles, x.new_roles, x.old_signer, x.new_signer) for x in ch] == [
+        (fid, "changed", ("factory",), ("other",), "Acme", "Acme Labs")]
+    assert not package.diff_golden(a, load_golden(pa)).signatures
+    r = CliRunner().invoke(app, ["diff", str(pa), str(pb), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["signatures"][0]["key_id"] == bid
+    r = CliRunner().invoke(app, ["diff", str(pa), str(pb)])
+    assert f"signature added: key {bid} (Shop) as buyer" in " ".join(r.stdout.split())
+
+
 def test_spec_required_signatures_and_countersign(tmp_path, keys):
     spec = dict(SPEC, required_signatures=["factory", "buyer"])
     p = tmp_path / "r.golden"
