@@ -367,8 +367,9 @@ def lot_cmd(
     lot.json or report in --out is not replaced without --force (exit 73); with --force each sampled
     photo's row replaces its earlier one (by image sha256).
     """
-    from .batch import inspect_batch, list_images
-    from .lots import InspectionType, LotRecord, judge_lot, plan_sample
+    from .batch import list_images
+    from .lot_inspection import inspect_lot, lot_outputs
+    from .lots import InspectionType, plan_sample
     from .spec import load_spec
 
     try:
@@ -377,20 +378,15 @@ def lot_cmd(
         _usage(f"--type {kind!r}: expected one of {[k.value for k in InspectionType]}")
     if golden is None and not (plan_only and spec):
         _usage("--golden is required (or --spec with --plan-only)")
-    if directory is None and lot_size is None:
-        _usage("give the lot's photo folder or --lot-size")
-    outputs = [out / "lot.json", out / "report.html", out / "report.pdf"]
+    if directory is None and (lot_size is None or not plan_only):
+        _usage("give the lot's photo folder (or --lot-size with --plan-only)")
     if not plan_only:
-        if directory is None:
-            _usage("give the lot's photo folder to inspect its sample (or --plan-only)")
-        _refuse_overwrite(outputs, force)
+        _refuse_overwrite(lot_outputs(out), force)
     g = _load_golden(golden) if golden else None
     the_spec = g.spec if g is not None else load_spec(_need_file(spec, "spec sheet"))
     paths = list_images(directory) if directory else []
-    ids = [p.stem for p in paths]
+    ids = [p.stem for p in paths] or [f"unit-{i:05d}" for i in range(1, (lot_size or 0) + 1)]
     n_lot = lot_size if lot_size is not None else len(ids)
-    if plan_only and not ids:
-        ids = [f"unit-{i:05d}" for i in range(1, n_lot + 1)]
     plans, sample = plan_sample(ids, the_spec.aql, lot_size=n_lot, seed=seed, severity=severity)
     table = Table(title=f"ISO 2859-1 plan: lot of {n_lot}, level {the_spec.aql.level}, {severity} inspection")
     for col in ("class", "AQL", "code letter", "sample", "Ac", "Re"):
@@ -405,20 +401,13 @@ def lot_cmd(
         if as_json:
             print(json.dumps({"plans": {k: p.to_dict() for k, p in plans.items()}, "sample": sample, "seed": seed}))
         return
-    assert g is not None and directory is not None  # checked above: inspecting needs both
-    by_id = {p.stem: p for p in paths}
     with _progress() as bar:
-        run = inspect_batch([by_id[i] for i in sample], g, out, progress=_Bar(bar), stage="inspecting the sample")
-    verdict = judge_lot(list(run.results), the_spec.aql, n_lot, severity=severity)
-    record = LotRecord(
-        lot_id=lot_id or f"{the_spec.product}-{directory.name}", inspection_type=kind_enum, lot_size=n_lot,
-        seed=seed, sample_ids=tuple(sample), verdict=verdict, completion_fraction=completion,
-        product=the_spec.product,
-    )
-    (out / "lot.json").write_text(json.dumps(record.to_dict(), indent=2), encoding="utf-8")
+        lot = inspect_lot(paths, g, out, seed=seed, lot_size=n_lot, inspection_type=kind_enum, severity=severity,
+                          completion_fraction=completion, lot_id=lot_id, force=force, progress=_Bar(bar))
+    record, verdict = lot.record, lot.record.verdict
     from .report import write_report
 
-    write_report(out / "report.html", list(run.results), g, image_paths={p.name: p for p in paths},
+    write_report(out / "report.html", list(lot.batch.results), g, image_paths={p.name: p for p in paths},
                  title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record,
                  pdf_path=out / "report.pdf")
     if as_json:
