@@ -520,3 +520,33 @@ def test_cli_keys_sign_verify_diff(tmp_path, sealed):
     assert [c["path"] for c in d["spec"]] == ["required_signatures"] and not d["b_follows_a"]
     r = runner.invoke(app, ["diff", str(src), str(src)])
     assert r.exit_code == 0 and "no changes" in r.stdout
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def test_golden_sample_is_frozen_and_save_still_works(tmp_path, keys):
+    g = make_golden()
+    assert isinstance(g.captures, tuple) and len(g.captures) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.spec = None
+    path = g.save(tmp_path / "f.golden", sign_with=[(keys["factory"][0], "factory", "Acme")], predecessor=None)
+    assert g.meta["package"]["golden_id"] == load_golden(path).meta["package"]["golden_id"]
+    assert g.provenance()["sealed"] is True
+
+
+def test_no_module_level_import_cycle_between_golden_and_package():
+    import ast
+    import importlib
+    import pathlib
+
+    def top_imports(path):
+        tree = ast.parse(pathlib.Path(path).read_text())
+        return {(n.module or "", n.level) for n in tree.body if isinstance(n, ast.ImportFrom)}
+
+    golden_mod = importlib.import_module("goldenvision.golden")
+    assert not any("package" in m for m, _ in top_imports(golden_mod.__file__))
+    pkg_dir = pathlib.Path(package.__file__).parent
+    assert ("golden", 2) in top_imports(pkg_dir / "archive.py")  # the one direction: package -> golden
+    for f in sorted(pkg_dir.glob("*.py")):
+        assert len(f.read_text().splitlines()) < 600, f.name
