@@ -75,8 +75,8 @@ class _Group(TyperGroup):
                 exc.show()
             code = ExitCode.USAGE
         except typer.Abort:
-            _report_error(ExitCode.SOFTWARE, "Aborted", "aborted", as_json=as_json)
-            code = 130
+            code = ExitCode.INTERRUPTED
+            _report_error(code, "Aborted", "aborted", as_json=as_json)
         except (GoldenVisionError, OSError) as exc:
             code = exit_code_for(exc)
             _report_error(code, type(exc).__name__, str(exc) or repr(exc), as_json=as_json)

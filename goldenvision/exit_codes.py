@@ -17,6 +17,7 @@ code      name         meaning
 73        CANTCREAT    output exists and ``--force`` was not given, or it cannot be created
 74        IOERR        reading or writing failed (disk full, I/O error)
 77        NOPERM       a signature is not from a trusted key, or permission denied
+130       INTERRUPTED  interrupted (Ctrl-C) or input ended at a prompt (shell convention 128 + SIGINT)
 ========  ===========  ===================================================================
 
 References: sysexits.h (4.4BSD), the codes 64-78.
@@ -52,6 +53,7 @@ class ExitCode(IntEnum):
     CANTCREAT = 73
     IOERR = 74
     NOPERM = 77
+    INTERRUPTED = 130
 
 
 #: Exception type -> exit code, first match wins (subclasses before their bases).
@@ -126,6 +128,6 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 pass/accept, 1 fail/reject, 2 review/pending (batch: the worst verdict found, "
     "fail over review over pass); tool errors: 64 usage, 65 bad data (corrupt or tampered golden, "
     "invalid spec), 66 missing input, 70 internal error, 73 output exists (use --force) or cannot be "
-    "created, 74 I/O error, 77 untrusted signature or permission denied. With --json an error is "
+    "created, 74 I/O error, 77 untrusted signature or permission denied, 130 interrupted. With --json an error is "
     'printed on stdout as {"error": {"code": N, "kind": "...", "message": "..."}}.'
 )

@@ -119,7 +119,7 @@ def test_exit_code_table_is_sysexits():
     from goldenvision.exit_codes import ExitCode, exit_code_for, worst_verdict_exit_code
     from goldenvision.package import PackageNotFoundError
 
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 64, 65, 66, 70, 73, 74, 77]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 64, 65, 66, 70, 73, 74, 77, 130]
     assert exit_code_for(IntegrityError("x")) == 65 and exit_code_for(SpecError("x")) == 65
     assert exit_code_for(ImageError("x")) == 65
     assert exit_code_for(PackageNotFoundError("x")) == 66  # also an IntegrityError: the more exact code wins
@@ -246,3 +246,46 @@ def test_lot_rerun_with_force_keeps_one_row_per_photo(demo_dir, tmp_path):
     assert again.exit_code == first.exit_code
     lines = (tmp_path / "lot" / "results.jsonl").read_text().splitlines()
     assert len(lines) == n
+
+
+def test_an_internal_error_exits_70_with_a_json_error(monkeypatch, demo_dir, tmp_path):
+    import goldenvision.batch
+
+    out, _ = demo_dir
+
+    def broken(directory):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(goldenvision.batch, "list_images", broken)
+    res = runner.invoke(app, ["batch", str(out / "lot"), "--golden", str(out / "wallet-classic.golden"), "--json",
+                              "--out", str(tmp_path / "r")])
+    assert res.exit_code == 70
+    e = json.loads(res.stdout)["error"]
+    assert e["kind"] == "InternalError" and "KeyError" in e["message"]
+    assert "Traceback" in res.stderr  # a bug shows where it is
+    empty = tmp_path / "empty.golden"
+    empty.write_bytes(b"")
+    res = runner.invoke(app, ["inspect", str(tmp_path / "x.png"), "--golden", str(empty)])
+    assert res.exit_code == 65  # an empty file is not a package: bad data
+
+
+def test_read_results_keeps_one_row_per_image(tmp_path):
+    from goldenvision.batch import read_results, write_results
+
+    rows = [
+        {"unit_id": "a.png", "verdict": "pass", "provenance": {"image_sha256": "11"}},
+        {"unit_id": "b.png", "verdict": "fail", "provenance": {"image_sha256": "22"}},
+        {"unit_id": "a-copy.png", "verdict": "review", "provenance": {"image_sha256": "11"}},  # same photo again
+        {"unit_id": "old.png", "verdict": "pass"},  # an old row without a hash: keyed by unit id
+        {"unit_id": "old.png", "verdict": "fail"},
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = read_results(tmp_path / "results.jsonl")
+    assert [(r["unit_id"], r["verdict"]) for r in got] == [("a-copy.png", "review"), ("b.png", "fail"),
+                                                           ("old.png", "fail")]
+    write_results(tmp_path / "out", got)
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 3
+    assert (tmp_path / "out" / "results.csv").read_text().splitlines()[1].startswith("a-copy.png,11,review")
+    (tmp_path / "bad.jsonl").write_text('{"verdict": "pass"}\nnot json\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_results(tmp_path / "bad.jsonl")
