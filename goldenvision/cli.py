@@ -1,38 +1,142 @@
-"""The `goldenvision` command line: parse, call the API, print. Nothing else lives here."""
+"""The `goldenvision` command line: parse, call the API, print. Nothing else lives here.
+
+Every command exits with a code from :mod:`goldenvision.exit_codes`: 0/1/2 for verdicts,
+sysexits codes (64 and up) for tool errors. Errors are raised as exceptions and turned into
+one line on stderr (and, with ``--json``, a JSON object on stdout) by :class:`_Group`.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-import time
+import traceback
 from pathlib import Path
-from typing import Optional
+from typing import Any, NoReturn, Optional
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from .errors import GoldenVisionError
+from .errors import GoldenVisionError, InputNotFoundError, OutputExistsError
+from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for, lot_exit_code, verdict_exit_code
+
+# typer >= 0.20 vendors click (typer._click); older typer uses click: take the classes from typer.
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+err = Console(stderr=True)
+console = Console()
+
+
+def _json_requested(argv: list[str]) -> bool:
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in head
+
+
+def _report_error(code: int, kind: str, message: str, *, as_json: bool) -> None:
+    message = " ".join(str(message).split())
+    if as_json:
+        print(json.dumps({"error": {"code": int(code), "kind": kind, "message": message}}), flush=True)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _no_type_names(command: Any) -> None:
+    """Help shows NAME metavars, never Python type names (typer >= 0.20 prints ``<list[Path]>``, ``<int>``)."""
+    for p in getattr(command, "params", ()):
+        if getattr(p, "is_flag", False) or getattr(p, "count", False):
+            continue
+        if p.metavar is None and p.name:
+            p.metavar = p.name.upper()
+        if getattr(p, "param_type_name", "") == "argument" and hasattr(p, "display_type_rich"):
+            p.display_type_rich = lambda ctx: ""  # the argument's NAME says it; no type suffix
+    for sub in getattr(command, "commands", {}).values():
+        _no_type_names(sub)
+
+
+class _Group(TyperGroup):
+    """The root command group: maps every error to its exit code (see goldenvision.exit_codes)."""
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        _no_type_names(self)
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = _json_requested(argv)
+        try:
+            rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except _UsageError as exc:
+            if as_json:
+                _report_error(ExitCode.USAGE, "UsageError", exc.format_message(), as_json=True)
+            else:
+                exc.show()
+            code = ExitCode.USAGE
+        except typer.Abort:
+            code = ExitCode.INTERRUPTED
+            _report_error(code, "Aborted", "aborted", as_json=as_json)
+        except (GoldenVisionError, OSError) as exc:
+            code = exit_code_for(exc)
+            _report_error(code, type(exc).__name__, str(exc) or repr(exc), as_json=as_json)
+        except _ClickException as exc:
+            code = ExitCode.USAGE
+            _report_error(code, "UsageError", exc.format_message(), as_json=as_json)
+        except Exception as exc:  # a bug: say so, with the traceback on stderr
+            traceback.print_exc()
+            code = ExitCode.SOFTWARE
+            _report_error(code, "InternalError", f"internal error ({type(exc).__name__}: {exc}); please report it",
+                          as_json=as_json)
+        if standalone_mode:
+            sys.exit(int(code))
+        return int(code)
+
 
 app = typer.Typer(
     name="goldenvision",
+    cls=_Group,
     help="Judge manufactured units against a sealed golden sample.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+def _usage(message: str) -> NoReturn:
+    """Stop with a usage error (exit 64)."""
+    raise _UsageError(message)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def _version_callback(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"goldenvision {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_version_callback),
+) -> None:
+    """Judge manufactured units against a sealed golden sample."""
+
+
+def _need_file(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: expected {what} file, got a directory")
+    return path
+
+
+def _refuse_overwrite(paths: list[Path], force: bool) -> None:
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise OutputExistsError(f"{', '.join(existing)}: exists; give --force to overwrite")
 
 
 def _progress() -> Progress:
@@ -40,6 +144,19 @@ def _progress() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=False,
     )
+
+
+class _Bar:
+    """A rich progress bar fed by the API's ``progress(stage, done, total)`` callbacks (one task per stage)."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
 
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "review": "yellow"}
@@ -84,37 +201,46 @@ def seal_cmd(
     sign: list[Path] = typer.Option([], "--sign", help="Private key(s) to sign with."),
     role: str = typer.Option("factory", "--role", help="Role of the signer(s): buyer, factory, inspector."),
     predecessor: Optional[Path] = typer.Option(None, "--predecessor", help="Earlier revision this package replaces."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (its signatures are lost)."),
     as_json: bool = typer.Option(False, "--json", help="Print the provenance of the new package as JSON."),
 ) -> None:
-    """Seal a golden sample from its captures (or extend one with accepted good units) and write the package."""
+    """Seal a golden sample from its captures (or extend one with accepted good units) and write the package.
+
+    An existing --out is never replaced without --force (exit 73).
+    """
     from .package import load_golden
     from .pipeline import add_good_units, seal
 
-    try:
-        if add_good:
-            if golden is None:
-                _fail("--add-good needs --golden PACKAGE to extend")
-            old = load_golden(golden)
-            with _progress() as bar:
-                task = bar.add_task("adding good units", total=len(images) + 1)
-                new = add_good_units(old, [str(p) for p in images],
-                                     progress=lambda d, t: bar.update(task, completed=d, total=t))
-            pred = old if predecessor is None else load_golden(predecessor)
-        else:
-            if spec is None:
-                _fail("--spec is required to seal a new golden")
-            with _progress() as bar:
-                task = bar.add_task("sealing", total=len(images) + 2)
-                new = seal([str(p) for p in images], spec, progress=lambda d, t: bar.update(task, completed=d, total=t))
-            pred = load_golden(predecessor) if predecessor else None
-        keys = []
-        if sign:
-            from .signing import load_private_key
+    if add_good and golden is None:
+        _usage("--add-good needs --golden PACKAGE to extend")
+    if not add_good and spec is None:
+        _usage("--spec is required to seal a new golden")
+    _refuse_overwrite([out], force)
+    if not add_good:
+        from .spec import load_spec
 
-            keys = [(load_private_key(p), role, p.stem) for p in sign]
-        new.save(out, sign_with=keys, predecessor=pred)
-    except GoldenVisionError as exc:
-        _fail(str(exc))
+        load_spec(_need_file(spec, "spec sheet"))  # a bad spec is named before any photo is read
+    for p in images:
+        _need_file(p, "photo")
+    if add_good:
+        old = load_golden(_need_file(golden, "golden package"))
+        with _progress() as bar:
+            task = bar.add_task("adding good units", total=len(images) + 1)
+            new = add_good_units(old, [str(p) for p in images],
+                                 progress=lambda d, t: bar.update(task, completed=d, total=t))
+        pred = old if predecessor is None else load_golden(_need_file(predecessor, "golden package"))
+    else:
+        with _progress() as bar:
+            task = bar.add_task("sealing", total=len(images) + 2)
+            new = seal([str(p) for p in images], _need_file(spec, "spec sheet"),
+                       progress=lambda d, t: bar.update(task, completed=d, total=t))
+        pred = load_golden(_need_file(predecessor, "golden package")) if predecessor else None
+    keys = []
+    if sign:
+        from .signing import load_private_key
+
+        keys = [(load_private_key(_need_file(p, "private key")), role, p.stem) for p in sign]
+    new.save(out, sign_with=keys, predecessor=pred)
     info = new.provenance()
     if as_json:
         print(json.dumps(info, indent=2, default=str))
@@ -124,21 +250,25 @@ def seal_cmd(
                       f"(id {info.get('golden_id')}{extra})")
 
 
+def _load_golden(path: Path) -> Any:
+    from .package import load_golden
+
+    return load_golden(_need_file(path, "golden package"))
+
+
 @app.command("inspect")
 def inspect_cmd(
     image: Path = typer.Argument(..., help="The unit's photo."),
     golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
-    """Inspect one unit; exit 0 on pass, 1 on fail, 2 on review."""
-    from .package import load_golden
-    from .pipeline import inspect
+    """Inspect one unit; exit 0 on pass, 1 on fail, 2 on review (a missing photo is 66, a bad golden 65)."""
+    from .batch import inspect_file
+    from .pipeline import Inspector
 
-    try:
-        g = load_golden(golden)
-    except GoldenVisionError as exc:
-        _fail(str(exc))
-    result = inspect(str(image), g)
+    g = _load_golden(golden)
+    _need_file(image, "photo")
+    result = inspect_file(Inspector(g), image)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -146,49 +276,7 @@ def inspect_cmd(
         console.print(f"{image}: [{VERDICT_STYLE[v]}]{v}[/]")
         for r in result.reasons:
             console.print(f"  - {r}", highlight=False)
-    raise typer.Exit({"pass": 0, "fail": 1, "review": 2}[result.verdict.value])
-
-
-def _list_images(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        _fail(f"{directory}: not a directory")
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def run_batch(
-    paths: list[Path], golden, out_dir: Path, *, description: str = "inspecting"
-) -> list:
-    """Inspect `paths`, writing each result as soon as it exists (JSONL + CSV), with a progress bar."""
-    from .pipeline import inspect
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    jsonl = open(out_dir / "results.jsonl", "a", encoding="utf-8")
-    new_csv = not (out_dir / "results.csv").exists()
-    csv_file = open(out_dir / "results.csv", "a", encoding="utf-8", newline="")
-    writer = csv.writer(csv_file)
-    if new_csv:
-        writer.writerow(["unit_id", "verdict", "defect_class", "anomaly_score", "total_ms", "reasons"])
-    try:
-        with _progress() as bar:
-            task = bar.add_task(description, total=len(paths))
-            for p in paths:
-                result = inspect(str(p), golden, unit_id=p.name)
-                results.append(result)
-                d = result.to_dict()
-                jsonl.write(json.dumps(d) + "\n")
-                jsonl.flush()
-                writer.writerow([
-                    p.name, d["verdict"], d["defect_class"] or "",
-                    "" if d["anomaly_score"] is None else f"{d['anomaly_score']:.3f}",
-                    f"{d['timings_ms'].get('total', 0):.1f}", " | ".join(d["reasons"]),
-                ])
-                csv_file.flush()
-                bar.advance(task)
-    finally:
-        jsonl.close()
-        csv_file.close()
-    return results
+    raise typer.Exit(verdict_exit_code(result.verdict))
 
 
 @app.command("batch")
@@ -196,90 +284,65 @@ def batch_cmd(
     directory: Path = typer.Argument(..., help="Folder of unit photos."),
     golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
     out: Path = typer.Option(Path("results"), "--out", "-o", help="Folder for results.csv, results.jsonl, report.html."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.pdf for this run."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Inspect every photo in a folder; results are written unit by unit (nothing is lost on a crash)."""
-    from .package import load_golden
+    """Inspect every photo in a folder; results are written unit by unit (nothing is lost on a crash).
 
-    try:
-        g = load_golden(golden)
-    except GoldenVisionError as exc:
-        _fail(str(exc))
-    paths = _list_images(directory)
-    if not paths:
-        _fail(f"{directory}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    results = run_batch(paths, g, out)
-    counts = {v: sum(r.verdict.value == v for r in results) for v in ("pass", "fail", "review")}
+    Re-running into the same --out replaces each photo's row (by image sha256), never duplicates it;
+    the report is rewritten for this run. Exit code: the worst verdict found, 1 if any unit failed,
+    else 2 if any needs review, else 0.
+    """
+    from .batch import inspect_batch, list_images
+
+    g = _load_golden(golden)
+    paths = list_images(directory)
+    with _progress() as bar:
+        run = inspect_batch(paths, g, out, progress=_Bar(bar))
     if report:
         from .report import write_report
 
-        write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths}, title=f"Batch {directory}",
-                     pdf_path=out / "report.pdf")
+        write_report(out / "report.html", list(run.results), g, image_paths={p.name: p for p in paths},
+                     title=f"Batch {directory}", pdf_path=out / "report.pdf")
+    counts = run.counts
     if as_json:
-        print(json.dumps({"counts": counts, "out": str(out)}))
+        print(json.dumps({"counts": counts, "worst": run.worst.value, "replaced": run.replaced,
+                          "rows_in_folder": run.rows_in_folder, "out": str(out)}))
     else:
-        console.print(_summary_table([r.to_dict() for r in results]))
-        console.print(f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}  -> {out}")
+        console.print(_summary_table([r.to_dict() for r in run.results]))
+        console.print(f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}  -> {out}"
+                      + (f" ({run.replaced} earlier rows replaced)" if run.replaced else ""))
+    raise typer.Exit(verdict_exit_code(run.worst))
 
 
 @app.command("demo")
 def demo_cmd(
-    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Folder for the demo lot, package, results and report."),
+    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Folder for the demo lot, package, results and report (regenerated)."),
     seed: int = typer.Option(0, help="Seed of the demo generator."),
     units: int = typer.Option(40, help="Units in the production lot."),
     goldens: int = typer.Option(5, help="Golden captures."),
     size: float = typer.Option(1.0, help="Camera resolution factor (1.0 = 1600x1200)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Generate the demo product, seal its golden, inspect the lot, write the report."""
-    from .demo import generate_lot
-    from .package import load_golden
-    from .pipeline import seal
+    """Generate the demo product, seal its golden, inspect the lot, write the report (exit 0 when it ran)."""
+    from .demo_run import run_demo
 
-    t0 = time.perf_counter()
     err.print(f"generating the demo lot in {out} ...")
-    lot = generate_lot(out, seed=seed, n_golden=goldens, n_units=units, size=size)
-    try:
-        with _progress() as bar:
-            task = bar.add_task("sealing the golden", total=len(lot.golden_paths) + 2)
-            golden = seal([str(p) for p in lot.golden_paths], lot.spec_path,
-                          progress=lambda d, t: bar.update(task, completed=d, total=t))
-        pkg = out / "wallet-classic.golden"
-        golden.save(pkg)
-        golden = load_golden(pkg)
-    except GoldenVisionError as exc:
-        _fail(f"sealing the demo golden: {exc}")
-    results = run_batch(list(lot.unit_paths), golden, out / "results")
-    truth = {u["unit_id"]: u for u in lot.truth["units"]}
-    rows = [r.to_dict() for r in results]
-    agree = sum(truth.get(Path(r["unit_id"]).stem, {}).get("expected_verdict") == r["verdict"] for r in rows)
-    from .lots import judge_sampled_lot
-
-    lot_info = judge_sampled_lot(
-        {Path(str(r.unit_id)).stem: r for r in results}, golden.spec.aql, lot_id=f"demo-seed{seed}", seed=seed,
-        inspection_type="psi", completion_fraction=1.0, product=golden.spec.product,
-    )
-    from .report import write_report
-
-    report_path = out / "report.html"
-    write_report(report_path, results, golden, image_paths={p.name: p for p in lot.unit_paths},
-                 title="goldenvision demo: wallet-classic rev B", lot=lot_info, truth=truth,
-                 pdf_path=out / "report.pdf")
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "review")}
-    summary = {"units": len(rows), "counts": counts, "agree_with_truth": agree, "report": str(report_path),
-               "package": str(pkg), "seconds": round(time.perf_counter() - t0, 1)}
+    with _progress() as bar:
+        run = run_demo(out, seed=seed, n_units=units, n_golden=goldens, size=size, progress=_Bar(bar))
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(run.to_dict()))
         return
-    console.print(_summary_table(rows, truth=truth))
+    counts = run.batch.counts
+    rows = [r.to_dict() for r in run.batch.results]
+    console.print(_summary_table(rows, truth=run.truth))
     console.print(
         f"pass {counts['pass']}  fail {counts['fail']}  review {counts['review']}; "
-        f"{agree}/{len(rows)} verdicts agree with the demo's ground truth"
+        f"{run.agree_with_truth}/{len(rows)} verdicts agree with the demo's ground truth"
     )
-    v = lot_info.verdict
-    console.print(f"lot verdict (PSI, ISO 2859-1 sample of {len(lot_info.sample_ids)}): [bold]{v.decision.value}[/]")
-    console.print(f"report: {report_path}")
+    console.print(f"lot verdict (PSI, ISO 2859-1 sample of {len(run.lot.sample_ids)}): "
+                  f"[bold]{run.lot.verdict.decision.value}[/]")
+    console.print(f"report: {run.report_path}")
 
 
 @app.command("lot")
@@ -292,35 +355,39 @@ def lot_cmd(
     kind: str = typer.Option("psi", "--type", help="psi (pre-shipment, 80-100 % packed) or dupro (during production)."),
     completion: Optional[float] = typer.Option(None, "--completion", help="Share produced (DUPRO) or packed (PSI), 0-1."),
     severity: str = typer.Option("normal", "--severity", help="normal | tightened | reduced (switching state)."),
-    lot_id: Optional[str] = typer.Option(None, "--lot-id"),
+    lot_id: Optional[str] = typer.Option(None, "--lot-id", help="Lot id (default: product and folder name)."),
     out: Path = typer.Option(Path("lot-results"), "--out", "-o", help="Folder for results, lot.json and report.html."),
+    force: bool = typer.Option(False, "--force", help="Overwrite lot.json and the report in --out if they exist."),
     plan_only: bool = typer.Option(False, "--plan-only", help="Print the sampling plan and the drawn sample, inspect nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the lot record as JSON."),
 ) -> None:
     """ISO 2859-1 lot inspection: plan, seeded sample, inspection of the sample, lot verdict.
 
-    Exit code: 0 accepted, 1 rejected, 2 pending (units under review could change it).
+    Exit code: 0 accepted, 1 rejected, 2 pending (units under review could change it). An existing
+    lot.json or report in --out is not replaced without --force (exit 73); with --force each sampled
+    photo's row replaces its earlier one (by image sha256).
     """
-    from .lots import InspectionType, LotRecord, judge_lot, plan_sample
-    from .package import load_golden
+    from .batch import list_images
+    from .lot_inspection import inspect_lot, lot_outputs
+    from .lots import InspectionType, plan_sample
     from .spec import load_spec
 
     try:
-        g = load_golden(golden) if golden else None
-        if g is None and not (plan_only and spec):
-            _fail("--golden is required (or --spec with --plan-only)")
-        the_spec = g.spec if g is not None else load_spec(spec)
-        paths = _list_images(directory) if directory else []
-        ids = [p.stem for p in paths]
-        if not ids and lot_size is None:
-            _fail("give the lot's photo folder or --lot-size")
-        n_lot = lot_size if lot_size is not None else len(ids)
-        if plan_only and not ids:
-            ids = [f"unit-{i:05d}" for i in range(1, n_lot + 1)]
-        plans, sample = plan_sample(ids, the_spec.aql, lot_size=n_lot, seed=seed, severity=severity)
         kind_enum = InspectionType(kind)
-    except (GoldenVisionError, ValueError) as exc:
-        _fail(str(exc))
+    except ValueError:
+        _usage(f"--type {kind!r}: expected one of {[k.value for k in InspectionType]}")
+    if golden is None and not (plan_only and spec):
+        _usage("--golden is required (or --spec with --plan-only)")
+    if directory is None and (lot_size is None or not plan_only):
+        _usage("give the lot's photo folder (or --lot-size with --plan-only)")
+    if not plan_only:
+        _refuse_overwrite(lot_outputs(out), force)
+    g = _load_golden(golden) if golden else None
+    the_spec = g.spec if g is not None else load_spec(_need_file(spec, "spec sheet"))
+    paths = list_images(directory) if directory else []
+    ids = [p.stem for p in paths] or [f"unit-{i:05d}" for i in range(1, (lot_size or 0) + 1)]
+    n_lot = lot_size if lot_size is not None else len(ids)
+    plans, sample = plan_sample(ids, the_spec.aql, lot_size=n_lot, seed=seed, severity=severity)
     table = Table(title=f"ISO 2859-1 plan: lot of {n_lot}, level {the_spec.aql.level}, {severity} inspection")
     for col in ("class", "AQL", "code letter", "sample", "Ac", "Re"):
         table.add_column(col)
@@ -334,22 +401,15 @@ def lot_cmd(
         if as_json:
             print(json.dumps({"plans": {k: p.to_dict() for k, p in plans.items()}, "sample": sample, "seed": seed}))
         return
-    by_id = {p.stem: p for p in paths}
-    results = run_batch([by_id[i] for i in sample], g, out, description="inspecting the sample")
-    verdict = judge_lot(results, the_spec.aql, n_lot, severity=severity)
-    try:
-        record = LotRecord(
-            lot_id=lot_id or f"{the_spec.product}-{directory.name}", inspection_type=kind_enum, lot_size=n_lot,
-            seed=seed, sample_ids=tuple(sample), verdict=verdict, completion_fraction=completion,
-            product=the_spec.product,
-        )
-    except GoldenVisionError as exc:
-        _fail(str(exc))
-    (out / "lot.json").write_text(json.dumps(record.to_dict(), indent=2), encoding="utf-8")
+    with _progress() as bar:
+        lot = inspect_lot(paths, g, out, seed=seed, lot_size=n_lot, inspection_type=kind_enum, severity=severity,
+                          completion_fraction=completion, lot_id=lot_id, force=force, progress=_Bar(bar))
+    record, verdict = lot.record, lot.record.verdict
     from .report import write_report
 
-    write_report(out / "report.html", results, g, image_paths={p.name: p for p in paths},
-                 title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record, pdf_path=out / "report.pdf")
+    write_report(out / "report.html", list(lot.batch.results), g, image_paths={p.name: p for p in paths},
+                 title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record,
+                 pdf_path=out / "report.pdf")
     if as_json:
         print(json.dumps(record.to_dict()))
     else:
@@ -357,7 +417,7 @@ def lot_cmd(
             console.print(f"  {c.defect_class:<8} {c.nonconforming} nonconforming (Ac {c.plan.accept}, Re {c.plan.reject})"
                           f"{f', {c.unresolved} under review' if c.unresolved else ''}: {c.decision.value}")
         console.print(f"lot {record.lot_id}: [bold]{verdict.decision.value}[/]; report {out / 'report.html'}")
-    raise typer.Exit({True: 0}.get(verdict.accepted, 2 if verdict.decision.value == "pending" else 1))
+    raise typer.Exit(lot_exit_code(verdict.decision))
 
 
 calibrate_app = typer.Typer(help="Station calibration: camera intrinsics and gauge R&R.", no_args_is_help=True)
@@ -370,7 +430,8 @@ def calibrate_camera_cmd(
     pattern: str = typer.Option("8x6", help="Inner corners, columns x rows."),
     square_mm: float = typer.Option(1.0, help="Square size in mm."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the camera block (YAML) for a station profile."),
-    as_json: bool = typer.Option(False, "--json"),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    as_json: bool = typer.Option(False, "--json", help="Print the calibration as JSON."),
 ) -> None:
     """Camera matrix and lens distortion from chessboard photos (OpenCV)."""
     import yaml
@@ -380,15 +441,17 @@ def calibrate_camera_cmd(
 
     try:
         cols, rows = (int(v) for v in pattern.lower().split("x"))
-        imgs = []
-        with _progress() as bar:
-            task = bar.add_task("reading", total=len(images))
-            for p in images:
-                imgs.append(read_image(p))
-                bar.advance(task)
-        cal = calibrate_camera(imgs, pattern_size=(cols, rows), square_mm=square_mm)
-    except (GoldenVisionError, ValueError) as exc:
-        _fail(str(exc))
+    except ValueError:
+        _usage(f"--pattern {pattern!r}: expected COLUMNSxROWS of inner corners, e.g. 8x6")
+    if out is not None:
+        _refuse_overwrite([out], force)
+    imgs = []
+    with _progress() as bar:
+        task = bar.add_task("reading", total=len(images))
+        for p in images:
+            imgs.append(read_image(_need_file(p, "photo")))
+            bar.advance(task)
+    cal = calibrate_camera(imgs, pattern_size=(cols, rows), square_mm=square_mm)
     d = cal.to_dict()
     if out is not None:
         block = {"camera": {"matrix": cal.camera_matrix.tolist(), "dist": cal.dist_coeffs.ravel().tolist(),
@@ -408,90 +471,60 @@ def calibrate_grr_cmd(
     golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package (the spec's dimensions)."),
     parts: int = typer.Option(1, help="Number of parts (1 = one part photographed repeatedly: repeatability only)."),
     operators: int = typer.Option(1, help="Operators or sessions per part."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the study of every dimension as JSON."),
 ) -> None:
     """Gauge R&R of every dimension (AIAG MSA, ANOVA) as a share of its tolerance band.
 
     Photos are ordered part-major: for each part, for each operator, the repeats. A %GRR under 10 %
     of the tolerance means the station can judge that tolerance; 10-30 % is marginal; over 30 % it cannot.
     """
-    from .measure import gauge_rr
-    from .package import load_golden
-    from .pipeline import inspect
+    from .gauge import gauge_study
 
-    try:
-        g = load_golden(golden)
-    except GoldenVisionError as exc:
-        _fail(str(exc))
-    n = len(images)
-    if parts < 1 or operators < 1 or n % (parts * operators) or n // (parts * operators) < 2:
-        _fail(f"{n} photos do not split into {parts} parts x {operators} operators x >= 2 repeats")
-    repeats = n // (parts * operators)
-    values: dict[str, list[float]] = {d.name: [] for d in g.spec.dimensions}
+    g = _load_golden(golden)
     with _progress() as bar:
-        task = bar.add_task("measuring", total=n)
-        for p in images:
-            r = inspect(str(p), g)
-            got = {d.name: d.measured_mm for d in r.dimensions}
-            for name in values:
-                values[name].append(got.get(name, float("nan")))
-            bar.advance(task)
-    out = {}
-    table = Table(title=f"Gauge R&R: {parts} part(s) x {operators} operator(s) x {repeats} repeats")
+        study = gauge_study(images, g, parts=parts, operators=operators, progress=_Bar(bar))
+    if as_json:
+        print(json.dumps(study.to_dict(), default=float))
+        return
+    table = Table(title=f"Gauge R&R: {study.parts} part(s) x {study.operators} operator(s) x {study.repeats} repeats")
     for col in ("dimension", "tolerance mm", "EV mm", "AV mm", "GRR mm", "%GRR of tol.", "ndc", "verdict"):
         table.add_column(col, no_wrap=col in ("dimension", "verdict"))
-    for d in g.spec.dimensions:
-        arr = np.asarray(values[d.name], dtype=float)
-        if np.isnan(arr).any():
-            out[d.name] = {"error": f"not measured in {int(np.isnan(arr).sum())} photo(s)"}
-            table.add_row(d.name, "", "", "", "", "", "", "[yellow]not measured in every photo[/]")
+    for d in study.dimensions:
+        s = d.study
+        if s is None:
+            table.add_row(d.name, "", "", "", "", "", "", f"[yellow]not measured in {d.unmeasured} photo(s)[/]")
             continue
-        shaped = arr if parts == 1 and operators == 1 else arr.reshape(parts, operators, repeats)
-        study = gauge_rr(shaped, d.tol_minus_mm + d.tol_plus_mm)
-        out[d.name] = study.to_dict()
-        pct = study.pct_grr_tolerance
-        table.add_row(d.name, f"{d.tol_minus_mm + d.tol_plus_mm:.2f}", f"{study.repeatability:.4f}",
-                      f"{study.reproducibility:.4f}", f"{study.grr:.4f}", "" if pct is None else f"{pct:.1f} %",
-                      "" if study.ndc is None else str(study.ndc), study.acceptability or "")
-    if as_json:
-        print(json.dumps(out, default=float))
-    else:
-        console.print(table)
+        pct = s.pct_grr_tolerance
+        table.add_row(d.name, f"{d.tolerance_width_mm:.2f}", f"{s.repeatability:.4f}", f"{s.reproducibility:.4f}",
+                      f"{s.grr:.4f}", "" if pct is None else f"{pct:.1f} %", "" if s.ndc is None else str(s.ndc),
+                      s.acceptability or "")
+    console.print(table)
 
 
 @app.command("report")
 def report_cmd(
-    results_jsonl: Path = typer.Argument(..., help="results.jsonl written by batch/demo."),
-    golden: Path = typer.Option(..., "--golden", "-g"),
+    results_jsonl: Path = typer.Argument(..., help="results.jsonl written by batch, lot or demo."),
+    golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package the results were judged against."),
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of the unit photos (for evidence images)."),
-    out: Path = typer.Option(Path("report.html"), "--out", "-o"),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML report to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
-    """Re-render the HTML report from recorded results."""
-    from .package import load_golden
+    """Re-render the HTML report from recorded results (one row per photo, by image sha256)."""
+    from .batch import list_images, read_results
     from .report import write_report
-    try:
-        g = load_golden(golden)
-    except GoldenVisionError as exc:
-        _fail(str(exc))
-    try:
-        lines = results_jsonl.read_text(encoding="utf-8").splitlines()
-        results = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
-        _fail(f"{results_jsonl}: cannot read recorded results ({exc})")
-    paths = {p.name: p for p in _list_images(images)} if images else {}
+
+    _refuse_overwrite([out], force)
+    g = _load_golden(golden)
+    results = read_results(results_jsonl)
+    paths = {p.name: p for p in list_images(images)} if images else {}
     write_report(out, results, g, image_paths=paths, title=f"Report {results_jsonl}")
-    console.print(f"report: {out}")
+    console.print(f"report: {out} ({len(results)} units)", soft_wrap=True, highlight=False)
 
 
-def _register_optional() -> None:
-    try:
-        from .cli_golden import register_commands
-    except ImportError:  # pragma: no cover
-        return
-    register_commands(app)
+# The signature commands (keys, verify, diff, sign): a plain import, so a broken install fails loudly.
+from .cli_golden import register_commands  # noqa: E402
 
-
-_register_optional()
+register_commands(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,8 +1,10 @@
 """Command-line tools for sealed golden packages: keys, verify, diff, sign.
 
 The lead wires these into the ``goldenvision`` entry point with
-``register_commands(app)``. Each command parses, calls the API, prints; on failure it
-prints one line ``error: <cause>`` to stderr and exits with status 1.
+``register_commands(app)``. Each command parses, calls the API, prints; errors are raised
+and the root command group of :mod:`goldenvision.cli` turns them into one line
+``error: <cause>`` on stderr (a JSON object on stdout with ``--json``) and the exit code of
+:mod:`goldenvision.exit_codes` (65 tampered, 66 missing, 77 untrusted).
 """
 
 from __future__ import annotations
@@ -17,17 +19,22 @@ from rich.console import Console
 from rich.table import Table
 
 from . import package, signing
-from .errors import GoldenVisionError
+from .errors import InputNotFoundError
 
 __all__ = ["register_commands"]
 
 
-def _fail(exc: BaseException | str, *, as_json: bool = False) -> NoReturn:
-    msg = str(exc).replace("\n", " ")
-    if as_json:
-        typer.echo(json.dumps({"ok": False, "error": msg}))
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(1)
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _usage(message: str) -> NoReturn:
+    raise _UsageError(message)
+
+
+def _exists(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: {what} not found")
+    return path
 
 
 def _passphrase(env: Optional[str]) -> Optional[str]:
@@ -35,12 +42,12 @@ def _passphrase(env: Optional[str]) -> Optional[str]:
         return None
     value = os.environ.get(env)
     if not value:
-        _fail(f"--passphrase-env {env}: expected the passphrase in environment variable {env}, it is unset or empty")
+        _usage(f"--passphrase-env {env}: expected the passphrase in environment variable {env}, it is unset or empty")
     return value
 
 
 def _trust(paths: Optional[list[Path]]) -> Any:
-    return [str(p) for p in paths] if paths else None
+    return [str(_exists(p, "trusted key or keyring")) for p in paths] if paths else None
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -57,11 +64,8 @@ def register_commands(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Make a key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (share this one)."""
-        try:
-            key_path, pub_path = signing.write_keypair(out, name, role, passphrase=_passphrase(passphrase_env))
-            kid = signing.key_id(pub_path)
-        except GoldenVisionError as exc:
-            _fail(exc)
+        key_path, pub_path = signing.write_keypair(out, name, role, passphrase=_passphrase(passphrase_env))
+        kid = signing.key_id(pub_path)
         console = Console()
         console.print(f"[green]private key[/green] {key_path} (keep it secret)")
         console.print(f"[green]public key[/green]  {pub_path}  role {role}  key id [bold]{kid}[/bold]")
@@ -73,7 +77,8 @@ def register_commands(app: typer.Typer) -> None:
         pkg: Path = typer.Argument(..., help="The .golden package."),
         trust: Optional[list[Path]] = typer.Option(
             None, "--trust",
-            help="Trusted keyring directory or .pub file (repeatable); then signatures must be trusted.",
+            help="Trusted keyring directory or .pub file (repeatable); then every signature must be made by a "
+                 "trusted key (exit 77 naming the one that is not).",
         ),
         require_role: Optional[list[str]] = typer.Option(
             None, "--require-role", help="Role that must have signed (repeatable), besides the spec's."
@@ -81,10 +86,8 @@ def register_commands(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Verify a golden package: every member hash, every signature, trust and required roles."""
-        try:
-            report = package.verify_golden(pkg, trusted_keys=_trust(trust), require_roles=require_role or None)
-        except GoldenVisionError as exc:
-            _fail(exc, as_json=as_json)
+        report = package.verify_golden(_exists(pkg, "golden package"), trusted_keys=_trust(trust),
+                                       require_roles=require_role or None)
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=1))
             return
@@ -118,13 +121,10 @@ def register_commands(app: typer.Typer) -> None:
         trust: Optional[list[Path]] = typer.Option(None, "--trust", help="Trusted keyring (repeatable)."),
         as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
     ) -> None:
-        """Show what changed between two golden packages: spec, images, thresholds, model states."""
-        try:
-            ga = package.load_golden(a, trusted_keys=_trust(trust))
-            gb = package.load_golden(b, trusted_keys=_trust(trust))
-            d = package.diff_golden(ga, gb)
-        except GoldenVisionError as exc:
-            _fail(exc, as_json=as_json)
+        """Show what changed between two golden packages: spec, images, thresholds, model states, signatures."""
+        ga = package.load_golden(_exists(a, "golden package"), trusted_keys=_trust(trust))
+        gb = package.load_golden(_exists(b, "golden package"), trusted_keys=_trust(trust))
+        d = package.diff_golden(ga, gb)
         if as_json:
             typer.echo(json.dumps(d.to_dict(), indent=1, default=str))
             return
@@ -141,8 +141,6 @@ def register_commands(app: typer.Typer) -> None:
         passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", help="Variable holding the passphrase."),
     ) -> None:
         """Countersign a golden package; the manifest the others signed stays unchanged."""
-        try:
-            s = package.add_signature(pkg, key, role, signer or key.stem, passphrase=_passphrase(passphrase_env))
-        except GoldenVisionError as exc:
-            _fail(exc)
+        s = package.add_signature(_exists(pkg, "golden package"), _exists(key, "private key"), role,
+                                  signer or key.stem, passphrase=_passphrase(passphrase_env))
         Console().print(f"[green]signed[/green] {pkg} as {s.role} ({s.signer}), key id {s.key_id}, {s.signed_utc}")

@@ -16,6 +16,9 @@ __all__ = [
     "MeasurementError",
     "IntegrityError",
     "ModelError",
+    "InputNotFoundError",
+    "OutputExistsError",
+    "UntrustedSignatureError",
 ]
 
 
@@ -49,3 +52,15 @@ class IntegrityError(GoldenVisionError, ValueError):
 
 class ModelError(GoldenVisionError, RuntimeError):
     """A shipped or fitted model is missing, incompatible or corrupt."""
+
+
+class InputNotFoundError(GoldenVisionError, FileNotFoundError):
+    """An input (photo, folder, golden package, key, results file) does not exist."""
+
+
+class OutputExistsError(GoldenVisionError, FileExistsError):
+    """An output exists and overwriting it was not asked for (``--force``)."""
+
+
+class UntrustedSignatureError(IntegrityError):
+    """A signature is valid but not made by a trusted key (or a required role lacks a trusted one)."""

@@ -35,10 +35,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import IntegrityError
+from .errors import InputNotFoundError, IntegrityError
 
 __all__ = [
     "ROLES",
+    "KeyNotFoundError",
     "TrustedKey",
     "new_keypair",
     "write_keypair",
@@ -58,6 +59,10 @@ PrivateKeySource = Union[str, os.PathLike, bytes, Ed25519PrivateKey]
 PublicKeySource = Union[str, os.PathLike, bytes, Ed25519PublicKey, Ed25519PrivateKey]
 
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class KeyNotFoundError(InputNotFoundError, IntegrityError):
+    """A key file or keyring directory does not exist (also a FileNotFoundError and an IntegrityError)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ def _read_source(source: "str | os.PathLike[str] | bytes", what: str) -> tuple[b
     path = Path(source)
     try:
         return path.read_bytes(), str(path)
+    except FileNotFoundError:
+        raise KeyNotFoundError(f"{path}: {what} file not found") from None
     except OSError as exc:
         raise IntegrityError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
 
@@ -309,7 +316,7 @@ def load_keyring(source: "str | os.PathLike[str] | Iterable[object]") -> list[Tr
             elif p.is_file():
                 out.append(_trusted_from_file(p))
             else:
-                raise IntegrityError(f"{p}: trusted key file or directory not found")
+                raise KeyNotFoundError(f"{p}: trusted key file or directory not found")
         else:
             key = load_public_key(item)  # type: ignore[arg-type]
             out.append(TrustedKey(key, key_id(key)))
