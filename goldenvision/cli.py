@@ -521,10 +521,14 @@ def report_cmd(
     console.print(f"report: {out} ({len(results)} units)", soft_wrap=True, highlight=False)
 
 
-# The signature commands (keys, verify, diff, sign): a plain import, so a broken install fails loudly.
-from .cli_golden import register_commands  # noqa: E402
+# Command groups kept in their own modules: plain imports, so a broken install fails loudly.
+# (Each imports its heavy dependencies -- FastAPI, Dask, the store -- only when run.)
+from . import cli_golden, cli_orders, cli_service, cli_station  # noqa: E402
 
-register_commands(app)
+cli_golden.register_commands(app)
+cli_station.register_commands(app)
+cli_service.register_commands(app)
+cli_orders.register_commands(app)
 
 
 def main() -> None:  # pragma: no cover

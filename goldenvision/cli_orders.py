@@ -11,13 +11,6 @@ import typer
 __all__ = ["register_commands"]
 
 
-def _err(msg: str, code: int, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"error": {"code": code, "message": msg}}))
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code)
-
-
 def _store(db: str):  # noqa: ANN202
     from .store import open_store
 
@@ -26,7 +19,7 @@ def _store(db: str):  # noqa: ANN202
 
 def register_commands(app: typer.Typer) -> None:
     """Add ``order new|show|dossier|verify|countersign`` and ``pps`` to a Typer app."""
-    from .errors import GoldenVisionError
+    from .errors import InputNotFoundError
 
     order_app = typer.Typer(help="Purchase orders: golden, PPS, DUPRO and PSI lots, the signed dossier.",
                             no_args_is_help=True)
@@ -45,13 +38,8 @@ def register_commands(app: typer.Typer) -> None:
         """Open an order against a sealed golden."""
         from .orders import new_order
 
-        try:
-            with _store(db) as st:
-                out = new_order(st, po, supplier=supplier, product=product, quantity=quantity, golden_path=golden)
-        except FileNotFoundError as exc:
-            _err(str(exc), 66, as_json)
-        except GoldenVisionError as exc:
-            _err(str(exc), 65, as_json)
+        with _store(db) as st:
+            out = new_order(st, po, supplier=supplier, product=product, quantity=quantity, golden_path=golden)
         typer.echo(json.dumps(out) if as_json else f"order {po} opened: {quantity} x {product} from {supplier}, "
                                                   f"golden {out['golden_id']}")
 
@@ -64,11 +52,8 @@ def register_commands(app: typer.Typer) -> None:
         """The order's state and its timeline of events."""
         from .orders import show_order
 
-        try:
-            with _store(db) as st:
-                o = show_order(st, po)
-        except GoldenVisionError as exc:
-            _err(str(exc), 65, as_json)
+        with _store(db) as st:
+            o = show_order(st, po)
         if as_json:
             typer.echo(json.dumps(o))
             return
@@ -100,11 +85,8 @@ def register_commands(app: typer.Typer) -> None:
         from .orders import write_dossier
 
         sign = [(key, role, signer or key.stem)] if key else []
-        try:
-            with _store(db) as st:
-                p = write_dossier(st, po, out, sign_with=sign, force=force)
-        except GoldenVisionError as exc:
-            _err(str(exc), 73 if "exists" in str(exc) else 65, as_json)
+        with _store(db) as st:
+            p = write_dossier(st, po, out, sign_with=sign, force=force)
         info = {"dossier": str(p.dossier), "html": str(p.html), "pdf": str(p.pdf), "manifest_sha256": p.manifest_sha256}
         typer.echo(json.dumps(info) if as_json else f"dossier: {p.dossier}\nviews: {p.html}, {p.pdf}")
 
@@ -120,7 +102,7 @@ def register_commands(app: typer.Typer) -> None:
         from .orders import verify_dossier
 
         if not file.is_file():
-            _err(f"{file}: no such dossier", 66, as_json)
+            raise InputNotFoundError(f"{file}: no such dossier")
         check = verify_dossier(file, trusted_keys=[str(t) for t in trust] if trust else None,
                                require_roles=require_role or ())
         if as_json:
@@ -146,10 +128,7 @@ def register_commands(app: typer.Typer) -> None:
         """Add your signature to an intact dossier."""
         from .orders import countersign
 
-        try:
-            check = countersign(file, key, role=role, signer=signer or key.stem)
-        except GoldenVisionError as exc:
-            _err(str(exc), 65, False)
+        check = countersign(file, key, role=role, signer=signer or key.stem)
         typer.echo(f"countersigned {file}: {len(check.signatures)} signature(s)")
 
     @app.command("pps", context_settings={"allow_extra_args": False})
@@ -170,26 +149,23 @@ def register_commands(app: typer.Typer) -> None:
         """
         from .orders import decide_pps, review_pps
 
-        try:
-            if args[0] == "decide":
-                if len(args) != 2:
-                    raise typer.BadParameter("usage: pps decide PO --outcome ... --key KEY")
-                with _store(db) as st:
-                    d = decide_pps(st, args[1], outcome=outcome or "", comment=comment, focus=focus or [],
-                                   key=key, signer=signer or (key.stem if key else None))
-                typer.echo(json.dumps(d) if as_json else f"PPS decision recorded for {args[1]}: {d['outcome']} "
-                                                         f"(signed by {d['signer']}, key {d['key_id']})")
-                return
-            if len(args) < 2:
-                raise typer.BadParameter("usage: pps PO IMAGES...")
-            images = [Path(a) for a in args[1:]]
-            missing = [str(p) for p in images if not p.is_file()]
-            if missing:
-                _err(f"no such photo: {', '.join(missing)}", 66, as_json)
+        if args[0] == "decide":
+            if len(args) != 2:
+                raise typer.BadParameter("usage: pps decide PO --outcome ... --key KEY")
             with _store(db) as st:
-                p = review_pps(st, args[0], images)
-        except GoldenVisionError as exc:
-            _err(str(exc), 65, as_json)
+                d = decide_pps(st, args[1], outcome=outcome or "", comment=comment, focus=focus or [],
+                               key=key, signer=signer or (key.stem if key else None))
+            typer.echo(json.dumps(d) if as_json else f"PPS decision recorded for {args[1]}: {d['outcome']} "
+                                                     f"(signed by {d['signer']}, key {d['key_id']})")
+            return
+        if len(args) < 2:
+            raise typer.BadParameter("usage: pps PO IMAGES...")
+        images = [Path(a) for a in args[1:]]
+        missing = [str(p) for p in images if not p.is_file()]
+        if missing:
+            raise InputNotFoundError(f"no such photo: {', '.join(missing)}")
+        with _store(db) as st:
+            p = review_pps(st, args[0], images)
         if as_json:
             typer.echo(json.dumps(p.to_dict()))
         else:

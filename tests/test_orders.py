@@ -13,6 +13,7 @@ import goldenvision as gv
 from goldenvision import signing
 from goldenvision.orders import (OrderError, attach_lot, countersign, decide_pps, new_order, review_pps, show_order,
                                  verify_dossier, write_dossier)
+from goldenvision.errors import OutputExistsError
 from goldenvision.orders.core import decision_message
 from goldenvision.store import open_store
 from synthetic import PANEL_RGB, panel_lab, panel_photo, png_bytes, seal_tiny, spec_with_panel
@@ -128,7 +129,7 @@ def test_signed_decision_focus_lots_dossier_and_tamper_evidence(store, golden_pk
     assert verify_dossier(paths.dossier, trusted_keys=[keys["buyer.pub"], keys["factory.pub"]]).ok
     only_factory = verify_dossier(paths.dossier, trusted_keys=[keys["factory.pub"]])
     assert not only_factory.ok and any("no trusted key" in p for p in only_factory.problems)
-    with pytest.raises(OrderError, match="exists"):
+    with pytest.raises(OutputExistsError, match="exists"):
         write_dossier(store, "PO-3", tmp_path / "out")
 
     raw = paths.dossier.read_bytes()

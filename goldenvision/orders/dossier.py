@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import IntegrityError
-from .core import OrderError, show_order
+from ..errors import IntegrityError, OutputExistsError
+from .core import show_order
 
 __all__ = ["write_dossier", "verify_dossier", "countersign", "DossierCheck", "recommend"]
 
@@ -175,7 +175,7 @@ def write_dossier(store: Any, po: str, out_dir: str | Path, *, sign_with: Sequen
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in po)
     target = out / f"{safe}.dossier"
     if target.exists() and not force:
-        raise OrderError(f"{target} exists; pass --force to replace it")
+        raise OutputExistsError(f"{target} exists; pass --force to replace it")
     golden = load_golden(order["golden_path"])
     pkg = golden.meta.get("package") or {}
     golden_doc = {"golden_id": order["golden_id"], "product": golden.spec.product, "revision": golden.spec.revision,
