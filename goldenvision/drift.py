@@ -42,6 +42,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import optimize, signal, stats
+from scipy import optimize, signal, special, stats
 
 from .errors import GoldenVisionError
 
@@ -155,12 +156,15 @@ class Limits:
         return {"center": self.center, "sigma": self.sigma, "n": self.n, "excluded": list(self.excluded)}
 
 
-def phase1_individuals(baseline: Any, *, L: float = 3.0, max_iter: int = 10) -> Limits:
+def phase1_individuals(baseline: Any, *, L: float = 3.0, max_iter: int = 0) -> Limits:
     """Phase I limits of an individuals chart from a baseline.
 
     The centre is the mean and sigma the average moving range over d2(2) = 1.128
-    (Montgomery 2013, §6.4, eq. 6.33); points beyond ``center ± L sigma`` are dropped and the
-    estimate repeated (at most ``max_iter`` times), as Phase I practice recommends.
+    (Montgomery 2013, §6.4, eq. 6.33). With ``max_iter > 0``, points beyond
+    ``center ± L sigma`` are dropped and the estimate repeated (at most ``max_iter`` times),
+    the manual Phase I practice; off by default, because on in-control data it trims the
+    tails and biases sigma low (more false alarms in Phase II), and
+    :func:`guaranteed_design` assumes untrimmed estimates.
 
     Parameters
     ----------
@@ -174,12 +178,14 @@ def phase1_individuals(baseline: Any, *, L: float = 3.0, max_iter: int = 10) -> 
     """
     x = _as_1d(baseline, "baseline", min_len=8)
     keep = np.ones(x.size, dtype=bool)
-    for _ in range(max_iter):
+    for it in range(max_iter + 1):
         xs = x[keep]
         sigma = float(np.mean(np.abs(np.diff(xs)))) / d2(2)
         center = float(xs.mean())
         if sigma <= 0.0:
             raise DriftError(f"baseline: expected some spread, all {xs.size} kept values equal {center!r}")
+        if it == max_iter:
+            break
         out = keep & (np.abs(x - center) > L * sigma)
         if not out.any() or keep.sum() - out.sum() < 8:
             break
@@ -363,20 +369,21 @@ def ewma_chart(x: Any, *, center: float, sigma: float, lam: float = 0.1, L: floa
 
 
 @lru_cache(maxsize=512)
-def ewma_arl(lam: float, L: float, shift_sigma: float = 0.0, *, states: int = 301) -> float:
+def ewma_arl(lam: float, L: float, shift_sigma: float = 0.0, *, states: int = 301, scale: float = 1.0) -> float:
     """ARL of a two-sided EWMA chart with asymptotic limits, by the Markov chain of
     Lucas & Saccucci (1990) (after Brook & Evans 1972).
 
     The in-control interval of the standardised statistic, ``±L sqrt(lam/(2 − lam))``, is cut
     into ``states`` cells; ARL = ``(I − Q)^-1 1`` from the centre cell, the observations being
-    N(shift_sigma, 1). (0.5, 3.071) gives 500 (Lucas & Saccucci 1990, Table 3).
+    N(shift_sigma, scale²) in sigma units (``scale`` != 1 models a misestimated sigma).
+    (0.5, 3.071) gives 500 (Lucas & Saccucci 1990, Table 3).
     """
     h = L * math.sqrt(lam / (2.0 - lam))
     w = 2.0 * h / states
     c = -h + w * (np.arange(states) + 0.5)
     lo = (c[None, :] - w / 2 - (1 - lam) * c[:, None]) / lam
     hi = (c[None, :] + w / 2 - (1 - lam) * c[:, None]) / lam
-    q = stats.norm.cdf(hi - shift_sigma) - stats.norm.cdf(lo - shift_sigma)
+    q = stats.norm.cdf((hi - shift_sigma) / scale) - stats.norm.cdf((lo - shift_sigma) / scale)
     arl = np.linalg.solve(np.eye(states) - q, np.ones(states))
     return float(arl[states // 2])
 
@@ -464,30 +471,30 @@ def cusum_chart(x: Any, *, center: float, sigma: float, k: float = 0.5, h: float
     return CusumChart(cp, cm, float(k), float(h), first, side, cpt)
 
 
-def _cusum_one_sided_arl(k: float, h: float, mu: float, states: int) -> float:
+def _cusum_one_sided_arl(k: float, h: float, mu: float, states: int, scale: float = 1.0) -> float:
     # Brook & Evans (1972): state 0 is C = 0, state i (1..m-1) covers ((i - 1/2) w, (i + 1/2) w].
     w = 2.0 * h / (2 * states - 1)
     c = w * np.arange(states)
     upper = w * (np.arange(states) + 0.5)
     # P(next in state j | in state i): next = max(0, c_i + Z - k), Z ~ N(mu, 1)
-    cdf = stats.norm.cdf(upper[None, :] - c[:, None] + k - mu)
+    cdf = stats.norm.cdf((upper[None, :] - c[:, None] + k - mu) / scale)
     q = np.diff(np.concatenate([np.zeros((states, 1)), cdf], axis=1), axis=1)
     arl = np.linalg.solve(np.eye(states) - q, np.ones(states))
     return float(arl[0])
 
 
 @lru_cache(maxsize=512)
-def cusum_arl(k: float, h: float, shift_sigma: float = 0.0, *, states: int = 400) -> float:
+def cusum_arl(k: float, h: float, shift_sigma: float = 0.0, *, states: int = 400, scale: float = 1.0) -> float:
     """ARL of a two-sided tabular CUSUM started at zero.
 
     Each one-sided ARL comes from the Markov chain of Brook & Evans (1972); the two-sided
     ARL combines them as ``1/ARL = 1/ARL+ + 1/ARL−`` (Kemp 1971; used by Lucas & Crosier
     1982), exact when the two sums cannot be positive together (k >= 0 and both zero-started
     is close enough; see Woodall 1984). k = 0.5, h = 4 gives 168 in control and 8.38 at a
-    1 sigma shift (Lucas & Crosier 1982).
+    1 sigma shift (Lucas & Crosier 1982). Observations are N(shift_sigma, scale²) in sigma units.
     """
-    up = _cusum_one_sided_arl(k, h, shift_sigma, states)
-    down = _cusum_one_sided_arl(k, h, -shift_sigma, states)
+    up = _cusum_one_sided_arl(k, h, shift_sigma, states, scale)
+    down = _cusum_one_sided_arl(k, h, -shift_sigma, states, scale)
     return float(1.0 / (1.0 / up + 1.0 / down))
 
 
@@ -496,6 +503,77 @@ def cusum_h_for_arl0(arl0: float, k: float = 0.5) -> float:
     if not arl0 > 1:
         raise DriftError(f"arl0: expected > 1, got {arl0!r}")
     return float(optimize.brentq(lambda h: cusum_arl(k, h, states=200) - arl0, 0.2, 30.0, xtol=1e-4))
+
+
+def _ewma_arl_batch(lam: float, L: float, means: np.ndarray, scales: np.ndarray, states: int = 41) -> np.ndarray:
+    h = L * math.sqrt(lam / (2.0 - lam))
+    w = 2.0 * h / states
+    c = -h + w * (np.arange(states) + 0.5)
+    lo = (c[None, :] - w / 2 - (1 - lam) * c[:, None]) / lam
+    hi = (c[None, :] + w / 2 - (1 - lam) * c[:, None]) / lam
+    m, s = means[:, None, None], scales[:, None, None]
+    q = special.ndtr((hi[None] - m) / s) - special.ndtr((lo[None] - m) / s)
+    arl = np.linalg.solve(np.eye(states)[None] - q, np.ones((means.size, states, 1)))[..., 0]
+    return arl[:, states // 2]
+
+
+def _cusum_arl_batch(k: float, h: float, means: np.ndarray, scales: np.ndarray, states: int = 40) -> np.ndarray:
+    w = 2.0 * h / (2 * states - 1)
+    c = w * np.arange(states)
+    upper = w * (np.arange(states) + 0.5)
+    s = scales[:, None, None]
+
+    def one_sided(mu: np.ndarray) -> np.ndarray:
+        cdf = special.ndtr((upper[None, None, :] - c[None, :, None] + k - mu[:, None, None]) / s)
+        q = np.diff(np.concatenate([np.zeros((mu.size, states, 1)), cdf], axis=2), axis=2)
+        return np.linalg.solve(np.eye(states)[None] - q, np.ones((mu.size, states, 1)))[:, 0, 0]
+
+    return 1.0 / (1.0 / one_sided(means) + 1.0 / one_sided(-means))
+
+
+@lru_cache(maxsize=32)
+def guaranteed_design(n_baseline: int, *, arl0: float, lam: float = 0.1, k: float = 0.5, guarantee: float = 0.9,
+                      n_boot: int = 64, seed: int = 0) -> tuple[float, float, float]:
+    """Shewhart L, EWMA L and CUSUM h that keep the in-control ARL at ``arl0`` or more with
+    probability ``guarantee``, although centre and sigma come from ``n_baseline`` units.
+
+    Plug-in limits from a short baseline raise false alarms badly: with 50 baseline units the
+    conditional ARL0 of a chart designed for 2000 is far lower in a sizeable share of
+    baselines (Jensen et al. 2006, J. Quality Technology 38(4), 349-364). This is the
+    parametric (normal) bootstrap of Gandy & Kvaløy (2013, Scand. J. Statist. 40(4),
+    647-668, doi:10.1111/sjos.12006): ``n_boot`` baselines of N(0, 1) are drawn and centre
+    (mean) and sigma (MR̄/d2) estimated as :func:`phase1_individuals` does, so that a later
+    in-control value standardises to N(−μ̂/σ̂, 1/σ̂²); the limit is set so that the
+    ``1 − guarantee`` quantile of the conditional ARL0 over the draws is ``arl0`` (closed form
+    for Shewhart; Markov chains of 40 states, batched over the draws, for EWMA and CUSUM,
+    accurate to a few per cent in ARL, well inside the bootstrap's own spread).
+    Deterministic for a given seed.
+    """
+    if n_baseline < 8:
+        raise DriftError(f"n_baseline: expected at least 8, got {n_baseline}")
+    if not 0.0 < guarantee < 1.0:
+        raise DriftError(f"guarantee: expected a probability in (0, 1), got {guarantee!r}")
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((n_boot, int(n_baseline)))
+    sd = np.abs(np.diff(base, axis=1)).mean(axis=1) / d2(2)
+    means, scales = -base.mean(axis=1) / sd, 1.0 / sd
+    level = 1.0 - guarantee
+
+    def root(arls: Any, lo: float, hi: float) -> float:
+        def f(v: float) -> float:
+            a = arls(v)
+            a = np.where(np.isfinite(a) & (a > 0), a, np.inf)  # an ill-conditioned solve means a huge ARL
+            return math.log(float(np.quantile(a, level))) - math.log(arl0)
+
+        while f(hi) < 0 and hi < 64:  # widen until the quantile exceeds arl0
+            lo, hi = hi, hi * 1.5
+        return float(optimize.brentq(f, lo, hi, xtol=1e-3))
+
+    shew = root(lambda L: 1.0 / (stats.norm.cdf((-L - means) / scales) + stats.norm.sf((L - means) / scales)),
+                0.5, 4.0)
+    ew = root(lambda L: _ewma_arl_batch(lam, L, means, scales), 0.5, 4.0)
+    cu = root(lambda h: _cusum_arl_batch(k, h, means, scales), 0.5, 8.0)
+    return shew, ew, cu
 
 
 def simulate_run_lengths(chart: str, *, n_runs: int, shift_sigma: float = 0.0, seed: int = 0,
@@ -965,17 +1043,22 @@ class SeriesDesign:
     """How one metric series is monitored.
 
     Each chart is designed to the same in-control ARL ``arl0`` (per series and chart), so a
-    product with many metrics still rarely raises a false alarm: the Shewhart limit is
-    ``Φ^-1(1 − 1/(2 arl0))`` sigma for rule set ``limits`` (3 sigma and the published zones
-    for ``western_electric`` and ``nelson``), EWMA uses ``lam`` with L from
-    :func:`ewma_limit_for_arl0`, CUSUM uses ``k`` with h from :func:`cusum_h_for_arl0`.
+    product with many metrics still rarely raises a false alarm. With ``guarantee`` set (the
+    default), the limits also absorb the error of Phase I estimates from a short baseline:
+    the conditional in-control ARL is at least ``arl0`` with that probability
+    (:func:`guaranteed_design`). With ``guarantee=None`` the limits are the textbook plug-in
+    ones: Shewhart ``Φ^-1(1 − 1/(2 arl0))`` sigma, EWMA L from :func:`ewma_limit_for_arl0`,
+    CUSUM h from :func:`cusum_h_for_arl0`. Rule sets ``western_electric`` and ``nelson``
+    keep their published 1/2/3 sigma zones (and their lower ARL0, about 92 for all four
+    Western Electric rules; Champ & Woodall 1987).
     """
 
     charts: tuple[str, ...] = ("shewhart", "ewma", "cusum")
     rules: str = "limits"
-    arl0: float = 2000.0
+    arl0: float = 1000.0
     lam: float = 0.1
     k: float = 0.5
+    guarantee: float | None = 0.8
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.charts) - {"shewhart", "ewma", "cusum"})
@@ -985,18 +1068,20 @@ class SeriesDesign:
             raise DriftError(f"rules={self.rules!r}; expected one of {sorted(RULE_SETS)}")
         if not self.arl0 > 1:
             raise DriftError(f"arl0: expected > 1, got {self.arl0!r}")
+        if self.guarantee is not None and not 0 < self.guarantee < 1:
+            raise DriftError(f"guarantee: expected a probability in (0, 1) or None, got {self.guarantee!r}")
 
-    @property
-    def shewhart_L(self) -> float:
-        return float(stats.norm.isf(1.0 / (2.0 * self.arl0))) if self.rules == "limits" else 3.0
+    def limits_for(self, n_baseline: int) -> tuple[float, float, float]:
+        """(Shewhart L, EWMA L, CUSUM h) in sigma for a baseline of ``n_baseline`` units."""
+        if self.guarantee is None:
+            return (float(stats.norm.isf(1.0 / (2.0 * self.arl0))), _ewma_L_cached(float(self.arl0), float(self.lam)),
+                    _cusum_h_cached(float(self.arl0), float(self.k)))
+        return guaranteed_design(int(n_baseline), arl0=float(self.arl0), lam=float(self.lam), k=float(self.k),
+                                 guarantee=float(self.guarantee))
 
-    @property
-    def ewma_L(self) -> float:
-        return _ewma_L_cached(float(self.arl0), float(self.lam))
-
-    @property
-    def cusum_h(self) -> float:
-        return _cusum_h_cached(float(self.arl0), float(self.k))
+    def to_dict(self) -> dict[str, Any]:
+        return {"charts": list(self.charts), "rules": self.rules, "arl0": self.arl0, "lam": self.lam, "k": self.k,
+                "guarantee": self.guarantee}
 
 
 @lru_cache(maxsize=64)
@@ -1028,6 +1113,7 @@ def monitor_series(values: Any, limits: Limits, design: SeriesDesign = SeriesDes
     """
     x = _as_1d(values, "values")
     c, s = limits.center, limits.sigma
+    shew_L, ewma_L, cusum_h = design.limits_for(limits.n)
     out: list[SeriesAlarm] = []
 
     def first_of(index: int, side: int, start: int | None = None) -> int:
@@ -1039,7 +1125,7 @@ def monitor_series(values: Any, limits: Limits, design: SeriesDesign = SeriesDes
     if "shewhart" in design.charts:
         seen = set()
         if design.rules == "limits":
-            L = design.shewhart_L
+            L = shew_L
             over = np.flatnonzero(np.abs(x - c) > L * s)
             if over.size:
                 i = int(over[0])
@@ -1053,12 +1139,12 @@ def monitor_series(values: Any, limits: Limits, design: SeriesDesign = SeriesDes
                 seen.add(v.rule)
                 out.append(SeriesAlarm(v.name, "shewhart", v.index, first_of(v.index, v.side, v.first_index), v.side))
     if "ewma" in design.charts:
-        e = ewma_chart(x, center=c, sigma=s, lam=design.lam, L=design.ewma_L, limits="asymptotic")
+        e = ewma_chart(x, center=c, sigma=s, lam=design.lam, L=ewma_L, limits="asymptotic")
         if e.first_alarm is not None:
             out.append(SeriesAlarm(f"ewma lambda={design.lam:g} L={e.L:.3f} (ARL0 {design.arl0:g})", "ewma",
                                    e.first_alarm, first_of(e.first_alarm, e.side), e.side))
     if "cusum" in design.charts:
-        h = design.cusum_h
+        h = cusum_h
         cu = cusum_chart(x, center=c, sigma=s, k=design.k, h=h)
         if cu.first_alarm is not None:
             out.append(SeriesAlarm(f"cusum k={design.k:g} h={h:.3f} (ARL0 {design.arl0:g})", "cusum",
@@ -1115,6 +1201,8 @@ class SeriesReport:
     labels: list[str]
     values: np.ndarray
     batches: list[str | None]
+    monitored: np.ndarray  # the values the charts watch (log of anomaly scores, else the values)
+    transform: str | None
     baseline_n: int
     limits: Limits | None
     lsl: float | None
@@ -1123,11 +1211,13 @@ class SeriesReport:
     alarms: list[Alarm]
     ewma: EwmaChart | None = None
     cusum: CusumChart | None = None
+    phase2: np.ndarray | None = None  # indices (into values) of the monitored units
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric, "group": self.group, "n": int(self.values.size), "baseline_n": self.baseline_n,
+            "transform": self.transform,
             "limits": None if self.limits is None else self.limits.to_dict(), "lsl": self.lsl, "usl": self.usl,
             "capability": None if self.capability is None else self.capability.to_dict(),
             "alarms": len(self.alarms), "note": self.note,
@@ -1140,14 +1230,15 @@ class DriftReport:
     series: list[SeriesReport]
     comparisons: list[BatchComparison]
     design: SeriesDesign
+    family_arl0: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "alarms": [a.to_dict() for a in self.alarms],
             "series": [s.to_dict() for s in self.series],
             "comparisons": [c.to_dict() for c in self.comparisons],
-            "design": {"charts": list(self.design.charts), "rules": self.design.rules, "arl0": self.design.arl0,
-                       "lam": self.design.lam, "k": self.design.k},
+            "design": self.design.to_dict(),
+            "family_arl0": self.family_arl0,
         }
 
 
@@ -1156,10 +1247,10 @@ def _label(unit: Mapping[str, Any]) -> str:
     return str(f) if f else f"unit {unit.get('unit')}"
 
 
-def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] = (), baseline: int = 30,
+def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] = (), baseline: int = 50,
                  baseline_lot: str | None = None, design: SeriesDesign = SeriesDesign(),
                  metrics: Iterable[str] | None = None, batch_method: str = "welch",
-                 batch_alpha: float = 0.01) -> DriftReport:
+                 batch_alpha: float = 0.01, family_arl0: float | None = 2000.0) -> DriftReport:
     """Group stored units, set Phase I limits per metric, monitor the rest, compare batches.
 
     Parameters
@@ -1174,6 +1265,14 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
         ``material_batch`` a batch change shows as a step in one series.
     baseline : int
         Phase I: the first ``baseline`` accepted (verdict ``pass``) units of each series.
+        Anomaly scores (positive, right-skewed) are charted on a log scale and ΔE00 (a
+        distance, chi-like) to the power 2/3 (Wilson & Hilferty 1931); for both only upward
+        alarms are raised (a unit closer to the golden is no drift to stop for).
+    family_arl0 : float or None
+        In-control ARL wanted for each group as a whole: every chart of every metric of the
+        group is designed to ``family_arl0 × charts × metrics`` (Bonferroni), so the chance of
+        any false alarm does not grow with the number of metrics. None: ``design.arl0`` per
+        chart.
     baseline_lot : str or None
         Phase I from a named period instead: the accepted units of this lot.
     design : SeriesDesign
@@ -1210,11 +1309,12 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
     comparisons: list[BatchComparison] = []
     for key, members in groups.items():
         group = {"product": key[0], **{f: v for f, v in zip(by, key[1:])}}
-        names = sorted({m for u in members for m in (u.get("metrics") or {})})
+        names = sorted({m for u in members for m in (u.get("metrics") or {})
+                        if wanted is None or m in wanted})
         ref_labs = _reference_labs(members)
+        gdesign = design if family_arl0 is None else dataclasses.replace(
+            design, arl0=float(family_arl0) * len(design.charts) * max(1, len(names)))
         for name in names:
-            if wanted is not None and name not in wanted:
-                continue
             rows = [u for u in members if name in (u.get("metrics") or {})]
             vals = np.array([float(u["metrics"][name]) for u in rows])
             lims = next((u.get("limits", {}).get(name) for u in rows if u.get("limits", {}).get(name)), None) or [None, None]
@@ -1228,29 +1328,44 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
             common = dict(metric=name, group=group, unit_ids=[int(u.get("unit", i)) for i, u in enumerate(rows)],
                           labels=[_label(u) for u in rows], values=vals, batches=batches, lsl=lsl, usl=usl)
             if len(base_idx) < 8:
-                reports.append(SeriesReport(**common, baseline_n=len(base_idx), limits=None, capability=None, alarms=[],
+                reports.append(SeriesReport(**common, monitored=vals, transform=None, baseline_n=len(base_idx),
+                                            limits=None, capability=None, alarms=[],
                                             note=f"only {len(base_idx)} accepted baseline units; need 8"))
                 continue
+            harm_only_up = name.startswith("anomaly.") or name.endswith((".de00", ".de00_target"))
+            if name.startswith("anomaly.") and bool(np.all(vals > 0)):
+                transform, mon = "log", np.log(vals)
+            elif harm_only_up and bool(np.all(vals >= 0)):
+                transform, mon = "power 2/3", vals ** (2.0 / 3.0)
+            else:
+                transform, mon = None, vals
             try:
-                limits = phase1_individuals(vals[base_idx])
+                limits = phase1_individuals(mon[base_idx])
             except DriftError as exc:
-                reports.append(SeriesReport(**common, baseline_n=len(base_idx), limits=None, capability=None,
-                                            alarms=[], note=str(exc)))
+                reports.append(SeriesReport(**common, monitored=mon, transform=transform, baseline_n=len(base_idx),
+                                            limits=None, capability=None, alarms=[], note=str(exc)))
                 continue
+            base_set = set(base_idx)
             start = (max(base_idx) + 1) if baseline_lot is None else 0
-            phase2 = np.array([i for i in range(start, len(rows)) if i not in set(base_idx)], dtype=int)
+            phase2 = np.array([i for i in range(start, len(rows)) if i not in base_set], dtype=int)
             cap = None
             if lsl is not None or usl is not None:
-                cap = capability(vals, lsl=lsl, usl=usl, sigma_within=None)
+                try:
+                    cap = capability(vals, lsl=lsl, usl=usl)
+                except DriftError:
+                    cap = None
             alarms: list[Alarm] = []
             ew = cu = None
             if phase2.size:
-                xs = vals[phase2]
-                ew = ewma_chart(xs, center=limits.center, sigma=limits.sigma, lam=design.lam, L=design.ewma_L,
-                                limits="asymptotic") if "ewma" in design.charts else None
-                cu = cusum_chart(xs, center=limits.center, sigma=limits.sigma, k=design.k,
-                                 h=design.cusum_h) if "cusum" in design.charts else None
-                for sa in monitor_series(xs, limits, design):
+                xs = mon[phase2]
+                _, ewma_L, cusum_h = gdesign.limits_for(limits.n)
+                ew = ewma_chart(xs, center=limits.center, sigma=limits.sigma, lam=gdesign.lam, L=ewma_L,
+                                limits="asymptotic") if "ewma" in gdesign.charts else None
+                cu = cusum_chart(xs, center=limits.center, sigma=limits.sigma, k=gdesign.k,
+                                 h=cusum_h) if "cusum" in gdesign.charts else None
+                for sa in monitor_series(xs, limits, gdesign):
+                    if harm_only_up and sa.side < 0:
+                        continue  # closer to the golden colour, less anomalous: not a drift to stop for
                     ai, fi = int(phase2[sa.index]), int(phase2[sa.first_index])
                     v = float(vals[ai])
                     in_tol = None if lsl is None and usl is None else bool(
@@ -1260,12 +1375,13 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
                     alarms.append(Alarm(name, group, sa.rule, sa.chart, _label(rows[fi]), common["unit_ids"][fi],
                                         _label(rows[ai]), common["unit_ids"][ai], direction, v, in_tol,
                                         sa.index - sa.first_index))
-            reports.append(SeriesReport(**common, baseline_n=len(base_idx), limits=limits, capability=cap,
-                                        alarms=alarms, ewma=ew, cusum=cu))
+            reports.append(SeriesReport(**common, monitored=mon, transform=transform, baseline_n=len(base_idx),
+                                        limits=limits, capability=cap, alarms=alarms, ewma=ew, cusum=cu,
+                                        phase2=phase2))
             all_alarms.extend(alarms)
             comparisons.extend(_batch_comparisons(name, vals, batches, batch_method, batch_alpha))
     all_alarms.sort(key=lambda a: (str(a.group), a.alarm_unit_id, a.metric, a.chart))
-    return DriftReport(all_alarms, reports, comparisons, design)
+    return DriftReport(all_alarms, reports, comparisons, design, family_arl0)
 
 
 def _reference_labs(members: Sequence[Mapping[str, Any]]) -> dict[str, Sequence[float]]:
