@@ -492,6 +492,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+from .cli_store import register_commands as _register_store; _register_store(app)  # noqa: E402,E702
 
 
 def main() -> None:  # pragma: no cover

@@ -1213,11 +1213,14 @@ class SeriesReport:
     cusum: CusumChart | None = None
     phase2: np.ndarray | None = None  # indices (into values) of the monitored units
     note: str | None = None
+    chart_limits: tuple[float, float, float] | None = None  # Shewhart L, EWMA L, CUSUM h in sigma
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric, "group": self.group, "n": int(self.values.size), "baseline_n": self.baseline_n,
             "transform": self.transform,
+            "chart_limits": None if self.chart_limits is None else dict(zip(("shewhart_L", "ewma_L", "cusum_h"),
+                                                                             self.chart_limits)),
             "limits": None if self.limits is None else self.limits.to_dict(), "lsl": self.lsl, "usl": self.usl,
             "capability": None if self.capability is None else self.capability.to_dict(),
             "alarms": len(self.alarms), "note": self.note,
@@ -1355,10 +1358,11 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
                 except DriftError:
                     cap = None
             alarms: list[Alarm] = []
-            ew = cu = None
+            ew = cu = chart_limits = None
             if phase2.size:
                 xs = mon[phase2]
-                _, ewma_L, cusum_h = gdesign.limits_for(limits.n)
+                chart_limits = gdesign.limits_for(limits.n)
+                _, ewma_L, cusum_h = chart_limits
                 ew = ewma_chart(xs, center=limits.center, sigma=limits.sigma, lam=gdesign.lam, L=ewma_L,
                                 limits="asymptotic") if "ewma" in gdesign.charts else None
                 cu = cusum_chart(xs, center=limits.center, sigma=limits.sigma, k=gdesign.k,
@@ -1377,7 +1381,7 @@ def detect_drift(source: Any, *, product: str | None = None, by: Iterable[str] =
                                         sa.index - sa.first_index))
             reports.append(SeriesReport(**common, monitored=mon, transform=transform, baseline_n=len(base_idx),
                                         limits=limits, capability=cap, alarms=alarms, ewma=ew, cusum=cu,
-                                        phase2=phase2))
+                                        phase2=phase2, chart_limits=chart_limits))
             all_alarms.extend(alarms)
             comparisons.extend(_batch_comparisons(name, vals, batches, batch_method, batch_alpha))
     all_alarms.sort(key=lambda a: (str(a.group), a.alarm_unit_id, a.metric, a.chart))
