@@ -392,7 +392,7 @@ def ewma_limit_for_arl0(arl0: float, lam: float) -> float:
     """The L of a two-sided EWMA (asymptotic limits) whose in-control ARL is ``arl0``."""
     if not arl0 > 1:
         raise DriftError(f"arl0: expected > 1, got {arl0!r}")
-    return float(optimize.brentq(lambda L: ewma_arl(lam, L) - arl0, 0.5, 6.0, xtol=1e-4))
+    return float(optimize.brentq(lambda L: ewma_arl(lam, L, states=151) - arl0, 0.5, 6.0, xtol=1e-4))
 
 
 # --------------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ def cusum_h_for_arl0(arl0: float, k: float = 0.5) -> float:
     """The decision interval h of a two-sided CUSUM with reference value k whose ARL0 is ``arl0``."""
     if not arl0 > 1:
         raise DriftError(f"arl0: expected > 1, got {arl0!r}")
-    return float(optimize.brentq(lambda h: cusum_arl(k, h, states=200) - arl0, 0.2, 30.0, xtol=1e-4))
+    return float(optimize.brentq(lambda h: cusum_arl(k, h, states=150) - arl0, 0.2, 30.0, xtol=1e-4))
 
 
 def _ewma_arl_batch(lam: float, L: float, means: np.ndarray, scales: np.ndarray, states: int = 41) -> np.ndarray:
