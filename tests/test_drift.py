@@ -279,3 +279,12 @@ def test_grouping_and_input_checks():
         D.detect_drift(rows, by=("colour",))
     with pytest.raises(D.DriftError, match="charts"):
         D.SeriesDesign(charts=("shewart",))
+
+
+def test_rule_sets_are_selectable_in_the_store_layer():
+    rows = as_store_rows(drifting_lot(seed=0))
+    rep = D.detect_drift(rows, design=D.SeriesDesign(rules="western_electric", charts=("shewhart",)))
+    dl = [a for a in rep.alarms if a.metric == "color.panel.dL" and a.alarm_unit_id - 1 >= 120]
+    assert {a.rule.split(":")[0] for a in dl} == {f"western_electric rule {i}" for i in "1234"}
+    assert all(a.chart == "shewhart" and a.direction == "panel getting darker" for a in dl)
+    assert min(a.first_unit_id - 1 for a in dl) == 120
