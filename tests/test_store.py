@@ -280,6 +280,23 @@ def test_concurrent_writers_on_one_sqlite_file(tmp_path):
     assert store.count() == 45 and count_rows(store, "metrics") == 45 * 7
 
 
+def test_concurrent_first_opens_migrate_once(db_url):
+    errors, revisions = [], []
+
+    def opener():
+        try:
+            s = open_store(db_url)
+            revisions.append(s.revision)
+            s.close()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == [] and revisions == ["0001"] * 4
+
+
 # --------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------

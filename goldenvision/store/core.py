@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, inspect as sa_inspect, select
+from sqlalchemy import create_engine, event, inspect as sa_inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, IntegrityError as SAIntegrityError, NoSuchModuleError, OperationalError
@@ -35,6 +35,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Connection timeout for server databases.
 CONNECT_TIMEOUT_S = 5
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MIGRATION_LOCK_KEY = 0x67760001  # pg_advisory_xact_lock key of goldenvision store migrations
 
 
 def _utcnow() -> datetime:
@@ -187,6 +188,10 @@ class Store:
                                         f"install psycopg[binary] for PostgreSQL") from None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        # writers take the write lock up front (SQLite: BEGIN IMMEDIATE), so a read-then-write
+        # transaction never fails on a lock upgrade; readers keep plain deferred transactions
+        self._writer = self.engine.execution_options(gv_sqlite_begin="IMMEDIATE")
         try:
             self.revision = self._migrate(migrate)
         except (OperationalError, InterfaceError) as exc:
@@ -199,7 +204,9 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------
     def _migrate(self, migrate: bool) -> str:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
+            if self.dialect == "postgresql":  # one migrator at a time when several processes start together
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             cfg = _alembic_config(conn)
             script = ScriptDirectory.from_config(cfg)
             head = script.get_current_head()
@@ -256,7 +263,7 @@ class Store:
             raise ResultDataError(f"product: expected a non-empty string, got {product!r}")
         manifest_json = None if manifest is None else _json_safe(manifest, "manifest")
         m = manifest_json or {}
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             row = s.get(Golden, golden_id)
             if row is None:
                 row = Golden(golden_id=golden_id, recorded_utc=_utcnow())
@@ -330,7 +337,7 @@ class Store:
         now = _utcnow()
         for attempt in (0, 1):
             try:
-                with Session(self.engine) as s, s.begin():
+                with Session(self._writer) as s, s.begin():
                     golden = s.get(Golden, golden_id)
                     product = merged["product"] or prov.get("product") or (golden.product if golden else None)
                     if not isinstance(product, str) or not product.strip():
@@ -434,11 +441,18 @@ class Store:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # let SQLAlchemy, not the sqlite3 module, emit BEGIN, so DDL (migrations) is transactional too
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    mode = conn.get_execution_options().get("gv_sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def open_store(url: str | Path | None = None, *, migrate: bool = True) -> Store:
