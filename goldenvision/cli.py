@@ -523,9 +523,10 @@ def report_cmd(
 
 # Command groups kept in their own modules: plain imports, so a broken install fails loudly.
 # (Each imports its heavy dependencies -- FastAPI, Dask, the store -- only when run.)
-from . import cli_golden, cli_orders, cli_service, cli_station  # noqa: E402
+from . import cli_golden, cli_orders, cli_service, cli_station, cli_store  # noqa: E402
 
 cli_golden.register_commands(app)
+cli_store.register_commands(app)
 cli_station.register_commands(app)
 cli_service.register_commands(app)
 cli_orders.register_commands(app)

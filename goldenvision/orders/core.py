@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..store.core import for_writing
+
 from ..errors import GoldenVisionError, IntegrityError, SpecError
 from .pps import OUTCOMES, PpsProposal, propose
 from .tables import Order, OrderEvent
@@ -72,7 +74,7 @@ def new_order(store: Any, po: str, *, supplier: str, product: str, quantity: int
     gid = _golden_id(golden)
     pkg = golden.meta.get("package") or {}
     store.record_golden(gid, product, pkg)
-    with Session(store.engine) as s, s.begin():
+    with Session(for_writing(store.engine)) as s, s.begin():
         if s.get(Order, po) is not None:
             raise OrderError(f"order {po!r} exists already")
         s.add(Order(po=po, supplier=supplier.strip(), product=product, quantity=quantity, golden_id=gid,
@@ -117,7 +119,7 @@ def review_pps(store: Any, po: str, images: Sequence[Any], *, inspector: Any = N
                             context={"product": product, "lot": f"{po}/PPS"})
         results.append(r)
     proposal = propose(results)
-    with Session(store.engine) as s, s.begin():
+    with Session(for_writing(store.engine)) as s, s.begin():
         o = _get(s, po)
         n = 1 + sum(1 for e in s.scalars(select(OrderEvent.kind).where(OrderEvent.po == po)) if e == "pps_proposed")
         o.state = "pps_proposed"
@@ -162,7 +164,7 @@ def decide_pps(store: Any, po: str, *, outcome: str, comment: str = "", focus: S
     priv = signing.load_private_key(key, passphrase=passphrase)
     pub = priv.public_key()
     kid = signing.key_id(pub)
-    with Session(store.engine) as s, s.begin():
+    with Session(for_writing(store.engine)) as s, s.begin():
         o = _get(s, po)
         subs = [e for e in s.scalars(select(OrderEvent).where(OrderEvent.po == po, OrderEvent.kind == "pps_proposed"))]
         if not subs:
@@ -184,7 +186,7 @@ def decide_pps(store: Any, po: str, *, outcome: str, comment: str = "", focus: S
 
 def attach_lot(store: Any, po: str, lot: Mapping[str, Any], *, golden_id: str | None = None) -> None:
     """Attach a DUPRO or PSI lot (``LotRecord.to_dict()`` or the service's lot JSON) to the order."""
-    with Session(store.engine) as s, s.begin():
+    with Session(for_writing(store.engine)) as s, s.begin():
         o = _get(s, po)
         if golden_id is not None and golden_id != o.golden_id:
             raise OrderError(f"lot {lot.get('lot_id')!r}: judged against golden {golden_id}, the order's golden is "

@@ -40,7 +40,7 @@ class OrderEvent(Base):
     __tablename__ = "order_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    po: Mapped[str] = mapped_column(ForeignKey("orders.po"))
+    po: Mapped[str] = mapped_column(ForeignKey("orders.po"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     utc: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str | None] = mapped_column(String(200))

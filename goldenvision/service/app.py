@@ -31,6 +31,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..store.core import for_writing
+
 from ..errors import GoldenVisionError
 from .auth import KeyInfo, RateLimiter, authenticate
 from .scoring import make_scorer
@@ -277,7 +279,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         plan = {k: {"code_letter": p.code_letter, "sample_size": p.sample_size, "accept": p.accept,
                     "reject": p.reject, "aql": p.aql} for k, p in plans.items()}
         lot_id = f"lot-{uuid.uuid4().hex[:12]}"
-        with Session(engine) as s, s.begin():
+        with Session(for_writing(engine)) as s, s.begin():
             s.add(Lot(lot_id=lot_id, product=body.product, golden_id=body.golden_id, lot_size=body.lot_size,
                       supplier=body.supplier, po=body.po, inspection_type=body.type, aql=aql.model_dump(),
                       plan=plan, sample=sample, seed=seed, created_by=info.key_id, created_utc=_utcnow()))
@@ -321,7 +323,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
                     rejected.append({"file": name, "reason": why})
                     continue
                 final = _inside(data, folder / f"{sha[:16]}-{name}")
-                with Session(engine) as s, s.begin():
+                with Session(for_writing(engine)) as s, s.begin():
                     dup = s.scalar(select(LotPhoto.id).where(LotPhoto.lot_id == lot_id, LotPhoto.image_sha256 == sha))
                     if dup is None:
                         os.replace(tmp, final)
@@ -346,7 +348,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
             exc = fut.exception()
         except BaseException as e:  # cancelled  # noqa: BLE001
             exc = e
-        with Session(engine) as s, s.begin():
+        with Session(for_writing(engine)) as s, s.begin():
             p = s.scalar(select(LotPhoto).where(LotPhoto.lot_id == lot_id, LotPhoto.image_sha256 == sha))
             if p is not None:
                 p.status = "scored" if exc is None else "failed"

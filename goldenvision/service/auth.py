@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..store.core import for_writing
+
 from ..errors import GoldenVisionError
 from .tables import ApiKey
 
@@ -90,7 +92,7 @@ def new_key(engine: Any, name: str, *, role: str = "inspector", scopes: list[str
     parsed = _parse_scopes(scopes or [])
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    with Session(engine) as s, s.begin():
+    with Session(for_writing(engine)) as s, s.begin():
         s.add(ApiKey(key_id=key_id, secret_sha256=hashlib.sha256(secret.encode()).hexdigest(), name=name.strip(),
                      role=role, scopes=parsed, created_utc=_utcnow(), revoked_utc=None))
     return key_id, f"gv_{key_id}_{secret}"
@@ -107,7 +109,7 @@ def list_keys(engine: Any) -> list[dict[str, Any]]:
 
 def revoke_key(engine: Any, key_id: str) -> bool:
     """Revoke a key by its id; False when no such key exists."""
-    with Session(engine) as s, s.begin():
+    with Session(for_writing(engine)) as s, s.begin():
         k = s.get(ApiKey, key_id)
         if k is None:
             return False
