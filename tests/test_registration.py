@@ -420,7 +420,7 @@ def test_nonrigid_refuses_unrelated_and_absurd_warps():
 def test_fourier_mellin_scale_search_recovers_a_wrong_global_scale(monkeypatch):
     """When features fail and Fourier-Mellin's whole-spectrum scale is wrong (a zoomed, partial
     view), the scale search over the FM rotation still finds the pose, verified as usual."""
-    import goldenvision.registration as reg
+    import goldenvision.registration.align as reg
 
     ref = textured(5)
     g = similarity(40.0, 1.3, 12.0, -8.0)  # zoomed in: the unit shows only part of the reference
