@@ -10,11 +10,14 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .spec import DefectType, Severity
+
+if TYPE_CHECKING:
+    from .registration.refusal import RefusalCode
 
 __all__ = [
     "Verdict",
@@ -122,10 +125,13 @@ class RegistrationResult:
     method : str
         Which estimator produced the result (e.g. "features+ecc", "fourier-mellin+ecc").
     reason : str or None
-        Why ``ok`` is False (None when ok).
+        Why ``ok`` is False, in words (None when ok).
     flow : ndarray or None, shape (H, W, 2), float32
         Non-rigid residual displacement in reference px, applied after the homography:
         a reference pixel ``p`` samples the moving image at ``H^-1(p + flow[p])``. None if rigid.
+    refusal : goldenvision.registration.refusal.RefusalCode or None
+        The typed reason of a refusal (test this, never the text of ``reason``); None when ok
+        or when the caller gave no code. ``to_dict`` writes its value (e.g. ``"undetermined"``).
     """
 
     homography: np.ndarray
@@ -136,8 +142,13 @@ class RegistrationResult:
     method: str = ""
     reason: str | None = None
     flow: np.ndarray | None = None
+    refusal: RefusalCode | None = None
 
     def __post_init__(self) -> None:
+        from .registration.refusal import RefusalCode  # here, not at the top: registration imports this module
+
+        if self.refusal is not None and not isinstance(self.refusal, RefusalCode):
+            raise ValueError(f"RegistrationResult.refusal: expected a RefusalCode or None, got {self.refusal!r}")
         h = np.asarray(self.homography, dtype=np.float64)
         if h.shape != (3, 3):
             raise ValueError(f"RegistrationResult.homography: expected shape (3, 3), got {h.shape}")
@@ -154,6 +165,7 @@ class RegistrationResult:
             "confidence": float(self.confidence),
             "method": self.method,
             "reason": self.reason,
+            "refusal": None if self.refusal is None else self.refusal.value,
             "nonrigid": self.flow is not None,
             "max_flow_px": None if self.flow is None else float(np.abs(self.flow).max(initial=0.0)),
         }

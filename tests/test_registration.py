@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -479,3 +480,26 @@ def test_correlation_peaks_find_every_shifted_copy():
     # same convention as cv2.phaseCorrelate: b(x) = a(x - d) gives +d
     (dx, dy), _ = cv2.phaseCorrelate(a, np.roll(a, (9, 4), (0, 1)))
     assert round(dy) == 9 and _correlation_peaks(a, np.roll(a, (9, 4), (0, 1)), 1) == [9]
+
+
+def test_refusals_carry_a_typed_code(ref, model):
+    """Callers test ``refusal`` (a RefusalCode), never the wording of ``reason``."""
+    from goldenvision.registration import RefusalCode
+
+    good = register(ref, warp(ref, similarity(5.0, 1.0, 3.0, 2.0), noise=2.0), model=model)
+    assert good.ok and good.refusal is None and good.to_dict()["refusal"] is None
+    blank = register(ref, np.full(ref.shape, 140, np.uint8), model=model)
+    assert blank.refusal is RefusalCode.BLANK and blank.to_dict()["refusal"] == "blank"
+    other = register(ref, textured(99), model=model)
+    assert other.refusal is RefusalCode.LOW_CORRELATION
+    bar = np.full((H, W), 30, np.uint8)
+    bar[:, 200:260] = 200
+    free = register(bar, warp(bar, similarity(0.0, 1.0, 4.0, 9.0), noise=2.0))
+    assert free.refusal is RefusalCode.UNDETERMINED
+    half = textured(21)
+    sym = np.where(np.arange(W)[None, :] < W // 2, half, half[::-1, ::-1]).astype(np.uint8)
+    twin = register(sym, warp(sym, similarity(30.0, 1.0, 4.0, -3.0), noise=2.0))
+    assert twin.refusal is RefusalCode.AMBIGUOUS
+    assert json.loads(json.dumps(twin.to_dict()))["refusal"] == "ambiguous"
+    with pytest.raises(ValueError, match="refusal"):
+        RegistrationResult(np.eye(3), False, math.inf, refusal="undetermined")

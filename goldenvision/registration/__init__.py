@@ -88,6 +88,7 @@ from ..transform import map_points_to_moving, map_points_to_reference
 from ._base import METHODS, corner_error_px
 from .align import register
 from .model import RegistrationModel
+from .refusal import Refusal, RefusalCode
 from .warp import warp_to_reference
 
 # internals that scripts/ and tests/ reach for (scripts/bench_registration.py restarts the
@@ -105,4 +106,6 @@ __all__ = [
     "map_points_to_reference",
     "corner_error_px",
     "METHODS",
+    "RefusalCode",
+    "Refusal",
 ]

@@ -17,6 +17,7 @@ from .fourier import _fm_candidates, _scale_search_candidates
 from .model import RegistrationModel
 from .nonrigid import _nonrigid_check, _NonRigid, _refine_nonrigid
 from .refine import _confidence, _evaluate, _Fine, _rival
+from .refusal import Refusal, RefusalCode
 
 __all__ = ["register"]
 
@@ -45,8 +46,10 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     RegistrationResult
         ``homography`` maps moving px -> reference px. ``rms_px`` is the predicted 1-sigma
         alignment uncertainty at the reference corners (reference px) from the fine
-        alignment's residual and Gauss-Newton covariance. ``ok`` False with ``reason`` when the
-        unit cannot be aligned; this function never raises for bad content.
+        alignment's residual and Gauss-Newton covariance. ``ok`` False with ``reason`` (text)
+        and ``refusal`` (a :class:`RefusalCode`; when several candidates were refused, the code of
+        the one that got furthest) when the unit cannot be aligned; this function never raises
+        for bad content.
 
     Raises
     ------
@@ -70,13 +73,13 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     affine = method == "affine"
     fail = np.eye(3)
     if model.gray_std_ < 2.0:
-        return RegistrationResult(fail, False, math.inf, method=method,
+        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
                                   reason=f"reference is blank inside the mask (gray std {model.gray_std_:.1f})")
     if float(mov_gray.std()) < 2.0:
-        return RegistrationResult(fail, False, math.inf, method=method,
+        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
                                   reason=f"moving image is blank (gray std {float(mov_gray.std()):.1f})")
     mpyr = _pyramid(mov_gray, _n_levels_for(mov_gray.shape))
-    tried: list[str] = []
+    tried: list[Refusal] = []
 
     nonrigid = method == "nonrigid"
 
@@ -87,7 +90,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         if why is None and nonrigid:
             nr = _refine_nonrigid(model, mpyr, np.linalg.inv(h), ref_gray)
             if nr is None:
-                why = "non-rigid refinement diverged or left the image"
+                why = Refusal(RefusalCode.DIVERGED, "non-rigid refinement diverged or left the image")
             else:
                 if not nr.f_stat > _NR_F_MIN:  # the data do not support a deformation: the homography alone
                     nr = _NonRigid(coef=np.zeros_like(nr.coef), knot_px=nr.knot_px, rho=fine.rho,
@@ -99,8 +102,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                     return h, (fine, nr, field), ncc
         if why is None:
             return h, fine, ncc
-        tried.append(f"{label}: {why}")
-        if h is not None and "not determined by the content" in why:
+        tried.append(why.prefixed(label))
+        if h is not None and why.code is RefusalCode.UNDETERMINED:
             undetermined.append(h)
         return None
 
@@ -111,14 +114,15 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         for kind in ("orb", "sift"):
             h0, n_inl, note, pairs, pool = _features_candidate(model, mpyr, kind, affine)
             if h0 is None:
-                tried.append(note)
+                tried.append(Refusal(RefusalCode.NO_FEATURES, note))
                 continue
             found = attempt(h0, note, pairs)
             if found is not None:
                 label = f"{kind}+magsac+ic"
                 rival = _rival(model, mpyr, _rigid_view(found), pool, n_inl, affine)
                 if rival is not None:
-                    return RegistrationResult(fail, False, math.inf, inliers=n_inl, method=method, reason=rival)
+                    return RegistrationResult(fail, False, math.inf, inliers=n_inl, method=method, reason=rival.text,
+                                              refusal=rival.code)
                 break
         if found is None:
             n_inl = 0
@@ -141,21 +145,25 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             # bias, so an alignment also refused as undetermined from another start is refused
             kept = [r for r in passed if all(_corner_diff(r[0], hq, model.shape_hw_) > 2.0 for hq in undetermined)]
             if len(kept) < len(passed):
-                tried.append("fourier-mellin: the same alignment reached from another start is not determined by the content")
+                tried.append(Refusal(RefusalCode.UNDETERMINED, "fourier-mellin: the same alignment reached from "
+                                     "another start is not determined by the content"))
             passed = kept
             distinct = [r for j, r in enumerate(passed)
                         if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
             if len(distinct) > 1:
-                return RegistrationResult(fail, False, math.inf, method=method, reason=(
+                return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
                     f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
                     "that fits as well turned by 180 degrees)"))
             if passed:
                 found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
                 label = "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
-        return RegistrationResult(fail, False, math.inf, method=method, reason=f"numerical failure: {exc}")
+        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,
+                                  reason=f"numerical failure: {exc}")
     if found is None:
-        return RegistrationResult(fail, False, math.inf, method=method, reason="cannot align: " + _join_counted(tried))
+        code = max((r.code for r in tried), key=lambda c: c.rank, default=RefusalCode.NO_FEATURES)
+        return RegistrationResult(fail, False, math.inf, method=method, refusal=code,
+                                  reason="cannot align: " + _join_counted([r.text for r in tried]))
     h, fine, ncc = found
     if nonrigid:
         fine, nr, flow = fine
@@ -169,14 +177,12 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                               confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
 
 
-
 def _join_counted(items: list[str]) -> str:
     """Join reasons with "; ", identical ones once with a count (first-seen order)."""
     counts: dict[str, int] = {}
     for it in items:
         counts[it] = counts.get(it, 0) + 1
     return "; ".join(k if n == 1 else f"{k} (x{n})" for k, n in counts.items())
-
 
 
 def _rigid_view(found):

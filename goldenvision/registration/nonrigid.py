@@ -44,6 +44,7 @@ from ._base import (
     _scale_mat,
 )
 from .model import RegistrationModel
+from .refusal import Refusal, RefusalCode
 
 @dataclass
 class _NonRigid:
@@ -304,8 +305,8 @@ def _nr_f_test(pts: np.ndarray, t: np.ndarray, gl: np.ndarray, img: np.ndarray, 
 
 
 def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, nr: _NonRigid
-                    ) -> tuple[np.ndarray, float, str | None]:
-    """Dense field, coarse correlation with it, and the reason to refuse the deformation or None."""
+                    ) -> tuple[np.ndarray, float, Refusal | None]:
+    """Dense field, coarse correlation with it, and the refusal of the deformation or None."""
     field = _nr_field(nr.coef, nr.knot_px, model.shape_hw_)
     hh, ww = model.shape_hw_
     # size and smoothness of the deformation beyond its affine part, over the mask's area
@@ -324,7 +325,7 @@ def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndar
     ys, xs = np.nonzero(sel)
     ncc = _coarse_ncc_field(model, mpyr, h, field)
     if ys.size < 10:
-        return field, ncc, "deformation: no mask area"
+        return field, ncc, Refusal(RefusalCode.LOW_OVERLAP, "deformation: no mask area")
     dv = small[ys, xs].astype(np.float64)
     a = np.c_[xs * 2.0**k, ys * 2.0**k, np.ones(ys.size)]
     coef, *_ = np.linalg.lstsq(a, dv, rcond=None)
@@ -334,23 +335,23 @@ def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndar
     strain = np.sqrt(gx_x**2 + gy_x**2 + gx_y**2 + gy_y**2)[:: 2**k, :: 2**k][: sel.shape[0], : sel.shape[1]]
     max_strain = float(np.max(strain[sel]))
     if nr.inside_frac < _MIN_EDGE_INSIDE:
-        return field, ncc, (f"only {100 * nr.inside_frac:.0f}% of the reference edge points fall inside the unit image "
-                            f"after the deformation (< {100 * _MIN_EDGE_INSIDE:.0f}%)")
+        return field, ncc, Refusal(RefusalCode.LOW_OVERLAP, (f"only {100 * nr.inside_frac:.0f}% of the reference edge points fall inside the unit image "
+            f"after the deformation (< {100 * _MIN_EDGE_INSIDE:.0f}%)"))
     if nr.inlier_frac < _MIN_EDGE_INLIERS:
-        return field, ncc, (f"only {100 * nr.inlier_frac:.0f}% of the reference edge points are found in the unit after "
-                            f"the deformation (< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)")
+        return field, ncc, Refusal(RefusalCode.OCCLUDED, (f"only {100 * nr.inlier_frac:.0f}% of the reference edge points are found in the unit after "
+            f"the deformation (< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)"))
     if nr.rho < _MIN_RHO_FINE:
-        return field, ncc, f"edge correlation after the deformation {nr.rho:.2f} < {_MIN_RHO_FINE}"
+        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"edge correlation after the deformation {nr.rho:.2f} < {_MIN_RHO_FINE}")
     if ncc < _MIN_NCC_COARSE:
-        return field, ncc, f"correlation over the mask after the deformation {ncc:.2f} < {_MIN_NCC_COARSE}"
+        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"correlation over the mask after the deformation {ncc:.2f} < {_MIN_NCC_COARSE}")
     if bend > _NR_MAX_BEND_FRAC * max(hh, ww):
-        return field, ncc, (f"deformation too large: {bend:.1f} px beyond an affine map "
-                            f"(> {_NR_MAX_BEND_FRAC * max(hh, ww):.1f} px)")
+        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE, (f"deformation too large: {bend:.1f} px beyond an affine map "
+            f"(> {_NR_MAX_BEND_FRAC * max(hh, ww):.1f} px)"))
     if max_strain > _NR_MAX_STRAIN:
-        return field, ncc, f"deformation too strong: strain {max_strain:.3f} > {_NR_MAX_STRAIN}"
+        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE, f"deformation too strong: strain {max_strain:.3f} > {_NR_MAX_STRAIN}")
     if not nr.std_px <= _NR_MAX_STD_PX:
-        return field, ncc, (f"deformation not determined by the content (predicted uncertainty {nr.std_px:.2f} px "
-                            f"> {_NR_MAX_STD_PX})")
+        return field, ncc, Refusal(RefusalCode.UNDETERMINED, (f"deformation not determined by the content (predicted uncertainty {nr.std_px:.2f} px "
+            f"> {_NR_MAX_STD_PX})"))
     return field, ncc, None
 
 

@@ -46,6 +46,7 @@ from ._base import (
     _step_warp,
 )
 from .model import RegistrationModel
+from .refusal import Refusal, RefusalCode
 
 @dataclass
 class _Fine:
@@ -58,7 +59,6 @@ class _Fine:
     inside_frac: float  # share of the reference edge points that fall inside the unit image
     weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
     final_level: int = 0
-
 
 
 def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
@@ -194,9 +194,8 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
     return res
 
 
-
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
-                 ) -> str | None:
+                 ) -> Refusal | None:
     """Reason if the alignment is not a well-defined minimum: restarted at its finest level
     ``_BASIN_PX`` px (worst corner) away along its least determined direction, either way, the
     refinement must come back within ``_BASIN_TOL_PX``.
@@ -217,14 +216,15 @@ def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray
         g_p = fine.g @ np.linalg.inv(_step_warp(sign * _BASIN_PX / move * fine.weak, nmat))
         again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
         if again is None:
-            return f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)"
+            return Refusal(RefusalCode.UNDETERMINED,
+                           f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)")
         h2 = np.linalg.inv(again.g)
         d = _corner_diff(h2 / h2[2, 2], h, shape)
         if d > _BASIN_TOL_PX:
-            return (f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off along its least "
-                    f"determined direction ends {d:.2f} px away; stripes or jagged edges?)")
+            return Refusal(RefusalCode.UNDETERMINED, (
+                f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off along its least "
+                f"determined direction ends {d:.2f} px away; stripes or jagged edges?)"))
     return None
-
 
 
 def _saturated(mpyr: list[np.ndarray]) -> bool:
@@ -241,7 +241,6 @@ def _saturated(mpyr: list[np.ndarray]) -> bool:
     return sat
 
 
-
 def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray) -> float:
     """Correlation over the mask at the coarse level of the moving image warped by ``h``."""
     k = model.coarse_level_
@@ -256,56 +255,60 @@ def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray)
     return _masked_correlation(ref, warped, model.coarse_mask_, cover)
 
 
-
 def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
               pairs: np.ndarray | None, start_level: int | None = None, start_only: bool = False
-              ) -> tuple[np.ndarray | None, _Fine | None, float, str | None]:
-    """Refine and verify one coarse candidate: (H, fine, coarse ncc, reason or None).
+              ) -> tuple[np.ndarray | None, _Fine | None, float, Refusal | None]:
+    """Refine and verify one coarse candidate: (H, fine, coarse ncc, refusal or None).
 
     ``start_only``: the homography is only the start of a non-rigid fit, whose own checks
     replace the residual ones (edge inliers, correlation, corner uncertainty) here."""
     why = _sanity(h0, model.shape_hw_)
     if why:
-        return None, None, -1.0, f"coarse estimate rejected: {why}"
+        return None, None, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"coarse estimate rejected: {why}")
     fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level)
     if fine is None:
-        return None, None, -1.0, "fine alignment diverged or left the image"
+        return None, None, -1.0, Refusal(RefusalCode.DIVERGED, "fine alignment diverged or left the image")
     h = np.linalg.inv(fine.g)
     h /= h[2, 2]
     why = _sanity(h, model.shape_hw_)
     if why:
-        return h, fine, -1.0, f"refined homography rejected: {why}"
+        return h, fine, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"refined homography rejected: {why}")
     ncc = _coarse_ncc(model, mpyr, h)
     if pairs is not None:
         # the refinement must still explain the feature inliers (working-level px)
         d = np.linalg.norm(apply_homography(pairs[:, 2:], h) - pairs[:, :2], axis=1) / 2**model.work_level_
         med, frac = float(np.median(d)), float(np.mean(d < 2 * _FEATURE_THR_PX))
         if med > _FEATURE_THR_PX or frac < 0.5:
-            return h, fine, ncc, (f"refinement disagrees with the feature inliers (median {med:.1f} px, "
-                                  f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)")
+            return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE, (
+                f"refinement disagrees with the feature inliers (median {med:.1f} px, "
+                f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)"))
     if fine.inside_frac < _MIN_EDGE_INSIDE:
-        return h, fine, ncc, (f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
-                              f"image (< {100 * _MIN_EDGE_INSIDE:.0f}%)")
+        return h, fine, ncc, Refusal(RefusalCode.LOW_OVERLAP, (
+            f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
+            f"image (< {100 * _MIN_EDGE_INSIDE:.0f}%)"))
     if start_only:
         if fine.rho < _MIN_RHO_START:
-            return h, fine, ncc, f"edge correlation of the rigid start {fine.rho:.2f} < {_MIN_RHO_START}"
+            return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                         f"edge correlation of the rigid start {fine.rho:.2f} < {_MIN_RHO_START}")
         return h, fine, ncc, None
     if fine.inlier_frac < _MIN_EDGE_INLIERS:
-        return h, fine, ncc, (f"only {100 * fine.inlier_frac:.0f}% of the reference edge points are found in the unit "
-                              f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)")
+        return h, fine, ncc, Refusal(RefusalCode.OCCLUDED, (
+            f"only {100 * fine.inlier_frac:.0f}% of the reference edge points are found in the unit "
+            f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)"))
     if fine.rho < _MIN_RHO_FINE:
-        return h, fine, ncc, f"edge correlation {fine.rho:.2f} < {_MIN_RHO_FINE}"
+        return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"edge correlation {fine.rho:.2f} < {_MIN_RHO_FINE}")
     if ncc < _MIN_NCC_COARSE:
-        return h, fine, ncc, f"correlation over the mask {ncc:.2f} < {_MIN_NCC_COARSE}"
+        return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                     f"correlation over the mask {ncc:.2f} < {_MIN_NCC_COARSE}")
     if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
-        return h, fine, ncc, (f"alignment not determined by the content (predicted corner uncertainty "
-                              f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)")
+        return h, fine, ncc, Refusal(RefusalCode.UNDETERMINED, (
+            f"alignment not determined by the content (predicted corner uncertainty "
+            f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"))
     if pairs is None:  # no feature inliers vouch for it: test the minimum itself
         why = _basin_check(model, mpyr, h, fine, affine)
         if why:
             return h, fine, ncc, why
     return h, fine, ncc, None
-
 
 
 def _confidence(fine: _Fine, ncc: float, inliers: int) -> float:
@@ -315,10 +318,9 @@ def _confidence(fine: _Fine, ncc: float, inliers: int) -> float:
     return float(np.clip(0.2 + 0.8 * (c_rho * c_ncc) ** 0.5 * c_std, 0, 1))
 
 
-
 def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.ndarray | None, n_inl: int,
-           affine: bool) -> str | None:
-    """Reason if a second, distinct alignment fits about as well (symmetric/repetitive part)."""
+           affine: bool) -> Refusal | None:
+    """Refusal if a second, distinct alignment fits about as well (symmetric/repetitive part)."""
     if pool is None or len(pool) < _MIN_INLIERS:
         return None
     h, fine, _ = found
@@ -340,6 +342,7 @@ def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.nda
     pairs = rest[sel]
     hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
     if why is None and fr is not None and fr.rho >= fine.rho - 0.03:
-        return (f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
-                f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part")
+        return Refusal(RefusalCode.AMBIGUOUS, (
+            f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
+            f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part"))
     return None
