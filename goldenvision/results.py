@@ -117,7 +117,13 @@ class RegistrationResult:
     ok : bool
         True only when the alignment passed every quality check.
     rms_px : float
-        Residual RMS in reference px (inlier reprojection or fine-alignment residual).
+        Predicted 1-sigma alignment uncertainty in golden (reference) px: the RMS position error
+        ``sqrt(sigma_x^2 + sigma_y^2)`` of the worst of the four golden-image corners, from the
+        fine alignment's residual and Gauss-Newton covariance (non-rigid: of the worst edge point
+        of the deformation). Not a residual of intensities. Points inside the image are typically
+        known better. Measured on 37 DeepPCB warps (``scripts/bench_registration.py``): the
+        true worst-corner error / ``rms_px`` has median 1.0, p90 2.5. ``register`` refuses above
+        0.2 px; 0.0 for ``method="none"`` and the identity; ``inf`` when refused.
     inliers : int
         Number of inlier correspondences (0 for intensity-only methods).
     confidence : float

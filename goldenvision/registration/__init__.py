@@ -35,7 +35,8 @@ Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"`
    refused rather than aligned at random. A second, distinct hypothesis that fits about as
    well (a symmetric or repetitive part: MAGSAC again on the first and second nearest
    neighbours left over by the first model; for Fourier-Mellin, the 180-degree twin) is also
-   refused. ``RegistrationResult.rms_px`` carries that predicted corner uncertainty.
+   refused. ``RegistrationResult.rms_px`` carries that predicted corner uncertainty: the 1-sigma
+   (RMS) position error of the worst reference corner in golden px, refused above 0.2 px.
 
 Clipping (measured with ``scripts/bench_registration.py``): on DeepPCB boards brightened x1-1.3
 so the whites clip, the gain/offset model alone gave p99 1.0 px and a 1.35 px result reported
@@ -66,7 +67,7 @@ is itself saturated, and on a soft golden it did worse than the edge shift.
    >= 0.6, edge inliers and coverage, correlation over the mask with the deformation, the
    deformation's size beyond an affine map (<= ``_NR_MAX_BEND_FRAC`` of the longest side)
    and strain (|grad d| <= ``_NR_MAX_STRAIN``) near the edge points, and the predicted
-   displacement uncertainty (3 sigma of ``(J^T W J + lam R)^-1`` at the edge points <=
+   displacement uncertainty (1 sigma of ``(J^T W J + lam R)^-1`` at the edge points <=
    ``_NR_MAX_STD_PX``, reported as ``rms_px``). ``d`` is kept in ``RegistrationResult.flow``
    (see :mod:`goldenvision.transform`). Measured with ``scripts/bench_nonrigid.py``: a free
    DIS optical flow (the previous design) locked onto neighbouring stitches and followed each

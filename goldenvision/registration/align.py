@@ -45,8 +45,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     -------
     RegistrationResult
         ``homography`` maps moving px -> reference px. ``rms_px`` is the predicted 1-sigma
-        alignment uncertainty at the reference corners (reference px) from the fine
-        alignment's residual and Gauss-Newton covariance. ``ok`` False with ``reason`` (text)
+        (RMS) position error of the worst reference corner, golden px, from the fine
+        alignment's residual and Gauss-Newton covariance (see :class:`RegistrationResult`). ``ok`` False with ``reason`` (text)
         and ``refusal`` (a :class:`RefusalCode`; when several candidates were refused, the code of
         the one that got furthest) when the unit cannot be aligned; this function never raises
         for bad content.

@@ -53,7 +53,7 @@ class _NonRigid:
     rho: float
     inlier_frac: float
     inside_frac: float
-    std_px: float  # predicted 3-sigma uncertainty of the displacement at the edge points (full px)
+    std_px: float  # predicted 1-sigma (RMS) uncertainty of the displacement, worst edge point (full px)
     converged: bool
     f_stat: float = math.inf  # F statistic of the deformation against the homography alone
 
@@ -259,8 +259,8 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
                                       shape=(2 * len(sub), 2 * n_c))
                 var = np.einsum("ij,ij->i", b @ cov, b.toarray())
                 var = var[: len(sub)] + var[len(sub):]
-                # neighbouring points' residuals are correlated (blur, interpolation): inflate by 3
-                std = 3.0 * math.sqrt(max(float(np.max(var)), 0.0)) if np.all(np.isfinite(var)) else math.inf
+                # 1 sigma (RMS displacement error at the worst edge point), as the rigid corner figure
+                std = math.sqrt(max(float(np.max(var)), 0.0)) if np.all(np.isfinite(var)) else math.inf
             f_stat = _nr_f_test(pts, t, gl, img, inside, e, hess, a_inv)
             out = _NonRigid(coef=coef, knot_px=knot, rho=rho,
                             inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
