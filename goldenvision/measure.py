@@ -58,6 +58,7 @@ from scipy import ndimage
 from scipy import stats
 from scipy.optimize import least_squares
 from scipy.special import erf
+from scipy.stats import median_abs_deviation
 
 from .errors import ImageError, MeasurementError, SpecError
 from .results import DimensionResult, RegistrationResult, jsonable
@@ -729,7 +730,7 @@ def fit_line(points: np.ndarray, *, outlier_k: float = 3.0) -> LineFit:
     d = np.array([vx, vy], dtype=np.float64)
     n = np.array([-d[1], d[0]])
     res = (pts - [x0, y0]) @ n
-    mad = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+    mad = float(median_abs_deviation(res, scale="normal"))
     inl = np.abs(res - np.median(res)) <= max(outlier_k * mad, 0.05)
     if inl.sum() < 2:
         inl[:] = True
@@ -863,7 +864,7 @@ def fit_circle(points: np.ndarray, *, outlier_k: float = 3.0) -> CircleFit:
         p, rms, std_r = _geometric_circle(pts[inl], tuple(p))
         res = np.hypot(pts[:, 0] - p[0], pts[:, 1] - p[1]) - p[2]
         med = np.median(res[inl])
-        mad = 1.4826 * float(np.median(np.abs(res[inl] - med)))
+        mad = float(median_abs_deviation(res[inl], scale="normal"))
         new = np.abs(res - med) <= max(outlier_k * mad, 0.05)
         if new.sum() < 3 or np.array_equal(new, inl):
             break

@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.stats import median_abs_deviation
 
 from ..errors import ImageError
 from ..transform import apply_homography
@@ -356,7 +357,7 @@ def _masked_correlation(ref: np.ndarray, warped: np.ndarray, mask: np.ndarray, c
 
 def _robust_weights(e: np.ndarray, redescending: bool) -> np.ndarray:
     """IRLS weights: Huber (k = 1.345) or Tukey's biweight (c = 4.685), scale by the MAD."""
-    mad = float(np.median(np.abs(e - np.median(e)))) * 1.4826 + 1e-3
+    mad = float(median_abs_deviation(e, scale="normal")) + 1e-3
     if redescending:
         a = e / (4.685 * mad)
         return np.where(np.abs(a) < 1, (1 - a * a) ** 2, 0.0)

@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.stats import median_abs_deviation
 
 from ..transform import apply_homography
 from ._base import (
@@ -291,7 +292,7 @@ def _nr_f_test(pts: np.ndarray, t: np.ndarray, gl: np.ndarray, img: np.ndarray, 
     (ga, gb), *_ = np.linalg.lstsq(np.c_[t0, np.ones(len(t0))], iw0, rcond=None)
     e0 = iw0 - (ga * t0 + gb)
     e1 = e[both]
-    c2 = (4.685 * 1.4826 * float(np.median(np.abs(e1 - np.median(e1)))) + 1e-9) ** 2
+    c2 = (4.685 * float(median_abs_deviation(e1, scale="normal")) + 1e-9) ** 2
     s0 = float(np.sum(np.minimum(e0**2, c2)))
     s1 = float(np.sum(np.minimum(e1**2, c2)))
     if a_inv is None:
