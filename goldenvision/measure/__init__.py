@@ -65,6 +65,7 @@ from .fitting import (
     point_line_distance,
 )
 from .gauge import GaugeStudy, gauge_rr
+from .reference import DimensionReference
 
 __all__ = [
     "Edge",
@@ -83,6 +84,7 @@ __all__ = [
     "line_line_distance",
     "measure_dimension",
     "measure_dimensions",
+    "DimensionReference",
     "gauge_rr",
     "Polarity",
     "Select",

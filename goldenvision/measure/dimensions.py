@@ -1,5 +1,22 @@
 """Dimensions of a spec: calipers and circles placed in golden px, mapped into the unit image
-through the registration, measured there and turned into mm."""
+through the registration, measured there and turned into mm, in the unit's metric frame or,
+when the unit's frame is not metric, in the golden frame (:class:`DimensionReference`).
+
+Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
+
+* edges: each edge position's standard deviation from its erf fit (``Edge.uncertainty_px``,
+  calibrated in ``scripts/bench_measure.py``), the two ends combined in quadrature (for a
+  diameter, twice the radius' standard deviation);
+* registration (golden frame only): the length ``L`` (golden px) is read through the
+  registration, whose predicted 1-sigma corner error is ``RegistrationResult.rms_px`` at
+  distance ``R`` (half the golden image's diagonal) from the centre. A length error is a
+  difference of two mapping errors, of the linear part of the map, so it is taken as
+  ``rms_px * L / R``: exact for a pure scale or rotation error, an upper bound when part of
+  the corner error is translation. Without the golden shape (a result not from
+  :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
+* the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
+  golden scale) is not included.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +28,12 @@ import numpy as np
 from ..errors import MeasurementError, SpecError
 from ..results import DimensionResult, RegistrationResult
 from ..spec import DimensionSpec
-from ..transform import local_scale, map_points_to_moving
+from ..transform import local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle
+from .reference import DimensionReference, as_reference
 
-__all__ = ["measure_dimension", "measure_dimensions", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
+__all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
 
 #: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
 RELATIVE_THRESHOLD = 0.25
@@ -34,13 +52,22 @@ def measure_dimension(
     scale_mm_per_px: float,
     *,
     sigma_px: float = 1.0,
+    reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
     The feature is placed in golden px by the spec and mapped into unit px with
     :func:`goldenvision.transform.map_points_to_moving` (caliper end points and centre;
     the band width scaled by :func:`goldenvision.transform.local_scale` of the inverse
-    homography). The size is measured in unit px and multiplied by ``scale_mm_per_px``.
+    homography). The edges are always found in the unit image; ``reference`` says in which
+    frame their distance is taken:
+
+    * ``"station_profile"`` / ``"unit_scale"``: in unit px, times ``scale_mm_per_px`` (mm per
+      unit px). Use ``"station_profile"`` when the unit photo is in a station's metric frame.
+    * ``"golden_frame"``: the edge points mapped into golden px through ``registration``
+      (:func:`goldenvision.transform.map_points_to_reference`; a diameter times the
+      registration's local length factor at the centre), times ``scale_mm_per_px`` (mm per
+      *golden* px). For photos without a metric frame: the camera's distance and tilt cancel.
 
     * ``width``: from the first edge (of ``dim.polarity``, if given) to the last edge of
       the opposite polarity along the caliper (a bar or strap seen across).
@@ -63,12 +90,15 @@ def measure_dimension(
         mm per unit px (> 0).
     sigma_px : float, keyword-only
         Gaussian-derivative scale of the edge detector, px.
+    reference : DimensionReference or str, keyword-only
+        ``"unit_scale"`` (default, the behaviour before this parameter existed),
+        ``"station_profile"`` or ``"golden_frame"``; see above.
 
     Returns
     -------
     DimensionResult
-        ``uncertainty_mm`` is one standard deviation from the edge fits' residuals
-        (combined in quadrature; for diameters, twice the radius' standard deviation).
+        ``reference`` as given; ``uncertainty_mm`` is one standard deviation from the edge
+        fits and, in the golden frame, the registration (see the module notes).
         ``edges_unit_px`` are the edge points used, (x, y) unit px.
 
     Raises
@@ -79,9 +109,13 @@ def measure_dimension(
     """
     if not (scale_mm_per_px > 0 and math.isfinite(scale_mm_per_px)):
         raise SpecError(f"scale_mm_per_px: expected a finite number > 0, got {scale_mm_per_px}")
+    ref = as_reference(reference)
     g = _check_gray(gray)
     try:
-        size_px, unc_px, pts = _measure_px(g, dim, registration, sigma_px)
+        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px)
+        if ref.in_golden_frame:
+            size_px, unc_px = size_px * to_golden, unc_px * to_golden
+            unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
     except MeasurementError as exc:
         msg = str(exc)
         raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
@@ -94,7 +128,20 @@ def measure_dimension(
         severity=dim.severity,
         uncertainty_mm=float(unc_px * scale_mm_per_px),
         edges_unit_px=tuple((float(x), float(y)) for x, y in pts),
+        reference=ref,
     )
+
+
+def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
+    """1-sigma error (golden px) of a length read through the registration (module notes)."""
+    rms = float(reg.rms_px)
+    if not math.isfinite(rms):
+        raise MeasurementError(f"registration uncertainty rms_px={rms}: the unit is not aligned to the golden")
+    shape = reg.reference_shape_hw
+    if shape is None:
+        return rms
+    half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
+    return rms * min(1.0, length_golden_px / max(half_diag, 1.0))
 
 
 def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float):
@@ -111,7 +158,8 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
             raise MeasurementError(
                 f"circle fit kept only {int(fit.inliers.sum())} of {len(fit.inliers)} edge points (no clear circle)"
             )
-        return 2.0 * fit.radius_px, 2.0 * fit.radius_uncertainty_px, [fit.center_px]
+        # unit -> golden length factor at the centre: 1 / (golden -> unit area factor)^(1/2)
+        return 2.0 * fit.radius_px, 2.0 * fit.radius_uncertainty_px, [fit.center_px], 1.0 / sc
     cal = dim.caliper
     a = math.radians(cal.angle_deg)
     d = np.array([math.cos(a), math.sin(a)])
@@ -164,7 +212,10 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
             )
     size = abs(edges[j].position_px - edges[i].position_px)
     unc = math.hypot(_edge_std(edges[i]), _edge_std(edges[j]))
-    return size, unc, [pts[min(i, j)], pts[max(i, j)]]
+    # unit -> golden length factor of this very segment (its two edge points mapped back)
+    ends_g = map_points_to_reference(np.vstack([pts[i], pts[j]]), reg)
+    to_golden = float(np.hypot(*(ends_g[1] - ends_g[0]))) / size if size > 0 else 1.0
+    return size, unc, [pts[min(i, j)], pts[max(i, j)]], to_golden
 
 
 def measure_dimensions(
@@ -174,19 +225,24 @@ def measure_dimensions(
     scale_mm_per_px: float,
     *,
     sigma_px: float = 1.0,
+    reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
+    ``scale_mm_per_px`` and ``reference`` as in :func:`measure_dimension`: with a station
+    profile, ``reference="station_profile"`` and the profile's mm per unit px; without a
+    metric frame of the unit, ``reference="golden_frame"`` and the golden's mm per golden px.
     The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
-    scale) still raises.
+    scale, reference) still raises.
     """
     g = _check_gray(gray)
     if not (scale_mm_per_px > 0 and math.isfinite(scale_mm_per_px)):
         raise SpecError(f"scale_mm_per_px: expected a finite number > 0, got {scale_mm_per_px}")
+    ref = as_reference(reference)
     out: list[DimensionResult | MeasurementError] = []
     for dim in dims:
         try:
-            out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px))
+            out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref))
         except MeasurementError as exc:
             out.append(exc)
     return out

@@ -4,6 +4,7 @@ deformation, and the refusal with its reason when nothing verifies."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -61,11 +62,12 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     ref_gray = _as_gray(reference, "reference")
     mov_gray = _as_gray(moving, "moving")
     mask = _as_mask(mask, ref_gray.shape)
+    made = functools.partial(RegistrationResult, reference_shape_hw=ref_gray.shape)  # every result names its frame
     if method == "none":
         sx = ref_gray.shape[1] / mov_gray.shape[1]
         sy = ref_gray.shape[0] / mov_gray.shape[0]
         h = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
-        return RegistrationResult(homography=h, ok=True, rms_px=0.0, inliers=0, confidence=1.0, method="none")
+        return made(homography=h, ok=True, rms_px=0.0, inliers=0, confidence=1.0, method="none")
     if model is None:
         model = RegistrationModel.fit(ref_gray, mask=mask)
     elif tuple(model.shape_hw_) != ref_gray.shape:
@@ -73,10 +75,10 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     affine = method == "affine"
     fail = np.eye(3)
     if model.gray_std_ < 2.0:
-        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
                                   reason=f"reference is blank inside the mask (gray std {model.gray_std_:.1f})")
     if float(mov_gray.std()) < 2.0:
-        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
                                   reason=f"moving image is blank (gray std {float(mov_gray.std()):.1f})")
     mpyr = _pyramid(mov_gray, _n_levels_for(mov_gray.shape))
     tried: list[Refusal] = []
@@ -121,7 +123,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                 label = f"{kind}+magsac+ic"
                 rival = _rival(model, mpyr, _rigid_view(found), pool, n_inl, affine)
                 if rival is not None:
-                    return RegistrationResult(fail, False, math.inf, inliers=n_inl, method=method, reason=rival.text,
+                    return made(fail, False, math.inf, inliers=n_inl, method=method, reason=rival.text,
                                               refusal=rival.code)
                 break
         if found is None:
@@ -151,18 +153,18 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             distinct = [r for j, r in enumerate(passed)
                         if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
             if len(distinct) > 1:
-                return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
+                return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
                     f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
                     "that fits as well turned by 180 degrees)"))
             if passed:
                 found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
                 label = "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
-        return RegistrationResult(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,
                                   reason=f"numerical failure: {exc}")
     if found is None:
         code = max((r.code for r in tried), key=lambda c: c.rank, default=RefusalCode.NO_FEATURES)
-        return RegistrationResult(fail, False, math.inf, method=method, refusal=code,
+        return made(fail, False, math.inf, method=method, refusal=code,
                                   reason="cannot align: " + _join_counted([r.text for r in tried]))
     h, fine, ncc = found
     if nonrigid:
@@ -170,10 +172,10 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         # the deformed fit's correlation and uncertainty stand for the rigid ones
         fine = _Fine(g=fine.g, rho=nr.rho, corner_std_px=nr.std_px, converged=nr.converged, n_valid=fine.n_valid,
                      inlier_frac=nr.inlier_frac, inside_frac=nr.inside_frac)
-        return RegistrationResult(homography=h, ok=True, rms_px=float(nr.std_px), inliers=int(n_inl),
+        return made(homography=h, ok=True, rms_px=float(nr.std_px), inliers=int(n_inl),
                                   confidence=_confidence(fine, ncc, n_inl), method=label + "+bspline", reason=None,
                                   flow=flow)
-    return RegistrationResult(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
+    return made(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
                               confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
 
 
