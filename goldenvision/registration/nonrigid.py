@@ -336,22 +336,29 @@ def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndar
     strain = np.sqrt(gx_x**2 + gy_x**2 + gx_y**2 + gy_y**2)[:: 2**k, :: 2**k][: sel.shape[0], : sel.shape[1]]
     max_strain = float(np.max(strain[sel]))
     if nr.inside_frac < _MIN_EDGE_INSIDE:
-        return field, ncc, Refusal(RefusalCode.LOW_OVERLAP, (f"only {100 * nr.inside_frac:.0f}% of the reference edge points fall inside the unit image "
+        return field, ncc, Refusal(RefusalCode.LOW_OVERLAP, (
+            f"only {100 * nr.inside_frac:.0f}% of the reference edge points fall inside the unit image "
             f"after the deformation (< {100 * _MIN_EDGE_INSIDE:.0f}%)"))
     if nr.inlier_frac < _MIN_EDGE_INLIERS:
-        return field, ncc, Refusal(RefusalCode.OCCLUDED, (f"only {100 * nr.inlier_frac:.0f}% of the reference edge points are found in the unit after "
+        return field, ncc, Refusal(RefusalCode.OCCLUDED, (
+            f"only {100 * nr.inlier_frac:.0f}% of the reference edge points are found in the unit after "
             f"the deformation (< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)"))
     if nr.rho < _MIN_RHO_FINE:
-        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"edge correlation after the deformation {nr.rho:.2f} < {_MIN_RHO_FINE}")
+        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                   f"edge correlation after the deformation {nr.rho:.2f} < {_MIN_RHO_FINE}")
     if ncc < _MIN_NCC_COARSE:
-        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"correlation over the mask after the deformation {ncc:.2f} < {_MIN_NCC_COARSE}")
+        return field, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                   f"correlation over the mask after the deformation {ncc:.2f} < {_MIN_NCC_COARSE}")
     if bend > _NR_MAX_BEND_FRAC * max(hh, ww):
-        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE, (f"deformation too large: {bend:.1f} px beyond an affine map "
+        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE, (
+            f"deformation too large: {bend:.1f} px beyond an affine map "
             f"(> {_NR_MAX_BEND_FRAC * max(hh, ww):.1f} px)"))
     if max_strain > _NR_MAX_STRAIN:
-        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE, f"deformation too strong: strain {max_strain:.3f} > {_NR_MAX_STRAIN}")
+        return field, ncc, Refusal(RefusalCode.DEFORMATION_TOO_LARGE,
+                                   f"deformation too strong: strain {max_strain:.3f} > {_NR_MAX_STRAIN}")
     if not nr.std_px <= _NR_MAX_STD_PX:
-        return field, ncc, Refusal(RefusalCode.UNDETERMINED, (f"deformation not determined by the content (predicted uncertainty {nr.std_px:.2f} px "
+        return field, ncc, Refusal(RefusalCode.UNDETERMINED, (
+            f"deformation not determined by the content (predicted uncertainty {nr.std_px:.2f} px "
             f"> {_NR_MAX_STD_PX})"))
     return field, ncc, None
 
