@@ -11,8 +11,8 @@ Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
   registration, whose predicted 1-sigma corner error is ``RegistrationResult.rms_px`` at
   distance ``R`` (half the golden image's diagonal) from the centre. A length error is a
   difference of two mapping errors, of the linear part of the map, so it is taken as
-  ``rms_px * L / R``: exact for a pure scale or rotation error, an upper bound when part of
-  the corner error is translation. Without the golden shape (a result not from
+  ``rms_px * L / R``: exact for a scale error about the image centre, larger than the true
+  figure when part of the corner error is translation or rotation (neither changes a length). Without the golden shape (a result not from
   :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
 * the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
   golden scale) is not included.
