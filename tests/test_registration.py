@@ -488,6 +488,7 @@ def test_refusals_carry_a_typed_code(ref, model):
 
     good = register(ref, warp(ref, similarity(5.0, 1.0, 3.0, 2.0), noise=2.0), model=model)
     assert good.ok and good.refusal is None and good.to_dict()["refusal"] is None
+    assert good.reference_shape_hw == ref.shape and good.to_dict()["reference_shape_hw"] == [H, W]
     blank = register(ref, np.full(ref.shape, 140, np.uint8), model=model)
     assert blank.refusal is RefusalCode.BLANK and blank.to_dict()["refusal"] == "blank"
     other = register(ref, textured(99), model=model)
