@@ -334,6 +334,16 @@ def test_diameter_dimension():
     res = measure_dimension(img, dim, reg, 0.1)
     assert res.measured_mm == pytest.approx(2 * radius * 0.1, abs=0.005)
     assert res.edges_unit_px[0] == pytest.approx((cx, cy), abs=0.05)
+    # the same hole seen 1.25x larger (unit px = 1.25 golden px): the golden frame reads golden mm
+    big = np.round(200 - 150 * phi((1.25 * radius - np.hypot(x - cx, y - cy)) / 1.0)).astype(np.uint8)
+    g2u = _similarity(0.0, 1.25, (0.0, 0.0))
+    g2u[:2, 2] = np.array([cx, cy]) - 1.25 * np.array([cx - 5.0, cy + 3.0])
+    reg_big = RegistrationResult(np.linalg.inv(g2u), True, 0.0)
+    dim_big = DimensionSpec(name="hole", circle={"center": [cx - 5.0, cy + 3.0], "radius_px": 24.0, "search_px": 4.0},
+                            measure="diameter", polarity="dark_to_light", nominal_mm=5.0, tolerance_mm=[-0.1, 0.1])
+    golden = measure_dimension(big, dim_big, reg_big, 0.1, reference="golden_frame")
+    assert golden.measured_mm == pytest.approx(2 * radius * 0.1, abs=0.005)
+    assert measure_dimension(big, dim_big, reg_big, 0.1).measured_mm == pytest.approx(2.5 * radius * 0.1, abs=0.006)
 
 
 # ----------------------------------------------------------------------------- gauge R&R
@@ -380,3 +390,113 @@ def test_gauge_rr_repeatability_only_and_refusals():
         gauge_rr(np.ones((5, 3)), 1.0)
     with pytest.raises(SpecError, match="n_repeats >= 2"):
         gauge_rr(np.ones((5, 3, 1)), 1.0)
+
+
+# ----------------------------------------------------------------------------- dimensions in the golden frame
+# A product photographed without a station profile: a 10 mm strap (unit: 10.2 mm, so the
+# measurement cannot just echo the golden) among sharp printed discs, seen by a camera 2-5 %
+# closer or further than the golden's, turned and shifted. Analytic rendering: exact truth.
+_MM_PER_PX = 0.1  # the golden's scale, mm per golden px
+_PH, _PW = 360, 480
+_STRAP_MM = (24.0, 18.0)  # strap centre (x, y) in product mm = golden px x 0.1
+
+
+def _discs(seed: int = 3, n: int = 220) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out: list[tuple[float, float, float, float]] = []
+    while len(out) < n:
+        c = rng.uniform([-8, -8], [56, 44])
+        r = rng.uniform(0.4, 1.6)
+        if abs(c[1] - _STRAP_MM[1]) < 3 * r + 2.0 and abs(c[0] - _STRAP_MM[0]) < 14.0:
+            continue  # keep the caliper's band clear of print
+        out.append((c[0], c[1], r, rng.choice([-1, 1]) * rng.uniform(30, 70)))
+    return np.array(out)
+
+
+_DISCS = _discs()
+
+
+def _product_photo(strap_mm: float, closer: float, angle_deg: float, shift_px, seed: int) -> np.ndarray:
+    """The camera ``closer`` times nearer than the golden's (1.03: everything 3 % larger)."""
+    y, x = np.mgrid[0:_PH, 0:_PW].astype(np.float64)
+    a = math.radians(angle_deg)
+    c = np.array([(_PW - 1) / 2, (_PH - 1) / 2])
+    u, v = x - c[0] - shift_px[0], y - c[1] - shift_px[1]
+    s = _MM_PER_PX / closer  # mm per unit px
+    px = c[0] * _MM_PER_PX + s * (math.cos(a) * u + math.sin(a) * v)
+    py = c[1] * _MM_PER_PX + s * (-math.sin(a) * u + math.cos(a) * v)
+    blur = 1.0 * s  # 1 px optical blur
+    img = 80 + 110 * (phi((px - (_STRAP_MM[0] - strap_mm / 2)) / blur) - phi((px - (_STRAP_MM[0] + strap_mm / 2)) / blur))
+    for bx, by, r, amp in _DISCS:
+        img += amp * phi((r - np.hypot(px - bx, py - by)) / blur)
+    img += np.random.default_rng(seed).normal(0, 2.0, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+_STRAP_DIM = DimensionSpec(
+    name="strap_width",
+    caliper={"center": [_STRAP_MM[0] / _MM_PER_PX, _STRAP_MM[1] / _MM_PER_PX], "angle_deg": 0.0,
+             "length_px": 200.0, "width_px": 20.0},
+    measure="width", nominal_mm=10.0, tolerance_mm=[-0.3, 0.3],
+)
+
+
+@pytest.fixture(scope="module")
+def product_golden():
+    return _product_photo(10.0, 1.0, 0.0, (0, 0), seed=0)
+
+
+@pytest.mark.parametrize("closer,angle,shift", [(0.95, 4.0, (7, -5)), (0.98, 2.0, (4, -3)),
+                                                (1.03, -2.0, (-2, 1)), (1.05, -6.0, (-5, 5))])
+def test_golden_frame_width_does_not_change_with_camera_distance(product_golden, closer, angle, shift):
+    from goldenvision.registration import register
+
+    truth_mm = 10.2
+    unit = _product_photo(truth_mm, closer, angle, shift, seed=int(100 * closer))
+    reg = register(product_golden, unit)
+    assert reg.ok, reg.reason
+    new = measure_dimension(unit, _STRAP_DIM, reg, _MM_PER_PX, reference="golden_frame")
+    old = measure_dimension(unit, _STRAP_DIM, reg, _MM_PER_PX)  # unit px x the spec's scale
+    assert new.reference.value == "golden_frame" and new.to_dict()["reference"] == "golden_frame"
+    assert old.reference.value == "unit_scale"
+    assert abs(new.measured_mm - truth_mm) < 0.05
+    # the old path reads the camera's distance as size: off by about (closer - 1) x 10.2 mm
+    assert abs(old.measured_mm - truth_mm) > 0.15
+    assert old.measured_mm == pytest.approx(truth_mm * closer, abs=0.05)
+    # 1 sigma from the edges and the registration; the error stays within 4 of them
+    assert 0 < new.uncertainty_mm < 0.02
+    assert abs(new.measured_mm - truth_mm) < 4 * new.uncertainty_mm + 0.005
+
+
+def test_golden_frame_uncertainty_adds_the_registration_term():
+    """Known homography (unit 1.1x larger): the length reads in golden px; the registration's
+    1-sigma corner error rms_px counts as rms_px x L / (half the golden diagonal)."""
+    g2u = _similarity(0.0, 1.1, (0.0, 0.0))
+    g2u[:2, 2] = np.array([110.0, 88.0]) - g2u[:2, :2] @ [100.0, 80.0]
+    u2g = np.linalg.inv(g2u)
+    img = bar_image((200, 240), (110.0, 88.0), 0.0, 33.0, sigma=1.1)  # 30 golden px x 1.1
+    exact = RegistrationResult(u2g, True, 0.0, reference_shape_hw=(160, 200))
+    loose = RegistrationResult(u2g, True, 0.5, reference_shape_hw=(160, 200))
+    a = measure_dimension(img, _strap(), exact, 0.1, reference="golden_frame")
+    b = measure_dimension(img, _strap(), loose, 0.1, reference="golden_frame")
+    unit = measure_dimension(img, _strap(), exact, 0.1, reference="station_profile")
+    assert a.measured_mm == pytest.approx(3.0, abs=0.003)
+    assert unit.measured_mm == pytest.approx(3.3, abs=0.003) and unit.reference.value == "station_profile"
+    assert a.uncertainty_mm == pytest.approx(unit.uncertainty_mm / 1.1, rel=1e-6)  # edges only, in golden px
+    half_diag = 0.5 * math.hypot(159, 199)
+    reg_mm = 0.5 * (a.measured_mm / 0.1) / half_diag * 0.1
+    assert b.uncertainty_mm == pytest.approx(math.hypot(a.uncertainty_mm, reg_mm), rel=1e-6)
+    # a registration result that does not name its frame counts the whole corner error
+    c = measure_dimension(img, _strap(), RegistrationResult(u2g, True, 0.5), 0.1, reference="golden_frame")
+    assert c.uncertainty_mm == pytest.approx(math.hypot(a.uncertainty_mm, 0.05), rel=1e-6)
+
+
+def test_reference_is_checked():
+    img = bar_image((160, 200), (100, 80), 0.0, 30.0)
+    with pytest.raises(SpecError, match="reference='marker'"):
+        measure_dimension(img, _strap(), IDENTITY, 0.1, reference="marker")
+    with pytest.raises(SpecError, match="reference"):
+        measure_dimensions(img, [_strap()], IDENTITY, 0.1, reference="camera")
+    refused = RegistrationResult(np.eye(3), False, math.inf)
+    with pytest.raises(MeasurementError, match="^strap_width: registration uncertainty"):
+        measure_dimension(img, _strap(), refused, 0.1, reference="golden_frame")

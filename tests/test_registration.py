@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -88,7 +89,7 @@ def test_recovers_known_homography(ref, model, rot, scale, tx, ty, persp):
     assert r.reason is None
     assert corner_error_px(r.homography, np.linalg.inv(g), ref.shape) < 0.3
     assert 0.0 < r.confidence <= 1.0
-    assert r.rms_px < 0.6
+    assert 0.0 < r.rms_px <= 0.2  # 1 sigma, golden px (refused above)
     assert r.inliers >= 15
 
 
@@ -420,7 +421,7 @@ def test_nonrigid_refuses_unrelated_and_absurd_warps():
 def test_fourier_mellin_scale_search_recovers_a_wrong_global_scale(monkeypatch):
     """When features fail and Fourier-Mellin's whole-spectrum scale is wrong (a zoomed, partial
     view), the scale search over the FM rotation still finds the pose, verified as usual."""
-    import goldenvision.registration as reg
+    import goldenvision.registration.align as reg
 
     ref = textured(5)
     g = similarity(40.0, 1.3, 12.0, -8.0)  # zoomed in: the unit shows only part of the reference
@@ -479,3 +480,27 @@ def test_correlation_peaks_find_every_shifted_copy():
     # same convention as cv2.phaseCorrelate: b(x) = a(x - d) gives +d
     (dx, dy), _ = cv2.phaseCorrelate(a, np.roll(a, (9, 4), (0, 1)))
     assert round(dy) == 9 and _correlation_peaks(a, np.roll(a, (9, 4), (0, 1)), 1) == [9]
+
+
+def test_refusals_carry_a_typed_code(ref, model):
+    """Callers test ``refusal`` (a RefusalCode), never the wording of ``reason``."""
+    from goldenvision.registration import RefusalCode
+
+    good = register(ref, warp(ref, similarity(5.0, 1.0, 3.0, 2.0), noise=2.0), model=model)
+    assert good.ok and good.refusal is None and good.to_dict()["refusal"] is None
+    assert good.reference_shape_hw == ref.shape and good.to_dict()["reference_shape_hw"] == [H, W]
+    blank = register(ref, np.full(ref.shape, 140, np.uint8), model=model)
+    assert blank.refusal is RefusalCode.BLANK and blank.to_dict()["refusal"] == "blank"
+    other = register(ref, textured(99), model=model)
+    assert other.refusal is RefusalCode.LOW_CORRELATION
+    bar = np.full((H, W), 30, np.uint8)
+    bar[:, 200:260] = 200
+    free = register(bar, warp(bar, similarity(0.0, 1.0, 4.0, 9.0), noise=2.0))
+    assert free.refusal is RefusalCode.UNDETERMINED
+    half = textured(21)
+    sym = np.where(np.arange(W)[None, :] < W // 2, half, half[::-1, ::-1]).astype(np.uint8)
+    twin = register(sym, warp(sym, similarity(30.0, 1.0, 4.0, -3.0), noise=2.0))
+    assert twin.refusal is RefusalCode.AMBIGUOUS
+    assert json.loads(json.dumps(twin.to_dict()))["refusal"] == "ambiguous"
+    with pytest.raises(ValueError, match="refusal"):
+        RegistrationResult(np.eye(3), False, math.inf, refusal="undetermined")

@@ -1,0 +1,248 @@
+"""Dimensions of a spec: calipers and circles placed in golden px, mapped into the unit image
+through the registration, measured there and turned into mm, in the unit's metric frame or,
+when the unit's frame is not metric, in the golden frame (:class:`DimensionReference`).
+
+Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
+
+* edges: each edge position's standard deviation from its erf fit (``Edge.uncertainty_px``,
+  calibrated in ``scripts/bench_measure.py``), the two ends combined in quadrature (for a
+  diameter, twice the radius' standard deviation);
+* registration (golden frame only): the length ``L`` (golden px) is read through the
+  registration, whose predicted 1-sigma corner error is ``RegistrationResult.rms_px`` at
+  distance ``R`` (half the golden image's diagonal) from the centre. A length error is a
+  difference of two mapping errors, of the linear part of the map, so it is taken as
+  ``rms_px * L / R``: exact for a scale error about the image centre, larger than the true
+  figure when part of the corner error is translation or rotation (neither changes a length). Without the golden shape (a result not from
+  :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
+* the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
+  golden scale) is not included.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import MeasurementError, SpecError
+from ..results import DimensionResult, RegistrationResult
+from ..spec import DimensionSpec
+from ..transform import local_scale, map_points_to_moving, map_points_to_reference
+from .calipers import Edge, _check_gray, measure_caliper_edges
+from .fitting import measure_circle
+from .reference import DimensionReference, as_reference
+
+__all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
+
+#: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
+RELATIVE_THRESHOLD = 0.25
+#: For `distance`, the third strongest edge must be weaker than this fraction of the second.
+AMBIGUITY_RATIO = 0.8
+
+
+def _edge_std(e: Edge) -> float:
+    return e.uncertainty_px if np.isfinite(e.uncertainty_px) else 0.1
+
+
+def measure_dimension(
+    gray: np.ndarray,
+    dim: DimensionSpec,
+    registration: RegistrationResult,
+    scale_mm_per_px: float,
+    *,
+    sigma_px: float = 1.0,
+    reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
+) -> DimensionResult:
+    """Measure one spec dimension in the unit image.
+
+    The feature is placed in golden px by the spec and mapped into unit px with
+    :func:`goldenvision.transform.map_points_to_moving` (caliper end points and centre;
+    the band width scaled by :func:`goldenvision.transform.local_scale` of the inverse
+    homography). The edges are always found in the unit image; ``reference`` says in which
+    frame their distance is taken:
+
+    * ``"station_profile"`` / ``"unit_scale"``: in unit px, times ``scale_mm_per_px`` (mm per
+      unit px). Use ``"station_profile"`` when the unit photo is in a station's metric frame.
+    * ``"golden_frame"``: the edge points mapped into golden px through ``registration``
+      (:func:`goldenvision.transform.map_points_to_reference`; a diameter times the
+      registration's local length factor at the centre), times ``scale_mm_per_px`` (mm per
+      *golden* px). For photos without a metric frame: the camera's distance and tilt cancel.
+
+    * ``width``: from the first edge (of ``dim.polarity``, if given) to the last edge of
+      the opposite polarity along the caliper (a bar or strap seen across).
+    * ``distance``: between the two strongest edges (the first of ``dim.polarity`` if
+      given); ambiguous (error) when a third edge is at least 80 % as strong as the second.
+    * ``diameter``: twice the radius of :func:`measure_circle`; ``dim.polarity`` is read
+      along the outward radius (a dark hole in a light part is "dark_to_light"). The
+      radius and search band are scaled by the registration's local (area) scale.
+
+    Edges weaker than 25 % of the caliper's strongest are ignored.
+
+    Parameters
+    ----------
+    gray : ndarray, shape (H, W) or (H, W, 3)
+        The unit image in unit px (see the module notes for dtypes).
+    dim : DimensionSpec
+    registration : RegistrationResult
+        unit px -> golden px.
+    scale_mm_per_px : float
+        mm per unit px (> 0).
+    sigma_px : float, keyword-only
+        Gaussian-derivative scale of the edge detector, px.
+    reference : DimensionReference or str, keyword-only
+        ``"unit_scale"`` (default, the behaviour before this parameter existed),
+        ``"station_profile"`` or ``"golden_frame"``; see above.
+
+    Returns
+    -------
+    DimensionResult
+        ``reference`` as given; ``uncertainty_mm`` is one standard deviation from the edge
+        fits and, in the golden frame, the registration (see the module notes).
+        ``edges_unit_px`` are the edge points used, (x, y) unit px.
+
+    Raises
+    ------
+    MeasurementError
+        The message starts with the dimension's name: caliper off the image, no edge, no
+        edge pair, ambiguous edges.
+    """
+    if not (scale_mm_per_px > 0 and math.isfinite(scale_mm_per_px)):
+        raise SpecError(f"scale_mm_per_px: expected a finite number > 0, got {scale_mm_per_px}")
+    ref = as_reference(reference)
+    g = _check_gray(gray)
+    try:
+        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px)
+        if ref.in_golden_frame:
+            size_px, unc_px = size_px * to_golden, unc_px * to_golden
+            unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
+    except MeasurementError as exc:
+        msg = str(exc)
+        raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
+    return DimensionResult(
+        name=dim.name,
+        measured_mm=float(size_px * scale_mm_per_px),
+        nominal_mm=float(dim.nominal_mm),
+        tol_minus_mm=dim.tol_minus_mm,
+        tol_plus_mm=dim.tol_plus_mm,
+        severity=dim.severity,
+        uncertainty_mm=float(unc_px * scale_mm_per_px),
+        edges_unit_px=tuple((float(x), float(y)) for x, y in pts),
+        reference=ref,
+    )
+
+
+def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
+    """1-sigma error (golden px) of a length read through the registration (module notes)."""
+    rms = float(reg.rms_px)
+    if not math.isfinite(rms):
+        raise MeasurementError(f"registration uncertainty rms_px={rms}: the unit is not aligned to the golden")
+    shape = reg.reference_shape_hw
+    if shape is None:
+        return rms
+    half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
+    return rms * min(1.0, length_golden_px / max(half_diag, 1.0))
+
+
+def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float):
+    hinv = np.linalg.inv(reg.homography)
+    if dim.measure == "diameter":
+        circ = dim.circle
+        cg = np.array(circ.center, dtype=np.float64)
+        cu = map_points_to_moving(cg[None], reg)[0]
+        sc = math.sqrt(local_scale(hinv, cg, np.array([1.0, 0.0])) * local_scale(hinv, cg, np.array([0.0, 1.0])))
+        pol = dim.polarity
+        fit = measure_circle(g, cu, circ.radius_px * sc, min(circ.search_px * sc, 0.9 * circ.radius_px * sc),
+                             sigma_px=sigma_px, polarity=pol)
+        if fit.inliers.sum() < 0.5 * len(fit.inliers):
+            raise MeasurementError(
+                f"circle fit kept only {int(fit.inliers.sum())} of {len(fit.inliers)} edge points (no clear circle)"
+            )
+        # unit -> golden length factor at the centre: 1 / (golden -> unit area factor)^(1/2)
+        return 2.0 * fit.radius_px, 2.0 * fit.radius_uncertainty_px, [fit.center_px], 1.0 / sc
+    cal = dim.caliper
+    a = math.radians(cal.angle_deg)
+    d = np.array([math.cos(a), math.sin(a)])
+    cg = np.array(cal.center, dtype=np.float64)
+    ends = map_points_to_moving(np.vstack([cg - 0.5 * cal.length_px * d, cg, cg + 0.5 * cal.length_px * d]), reg)
+    du = ends[2] - ends[0]
+    length_u = float(np.hypot(*du))
+    du = du / length_u
+    # centre on the straight unit-px segment nearest the mapped centre (they differ only under flow)
+    cu = ends[0] + float(np.dot(ends[1] - ends[0], du)) * du
+    width_u = cal.width_px * local_scale(hinv, cg, np.array([-d[1], d[0]]))
+    angle_u = math.degrees(math.atan2(du[1], du[0]))
+    edges, pts = measure_caliper_edges(g, cu, angle_u, length_u, max(1.0, width_u), sigma_px=sigma_px)
+    if edges:
+        top = max(e.strength for e in edges)
+        keep = [i for i, e in enumerate(edges) if e.strength >= RELATIVE_THRESHOLD * top]
+        edges = [edges[i] for i in keep]
+        pts = pts[keep]
+    if not edges:
+        raise MeasurementError("no edge found along the caliper (flat or featureless profile)")
+    if dim.measure == "width":
+        first = next((i for i, e in enumerate(edges) if dim.polarity == "any" or e.polarity == dim.polarity), None)
+        if first is None:
+            raise MeasurementError(f"no {dim.polarity} edge along the caliper")
+        opp = "light_to_dark" if edges[first].polarity == "dark_to_light" else "dark_to_light"
+        last = next((i for i in range(len(edges) - 1, first, -1) if edges[i].polarity == opp), None)
+        if last is None:
+            raise MeasurementError(
+                f"no {opp} edge after the first {edges[first].polarity} edge at "
+                f"{edges[first].position_px:+.1f} px: the caliper does not span both sides"
+            )
+        i, j = first, last
+    else:  # distance
+        order = sorted(range(len(edges)), key=lambda k: -edges[k].strength)
+        if dim.polarity != "any":
+            cand = [k for k in order if edges[k].polarity == dim.polarity]
+            if not cand:
+                raise MeasurementError(f"no {dim.polarity} edge along the caliper")
+            i = cand[0]
+            rest = [k for k in order if k != i]
+        else:
+            i, rest = order[0], order[1:]
+        if not rest:
+            raise MeasurementError("only one edge found along the caliper, need two for a distance")
+        j = rest[0]
+        if len(rest) > 1 and edges[rest[1]].strength >= AMBIGUITY_RATIO * edges[j].strength:
+            raise MeasurementError(
+                f"ambiguous edges: the second and third strongest ({edges[j].strength:.3g} and "
+                f"{edges[rest[1]].strength:.3g} grey/px) are too alike"
+            )
+    size = abs(edges[j].position_px - edges[i].position_px)
+    unc = math.hypot(_edge_std(edges[i]), _edge_std(edges[j]))
+    # unit -> golden length factor of this very segment (its two edge points mapped back)
+    ends_g = map_points_to_reference(np.vstack([pts[i], pts[j]]), reg)
+    to_golden = float(np.hypot(*(ends_g[1] - ends_g[0]))) / size if size > 0 else 1.0
+    return size, unc, [pts[min(i, j)], pts[max(i, j)]], to_golden
+
+
+def measure_dimensions(
+    gray: np.ndarray,
+    dims: Sequence[DimensionSpec],
+    registration: RegistrationResult,
+    scale_mm_per_px: float,
+    *,
+    sigma_px: float = 1.0,
+    reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
+) -> list[DimensionResult | MeasurementError]:
+    """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
+
+    ``scale_mm_per_px`` and ``reference`` as in :func:`measure_dimension`: with a station
+    profile, ``reference="station_profile"`` and the profile's mm per unit px; without a
+    metric frame of the unit, ``reference="golden_frame"`` and the golden's mm per golden px.
+    The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
+    scale, reference) still raises.
+    """
+    g = _check_gray(gray)
+    if not (scale_mm_per_px > 0 and math.isfinite(scale_mm_per_px)):
+        raise SpecError(f"scale_mm_per_px: expected a finite number > 0, got {scale_mm_per_px}")
+    ref = as_reference(reference)
+    out: list[DimensionResult | MeasurementError] = []
+    for dim in dims:
+        try:
+            out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref))
+        except MeasurementError as exc:
+            out.append(exc)
+    return out

@@ -1,0 +1,47 @@
+"""Which reference turns a measured length into millimetres (:class:`DimensionReference`)."""
+
+from __future__ import annotations
+
+import enum
+
+from ..errors import SpecError
+
+__all__ = ["DimensionReference", "as_reference"]
+
+
+class DimensionReference(str, enum.Enum):
+    """The frame a dimension is measured in and where its mm per px comes from.
+
+    ``STATION_PROFILE``
+        The unit photo is in a metric frame of a station profile (rectified on its fiducials
+        or taken by its fixed camera): unit px times the profile's mm per px.
+    ``GOLDEN_FRAME``
+        No metric frame of the unit is known: the edges are found in the unit photo, mapped
+        through the registration into golden px and scaled by the golden's mm per golden px.
+        The rest of the product is the reference, so a change of camera distance or tilt
+        does not read as a change of size; a product that is uniformly larger or smaller
+        than the golden as a whole is not seen by this reference.
+    ``UNIT_SCALE``
+        Unit px times a scale the caller gives, with nothing known about the unit's frame
+        (the behaviour before references existed): a camera 2 % closer reads 2 % larger.
+    """
+
+    STATION_PROFILE = "station_profile"
+    GOLDEN_FRAME = "golden_frame"
+    UNIT_SCALE = "unit_scale"
+
+    def __str__(self) -> str:  # "golden_frame", not "DimensionReference.GOLDEN_FRAME"
+        return self.value
+
+    @property
+    def in_golden_frame(self) -> bool:
+        """Whether lengths are measured in golden px (else in unit px)."""
+        return self is DimensionReference.GOLDEN_FRAME
+
+
+def as_reference(value: "DimensionReference | str", name: str = "reference") -> DimensionReference:
+    """Coerce a reference name to :class:`DimensionReference`; SpecError names the choices."""
+    try:
+        return DimensionReference(value)
+    except ValueError:
+        raise SpecError(f"{name}={value!r}; expected one of {[r.value for r in DimensionReference]}") from None

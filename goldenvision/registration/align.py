@@ -1,0 +1,193 @@
+"""The public entry point :func:`register`: coarse candidates (keypoints, then
+Fourier-Mellin and its scale search), refinement, verification, the optional non-rigid
+deformation, and the refusal with its reason when nothing verifies."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import cv2
+import numpy as np
+
+from ..errors import ImageError, SpecError
+from ..results import RegistrationResult
+from ._base import METHODS, _NR_F_MIN, _as_gray, _as_mask, _corner_diff, _n_levels_for, _pyramid
+from .features import _features_candidate
+from .fourier import _fm_candidates, _scale_search_candidates
+from .model import RegistrationModel
+from .nonrigid import _nonrigid_check, _NonRigid, _refine_nonrigid
+from .refine import _confidence, _evaluate, _Fine, _rival
+from .refusal import Refusal, RefusalCode
+
+__all__ = ["register"]
+
+def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
+             model: RegistrationModel | None = None, mask: np.ndarray | None = None) -> RegistrationResult:
+    """Align ``moving`` (a unit) onto ``reference`` (the golden), or refuse with a reason.
+
+    Parameters
+    ----------
+    reference : ndarray, (H, W, 3) uint8 RGB or (H, W) uint8 gray
+        The golden reference (golden px).
+    moving : ndarray, (h, w, 3) uint8 RGB or (h, w) uint8 gray
+        The unit image (unit px); any size.
+    method : {"auto", "homography", "affine", "nonrigid", "none"}
+        ``"auto"``/``"homography"``: projective; ``"affine"``: 6 parameters; ``"nonrigid"``:
+        homography then a smooth residual flow; ``"none"``: the moving image resized to the
+        reference (the homography is that scaling, ``ok`` True).
+    model : RegistrationModel, optional
+        Precomputed reference side (from the golden package); fitted here when None.
+    mask : ndarray, (H, W) bool, optional
+        Where keypoints and correlation count, in reference px. Used when ``model`` is None;
+        a model carries the mask it was fitted with and ``mask`` is then only shape-checked.
+
+    Returns
+    -------
+    RegistrationResult
+        ``homography`` maps moving px -> reference px. ``rms_px`` is the predicted 1-sigma
+        (RMS) position error of the worst reference corner, golden px, from the fine
+        alignment's residual and Gauss-Newton covariance (see :class:`RegistrationResult`). ``ok`` False with ``reason`` (text)
+        and ``refusal`` (a :class:`RefusalCode`; when several candidates were refused, the code of
+        the one that got furthest) when the unit cannot be aligned; this function never raises
+        for bad content.
+
+    Raises
+    ------
+    ImageError
+        Wrong shapes or dtypes. SpecError for an unknown method.
+    """
+    if method not in METHODS:
+        raise SpecError(f"method={method!r}; expected one of {list(METHODS)}")
+    ref_gray = _as_gray(reference, "reference")
+    mov_gray = _as_gray(moving, "moving")
+    mask = _as_mask(mask, ref_gray.shape)
+    made = functools.partial(RegistrationResult, reference_shape_hw=ref_gray.shape)  # every result names its frame
+    if method == "none":
+        sx = ref_gray.shape[1] / mov_gray.shape[1]
+        sy = ref_gray.shape[0] / mov_gray.shape[0]
+        h = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+        return made(homography=h, ok=True, rms_px=0.0, inliers=0, confidence=1.0, method="none")
+    if model is None:
+        model = RegistrationModel.fit(ref_gray, mask=mask)
+    elif tuple(model.shape_hw_) != ref_gray.shape:
+        raise ImageError(f"model: fitted on a reference of shape {model.shape_hw_}, got reference {ref_gray.shape}")
+    affine = method == "affine"
+    fail = np.eye(3)
+    if model.gray_std_ < 2.0:
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
+                                  reason=f"reference is blank inside the mask (gray std {model.gray_std_:.1f})")
+    if float(mov_gray.std()) < 2.0:
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.BLANK,
+                                  reason=f"moving image is blank (gray std {float(mov_gray.std()):.1f})")
+    mpyr = _pyramid(mov_gray, _n_levels_for(mov_gray.shape))
+    tried: list[Refusal] = []
+
+    nonrigid = method == "nonrigid"
+
+    undetermined: list[np.ndarray] = []  # alignments refused only for their predicted uncertainty
+
+    def attempt(h0, label, pairs):
+        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid)
+        if why is None and nonrigid:
+            nr = _refine_nonrigid(model, mpyr, np.linalg.inv(h), ref_gray)
+            if nr is None:
+                why = Refusal(RefusalCode.DIVERGED, "non-rigid refinement diverged or left the image")
+            else:
+                if not nr.f_stat > _NR_F_MIN:  # the data do not support a deformation: the homography alone
+                    nr = _NonRigid(coef=np.zeros_like(nr.coef), knot_px=nr.knot_px, rho=fine.rho,
+                                   inlier_frac=fine.inlier_frac, inside_frac=fine.inside_frac,
+                                   std_px=fine.corner_std_px, converged=fine.converged,
+                                   f_stat=nr.f_stat)
+                field, ncc, why = _nonrigid_check(model, mpyr, h, nr)
+                if why is None:
+                    return h, (fine, nr, field), ncc
+        if why is None:
+            return h, fine, ncc
+        tried.append(why.prefixed(label))
+        if h is not None and why.code is RefusalCode.UNDETERMINED:
+            undetermined.append(h)
+        return None
+
+    found = None
+    n_inl = 0
+    label = ""
+    try:
+        for kind in ("orb", "sift"):
+            h0, n_inl, note, pairs, pool = _features_candidate(model, mpyr, kind, affine)
+            if h0 is None:
+                tried.append(Refusal(RefusalCode.NO_FEATURES, note))
+                continue
+            found = attempt(h0, note, pairs)
+            if found is not None:
+                label = f"{kind}+magsac+ic"
+                rival = _rival(model, mpyr, _rigid_view(found), pool, n_inl, affine)
+                if rival is not None:
+                    return made(fail, False, math.inf, inliers=n_inl, method=method, reason=rival.text,
+                                              refusal=rival.code)
+                break
+        if found is None:
+            n_inl = 0
+            passed = []
+            fm, angles = _fm_candidates(model, mpyr)
+            for h0 in fm:
+                r = attempt(h0, "fourier-mellin", None)
+                if r is not None:
+                    passed.append(r)
+            # Fourier-Mellin's own rotation first, the next correlation peaks' only if that fails
+            for group in (angles[:2], angles[2:]):
+                if passed or not group:
+                    break
+                for h0 in _scale_search_candidates(model, mpyr, group):
+                    r = attempt(h0, "fourier-mellin scale search", None)
+                    if r is not None:
+                        passed.append(r)
+            # several starts that converge to one alignment give slightly different predicted
+            # uncertainties; taking the one that happens to pass would be a multiple-testing
+            # bias, so an alignment also refused as undetermined from another start is refused
+            kept = [r for r in passed if all(_corner_diff(r[0], hq, model.shape_hw_) > 2.0 for hq in undetermined)]
+            if len(kept) < len(passed):
+                tried.append(Refusal(RefusalCode.UNDETERMINED, "fourier-mellin: the same alignment reached from "
+                                     "another start is not determined by the content"))
+            passed = kept
+            distinct = [r for j, r in enumerate(passed)
+                        if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
+            if len(distinct) > 1:
+                return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
+                    f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
+                    "that fits as well turned by 180 degrees)"))
+            if passed:
+                found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
+                label = "fourier-mellin+ic"
+    except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
+        return made(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,
+                                  reason=f"numerical failure: {exc}")
+    if found is None:
+        code = max((r.code for r in tried), key=lambda c: c.rank, default=RefusalCode.NO_FEATURES)
+        return made(fail, False, math.inf, method=method, refusal=code,
+                                  reason="cannot align: " + _join_counted([r.text for r in tried]))
+    h, fine, ncc = found
+    if nonrigid:
+        fine, nr, flow = fine
+        # the deformed fit's correlation and uncertainty stand for the rigid ones
+        fine = _Fine(g=fine.g, rho=nr.rho, corner_std_px=nr.std_px, converged=nr.converged, n_valid=fine.n_valid,
+                     inlier_frac=nr.inlier_frac, inside_frac=nr.inside_frac)
+        return made(homography=h, ok=True, rms_px=float(nr.std_px), inliers=int(n_inl),
+                                  confidence=_confidence(fine, ncc, n_inl), method=label + "+bspline", reason=None,
+                                  flow=flow)
+    return made(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
+                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
+
+
+def _join_counted(items: list[str]) -> str:
+    """Join reasons with "; ", identical ones once with a count (first-seen order)."""
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it] = counts.get(it, 0) + 1
+    return "; ".join(k if n == 1 else f"{k} (x{n})" for k, n in counts.items())
+
+
+def _rigid_view(found):
+    """(H, rigid fine result, ncc) of an accepted candidate (non-rigid ones carry a tuple)."""
+    h, fine, ncc = found
+    return (h, fine[0] if isinstance(fine, tuple) else fine, ncc)

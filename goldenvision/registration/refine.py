@@ -1,0 +1,351 @@
+"""Fine alignment and verification of one coarse candidate.
+
+Inverse-compositional Gauss-Newton (Baker & Matthews 2004,
+doi:10.1023/B:VISI.0000011205.11775.fd) on the reference's edge points, coarse to fine, with
+a gain/offset fit per iteration (the criterion is then the correlation coefficient, as in
+ECC: Evangelidis & Psarakis 2008, doi:10.1109/TPAMI.2008.113) and Huber-then-Tukey weights;
+then every check that keeps a wrong homography from being reported ``ok``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..transform import apply_homography
+from ._base import (
+    _BASIN_PX,
+    _BASIN_TOL_PX,
+    _FEATURE_THR_PX,
+    _MAX_CORNER_STD_PX,
+    _MIN_EDGE_INLIERS,
+    _MIN_EDGE_INSIDE,
+    _MIN_INLIERS,
+    _MIN_NCC_COARSE,
+    _MIN_RHO_FINE,
+    _MIN_RHO_START,
+    _N_BLOAT,
+    _SAT_SHARE,
+    _UNCERTAINTY_LEVELS,
+    _blur,
+    _corner_diff,
+    _corner_move,
+    _corners,
+    _dwarp_dp,
+    _h_scale,
+    _level_shape,
+    _masked_correlation,
+    _norm_mat,
+    _Pyramid,
+    _robust_weights,
+    _sanity,
+    _scale_mat,
+    _step_warp,
+)
+from .model import RegistrationModel
+from .refusal import Refusal, RefusalCode
+
+@dataclass
+class _Fine:
+    g: np.ndarray  # reference full px -> moving full px
+    rho: float
+    corner_std_px: float
+    converged: bool
+    n_valid: int
+    inlier_frac: float  # share of the reference edge points inside the unit image that it reproduces
+    inside_frac: float  # share of the reference edge points that fall inside the unit image
+    weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
+    final_level: int = 0
+
+
+def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
+            start_level: int | None = None) -> _Fine | None:
+    """Coarse-to-fine inverse-compositional alignment; None if it diverges or lacks data."""
+    g = g0.copy()
+    mblur: dict[int, np.ndarray] = mpyr.blurred if isinstance(mpyr, _Pyramid) else {}
+    n_par = 6 if affine else 8
+    start = model.coarse_level_ if start_level is None else min(start_level, model.coarse_level_)
+    res: _Fine | None = None
+    worst_std = 0.0
+    # a unit photographed smaller than the golden carries no detail at the golden's finest
+    # levels: stop at the level whose px size matches the unit's (sampling a blurrier unit with
+    # sharper reference values would bias the edges)
+    scale0 = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
+    final = int(np.clip(math.ceil(math.log2(scale0) - 0.5), 0, start))
+    bloat = _saturated(mpyr)
+    weak = None
+    d_edge = np.zeros(_N_BLOAT)  # edge shift towards the dark side (level px), fitted when ``bloat``
+    for lvl in range(start, final - 1, -1):
+        data = model.levels_[lvl]
+        pts = data["pts"].astype(np.float64)
+        if len(pts) < 50:
+            return None
+        t = data["t"].astype(np.float64)
+        sd = data["sd"][:, :n_par].astype(np.float64)
+        lvl_shape = _level_shape(model.shape_hw_, lvl)
+        nmat, s, _ = _norm_mat(lvl_shape)
+        # moving level whose px size matches the reference level's px size
+        scale = _h_scale(np.linalg.inv(g), model.shape_hw_)  # moving -> ref length factor
+        m = int(np.clip(round(lvl - math.log2(scale)), 0, len(mpyr) - 1))
+        # sample the moving level blurred like the reference values ``t`` (same edge profile)
+        img = mblur.get(m)
+        if img is None:
+            img = mblur[m] = _blur(mpyr[m])
+        gl = _scale_mat(-m) @ g @ _scale_mat(lvl)
+        max_it = 40 if lvl == start else 15
+        converged = False
+        w_all = np.ones(len(pts))
+        gxy = data["sd"][:, [2, 5]].astype(np.float64) / s  # reference gradient, gray / level px
+        mag = np.hypot(gxy[:, 0], gxy[:, 1])
+        if bloat:
+            # edge normals in the unit's pixel grid: a sampled edge's blur (and so its shift
+            # under clipping) grows from 1 (along a pixel axis) to sqrt 2 (diagonal)
+            cx, cy = (lvl_shape[1] - 1) / 2.0, (lvl_shape[0] - 1) / 2.0
+            wc = gl[2, 0] * cx + gl[2, 1] * cy + gl[2, 2]
+            qc = (gl[:2, :2] @ [cx, cy] + gl[:2, 2]) / wc
+            jac = (gl[:2, :2] - np.outer(qc, gl[2, :2])) / wc  # d(moving)/d(reference) at the centre
+            nm = gxy @ np.linalg.inv(jac)  # gradient in the unit's grid (a covector)
+            diag = (np.abs(nm[:, 0]) + np.abs(nm[:, 1])) / np.maximum(np.hypot(nm[:, 0], nm[:, 1]), 1e-12)
+            basis = np.stack([mag, mag * (diag - 1.2)], 1)[:, :_N_BLOAT]  # 1.2 ~ mean of diag: less correlated
+        if lvl < start:
+            d_edge *= 2.0
+        for it in range(max_it):
+            q = apply_homography(pts, gl)
+            inside = (q[:, 0] >= 0) & (q[:, 0] <= img.shape[1] - 1) & (q[:, 1] >= 0) & (q[:, 1] <= img.shape[0] - 1)
+            if inside.sum() < max(50, 0.2 * len(pts)):
+                return None
+            qf = q[inside].astype(np.float32).reshape(-1, 1, 2)
+            iw = cv2.remap(img, qf, None, cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
+            t_in = t[inside]
+            # photometric model: moving = a * reference + b (weighted least squares)
+            use = w_all[inside] > 0
+            if use.sum() < max(30, 0.2 * len(t_in)):
+                use = np.ones(len(t_in), bool)
+            sw = np.sqrt(w_all[inside][use])
+            t_in = t_in + basis[inside] @ d_edge if bloat else t_in
+            a_mat = np.c_[t_in[use], np.ones(int(use.sum()))] * sw[:, None]
+            (ga, gb), *_ = np.linalg.lstsq(a_mat, iw[use] * sw, rcond=None)
+            if not np.isfinite(ga) or ga <= 1e-3:
+                return None
+            ti = ga * t_in + gb
+            sdi = ga * sd[inside]
+            e = iw - ti
+            # Huber while far off, then Tukey so that occluded or changed areas drop out
+            w = _robust_weights(e, redescending=(lvl < start or it >= 5))
+            w_all[:] = 0.0
+            w_all[inside] = w
+            hess = sdi.T @ (sdi * w[:, None])
+            grad = sdi.T @ (w * e)
+            if bloat:
+                # two more unknowns: a shift of every edge along its gradient, uniform and
+                # growing with obliquity (the unit's whites dilated by clipping, or its traces
+                # etched thinner); they cannot move the part, so the homography stays unbiased
+                # and its covariance marginalises them. (Bordered by hand: a 10-column matmul
+                # is many times slower than the 8-column one with this OpenBLAS.)
+                jd = ga * basis[inside]
+                cross = sdi.T @ (jd * w[:, None])
+                hess = np.block([[hess, cross], [cross.T, jd.T @ (jd * w[:, None])]])
+                grad = np.r_[grad, jd.T @ (w * e)]
+            n_all = hess.shape[0]
+            try:
+                dp = np.linalg.solve(hess + 1e-9 * np.trace(hess) * np.eye(n_all), grad)
+            except np.linalg.LinAlgError:
+                return None
+            if bloat:
+                d_edge += dp[n_par:]
+                dp = dp[:n_par]
+            gl = gl @ np.linalg.inv(_step_warp(dp, nmat))
+            gl /= gl[2, 2]
+            corner_move = _corner_move(dp, lvl_shape)  # level px
+            if not np.all(np.isfinite(gl)):
+                return None
+            if corner_move < 0.005:
+                converged = True
+                break
+        g = _scale_mat(m) @ gl @ _scale_mat(-lvl)
+        g /= g[2, 2]
+        if lvl <= final + _UNCERTAINTY_LEVELS:
+            # Gauss-Newton covariance sigma^2 (J^T W J)^-1 propagated to the four corners, in
+            # full px. Also taken one level up, where pixel-scale jaggies no longer pin down a
+            # direction that the part's shape leaves free (a bar along its length).
+            sigma2 = float(np.sum(w * e**2) / max(np.sum(w) - n_all, 1.0))
+            try:
+                cov = sigma2 * np.linalg.inv(hess)[:n_par, :n_par]
+            except np.linalg.LinAlgError:
+                cov = np.full((n_par, n_par), np.inf)
+            cc = (_corners(lvl_shape) - _norm_mat(lvl_shape)[2]) / s
+            du, dv = _dwarp_dp(cc[:, 0], cc[:, 1])
+            with np.errstate(all="ignore"):
+                var = [np.trace((s * np.vstack([du[i, :n_par], dv[i, :n_par]])) @ cov
+                                @ (s * np.vstack([du[i, :n_par], dv[i, :n_par]])).T) for i in range(4)]
+            # 1 sigma: the RMS error of the worst corner (sqrt of the trace of its 2 x 2 covariance).
+            # Measured on DeepPCB warps (scripts/bench_registration.py) the true worst-corner error
+            # is about this at the median (neighbouring points' residuals are correlated, so the
+            # plain Gauss-Newton sigma^2 (J^T W J)^-1 is not inflated further; it held as is)
+            std = 2.0**lvl * math.sqrt(max(max(var), 0.0)) if np.all(np.isfinite(var)) else math.inf
+            worst_std = max(worst_std, std)
+            if lvl == final and np.all(np.isfinite(cov)):
+                weak = np.linalg.eigh(cov)[1][:, -1]
+        if lvl == final:
+            rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
+            res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
+                        inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
+                        inside_frac=float(inside.sum() / len(pts)), weak=weak, final_level=final)
+    return res
+
+
+def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
+                 ) -> Refusal | None:
+    """Reason if the alignment is not a well-defined minimum: restarted at its finest level
+    ``_BASIN_PX`` px (worst corner) away along its least determined direction, either way, the
+    refinement must come back within ``_BASIN_TOL_PX``.
+
+    The Gauss-Newton covariance counts every edge point as information; on binarised or
+    jagged edges the pixel staircase of each image "pins" directions that the part's shape
+    leaves free (stripes along their length), and the estimate can drift there while its
+    predicted uncertainty stays small. A restart tests the cost surface instead of its
+    curvature at one point."""
+    if fine.weak is None:
+        return None
+    shape = model.shape_hw_
+    nmat = _norm_mat(shape)[0]
+    move = _corner_move(fine.weak, shape)
+    if not move > 1e-9:
+        return None
+    for sign in (1.0, -1.0):
+        g_p = fine.g @ np.linalg.inv(_step_warp(sign * _BASIN_PX / move * fine.weak, nmat))
+        again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
+        if again is None:
+            return Refusal(RefusalCode.UNDETERMINED,
+                           f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)")
+        h2 = np.linalg.inv(again.g)
+        d = _corner_diff(h2 / h2[2, 2], h, shape)
+        if d > _BASIN_TOL_PX:
+            return Refusal(RefusalCode.UNDETERMINED, (
+                f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off along its least "
+                f"determined direction ends {d:.2f} px away; stripes or jagged edges?)"))
+    return None
+
+
+def _saturated(mpyr: list[np.ndarray]) -> bool:
+    """Whether the unit image's bright (or dark) side is clipped: most of its pixels at >= 250
+    (<= 5) sit exactly at 255 (0), as no sensor noise survives there. Cached on the pyramid."""
+    sat = getattr(mpyr, "saturated", None)
+    if sat is None:
+        hist = cv2.calcHist([mpyr[0]], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+        n = hist.sum()
+        hi, lo = hist[250:].sum(), hist[:6].sum()
+        sat = bool((hi > 0.01 * n and hist[255] > _SAT_SHARE * hi) or (lo > 0.01 * n and hist[0] > _SAT_SHARE * lo))
+        if isinstance(mpyr, _Pyramid):
+            mpyr.saturated = sat
+    return sat
+
+
+def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray) -> float:
+    """Correlation over the mask at the coarse level of the moving image warped by ``h``."""
+    k = model.coarse_level_
+    ref = model.coarse_
+    scale = _h_scale(h, model.shape_hw_)
+    m = int(np.clip(round(k - math.log2(scale)), 0, len(mpyr) - 1))
+    hk = _scale_mat(-k) @ h @ _scale_mat(m)
+    size = (ref.shape[1], ref.shape[0])
+    warped = cv2.warpPerspective(mpyr[m], hk, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    cover = cv2.warpPerspective(np.full(mpyr[m].shape, 255, np.uint8), hk, size, flags=cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return _masked_correlation(ref, warped, model.coarse_mask_, cover)
+
+
+def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
+              pairs: np.ndarray | None, start_level: int | None = None, start_only: bool = False
+              ) -> tuple[np.ndarray | None, _Fine | None, float, Refusal | None]:
+    """Refine and verify one coarse candidate: (H, fine, coarse ncc, refusal or None).
+
+    ``start_only``: the homography is only the start of a non-rigid fit, whose own checks
+    replace the residual ones (edge inliers, correlation, corner uncertainty) here."""
+    why = _sanity(h0, model.shape_hw_)
+    if why:
+        return None, None, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"coarse estimate rejected: {why}")
+    fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level)
+    if fine is None:
+        return None, None, -1.0, Refusal(RefusalCode.DIVERGED, "fine alignment diverged or left the image")
+    h = np.linalg.inv(fine.g)
+    h /= h[2, 2]
+    why = _sanity(h, model.shape_hw_)
+    if why:
+        return h, fine, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"refined homography rejected: {why}")
+    ncc = _coarse_ncc(model, mpyr, h)
+    if pairs is not None:
+        # the refinement must still explain the feature inliers (working-level px)
+        d = np.linalg.norm(apply_homography(pairs[:, 2:], h) - pairs[:, :2], axis=1) / 2**model.work_level_
+        med, frac = float(np.median(d)), float(np.mean(d < 2 * _FEATURE_THR_PX))
+        if med > _FEATURE_THR_PX or frac < 0.5:
+            return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE, (
+                f"refinement disagrees with the feature inliers (median {med:.1f} px, "
+                f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)"))
+    if fine.inside_frac < _MIN_EDGE_INSIDE:
+        return h, fine, ncc, Refusal(RefusalCode.LOW_OVERLAP, (
+            f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
+            f"image (< {100 * _MIN_EDGE_INSIDE:.0f}%)"))
+    if start_only:
+        if fine.rho < _MIN_RHO_START:
+            return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                         f"edge correlation of the rigid start {fine.rho:.2f} < {_MIN_RHO_START}")
+        return h, fine, ncc, None
+    if fine.inlier_frac < _MIN_EDGE_INLIERS:
+        return h, fine, ncc, Refusal(RefusalCode.OCCLUDED, (
+            f"only {100 * fine.inlier_frac:.0f}% of the reference edge points are found in the unit "
+            f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)"))
+    if fine.rho < _MIN_RHO_FINE:
+        return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"edge correlation {fine.rho:.2f} < {_MIN_RHO_FINE}")
+    if ncc < _MIN_NCC_COARSE:
+        return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
+                                     f"correlation over the mask {ncc:.2f} < {_MIN_NCC_COARSE}")
+    if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
+        return h, fine, ncc, Refusal(RefusalCode.UNDETERMINED, (
+            f"alignment not determined by the content (predicted corner uncertainty "
+            f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"))
+    if pairs is None:  # no feature inliers vouch for it: test the minimum itself
+        why = _basin_check(model, mpyr, h, fine, affine)
+        if why:
+            return h, fine, ncc, why
+    return h, fine, ncc, None
+
+
+def _confidence(fine: _Fine, ncc: float, inliers: int) -> float:
+    c_rho = np.clip((fine.rho - _MIN_RHO_FINE) / (1 - _MIN_RHO_FINE), 0, 1)
+    c_ncc = np.clip((ncc - _MIN_NCC_COARSE) / (1 - _MIN_NCC_COARSE), 0, 1)
+    c_std = math.exp(-fine.corner_std_px / _MAX_CORNER_STD_PX)
+    return float(np.clip(0.2 + 0.8 * (c_rho * c_ncc) ** 0.5 * c_std, 0, 1))
+
+
+def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.ndarray | None, n_inl: int,
+           affine: bool) -> Refusal | None:
+    """Refusal if a second, distinct alignment fits about as well (symmetric/repetitive part)."""
+    if pool is None or len(pool) < _MIN_INLIERS:
+        return None
+    h, fine, _ = found
+    scale = 2.0**model.work_level_
+    d = np.linalg.norm(apply_homography(pool[:, 2:], h) - pool[:, :2], axis=1) / scale
+    rest = pool[d > 4 * _FEATURE_THR_PX]
+    if len(rest) < _MIN_INLIERS:
+        return None
+    rp = (rest[:, :2] / scale).astype(np.float32)
+    mp = (rest[:, 2:] / scale).astype(np.float32)
+    h2w, inl = cv2.findHomography(mp, rp, cv2.USAC_MAGSAC, _FEATURE_THR_PX, maxIters=2000, confidence=0.99)
+    if h2w is None or inl is None or int(inl.sum()) < max(_MIN_INLIERS, 0.3 * n_inl):
+        return None
+    h2 = _scale_mat(model.work_level_) @ h2w @ _scale_mat(-model.work_level_)
+    h2 = h2 / h2[2, 2]
+    if _corner_diff(h, h2, model.shape_hw_) / scale < 4 * _FEATURE_THR_PX:
+        return None
+    sel = inl.ravel() > 0
+    pairs = rest[sel]
+    hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
+    if why is None and fr is not None and fr.rho >= fine.rho - 0.03:
+        return Refusal(RefusalCode.AMBIGUOUS, (
+            f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
+            f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part"))
+    return None
