@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import MeasurementError
-from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult, Verdict
-from .spec import Severity
+from .enums import Severity, Verdict
+from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult
 
 __all__ = ["Decision", "decide", "MIN_VALID_FRACTION"]
 

@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .spec import DefectType, Severity
+from .enums import DefectType, Severity, Verdict
 
 __all__ = [
     "Verdict",
+    "Severity",
+    "DefectType",
     "RegistrationResult",
     "ColorResult",
     "DimensionResult",
@@ -27,15 +29,6 @@ __all__ = [
     "jsonable",
     "color_shift_words",
 ]
-
-
-class Verdict(str, enum.Enum):
-    passed = "pass"
-    failed = "fail"
-    review = "review"
-
-    def __str__(self) -> str:  # "pass", not "Verdict.passed"
-        return self.value
 
 
 def jsonable(value: Any) -> Any:
