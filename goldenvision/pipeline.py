@@ -7,9 +7,11 @@ Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` 
 
 from __future__ import annotations
 
+import math
+import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .anomaly import AnomalyModel
 from .calibration.color import ColorCorrection, fit_chart_correction, linear_luminance
 from .calibration.geometry import rectify
@@ -26,16 +28,16 @@ from .color import ZoneColorModel, load_color_library, measure_zone_colors
 from .decision import decide
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
-from .imageio import read_image, sha256_of
+from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult, UnitResult, Verdict
 from .spec import Spec, load_spec
 
-__all__ = ["seal", "inspect", "add_good_units", "Inspector", "ImageSource"]
-
-ImageSource = str | Path | bytes | np.ndarray
-
+__all__ = [
+    "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
+    "CONTEXT_KEYS",
+]
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
     if spec.station is None:
@@ -161,10 +163,10 @@ def seal(
     cond: list[dict[str, Any]] = []
     for i, src in enumerate(images):
         name = str(src) if isinstance(src, (str, Path)) else f"capture {i}"
-        rgb = read_image(src, name=name)
-        hashes.append(sha256_of(src))
+        loaded = load_image(src, name=name)
+        hashes.append(loaded.sha256)
         try:
-            frame, info = _to_frame(rgb, profile)
+            frame, info = _to_frame(loaded.rgb, profile)
             cc = _color_correction(frame, profile)
         except CalibrationError as exc:
             raise CalibrationError(f"golden {name}: {exc}") from None
@@ -244,107 +246,260 @@ def seal(
     )
 
 
-@dataclass
-class _Runtime:
-    """Per-golden objects built once and reused for every unit (the station's hot path)."""
+#: Context keys a station or service knows, with the JSON type each must have. Other keys
+#: are allowed with a str value (a site's own labels); see :func:`validate_context`.
+CONTEXT_KEYS: dict[str, type] = {
+    "product": str,
+    "lot": str,
+    "station": str,
+    "shift": str,
+    "operator": str,
+    "material_batch": str,
+    "ambient_temp_c": float,
+    "humidity_pct": float,
+}
+
+
+def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float]:
+    """Check the conditions a unit was inspected under, as recorded on its result.
+
+    Parameters
+    ----------
+    context : mapping of str to str or number, or None
+        Known keys (:data:`CONTEXT_KEYS`): ``product``, ``lot``, ``station``, ``shift``,
+        ``operator``, ``material_batch`` (str); ``ambient_temp_c`` (number, degrees Celsius)
+        and ``humidity_pct`` (number in [0, 100], relative humidity in percent). Any other
+        key is allowed with a str value.
+
+    Returns
+    -------
+    dict
+        A new dict in the caller's key order; numbers as float.
+
+    Raises
+    ------
+    SpecError
+        Not a mapping, a key that is not a non-empty str, or a value of the wrong type
+        (a bool is not a number; NaN and infinities are refused); the message names the key.
+    """
+    if context is None:
+        return {}
+    if not isinstance(context, Mapping):
+        raise SpecError(f"context: expected a mapping of str keys to str or number values, got {type(context).__name__}")
+    out: dict[str, str | float] = {}
+    for key, value in context.items():
+        if not isinstance(key, str) or not key:
+            raise SpecError(f"context: keys must be non-empty str, got {key!r}")
+        expected = CONTEXT_KEYS.get(key, str)
+        got = f"{type(value).__name__} {value!r}"
+        if expected is str:
+            if not isinstance(value, str):
+                known = "" if key in CONTEXT_KEYS else " (a key of your own; known keys: " + ", ".join(CONTEXT_KEYS) + ")"
+                raise SpecError(f"context[{key!r}]: expected a str{known}, got {got}")
+            out[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(f"context[{key!r}]: expected a finite number, got {got}")
+        if key == "humidity_pct" and not 0.0 <= value <= 100.0:
+            raise SpecError(f"context['humidity_pct']: expected a relative humidity in [0, 100] %, got {value!r}")
+        out[key] = float(value)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StageModels:
+    """The fitted stage models of one golden, loaded once by an :class:`Inspector`.
+
+    Attributes
+    ----------
+    spec : Spec
+    profile : StationProfile or None
+        The station profile the golden was sealed with.
+    product_mask : ndarray (H, W) bool or None
+        Registration mask in golden px: the profile's product area (fiducials and chart
+        excluded); None = the whole frame.
+    registration : RegistrationModel
+    color : ZoneColorModel
+    anomaly : AnomalyModel
+    scale_mm_per_px : float or None
+        mm per golden px (the golden's record, else the profile's, else the spec's).
+    target_labs : dict of str to (L*, a*, b*)
+        Colour targets resolved from the colour library at seal time, by zone name (D65).
+    registration_method : str
+        What ``registration: auto`` resolved to for this station.
+    """
 
     spec: Spec
     profile: StationProfile | None
-    mask: np.ndarray | None
+    product_mask: np.ndarray | None
     registration: RegistrationModel
     color: ZoneColorModel
     anomaly: AnomalyModel
-    scale: float | None
-    targets: dict[str, tuple[float, float, float]]
-    provenance: dict[str, Any]
-    method: str
+    scale_mm_per_px: float | None
+    target_labs: dict[str, tuple[float, float, float]]
+    registration_method: str
 
-
-def _runtime(golden: GoldenSample) -> _Runtime:
-    rt = golden.__dict__.get("_gv_runtime")
-    if rt is not None:
-        return rt
-    profile = None if golden.profile is None else load_profile(golden.profile)
-    scale = golden.meta.get("scale_mm_per_px")
-    if scale is None:
-        scale = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
-    prov = golden.provenance() if hasattr(golden, "provenance") else {}
-    rt = _Runtime(
-        spec=golden.spec,
-        profile=profile,
-        mask=_product_mask(profile, golden.shape),
-        registration=RegistrationModel.from_state(golden.states["registration"]),
-        color=ZoneColorModel.from_state(golden.states["color"]),
-        anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
-        scale=scale,
-        targets={k: tuple(v) for k, v in golden.meta.get("target_lab", {}).items()},
-        provenance=prov,
-        method=_registration_method(golden.spec, profile),
-    )
-    golden.__dict__["_gv_runtime"] = rt
-    return rt
+    @classmethod
+    def from_golden(cls, golden: GoldenSample) -> "StageModels":
+        """Rebuild every stage model from the golden's stored states (no refitting)."""
+        profile = None if golden.profile is None else load_profile(golden.profile)
+        scale = golden.meta.get("scale_mm_per_px")
+        if scale is None:
+            scale = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
+        return cls(
+            spec=golden.spec,
+            profile=profile,
+            product_mask=_product_mask(profile, golden.shape),
+            registration=RegistrationModel.from_state(golden.states["registration"]),
+            color=ZoneColorModel.from_state(golden.states["color"]),
+            anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
+            scale_mm_per_px=scale,
+            target_labs={k: (float(v[0]), float(v[1]), float(v[2])) for k, v in golden.meta.get("target_lab", {}).items()},
+            registration_method=_registration_method(golden.spec, profile),
+        )
 
 
 class Inspector:
-    """Inspect units against one golden; holds the golden's fitted models ready.
+    """Inspect units against one golden sample, with its stage models loaded once.
 
-    ``gv.inspect(image, golden)`` uses one of these, cached on the golden object.
+    This is what a station or a service worker holds, one per golden: building it rebuilds
+    the registration, colour and anomaly models and the station profile from the golden's
+    stored states; :meth:`inspect` then only runs them. Nothing is stored on the golden.
+
+    Parameters
+    ----------
+    golden : GoldenSample
+        A sealed (saved or loaded) golden; its provenance (id, manifest hash) is read once
+        here and recorded on every result.
+
+    Examples
+    --------
+    >>> inspector = gv.Inspector(gv.load_golden("sku.golden"))        # doctest: +SKIP
+    >>> result = inspector.inspect("unit.png", context={"lot": "L7"})  # doctest: +SKIP
     """
 
     def __init__(self, golden: GoldenSample) -> None:
         self.golden = golden
-        self.rt = _runtime(golden)
+        self.models = StageModels.from_golden(golden)
+        self.golden_provenance: dict[str, Any] = dict(golden.provenance())
+
+    @property
+    def rt(self) -> StageModels:
+        """The stage models (the name :mod:`goldenvision.report` and scripts use)."""
+        return self.models
 
     def evidence(self, image: ImageSource) -> dict[str, Any]:
-        """Re-align a unit and return what a report shows: the unit and golden in golden px and
-        the anomaly map. Raises GoldenVisionError when the unit cannot be aligned."""
-        rgb = read_image(image)
-        frame, _ = _to_frame(rgb, self.rt.profile)
-        reg = register(self.golden.reference, frame, method=self.rt.method,
-                       model=self.rt.registration, mask=self.rt.mask)
+        """Re-align a unit and return what a report shows.
+
+        Returns
+        -------
+        dict
+            ``frame`` (the unit in station px), ``warped`` and ``valid`` (golden px),
+            ``registration``, ``correction`` (None when the chart cannot be read),
+            ``golden`` (the reference), ``anomaly_map`` (None without anomaly zones) and
+            ``image_sha256`` (of the bytes read).
+
+        Raises
+        ------
+        GoldenVisionError
+            The image cannot be read or the unit cannot be aligned.
+        """
+        m = self.models
+        loaded = load_image(image)
+        frame, _ = _to_frame(loaded.rgb, m.profile)
+        reg = register(self.golden.reference, frame, method=m.registration_method,
+                       model=m.registration, mask=m.product_mask)
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
-        amap = self.rt.anomaly.score(warped, valid).map if self.rt.spec.anomaly_zones else None
+        amap = m.anomaly.score(warped, valid).map if m.spec.anomaly_zones else None
         try:
-            correction: ColorCorrection | None = _color_correction(frame, self.rt.profile)
+            correction: ColorCorrection | None = _color_correction(frame, m.profile)
         except CalibrationError:
             correction = None
         return {"frame": frame, "warped": warped, "valid": valid, "registration": reg, "correction": correction,
-                "golden": self.golden.reference, "anomaly_map": amap}
+                "golden": self.golden.reference, "anomaly_map": amap, "image_sha256": loaded.sha256}
 
-    def __call__(self, image: ImageSource, *, unit_id: str | None = None) -> UnitResult:
-        rt = self.rt
-        spec = rt.spec
-        timings: dict[str, float] = {}
-        problems: list[str] = []
-        provenance = dict(rt.provenance)
-        provenance["software_version"] = __version__
-        provenance["spec_revision"] = spec.revision
-        name = unit_id or (str(image) if isinstance(image, (str, Path)) else None)
+    def inspect(
+        self,
+        image: ImageSource,
+        *,
+        unit_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> UnitResult:
+        """Inspect one unit.
 
-        def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:
+        Parameters
+        ----------
+        image : path, bytes or ndarray (H, W, 3) uint8 RGB
+            The unit's photo as taken at the station; read once (its sha256 is of the
+            bytes that were decoded and judged).
+        unit_id : str, optional
+            Recorded in the result (default: the file path).
+        context : mapping, optional
+            Conditions of the inspection (lot, shift, material batch...), checked by
+            :func:`validate_context` and recorded as ``UnitResult.context``.
+
+        Returns
+        -------
+        UnitResult
+            Never raises for bad input: an unreadable image, a failed calibration or
+            registration, or any stage's refusal gives verdict ``review`` with the reason.
+
+        Raises
+        ------
+        SpecError
+            ``context`` is invalid (a caller's mistake, not the unit's).
+        """
+        ctx = validate_context(context)
+        name = unit_id or (str(image) if isinstance(image, (str, os.PathLike)) else None)
+        try:
+            return self._inspect(image, name, ctx)
+        except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
             return UnitResult(
-                verdict=Verdict.review, reasons=(reason,), registration=registration,
-                provenance=provenance, timings_ms=timings, unit_id=name,
+                verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
+                provenance=self._provenance(), unit_id=name, context=ctx,
             )
 
-        t = time.perf_counter()
+    __call__ = inspect
+
+    def _provenance(self) -> dict[str, Any]:
+        provenance = dict(self.golden_provenance)
+        provenance["software_version"] = __version__
+        provenance["spec_revision"] = self.models.spec.revision
+        return provenance
+
+    def _inspect(self, image: ImageSource, name: str | None, ctx: dict[str, str | float]) -> UnitResult:
+        m = self.models
+        spec = m.spec
+        timings: dict[str, float] = {}
+        problems: list[str] = []
+        provenance = self._provenance()
+        t_start = time.perf_counter()
+
+        def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:
+            timings["total"] = (time.perf_counter() - t_start) * 1e3
+            return UnitResult(
+                verdict=Verdict.review, reasons=(reason,), registration=registration,
+                provenance=provenance, timings_ms=timings, unit_id=name, context=ctx,
+            )
+
         try:
-            rgb = read_image(image, name=name)
-            provenance["image_sha256"] = sha256_of(image)
+            loaded = load_image(image, name=name)
         except ImageError as exc:
             return review(f"image: {exc}")
-        timings["read"] = (time.perf_counter() - t) * 1e3
+        provenance["image_sha256"] = loaded.sha256
+        provenance["image_nbytes"] = loaded.nbytes
+        timings["read"] = (time.perf_counter() - t_start) * 1e3
 
         t = time.perf_counter()
         try:
-            frame, info = _to_frame(rgb, rt.profile)
+            frame, info = _to_frame(loaded.rgb, m.profile)
         except CalibrationError as exc:
             return review(f"calibration: {exc}")
         correction: ColorCorrection | None
         try:
-            correction = _color_correction(frame, rt.profile)
+            correction = _color_correction(frame, m.profile)
         except CalibrationError as exc:
             correction = None
             problems.append(f"colour calibration: {exc}; colours not judged")
@@ -352,7 +507,8 @@ class Inspector:
         provenance.update(info)
 
         t = time.perf_counter()
-        reg = register(self.golden.reference, frame, method=rt.method, model=rt.registration, mask=rt.mask)
+        reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
+                       mask=m.product_mask)
         timings["registration"] = (time.perf_counter() - t) * 1e3
         if not reg.ok:
             return review(f"registration: {reg.reason or 'not aligned'}", reg)
@@ -364,27 +520,27 @@ class Inspector:
         if correction is not None and spec.colors:
             t = time.perf_counter()
             lab = correction.to_lab(warped)
-            colors = measure_zone_colors(lab, valid, rt.color, list(spec.colors), target_labs=rt.targets or None)
+            colors = measure_zone_colors(lab, valid, m.color, spec.colors, target_labs=m.target_labs or None)
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []
         if spec.dimensions:
             t = time.perf_counter()
             gray = linear_luminance(frame)
-            dims = measure_dimensions(gray, list(spec.dimensions), reg, rt.scale)
+            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None
         if spec.anomaly_zones:
             t = time.perf_counter()
-            anomaly = rt.anomaly.score(warped, valid)
+            anomaly = m.anomaly.score(warped, valid)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         d = decide(
             registration=reg, colors=colors, dimensions=dims, anomaly=anomaly,
             anomaly_severity={z.name: z.severity for z in spec.anomaly_zones}, problems=problems,
         )
-        timings["total"] = sum(timings.values())
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
         return UnitResult(
             verdict=d.verdict,
             reasons=d.reasons,
@@ -399,6 +555,7 @@ class Inspector:
             provenance=provenance,
             timings_ms=timings,
             unit_id=name,
+            context=ctx,
         )
 
 
@@ -441,7 +598,7 @@ def add_good_units(
             raise RegistrationError(f"good unit {name}: {exc}") from None
         warped_list.append(ev["warped"])
         valids.append(ev["valid"])
-        added.append({"image": name, "sha256": sha256_of(src)})
+        added.append({"image": name, "sha256": ev["image_sha256"]})
         if progress:
             progress(i + 1, len(images) + 1)
     model = AnomalyModel.from_state(golden.states["anomaly"])
@@ -459,8 +616,17 @@ def add_good_units(
     )
 
 
-def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = None) -> UnitResult:
-    """Inspect one unit against a sealed golden sample.
+def inspect(
+    image: ImageSource,
+    golden: GoldenSample,
+    *,
+    unit_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> UnitResult:
+    """Inspect one unit against a sealed golden sample: ``Inspector(golden).inspect(...)``.
+
+    Builds the golden's stage models for this one call; a caller inspecting many units
+    holds one :class:`Inspector` instead.
 
     Parameters
     ----------
@@ -469,6 +635,8 @@ def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = N
     golden : GoldenSample
     unit_id : str, optional
         Recorded in the result (default: the file name).
+    context : mapping, optional
+        See :meth:`Inspector.inspect`.
 
     Returns
     -------
@@ -476,14 +644,4 @@ def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = N
         Never raises for bad input: unreadable images, failed calibration or registration
         give verdict ``review`` with the reason.
     """
-    inspector = golden.__dict__.get("_gv_inspector")
-    if inspector is None:
-        inspector = Inspector(golden)
-        golden.__dict__["_gv_inspector"] = inspector
-    try:
-        return inspector(image, unit_id=unit_id)
-    except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
-        return UnitResult(
-            verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
-            unit_id=unit_id or (str(image) if isinstance(image, (str, Path)) else None),
-        )
+    return Inspector(golden).inspect(image, unit_id=unit_id, context=context)

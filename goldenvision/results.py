@@ -311,7 +311,13 @@ class AnomalyResult:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """Everything goldenvision concluded about one unit."""
+    """Everything goldenvision concluded about one unit.
+
+    ``provenance`` is the audit trail (golden id and manifest hash, spec revision, model and
+    software versions, ``image_sha256`` of the bytes judged); ``context`` the conditions the
+    caller gave (lot, shift, material batch, ...; see ``goldenvision.pipeline.validate_context``);
+    ``timings_ms`` the wall-clock time of each stage and the ``total``.
+    """
 
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -326,6 +332,13 @@ class UnitResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     unit_id: str | None = None
+    context: dict[str, str | float] = field(default_factory=dict)
+
+    @property
+    def image_sha256(self) -> str | None:
+        """sha256 of the photo's bytes that were decoded and judged (``provenance["image_sha256"]``);
+        None when the photo could not be read."""
+        return self.provenance.get("image_sha256")
 
     @property
     def defect_class(self) -> Severity | None:
@@ -351,4 +364,5 @@ class UnitResult:
             "failed_severities": [s.value for s in self.failed_severities],
             "provenance": jsonable(self.provenance),
             "timings_ms": jsonable(self.timings_ms),
+            "context": jsonable(self.context),
         }
