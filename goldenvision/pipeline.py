@@ -196,22 +196,22 @@ def seal(
     targets = _resolve_targets(spec, base_dir)
     labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned)]
     color_model = ZoneColorModel.fit(labs, valids, list(spec.colors))
-    scale = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
-    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale, valid_masks=valids)
+    scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
+    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px, valid_masks=valids)
     if progress:
         progress(len(images) + 1, total)
 
     # The golden's own dimensions: each capture measured in its own frame (repeatability).
-    golden_dims: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+    golden_dims_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
     golden_dim_problems: list[str] = []
-    if spec.dimensions and scale is not None:
+    if spec.dimensions and scale_mm_per_px is not None:
         for i, (frame, reg) in enumerate(zip(frames, regs)):
             gray = linear_luminance(frame)
-            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale):
+            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px):
                 if isinstance(res, GoldenVisionError):
                     golden_dim_problems.append(f"capture {i}: {res}")
                 else:
-                    golden_dims[res.name].append(float(res.measured_mm))
+                    golden_dims_mm[res.name].append(float(res.measured_mm))
     if golden_dim_problems:
         raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(golden_dim_problems))
 
@@ -223,14 +223,14 @@ def seal(
         "software_version": __version__,
         "created_with": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
         "station_profile_id": None if profile is None else profile.id,
-        "scale_mm_per_px": scale,
+        "scale_mm_per_px": scale_mm_per_px,
         "captures": cond,
         "model_versions": model_versions,
         "golden_lab": zone_lab,
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
-            for k, v in golden_dims.items()
+            for k, v in golden_dims_mm.items()
         },
     }
     states = {
@@ -343,9 +343,9 @@ class StageModels:
     def from_golden(cls, golden: GoldenSample) -> "StageModels":
         """Rebuild every stage model from the golden's stored states (no refitting)."""
         profile = None if golden.profile is None else load_profile(golden.profile)
-        scale = golden.meta.get("scale_mm_per_px")
-        if scale is None:
-            scale = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
+        scale_mm_per_px = golden.meta.get("scale_mm_per_px")
+        if scale_mm_per_px is None:
+            scale_mm_per_px = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
         return cls(
             spec=golden.spec,
             profile=profile,
@@ -353,7 +353,7 @@ class StageModels:
             registration=RegistrationModel.from_state(golden.states["registration"]),
             color=ZoneColorModel.from_state(golden.states["color"]),
             anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
-            scale_mm_per_px=scale,
+            scale_mm_per_px=scale_mm_per_px,
             target_labs={k: (float(v[0]), float(v[1]), float(v[2])) for k, v in golden.meta.get("target_lab", {}).items()},
             registration_method=_registration_method(golden.spec, profile),
         )
