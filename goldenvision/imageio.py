@@ -246,8 +246,8 @@ def _decode(data: bytes, max_pixels: int, what: str) -> np.ndarray:
                     rgb = np.asarray(Image.fromarray(rgb).transpose(_ORIENTATION[orientation]))
             else:
                 im.load()  # force the full decode: a truncated file fails here
-                im2 = ImageOps.exif_transpose(im)
-                rgb = _pil_to_rgb8(im2 if im2 is not None else im, what)
+                ImageOps.exif_transpose(im, in_place=True)  # no copy when there is nothing to turn
+                rgb = _pil_to_rgb8(im, what)
         except ImageError:
             raise
         except MemoryError:

@@ -246,6 +246,30 @@ def seal(
     )
 
 
+def _boxes(masks: Sequence[np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes ``(y0, y1, x0, x1)`` (end exclusive) of the non-empty masks; a box inside
+    another is dropped."""
+    boxes = []
+    for mask in masks:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size:
+            boxes.append((int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1))
+    return [b for i, b in enumerate(boxes)
+            if not any(j != i and o[0] <= b[0] and b[1] <= o[1] and o[2] <= b[2] and b[3] <= o[3]
+                       and (o != b or j < i) for j, o in enumerate(boxes))]
+
+
+def _lab_in_boxes(rgb: np.ndarray, correction: ColorCorrection, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+    """CIELAB D65 of ``rgb`` (H, W, 3) uint8 inside ``boxes``, NaN elsewhere; float32 (H, W, 3).
+
+    The conversion is per pixel, so a box gives exactly what converting the whole image would.
+    """
+    lab = np.full(rgb.shape, np.nan, dtype=np.float32)
+    for y0, y1, x0, x1 in boxes:
+        lab[y0:y1, x0:x1] = correction.to_lab(rgb[y0:y1, x0:x1])
+    return lab
+
+
 #: Context keys a station or service knows, with the JSON type each must have. Other keys
 #: are allowed with a str value (a site's own labels); see :func:`validate_context`.
 CONTEXT_KEYS: dict[str, type] = {
@@ -382,6 +406,8 @@ class Inspector:
         self.golden = golden
         self.models = StageModels.from_golden(golden)
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
+        # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
+        self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
 
     @property
     def rt(self) -> StageModels:
@@ -519,7 +545,7 @@ class Inspector:
         colors = []
         if correction is not None and spec.colors:
             t = time.perf_counter()
-            lab = correction.to_lab(warped)
+            lab = _lab_in_boxes(warped, correction, self._color_boxes_px)
             colors = measure_zone_colors(lab, valid, m.color, spec.colors, target_labs=m.target_labs or None)
             timings["color"] = (time.perf_counter() - t) * 1e3
 

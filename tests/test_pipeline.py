@@ -225,3 +225,31 @@ def test_add_good_units_records_the_bytes_it_learnt_from(demo_lot, demo_golden, 
     assert "good_units" not in demo_golden.meta  # the original golden is not changed
     assert new.states["anomaly"] is not demo_golden.states["anomaly"]
     assert new.states["registration"] is demo_golden.states["registration"]
+
+
+def test_colour_converted_only_in_the_zones_gives_the_full_frame_answer(demo_lot, demo_inspector, demo_results):
+    from goldenvision.color import measure_zone_colors
+
+    unit = demo_lot.unit_paths[3]
+    ev = demo_inspector.evidence(str(unit))
+    m = demo_inspector.models
+    full = measure_zone_colors(ev["correction"].to_lab(ev["warped"]), ev["valid"], m.color, m.spec.colors,
+                               target_labs=m.target_labs or None)
+    got = demo_results[unit.stem].color
+    assert [c.name for c in got] == [c.name for c in full] == [z.name for z in m.spec.colors]
+    for a, b in zip(got, full):
+        np.testing.assert_allclose(a.lab, b.lab, atol=1e-4)
+        assert a.delta_e_golden == pytest.approx(b.delta_e_golden, abs=1e-4)
+        assert a.uniformity_de00 == pytest.approx(b.uniformity_de00, abs=1e-4)
+
+
+def test_zone_boxes():
+    from goldenvision.pipeline import _boxes
+
+    a = np.zeros((10, 12), bool)
+    a[2:5, 3:9] = True
+    inner = np.zeros_like(a)
+    inner[3, 4] = True
+    apart = np.zeros_like(a)
+    apart[7:9, 0:2] = True
+    assert _boxes([a, inner, apart, np.zeros_like(a), a.copy()]) == [(2, 5, 3, 9), (7, 9, 0, 2)]
