@@ -253,3 +253,24 @@ def test_zone_boxes():
     apart = np.zeros_like(a)
     apart[7:9, 0:2] = True
     assert _boxes([a, inner, apart, np.zeros_like(a), a.copy()]) == [(2, 5, 3, 9), (7, 9, 0, 2)]
+
+
+def test_thread_pool_is_sized_by_the_inspector_and_checked(demo_golden):
+    import cv2
+
+    from goldenvision.pipeline import set_thread_pools
+
+    before = cv2.getNumThreads()
+    try:
+        gv.Inspector(demo_golden, opencv_threads=2)
+        assert cv2.getNumThreads() == 2
+        gv.Inspector(demo_golden)  # the default: one thread
+        assert cv2.getNumThreads() == 1
+        cv2.setNumThreads(3)
+        gv.Inspector(demo_golden, opencv_threads=None)  # left as it is
+        assert cv2.getNumThreads() == 3
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(SpecError, match="opencv_threads: expected an int >= 1"):
+                set_thread_pools(opencv_threads=bad)
+    finally:
+        cv2.setNumThreads(before)
