@@ -7,7 +7,9 @@ The public API (a contract other tools and the benchmarks call)::
     golden = gv.seal(images, spec)
     golden.save("sku.golden")
     golden = gv.load_golden("sku.golden")
-    result = gv.inspect(image, golden)
+    inspector = gv.Inspector(golden)       # held by a station or worker: models loaded once
+    result = inspector.inspect(image, context={"lot": "L7", "shift": "B"})
+    result = gv.inspect(image, golden)     # one unit: a thin wrapper that builds an Inspector
     gv.register(reference, moving)
     gv.delta_e_2000(lab1, lab2, kL=1, kC=1, kH=1)
     gv.aql.plan(lot_size, aql, level="II", severity="normal")

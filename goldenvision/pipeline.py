@@ -7,7 +7,6 @@ Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` 
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import time
@@ -25,6 +24,7 @@ from .calibration.color import ColorCorrection, fit_chart_correction, linear_lum
 from .calibration.geometry import rectify
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, load_color_library, measure_zone_colors
+from .context import CONTEXT_KEYS, validate_context
 from .decision import decide
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
@@ -38,6 +38,7 @@ __all__ = [
     "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
     "CONTEXT_KEYS", "set_thread_pools",
 ]
+
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
     if spec.station is None:
@@ -295,66 +296,6 @@ def _lab_in_boxes(rgb: np.ndarray, correction: ColorCorrection, boxes: Sequence[
     return lab
 
 
-#: Context keys a station or service knows, with the JSON type each must have. Other keys
-#: are allowed with a str value (a site's own labels); see :func:`validate_context`.
-CONTEXT_KEYS: dict[str, type] = {
-    "product": str,
-    "lot": str,
-    "station": str,
-    "shift": str,
-    "operator": str,
-    "material_batch": str,
-    "ambient_temp_c": float,
-    "humidity_pct": float,
-}
-
-
-def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float]:
-    """Check the conditions a unit was inspected under, as recorded on its result.
-
-    Parameters
-    ----------
-    context : mapping of str to str or number, or None
-        Known keys (:data:`CONTEXT_KEYS`): ``product``, ``lot``, ``station``, ``shift``,
-        ``operator``, ``material_batch`` (str); ``ambient_temp_c`` (number, degrees Celsius)
-        and ``humidity_pct`` (number in [0, 100], relative humidity in percent). Any other
-        key is allowed with a str value.
-
-    Returns
-    -------
-    dict
-        A new dict in the caller's key order; numbers as float.
-
-    Raises
-    ------
-    SpecError
-        Not a mapping, a key that is not a non-empty str, or a value of the wrong type
-        (a bool is not a number; NaN and infinities are refused); the message names the key.
-    """
-    if context is None:
-        return {}
-    if not isinstance(context, Mapping):
-        raise SpecError(f"context: expected a mapping of str keys to str or number values, got {type(context).__name__}")
-    out: dict[str, str | float] = {}
-    for key, value in context.items():
-        if not isinstance(key, str) or not key:
-            raise SpecError(f"context: keys must be non-empty str, got {key!r}")
-        expected = CONTEXT_KEYS.get(key, str)
-        got = f"{type(value).__name__} {value!r}"
-        if expected is str:
-            if not isinstance(value, str):
-                known = "" if key in CONTEXT_KEYS else " (a key of your own; known keys: " + ", ".join(CONTEXT_KEYS) + ")"
-                raise SpecError(f"context[{key!r}]: expected a str{known}, got {got}")
-            out[key] = value
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(f"context[{key!r}]: expected a finite number, got {got}")
-        if key == "humidity_pct" and not 0.0 <= value <= 100.0:
-            raise SpecError(f"context['humidity_pct']: expected a relative humidity in [0, 100] %, got {value!r}")
-        out[key] = float(value)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class StageModels:
     """The fitted stage models of one golden, loaded once by an :class:`Inspector`.
@@ -509,12 +450,14 @@ class Inspector:
         """
         ctx = validate_context(context)
         name = unit_id or (str(image) if isinstance(image, (str, os.PathLike)) else None)
+        provenance = self._provenance()
+        timings: dict[str, float] = {}
         try:
-            return self._inspect(image, name, ctx)
+            return self._inspect(image, name, ctx, provenance, timings)
         except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
-            return UnitResult(
+            return UnitResult(  # the photo's sha256, when it was read, is in provenance already
                 verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
-                provenance=self._provenance(), unit_id=name, context=ctx,
+                provenance=provenance, timings_ms=timings, unit_id=name, context=ctx,
             )
 
     __call__ = inspect
@@ -525,12 +468,12 @@ class Inspector:
         provenance["spec_revision"] = self.models.spec.revision
         return provenance
 
-    def _inspect(self, image: ImageSource, name: str | None, ctx: dict[str, str | float]) -> UnitResult:
+    def _inspect(self, image: ImageSource, name: str | None, ctx: dict[str, str | float],
+                 provenance: dict[str, Any], timings: dict[str, float]) -> UnitResult:
+        """The stages in order; fills ``provenance`` and ``timings`` (in ms) as it goes."""
         m = self.models
         spec = m.spec
-        timings: dict[str, float] = {}
         problems: list[str] = []
-        provenance = self._provenance()
         t_start = time.perf_counter()
 
         def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:

@@ -274,3 +274,18 @@ def test_thread_pool_is_sized_by_the_inspector_and_checked(demo_golden):
                 set_thread_pools(opencv_threads=bad)
     finally:
         cv2.setNumThreads(before)
+
+
+def test_a_stage_that_refuses_gives_review_with_the_photo_hash(demo_lot, demo_inspector, monkeypatch):
+    import goldenvision.pipeline as pipeline
+
+    def refuse(*args, **kw):  # noqa: ANN002, ANN003 - stands in for measure_dimensions
+        raise gv.MeasurementError("caliper panel_width: off the image")
+
+    monkeypatch.setattr(pipeline, "measure_dimensions", refuse)
+    unit = demo_lot.unit_paths[0]
+    r = demo_inspector.inspect(str(unit), context={"lot": "L7"})
+    assert r.verdict is gv.Verdict.review
+    assert r.reasons == ("MeasurementError: caliper panel_width: off the image",)
+    assert r.image_sha256 == hashlib.sha256(unit.read_bytes()).hexdigest()
+    assert r.context == {"lot": "L7"} and r.timings_ms["read"] > 0 and "anomaly" not in r.timings_ms
