@@ -186,11 +186,21 @@ class LoadedImage:
     nbytes: int
 
 
-def _source_bytes(source: ImageSource, name: str | None) -> tuple[bytes, str]:
+def _max_encoded_bytes(max_pixels: int) -> int:
+    """Largest encoded size accepted for ``max_pixels``: uncompressed 16-bit RGBA (8 bytes per
+    pixel) plus 16 MiB of headers and metadata. Anything larger is refused before it is read."""
+    return 8 * max_pixels + (16 << 20)
+
+
+def _source_bytes(source: ImageSource, name: str | None, max_pixels: int) -> tuple[bytes, str]:
     """The encoded bytes of a path or an upload, read once; (data, name for messages)."""
+    limit = _max_encoded_bytes(max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         what = name or "<bytes>"
         data = bytes(source)
+        if len(data) > limit:
+            raise ImageError(f"{what}: {len(data)} bytes is more than any image of max_pixels={max_pixels} "
+                             f"needs (at most {limit} bytes)")
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         what = name or str(path)
@@ -198,6 +208,13 @@ def _source_bytes(source: ImageSource, name: str | None) -> tuple[bytes, str]:
             raise ImageError(f"{what}: no such file")
         if not path.is_file():
             raise ImageError(f"{what}: not a regular file")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot stat ({exc})") from None
+        if size > limit:
+            raise ImageError(f"{what}: file of {size} bytes is more than any image of max_pixels={max_pixels} "
+                             f"needs (at most {limit} bytes); not read")
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -289,7 +306,7 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         what = name or "<array>"
         rgb = _check_array(source, max_pixels, what)
         return LoadedImage(rgb=rgb, sha256=sha256_of(source), name=what, nbytes=int(source.nbytes))
-    data, what = _source_bytes(source, name)
+    data, what = _source_bytes(source, name, max_pixels)
     digest = hashlib.sha256(data).hexdigest()
     return LoadedImage(rgb=_decode(data, max_pixels, what), sha256=digest, name=what, nbytes=len(data))
 
@@ -326,7 +343,7 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         raise ImageError(f"max_pixels: expected a positive int, got {max_pixels!r}")
     if isinstance(source, np.ndarray):
         return _check_array(source, max_pixels, name or "<array>")
-    data, what = _source_bytes(source, name)
+    data, what = _source_bytes(source, name, max_pixels)
     return _decode(data, max_pixels, what)
 
 

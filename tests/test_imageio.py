@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,3 +292,23 @@ def test_load_image_array_and_refusals(tmp_path):
         load_image(rgb, max_pixels=100)
     with pytest.raises(ImageError, match="expected a path, bytes or ndarray, got int"):
         load_image(7)  # type: ignore[arg-type]
+
+
+def test_a_file_too_large_for_max_pixels_is_not_read(tmp_path, monkeypatch):
+    p = write_image(tmp_path / "small.png", _gradient())
+    # 100 pixels allow at most 8 * 100 bytes + 16 MiB of encoded data
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:
+        f.write(p.read_bytes())
+        f.truncate(8 * 100 + (16 << 20) + 1)
+    read: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(str(self)) or real(self))
+    with pytest.raises(ImageError, match=r"big\.png: file of 16778017 bytes is more than any image of max_pixels=100"):
+        load_image(big, max_pixels=100)
+    assert read == []
+    with pytest.raises(ImageError, match=r"<bytes>: 16778017 bytes is more than"):
+        read_image(b"\0" * 16778017, max_pixels=100)
+    # within the limit the size is no reason to refuse: the header decides
+    with pytest.raises(ImageError, match="max_pixels=100"):
+        load_image(p, max_pixels=100)

@@ -195,6 +195,7 @@ print(json.dumps(failures))
 """
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
     """One fresh interpreter; before each module, every goldenvision module is forgotten."""
     names = sorted(MODULES)
