@@ -250,11 +250,12 @@ def seal(
 def set_thread_pools(*, opencv_threads: int) -> None:
     """Size OpenCV's worker pool for this whole process (``cv2.setNumThreads``).
 
-    On a 2-core station or a service running one worker per core, OpenCV's default pool (one
-    thread per core) makes every inspection's warps and filters wait for threads that another
-    inspection or process holds. Measured on the demo lot (2 cores, loaded): one OpenCV
-    thread costs about 5 % less CPU per unit than two at the same latency (scripts/bench.py).
-    The call is made only when the size changes.
+    OpenCV's default pool has one thread per core. A process that runs one inspection at a
+    time on free cores gains from it (warps and filters split across cores); several
+    inspecting processes or workers on the same cores (a service with one worker per core)
+    should each take 1, so that their pools do not oversubscribe the cores. The call is made
+    only when the size changes. Measured with the demo lot at size 1.0 on the 2-core build
+    machine under a load of about 14: 310-327 ms CPU per unit with 1 or 2 threads alike.
 
     Parameters
     ----------
@@ -362,8 +363,9 @@ class Inspector:
         A sealed (saved or loaded) golden; its provenance (id, manifest hash) is read once
         here and recorded on every result.
     opencv_threads : int or None, keyword-only
-        Size of OpenCV's thread pool for the whole process (see :func:`set_thread_pools`);
-        None leaves it as it is.
+        Size of OpenCV's thread pool for the whole process, set once here (see
+        :func:`set_thread_pools`; 1 for a service running one worker per core); None (the
+        default) leaves it as it is.
 
     Examples
     --------
@@ -371,7 +373,7 @@ class Inspector:
     >>> result = inspector.inspect("unit.png", context={"lot": "L7"})  # doctest: +SKIP
     """
 
-    def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = 1) -> None:
+    def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None) -> None:
         if opencv_threads is not None:
             set_thread_pools(opencv_threads=opencv_threads)
         self.golden = golden

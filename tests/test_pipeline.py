@@ -262,12 +262,12 @@ def test_thread_pool_is_sized_by_the_inspector_and_checked(demo_golden):
 
     before = cv2.getNumThreads()
     try:
+        gv.Inspector(demo_golden, opencv_threads=1)
+        assert cv2.getNumThreads() == 1
         gv.Inspector(demo_golden, opencv_threads=2)
         assert cv2.getNumThreads() == 2
-        gv.Inspector(demo_golden)  # the default: one thread
-        assert cv2.getNumThreads() == 1
         cv2.setNumThreads(3)
-        gv.Inspector(demo_golden, opencv_threads=None)  # left as it is
+        gv.Inspector(demo_golden)  # the default leaves the process's pool as it is
         assert cv2.getNumThreads() == 3
         for bad in (0, -1, 1.5, True, "2"):
             with pytest.raises(SpecError, match="opencv_threads: expected an int >= 1"):
