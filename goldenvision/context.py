@@ -54,7 +54,8 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float
     if context is None:
         return {}
     if not isinstance(context, Mapping):
-        raise SpecError(f"context: expected a mapping of str keys to str or number values, got {type(context).__name__}")
+        raise SpecError("context: expected a mapping of str keys to str or number values, "
+                        f"got {type(context).__name__}")
     out: dict[str, str | float] = {}
     for key, value in context.items():
         if not isinstance(key, str) or not key:
@@ -63,7 +64,7 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float
         got = f"{type(value).__name__} {value!r}"
         if expected is str:
             if not isinstance(value, str):
-                known = "" if key in CONTEXT_KEYS else " (a key of your own; known keys: " + ", ".join(CONTEXT_KEYS) + ")"
+                known = "" if key in CONTEXT_KEYS else f" (a key of your own; known keys: {', '.join(CONTEXT_KEYS)})"
                 raise SpecError(f"context[{key!r}]: expected a str{known}, got {got}")
             out[key] = value
             continue

@@ -182,12 +182,16 @@ def seal(
     reg_model = RegistrationModel.fit(reference, mask=mask)
     aligned = [reference]
     valids = [np.ones(reference.shape[:2], dtype=bool)]
-    regs: list[RegistrationResult] = [RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)]
+    regs: list[RegistrationResult] = [
+        RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)
+    ]
     method = _registration_method(spec, profile)
     for i, frame in enumerate(frames[1:], start=1):
         reg = register(reference, frame, method=method, model=reg_model, mask=mask)
         if not reg.ok:
-            raise RegistrationError(f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}")
+            raise RegistrationError(
+                f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}"
+            )
         warped, valid = warp_to_reference(frame, reg, reference.shape[:2])
         aligned.append(warped)
         valids.append(valid)
@@ -195,10 +199,11 @@ def seal(
         cond[i]["registration_rms_px"] = float(reg.rms_px)
 
     targets = _resolve_targets(spec, base_dir)
-    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned)]
+    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned, strict=True)]
     color_model = ZoneColorModel.fit(labs, valids, list(spec.colors))
     scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
-    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px, valid_masks=valids)
+    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
+                                     valid_masks=valids)
     if progress:
         progress(len(images) + 1, total)
 
@@ -206,7 +211,7 @@ def seal(
     golden_dims_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
     golden_dim_problems: list[str] = []
     if spec.dimensions and scale_mm_per_px is not None:
-        for i, (frame, reg) in enumerate(zip(frames, regs)):
+        for i, (frame, reg) in enumerate(zip(frames, regs, strict=True)):
             gray = linear_luminance(frame)
             for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px):
                 if isinstance(res, GoldenVisionError):
@@ -286,7 +291,9 @@ def _boxes(masks: Sequence[np.ndarray]) -> list[tuple[int, int, int, int]]:
                        and (o != b or j < i) for j, o in enumerate(boxes))]
 
 
-def _lab_in_boxes(rgb: np.ndarray, correction: ColorCorrection, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+def _lab_in_boxes(
+    rgb: np.ndarray, correction: ColorCorrection, boxes: Sequence[tuple[int, int, int, int]]
+) -> np.ndarray:
     """CIELAB D65 of ``rgb`` (H, W, 3) uint8 inside ``boxes``, NaN elsewhere; float32 (H, W, 3).
 
     The conversion is per pixel, so a box gives exactly what converting the whole image would.
@@ -345,7 +352,8 @@ class StageModels:
             color=ZoneColorModel.from_state(golden.states["color"]),
             anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
             scale_mm_per_px=scale_mm_per_px,
-            target_labs={k: (float(v[0]), float(v[1]), float(v[2])) for k, v in golden.meta.get("target_lab", {}).items()},
+            target_labs={k: (float(v[0]), float(v[1]), float(v[2]))
+                         for k, v in golden.meta.get("target_lab", {}).items()},
             registration_method=_registration_method(golden.spec, profile),
         )
 

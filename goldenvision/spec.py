@@ -104,7 +104,9 @@ class ColorZone(_Model):
         default=None, gt=0, le=100,
         description="Maximum spread inside the zone: 95th percentile ΔE00 of local patches from the zone colour.",
     )
-    weights: tuple[float, float, float] = Field(default=(1.0, 1.0, 1.0), description="kL, kC, kH (e.g. 2, 1, 1 for textiles).")
+    weights: tuple[float, float, float] = Field(
+        default=(1.0, 1.0, 1.0), description="kL, kC, kH (e.g. 2, 1, 1 for textiles)."
+    )
     severity: Severity = Severity.major
 
     _region = field_validator("region", mode="before")(classmethod(lambda cls, v: _check_polygon(v)))
@@ -235,7 +237,8 @@ class Spec(_Model):
     aql: AqlSettings = Field(default_factory=AqlSettings)
     color_library: str | None = Field(default=None, description="CSV of name -> Lab for named targets.")
     required_signatures: list[str] = Field(
-        default_factory=list, description="Roles whose signatures a sealed golden must carry (buyer, factory, inspector)."
+        default_factory=list,
+        description="Roles whose signatures a sealed golden must carry (buyer, factory, inspector).",
     )
 
     @model_validator(mode="after")

@@ -237,7 +237,7 @@ def test_colour_converted_only_in_the_zones_gives_the_full_frame_answer(demo_lot
                                target_labs=m.target_labs or None)
     got = demo_results[unit.stem].color
     assert [c.name for c in got] == [c.name for c in full] == [z.name for z in m.spec.colors]
-    for a, b in zip(got, full):
+    for a, b in zip(got, full, strict=True):
         np.testing.assert_allclose(a.lab, b.lab, atol=1e-4)
         assert a.delta_e_golden == pytest.approx(b.delta_e_golden, abs=1e-4)
         assert a.uniformity_de00 == pytest.approx(b.uniformity_de00, abs=1e-4)
