@@ -91,13 +91,14 @@ def test_inspector_is_held_by_the_caller_and_caches_nothing_on_the_golden(demo_l
     unit = demo_lot.unit_paths[1]
     inspector = gv.Inspector(golden)
     held = inspector.inspect(str(unit), unit_id=unit.stem)
-    once = gv.inspect(str(unit), golden, unit_id=unit.stem)
+    once = gv.inspect(str(unit), golden, unit_id=unit.stem, context={"lot": "L1"})
     assert dict(getattr(golden, "__dict__", {})).keys() == before.keys()
     assert not [k for k in dir(golden) if k.startswith("_gv")]
     # the wrapper is the same inspection
     assert once.verdict is held.verdict and once.reasons == held.reasons
     assert once.anomaly_score == pytest.approx(held.anomaly_score, rel=1e-6)
     assert once.image_sha256 == held.image_sha256
+    assert once.context == {"lot": "L1"} and held.context == {}
     np.testing.assert_allclose(once.registration.homography, held.registration.homography, atol=1e-9)
     # two Inspectors hold their own models
     other = gv.Inspector(golden)
