@@ -7,17 +7,21 @@ The public API (a contract other tools and the benchmarks call)::
     golden = gv.seal(images, spec)
     golden.save("sku.golden")
     golden = gv.load_golden("sku.golden")
-    result = gv.inspect(image, golden)
+    inspector = gv.Inspector(golden)       # held by a station or worker: models loaded once
+    result = inspector.inspect(image, context={"lot": "L7", "shift": "B"})
+    result = gv.inspect(image, golden)     # one unit: a thin wrapper that builds an Inspector
     gv.register(reference, moving)
     gv.delta_e_2000(lab1, lab2, kL=1, kC=1, kH=1)
     gv.aql.plan(lot_size, aql, level="II", severity="normal")
 """
 
-__version__ = "0.1.0"
+# First: modules that read goldenvision.__version__ during the imports below find it set.
+from ._version import __version__  # isort: skip
 
-from . import aql, lots  # noqa: E402
-from .color import delta_e_2000  # noqa: E402
-from .errors import (  # noqa: E402
+from . import aql, lots
+from .color import delta_e_2000
+from .enums import DefectType, Severity
+from .errors import (
     CalibrationError,
     GoldenVisionError,
     ImageError,
@@ -27,11 +31,11 @@ from .errors import (  # noqa: E402
     RegistrationError,
     SpecError,
 )
-from .golden import GoldenSample  # noqa: E402
-from .package import load_golden  # noqa: E402
-from .pipeline import Inspector, inspect, seal  # noqa: E402
-from .registration import register  # noqa: E402
-from .results import (  # noqa: E402
+from .golden import GoldenSample
+from .package import load_golden
+from .pipeline import Inspector, inspect, seal
+from .registration import register
+from .results import (
     ColorResult,
     Defect,
     DimensionResult,
@@ -39,7 +43,7 @@ from .results import (  # noqa: E402
     UnitResult,
     Verdict,
 )
-from .spec import Severity, Spec, load_spec  # noqa: E402
+from .spec import Spec, load_spec
 
 __all__ = [
     "__version__",
@@ -48,6 +52,7 @@ __all__ = [
     "load_spec",
     "Spec",
     "Severity",
+    "DefectType",
     "seal",
     "inspect",
     "Inspector",

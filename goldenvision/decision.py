@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .enums import Severity, Verdict
 from .errors import MeasurementError
-from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult, Verdict
-from .spec import Severity
+from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult
 
 __all__ = ["Decision", "decide", "MIN_VALID_FRACTION"]
 

@@ -1,4 +1,5 @@
-"""Safe image input and output: every photo enters goldenvision through :func:`read_image`.
+"""Safe image input and output: every photo enters goldenvision through :func:`load_image`
+(decoded pixels and the sha256 of the bytes decoded, from one read) or :func:`read_image`.
 
 The reader turns a file path, the bytes of an uploaded file or an array into one layout,
 ``(H, W, 3)`` uint8 RGB in **camera px** (EXIF orientation applied), and refuses everything
@@ -28,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -36,7 +38,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["read_image", "write_image", "sha256_of", "ImageSource", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_image", "LoadedImage", "read_image", "write_image", "sha256_of", "ImageSource", "DEFAULT_MAX_PIXELS"]
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
@@ -161,8 +163,158 @@ def _is_high_bit_colour(im: Image.Image) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedImage:
+    """A decoded photo and the sha256 of the very bytes it was decoded from.
+
+    Attributes
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+        RGB in camera px, EXIF orientation applied.
+    sha256 : str
+        Hex digest of the encoded bytes that were decoded (for a file or an upload), or of
+        an array as :func:`sha256_of` defines it (``"<dtype>|<shape>|"`` then its bytes).
+    name : str
+        The input's name as used in messages: the path, ``name=``, ``<bytes>`` or ``<array>``.
+    nbytes : int
+        Size of the encoded input in bytes (of the array's data for an array input).
+    """
+
+    rgb: np.ndarray
+    sha256: str
+    name: str
+    nbytes: int
+
+
+def _max_encoded_bytes(max_pixels: int) -> int:
+    """Largest encoded size accepted for ``max_pixels``: uncompressed 16-bit RGBA (8 bytes per
+    pixel) plus 16 MiB of headers and metadata. Anything larger is refused before it is read."""
+    return 8 * max_pixels + (16 << 20)
+
+
+def _source_bytes(source: ImageSource, name: str | None, max_pixels: int) -> tuple[bytes, str]:
+    """The encoded bytes of a path or an upload, read once; (data, name for messages)."""
+    limit = _max_encoded_bytes(max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        what = name or "<bytes>"
+        data = bytes(source)
+        if len(data) > limit:
+            raise ImageError(f"{what}: {len(data)} bytes is more than any image of max_pixels={max_pixels} "
+                             f"needs (at most {limit} bytes)")
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        what = name or str(path)
+        if not path.exists():
+            raise ImageError(f"{what}: no such file")
+        if not path.is_file():
+            raise ImageError(f"{what}: not a regular file")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot stat ({exc})") from None
+        if size > limit:
+            raise ImageError(f"{what}: file of {size} bytes is more than any image of max_pixels={max_pixels} "
+                             f"needs (at most {limit} bytes); not read")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot read ({exc})") from None
+    else:
+        raise ImageError(f"{name or 'source'}: expected a path, bytes or ndarray, got {type(source).__name__}")
+    if len(data) == 0:
+        kind = "input" if isinstance(source, (bytes, bytearray, memoryview)) else "file"
+        raise ImageError(f"{what}: empty {kind} (0 bytes); expected an encoded image")
+    return data, what
+
+
+def _check_array(source: np.ndarray, max_pixels: int, what: str) -> np.ndarray:
+    if source.ndim >= 2 and source.shape[0] * source.shape[1] > max_pixels:
+        raise ImageError(f"{what}: {source.shape[1]} x {source.shape[0]} = {source.shape[0] * source.shape[1]} "
+                         f"pixels exceeds max_pixels={max_pixels}")
+    return _array_to_rgb8(source, what)
+
+
+def _decode(data: bytes, max_pixels: int, what: str) -> np.ndarray:
+    """Decode encoded image bytes into (H, W, 3) uint8 RGB (header checks first)."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched Pillow's safety off globally
+        raise ImageError(f"{what}: refusing to decode while PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True "
+                         "(truncated files would be accepted silently)")
+    try:
+        im = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{what}: too many pixels for Pillow's decompression-bomb limit ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{what}: not a recognised image file (expected JPEG, PNG, TIFF, BMP or WebP)") from None
+    except OSError as exc:
+        raise ImageError(f"{what}: cannot open ({exc})") from None
+    with im:
+        w, h = im.size
+        if w <= 0 or h <= 0:
+            raise ImageError(f"{what}: header gives an empty image size {w} x {h}")
+        if w * h > max_pixels:
+            raise ImageError(f"{what}: {w} x {h} = {w * h} pixels exceeds max_pixels={max_pixels}")
+        fmt = im.format or "?"
+        try:
+            if _is_high_bit_colour(im):
+                orientation = im.getexif().get(0x0112, 1)
+                im.load()  # full decode through Pillow: catches truncation the same way
+                rgb = _decode_high_bit_depth(data, fmt, what)
+                if orientation in _ORIENTATION:
+                    rgb = np.asarray(Image.fromarray(rgb).transpose(_ORIENTATION[orientation]))
+            else:
+                im.load()  # force the full decode: a truncated file fails here
+                ImageOps.exif_transpose(im, in_place=True)  # no copy when there is nothing to turn
+                rgb = _pil_to_rgb8(im, what)
+        except ImageError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError, struct.error...
+            raise ImageError(f"{what}: corrupt or truncated {fmt} data ({type(exc).__name__}: {exc})") from None
+    return np.ascontiguousarray(rgb)
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> LoadedImage:
+    """Read a photo once: hash the encoded bytes and decode those same bytes.
+
+    A file is opened exactly once; the sha256 recorded for a result is therefore the
+    digest of the bytes that were judged, even if the file is replaced meanwhile.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes or ndarray
+        As for :func:`read_image`.
+    max_pixels : int, keyword-only
+        Largest accepted ``width * height``; checked from the header before decoding.
+    name : str, optional, keyword-only
+        Name used in error messages and in ``LoadedImage.name``.
+
+    Returns
+    -------
+    LoadedImage
+        ``rgb`` (H, W, 3) uint8 RGB in camera px (a (H, W, 3) uint8 input array as is, not
+        copied), its ``sha256``, ``name`` and ``nbytes``.
+
+    Raises
+    ------
+    ImageError
+        As :func:`read_image`.
+    """
+    if max_pixels <= 0:
+        raise ImageError(f"max_pixels: expected a positive int, got {max_pixels!r}")
+    if isinstance(source, np.ndarray):
+        what = name or "<array>"
+        rgb = _check_array(source, max_pixels, what)
+        return LoadedImage(rgb=rgb, sha256=sha256_of(source), name=what, nbytes=int(source.nbytes))
+    data, what = _source_bytes(source, name, max_pixels)
+    digest = hashlib.sha256(data).hexdigest()
+    return LoadedImage(rgb=_decode(data, max_pixels, what), sha256=digest, name=what, nbytes=len(data))
+
+
 def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
     """Read a photo into ``(H, W, 3)`` uint8 RGB, safely.
+
+    Use :func:`load_image` when the photo's sha256 is recorded too (one read for both).
 
     Parameters
     ----------
@@ -190,74 +342,9 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     if max_pixels <= 0:
         raise ImageError(f"max_pixels: expected a positive int, got {max_pixels!r}")
     if isinstance(source, np.ndarray):
-        what = name or "<array>"
-        if source.ndim >= 2 and source.shape[0] * source.shape[1] > max_pixels:
-            raise ImageError(f"{what}: {source.shape[1]} x {source.shape[0]} = {source.shape[0] * source.shape[1]} "
-                             f"pixels exceeds max_pixels={max_pixels}")
-        return _array_to_rgb8(source, what)
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        what = name or "<bytes>"
-        data: bytes | None = bytes(source)
-        if len(data) == 0:
-            raise ImageError(f"{what}: empty input (0 bytes); expected an encoded image")
-        fp: object = io.BytesIO(data)
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        what = name or str(path)
-        if not path.exists():
-            raise ImageError(f"{what}: no such file")
-        if not path.is_file():
-            raise ImageError(f"{what}: not a regular file")
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise ImageError(f"{what}: cannot stat ({exc})") from None
-        if size == 0:
-            raise ImageError(f"{what}: empty file (0 bytes); expected an encoded image")
-        data = None
-        fp = path
-    else:
-        raise ImageError(f"{name or 'source'}: expected a path, bytes or ndarray, got {type(source).__name__}")
-
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched Pillow's safety off globally
-        raise ImageError(f"{what}: refusing to decode while PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True "
-                         "(truncated files would be accepted silently)")
-    try:
-        im = Image.open(fp)  # reads the header only
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{what}: too many pixels for Pillow's decompression-bomb limit ({exc})") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{what}: not a recognised image file (expected JPEG, PNG, TIFF, BMP or WebP)") from None
-    except OSError as exc:
-        raise ImageError(f"{what}: cannot open ({exc})") from None
-    with im:
-        w, h = im.size
-        if w <= 0 or h <= 0:
-            raise ImageError(f"{what}: header gives an empty image size {w} x {h}")
-        if w * h > max_pixels:
-            raise ImageError(f"{what}: {w} x {h} = {w * h} pixels exceeds max_pixels={max_pixels}")
-        fmt = im.format or "?"
-        try:
-            if _is_high_bit_colour(im):
-                orientation = im.getexif().get(0x0112, 1)
-                if data is None:
-                    data = Path(fp).read_bytes()  # type: ignore[arg-type]
-                im.load()  # full decode through Pillow: catches truncation the same way
-                rgb = _decode_high_bit_depth(data, fmt, what)
-                if orientation in _ORIENTATION:
-                    rgb = np.asarray(Image.fromarray(rgb).transpose(_ORIENTATION[orientation]))
-            else:
-                im.load()  # force the full decode: a truncated file fails here
-                im2 = ImageOps.exif_transpose(im)
-                rgb = _pil_to_rgb8(im2 if im2 is not None else im, what)
-        except ImageError:
-            raise
-        except MemoryError:
-            raise
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError, struct.error...
-            raise ImageError(f"{what}: corrupt or truncated {fmt} data ({type(exc).__name__}: {exc})") from None
-    return np.ascontiguousarray(rgb)
+        return _check_array(source, max_pixels, name or "<array>")
+    data, what = _source_bytes(source, name, max_pixels)
+    return _decode(data, max_pixels, what)
 
 
 def write_image(path: "str | os.PathLike[str]", rgb: np.ndarray, *, jpeg_quality: int = 95) -> Path:
@@ -284,11 +371,12 @@ def write_image(path: "str | os.PathLike[str]", rgb: np.ndarray, *, jpeg_quality
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
         raise ImageError(f"{p}: expected (H, W, 3) or (H, W) uint8 to write, got shape {arr.shape} of {arr.dtype}")
-    kwargs: dict[str, object] = {}
-    if fmt in ("JPEG", "WEBP"):
-        kwargs["quality"] = int(jpeg_quality)
+    im = Image.fromarray(np.ascontiguousarray(arr))
     try:
-        Image.fromarray(np.ascontiguousarray(arr)).save(p, format=fmt, **kwargs)
+        if fmt in ("JPEG", "WEBP"):
+            im.save(p, format=fmt, quality=int(jpeg_quality))
+        else:
+            im.save(p, format=fmt)
     except OSError as exc:
         raise ImageError(f"{p}: cannot write ({exc})") from None
     return p

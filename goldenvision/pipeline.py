@@ -7,9 +7,10 @@ Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` 
 
 from __future__ import annotations
 
+import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,24 +18,26 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .anomaly import AnomalyModel
 from .calibration.color import ColorCorrection, fit_chart_correction, linear_luminance
 from .calibration.geometry import rectify
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, load_color_library, measure_zone_colors
+from .context import CONTEXT_KEYS, validate_context
 from .decision import decide
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
-from .imageio import read_image, sha256_of
+from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult, UnitResult, Verdict
 from .spec import Spec, load_spec
 
-__all__ = ["seal", "inspect", "add_good_units", "Inspector", "ImageSource"]
-
-ImageSource = str | Path | bytes | np.ndarray
+__all__ = [
+    "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
+    "CONTEXT_KEYS", "set_thread_pools",
+]
 
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
@@ -161,10 +164,10 @@ def seal(
     cond: list[dict[str, Any]] = []
     for i, src in enumerate(images):
         name = str(src) if isinstance(src, (str, Path)) else f"capture {i}"
-        rgb = read_image(src, name=name)
-        hashes.append(sha256_of(src))
+        loaded = load_image(src, name=name)
+        hashes.append(loaded.sha256)
         try:
-            frame, info = _to_frame(rgb, profile)
+            frame, info = _to_frame(loaded.rgb, profile)
             cc = _color_correction(frame, profile)
         except CalibrationError as exc:
             raise CalibrationError(f"golden {name}: {exc}") from None
@@ -179,12 +182,16 @@ def seal(
     reg_model = RegistrationModel.fit(reference, mask=mask)
     aligned = [reference]
     valids = [np.ones(reference.shape[:2], dtype=bool)]
-    regs: list[RegistrationResult] = [RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)]
+    regs: list[RegistrationResult] = [
+        RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)
+    ]
     method = _registration_method(spec, profile)
     for i, frame in enumerate(frames[1:], start=1):
         reg = register(reference, frame, method=method, model=reg_model, mask=mask)
         if not reg.ok:
-            raise RegistrationError(f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}")
+            raise RegistrationError(
+                f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}"
+            )
         warped, valid = warp_to_reference(frame, reg, reference.shape[:2])
         aligned.append(warped)
         valids.append(valid)
@@ -192,24 +199,25 @@ def seal(
         cond[i]["registration_rms_px"] = float(reg.rms_px)
 
     targets = _resolve_targets(spec, base_dir)
-    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned)]
+    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned, strict=True)]
     color_model = ZoneColorModel.fit(labs, valids, list(spec.colors))
-    scale = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
-    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale, valid_masks=valids)
+    scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
+    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
+                                     valid_masks=valids)
     if progress:
         progress(len(images) + 1, total)
 
     # The golden's own dimensions: each capture measured in its own frame (repeatability).
-    golden_dims: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+    golden_dims_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
     golden_dim_problems: list[str] = []
-    if spec.dimensions and scale is not None:
-        for i, (frame, reg) in enumerate(zip(frames, regs)):
+    if spec.dimensions and scale_mm_per_px is not None:
+        for i, (frame, reg) in enumerate(zip(frames, regs, strict=True)):
             gray = linear_luminance(frame)
-            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale):
+            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px):
                 if isinstance(res, GoldenVisionError):
                     golden_dim_problems.append(f"capture {i}: {res}")
                 else:
-                    golden_dims[res.name].append(float(res.measured_mm))
+                    golden_dims_mm[res.name].append(float(res.measured_mm))
     if golden_dim_problems:
         raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(golden_dim_problems))
 
@@ -221,14 +229,14 @@ def seal(
         "software_version": __version__,
         "created_with": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
         "station_profile_id": None if profile is None else profile.id,
-        "scale_mm_per_px": scale,
+        "scale_mm_per_px": scale_mm_per_px,
         "captures": cond,
         "model_versions": model_versions,
         "golden_lab": zone_lab,
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
-            for k, v in golden_dims.items()
+            for k, v in golden_dims_mm.items()
         },
     }
     states = {
@@ -244,107 +252,263 @@ def seal(
     )
 
 
-@dataclass
-class _Runtime:
-    """Per-golden objects built once and reused for every unit (the station's hot path)."""
+def set_thread_pools(*, opencv_threads: int) -> None:
+    """Size OpenCV's worker pool for this whole process (``cv2.setNumThreads``).
+
+    OpenCV's default pool has one thread per core. A process that runs one inspection at a
+    time on free cores gains from it (warps and filters split across cores); several
+    inspecting processes or workers on the same cores (a service with one worker per core)
+    should each take 1, so that their pools do not oversubscribe the cores. The call is made
+    only when the size changes. Measured with the demo lot at size 1.0 on the 2-core build
+    machine under a load of about 14: 310-327 ms CPU per unit with 1 or 2 threads alike.
+
+    Parameters
+    ----------
+    opencv_threads : int, keyword-only
+        Threads of OpenCV's pool (>= 1). 1 runs OpenCV's functions on the calling thread.
+
+    Raises
+    ------
+    SpecError
+        ``opencv_threads`` is not an int >= 1.
+    """
+    if isinstance(opencv_threads, bool) or not isinstance(opencv_threads, int) or opencv_threads < 1:
+        raise SpecError(f"opencv_threads: expected an int >= 1, got {opencv_threads!r}")
+    if cv2.getNumThreads() != opencv_threads:
+        cv2.setNumThreads(opencv_threads)
+
+
+def _boxes(masks: Sequence[np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes ``(y0, y1, x0, x1)`` (end exclusive) of the non-empty masks; a box inside
+    another is dropped."""
+    boxes = []
+    for mask in masks:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size:
+            boxes.append((int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1))
+    return [b for i, b in enumerate(boxes)
+            if not any(j != i and o[0] <= b[0] and b[1] <= o[1] and o[2] <= b[2] and b[3] <= o[3]
+                       and (o != b or j < i) for j, o in enumerate(boxes))]
+
+
+def _lab_in_boxes(
+    rgb: np.ndarray, correction: ColorCorrection, boxes: Sequence[tuple[int, int, int, int]]
+) -> np.ndarray:
+    """CIELAB D65 of ``rgb`` (H, W, 3) uint8 inside ``boxes``, NaN elsewhere; float32 (H, W, 3).
+
+    The conversion is per pixel, so a box gives exactly what converting the whole image would.
+    """
+    lab = np.full(rgb.shape, np.nan, dtype=np.float32)
+    for y0, y1, x0, x1 in boxes:
+        lab[y0:y1, x0:x1] = correction.to_lab(rgb[y0:y1, x0:x1])
+    return lab
+
+
+@dataclass(frozen=True, slots=True)
+class StageModels:
+    """The fitted stage models of one golden, loaded once by an :class:`Inspector`.
+
+    Attributes
+    ----------
+    spec : Spec
+    profile : StationProfile or None
+        The station profile the golden was sealed with.
+    product_mask : ndarray (H, W) bool or None
+        Registration mask in golden px: the profile's product area (fiducials and chart
+        excluded); None = the whole frame.
+    registration : RegistrationModel
+    color : ZoneColorModel
+    anomaly : AnomalyModel
+    scale_mm_per_px : float or None
+        mm per golden px (the golden's record, else the profile's, else the spec's).
+    target_labs : dict of str to (L*, a*, b*)
+        Colour targets resolved from the colour library at seal time, by zone name (D65).
+    registration_method : str
+        What ``registration: auto`` resolved to for this station.
+    """
 
     spec: Spec
     profile: StationProfile | None
-    mask: np.ndarray | None
+    product_mask: np.ndarray | None
     registration: RegistrationModel
     color: ZoneColorModel
     anomaly: AnomalyModel
-    scale: float | None
-    targets: dict[str, tuple[float, float, float]]
-    provenance: dict[str, Any]
-    method: str
+    scale_mm_per_px: float | None
+    target_labs: dict[str, tuple[float, float, float]]
+    registration_method: str
 
-
-def _runtime(golden: GoldenSample) -> _Runtime:
-    rt = golden.__dict__.get("_gv_runtime")
-    if rt is not None:
-        return rt
-    profile = None if golden.profile is None else load_profile(golden.profile)
-    scale = golden.meta.get("scale_mm_per_px")
-    if scale is None:
-        scale = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
-    prov = golden.provenance() if hasattr(golden, "provenance") else {}
-    rt = _Runtime(
-        spec=golden.spec,
-        profile=profile,
-        mask=_product_mask(profile, golden.shape),
-        registration=RegistrationModel.from_state(golden.states["registration"]),
-        color=ZoneColorModel.from_state(golden.states["color"]),
-        anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
-        scale=scale,
-        targets={k: tuple(v) for k, v in golden.meta.get("target_lab", {}).items()},
-        provenance=prov,
-        method=_registration_method(golden.spec, profile),
-    )
-    golden.__dict__["_gv_runtime"] = rt
-    return rt
+    @classmethod
+    def from_golden(cls, golden: GoldenSample) -> "StageModels":
+        """Rebuild every stage model from the golden's stored states (no refitting)."""
+        profile = None if golden.profile is None else load_profile(golden.profile)
+        scale_mm_per_px = golden.meta.get("scale_mm_per_px")
+        if scale_mm_per_px is None:
+            scale_mm_per_px = profile.scale_mm_per_px if profile is not None else golden.spec.scale_mm_per_px
+        return cls(
+            spec=golden.spec,
+            profile=profile,
+            product_mask=_product_mask(profile, golden.shape),
+            registration=RegistrationModel.from_state(golden.states["registration"]),
+            color=ZoneColorModel.from_state(golden.states["color"]),
+            anomaly=AnomalyModel.from_state(golden.states["anomaly"]),
+            scale_mm_per_px=scale_mm_per_px,
+            target_labs={k: (float(v[0]), float(v[1]), float(v[2]))
+                         for k, v in golden.meta.get("target_lab", {}).items()},
+            registration_method=_registration_method(golden.spec, profile),
+        )
 
 
 class Inspector:
-    """Inspect units against one golden; holds the golden's fitted models ready.
+    """Inspect units against one golden sample, with its stage models loaded once.
 
-    ``gv.inspect(image, golden)`` uses one of these, cached on the golden object.
+    This is what a station or a service worker holds, one per golden: building it rebuilds
+    the registration, colour and anomaly models and the station profile from the golden's
+    stored states; :meth:`inspect` then only runs them. Nothing is stored on the golden.
+
+    Parameters
+    ----------
+    golden : GoldenSample
+        A sealed (saved or loaded) golden; its provenance (id, manifest hash) is read once
+        here and recorded on every result.
+    opencv_threads : int or None, keyword-only
+        Size of OpenCV's thread pool for the whole process, set once here (see
+        :func:`set_thread_pools`; 1 for a service running one worker per core); None (the
+        default) leaves it as it is.
+
+    Examples
+    --------
+    >>> inspector = gv.Inspector(gv.load_golden("sku.golden"))        # doctest: +SKIP
+    >>> result = inspector.inspect("unit.png", context={"lot": "L7"})  # doctest: +SKIP
     """
 
-    def __init__(self, golden: GoldenSample) -> None:
+    def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None) -> None:
+        if opencv_threads is not None:
+            set_thread_pools(opencv_threads=opencv_threads)
         self.golden = golden
-        self.rt = _runtime(golden)
+        self.models = StageModels.from_golden(golden)
+        self.golden_provenance: dict[str, Any] = dict(golden.provenance())
+        # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
+        self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+
+    @property
+    def rt(self) -> StageModels:
+        """The stage models (the name :mod:`goldenvision.report` and scripts use)."""
+        return self.models
 
     def evidence(self, image: ImageSource) -> dict[str, Any]:
-        """Re-align a unit and return what a report shows: the unit and golden in golden px and
-        the anomaly map. Raises GoldenVisionError when the unit cannot be aligned."""
-        rgb = read_image(image)
-        frame, _ = _to_frame(rgb, self.rt.profile)
-        reg = register(self.golden.reference, frame, method=self.rt.method,
-                       model=self.rt.registration, mask=self.rt.mask)
+        """Re-align a unit and return what a report shows.
+
+        Returns
+        -------
+        dict
+            ``frame`` (the unit in station px), ``warped`` and ``valid`` (golden px),
+            ``registration``, ``correction`` (None when the chart cannot be read),
+            ``golden`` (the reference), ``anomaly_map`` (None without anomaly zones) and
+            ``image_sha256`` (of the bytes read).
+
+        Raises
+        ------
+        GoldenVisionError
+            The image cannot be read or the unit cannot be aligned.
+        """
+        m = self.models
+        loaded = load_image(image)
+        frame, _ = _to_frame(loaded.rgb, m.profile)
+        reg = register(self.golden.reference, frame, method=m.registration_method,
+                       model=m.registration, mask=m.product_mask)
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
-        amap = self.rt.anomaly.score(warped, valid).map if self.rt.spec.anomaly_zones else None
+        amap = m.anomaly.score(warped, valid).map if m.spec.anomaly_zones else None
         try:
-            correction: ColorCorrection | None = _color_correction(frame, self.rt.profile)
+            correction: ColorCorrection | None = _color_correction(frame, m.profile)
         except CalibrationError:
             correction = None
         return {"frame": frame, "warped": warped, "valid": valid, "registration": reg, "correction": correction,
-                "golden": self.golden.reference, "anomaly_map": amap}
+                "golden": self.golden.reference, "anomaly_map": amap, "image_sha256": loaded.sha256}
 
-    def __call__(self, image: ImageSource, *, unit_id: str | None = None) -> UnitResult:
-        rt = self.rt
-        spec = rt.spec
+    def inspect(
+        self,
+        image: ImageSource,
+        *,
+        unit_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> UnitResult:
+        """Inspect one unit.
+
+        Parameters
+        ----------
+        image : path, bytes or ndarray (H, W, 3) uint8 RGB
+            The unit's photo as taken at the station; read once (its sha256 is of the
+            bytes that were decoded and judged).
+        unit_id : str, optional
+            Recorded in the result (default: the file path).
+        context : mapping, optional
+            Conditions of the inspection (lot, shift, material batch...), checked by
+            :func:`validate_context` and recorded as ``UnitResult.context``.
+
+        Returns
+        -------
+        UnitResult
+            Never raises for bad input: an unreadable image, a failed calibration or
+            registration, or any stage's refusal gives verdict ``review`` with the reason.
+
+        Raises
+        ------
+        SpecError
+            ``context`` is invalid (a caller's mistake, not the unit's).
+        """
+        ctx = validate_context(context)
+        name = unit_id or (str(image) if isinstance(image, (str, os.PathLike)) else None)
+        provenance = self._provenance()
         timings: dict[str, float] = {}
-        problems: list[str] = []
-        provenance = dict(rt.provenance)
-        provenance["software_version"] = __version__
-        provenance["spec_revision"] = spec.revision
-        name = unit_id or (str(image) if isinstance(image, (str, Path)) else None)
-
-        def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:
-            return UnitResult(
-                verdict=Verdict.review, reasons=(reason,), registration=registration,
-                provenance=provenance, timings_ms=timings, unit_id=name,
+        try:
+            return self._inspect(image, name, ctx, provenance, timings)
+        except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
+            return UnitResult(  # the photo's sha256, when it was read, is in provenance already
+                verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
+                provenance=provenance, timings_ms=timings, unit_id=name, context=ctx,
             )
 
-        t = time.perf_counter()
+    __call__ = inspect
+
+    def _provenance(self) -> dict[str, Any]:
+        provenance = dict(self.golden_provenance)
+        provenance["software_version"] = __version__
+        provenance["spec_revision"] = self.models.spec.revision
+        return provenance
+
+    def _inspect(self, image: ImageSource, name: str | None, ctx: dict[str, str | float],
+                 provenance: dict[str, Any], timings: dict[str, float]) -> UnitResult:
+        """The stages in order; fills ``provenance`` and ``timings`` (in ms) as it goes."""
+        m = self.models
+        spec = m.spec
+        problems: list[str] = []
+        t_start = time.perf_counter()
+
+        def review(reason: str, registration: RegistrationResult | None = None) -> UnitResult:
+            timings["total"] = (time.perf_counter() - t_start) * 1e3
+            return UnitResult(
+                verdict=Verdict.review, reasons=(reason,), registration=registration,
+                provenance=provenance, timings_ms=timings, unit_id=name, context=ctx,
+            )
+
         try:
-            rgb = read_image(image, name=name)
-            provenance["image_sha256"] = sha256_of(image)
+            loaded = load_image(image, name=name)
         except ImageError as exc:
             return review(f"image: {exc}")
-        timings["read"] = (time.perf_counter() - t) * 1e3
+        provenance["image_sha256"] = loaded.sha256
+        provenance["image_nbytes"] = loaded.nbytes
+        timings["read"] = (time.perf_counter() - t_start) * 1e3
 
         t = time.perf_counter()
         try:
-            frame, info = _to_frame(rgb, rt.profile)
+            frame, info = _to_frame(loaded.rgb, m.profile)
         except CalibrationError as exc:
             return review(f"calibration: {exc}")
         correction: ColorCorrection | None
         try:
-            correction = _color_correction(frame, rt.profile)
+            correction = _color_correction(frame, m.profile)
         except CalibrationError as exc:
             correction = None
             problems.append(f"colour calibration: {exc}; colours not judged")
@@ -352,7 +516,8 @@ class Inspector:
         provenance.update(info)
 
         t = time.perf_counter()
-        reg = register(self.golden.reference, frame, method=rt.method, model=rt.registration, mask=rt.mask)
+        reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
+                       mask=m.product_mask)
         timings["registration"] = (time.perf_counter() - t) * 1e3
         if not reg.ok:
             return review(f"registration: {reg.reason or 'not aligned'}", reg)
@@ -363,28 +528,28 @@ class Inspector:
         colors = []
         if correction is not None and spec.colors:
             t = time.perf_counter()
-            lab = correction.to_lab(warped)
-            colors = measure_zone_colors(lab, valid, rt.color, list(spec.colors), target_labs=rt.targets or None)
+            lab = _lab_in_boxes(warped, correction, self._color_boxes_px)
+            colors = measure_zone_colors(lab, valid, m.color, spec.colors, target_labs=m.target_labs or None)
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []
         if spec.dimensions:
             t = time.perf_counter()
             gray = linear_luminance(frame)
-            dims = measure_dimensions(gray, list(spec.dimensions), reg, rt.scale)
+            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None
         if spec.anomaly_zones:
             t = time.perf_counter()
-            anomaly = rt.anomaly.score(warped, valid)
+            anomaly = m.anomaly.score(warped, valid)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         d = decide(
             registration=reg, colors=colors, dimensions=dims, anomaly=anomaly,
             anomaly_severity={z.name: z.severity for z in spec.anomaly_zones}, problems=problems,
         )
-        timings["total"] = sum(timings.values())
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
         return UnitResult(
             verdict=d.verdict,
             reasons=d.reasons,
@@ -399,6 +564,7 @@ class Inspector:
             provenance=provenance,
             timings_ms=timings,
             unit_id=name,
+            context=ctx,
         )
 
 
@@ -441,7 +607,7 @@ def add_good_units(
             raise RegistrationError(f"good unit {name}: {exc}") from None
         warped_list.append(ev["warped"])
         valids.append(ev["valid"])
-        added.append({"image": name, "sha256": sha256_of(src)})
+        added.append({"image": name, "sha256": ev["image_sha256"]})
         if progress:
             progress(i + 1, len(images) + 1)
     model = AnomalyModel.from_state(golden.states["anomaly"])
@@ -459,8 +625,17 @@ def add_good_units(
     )
 
 
-def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = None) -> UnitResult:
-    """Inspect one unit against a sealed golden sample.
+def inspect(
+    image: ImageSource,
+    golden: GoldenSample,
+    *,
+    unit_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> UnitResult:
+    """Inspect one unit against a sealed golden sample: ``Inspector(golden).inspect(...)``.
+
+    Builds the golden's stage models for this one call; a caller inspecting many units
+    holds one :class:`Inspector` instead.
 
     Parameters
     ----------
@@ -469,6 +644,8 @@ def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = N
     golden : GoldenSample
     unit_id : str, optional
         Recorded in the result (default: the file name).
+    context : mapping, optional
+        See :meth:`Inspector.inspect`.
 
     Returns
     -------
@@ -476,14 +653,4 @@ def inspect(image: ImageSource, golden: GoldenSample, *, unit_id: str | None = N
         Never raises for bad input: unreadable images, failed calibration or registration
         give verdict ``review`` with the reason.
     """
-    inspector = golden.__dict__.get("_gv_inspector")
-    if inspector is None:
-        inspector = Inspector(golden)
-        golden.__dict__["_gv_inspector"] = inspector
-    try:
-        return inspector(image, unit_id=unit_id)
-    except GoldenVisionError as exc:  # a stage refused the input: never crash a batch
-        return UnitResult(
-            verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None,
-            unit_id=unit_id or (str(image) if isinstance(image, (str, Path)) else None),
-        )
+    return Inspector(golden).inspect(image, unit_id=unit_id, context=context)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .spec import DefectType, Severity
+from .enums import DefectType, Severity, Verdict
 
 if TYPE_CHECKING:
     from .measure.reference import DimensionReference
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Verdict",
+    "Severity",
+    "DefectType",
     "RegistrationResult",
     "ColorResult",
     "DimensionResult",
@@ -31,15 +33,6 @@ __all__ = [
     "jsonable",
     "color_shift_words",
 ]
-
-
-class Verdict(str, enum.Enum):
-    passed = "pass"
-    failed = "fail"
-    review = "review"
-
-    def __str__(self) -> str:  # "pass", not "Verdict.passed"
-        return self.value
 
 
 def jsonable(value: Any) -> Any:
@@ -368,7 +361,13 @@ class AnomalyResult:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """Everything goldenvision concluded about one unit."""
+    """Everything goldenvision concluded about one unit.
+
+    ``provenance`` is the audit trail (golden id and manifest hash, spec revision, model and
+    software versions, ``image_sha256`` of the bytes judged); ``context`` the conditions the
+    caller gave (lot, shift, material batch, ...; see ``goldenvision.pipeline.validate_context``);
+    ``timings_ms`` the wall-clock time of each stage and the ``total``.
+    """
 
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -383,6 +382,13 @@ class UnitResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     unit_id: str | None = None
+    context: dict[str, str | float] = field(default_factory=dict)
+
+    @property
+    def image_sha256(self) -> str | None:
+        """sha256 of the photo's bytes that were decoded and judged (``provenance["image_sha256"]``);
+        None when the photo could not be read."""
+        return self.provenance.get("image_sha256")
 
     @property
     def defect_class(self) -> Severity | None:
@@ -408,4 +414,5 @@ class UnitResult:
             "failed_severities": [s.value for s in self.failed_severities],
             "provenance": jsonable(self.provenance),
             "timings_ms": jsonable(self.timings_ms),
+            "context": jsonable(self.context),
         }

@@ -12,7 +12,6 @@ was expected and what came, e.g.
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .enums import DefectType, Severity
 from .errors import SpecError
 
 __all__ = [
@@ -43,24 +43,6 @@ AQL_VALUES = (
     0.010, 0.015, 0.025, 0.040, 0.065, 0.10, 0.15, 0.25, 0.40, 0.65, 1.0, 1.5, 2.5,
     4.0, 6.5, 10.0, 15.0, 25.0, 40.0, 65.0, 100.0, 150.0, 250.0, 400.0, 650.0, 1000.0,
 )
-
-
-class Severity(str, enum.Enum):
-    """Defect class of ISO 2859-1 practice: each has its own AQL."""
-
-    critical = "critical"
-    major = "major"
-    minor = "minor"
-
-
-class DefectType(str, enum.Enum):
-    """What kind of flaw an anomaly zone watches for."""
-
-    finish = "finish"
-    plating = "plating"
-    stitching = "stitching"
-    print = "print"
-    other = "other"
 
 
 Point = tuple[float, float]
@@ -122,7 +104,9 @@ class ColorZone(_Model):
         default=None, gt=0, le=100,
         description="Maximum spread inside the zone: 95th percentile ΔE00 of local patches from the zone colour.",
     )
-    weights: tuple[float, float, float] = Field(default=(1.0, 1.0, 1.0), description="kL, kC, kH (e.g. 2, 1, 1 for textiles).")
+    weights: tuple[float, float, float] = Field(
+        default=(1.0, 1.0, 1.0), description="kL, kC, kH (e.g. 2, 1, 1 for textiles)."
+    )
     severity: Severity = Severity.major
 
     _region = field_validator("region", mode="before")(classmethod(lambda cls, v: _check_polygon(v)))
@@ -253,7 +237,8 @@ class Spec(_Model):
     aql: AqlSettings = Field(default_factory=AqlSettings)
     color_library: str | None = Field(default=None, description="CSV of name -> Lab for named targets.")
     required_signatures: list[str] = Field(
-        default_factory=list, description="Roles whose signatures a sealed golden must carry (buyer, factory, inspector)."
+        default_factory=list,
+        description="Roles whose signatures a sealed golden must carry (buyer, factory, inspector).",
     )
 
     @model_validator(mode="after")

@@ -100,7 +100,7 @@ def main() -> None:
                     if verdicts[-1] != "pass":
                         print(f"  {up.unit_id} nonrigid inspect {verdicts[-1]}: {'; '.join(ur.reasons)[:160]}")
                 else:
-                    reg = register(golden.reference, frame, method=m, model=rt.registration, mask=rt.mask)
+                    reg = register(golden.reference, frame, method=m, model=rt.registration, mask=rt.product_mask)
                 res[m]["time"].append(time.perf_counter() - t)
                 status[m] = reg is not None and reg.ok
                 if not status[m]:

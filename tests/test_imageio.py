@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import tifffile
 from PIL import Image, ImageFile
 
 from goldenvision.errors import ImageError
-from goldenvision.imageio import read_image, sha256_of, write_image
+from goldenvision.imageio import load_image, read_image, sha256_of, write_image
 
 
 def _gradient(h: int = 24, w: int = 32) -> np.ndarray:
@@ -230,4 +231,84 @@ def test_sha256(tmp_path):
     assert sha256_of(a) != sha256_of(a.reshape(3, 4))
     assert sha256_of(a) != sha256_of(a.astype(np.uint16)[:, :3])
     assert sha256_of(a) == sha256_of(a.copy())
-    assert len(sha256_of(io.BytesIO(b"x").getvalue())) == 64
+    # FIPS 180-4 SHA-256 of the one byte "x"
+    assert sha256_of(b"x") == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+    assert sha256_of(bytearray(b"x")) == sha256_of(memoryview(b"x")) == sha256_of(io.BytesIO(b"x").getvalue())
+
+
+def test_load_image_hashes_the_bytes_it_decodes(tmp_path):
+    rgb = _gradient()
+    p = write_image(tmp_path / "a.png", rgb)
+    data = p.read_bytes()
+    import hashlib
+
+    loaded = load_image(p)
+    np.testing.assert_array_equal(loaded.rgb, rgb)
+    assert loaded.sha256 == hashlib.sha256(data).hexdigest() == sha256_of(p)
+    assert loaded.nbytes == len(data) and loaded.name == str(p)
+    from_bytes = load_image(data, name="upload-1")
+    assert (from_bytes.sha256, from_bytes.nbytes, from_bytes.name) == (loaded.sha256, len(data), "upload-1")
+    np.testing.assert_array_equal(from_bytes.rgb, rgb)
+
+
+def test_load_image_16bit_png_decodes_from_the_same_bytes(tmp_path):
+    import cv2
+
+    rgb16 = (_gradient().astype(np.uint16) * 257 + 100).clip(0, 65535).astype(np.uint16)
+    p = tmp_path / "c16.png"
+    cv2.imwrite(str(p), rgb16[..., ::-1])
+    loaded = load_image(p)
+    np.testing.assert_array_equal(loaded.rgb, np.rint(rgb16 / 257.0).astype(np.uint8))
+    assert loaded.sha256 == sha256_of(p)
+
+
+def test_load_image_opens_a_file_once(tmp_path, monkeypatch):
+    import builtins
+
+    p = write_image(tmp_path / "once.png", _gradient())
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kw):  # noqa: ANN001 - a stand-in for open()
+        opened.append(str(file))
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    load_image(p)
+    assert opened.count(str(p)) == 1, opened
+
+
+def test_load_image_array_and_refusals(tmp_path):
+    rgb = _gradient()
+    loaded = load_image(rgb)
+    assert loaded.rgb is rgb and loaded.sha256 == sha256_of(rgb) and loaded.nbytes == rgb.nbytes
+    assert loaded.name == "<array>"
+    with pytest.raises(ImageError, match="missing.png.*no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="upload-3.*empty"):
+        load_image(b"", name="upload-3")
+    with pytest.raises(ImageError, match="max_pixels=100"):
+        load_image(rgb, max_pixels=100)
+    with pytest.raises(ImageError, match="expected a path, bytes or ndarray, got int"):
+        load_image(7)  # type: ignore[arg-type]
+
+
+def test_a_file_too_large_for_max_pixels_is_not_read(tmp_path, monkeypatch):
+    p = write_image(tmp_path / "small.png", _gradient())
+    # 100 pixels allow at most 8 * 100 bytes + 16 MiB of encoded data
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:
+        f.write(p.read_bytes())
+        f.truncate(8 * 100 + (16 << 20) + 1)
+    read: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(str(self)) or real(self))
+    with pytest.raises(ImageError, match=r"big\.png: file of 16778017 bytes is more than any image of max_pixels=100"):
+        load_image(big, max_pixels=100)
+    assert read == []
+    with pytest.raises(ImageError, match=r"<bytes>: 16778017 bytes is more than"):
+        read_image(b"\0" * 16778017, max_pixels=100)
+    # within the limit the size is no reason to refuse: the header decides
+    with pytest.raises(ImageError, match="max_pixels=100"):
+        load_image(p, max_pixels=100)

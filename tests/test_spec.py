@@ -112,3 +112,35 @@ def test_schema_is_json():
     schema = spec_json_schema()
     text = json.dumps(schema)
     assert "tolerance_de00" in text and "anomaly_zones" in schema["properties"]
+
+
+def test_enums_live_in_goldenvision_enums_and_are_reexported():
+    from goldenvision import enums, results, spec
+
+    assert spec.Severity is enums.Severity is results.Severity
+    assert spec.DefectType is enums.DefectType is results.DefectType
+    assert results.Verdict is enums.Verdict
+    assert [s.value for s in enums.Severity] == ["critical", "major", "minor"]
+    assert [v.value for v in enums.Verdict] == ["pass", "fail", "review"] and str(enums.Verdict.passed) == "pass"
+    assert load_spec({"product": "x", "anomaly_zones": [{"name": "a", "defect_type": "plating"}]}).anomaly_zones[0] \
+        .defect_type is enums.DefectType.plating
+
+
+#: Numeric spec fields without a physical unit: ΔE00 weights, a factor, AQLs (percent by ISO 2859-1's own
+#: definition, named by defect class in the YAML contract), CIELAB values and points (golden px, as documented).
+UNITLESS = {"weights", "sensitivity", "critical", "major", "minor", "lab", "center", "observer"}
+UNIT_SUFFIXES = ("_de00", "_mm", "_mm2", "_px", "_deg", "_mm_per_px")
+
+
+def test_every_numeric_spec_field_names_its_unit():
+    schema = spec_json_schema()
+    numeric = []
+    for model in [schema, *schema["$defs"].values()]:
+        for key, prop in model.get("properties", {}).items():
+            types = {prop.get("type")} | {a.get("type") for a in prop.get("anyOf", [])}
+            if types & {"number", "integer", "array"} and key not in UNITLESS and "$ref" not in str(prop):
+                numeric.append(key)
+    assert {"tolerance_de00", "nominal_mm", "tolerance_mm", "scale_mm_per_px", "angle_deg"} <= set(numeric)
+    missing = [k for k in numeric if not k.endswith(UNIT_SUFFIXES) and k not in
+               {"region", "colors", "dimensions", "anomaly_zones", "required_signatures"}]
+    assert not missing, missing
