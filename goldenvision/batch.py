@@ -222,9 +222,8 @@ def inspect_file(inspector: Any, path: "str | os.PathLike[str]") -> UnitResult:
     on one bad photo).
     """
     p = Path(path)
-    call = getattr(inspector, "inspect", None) or inspector
     try:
-        result = call(str(p))
+        result = inspector.inspect(str(p))
     except GoldenVisionError as exc:
         result = UnitResult(verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None)
     provenance = dict(result.provenance)

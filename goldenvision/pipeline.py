@@ -82,6 +82,16 @@ def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
     return spec.registration
 
 
+def _dimension_reference(profile: StationProfile | None) -> str:
+    """What a dimension is measured against: the station's metric frame when its fiducials
+    rectify every photo into it; otherwise the golden frame after registration, so that the
+    rest of the product is the ruler and a change of camera distance never reads as a change
+    of size (see :mod:`goldenvision.measure.reference`)."""
+    if profile is not None and profile.marker_dictionary is not None:
+        return "station_profile"
+    return "golden_frame"
+
+
 def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
     if profile is None or profile.chart is None:
         return ColorCorrection.identity()
@@ -213,7 +223,8 @@ def seal(
     if spec.dimensions and scale_mm_per_px is not None:
         for i, (frame, reg) in enumerate(zip(frames, regs, strict=True)):
             gray = linear_luminance(frame)
-            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px):
+            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px,
+                                          reference=_dimension_reference(profile)):
                 if isinstance(res, GoldenVisionError):
                     golden_dim_problems.append(f"capture {i}: {res}")
                 else:
@@ -536,7 +547,8 @@ class Inspector:
         if spec.dimensions:
             t = time.perf_counter()
             gray = linear_luminance(frame)
-            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px)
+            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px,
+                                      reference=_dimension_reference(m.profile))
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None
