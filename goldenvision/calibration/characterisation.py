@@ -298,6 +298,25 @@ class ColorModel:
             raise ImageError(f"ColorModel.to_lab rgb: expected (..., 3) uint8, got {arr.shape} {arr.dtype}")
         return xyz_d65_to_lab(self.rgb01_to_xyz(arr / 255.0)).astype(np.float32)
 
+    def to_color_correction(self) -> Any:
+        """This model as the pipeline's :class:`~goldenvision.calibration.color.ColorCorrection` (3x3 in linear light).
+
+        Only for a 3-term linear model (``Cheung 2004`` terms=3 or ``Finlayson 2015``
+        degree=1) on ``"srgb"`` input, which is exactly ``ColorCorrection``'s form:
+        ``linear sRGB = M_XYZ->sRGB @ C.T @ linear camera RGB``.
+        """
+        from .color import M_XYZ_TO_SRGB, ColorCorrection
+
+        c = self.candidate
+        linear3 = (c.expansion, c.order) in (("Cheung 2004", 3), ("Finlayson 2015", 1))
+        if not linear3 or c.encoding != "srgb":
+            raise CalibrationError(f"colour model {c.name!r}: only a 3x3 model on sRGB input converts to a ColorCorrection")
+        loo = np.asarray(self.loo_de00, np.float64)
+        return ColorCorrection(matrix=M_XYZ_TO_SRGB @ self.coefficients.T,
+                               residual_de00_mean=float(loo.mean()) if loo.size else math.nan,
+                               residual_de00_max=float(loo.max()) if loo.size else math.nan,
+                               method=f"chart: {c.name}", residual_de00=tuple(float(v) for v in loo))
+
     def to_dict(self) -> dict[str, Any]:
         c = self.candidate
         return {
