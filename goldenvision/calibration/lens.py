@@ -250,7 +250,7 @@ class LensModel:
         if self.model == "fisheye":
             out = cv2.fisheye.undistortPoints(p, k, self.dist_coeffs, P=k, criteria=_CRIT)
         else:
-            out = cv2.undistortPointsIter(p, k, self.dist_coeffs, None, k, _CRIT)
+            out = cv2.undistortPoints(p, k, self.dist_coeffs, R=None, P=k, criteria=_CRIT)
         return out.reshape(-1, 2)
 
     def undistort_maps(self) -> tuple[np.ndarray, np.ndarray]:
