@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
@@ -67,8 +66,8 @@ def register_commands(calibrate_app: typer.Typer) -> None:
         square_mm: float = typer.Option(25.0, "--square-mm", help="Square side, mm."),
         marker_mm: float = typer.Option(0.0, "--marker-mm", help="ChArUco: marker side, mm."),
         dictionary: str = typer.Option("DICT_5X5_100", "--dictionary", help="ChArUco: cv2.aruco dictionary."),
-        board_file: Optional[Path] = typer.Option(None, "--board-file", help="Board definition YAML (calibration/boards/)."),
-        plane: Optional[Path] = typer.Option(None, "--plane", help="Photo of the board lying where the product lies (gives mm_per_px)."),
+        board_file: Path | None = typer.Option(None, "--board-file", help="Board definition YAML (calibration/boards/)."),
+        plane: Path | None = typer.Option(None, "--plane", help="Photo of the board lying where the product lies (gives mm_per_px)."),
         models: str = typer.Option("pinhole,rational,fisheye", "--models", help="Candidate lens models."),
         force: bool = typer.Option(False, "--force", help="Replace an existing profile."),
         update: bool = typer.Option(False, "--update", help="Add the geometry to an existing profile."),
@@ -118,8 +117,8 @@ def register_commands(calibrate_app: typer.Typer) -> None:
     def calibrate_color_cmd(
         image: Path = typer.Argument(..., help="Photo with a ColorChecker Classic 24 in it."),
         out: Path = typer.Option(..., "--out", "-o", help="Calibration profile to write (JSON)."),
-        flat_field: Optional[Path] = typer.Option(None, "--flat-field", help="Photo of a uniform white/grey card (same framing)."),
-        corners: Optional[str] = typer.Option(None, "--corners", help="Manual chart corners x1,y1,...,x4,y4 (camera px)."),
+        flat_field: Path | None = typer.Option(None, "--flat-field", help="Photo of a uniform white/grey card (same framing)."),
+        corners: str | None = typer.Option(None, "--corners", help="Manual chart corners x1,y1,...,x4,y4 (camera px)."),
         encoding: str = typer.Option("srgb", "--encoding", help="Camera values for the flat field: srgb (JPEG) | linear (raw)."),
         force: bool = typer.Option(False, "--force", help="Replace an existing profile."),
         update: bool = typer.Option(False, "--update", help="Add the colour model to an existing profile."),

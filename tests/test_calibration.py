@@ -374,7 +374,6 @@ def test_demo_lightbox_photo_if_available():
 # =========================================================================== fitted calibration (issue 18)
 
 import json  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from typer.testing import CliRunner  # noqa: E402
 

@@ -120,7 +120,7 @@ class CalibrationProfile:
         return _finite_or_none({
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
-            "created_utc": self.created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created_utc": self.created_utc or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "image_size": None if self.image_size is None else list(self.image_size),
             "images": [dict(d) for d in self.images],
             "geometry": None if self.lens is None and self.mm_per_px is None else {
