@@ -457,6 +457,11 @@ def test_calibrate_geometry_recovers_distorting_camera(distorted_views):
     pts = detect_board(distorted_views[0], board)[0]
     # the product plane scale: 400 mm / 520 px at the centre of a fronto-parallel board
     assert cal.mm_per_px == pytest.approx(400 / 520, rel=0.01)
+    # a dimension on the product plane measured through the fitted profile: 140 mm between the
+    # first and last corner of the plane image's top row (undistorted px x mm_per_px)
+    ppts = cal.lens.undistort_points(detect_board(plane, board)[0])
+    measured_mm = float(np.linalg.norm(ppts[7] - ppts[0])) * cal.mm_per_px_xy[0]
+    assert abs(measured_mm - 7 * SQUARE_MM) < 0.5 * cal.mm_per_px  # within half a pixel over 182 px
     # undistortion keeps the size and maps a distorted corner onto the pinhole projection
     und = cal.lens.undistort_points(pts[:1])
     r, t = POSES[0]
