@@ -422,6 +422,7 @@ def lot_cmd(
 
 calibrate_app = typer.Typer(help="Station calibration: camera intrinsics and gauge R&R.", no_args_is_help=True)
 app.add_typer(calibrate_app, name="calibrate")
+__import__("goldenvision.cli_calibrate", fromlist=["register_commands"]).register_commands(calibrate_app)
 
 
 @calibrate_app.command("camera")

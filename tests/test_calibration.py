@@ -369,3 +369,308 @@ def test_demo_lightbox_photo_if_available():
     assert err.max() < 0.1, err.max()
     cc = fit_chart_correction(r.image, PROFILE)
     assert cc.residual_de00_mean < 0.5
+
+
+# =========================================================================== fitted calibration (issue 18)
+
+import json  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from goldenvision.calibration.characterisation import (  # noqa: E402
+    PLAIN_CANDIDATES,
+    Candidate,
+    ColorModel,
+    FlatField,
+    colorchecker_reference,
+    fit_characterisation,
+    loo_de00,
+    nested_loo_de00,
+)
+from goldenvision.calibration.chart import find_colorchecker  # noqa: E402
+from goldenvision.calibration.fitted import CalibrationProfile, load_calibration, sha256_of  # noqa: E402
+from goldenvision.calibration.lens import BoardSpec, LensModel, calibrate_geometry, detect_board  # noqa: E402
+from goldenvision.calibration.trust import chart_trust_check  # noqa: E402
+from goldenvision.color import delta_e_2000  # noqa: E402
+
+CC_NAMES, CC_XYZ, CC_LAB = colorchecker_reference()
+K_TRUE = np.array([[520.0, 0, 322.0], [0, 520.0, 236.0], [0, 0, 1]])
+D_TRUE = np.array([-0.28, 0.09, 0.0, 0.0, -0.012])
+SQUARE_MM = 20.0
+
+
+def _board_texture(px_per_mm: float = 8.0, inner=(8, 6)) -> tuple[np.ndarray, float]:
+    cols, rows = inner[0] + 1, inner[1] + 1
+    s = int(SQUARE_MM * px_per_mm)
+    img = np.full(((rows + 2) * s, (cols + 2) * s), 235, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            if (r + c) % 2 == 0:
+                img[(r + 1) * s:(r + 2) * s, (c + 1) * s:(c + 2) * s] = 20
+    return img, s / SQUARE_MM
+
+
+def _render_view(rvec, tvec, size=(640, 480)) -> np.ndarray:
+    """Render the board through the true distorting camera (board mm origin at the first inner corner)."""
+    tex, ppm = _board_texture()
+    w, h = size
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    norm = cv2.undistortPoints(np.stack([xs.ravel(), ys.ravel()], 1).reshape(-1, 1, 2), K_TRUE, D_TRUE,
+                               criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)).reshape(-1, 2)
+    r, _ = cv2.Rodrigues(np.asarray(rvec, np.float64))
+    hmat = np.column_stack([r[:, 0], r[:, 1], np.asarray(tvec, np.float64)])
+    b = np.column_stack([norm, np.ones(len(norm))]) @ np.linalg.inv(hmat).T
+    bmm = b[:, :2] / b[:, 2:3]
+    off = SQUARE_MM * 2  # the first inner corner sits 2 squares into the texture
+    mx = ((bmm[:, 0] + off) * ppm - 0.5).reshape(h, w).astype(np.float32)
+    my = ((bmm[:, 1] + off) * ppm - 0.5).reshape(h, w).astype(np.float32)
+    return cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderValue=128)
+
+
+POSES = [((0.25, -0.2, 0.05), (-110, -80, 260)), ((-0.3, 0.25, -0.1), (-30, -60, 250)), ((0.1, 0.4, 0.0), (-90, -20, 280)),
+         ((-0.35, -0.3, 0.2), (-40, -30, 270)), ((0.0, 0.0, 0.1), (-70, -50, 210)), ((0.4, 0.1, -0.2), (-100, -55, 300)),
+         ((-0.15, 0.35, 0.3), (-45, -75, 240)), ((0.3, 0.3, 0.0), (-85, -25, 260))]
+
+
+@pytest.fixture(scope="module")
+def distorted_views():
+    return [_render_view(r, t) for r, t in POSES]
+
+
+def test_calibrate_geometry_recovers_distorting_camera(distorted_views):
+    board = BoardSpec("chessboard", (8, 6), SQUARE_MM)
+    plane = _render_view((0.0, 0.0, 0.0), (-70, -50, 400))  # fronto-parallel at 400 mm: 400/520 mm per px
+    cal = calibrate_geometry(distorted_views + [np.full((480, 640), 128, np.uint8)], board,
+                             plane_image=plane, models=("pinhole", "rational"))
+    assert len(cal.images_used) == len(POSES)
+    assert cal.images_rejected == (("images[8]", "chessboard with 8x6 inner corners not found"),)
+    assert cal.rms_px < 0.2
+    np.testing.assert_allclose(np.diag(cal.lens.camera_matrix)[:2], [520, 520], rtol=0.01)
+    assert set(cal.held_out_rms_px) == {"pinhole", "rational"}
+    assert cal.held_out_rms_px[cal.model] == min(cal.held_out_rms_px.values())
+    # straight lines after undistortion, against strongly curved ones before
+    from goldenvision.calibration.lens import line_straightness_px
+
+    raw = np.concatenate([line_straightness_px(None, *detect_board(v, board)[::2], board.inner_corners)
+                          for v in distorted_views])
+    assert np.sqrt(np.mean(raw ** 2)) > 0.4 and cal.straightness_px < 0.2 * np.sqrt(np.mean(raw ** 2))
+    pts = detect_board(distorted_views[0], board)[0]
+    # the product plane scale: 400 mm / 520 px at the centre of a fronto-parallel board
+    assert cal.mm_per_px == pytest.approx(400 / 520, rel=0.01)
+    # a dimension on the product plane measured through the fitted profile: 140 mm between the
+    # first and last corner of the plane image's top row (undistorted px x mm_per_px)
+    ppts = cal.lens.undistort_points(detect_board(plane, board)[0])
+    measured_mm = float(np.linalg.norm(ppts[7] - ppts[0])) * cal.mm_per_px_xy[0]
+    assert abs(measured_mm - 7 * SQUARE_MM) < 0.5 * cal.mm_per_px  # within half a pixel over 182 px
+    # undistortion keeps the size and maps a distorted corner onto the pinhole projection
+    und = cal.lens.undistort_points(pts[:1])
+    r, t = POSES[0]
+    ideal, _ = cv2.projectPoints(np.array([[0.0, 0, 0]]), np.array(r), np.array(t, float), K_TRUE, None)
+    assert np.linalg.norm(und[0] - ideal.ravel()) < 0.5
+    assert cal.lens.undistort_image(distorted_views[0]).shape == (480, 640)
+
+
+def test_calibrate_geometry_too_few_views_lists_failures(distorted_views):
+    blank = np.full((480, 640), 128, np.uint8)
+    with pytest.raises(CalibrationError, match=r"2 usable views of 4.*b1: chessboard with 8x6 inner corners not found; b2"):
+        calibrate_geometry(distorted_views[:2] + [blank, blank], BoardSpec("chessboard", (8, 6), SQUARE_MM),
+                           names=["v1", "v2", "b1", "b2"])
+
+
+def test_board_spec_validation_and_charuco_detection():
+    with pytest.raises(CalibrationError, match="kind"):
+        BoardSpec("circles", (4, 4), 10)
+    with pytest.raises(CalibrationError, match="marker_mm"):
+        BoardSpec("charuco", (9, 6), 25, marker_mm=30)
+    spec = BoardSpec.from_dict({"kind": "charuco", "inner_corners": "9x6", "square_mm": 25, "marker_mm": 18,
+                                "dictionary": "DICT_5X5_100"})
+    img = spec._charuco().generateImage((1000, 700), marginSize=20)
+    found = detect_board(img, spec)
+    assert found is not None and len(found[2]) == 54
+    # the 10 x 7 board fitted into 960 x 660 px (margins 20 px): min(960 / 10, 660 / 7) px per square
+    step = np.median(np.diff(found[0][:9, 0]))
+    assert step == pytest.approx(660 / 7, abs=1.0)
+
+
+def _render_chart_in_clutter(w=3000, h=2000, chart_w=200, angle=12.0, centre=(2600, 1700), seed=0,
+                             rgb_of=None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    frame = cv2.resize(rng.uniform(0, 255, (h // 50, w // 50, 3)).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    for _ in range(300):
+        x, y, s = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(10, 120))
+        cv2.rectangle(frame, (x, y), (x + s, int(y + s * rng.uniform(0.5, 2))), rng.integers(0, 255, 3).tolist(), -1)
+    srgb = np.clip(colour.XYZ_to_sRGB(CC_XYZ), 0, 1) if rgb_of is None else rgb_of
+    pitch = chart_w / 6.3
+    chart = np.full((int(pitch * 4.3), chart_w, 3), 30, np.uint8)
+    for i in range(24):
+        r, c = divmod(i, 6)
+        x0, y0 = int(pitch * (0.23 + c)), int(pitch * (0.23 + r))
+        chart[y0: y0 + int(pitch * 0.84), x0: x0 + int(pitch * 0.84)] = np.round(srgb[i] * 255)
+    m = cv2.getRotationMatrix2D((chart_w / 2, chart.shape[0] / 2), angle, 1.0)
+    m[:, 2] += [centre[0] - chart_w / 2, centre[1] - chart.shape[0] / 2]
+    mask = cv2.warpAffine(np.ones(chart.shape[:2], np.uint8), m, (w, h))
+    frame[mask > 0] = cv2.warpAffine(chart, m, (w, h))[mask > 0]
+    return np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def cluttered_chart():
+    return _render_chart_in_clutter()
+
+
+def test_small_chart_in_large_cluttered_frame_is_found(cluttered_chart):
+    det = find_colorchecker(cluttered_chart, methods=("grid",))
+    assert det.found and det.method == "grid"
+    srgb = np.clip(colour.XYZ_to_sRGB(CC_XYZ), 0, 1)
+    assert np.abs(det.patch_rgb01 - np.round(srgb * 255) / 255).max() < 4 / 255  # noise sigma 2 codes
+    # the quad sits around the pasted chart (centre 2600, 1700; ~190 px wide grid)
+    assert np.allclose(det.quad_px.mean(axis=0), [2600, 1700], atol=6)
+    assert 170 < np.linalg.norm(det.quad_px[1] - det.quad_px[0]) < 200
+
+
+def test_chart_manual_corners_and_absent_chart(cluttered_chart):
+    auto = find_colorchecker(cluttered_chart, methods=("grid",))
+    rot = auto.quad_px[[2, 3, 0, 1]]  # given upside down: the colours set the orientation
+    man = find_colorchecker(cluttered_chart, corners_px=rot.ravel())
+    assert man.method == "manual" and np.allclose(man.quad_px, auto.quad_px)
+    none = find_colorchecker(np.full((300, 400, 3), 128, np.uint8), methods=("grid",))
+    assert not none.found and "no ColorChecker" in none.reason
+    with pytest.raises(CalibrationError, match="8 numbers"):
+        find_colorchecker(cluttered_chart, corners_px=[1, 2, 3])
+
+
+def _camera_patches(gamma: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A linear camera (non-negative sensitivities, so nothing clips), optionally with a power law, in [0, 1]."""
+    a = np.array([[0.8, 0.3, 0.0], [0.1, 0.9, 0.1], [0.0, 0.1, 0.9]])
+    lin = CC_XYZ @ a.T * 0.8
+    rng = np.random.default_rng(seed)
+    return np.clip(lin, 0, 1) ** gamma + rng.normal(0, 0.0001, lin.shape)
+
+
+def test_characterisation_recovers_linear_camera_and_reports_honest_loo():
+    rgb = _camera_patches()
+    model = fit_characterisation(rgb)
+    assert np.mean(model.loo_de00) < 0.2  # noise only: the camera is exactly a 3x3 of XYZ
+    assert set(model.scores) >= {c.name for c in PLAIN_CANDIDATES}
+    nested, chosen = nested_loo_de00(rgb, CC_XYZ, CC_LAB)
+    assert nested.shape == (24,) and len(chosen) == 24
+    assert nested.mean() >= np.mean(model.loo_de00) - 1e-9  # the choice inside the folds can only cost
+    back = ColorModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_allclose(back.to_lab(np.array([[40, 120, 200]], np.uint8)),
+                               model.to_lab(np.array([[40, 120, 200]], np.uint8)), atol=1e-5)
+
+
+def test_lab_solver_beats_xyz_least_squares_on_nonlinear_camera():
+    rgb = _camera_patches(gamma=1.3)
+    ls = loo_de00(Candidate("Cheung 2004", 3, "ls", "linear"), rgb, CC_XYZ, CC_LAB).mean()
+    lab = loo_de00(Candidate("Cheung 2004", 3, "lab", "linear"), rgb, CC_XYZ, CC_LAB).mean()
+    assert lab < ls
+
+
+def test_flat_field_removes_vignetting():
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    vign = (1 - 0.4 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2) * 4)[..., None]
+    card = _encode(np.full((h, w, 3), 0.7) * vign, 0, 0)
+    scene = _encode(np.full((h, w, 3), 0.3) * vign, 0, 0)
+    ff = FlatField.from_image(card, sigma_px=3)
+    flat = ff.apply(scene)
+    raw_spread = np.ptp(scene[..., 1])
+    assert raw_spread > 30 and np.ptp(flat[5:-5, 5:-5, 1] * 255) < 3
+    with pytest.raises(CalibrationError, match="flat field"):
+        ff.apply(scene[:-1])
+
+
+def test_profile_roundtrip_corrupt_and_wrong_camera(tmp_path):
+    lens = LensModel("rational", K_TRUE, np.r_[D_TRUE, 0.01, 0.0, 0.0], (640, 480))
+    model = fit_characterisation(_camera_patches(), candidates=PLAIN_CANDIDATES[:2])
+    prof = CalibrationProfile(image_size=(640, 480), lens=lens, mm_per_px=0.77,
+                              images=({"name": "a.png", "sha256": sha256_of(b"a"), "role": "geometry"},),
+                              color=model.to_dict())
+    p = prof.save(tmp_path / "p.json")
+    back = load_calibration(p)
+    assert back.image_size == (640, 480) and back.mm_per_px == 0.77 and back.images == prof.images
+    np.testing.assert_array_equal(back.lens.dist_coeffs, lens.dist_coeffs)
+    assert back.color_model().method == model.method
+    assert json.loads(p.read_text())["schema_version"] == 1
+    with pytest.raises(CalibrationError, match="exists"):
+        prof.save(p)
+    back.check_image(np.zeros((480, 640, 3), np.uint8))
+    with pytest.raises(CalibrationError, match="1280x960 px, but the calibration profile was fitted on 640x480"):
+        back.check_image(np.zeros((960, 1280, 3), np.uint8))
+    (tmp_path / "c.json").write_text(p.read_text()[:200])
+    with pytest.raises(CalibrationError, match="not valid JSON"):
+        load_calibration(tmp_path / "c.json")
+    d = json.loads(p.read_text())
+    d["schema_version"] = 99
+    (tmp_path / "v.json").write_text(json.dumps(d))
+    with pytest.raises(CalibrationError, match="schema_version 99"):
+        load_calibration(tmp_path / "v.json")
+    d["schema_version"] = 1
+    d["geometry"]["lens"]["dist_coeffs"] = [0.1, 0.2]
+    (tmp_path / "d.json").write_text(json.dumps(d))
+    with pytest.raises(CalibrationError, match="expects"):
+        load_calibration(tmp_path / "d.json")
+
+
+def _demo_panel_lab(rgb, truth, to_lab):
+    hmat = np.array(truth["camera_homography"]) @ np.array(truth["product_pose"])
+    xs, ys = np.meshgrid(np.linspace(-31, -19, 40), np.linspace(9, 21, 40))  # clear leather, product mm
+    pts = cv2.perspectiveTransform(np.stack([xs.ravel(), ys.ravel()], 1).reshape(-1, 1, 2), hmat).reshape(-1, 2)
+    px = rgb[np.rint(pts[:, 1]).astype(int), np.rint(pts[:, 0]).astype(int)]
+    return np.median(to_lab(px), axis=0)
+
+
+@pytest.mark.parametrize("gains", [(1.0, 1.0, 1.0), (0.8, 0.95, 1.1), (1.05, 0.9, 0.75)])
+def test_trust_check_on_demo_render_meets_half_a_delta_e(gains):
+    from dataclasses import replace
+
+    from goldenvision import demo
+
+    rgb, truth = demo.render_unit(replace(demo.golden_params(), gains=gains, noise_sigma=1.5))
+    check = chart_trust_check(rgb, reference_lab=PROFILE.chart.lab_ref)
+    assert check.found and check.trusted and check.reason == ""
+    assert check.residual_de00 <= 0.5
+    panel = _demo_panel_lab(rgb, truth, check.correction.to_lab)
+    assert float(delta_e_2000(panel, truth["colors"]["panel"]["lab"])) <= 0.5
+    cc = check.color_correction  # the pipeline's ColorCorrection gives the same Lab
+    np.testing.assert_allclose(_demo_panel_lab(rgb, truth, cc.to_lab), panel, atol=0.02)
+
+
+def test_trust_check_abstains_on_a_bad_chart_and_says_when_none():
+    from goldenvision import demo
+
+    rgb, _truth = demo.render_unit(demo.golden_params())
+    good = chart_trust_check(rgb, reference_lab=PROFILE.chart.lab_ref)
+    # a chart of another edition/make: the reference no longer describes the patches
+    wrong_ref = PROFILE.chart.lab_ref[np.r_[1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 12:24]]
+    bad = chart_trust_check(rgb, reference_lab=wrong_ref, corners_px=good.detection.quad_px.ravel())
+    assert bad.found and not bad.trusted and bad.residual_de00 > 2.0
+    assert "exceeds 2.00; colours not judged" in bad.reason
+    none = chart_trust_check(np.full((400, 600, 3), 90, np.uint8))
+    assert not none.found and not none.trusted and none.reason.startswith("no colour chart in the photo")
+
+
+def test_cli_calibrate_geometry_and_color(tmp_path, distorted_views, cluttered_chart):
+    from goldenvision.cli import app
+
+    runner = CliRunner()
+    paths = []
+    for i, v in enumerate(distorted_views[:2] + [np.full((480, 640), 128, np.uint8)]):
+        p = tmp_path / f"v{i}.png"
+        cv2.imwrite(str(p), v)
+        paths.append(str(p))
+    res = runner.invoke(app, ["calibrate", "geometry", "--board", "chessboard", "--inner-corners", "8x6",
+                              "--square-mm", "20", "--out", str(tmp_path / "g.json"), *paths])
+    assert res.exit_code == 65 and "v2.png: chessboard with 8x6 inner corners not found" in res.output
+    img = tmp_path / "chart.png"
+    cv2.imwrite(str(img), cluttered_chart[1400:2000, 2200:3000, ::-1])
+    out = tmp_path / "c.json"
+    res = runner.invoke(app, ["calibrate", "color", "--out", str(out), str(img)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output.strip().splitlines()[-1])
+    assert d["chart_found"] and d["patch_delta_e_mean"] < 1.0 and d["patch_delta_e_max"] < 4.0 and d["method"]
+    prof = load_calibration(out)
+    assert prof.image_size == (800, 600) and prof.images[0]["sha256"] == sha256_of(img)
+    res = runner.invoke(app, ["calibrate", "color", "--out", str(out), str(img)])
+    assert res.exit_code == 73
