@@ -20,7 +20,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import GoldenVisionError, InputNotFoundError
 from .golden import GoldenSample

@@ -263,7 +263,7 @@ def write_drift_html(report: Any, out: Path, *, title: str = "Drift") -> Path:
                      f"<td>{esc(a.rule)}</td><td>{esc(a.first_unit)}</td><td>{esc(a.alarm_unit)}</td>"
                      f"<td>{esc(a.direction)}</td><td>{tol}</td></tr>")
     parts.append("</table>")
-    parts.append(f"<h2>Material batches</h2><table><tr><th>metric</th><th>finding</th><th>n</th><th>95 % interval</th>"
+    parts.append("<h2>Material batches</h2><table><tr><th>metric</th><th>finding</th><th>n</th><th>95 % interval</th>"
                  "<th>test</th></tr>")
     for c in report.comparisons:
         parts.append(f"<tr><td>{esc(c.metric)}</td><td>{esc(c.sentence())}</td><td>{c.n_a} / {c.n_b}</td>"

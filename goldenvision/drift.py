@@ -45,7 +45,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -679,7 +679,6 @@ def _run_rule(z: np.ndarray, rid: str) -> list[tuple[int, int, int]]:
     """(index, first_index, side) of every point completing the pattern of rule ``rid``
     (rule ids as in Nelson's numbering; Western Electric ids are mapped by the caller)."""
     hits: list[tuple[int, int, int]] = []
-    n = z.size
     if rid == "n1":
         for i in np.flatnonzero(np.abs(z) > 3):
             hits.append((int(i), int(i), int(np.sign(z[i]))))

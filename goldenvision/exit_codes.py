@@ -26,7 +26,7 @@ References: sysexits.h (4.4BSD), the codes 64-78.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import (
     GoldenVisionError,

@@ -31,7 +31,6 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -40,7 +39,7 @@ from .errors import ImageError
 
 __all__ = ["load_image", "LoadedImage", "read_image", "write_image", "sha256_of", "ImageSource", "DEFAULT_MAX_PIXELS"]
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 
 #: Default limit on width x height of a decoded image (50 megapixels).
 DEFAULT_MAX_PIXELS = 50_000_000

@@ -29,7 +29,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -55,8 +55,8 @@ __all__ = [
 #: Roles a signature can be made in.
 ROLES = ("buyer", "factory", "inspector", "other")
 
-PrivateKeySource = Union[str, os.PathLike, bytes, Ed25519PrivateKey]
-PublicKeySource = Union[str, os.PathLike, bytes, Ed25519PublicKey, Ed25519PrivateKey]
+PrivateKeySource = str | os.PathLike | bytes | Ed25519PrivateKey
+PublicKeySource = str | os.PathLike | bytes | Ed25519PublicKey | Ed25519PrivateKey
 
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

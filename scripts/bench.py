@@ -126,7 +126,7 @@ def main() -> int:
 
     # --- latency -----------------------------------------------------------------------------
     stages = ["read", "calibration", "registration", "warp", "color", "measure", "anomaly", "total"]
-    print("\nper-stage latency, ms (median over the lot | median of %d runs on unit 0)" % args.repeat)
+    print(f"\nper-stage latency, ms (median over the lot | median of {args.repeat} runs on unit 0)")
     one = [inspector.inspect(str(lot.unit_paths[0])) for _ in range(args.repeat)]
     for s in stages:
         lot_vals = [r.timings_ms[s] for r in results if s in r.timings_ms]

@@ -103,7 +103,7 @@ def test_the_simulation_runs_the_charts_code():
     assert e.first_alarm == first
     c = D.cusum_chart(x, center=0.0, sigma=1.0, k=0.5, h=4.0)
     sp = sm = 0.0
-    for t, v in enumerate(x):
+    for t, v in enumerate(x):  # noqa: B007 (t is read after the loop)
         sp, sm = max(0.0, v - 0.5 + sp), max(0.0, -v - 0.5 + sm)
         if sp > 4 or sm > 4:
             break

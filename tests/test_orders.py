@@ -16,7 +16,7 @@ from goldenvision.orders import (OrderError, attach_lot, countersign, decide_pps
 from goldenvision.errors import OutputExistsError
 from goldenvision.orders.core import decision_message
 from goldenvision.store import open_store
-from synthetic import PANEL_RGB, panel_lab, panel_photo, png_bytes, seal_tiny, spec_with_panel
+from synthetic import PANEL_RGB, panel_lab, panel_photo, png_bytes, spec_with_panel
 
 
 def _shade_for_de00(target: float) -> tuple[int, int, int]:

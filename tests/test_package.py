@@ -169,7 +169,7 @@ def test_flipping_a_byte_in_every_member_is_detected(sealed, tmp_path):
     members, _, _ = _layout(data)
     assert len(members) == 15  # manifest, 13 listed members, 1 signature
     target = tmp_path / "t.golden"
-    for name, _, rng in members:
+    for _name, _, rng in members:
         for pos in sorted({rng.start, rng.start + len(rng) // 2, rng.stop - 1}):
             target.write_bytes(_flipped(data, pos))
             with pytest.raises(IntegrityError, match="t.golden"):

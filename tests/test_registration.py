@@ -240,7 +240,7 @@ def test_mask_keeps_static_fiducials_out(ref):
 
 def test_model_state_round_trip_gives_identical_results(ref, model):
     state = model.to_state()
-    for key, value in state.items():
+    for _key, value in state.items():
         if not isinstance(value, np.ndarray):
             json.dumps(value)  # JSON-able scalars/lists only
     model2 = RegistrationModel.from_state(state)

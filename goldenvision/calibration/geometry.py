@@ -24,7 +24,8 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..store.core import for_writing
 
-from ..errors import GoldenVisionError, IntegrityError, SpecError
+from ..errors import GoldenVisionError, IntegrityError
 from .pps import OUTCOMES, PpsProposal, propose
 from .tables import Order, OrderEvent
 
@@ -36,7 +36,7 @@ class OrderError(GoldenVisionError, ValueError):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _event(s: Session, po: str, kind: str, payload: Mapping[str, Any], actor: str | None = None) -> None:

@@ -25,7 +25,7 @@ import json
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def _signature_member(po: str, manifest_sha256: str, key: Any, *, role: str, sig
 
     priv = signing.load_private_key(key, passphrase=passphrase)
     kid = signing.key_id(priv)
-    utc = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    utc = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     sig = signing.sign(_sig_message(po, manifest_sha256, role, signer, utc), priv)
     body = {"role": role, "signer": signer, "key_id": kid, "signed_utc": utc,
             "public_key": base64.b64encode(signing.public_key_raw(priv)).decode(),
@@ -196,7 +196,7 @@ def write_dossier(store: Any, po: str, out_dir: str | Path, *, sign_with: Sequen
 
     html = render_html(order, golden_doc, pps, lots, alarms, rec, evidence)
     members["view.html"] = html.encode()
-    manifest = {"format": FORMAT, "po": po, "created_utc": datetime.now(timezone.utc).isoformat(),
+    manifest = {"format": FORMAT, "po": po, "created_utc": datetime.now(UTC).isoformat(),
                 "members": {n: _sha(b) for n, b in sorted(members.items())}}
     members["manifest.json"] = _pretty(manifest)
     msha = _sha(members["manifest.json"])

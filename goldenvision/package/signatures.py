@@ -10,7 +10,8 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .. import signing
 from ..errors import IntegrityError, UntrustedSignatureError

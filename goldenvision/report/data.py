@@ -444,7 +444,7 @@ def build_report(
         prov = {**prov, "signatures": pkg["signatures"]}
     return ReportData(
         title=title,
-        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         spec=golden.spec,
         golden_provenance=prov,

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ _MIGRATION_LOCK_KEY = 0x67760001  # pg_advisory_xact_lock key of goldenvision st
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _parse_url(url: str | Path | None) -> URL:
@@ -136,7 +136,7 @@ def _since(value: str | datetime | date | None) -> datetime | None:
                              f"2026-12-04T08:00:00Z") from None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
