@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from .errors import GoldenVisionError, InputNotFoundError
+from .errors import GoldenVisionError, InputNotFoundError, SpecError
 from .golden import GoldenSample
 from .results import UnitResult, Verdict
 
@@ -216,15 +216,19 @@ def write_results(out_dir: "str | os.PathLike[str]", rows: Sequence[Mapping[str,
     _atomic_write(d / RESULTS_CSV, buf.getvalue())
 
 
-def inspect_file(inspector: Any, path: "str | os.PathLike[str]") -> UnitResult:
+def inspect_file(inspector: Any, path: "str | os.PathLike[str]", *, context: Mapping[str, Any] | None = None) -> UnitResult:
     """Inspect one photo with an Inspector; the result carries the file name and its image SHA-256.
 
-    A stage that refuses the photo gives verdict ``review`` with the reason (a batch never stops
-    on one bad photo).
+    ``context`` (checked) is merged with the photo's sidecar JSON (``photo.jpg.json`` or
+    ``photo.json``), the sidecar winning field by field. A stage that refuses the photo, or a
+    bad sidecar, gives verdict ``review`` with the reason (a batch never stops on one bad photo).
     """
+    from .context import read_sidecar
+
     p = Path(path)
     try:
-        result = inspector.inspect(str(p))
+        ctx = {**dict(context or {}), **read_sidecar(p)}
+        result = inspector.inspect(str(p), context=ctx)
     except GoldenVisionError as exc:
         result = UnitResult(verdict=Verdict.review, reasons=(f"{type(exc).__name__}: {exc}",), registration=None)
     provenance = dict(result.provenance)
@@ -244,6 +248,8 @@ def inspect_batch(
     inspector: Any = None,
     progress: ProgressCallback | None = None,
     stage: str = "inspecting",
+    context: Mapping[str, Any] | None = None,
+    store: Any = None,
 ) -> BatchResult:
     """Inspect photos against a golden, recording each unit in ``out_dir`` as soon as it is judged.
 
@@ -260,6 +266,11 @@ def inspect_batch(
     progress : callable (stage, done, total), optional, keyword-only
     stage : str, keyword-only
         The stage name given to ``progress``.
+    context : mapping, optional, keyword-only
+        Capture context of every photo (lot, shift, ...); a sidecar JSON beside a photo
+        overrides it field by field.
+    store : goldenvision.store.Store, optional, keyword-only
+        Also record every unit there as it is judged (idempotent by image sha256 and golden id).
 
     Returns
     -------
@@ -274,15 +285,25 @@ def inspect_batch(
     earlier = {row_key(r) for r in before}
     write_results(out, before)  # a clean CSV to append to
     held = Inspector(golden) if inspector is None else inspector
+    golden_id = None
+    if store is not None:
+        pkg = golden.meta.get("package") or {}
+        golden_id = pkg.get("golden_id")
+        if not golden_id:
+            raise SpecError("store: only a sealed golden (saved and loaded) can be the reference of stored results")
+        store.record_golden(golden_id, golden.spec.product, pkg)
     results: list[UnitResult] = []
     new_keys: set[str] = set()
     files = [Path(p) for p in paths]
     with open(jsonl, "a", encoding="utf-8") as jf, open(out / RESULTS_CSV, "a", encoding="utf-8", newline="") as cf:
         writer = csv.writer(cf)
         for i, p in enumerate(files):
-            result = inspect_file(held, p)
+            result = inspect_file(held, p, context=context)
             results.append(result)
             row = result.to_dict()
+            if store is not None and row.get("provenance", {}).get("image_sha256"):
+                store.record_result(row, golden_id=golden_id, file=str(p),
+                                    image_sha256=row["provenance"]["image_sha256"], context=row.get("context"))
             new_keys.add(row_key(row))
             jf.write(json.dumps(row) + "\n")
             jf.flush()

@@ -7,6 +7,7 @@ one line on stderr (and, with ``--json``, a JSON object on stdout) by :class:`_G
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
@@ -285,6 +286,8 @@ def batch_cmd(
     golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
     out: Path = typer.Option(Path("results"), "--out", "-o", help="Folder for results.csv, results.jsonl, report.html."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.pdf for this run."),
+    db: Optional[str] = typer.Option(None, "--db", help="Also record every unit in this results store (SQLite file or URL, PostgreSQL URL)."),
+    context: Optional[list[str]] = typer.Option(None, "--context", help="Capture context KEY=VALUE for every photo (repeatable), e.g. lot=L7, shift=B; a sidecar photo.jpg.json overrides it."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Inspect every photo in a folder; results are written unit by unit (nothing is lost on a crash).
@@ -295,10 +298,13 @@ def batch_cmd(
     """
     from .batch import inspect_batch, list_images
 
+    from .context import parse_pairs
+
+    ctx = parse_pairs(context)
     g = _load_golden(golden)
     paths = list_images(directory)
-    with _progress() as bar:
-        run = inspect_batch(paths, g, out, progress=_Bar(bar))
+    with _open_store(db) as store, _progress() as bar:
+        run = inspect_batch(paths, g, out, progress=_Bar(bar), context=ctx, store=store)
     if report:
         from .report import write_report
 
@@ -322,10 +328,26 @@ def demo_cmd(
     units: int = typer.Option(40, help="Units in the production lot."),
     goldens: int = typer.Option(5, help="Golden captures."),
     size: float = typer.Option(1.0, help="Camera resolution factor (1.0 = 1600x1200)."),
+    order: bool = typer.Option(False, "--order", help="Walk the whole evidence chain instead: signed golden, order, "
+                                                      "PPS decision, PSI lot, signed and verified dossier."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate the demo product, seal its golden, inspect the lot, write the report (exit 0 when it ran)."""
     from .demo_run import run_demo
+
+    if order:
+        from .orders.demo import demo_order
+
+        d = demo_order(out, seed=seed, n_units=min(units, 24), size=min(size, 0.5), progress=err.print)
+        info = {"po": d.po, "dossier": str(d.dossier), "html": str(d.html), "pdf": str(d.pdf), "verified": d.verified,
+                "pps": d.pps_outcome, "psi": d.psi_decision, "recommendation": d.recommendation, "db": d.db_url}
+        if as_json:
+            print(json.dumps(info))
+        else:
+            console.print(f"order {d.po}: PPS proposed {d.pps_outcome}, PSI {d.psi_decision}")
+            console.print(f"[bold]{d.recommendation}[/]")
+            console.print(f"dossier {d.dossier} ({'verified' if d.verified else 'NOT verified'}); views {d.html}, {d.pdf}")
+        return
 
     err.print(f"generating the demo lot in {out} ...")
     with _progress() as bar:
@@ -345,6 +367,21 @@ def demo_cmd(
     console.print(f"report: {run.report_path}")
 
 
+@contextlib.contextmanager
+def _open_store(db: Optional[str]) -> Any:
+    """The results store at ``db`` for the length of a command, or None without ``--db``."""
+    if db is None:
+        yield None
+        return
+    from .store import open_store
+
+    store = open_store(db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 @app.command("lot")
 def lot_cmd(
     directory: Optional[Path] = typer.Argument(None, help="Folder of the lot's unit photos (file stem = unit id)."),
@@ -359,6 +396,13 @@ def lot_cmd(
     out: Path = typer.Option(Path("lot-results"), "--out", "-o", help="Folder for results, lot.json and report.html."),
     force: bool = typer.Option(False, "--force", help="Overwrite lot.json and the report in --out if they exist."),
     plan_only: bool = typer.Option(False, "--plan-only", help="Print the sampling plan and the drawn sample, inspect nothing."),
+    db: Optional[str] = typer.Option(None, "--db", help="Also record every sampled unit (and, with --po, the lot on its order) in this results store."),
+    context: Optional[list[str]] = typer.Option(None, "--context", help="Capture context KEY=VALUE of every photo (repeatable): shift=B, station=line-2, material_batch=hide-0412."),
+    supplier: Optional[str] = typer.Option(None, "--supplier", help="Supplier (shown on the report's first page)."),
+    po: Optional[str] = typer.Option(None, "--po", help="Purchase order; with --db the lot is attached to that order."),
+    inspector_name: Optional[str] = typer.Option(None, "--inspector", help="Who inspected (shown on the report)."),
+    place: Optional[str] = typer.Option(None, "--place", help="Where the inspection took place (shown on the report)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Inspection date (shown on the report)."),
     as_json: bool = typer.Option(False, "--json", help="Print the lot record as JSON."),
 ) -> None:
     """ISO 2859-1 lot inspection: plan, seeded sample, inspection of the sample, lot verdict.
@@ -401,15 +445,25 @@ def lot_cmd(
         if as_json:
             print(json.dumps({"plans": {k: p.to_dict() for k, p in plans.items()}, "sample": sample, "seed": seed}))
         return
-    with _progress() as bar:
+    from .context import parse_pairs
+
+    ctx = parse_pairs(context)
+    lot_ctx = {k: v for k, v in {"supplier": supplier, "po": po, "inspector": inspector_name, "place": place,
+                                 "date": date}.items() if v}
+    with _open_store(db) as store, _progress() as bar:
         lot = inspect_lot(paths, g, out, seed=seed, lot_size=n_lot, inspection_type=kind_enum, severity=severity,
-                          completion_fraction=completion, lot_id=lot_id, force=force, progress=_Bar(bar))
+                          completion_fraction=completion, lot_id=lot_id, force=force, progress=_Bar(bar),
+                          context=ctx, lot_context=lot_ctx, store=store)
+        if store is not None and po:
+            from .orders import attach_lot
+
+            attach_lot(store, po, lot.record.to_dict(), golden_id=(g.meta.get("package") or {}).get("golden_id"))
     record, verdict = lot.record, lot.record.verdict
     from .report import write_report
 
     write_report(out / "report.html", list(lot.batch.results), g, image_paths={p.name: p for p in paths},
                  title=f"{kind_enum.value.upper()} inspection: {record.lot_id}", lot=record,
-                 pdf_path=out / "report.pdf")
+                 pdf_path=out / "report.pdf", lot_context=lot_ctx)
     if as_json:
         print(json.dumps(record.to_dict()))
     else:

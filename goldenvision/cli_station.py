@@ -6,18 +6,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["register_commands", "parse_context"]
-
-
-def parse_context(items: list[str] | None) -> dict[str, str]:
-    """``KEY=VALUE`` pairs -> dict; a pair without ``=`` or with an empty key is a usage error."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--context {item!r}: expected KEY=VALUE, e.g. shift=B")
-        out[key.strip()] = value
-    return out
+__all__ = ["register_commands"]
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -46,9 +35,10 @@ def register_commands(app: typer.Typer) -> None:
         failed/ once their result is stored; a crash at any moment, then a restart, leaves
         every photo in the store exactly once. SIGTERM finishes the unit in hand, then exits.
         """
+        from .context import parse_pairs
         from .station.runner import run_station
 
         if (watch is None) == (camera is None) and camera is None:
             raise typer.BadParameter("give --watch DIR (a hot folder) or --camera SRC")
-        run_station(golden, db, watch=watch, camera=camera, host=host, port=port, context=parse_context(context),
+        run_station(golden, db, watch=watch, camera=camera, host=host, port=port, context=parse_pairs(context),
                     station_name=name, evidence_quota_mb=quota_mb, log_file=log_file, drain=drain)

@@ -7,13 +7,16 @@ grouped and traced (which lot, which hide batch, which shift) without guessing f
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
 
-__all__ = ["CONTEXT_KEYS", "validate_context"]
+__all__ = ["CONTEXT_KEYS", "validate_context", "sidecar_path", "read_sidecar", "parse_pairs"]
 
 #: Context keys a station or service knows, with the JSON type each must have. Other keys
 #: are allowed with a str value (a site's own labels); see :func:`validate_context`.
@@ -74,3 +77,54 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float
             raise SpecError(f"context['humidity_pct']: expected a relative humidity in [0, 100] %, got {value!r}")
         out[key] = float(value)
     return out
+
+
+def sidecar_path(photo: "str | os.PathLike[str]") -> Path | None:
+    """The capture-context sidecar of a photo: ``photo.jpg.json`` or ``photo.json`` beside it."""
+    p = Path(photo)
+    for cand in (p.with_name(p.name + ".json"), p.with_suffix(".json")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def read_sidecar(photo: "str | os.PathLike[str]") -> dict[str, Any]:
+    """The context a sidecar JSON beside ``photo`` gives (empty without one), checked.
+
+    Raises
+    ------
+    SpecError
+        The sidecar is not a JSON object of context fields (the message names the file).
+    """
+    side = sidecar_path(photo)
+    if side is None:
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{side}: not a readable JSON context sidecar ({exc})") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{side}: expected a JSON object of context fields, got {type(data).__name__}")
+    try:
+        return validate_context(data)
+    except SpecError as exc:
+        raise SpecError(f"{side}: {exc}") from None
+
+
+def parse_pairs(items: "list[str] | None") -> dict[str, Any]:
+    """``KEY=VALUE`` strings (the CLI's ``--context``) -> checked context; numbers for the
+    numeric keys (``ambient_temp_c=23.5``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SpecError(f"--context {item!r}: expected KEY=VALUE, e.g. shift=B")
+        if CONTEXT_KEYS.get(key) is float:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise SpecError(f"--context {item!r}: {key} expects a number") from None
+        else:
+            out[key] = value
+    return validate_context(out)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .batch import BatchResult, ProgressCallback, inspect_batch
 from .errors import OutputExistsError
@@ -55,6 +55,9 @@ def inspect_lot(
     force: bool = False,
     inspector: Any = None,
     progress: ProgressCallback | None = None,
+    context: Mapping[str, Any] | None = None,
+    lot_context: Mapping[str, str] | None = None,
+    store: Any = None,
 ) -> LotInspection:
     """Draw the lot's sample, inspect it, judge the lot and write ``lot.json``.
 
@@ -81,6 +84,13 @@ def inspect_lot(
         Replace an existing ``lot.json`` or report in ``out_dir``.
     inspector : Inspector, optional, keyword-only
     progress : callable (stage, done, total), optional, keyword-only
+    context : mapping, optional, keyword-only
+        Capture context of every sampled photo (shift, station, material batch...); the lot id
+        and product are added. A sidecar JSON beside a photo overrides it field by field.
+    lot_context : mapping str -> str, optional, keyword-only
+        What the report's first page shows of the lot: supplier, po, inspector, place, date.
+    store : goldenvision.store.Store, optional, keyword-only
+        Also record every sampled unit there (idempotent by image sha256 and golden id).
 
     Returns
     -------
@@ -103,13 +113,16 @@ def inspect_lot(
     n_lot = len(paths) if lot_size is None else int(lot_size)
     spec = golden.spec
     _, sample = plan_sample(list(by_id), spec.aql, lot_size=n_lot, seed=seed, severity=severity)
+    the_lot_id = lot_id or f"{spec.product}-{paths[0].parent.name if paths else 'lot'}"
+    unit_context = {"product": spec.product, "lot": the_lot_id, **dict(context or {})}
     batch = inspect_batch([by_id[i] for i in sample], golden, out_dir, inspector=inspector, progress=progress,
-                          stage="inspecting the sample")
+                          stage="inspecting the sample", context=unit_context, store=store)
     verdict = judge_lot(list(batch.results), spec.aql, n_lot, severity=severity)
-    folder = paths[0].parent.name if paths else "lot"
+    lot_ctx = dict(lot_context or {})
     record = LotRecord(
-        lot_id=lot_id or f"{spec.product}-{folder}", inspection_type=kind, lot_size=n_lot, seed=seed,
+        lot_id=the_lot_id, inspection_type=kind, lot_size=n_lot, seed=seed,
         sample_ids=tuple(sample), verdict=verdict, completion_fraction=completion_fraction, product=spec.product,
+        supplier=lot_ctx.get("supplier", ""), context=lot_ctx,
     )
     lot_json = Path(out_dir) / "lot.json"
     lot_json.write_text(json.dumps(record.to_dict(), indent=2), encoding="utf-8")

@@ -30,7 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import GoldenVisionError, ImageError
+from ..context import read_sidecar
+from ..errors import GoldenVisionError, ImageError, SpecError
 from ..imageio import read_image
 from .evidence import side_by_side
 from .hotfolder import HotFolder
@@ -275,20 +276,16 @@ class Station:
         return observer
 
     # -- one unit ---------------------------------------------------------------------
-    def _context_for(self, path: Path) -> dict[str, Any]:
+    def _context_for(self, path: Path) -> tuple[dict[str, Any], str | None]:
+        """The unit's context (station's, then its sidecar's field by field), and why a bad
+        sidecar was not used (the unit is then judged ``review`` with that reason)."""
         ctx: dict[str, Any] = {"product": self.product, "station": self.config.station_name}
         ctx.update(self.config.context)
-        side = path.with_name(path.name + ".json")
-        if side.is_file():
-            try:
-                extra = json.loads(side.read_text(encoding="utf-8"))
-                if isinstance(extra, dict):
-                    ctx.update(extra)
-                else:
-                    log.warning(json.dumps({"event": "sidecar_ignored", "file": path.name, "why": "not a JSON object"}))
-            except (OSError, ValueError) as exc:
-                log.warning(json.dumps({"event": "sidecar_ignored", "file": path.name, "why": str(exc)}))
-        return ctx
+        try:
+            ctx.update(read_sidecar(path))
+        except SpecError as exc:
+            return ctx, f"context sidecar: {exc}"
+        return ctx, None
 
     def process(self, path: Path) -> UnitRecord:
         """Judge one claimed file, store its result, then move it to ``done/`` or ``failed/``."""
@@ -302,7 +299,7 @@ class Station:
             data = b""
             log.error(json.dumps({"event": "read_error", "file": path.name, "why": str(exc)}))
         sha = hashlib.sha256(data).hexdigest()
-        ctx = self._context_for(path)
+        ctx, sidecar_problem = self._context_for(path)
         name = path.name
         if self._already_stored(sha):
             rec = UnitRecord(name, sha, "stored", (), ctx, time.time(), None, {}, duplicate=True)
@@ -310,7 +307,7 @@ class Station:
                 self.folder.finish(path, ok=True)
             log.info(json.dumps({"event": "already_stored", "file": name, "image_sha256": sha}))
             return rec
-        result, image_ok = self._judge(data, name, ctx)
+        result, image_ok = self._judge(data, name, ctx, sidecar_problem)
         row = result.to_dict()
         self.store.record_result(row, golden_id=self.golden_id, file=name, image_sha256=sha, context=ctx)
         if self.folder is not None and path.parent == self.folder.processing:
@@ -327,7 +324,7 @@ class Station:
         log.info(json.dumps({"event": "unit", **rec.to_dict()}))
         return rec
 
-    def _judge(self, data: bytes, name: str, ctx: dict[str, Any]) -> tuple[Any, bool]:
+    def _judge(self, data: bytes, name: str, ctx: dict[str, Any], sidecar_problem: str | None = None) -> tuple[Any, bool]:
         """(UnitResult, whether the bytes were a readable image)."""
         from ..results import UnitResult, Verdict
 
@@ -338,6 +335,8 @@ class Station:
             rgb = read_image(data, name=name)
         except ImageError as exc:
             return review(f"image: {exc}"), False
+        if sidecar_problem:
+            return review(sidecar_problem), True
         ratio = focus_ratio(rgb, self._golden_sharpness)
         if ratio < self.config.min_focus_ratio:
             return review(f"blurred frame: sharpness {ratio:.0%} of the golden's (limit {self.config.min_focus_ratio:.0%})"), True

@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError
 from sqlalchemy.orm import Session, selectinload
 
 from .errors import ContextError, ResultDataError, SchemaVersionError, StoreError, StoreUnavailableError
+from ..errors import SpecError
 from .metrics import unit_metrics
 from .models import CONTEXT_COLUMNS, Golden, Metric, Result, Unit
 
@@ -74,7 +75,9 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
     ----------
     context : mapping or None
         Keys among ``product, lot, station, shift, operator, material_batch`` (str) and
-        ``ambient_temp_c`` (°C), ``humidity_pct`` (% relative humidity, 0-100) (int or float).
+        ``ambient_temp_c`` (°C), ``humidity_pct`` (% relative humidity, 0-100) (int or float),
+        checked by :func:`goldenvision.context.validate_context`; other keys (str values, a
+        site's own labels) are allowed and kept in the result's JSON, not in columns.
         None values mean "not known".
 
     Raises
@@ -87,9 +90,13 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
         context = {}
     if not isinstance(context, Mapping):
         raise ContextError(f"context: expected a dict of {sorted(CONTEXT_COLUMNS)}, got {type(context).__name__}")
-    unknown = sorted(set(context) - set(CONTEXT_COLUMNS))
-    if unknown:
-        raise ContextError(f"context: unknown field(s) {unknown}; expected some of {sorted(CONTEXT_COLUMNS)}")
+    from ..context import validate_context as check_context  # the one rule for context, shared with the pipeline
+
+    try:
+        check_context({k: v for k, v in context.items() if v is not None})
+    except SpecError as exc:
+        raise ContextError(str(exc)) from None
+    # A site's own keys (str values) stay in the stored result's JSON; the known ones get columns.
     out: dict[str, Any] = {}
     for key, typ in CONTEXT_COLUMNS.items():
         value = context.get(key)
