@@ -219,8 +219,8 @@ def write_results(out_dir: "str | os.PathLike[str]", rows: Sequence[Mapping[str,
 def inspect_file(inspector: Any, path: "str | os.PathLike[str]", *, context: Mapping[str, Any] | None = None) -> UnitResult:
     """Inspect one photo with an Inspector; the result carries the file name and its image SHA-256.
 
-    ``context`` (checked) is merged with the photo's sidecar JSON (``photo.jpg.json`` or
-    ``photo.json``), the sidecar winning field by field. A stage that refuses the photo, or a
+    ``context`` (checked) is merged with the photo's sidecar JSON (``photo.jpg.json``), the
+    sidecar winning field by field. A stage that refuses the photo, or a
     bad sidecar, gives verdict ``review`` with the reason (a batch never stops on one bad photo).
     """
     from .context import read_sidecar

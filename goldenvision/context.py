@@ -80,12 +80,12 @@ def validate_context(context: Mapping[str, Any] | None) -> dict[str, str | float
 
 
 def sidecar_path(photo: "str | os.PathLike[str]") -> Path | None:
-    """The capture-context sidecar of a photo: ``photo.jpg.json`` or ``photo.json`` beside it."""
+    """The capture-context sidecar of a photo: ``photo.jpg.json`` beside it (the photo's full
+    name plus ``.json``; a plain ``photo.json`` is left alone: other tools, the demo among
+    them, keep their own data there)."""
     p = Path(photo)
-    for cand in (p.with_name(p.name + ".json"), p.with_suffix(".json")):
-        if cand.is_file():
-            return cand
-    return None
+    cand = p.with_name(p.name + ".json")
+    return cand if cand.is_file() else None
 
 
 def read_sidecar(photo: "str | os.PathLike[str]") -> dict[str, Any]:

@@ -174,11 +174,10 @@ class HotFolder:
 
 
 def _sidecar_of(path: Path) -> Path | None:
-    """``photo.jpg.json`` or ``photo.json`` beside a photo (capture context), if present."""
-    for cand in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if cand.is_file():
-            return cand
-    return None
+    """``photo.jpg.json`` beside a photo (capture context), if present."""
+    from ..context import sidecar_path
+
+    return sidecar_path(path)
 
 
 def _free_name(folder: Path, name: str) -> Path:
