@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from ..errors import SpecError
 from .plans import Decision, tighter_accept_number
 from .verdicts import LotVerdict

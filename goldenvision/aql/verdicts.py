@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 from ..errors import SpecError
 from .plans import Decision, SamplingPlan, _check_count
 
