@@ -114,6 +114,7 @@ from .fields import (
 )
 from .lot import (
     _COLOR_DIRECTIONS,
+    FAMILY_NAMES,
     VARIANT_KINDS,
     _golden_capture,
     _lot_faults,
@@ -231,6 +232,7 @@ from .truth import (
 )
 
 __all__ = [
+    "FAMILY_NAMES",
     "DefectParams",
     "UnitParams",
     "DemoLot",

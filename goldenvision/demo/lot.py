@@ -220,7 +220,12 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_units: int = 40, size: float = 1.0) -> DemoLot:
+#: Product families :func:`generate_lot` makes: the wallet and the zoo (goldenvision.demo.zoo).
+FAMILY_NAMES = ("wallet", "label", "part")
+
+
+def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_units: int = 40, size: float = 1.0,
+                 family: str = "wallet", mode: str = "station") -> DemoLot:
     """Write a demo spec, golden captures and a production lot with ground truth.
 
     Parameters
@@ -234,12 +239,30 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
     n_units : int, keyword-only
         Lot size (>= 1); about 60 % good units, the rest one clear fault each.
     size : float, keyword-only
-        Camera resolution factor (1.0 = 1600 x 1200 px; the spec's scale is ``0.125 / size``).
+        Camera resolution factor (1.0 = 1600 x 1200 px; the station spec's scale is ``0.125 / size``).
+    family : str, keyword-only
+        "wallet" (the default demo product) or a zoo family of :data:`FAMILY_NAMES`
+        (see :mod:`goldenvision.demo.zoo`).
+    mode : {"station", "handheld"}, keyword-only
+        Station light box with fiducials and chart, or an inspector's hand-held photo (zoo
+        families; JPEG files, no fiducials, see :mod:`goldenvision.demo.zoo.camera`).
 
     Returns
     -------
     DemoLot
     """
+    if family not in FAMILY_NAMES:
+        raise SpecError(f"generate_lot family: expected one of {list(FAMILY_NAMES)}, got {family!r}")
+    if mode not in ("station", "handheld"):
+        raise SpecError(f"generate_lot mode: expected 'station' or 'handheld', got {mode!r}")
+    if family != "wallet":
+        from .zoo import FAMILIES, generate_zoo_lot
+
+        return generate_zoo_lot(out_dir, FAMILIES[family], mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
+                                size=size)
+    if mode != "station":
+        raise SpecError("generate_lot: the wallet is photographed in the station only (mode='station'); "
+                        f"got mode={mode!r}; hand-held lots exist for {list(FAMILY_NAMES[1:])}")
     if int(n_golden) < 1 or int(n_units) < 1:
         raise SpecError(f"generate_lot: expected n_golden >= 1 and n_units >= 1, got {n_golden}, {n_units}")
     size = float(size)

@@ -8,12 +8,27 @@ writes a lot of one family in one photo mode ("station" or "handheld"); the publ
 from __future__ import annotations
 
 from .base import MODES, Family, ZooDefect, ZooUnit
-from .camera import handheld_homography, light_field, marker_points_mm, photograph_unit, product_texture, zoo_pose
+from .camera import (
+           handheld_homography,
+           light_field,
+           marker_points_mm,
+           photograph_unit,
+           product_texture,
+           zoo_pose,
+)
 from .label import LabelFamily
-from .lot import build_zoo_spec, generate_zoo_lot, golden_px_of, make_zoo_unit, zoo_golden_capture, zoo_truth
+from .lot import (
+           build_zoo_spec,
+           generate_zoo_lot,
+           golden_px_of,
+           make_zoo_unit,
+           zoo_golden_capture,
+           zoo_truth,
+)
+from .part import PartFamily
 
 #: Zoo families by name (the wallet is the demo's own product, see goldenvision.demo).
-FAMILIES: dict[str, Family] = {f.name: f for f in (LabelFamily(),)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (LabelFamily(), PartFamily())}
 
 __all__ = ["FAMILIES", "MODES", "Family", "ZooDefect", "ZooUnit", "build_zoo_spec", "generate_zoo_lot", "golden_px_of",
            "handheld_homography", "light_field", "make_zoo_unit", "marker_points_mm", "photograph_unit",

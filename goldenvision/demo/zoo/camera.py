@@ -28,7 +28,14 @@ import numpy as np
 
 from ..photograph import _photograph, _srgb_lut
 from ..render import _box_coverage_1d, _Canvas, _noise_field
-from ..scene import _CAM_PX_PER_MM, _SS, _apply_h, _camera_size, camera_homography, lab_to_linear_srgb
+from ..scene import (
+    _CAM_PX_PER_MM,
+    _SS,
+    _apply_h,
+    _camera_size,
+    camera_homography,
+    lab_to_linear_srgb,
+)
 from .base import Family, ZooUnit
 
 __all__ = ["zoo_pose", "handheld_homography", "camera_of", "pose_of", "photograph_unit", "product_texture",

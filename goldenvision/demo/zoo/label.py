@@ -24,7 +24,15 @@ import numpy as np
 from ..render import _Canvas, _noise_field, _rgb_from_l, _sdf_round_box
 from ..scene import lab_to_linear_srgb
 from .base import Family, ZooDefect, ZooUnit
-from .paint import MASK_PX_PER_MM, ean13_modules, mask_box_mm, paint_mask, seg_ends, soft_segment, text_mask
+from .paint import (
+    MASK_PX_PER_MM,
+    ean13_modules,
+    mask_box_mm,
+    paint_mask,
+    seg_ends,
+    soft_segment,
+    text_mask,
+)
 
 __all__ = ["LabelFamily"]
 

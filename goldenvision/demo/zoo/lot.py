@@ -46,7 +46,14 @@ from ..scene import (
     demo_profile,
 )
 from .base import MODES, Family, ZooUnit
-from .camera import camera_of, marker_points_mm, photograph_unit, pose_of, product_texture, zoo_pose
+from .camera import (
+    camera_of,
+    marker_points_mm,
+    photograph_unit,
+    pose_of,
+    product_texture,
+    zoo_pose,
+)
 
 __all__ = ["make_zoo_unit", "zoo_golden_capture", "zoo_truth", "golden_px_of", "build_zoo_spec", "generate_zoo_lot"]
 
