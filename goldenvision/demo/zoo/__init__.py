@@ -3,33 +3,32 @@
 ``FAMILIES`` maps a family name to its design (:class:`.base.Family`); :func:`.lot.generate_zoo_lot`
 writes a lot of one family in one photo mode ("station" or "handheld"); the public entry is
 :func:`goldenvision.demo.generate_lot` with ``family=`` and ``mode=``.
+
+Families: ``label`` (:mod:`.label`, a printed label with text and a barcode) and ``part``
+(:mod:`.part`, a moulded plate with holes and edges).
 """
 
 from __future__ import annotations
 
 from .base import MODES, Family, ZooDefect, ZooUnit
 from .camera import (
-           handheld_homography,
-           light_field,
-           marker_points_mm,
-           photograph_unit,
-           product_texture,
-           zoo_pose,
+    camera_of,
+    handheld_homography,
+    light_field,
+    marker_points_mm,
+    photograph_unit,
+    pose_of,
+    product_texture,
+    zoo_pose,
 )
 from .label import LabelFamily
-from .lot import (
-           build_zoo_spec,
-           generate_zoo_lot,
-           golden_px_of,
-           make_zoo_unit,
-           zoo_golden_capture,
-           zoo_truth,
-)
+from .lot import build_zoo_spec, generate_zoo_lot, golden_px_of, make_zoo_unit, zoo_golden_capture, zoo_truth
 from .part import PartFamily
 
 #: Zoo families by name (the wallet is the demo's own product, see goldenvision.demo).
 FAMILIES: dict[str, Family] = {f.name: f for f in (LabelFamily(), PartFamily())}
 
-__all__ = ["FAMILIES", "MODES", "Family", "ZooDefect", "ZooUnit", "build_zoo_spec", "generate_zoo_lot", "golden_px_of",
-           "handheld_homography", "light_field", "make_zoo_unit", "marker_points_mm", "photograph_unit",
-           "product_texture", "zoo_golden_capture", "zoo_pose", "zoo_truth"]
+__all__ = ["FAMILIES", "MODES", "Family", "ZooDefect", "ZooUnit", "LabelFamily", "PartFamily", "build_zoo_spec",
+           "camera_of", "generate_zoo_lot", "golden_px_of", "handheld_homography", "light_field", "make_zoo_unit",
+           "marker_points_mm", "photograph_unit", "pose_of", "product_texture", "zoo_golden_capture", "zoo_pose",
+           "zoo_truth"]

@@ -185,8 +185,8 @@ class Family:
     def paint(self, unit: ZooUnit, cv: _Canvas) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def defect_footprint(self, d: ZooDefect) -> tuple[tuple[float, float, float, float], float]:  # pragma: no cover
-        """Bounding box (product mm) and area (mm²) of a defect."""
+    def defect_footprint(self, d: ZooDefect, unit: ZooUnit) -> tuple[tuple[float, float, float, float], float]:  # pragma: no cover
+        """Bounding box (product mm) and area (mm²) of a defect on ``unit`` (its size, print offset ...)."""
         raise NotImplementedError
 
     def make_defect(self, kind: str, rng: np.random.Generator) -> tuple[ZooDefect, str]:  # pragma: no cover

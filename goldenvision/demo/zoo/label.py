@@ -1,6 +1,7 @@
 """Zoo family "label": a printed die-cut paper label with a colour band, text and an EAN-13 barcode.
 
-Design (product mm, origin at the label's centre, x right, y down): paper 80 x 50 mm, corners
+Design (product mm, origin at the label's centre, x right, y down): paper ``label_width`` x 50 mm
+(80 mm nominal), corners
 r = 2 mm, a fibre texture of 0.35 L*; a red band 76 mm x ``band_height`` (12 mm) with the
 title knocked out in paper white; three lines of black text; an EAN-13 (0.33 mm modules,
 31.35 mm wide, 15 mm bars) with its digits. All the print shifts together by the unit's
@@ -36,7 +37,7 @@ from .paint import (
 
 __all__ = ["LabelFamily"]
 
-_W, _H, _R = 80.0, 50.0, 2.0
+_H, _R = 50.0, 2.0
 _BAND_X = (-38.0, 38.0)
 _BAND_TOP = -22.0
 _TEXT_BOX = (-37.0, -6.0, 3.0, 8.4)  # three lines, 4.8 mm apart
@@ -145,9 +146,9 @@ class LabelFamily(Family):
         out[r0:r1, c0:c1] = mask[r0:r1, c0:c1]
         return out, box
 
-    def defect_footprint(self, d: ZooDefect) -> tuple[tuple[float, float, float, float], float]:
+    def defect_footprint(self, d: ZooDefect, unit: ZooUnit) -> tuple[tuple[float, float, float, float], float]:
         self.check_defect(d)
-        if d.kind == "smear":
+        if d.kind == "smear":  # a smear lies where it was dragged, whatever the print offset
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.25  # soft rim
             box = (min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r, max(p0[1], p1[1]) + r)
@@ -157,7 +158,8 @@ class LabelFamily(Family):
         area = float(removed.sum()) / MASK_PX_PER_MM**2
         if b is None:  # pragma: no cover - every drawn defect removes ink
             raise ValueError(f"{d}: removes no ink")
-        return b, area
+        dx, dy = unit.var("print_dx_mm"), unit.var("print_dy_mm")  # the missing ink moved with the print
+        return (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy), area
 
     # -- painting ----------------------------------------------------------------------
     def paint(self, u: ZooUnit, cv: _Canvas) -> None:
@@ -165,8 +167,9 @@ class LabelFamily(Family):
             self.check_defect(d)
         rng = np.random.default_rng([int(u.texture_seed), 31])
         paper = u.lab("paper")
-        rs, cs, X, Y = cv.roi((-_W / 2, -_H / 2, _W / 2, _H / 2))
-        cov = cv.coverage_from_sdf(_sdf_round_box(X, Y, 0.0, 0.0, _W / 2, _H / 2, _R))
+        hw = u.dim("label_width") / 2.0
+        rs, cs, X, Y = cv.roi((-hw, -_H / 2, hw, _H / 2))
+        cov = cv.coverage_from_sdf(_sdf_round_box(X, Y, 0.0, 0.0, hw, _H / 2, _R))
         fib = _noise_field(rng, (cv.h, cv.w), 0.4 / cv.t)[rs, cs] + 0.5 * _noise_field(rng, (cv.h, cv.w), 0.15 / cv.t)[rs, cs]
         fib = (fib - fib[cov > 0.5].mean()) / max(float(fib[cov > 0.5].std()), 1e-6) * 0.35
         cv.paint(rs, cs, cov, _rgb_from_l(paper[0] + fib, paper, paper[0] - 3, paper[0] + 3))

@@ -158,7 +158,7 @@ def zoo_truth(fam: Family, unit: ZooUnit, seed: int, size: float) -> dict[str, A
             failing.append(f"dimension:{name}")
     defects = []
     for d in unit.defects:
-        box, area = fam.defect_footprint(d)
+        box, area = fam.defect_footprint(d, unit)
         corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
         gp = golden_px_of(fam, unit.mode, seed, size, corners)
         zone = fam.defect_zone[d.kind]

@@ -108,6 +108,12 @@ class PartFamily(Family):
         return nv, tv, offset
 
     @staticmethod
+    def _short_center(d: ZooDefect, half: tuple[float, float]) -> np.ndarray:
+        """Centre of a short shot: the middle of the rounded corner's arc (on the outline)."""
+        sx, sy = _CORNERS[d.index]
+        return np.array([sx * (half[0] - _R + _R / math.sqrt(2.0)), sy * (half[1] - _R + _R / math.sqrt(2.0))])
+
+    @staticmethod
     def _short_radius(d: ZooDefect, x: np.ndarray, y: np.ndarray, c: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng([int(d.seed), 43])
         p1, p2 = rng.uniform(0, 2 * np.pi, 2)
@@ -135,9 +141,9 @@ class PartFamily(Family):
                     f"hole {hole} {r:.2f} mm out of position")
         raise ValueError(kind)
 
-    def defect_footprint(self, d: ZooDefect) -> tuple[tuple[float, float, float, float], float]:
+    def defect_footprint(self, d: ZooDefect, unit: ZooUnit) -> tuple[tuple[float, float, float, float], float]:
         self.check_defect(d)
-        half = (36.0, 22.0)  # defects are drawn on the nominal plate; sizes vary < 0.6 mm
+        half = self._half(unit)
         if d.kind == "burr":
             nv, tv, off = self._burr_frame(d, half)
             s = np.linspace(d.center_mm[0] - d.length_mm / 2, d.center_mm[0] + d.length_mm / 2, 2001)
@@ -146,7 +152,7 @@ class PartFamily(Family):
             area = float(np.trapezoid(hgt, s)) if hasattr(np, "trapezoid") else float(np.trapz(hgt, s))
             return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())), area
         if d.kind == "short_shot":
-            c = np.asarray(_CORNERS[d.index]) * half
+            c = self._short_center(d, half)
             r = d.length_mm / 2 * 1.3
             xs = np.arange(c[0] - r, c[0] + r, _GRID) + _GRID / 2
             ys = np.arange(c[1] - r, c[1] + r, _GRID) + _GRID / 2
@@ -209,7 +215,7 @@ class PartFamily(Family):
             cov = np.maximum(cov, burr_cov)
         if "short_shot" in defects:
             d = defects["short_shot"]
-            c = np.asarray(_CORNERS[d.index]) * (hw, hh)
+            c = self._short_center(d, (hw, hh))
             gone = np.clip(0.5 - (np.hypot(X - c[0], Y - c[1]) - self._short_radius(d, X, Y, c)) / cv.t, 0.0, 1.0)
             cov = cov * (1.0 - gone)
             # the fill front is rounded and a little darker (thinner, glossier material)
