@@ -263,8 +263,8 @@ def test_part_dimensions_are_the_rendered_geometry():
         # area method with plateaus beyond the 0.6 mm bevel: the step is platen -> plastic
         errs_r = [_edge_x(lin[y], xr, w=5, plateau=3) - xr for y in ys]
         errs_l = [_edge_x(lin[y], xl, w=5, plateau=3) - xl for y in ys]
-        # the lit / shaded bevel lies inside the window and biases the area estimate by < 0.35 px
-        assert abs(np.mean(errs_r)) < 0.35 and abs(np.mean(errs_l)) < 0.35, (np.mean(errs_l), np.mean(errs_r))
+        # the lit / shaded bevel lies inside the window and biases the area estimate by about 0.1 px (< 0.2)
+        assert abs(np.mean(errs_r)) < 0.2 and abs(np.mean(errs_l)) < 0.2, (np.mean(errs_l), np.mean(errs_r))
 
 
 # --------------------------------------------------------------------------------------
