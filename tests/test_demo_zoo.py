@@ -326,3 +326,37 @@ def test_handheld_unit_to_golden_is_the_true_registration():
     spec = zoo.build_zoo_spec(fam, "handheld", SIZE, 2)
     d = golden[1] - golden[0]
     assert np.linalg.norm(d) * spec["scale_mm_per_px"] == pytest.approx(72.0, rel=1e-9)
+
+
+def test_apparel_dimensions_are_the_rendered_edges():
+    """Panel width from its cut edges (rows, area method) and the print's diameter from the red
+    disc's area (red minus blue channel, linear light), as the truth says."""
+    fam = zoo.FAMILIES["apparel"]
+    ppm = _CAM_PX_PER_MM * 0.5
+    for i, fault in enumerate(["none", "dimension", "dimension", "none"]):
+        u = _clean(zoo.make_zoo_unit(fam, i + 40, fault, 5, "station"), pose=(0.0, 0.0, 0.0),
+                   camera=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+        lin3 = _linear(zoo.photograph_unit(fam, u, 0.5))
+        lin = lin3.mean(axis=2)
+        h = zoo.camera_of(u, 0.5) @ zoo.pose_of(u)
+        w_true = u.dim("panel_width")
+        widths = []
+        for y_mm in np.linspace(-20.0, 20.0, 41):
+            (xl, y), (xr, _) = _apply(h, [(-w_true / 2, y_mm), (w_true / 2, y_mm)])
+            y = int(round(y))
+            widths.append((_edge_x(lin[y], xr) - _edge_x(lin[y], xl)) / ppm)
+        # the weave's relief (1.3 L*) next to the edge scatters each row; the mean is the width
+        assert np.mean(widths) == pytest.approx(w_true, abs=0.05), (np.mean(widths), w_true)
+        # print disc: red minus blue is ink against fabric; the white "GV" lies well inside, so
+        # the disc's area = pixels inside 0.75 r + the ink fraction of each pixel of the ring
+        cx, cy = _apply(h, [(8.0 + u.var("print_dx_mm"), -6.0 + u.var("print_dy_mm"))])[0]
+        r_true = u.dim("print_diameter") / 2 * ppm
+        v = lin3[..., 0] - lin3[..., 2]
+        yy, xx = np.mgrid[0: v.shape[0], 0: v.shape[1]]
+        rho = np.hypot(xx - cx, yy - cy)
+        ink = v[(rho > 0.75 * r_true) & (rho < r_true - 3)].mean()
+        fabric = v[(rho > r_true + 3) & (rho < r_true + 8)].mean()
+        ring = (rho >= 0.75 * r_true) & (rho <= r_true + 6)
+        area = np.sum((v[ring] - fabric) / (ink - fabric)) + np.sum(rho < 0.75 * r_true)
+        d_mm = 2 * np.sqrt(area / np.pi) / ppm
+        assert d_mm == pytest.approx(u.dim("print_diameter"), abs=0.05), (d_mm, u.dim("print_diameter"))
