@@ -360,3 +360,35 @@ def test_apparel_dimensions_are_the_rendered_edges():
         area = np.sum((v[ring] - fabric) / (ink - fabric)) + np.sum(rho < 0.75 * r_true)
         d_mm = 2 * np.sqrt(area / np.pi) / ppm
         assert d_mm == pytest.approx(u.dim("print_diameter"), abs=0.05), (d_mm, u.dim("print_diameter"))
+
+
+def _crossing(col: np.ndarray, y_edge: float, inward: int) -> float:
+    """Position of the 50 % level between the background (4-6 px outside the edge) and the part
+    just inside it (1.5 px in), by linear interpolation along the profile."""
+    y = np.arange(col.size, dtype=np.float64)
+    outside = np.interp(y_edge - inward * np.array([4.0, 5.0, 6.0]), y, col).mean()
+    inside = np.interp(y_edge + inward * 1.5, y, col)
+    mid = (outside + inside) / 2
+    s = np.arange(-3.0, 3.0001, 0.01)
+    v = np.interp(y_edge + inward * s, y, col)
+    k = int(np.argmin(np.abs(v - mid)))
+    return y_edge + inward * s[k]
+
+
+def test_hardware_dimensions_are_the_rendered_edges():
+    """Chain width across one element and slider width across the body: metal bars on the dark tape,
+    each edge at the 50 % level between the tape and the metal's rim (the rims are shaded)."""
+    fam = zoo.FAMILIES["hardware"]
+    ppm = _CAM_PX_PER_MM * 1.0
+    for i, fault in enumerate(["none", "dimension", "dimension", "dimension", "none"]):
+        u = _clean(zoo.make_zoo_unit(fam, i + 50, fault, 7, "station"), pose=(0.0, 0.0, 0.0),
+                   camera=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+        lin = _linear(zoo.photograph_unit(fam, u, 1.0)).mean(axis=2)
+        h = zoo.camera_of(u, 1.0) @ zoo.pose_of(u)
+        for name, x_mm in (("chain_width", -25.5 + u.var("chain_phase_mm")), ("slider_width", 15.5)):
+            half = u.dim(name) / 2
+            (xc, yt), (_, yb) = _apply(h, [(x_mm, -half), (x_mm, half)])
+            c = int(round(xc))
+            col = lin[:, c - 1: c + 2].mean(axis=1)
+            w = (_crossing(col, yb, -1) - _crossing(col, yt, +1)) / ppm
+            assert w == pytest.approx(u.dim(name), abs=0.04), (name, w, u.dim(name))
