@@ -392,3 +392,32 @@ def test_hardware_dimensions_are_the_rendered_edges():
             col = lin[:, c - 1: c + 2].mean(axis=1)
             w = (_crossing(col, yb, -1) - _crossing(col, yt, +1)) / ppm
             assert w == pytest.approx(u.dim(name), abs=0.04), (name, w, u.dim(name))
+
+
+def test_jewellery_dimensions_are_the_rendered_edges():
+    """Pendant width at the 50 % level of its dark polished rim against the platen; the centre
+    stone's diameter from its dark area inside the flat bezel (facets average out over angles)."""
+    fam = zoo.FAMILIES["jewellery"]
+    ppm = _CAM_PX_PER_MM * 1.0
+    for i, fault in enumerate(["none", "dimension", "dimension", "none"]):
+        u = _clean(zoo.make_zoo_unit(fam, i + 60, fault, 8, "station"), pose=(0.0, 0.0, 0.0),
+                   camera=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+        lin = _linear(zoo.photograph_unit(fam, u, 1.0)).mean(axis=2)
+        h = zoo.camera_of(u, 1.0) @ zoo.pose_of(u)
+        hw = u.dim("pendant_width") / 2
+        widths = []
+        for y_mm in np.linspace(1.5, 3.5, 9):
+            (xl, y), (xr, _) = _apply(h, [(-hw, y_mm), (hw, y_mm)])
+            row = lin[int(round(y))]
+            widths.append((_crossing(row, xr, -1) - _crossing(row, xl, +1)) / ppm)
+        assert np.mean(widths) == pytest.approx(2 * hw, abs=0.04), (np.mean(widths), 2 * hw)
+        (cx, cy), = _apply(h, [(0.0, -5.0)])
+        r = u.dim("stone_diameter") / 2 * ppm
+        yy, xx = np.mgrid[0: lin.shape[0], 0: lin.shape[1]]
+        rho = np.hypot(xx - cx, yy - cy)
+        stone = lin[(rho > 0.55 * r) & (rho < r - 2.5)].mean()
+        bezel = lin[(rho > r + 1.5) & (rho < r + 0.55 * 0.7 * ppm)].mean()
+        ring = (rho >= 0.55 * r) & (rho <= r + 1.5)
+        area = np.sum((bezel - lin[ring]) / (bezel - stone)) + np.sum(rho < 0.55 * r)
+        d = 2 * np.sqrt(area / np.pi) / ppm
+        assert d == pytest.approx(u.dim("stone_diameter"), abs=0.04), (d, u.dim("stone_diameter"))
