@@ -57,7 +57,7 @@ def _mask(shape, poly_px):
 def lot(request, tmp_path_factory):
     fam, mode = request.param
     return demo.generate_lot(tmp_path_factory.mktemp(f"{fam}_{mode}"), family=fam, mode=mode, seed=3, n_golden=3,
-                             n_units=10, size=SIZE)
+                             n_units=5, size=0.3)
 
 
 # --------------------------------------------------------------------------------------
@@ -67,17 +67,17 @@ def test_lot_files_spec_and_truth(lot):
     t = lot.truth
     ext = ".png" if t["mode"] == "station" else ".jpg"
     assert [p.name for p in lot.golden_paths] == [f"golden_{i:02d}{ext}" for i in range(3)]
-    assert [p.name for p in lot.unit_paths] == [f"unit_{i:03d}{ext}" for i in range(10)]
+    assert [p.name for p in lot.unit_paths] == [f"unit_{i:03d}{ext}" for i in range(5)]
     for p in lot.golden_paths + lot.unit_paths:
         img = cv2.imread(str(p))
-        assert img.shape == (480, 640, 3), p
+        assert img.shape == (360, 480, 3), p
     spec = load_spec(lot.spec_path)
     fam = zoo.FAMILIES[t["family"]]
     assert [c.name for c in spec.colors] == list(fam.color_zones)
     assert [d.name for d in spec.dimensions] == list(fam.dimensions)
     assert [z.name for z in spec.anomaly_zones] == list(fam.anomaly_zones)
     assert (spec.station is not None) == (t["mode"] == "station")
-    assert t["n_pass"] + t["n_fail"] == 10 and t["n_fail"] == 4
+    assert t["n_pass"] + t["n_fail"] == 5 and t["n_fail"] == 2
     for u in t["units"]:
         assert (u["expected_verdict"] == "fail") == bool(u["failing_checks"]) == (u["fault"] != "none")
         assert json.loads((lot.out_dir / "lot" / f"{u['unit_id']}.json").read_text()) == u
@@ -93,11 +93,11 @@ def test_lot_files_spec_and_truth(lot):
 
 def test_same_seed_same_bytes(tmp_path):
     for mode in zoo.MODES:
-        a = demo.generate_lot(tmp_path / f"a{mode}", family="label", mode=mode, seed=4, n_golden=1, n_units=2, size=0.3)
-        b = demo.generate_lot(tmp_path / f"b{mode}", family="label", mode=mode, seed=4, n_golden=1, n_units=2, size=0.3)
+        a = demo.generate_lot(tmp_path / f"a{mode}", family="label", mode=mode, seed=4, n_golden=1, n_units=1, size=0.3)
+        b = demo.generate_lot(tmp_path / f"b{mode}", family="label", mode=mode, seed=4, n_golden=1, n_units=1, size=0.3)
         for p, q in zip(a.golden_paths + a.unit_paths, b.golden_paths + b.unit_paths):
             assert p.read_bytes() == q.read_bytes()
-        c = demo.generate_lot(tmp_path / f"c{mode}", family="label", mode=mode, seed=5, n_golden=1, n_units=2, size=0.3)
+        c = demo.generate_lot(tmp_path / f"c{mode}", family="label", mode=mode, seed=5, n_golden=1, n_units=1, size=0.3)
         assert c.unit_paths[0].read_bytes() != a.unit_paths[0].read_bytes()
 
 
@@ -380,7 +380,7 @@ def test_hardware_dimensions_are_the_rendered_edges():
     each edge at the 50 % level between the tape and the metal's rim (the rims are shaded)."""
     fam = zoo.FAMILIES["hardware"]
     ppm = _CAM_PX_PER_MM * 1.0
-    for i, fault in enumerate(["none", "dimension", "dimension", "dimension", "none"]):
+    for i, fault in enumerate(["none", "dimension", "dimension"]):
         u = _clean(zoo.make_zoo_unit(fam, i + 50, fault, 7, "station"), pose=(0.0, 0.0, 0.0),
                    camera=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0))
         lin = _linear(zoo.photograph_unit(fam, u, 1.0)).mean(axis=2)
@@ -399,7 +399,7 @@ def test_jewellery_dimensions_are_the_rendered_edges():
     stone's diameter from its dark area inside the flat bezel (facets average out over angles)."""
     fam = zoo.FAMILIES["jewellery"]
     ppm = _CAM_PX_PER_MM * 1.0
-    for i, fault in enumerate(["none", "dimension", "dimension", "none"]):
+    for i, fault in enumerate(["none", "dimension", "dimension"]):
         u = _clean(zoo.make_zoo_unit(fam, i + 60, fault, 8, "station"), pose=(0.0, 0.0, 0.0),
                    camera=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0))
         lin = _linear(zoo.photograph_unit(fam, u, 1.0)).mean(axis=2)
