@@ -1,4 +1,10 @@
-"""Demo product generator: deterministic light-box photos of a leather wallet with ground truth.
+"""Demo product generator: deterministic photos of products with ground truth.
+
+The default product is a leather wallet in the station light box (below). The product zoo
+(:mod:`goldenvision.demo.zoo`) adds families with their own materials and defects: ``label``,
+``part``, ``apparel``, ``hardware`` and ``jewellery``, each photographed in the station
+(``mode="station"``) or as an inspector's hand-held JPEG without fiducials
+(``mode="handheld"``): ``generate_lot(out_dir, family="label", mode="handheld")``.
 
 The demo renders the light box of ``goldenvision/calibration/profiles/lightbox-demo.yaml``
 (platen, four ArUco fiducials, 24-patch chart, ruler) with a wallet-like leather panel on it
@@ -19,7 +25,8 @@ Layout
 * :mod:`.photograph`: the light box texture (fiducials, chart, ruler) and the photo model,
   :func:`render_unit`;
 * :mod:`.truth`: the ground truth of one unit;
-* :mod:`.lot`: lot design, the spec, :func:`generate_lot`, the variant units.
+* :mod:`.lot`: lot design, the spec, :func:`generate_lot`, the variant units;
+* :mod:`.zoo`: the other product families and the hand-held photo.
 
 Rendering model (so that the truth is exact)
 --------------------------------------------
