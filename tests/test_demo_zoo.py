@@ -421,3 +421,28 @@ def test_jewellery_dimensions_are_the_rendered_edges():
         area = np.sum((bezel - lin[ring]) / (bezel - stone)) + np.sum(rho < 0.55 * r)
         d = 2 * np.sqrt(area / np.pi) / ppm
         assert d == pytest.approx(u.dim("stone_diameter"), abs=0.04), (d, u.dim("stone_diameter"))
+
+
+def test_handheld_frames_hold_product_and_marker_apart():
+    """Whatever the hand-held pose: the whole product and its marker are in the frame, and the
+    marker (with its quiet zone or strip) never lies on the product."""
+    from goldenvision.demo.zoo.camera import zoo_pose
+
+    w, h = 480, 360  # size 0.3
+    for name, fam in zoo.FAMILIES.items():
+        b = np.asarray(fam.box_mm) + [2.0, 2.0, -2.0, -2.0]  # the texture box less its empty margin
+        for i in range(40):
+            u = zoo.make_zoo_unit(fam, i, "none", 100 + i, "handheld")
+            cam = zoo.camera_of(u, 0.3)
+            prod = _apply(cam @ zoo.pose_of(u), [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])])
+            assert prod.min() > 0 and prod[:, 0].max() < w - 1 and prod[:, 1].max() < h - 1, (name, i)
+            if u.marker == "none":
+                continue
+            hx, hy = (14.0, 14.0) if u.marker == "aruco" else (57.0, 7.5)
+            x, y, ang = u.marker_pose
+            mk = _apply(cam @ zoo_pose(ang, x, y, mode="handheld"), [(-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy)])
+            assert mk.min() > 0 and mk[:, 0].max() < w - 1 and mk[:, 1].max() < h - 1, (name, i, u.marker)
+            outline = np.asarray(fam.outline_mm, np.float64)
+            po = _apply(cam @ zoo.pose_of(u), outline)
+            inter, _ = cv2.intersectConvexConvex(po.astype(np.float32), mk.astype(np.float32))
+            assert inter == 0.0, (name, i, u.marker)

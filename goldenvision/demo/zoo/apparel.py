@@ -99,8 +99,8 @@ class ApparelFamily(Family):
     defect_zone = {"stain": "fabric", "misregistration": "print", "seam_slip": "hem"}
     variation = {"weave_skew_deg": (0.0, 0.4), "weave_phase": (0.5, 0.5), "print_dx_mm": (0.0, 0.3),
                  "print_dy_mm": (0.0, 0.3), "ink_density_l": (0.0, 0.4)}
-    marker_spot_mm = (-72.0, 0.0)
-    ruler_spot_mm = (0.0, 45.0)
+    marker_spot_mm = (0.0, -58.0)
+    ruler_spot_mm = (0.0, 54.0)
 
     # -- defects -----------------------------------------------------------------------
     def make_defect(self, kind: str, rng: np.random.Generator) -> tuple[ZooDefect, str]:

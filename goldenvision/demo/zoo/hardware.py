@@ -76,7 +76,7 @@ class HardwareFamily(Family):
     defect_zone = {"missing_tooth": "chain", "bent_slider": "slider"}
     variation = {"gloss": (0.6, 0.2), "chain_phase_mm": (0.0, 0.3)}
     marker_spot_mm = (-68.0, 0.0)
-    ruler_spot_mm = (0.0, 28.0)
+    ruler_spot_mm = (0.0, 33.0)
 
     # -- defects -----------------------------------------------------------------------
     def make_defect(self, kind: str, rng: np.random.Generator) -> tuple[ZooDefect, str]:

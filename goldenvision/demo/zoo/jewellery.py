@@ -83,7 +83,7 @@ class JewelleryFamily(Family):
     defect_zone = {"scratch": "face", "thin_plating": "face", "missing_stone": "stones"}
     variation = {"facet_phase": (0.5, 0.5), "sparkle": (0.8, 0.2)}
     marker_spot_mm = (-42.0, -8.0)
-    ruler_spot_mm = (0.0, 30.0)
+    ruler_spot_mm = (0.0, 36.0)
 
     # -- defects -----------------------------------------------------------------------
     def make_defect(self, kind: str, rng: np.random.Generator) -> tuple[ZooDefect, str]:

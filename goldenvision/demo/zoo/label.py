@@ -108,7 +108,7 @@ class LabelFamily(Family):
     defect_zone = {"missing_print": "text", "smear": "text", "barcode_void": "barcode"}
     variation = {"print_dx_mm": (0.0, 0.15), "print_dy_mm": (0.0, 0.15), "ink_density_l": (0.0, 0.5)}
     marker_spot_mm = (-66.0, 0.0)
-    ruler_spot_mm = (0.0, 41.0)
+    ruler_spot_mm = (0.0, 46.0)
 
     # -- defects -----------------------------------------------------------------------
     def make_defect(self, kind: str, rng: np.random.Generator) -> tuple[ZooDefect, str]:

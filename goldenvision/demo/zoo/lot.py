@@ -17,7 +17,8 @@ brightness 0.75-1.08 with a ±3 % tint. Hand-held: camera roll ±15 deg, tilt up
 each axis (under 10 deg in all), scale 0.9-1.1, shift ±3 % of the width; the unit lies ±3 deg,
 ±4 mm on the table; brightness 0.8-1.1 with a ±4 % tint; a gain ramp of up to ±25 % across the
 image and vignetting 5-30 %; noise 1.5-2.5 grey levels; JPEG quality 80-94; a marker in two
-frames out of three (ArUco square, ruler, none in turn). Golden captures vary less (±3 deg,
+frames out of three (ArUco square, ruler, none in turn; a frame with a marker is aimed between
+product and marker, at scale 0.90-0.97). Golden captures vary less (±3 deg,
 ±3 mm; hand-held roll ±5 deg, tilt ±3 deg, scale ±5 %, JPEG 92-95, no marker).
 """
 
@@ -97,7 +98,16 @@ def make_zoo_unit(fam: Family, index: int, fault: str, seed: int, mode: str = "s
         mx, my = fam.marker_spot_mm if marker == "aruco" else fam.ruler_spot_mm
         photo["marker"] = marker
         ang = float(rng.uniform(-8.0, 8.0)) if marker == "aruco" else float(rng.uniform(-3.0, 3.0))
-        photo["marker_pose"] = (float(mx + rng.uniform(-3.0, 3.0)), float(my + rng.uniform(-3.0, 3.0)), ang)
+        jx, jy = float(rng.uniform(-3.0, 3.0)), float(rng.uniform(-3.0, 3.0))
+        if marker != "none":
+            # the inspector frames product and marker together: aims between them and steps back
+            # a little (scale 0.90-0.97 instead of 0.9-1.1)
+            a, dx, dy = photo["pose"]
+            photo["pose"] = (a, dx - mx / 2, dy - my / 2)
+            cam = list(photo["camera"])
+            cam[3] = 0.9 + (cam[3] - 0.9) * 0.35
+            photo["camera"] = tuple(cam)
+            photo["marker_pose"] = (float(mx / 2 + jx), float(my / 2 + jy), ang)
     return ZooUnit(family=fam.name, unit_id=f"unit_{index:03d}", mode=mode, **prod, **photo)
 
 

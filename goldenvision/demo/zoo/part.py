@@ -79,7 +79,7 @@ class PartFamily(Family):
     defect_zone = {"burr": "body", "short_shot": "body", "hole_position": "body"}
     variation = {"gloss": (0.8, 0.2)}
     marker_spot_mm = (-62.0, 0.0)
-    ruler_spot_mm = (0.0, 38.0)
+    ruler_spot_mm = (0.0, 42.0)
 
     # -- geometry --------------------------------------------------------------------------
     @staticmethod
