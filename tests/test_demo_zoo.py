@@ -446,3 +446,21 @@ def test_handheld_frames_hold_product_and_marker_apart():
             po = _apply(cam @ zoo.pose_of(u), outline)
             inter, _ = cv2.intersectConvexConvex(po.astype(np.float32), mk.astype(np.float32))
             assert inter == 0.0, (name, i, u.marker)
+
+
+def test_station_unit_to_golden_is_the_true_registration():
+    """Station: rectified unit px (the profile's metric frame) -> golden px, exact on material points."""
+    fam = zoo.FAMILIES["apparel"]
+    u = zoo.make_zoo_unit(fam, 2, "none", 3, "station")
+    t = zoo.zoo_truth(fam, u, 3, SIZE)
+    prof = demo.demo_profile(SIZE)
+    pts = np.asarray(fam.outline_mm, np.float64)
+    rectified = prof.mm_to_px(_apply(t["product_pose"], pts))
+    assert np.abs(_apply(t["unit_to_golden_px"], rectified) - zoo.golden_px_of(fam, "station", 3, SIZE, pts)).max() < 1e-6
+    # and the spec's calipers sit on the golden image of their product-mm centres
+    spec = zoo.build_zoo_spec(fam, "station", SIZE, 3)
+    for d in spec["dimensions"]:
+        src = fam.dimensions[d["name"]]
+        c = (src.get("caliper_mm") or src["circle_mm"])["center"]
+        tool = d.get("caliper") or d["circle"]
+        assert np.allclose(tool["center"], zoo.golden_px_of(fam, "station", 3, SIZE, [c])[0], atol=1e-3)
