@@ -106,8 +106,6 @@ def test_bad_family_or_mode_is_refused(tmp_path):
         demo.generate_lot(tmp_path, family="teapot")
     with pytest.raises(SpecError, match="mode"):
         demo.generate_lot(tmp_path, family="label", mode="drone")
-    with pytest.raises(SpecError, match="station"):
-        demo.generate_lot(tmp_path, family="wallet", mode="handheld")
     with pytest.raises(SpecError, match="kind"):
         zoo.FAMILIES["part"].defect_footprint(zoo.ZooDefect("dent"), zoo.FAMILIES["part"].golden_unit())
 
@@ -464,3 +462,32 @@ def test_station_unit_to_golden_is_the_true_registration():
         c = (src.get("caliper_mm") or src["circle_mm"])["center"]
         tool = d.get("caliper") or d["circle"]
         assert np.allclose(tool["center"], zoo.golden_px_of(fam, "station", 3, SIZE, [c])[0], atol=1e-3)
+
+
+def test_wallet_handheld_is_the_station_wallet_photographed_by_hand(tmp_path):
+    from goldenvision.demo.zoo.wallet import WalletHandheld
+
+    fam = WalletHandheld()
+    lot = demo.generate_lot(tmp_path, family="wallet", mode="handheld", seed=2, n_golden=2, n_units=5, size=0.3)
+    spec = load_spec(lot.spec_path)
+    assert spec.station is None and [c.name for c in spec.colors] == ["panel", "logo"]
+    assert all(p.suffix == ".jpg" for p in lot.unit_paths) and lot.truth["n_fail"] == 2
+    for kind in ("scratch", "skipped_stitch", "stain", "missing_print"):
+        u = zoo.make_zoo_unit(fam, 3, kind, 2, "handheld")
+        station = demo._make_unit(3, kind, 2)  # the same physical unit as in the station lot
+        assert u.labs == (("panel", station.panel_lab), ("logo", station.logo_lab)) and u.defects == station.defects
+        assert u.dim("strap_width") == station.strap_width_mm and u.marker == "none"
+        (d,) = zoo.zoo_truth(fam, u, 2, 0.3)["defects"]
+        zone = zoo.golden_px_of(fam, "handheld", 2, 0.3, fam.anomaly_zones[d["zone"]]["polygon_mm"])
+        x1, y1, x2, y2 = d["bbox"]
+        assert _inside(zone, [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]), kind
+    # the panel's left edge where the truth puts it
+    u = dataclasses.replace(zoo.make_zoo_unit(fam, 1, "none", 2, "handheld"), noise_sigma=0.0, jpeg_quality=0)
+    lin = _linear(zoo.photograph_unit(fam, u, 0.5)).mean(axis=2)
+    h = zoo.camera_of(u, 0.5) @ zoo.pose_of(u)
+    x = -u.dim("panel_width") / 2
+    errs = []
+    for y in np.linspace(5.0, 28.0, 10):
+        p, q = _apply(h, [(x, y), (x - 1.0, y)])
+        errs.append(_profile_edge(lin, p, (q - p) / np.linalg.norm(q - p)))
+    assert abs(np.mean(errs)) < 0.1, np.mean(errs)

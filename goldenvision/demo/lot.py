@@ -260,9 +260,12 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
 
         return generate_zoo_lot(out_dir, FAMILIES[family], mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
                                 size=size)
-    if mode != "station":
-        raise SpecError("generate_lot: the wallet is photographed in the station only (mode='station'); "
-                        f"got mode={mode!r}; hand-held lots exist for {list(FAMILY_NAMES[1:])}")
+    if mode == "handheld":  # the same physical units, photographed by hand (goldenvision.demo.zoo.wallet)
+        from .zoo import generate_zoo_lot
+        from .zoo.wallet import WalletHandheld
+
+        return generate_zoo_lot(out_dir, WalletHandheld(), mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
+                                size=size)
     if int(n_golden) < 1 or int(n_units) < 1:
         raise SpecError(f"generate_lot: expected n_golden >= 1 and n_units >= 1, got {n_golden}, {n_units}")
     size = float(size)

@@ -180,6 +180,8 @@ class Family:
     variation: dict[str, tuple[float, float]] = {}
     marker_spot_mm: tuple[float, float] = (0.0, 0.0)
     ruler_spot_mm: tuple[float, float] = (0.0, 0.0)
+    #: Markers of hand-held frames, in turn by unit index.
+    markers: tuple[str, ...] = ("aruco", "ruler", "none")
 
     # -- to be provided by each family --------------------------------------------------
     def paint(self, unit: ZooUnit, cv: _Canvas) -> None:  # pragma: no cover - abstract

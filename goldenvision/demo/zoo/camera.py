@@ -103,6 +103,8 @@ def _texture_px_per_mm(mode: str, size: float) -> float:
 
 def product_texture(fam: Family, unit: ZooUnit, size: float) -> tuple[np.ndarray, np.ndarray]:
     """Premultiplied linear RGBA texture of the unit (float32, (h, w, 4)) and texel -> product mm."""
+    if hasattr(fam, "texture"):  # a family with its own painter (the wallet)
+        return fam.texture(unit, size)
     cv = _Canvas(fam.box_mm, _texture_px_per_mm(unit.mode, size), None, alpha=True)
     fam.paint(unit, cv)
     rgba = np.concatenate([cv.rgb, cv.alpha[..., None]], axis=-1)

@@ -94,7 +94,7 @@ def make_zoo_unit(fam: Family, index: int, fault: str, seed: int, mode: str = "s
     rng = np.random.default_rng([int(seed), 6000 + int(index), MODES.index(mode)])
     photo = _photo_params(mode, rng, golden=False)
     if mode == "handheld":
-        marker = ("aruco", "ruler", "none")[int(index) % 3]
+        marker = fam.markers[int(index) % len(fam.markers)]
         mx, my = fam.marker_spot_mm if marker == "aruco" else fam.ruler_spot_mm
         photo["marker"] = marker
         ang = float(rng.uniform(-8.0, 8.0)) if marker == "aruco" else float(rng.uniform(-3.0, 3.0))
