@@ -4,7 +4,8 @@ The default product is a leather wallet in the station light box (below). The pr
 (:mod:`goldenvision.demo.zoo`) adds families with their own materials and defects: ``label``,
 ``part``, ``apparel``, ``hardware`` and ``jewellery``, each photographed in the station
 (``mode="station"``) or as an inspector's hand-held JPEG without fiducials
-(``mode="handheld"``): ``generate_lot(out_dir, family="label", mode="handheld")``.
+(``mode="handheld"``): ``generate_lot(out_dir, family="label", mode="handheld")``. The wallet
+itself can be photographed hand-held too (``family="wallet", mode="handheld"``).
 
 The demo renders the light box of ``goldenvision/calibration/profiles/lightbox-demo.yaml``
 (platen, four ArUco fiducials, 24-patch chart, ruler) with a wallet-like leather panel on it

@@ -244,8 +244,9 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         "wallet" (the default demo product) or a zoo family of :data:`FAMILY_NAMES`
         (see :mod:`goldenvision.demo.zoo`).
     mode : {"station", "handheld"}, keyword-only
-        Station light box with fiducials and chart, or an inspector's hand-held photo (zoo
-        families; JPEG files, no fiducials, see :mod:`goldenvision.demo.zoo.camera`).
+        Station light box with fiducials and chart, or an inspector's hand-held photo (JPEG
+        files, no fiducials, see :mod:`goldenvision.demo.zoo.camera`; the hand-held wallet lot
+        photographs the station lot's physical units, :mod:`goldenvision.demo.zoo.wallet`).
 
     Returns
     -------
