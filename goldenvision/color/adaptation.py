@@ -9,7 +9,8 @@ References
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -6,7 +6,8 @@ the one :func:`goldenvision.zones.zone_mask`, zone colours from :mod:`.robust`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
