@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel, backbone_available, find_defects, good_score_threshold
+from goldenvision.anomaly import zone_features as ZF
 from goldenvision.anomaly.backbone import MODEL_PATH, Backbone
 from goldenvision.errors import ImageError, ModelError, SpecError
 from goldenvision.results import AnomalyResult
@@ -466,16 +467,16 @@ def test_add_good_cross_fits_feature_scores_against_the_other_units():
     model = AnomalyModel.fit([shoot(one, rng) for _ in range(3)], [AnomalyZone(name="z", method="patchcore")], config=cfg)
     units = [shoot(_grain_print(100 + i), rng) for i in range(6)]
     ok = np.ones((96, 128), bool)
-    feats = [model._unit_features(model._gain_corrected(u, ok)) for u in units]
+    feats = [ZF.unit_features(model, ZF.gain_corrected(model, u, ok)) for u in units]
     bank0 = model.pc_bank_.copy()
     # against the golden alone (one grain) every new grain is far
-    alone = [float(model._cells_to_px(F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
+    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
     model.add_good(units)
     z = model.zones_[0]
     assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
     # 5 folds: units 0 and 5 are one fold; known answer for unit 0 = NN in golden + units 1..4
     bank = np.concatenate([bank0, np.stack(feats[1:5]).astype(np.float16)]).astype(np.float32)
-    expect = float(model._cells_to_px(F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
+    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
     assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4)
     # a bank that holds the golden bank can only be nearer (all kept: bank_per_cell >= 9)
     assert all(s <= a + 1e-4 for s, a in zip(z.unit_scores, alone))
@@ -503,7 +504,7 @@ def test_add_good_variation_zones_keep_sequential_scores_and_no_unit_scores():
 
 
 @needs_backbone
-def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones():
+def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones(monkeypatch):
     rng = np.random.default_rng(3)
     g = printed(96, 128)
     zones = [AnomalyZone(name="a", method="patchcore", region=[[0, 0], [70, 0], [70, 96], [0, 96]]),
@@ -513,16 +514,16 @@ def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones():
     cv2.rectangle(unit, (56, 40), (66, 50), (20, 160, 20), -1)  # in the overlap of both zones
     unit = shoot(unit, rng)
     ok = np.ones((96, 128), bool)
-    feat = model._unit_features(model._gain_corrected(unit, ok))
+    feat = ZF.unit_features(model, ZF.gain_corrected(model, unit, ok))
     calls = []
-    real = model._feature_raw.__func__
+    real = ZF.feature_raw
 
-    def counting(self, z, f, cache=None):
+    def counting(m, z, f, cache=None):
         calls.append(cache is not None and z.method in cache)
-        return real(self, z, f, cache)
+        return real(m, z, f, cache)
 
     maps = {z.spec.name: np.where(z.mask, real(model, z, feat), 0) for z in model.zones_}
-    model._feature_raw = counting.__get__(model)
+    monkeypatch.setattr(ZF, "feature_raw", counting)
     raw = model._raw_maps(unit, ok, feat)
     for name in ("a", "b"):
         np.testing.assert_array_equal(raw[name], maps[name])
