@@ -360,9 +360,12 @@ def bench_deeppcb(args: argparse.Namespace) -> None:
 
 def api_spec(args: argparse.Namespace) -> dict:
     """The spec a user writes for a DeepPCB pair: pre-aligned scans, so ``registration: none``
-    (ARCHITECTURE.md: images compared in the golden frame), 48 px/mm, one ``full`` zone with
-    the library defaults (no tuning for PCBs)."""
-    zone = {"name": "board", "region": "full"}
+    (ARCHITECTURE.md: images compared in the golden frame), 48 px/mm, one ``full`` zone whose
+    only setting is the buyer's sensitivity: the smallest defect area (``--api-min-area-mm2``,
+    0.05 mm² by default = about 11 x 11 px, the order of DeepPCB's 10th-percentile defect
+    extent of 12 x 9 px measured as |test - template| > 128 inside the boxes). No other
+    library setting is changed."""
+    zone = {"name": "board", "region": "full", "min_area_mm2": args.api_min_area_mm2}
     if args.api_method != "auto":
         zone["method"] = args.api_method
     return {"product": "deeppcb", "scale_mm_per_px": 1 / 48.0, "registration": args.api_registration,
@@ -496,6 +499,7 @@ def bench_large(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="the deeppcb-trainval folder")
     ap.add_argument("--pairs", type=int, default=200, help="seeded subset size (0 = all)")
@@ -519,16 +523,16 @@ def main() -> None:
     ap.add_argument("--api", action="store_true",
                     help="DeepPCB through gv.seal / gv.inspect as a user calls them, raw result.defects boxes")
     ap.add_argument("--api-registration", default="none", help="spec registration with --api")
+    ap.add_argument("--api-min-area-mm2", type=float, default=0.05, help="zone min_area_mm2 with --api")
     ap.add_argument("--api-method", default="auto", help="anomaly zone method with --api (auto = library default)")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--large", action="store_true", help="also the 12 MP tiling check")
     args = ap.parse_args()
+    DATA = args.data
     if args.cv2_threads >= 0:
         cv2.setNumThreads(args.cv2_threads)
     print(f"OpenCV threads {cv2.getNumThreads()}")
-    global DATA
-    DATA = args.data
     if not args.speed_only:
         if not DATA.is_dir():
             sys.exit(f"DeepPCB not found at {DATA}")

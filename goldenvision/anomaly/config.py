@@ -34,6 +34,11 @@ class AnomalyConfig:
         Smallest feature-distance threshold (feature units).
     valid_erode_px : int
         Invalid borders of warped images are grown by this many px.
+    max_residual_shift_px : float
+        Largest global shift (px) left by registration that ``score`` measures and undoes
+        (phase correlation); 0 = off. Larger shifts are registration's job.
+    min_residual_shift_px : float
+        Residual shifts below this (px) are left alone (no resampling blur on registered units).
     merge_px : int
         Defect regions closer than about this many px are reported as one.
     region_low : float
@@ -80,6 +85,8 @@ class AnomalyConfig:
     var_floor: float = 3.0
     feat_floor: float = 1.0
     valid_erode_px: int = 2
+    max_residual_shift_px: float = 4.0
+    min_residual_shift_px: float = 0.3
     merge_px: int = 0
     region_low: float = 0.5
     feature_scale: float = 0.5

@@ -197,8 +197,60 @@ class AnomalyModel:
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
             if m.any():
-                full[y0:y1, x0:x1] = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0)
+                r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0).astype(np.float32)
+                sigma = self.aggregate_sigma_px(z)
+                if sigma > 0:
+                    r = np.where(m, cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), 0)
+                full[y0:y1, x0:x1] = r
         return out
+
+    def residual_shift_px(self, img: np.ndarray, valid: np.ndarray) -> tuple[float, float] | None:
+        """Global translation (dx, dy) px of a unit against the golden mean that registration left
+        (``registration: none`` on "pre-aligned" scans, a sub-pixel drift), by phase correlation
+        (Kuglin & Hines 1975) with a Hann window; None when it exceeds ``max_residual_shift_px`` (a
+        spurious peak, or a misalignment that is registration's job) or the peak is weak."""
+        c = self.config
+        if c.max_residual_shift_px <= 0 or not self.n_.any():
+            return None
+        ref = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        cur = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        bad = ~(valid & (self.n_ > 0))
+        if bad.any():  # no evidence outside: put the golden there (pulls towards 0 shift)
+            cur[bad] = ref[bad]
+        f = 1.0
+        while max(ref.shape) * f > 1024:
+            f *= 0.5
+        if f < 1.0:
+            ref = cv2.resize(ref, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            cur = cv2.resize(cur, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        win = cv2.createHanningWindow(ref.shape[::-1], cv2.CV_32F)
+        (dx, dy), resp = cv2.phaseCorrelate(ref, cur, win)
+        dx, dy = dx / f, dy / f
+        if resp < 0.05 or np.hypot(dx, dy) > c.max_residual_shift_px:
+            return None
+        return float(dx), float(dy)
+
+    def _undo_residual_shift(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The unit resampled onto the golden by its residual shift when that is >= ``min_residual_shift_px``."""
+        sh = self.residual_shift_px(img, valid)
+        if sh is None or np.hypot(*sh) < self.config.min_residual_shift_px:
+            return img, valid
+        h, w = self.shape_
+        m = np.float32([[1, 0, -sh[0]], [0, 1, -sh[1]]])
+        out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        v = cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+        return out, v
+
+    def aggregate_sigma_px(self, z: _Zone) -> float:
+        """Gaussian sigma (px) over which a pixel-statistics zone's evidence is averaged: a quarter
+        of the side of the zone's smallest defect (``min_area_mm2``), so a defect of that size keeps
+        about 90 % of its peak (erf(sqrt 2)² = 0.91) while isolated pixels and lines much thinner
+        than it (JPEG ringing, a misregistered edge) are averaged down by about their width over
+        the side. 0 (no aggregation) without ``min_area_mm2`` or without a scale. Defect boxes are
+        grown by twice this sigma (the evidence's support), i.e. half the smallest defect's side."""
+        if not self.scale_mm_per_px or z.spec.min_area_mm2 <= 0:
+            return 0.0
+        return float(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px / 4.0)
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
         preps, ws = self._prep_captures(imgs, masks)
@@ -327,6 +379,7 @@ class AnomalyModel:
         """
         img = _check_image(warped, "warped", self.shape_)
         v = _check_mask(valid, "valid", self.shape_)
+        img, v = self._undo_residual_shift(img, v)
         raw = self._raw_maps(img, v)
         total = np.zeros(self.shape_, np.float32)
         zone_scores: dict[str, float] = {}
@@ -337,7 +390,8 @@ class AnomalyModel:
             np.maximum(total, norm, out=total)
             if zone_scores[z.spec.name] >= 1.0:
                 defects += find_defects(norm, z.mask, z.spec, scale_mm_per_px=self.scale_mm_per_px,
-                                        merge_px=self.config.merge_px, low=self.config.region_low)
+                                        merge_px=self.config.merge_px, low=self.config.region_low,
+                                        margin_px=int(round(2 * self.aggregate_sigma_px(z))))
         defects.sort(key=lambda d: -d.score)
         return AnomalyResult(
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
