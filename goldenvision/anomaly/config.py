@@ -39,6 +39,11 @@ class AnomalyConfig:
         (phase correlation); 0 = off. Larger shifts are registration's job.
     min_residual_shift_px : float
         Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    exact_loo_max : int
+        With up to this many captures the thresholds come from exact leave-one-out; with more,
+        the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
+    n_folds : int
+        Folds of that cross-fitting.
     merge_px : int
         Defect regions closer than about this many px are reported as one.
     region_low : float
@@ -87,6 +92,8 @@ class AnomalyConfig:
     valid_erode_px: int = 2
     max_residual_shift_px: float = 4.0
     min_residual_shift_px: float = 0.3
+    exact_loo_max: int = 12
+    n_folds: int = 5
     merge_px: int = 0
     region_low: float = 0.5
     feature_scale: float = 0.5

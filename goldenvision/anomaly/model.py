@@ -46,6 +46,19 @@ __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 STATE_VERSION = 1
 
 
+def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979)."""
+    n_a, m_a, v_a = a
+    n_b, m_b, v_b = b
+    n = n_a + n_b
+    nn = np.maximum(n, 1)[..., None]
+    d = m_b - m_a
+    mean = m_a + d * (n_b[..., None] / nn)
+    m2 = v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn
+    return n.astype(np.float32), mean.astype(np.float32), (m2 / nn).astype(np.float32)
+
+
 class AnomalyModel:
     """Anomaly model of one golden sample (see the module docstring for the methods).
 
@@ -115,6 +128,14 @@ class AnomalyModel:
         cfg = config or AnomalyConfig()
         ref = _check_image(captures[0], "captures[0]")
         shape = ref.shape[:2]
+        if valid_masks is not None and len(valid_masks) != len(captures):
+            raise ImageError(f"valid_masks: expected {len(captures)} masks (one per capture), got {len(valid_masks)}")
+        if len(captures) > cfg.exact_loo_max:
+            zones = list(zones) or [AnomalyZone(name="full")]
+            methods = [resolve(z.method if z.method != "auto" else method, z) for z in zones]
+            model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
+            model._fit_folds(captures, valid_masks)
+            return model
         imgs = [_check_image(c, f"captures[{i}]", shape) for i, c in enumerate(captures)]
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per capture), got {len(valid_masks)}")
@@ -277,6 +298,75 @@ class AnomalyModel:
             ZF.fit_features(self, feats)
         for z in self.zones_:
             z.good_scores = loo[z.spec.name]
+        self._calibrate()
+
+    def _fit_folds(self, captures, valid_masks) -> None:
+        """Fit on many good images, streaming: memory grows with the statistics kept (per-fold
+        pixel moments, float16 feature maps bounded by the coresets), not with the images,
+        which are read one at a time from ``captures`` (any sequence; twice).
+
+        Held-out good scores are cross-fitted over ``n_folds`` folds (fold ``f`` = images
+        ``i % K == f``): each image is scored by statistics and banks built from the other
+        folds, as in ``add_good``. Exact leave-one-out costs n refits and is kept for
+        ``n <= exact_loo_max`` captures.
+        """
+        c = self.config
+        n = len(captures)
+        k = min(c.n_folds, n)
+        h, w = self.shape_
+
+        def get(i: int) -> tuple[np.ndarray, np.ndarray]:
+            img = _check_image(captures[i], f"captures[{i}]", self.shape_)
+            m = _check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_)
+            return img, m
+
+        zero = (np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32))
+        folds = [zero] * k
+        base = None
+        for i in range(n):
+            img, m = get(i)
+            p = ZV.prep(self, img)
+            v = self._erode(m)
+            if base is None:
+                base = p
+            p *= (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            folds[i % k] = combine_stats(*folds[i % k], [p], [v.astype(np.float32)])
+        del base
+
+        def merged(skip: int | None):
+            acc = zero
+            for f, st in enumerate(folds):
+                if f != skip:
+                    acc = _merge_stats(acc, st)
+            return acc
+
+        feats: list[np.ndarray] | None = None
+        if self.uses_features:
+            self.n_, self.mean_, self.var_ = merged(None)
+            self._derive()
+            feats = []
+            for i in range(n):
+                img, m = get(i)
+                feats.append(ZF.unit_features(self, ZF.gain_corrected(self, img, m)).astype(np.float16))
+        held: dict[str, list[float]] = {z.spec.name: [0.0] * n for z in self.zones_}
+        for f in range(k):
+            self.n_, self.mean_, self.var_ = merged(f)
+            self._derive()
+            if feats is not None:
+                ZF.fit_features(self, [feats[j] for j in range(n) if j % k != f])
+            for i in range(f, n, k):
+                img, m = get(i)
+                raw = self._raw_maps(img, m, None if feats is None else feats[i].astype(np.float32))
+                for z in self.zones_:
+                    held[z.spec.name][i] = float(raw[z.spec.name].max())
+        self.n_, self.mean_, self.var_ = merged(None)
+        self._derive()
+        if feats is not None:
+            ZF.fit_features(self, feats)
+        for z in self.zones_:
+            z.good_scores = held[z.spec.name]
+            if get_method(z.method).uses_features:
+                z.unit_scores = list(held[z.spec.name])  # many units: exchangeable with production
         self._calibrate()
 
     def _calibrate(self) -> None:

@@ -71,6 +71,21 @@ class TextureMethod(_FeatureMethod):
         return F.global_nn_score(feat, model.tex_banks_[z.spec.name])
 
 
+#: The texture coreset is chosen from at most this many times its size of candidate rows
+#: (seeded uniform subsample): greedy k-centre costs rows x size, and with hundreds of good
+#: images the rows run to millions (PatchCore subsamples the same way before its coreset).
+_POOL_FACTOR = 20
+
+
+def _pool(x: np.ndarray, k: int) -> np.ndarray:
+    """At most ``_POOL_FACTOR * k`` rows of ``x`` (seeded, order kept)."""
+    cap = _POOL_FACTOR * k
+    if len(x) <= cap:
+        return x
+    idx = np.sort(np.random.default_rng(0).choice(len(x), cap, replace=False))
+    return x[idx]
+
+
 @functools.lru_cache(maxsize=4)
 def projection(c_in: int, c_out: int) -> np.ndarray:
     """Seeded Gaussian random projection (c_in, c_out) float32 (Johnson-Lindenstrauss; PatchCore §3.3)."""
@@ -128,6 +143,7 @@ def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
         if z.method == "texture":
             zc = zone_cells(model, z, bank.shape[1:3])
             x = bank[:, zc].reshape(-1, bank.shape[-1])
+            x = _pool(x, c.texture_bank)
             sel = F.greedy_coreset(x, c.texture_bank)
             model.tex_banks_[z.spec.name] = x[sel].astype(np.float16)
 
@@ -164,6 +180,6 @@ def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarr
     for z in model.zones_:
         if z.method == "texture":
             zc = zone_cells(model, z, fs.shape[1:3])
-            x = np.concatenate([tex[z.spec.name].astype(np.float32), fs[:, zc].reshape(-1, fs.shape[-1])])
+            x = np.concatenate([tex[z.spec.name].astype(np.float32), _pool(fs[:, zc].reshape(-1, fs.shape[-1]), c.texture_bank)])
             tex[z.spec.name] = x[F.greedy_coreset(x, c.texture_bank)].astype(np.float16)
     return pc, padim, tex
