@@ -530,3 +530,97 @@ def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones(monkeypat
     assert calls.count(False) == 2 and calls.count(True) == 1  # 2nd zone reads the first's map
     res = model.score(unit)
     assert res.zone_scores["a"] >= 1.0 and res.zone_scores["b"] >= 1.0
+
+
+# ---------------------------------------------------------------------- registry, streaming fit, aggregation
+def test_registry_dispatches_by_name_and_names_the_known_methods():
+    from goldenvision.anomaly.registry import METHODS, REGISTRY, get_method
+    from goldenvision.errors import SpecError
+
+    assert METHODS == ("auto", "variation", "texture_variation", "patchcore", "padim", "texture")
+    assert get_method("padim") is REGISTRY["padim"] and get_method("texture_variation").low_pass
+    assert not get_method("variation").uses_features and get_method("patchcore").uses_features
+    with pytest.raises(SpecError, match="expected one of"):
+        get_method("knn")
+
+
+def test_fold_statistics_merge_to_the_statistics_of_all_images():
+    from goldenvision.anomaly.model import _merge_stats
+    from goldenvision.anomaly.variation import combine_stats
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.uniform(0, 255, (8, 9, 3)).astype(np.float32) for _ in range(7)]
+    ws = [(rng.random((8, 9)) > 0.2).astype(np.float32) for _ in range(7)]
+    z = (np.zeros((8, 9), np.float32), np.zeros((8, 9, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+    a = combine_stats(*z, imgs[:3], ws[:3])
+    b = combine_stats(*z, imgs[3:], ws[3:])
+    whole = combine_stats(*z, imgs, ws)
+    for got, want in zip(_merge_stats(a, b), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+class _Lazy:
+    """Images made on access; counts how often each is read (the fit must not hold them)."""
+
+    def __init__(self, n, make):
+        self.n, self.make, self.reads = n, make, [0] * n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        self.reads[i] += 1
+        return self.make(i)
+
+
+def test_many_captures_stream_with_cross_fitted_scores_and_still_flag_a_defect():
+    g = printed(96, 128)
+    lazy = _Lazy(20, lambda i: shoot(g, np.random.default_rng(100 + i)))
+    model = AnomalyModel.fit(lazy, [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    z = model.zones_[0]
+    assert len(z.good_scores) == 20 and all(np.isfinite(z.good_scores))
+    assert sum(lazy.reads) <= 2 * 20 + 1  # shape check, one pass for the moments, one to score its fold
+    assert model.n_.max() == 20
+    fresh = shoot(g, np.random.default_rng(7))
+    assert model.score(fresh).score < 1.0
+    bad = fresh.copy()
+    cv2.circle(bad, (60, 50), 4, (250, 20, 20), -1)
+    res = model.score(bad)
+    assert res.score > 1.0 and any(d.bbox[0] <= 60 <= d.bbox[2] and d.bbox[1] <= 50 <= d.bbox[3] for d in res.defects)
+
+
+def test_min_area_aggregates_evidence_drops_specks_and_frames_the_defect():
+    rng = np.random.default_rng(3)
+    g = printed(96, 128)
+    caps = [shoot(g, rng) for _ in range(3)]
+    zone = AnomalyZone(name="z", min_area_mm2=1.0)  # 10 x 10 px at 0.1 mm/px
+    model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    assert model.aggregate_sigma_px(model.zones_[0]) == pytest.approx(2.5)
+    unit = shoot(g, rng)
+    speck = unit.copy()
+    speck[20, 100] = (0, 0, 0)  # one dark pixel on paper: far below 1 mm²
+    assert not model.score(speck).defects
+    blob = unit.copy()
+    cv2.rectangle(blob, (95, 15), (104, 24), (40, 40, 40), -1)  # 10 x 10 px = 1 mm²
+    d = model.score(blob).defects
+    assert len(d) == 1
+    x1, y1, x2, y2 = d[0].bbox
+    # the box frames the blob with the evidence's support (2 sigma = 5 px each side)
+    assert x1 <= 95 - 3 and y1 <= 15 - 3 and x2 >= 105 + 3 and y2 >= 25 + 3
+    assert x2 - x1 <= 10 + 2 * 5 + 8
+
+
+def test_residual_shift_is_measured_and_undone():
+    rng = np.random.default_rng(4)
+    g = printed(96, 128)
+    model = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    m = np.float32([[1, 0, 1.6], [0, 1, -1.2]])
+    moved = cv2.warpAffine(g, m, (128, 96), borderMode=cv2.BORDER_REFLECT)
+    dx, dy = model.residual_shift_px(moved, np.ones((96, 128), bool))
+    assert dx == pytest.approx(1.6, abs=0.15) and dy == pytest.approx(-1.2, abs=0.15)
+    assert model.score(moved).score < 1.0
+    off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
+                           config=AnomalyConfig(max_residual_shift_px=0))
+    assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
