@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .model import AnomalyModel
 
 __all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials", "texture_spread", "texture_floor",
-           "variation_raw"]
+           "variation_raw", "contrast_dl"]
 
 #: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
 _MIX_EPS = 1.0
@@ -288,8 +288,48 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     np.sqrt(s2, out=s2)
     inv_u = np.reciprocal(s2, out=s2)
     if g_lo.ndim == 1:
-        return deviation_map(u, model.mid_[sl] * g_lo, model.half_[sl] * g_lo, inv_u, np.ones(3, np.float32))
-    lo, _ = tolerance_band(model.mean_[sl] * g_lo, shift_px=model.config.shift_px)
-    _, hi = tolerance_band(model.mean_[sl] * g_hi, shift_px=model.config.shift_px)
-    mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
-    return deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+        mid, half = model.mid_[sl] * g_lo, model.half_[sl] * g_lo
+    else:
+        lo, _ = tolerance_band(model.mean_[sl] * g_lo, shift_px=model.config.shift_px)
+        _, hi = tolerance_band(model.mean_[sl] * g_hi, shift_px=model.config.shift_px)
+        mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+    zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+    min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
+    if min_dl > 0:
+        zmap *= np.clip(contrast_dl(u, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)
+    return zmap
+
+
+def _lstar_lut() -> np.ndarray:
+    """CIE L* (D65) of an sRGB grey level 0..255 (IEC 61966-2-1, CIE 15:2004), (256,) float32."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    y = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    f = np.where(y > (6 / 29) ** 3, np.cbrt(y), y / (3 * (6 / 29) ** 2) + 4 / 29)
+    return (116 * f - 16).astype(np.float32)
+
+
+_LSTAR = _lstar_lut()
+
+
+def contrast_dl(u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Lightness difference ΔL* (>= 0) of the unit outside the golden band, per pixel.
+
+    The grey level is the mean of the three channels, read as sRGB (D65): the difference a
+    buyer's "smallest contrast ΔL*" speaks of, before the statistics (which speak of noise).
+
+    Parameters
+    ----------
+    u, lo, hi : ndarray, shape (h, w, 3), float32, 0-255
+        Prepared unit and the golden tolerance band in the unit's colours.
+
+    Returns
+    -------
+    ndarray, shape (h, w), float32
+    """
+    xs = np.arange(256, dtype=np.float32)
+
+    def lstar(a: np.ndarray) -> np.ndarray:
+        return np.interp(np.clip(a.mean(axis=2), 0, 255), xs, _LSTAR).astype(np.float32)
+
+    lu = lstar(u)
+    return np.maximum(np.maximum(lu - lstar(hi), lstar(lo) - lu), 0.0).astype(np.float32)
