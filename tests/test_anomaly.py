@@ -624,3 +624,24 @@ def test_residual_shift_is_measured_and_undone():
     off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
                            config=AnomalyConfig(max_residual_shift_px=0))
     assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
+
+
+def test_min_contrast_dl_ignores_fainter_deviations_and_keeps_stronger_ones():
+    from goldenvision.anomaly.zone_variation import contrast_dl
+
+    # known answer: sRGB grey 119 is L* 50.0 (CIE 15), white 255 is L* 100
+    lo = np.full((1, 1, 3), 119.0, np.float32)
+    assert float(contrast_dl(np.full((1, 1, 3), 255.0, np.float32), lo, lo)[0, 0]) == pytest.approx(50.0, abs=0.3)
+    rng = np.random.default_rng(5)
+    g = np.full((96, 128, 3), 150, np.uint8)
+    caps = [shoot(g, rng, noise=0.5) for _ in range(3)]
+    faint, strong = shoot(g, rng, noise=0.5), None
+    cv2.rectangle(faint, (20, 20), (35, 35), (128, 128, 128), -1)  # about ΔL* 8
+    strong = faint.copy()
+    cv2.rectangle(strong, (80, 50), (95, 65), (90, 90, 90), -1)  # about ΔL* 22
+    plain = AnomalyModel.fit(caps, [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    gated = AnomalyModel.fit(caps, [AnomalyZone(name="z", min_contrast_dl=15.0)], scale_mm_per_px=SCALE)
+    at = lambda res, x, y: [d for d in res.defects if d.bbox[0] <= x <= d.bbox[2] and d.bbox[1] <= y <= d.bbox[3]]  # noqa: E731
+    r_plain, r_gated = plain.score(strong), gated.score(strong)
+    assert at(r_plain, 27, 27) and at(r_plain, 87, 57)  # the statistics alone flag both
+    assert not at(r_gated, 27, 27) and at(r_gated, 87, 57)
