@@ -4,6 +4,15 @@
     .venv/bin/python scripts/bench_anomaly.py --pairs 0       # all pairs
     .venv/bin/python scripts/bench_anomaly.py --align ecc     # the former ECC pre-alignment
     .venv/bin/python scripts/bench_anomaly.py --speed-only
+    .venv/bin/python scripts/bench_anomaly.py --api --pairs 100 --no-speed   # as a user calls it (issue 13)
+
+``--api`` runs each pair exactly as a user would: ``gv.seal([template], spec)`` with
+``registration: none`` (the pairs are pre-aligned scans; nothing for registration to find
+that the anomaly stage's residual-shift check does not) and one ``full`` zone whose only
+setting is the buyer's smallest defect area, then ``gv.inspect(test, golden)``; the boxes are
+``result.defects`` as they come and the map is ``result.anomaly_map`` (see ``api_spec``).
+The rest of this docstring describes the older stage-level protocol (the default without
+``--api``), which calls ``AnomalyModel`` directly and grows the boxes.
     .venv/bin/python scripts/bench_anomaly.py --speed-only --no-speed --large   # 12 MP, a 0.5 mm defect
 
 Nothing is trained on defects: each pair's model is fitted on its template alone (the model
