@@ -194,6 +194,10 @@ class AnomalyZone(_Model):
     method: Literal["auto", "variation", "texture_variation", "patchcore", "padim", "texture"] = "auto"
     sensitivity: float = Field(default=1.0, gt=0, le=10, description="> 1 flags smaller deviations.")
     min_area_mm2: float = Field(default=0.0, ge=0, description="Smaller regions are not reported as defects.")
+    min_contrast_dl: float = Field(
+        default=0.0, ge=0, le=100,
+        description="Smallest lightness difference ΔL* (CIE, D65) a defect has; smaller deviations are not anomalous.",
+    )
     severity: Severity = Severity.major
 
     _region = field_validator("region", mode="before")(classmethod(lambda cls, v: _check_polygon(v)))

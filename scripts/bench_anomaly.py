@@ -4,6 +4,15 @@
     .venv/bin/python scripts/bench_anomaly.py --pairs 0       # all pairs
     .venv/bin/python scripts/bench_anomaly.py --align ecc     # the former ECC pre-alignment
     .venv/bin/python scripts/bench_anomaly.py --speed-only
+    .venv/bin/python scripts/bench_anomaly.py --api --pairs 100 --no-speed   # as a user calls it (issue 13)
+
+``--api`` runs each pair exactly as a user would: ``gv.seal([template], spec)`` with
+``registration: none`` (the pairs are pre-aligned scans; nothing for registration to find
+that the anomaly stage's residual-shift check does not) and one ``full`` zone whose only
+setting is the buyer's smallest defect area, then ``gv.inspect(test, golden)``; the boxes are
+``result.defects`` as they come and the map is ``result.anomaly_map`` (see ``api_spec``).
+The rest of this docstring describes the older stage-level protocol (the default without
+``--api``), which calls ``AnomalyModel`` directly and grows the boxes.
     .venv/bin/python scripts/bench_anomaly.py --speed-only --no-speed --large   # 12 MP, a 0.5 mm defect
 
 Nothing is trained on defects: each pair's model is fitted on its template alone (the model
@@ -358,6 +367,66 @@ def bench_deeppcb(args: argparse.Namespace) -> None:
     print(f"  fit median {1000 * statistics.median(t_fit):.1f} ms, score median {1000 * statistics.median(t_score):.1f} ms (640x640)")
 
 
+def api_spec(args: argparse.Namespace) -> dict:
+    """The spec a user writes for a DeepPCB pair: pre-aligned scans, so ``registration: none``
+    (ARCHITECTURE.md: images compared in the golden frame), 48 px/mm, one ``full`` zone whose
+    only setting is the buyer's sensitivity: the smallest defect area (``--api-min-area-mm2``,
+    0.05 mm² by default = about 11 x 11 px, the order of DeepPCB's 10th-percentile defect
+    extent of 12 x 9 px measured as |test - template| > 128 inside the boxes). No other
+    library setting is changed."""
+    zone = {"name": "board", "region": "full", "min_area_mm2": args.api_min_area_mm2}
+    if args.api_method != "auto":
+        zone["method"] = args.api_method
+    return {"product": "deeppcb", "scale_mm_per_px": 1 / 48.0, "registration": args.api_registration,
+            "anomaly_zones": [zone]}
+
+
+def bench_deeppcb_api(args: argparse.Namespace) -> None:
+    """DeepPCB exactly as a user calls the library: ``gv.seal([template], spec)`` then
+    ``gv.inspect(test, golden)``; boxes are ``result.defects`` as they come (no growing),
+    the map is ``result.anomaly_map``. Region F at IoU > 0.33 against the raw boxes."""
+    import goldenvision as gv
+
+    pairs = read_pairs(DATA)
+    if args.pairs and args.pairs < len(pairs):
+        idx = np.random.default_rng(args.seed).choice(len(pairs), args.pairs, replace=False)
+        pairs = [pairs[i] for i in sorted(idx)]
+    spec = api_spec(args)
+    preds, gts, pos, neg = [], [], [], []
+    rng = np.random.default_rng(1)
+    t_seal, t_insp = [], []
+    for temp_p, test_p, ann_p in pairs:
+        t0 = time.perf_counter()
+        golden = gv.seal([str(temp_p)], spec)
+        t1 = time.perf_counter()
+        res = gv.inspect(str(test_p), golden)
+        t2 = time.perf_counter()
+        t_seal.append(t1 - t0)
+        t_insp.append(t2 - t1)
+        gt = read_boxes(ann_p)
+        preds.append(np.asarray([d.bbox for d in res.defects], np.float64).reshape(-1, 4))
+        gts.append(gt)
+        amap = res.anomaly_map
+        lab = np.zeros(amap.shape, bool)
+        for x1, y1, x2, y2 in gt.astype(int):
+            lab[y1:y2, x1:x2] = True
+        samp = rng.random(lab.shape) < 0.05
+        pos.append(amap[lab & samp])
+        neg.append(amap[~lab & samp])
+    n_gt = sum(len(g) for g in gts)
+    s = np.concatenate(pos + neg)
+    lab = np.concatenate([np.ones(sum(len(x) for x in pos), bool), np.zeros(sum(len(x) for x in neg), bool)])
+    tp, npred, _ = region_scores(preds, gts, "grow", 0)
+    p, r, f = prf(tp, npred, n_gt)
+    print(f"DeepPCB through the public API: {len(pairs)} pairs (seed {args.seed}), {n_gt} boxes; spec {spec}")
+    print(f"  gv.seal + gv.inspect: pixel AUROC {auroc(s, lab):.4f}  regions (raw boxes, IoU > 0.33) "
+          f"P {p:.3f} R {r:.3f} F {f:.3f} (pred {npred}, tp {tp})")
+    for label, kind, px in CONVENTIONS[1:4]:
+        p2, r2, f2 = prf(*region_scores(preds, gts, kind, px))
+        print(f"    for reference, {label}: P {p2:.3f} R {r2:.3f} F {f2:.3f}")
+    print(f"  seal median {1000 * statistics.median(t_seal):.0f} ms, inspect median {1000 * statistics.median(t_insp):.0f} ms")
+
+
 def synthetic_board(h: int, w: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = np.full((h, w, 3), (200, 190, 165), np.uint8)
@@ -439,7 +508,9 @@ def bench_large(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA, help="the deeppcb-trainval folder")
     ap.add_argument("--pairs", type=int, default=200, help="seeded subset size (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-box", type=int, default=32,
@@ -458,17 +529,26 @@ def main() -> None:
     ap.add_argument("--cv2-threads", type=int, default=-1,
                     help="cv2.setNumThreads before timing (-1 = leave OpenCV's default). OpenCV's pool "
                          "and onnxruntime's threads oversubscribe 2 cores: patchcore 88 ms with 1, ~800 ms with default")
+    ap.add_argument("--api", action="store_true",
+                    help="DeepPCB through gv.seal / gv.inspect as a user calls them, raw result.defects boxes")
+    ap.add_argument("--api-registration", default="none", help="spec registration with --api")
+    ap.add_argument("--api-min-area-mm2", type=float, default=0.05, help="zone min_area_mm2 with --api")
+    ap.add_argument("--api-method", default="auto", help="anomaly zone method with --api (auto = library default)")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--large", action="store_true", help="also the 12 MP tiling check")
     args = ap.parse_args()
+    DATA = args.data
     if args.cv2_threads >= 0:
         cv2.setNumThreads(args.cv2_threads)
     print(f"OpenCV threads {cv2.getNumThreads()}")
     if not args.speed_only:
         if not DATA.is_dir():
             sys.exit(f"DeepPCB not found at {DATA}")
-        bench_deeppcb(args)
+        if args.api:
+            bench_deeppcb_api(args)
+        else:
+            bench_deeppcb(args)
     if not args.no_speed:
         bench_speed(args)
     if args.large:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel, backbone_available, find_defects, good_score_threshold
+from goldenvision.anomaly import zone_features as ZF
 from goldenvision.anomaly.backbone import MODEL_PATH, Backbone
 from goldenvision.errors import ImageError, ModelError, SpecError
 from goldenvision.results import AnomalyResult
@@ -466,16 +467,16 @@ def test_add_good_cross_fits_feature_scores_against_the_other_units():
     model = AnomalyModel.fit([shoot(one, rng) for _ in range(3)], [AnomalyZone(name="z", method="patchcore")], config=cfg)
     units = [shoot(_grain_print(100 + i), rng) for i in range(6)]
     ok = np.ones((96, 128), bool)
-    feats = [model._unit_features(model._gain_corrected(u, ok)) for u in units]
+    feats = [ZF.unit_features(model, ZF.gain_corrected(model, u, ok)) for u in units]
     bank0 = model.pc_bank_.copy()
     # against the golden alone (one grain) every new grain is far
-    alone = [float(model._cells_to_px(F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
+    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
     model.add_good(units)
     z = model.zones_[0]
     assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
     # 5 folds: units 0 and 5 are one fold; known answer for unit 0 = NN in golden + units 1..4
     bank = np.concatenate([bank0, np.stack(feats[1:5]).astype(np.float16)]).astype(np.float32)
-    expect = float(model._cells_to_px(F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
+    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
     assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4)
     # a bank that holds the golden bank can only be nearer (all kept: bank_per_cell >= 9)
     assert all(s <= a + 1e-4 for s, a in zip(z.unit_scores, alone))
@@ -503,7 +504,7 @@ def test_add_good_variation_zones_keep_sequential_scores_and_no_unit_scores():
 
 
 @needs_backbone
-def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones():
+def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones(monkeypatch):
     rng = np.random.default_rng(3)
     g = printed(96, 128)
     zones = [AnomalyZone(name="a", method="patchcore", region=[[0, 0], [70, 0], [70, 96], [0, 96]]),
@@ -513,19 +514,134 @@ def test_feature_map_is_computed_once_per_unit_for_all_patchcore_zones():
     cv2.rectangle(unit, (56, 40), (66, 50), (20, 160, 20), -1)  # in the overlap of both zones
     unit = shoot(unit, rng)
     ok = np.ones((96, 128), bool)
-    feat = model._unit_features(model._gain_corrected(unit, ok))
+    feat = ZF.unit_features(model, ZF.gain_corrected(model, unit, ok))
     calls = []
-    real = model._feature_raw.__func__
+    real = ZF.feature_raw
 
-    def counting(self, z, f, cache=None):
+    def counting(m, z, f, cache=None):
         calls.append(cache is not None and z.method in cache)
-        return real(self, z, f, cache)
+        return real(m, z, f, cache)
 
     maps = {z.spec.name: np.where(z.mask, real(model, z, feat), 0) for z in model.zones_}
-    model._feature_raw = counting.__get__(model)
+    monkeypatch.setattr(ZF, "feature_raw", counting)
     raw = model._raw_maps(unit, ok, feat)
     for name in ("a", "b"):
         np.testing.assert_array_equal(raw[name], maps[name])
     assert calls.count(False) == 2 and calls.count(True) == 1  # 2nd zone reads the first's map
     res = model.score(unit)
     assert res.zone_scores["a"] >= 1.0 and res.zone_scores["b"] >= 1.0
+
+
+# ---------------------------------------------------------------------- registry, streaming fit, aggregation
+def test_registry_dispatches_by_name_and_names_the_known_methods():
+    from goldenvision.anomaly.registry import METHODS, REGISTRY, get_method
+    from goldenvision.errors import SpecError
+
+    assert METHODS == ("auto", "variation", "texture_variation", "patchcore", "padim", "texture")
+    assert get_method("padim") is REGISTRY["padim"] and get_method("texture_variation").low_pass
+    assert not get_method("variation").uses_features and get_method("patchcore").uses_features
+    with pytest.raises(SpecError, match="expected one of"):
+        get_method("knn")
+
+
+def test_fold_statistics_merge_to_the_statistics_of_all_images():
+    from goldenvision.anomaly.model import _merge_stats
+    from goldenvision.anomaly.variation import combine_stats
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.uniform(0, 255, (8, 9, 3)).astype(np.float32) for _ in range(7)]
+    ws = [(rng.random((8, 9)) > 0.2).astype(np.float32) for _ in range(7)]
+    z = (np.zeros((8, 9), np.float32), np.zeros((8, 9, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+    a = combine_stats(*z, imgs[:3], ws[:3])
+    b = combine_stats(*z, imgs[3:], ws[3:])
+    whole = combine_stats(*z, imgs, ws)
+    for got, want in zip(_merge_stats(a, b), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+class _Lazy:
+    """Images made on access; counts how often each is read (the fit must not hold them)."""
+
+    def __init__(self, n, make):
+        self.n, self.make, self.reads = n, make, [0] * n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        self.reads[i] += 1
+        return self.make(i)
+
+
+def test_many_captures_stream_with_cross_fitted_scores_and_still_flag_a_defect():
+    g = printed(96, 128)
+    lazy = _Lazy(20, lambda i: shoot(g, np.random.default_rng(100 + i)))
+    model = AnomalyModel.fit(lazy, [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    z = model.zones_[0]
+    assert len(z.good_scores) == 20 and all(np.isfinite(z.good_scores))
+    assert sum(lazy.reads) <= 2 * 20 + 1  # shape check, one pass for the moments, one to score its fold
+    assert model.n_.max() == 20
+    fresh = shoot(g, np.random.default_rng(7))
+    assert model.score(fresh).score < 1.0
+    bad = fresh.copy()
+    cv2.circle(bad, (60, 50), 4, (250, 20, 20), -1)
+    res = model.score(bad)
+    assert res.score > 1.0 and any(d.bbox[0] <= 60 <= d.bbox[2] and d.bbox[1] <= 50 <= d.bbox[3] for d in res.defects)
+
+
+def test_min_area_aggregates_evidence_drops_specks_and_frames_the_defect():
+    rng = np.random.default_rng(3)
+    g = printed(96, 128)
+    caps = [shoot(g, rng) for _ in range(3)]
+    zone = AnomalyZone(name="z", min_area_mm2=1.0)  # 10 x 10 px at 0.1 mm/px
+    model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    assert model.aggregate_sigma_px(model.zones_[0]) == pytest.approx(2.5)
+    unit = shoot(g, rng)
+    speck = unit.copy()
+    speck[20, 100] = (0, 0, 0)  # one dark pixel on paper: far below 1 mm²
+    assert not model.score(speck).defects
+    blob = unit.copy()
+    cv2.rectangle(blob, (95, 15), (104, 24), (40, 40, 40), -1)  # 10 x 10 px = 1 mm²
+    d = model.score(blob).defects
+    assert len(d) == 1
+    x1, y1, x2, y2 = d[0].bbox
+    # the box frames the blob with the evidence's support (2 sigma = 5 px each side)
+    assert x1 <= 95 - 3 and y1 <= 15 - 3 and x2 >= 105 + 3 and y2 >= 25 + 3
+    assert x2 - x1 <= 10 + 2 * 5 + 8
+
+
+def test_residual_shift_is_measured_and_undone():
+    rng = np.random.default_rng(4)
+    g = printed(96, 128)
+    model = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    m = np.float32([[1, 0, 1.6], [0, 1, -1.2]])
+    moved = cv2.warpAffine(g, m, (128, 96), borderMode=cv2.BORDER_REFLECT)
+    dx, dy = model.residual_shift_px(moved, np.ones((96, 128), bool))
+    assert dx == pytest.approx(1.6, abs=0.15) and dy == pytest.approx(-1.2, abs=0.15)
+    assert model.score(moved).score < 1.0
+    off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
+                           config=AnomalyConfig(max_residual_shift_px=0))
+    assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
+
+
+def test_min_contrast_dl_ignores_fainter_deviations_and_keeps_stronger_ones():
+    from goldenvision.anomaly.zone_variation import contrast_dl
+
+    # known answer: sRGB grey 119 is L* 50.0 (CIE 15), white 255 is L* 100
+    lo = np.full((1, 1, 3), 119.0, np.float32)
+    assert float(contrast_dl(np.full((1, 1, 3), 255.0, np.float32), lo, lo)[0, 0]) == pytest.approx(50.0, abs=0.3)
+    rng = np.random.default_rng(5)
+    g = np.full((96, 128, 3), 150, np.uint8)
+    caps = [shoot(g, rng, noise=0.5) for _ in range(3)]
+    faint, strong = shoot(g, rng, noise=0.5), None
+    cv2.rectangle(faint, (20, 20), (35, 35), (128, 128, 128), -1)  # about ΔL* 8
+    strong = faint.copy()
+    cv2.rectangle(strong, (80, 50), (95, 65), (90, 90, 90), -1)  # about ΔL* 22
+    plain = AnomalyModel.fit(caps, [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    gated = AnomalyModel.fit(caps, [AnomalyZone(name="z", min_contrast_dl=15.0)], scale_mm_per_px=SCALE)
+    at = lambda res, x, y: [d for d in res.defects if d.bbox[0] <= x <= d.bbox[2] and d.bbox[1] <= y <= d.bbox[3]]  # noqa: E731
+    r_plain, r_gated = plain.score(strong), gated.score(strong)
+    assert at(r_plain, 27, 27) and at(r_plain, 87, 57)  # the statistics alone flag both
+    assert not at(r_gated, 27, 27) and at(r_gated, 87, 57)

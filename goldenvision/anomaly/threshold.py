@@ -94,6 +94,7 @@ def find_defects(
     min_area_px: int = 1,
     merge_px: int = 0,
     low: float = 1.0,
+    margin_px: int = 0,
 ) -> list[Defect]:
     """Connected regions where the normalised map reaches the threshold (>= 1.0).
 
@@ -116,6 +117,11 @@ def find_defects(
         Hysteresis (Canny 1986): a region is the connected set of pixels >= ``low`` that
         holds a pixel >= 1.0, so its box and area measure the defect's extent rather than
         the tip that crosses the threshold. 1.0 = plain components of map >= 1.
+    margin_px : int, keyword-only
+        Each box is grown by this many px on every side (clipped to the frame): the support of
+        the evidence when the map was aggregated over a window (see
+        ``AnomalyModel.aggregate_sigma_px``), so the box frames the defect with its context.
+        Areas still count hot pixels only.
 
     Returns
     -------
@@ -148,9 +154,10 @@ def find_defects(
     out = []
     for i in keep:
         x, y, w, h, a = (int(v) for v in stats[i])
+        H, W = norm_map.shape
         out.append(
             Defect(
-                bbox=(x, y, x + w, y + h),
+                bbox=(max(0, x - margin_px), max(0, y - margin_px), min(W, x + w + margin_px), min(H, y + h + margin_px)),
                 score=float(peaks[i]),
                 zone=zone.name,
                 defect_type=zone.defect_type,

@@ -1,0 +1,112 @@
+"""Tuning of the anomaly stage (:class:`AnomalyConfig`, stored in the model state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .threshold import DEFAULT_ALPHA
+from .variation import BLUR_SIGMA_PX
+
+__all__ = ["AnomalyConfig"]
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Tuning of the anomaly stage (all stored in the model state).
+
+    Attributes
+    ----------
+    abs_floor : float
+        Absolute spread floor, grey levels (0-255).
+    rel_floor : float
+        Spread floor as a fraction of the golden mean.
+    grad_px : float
+        Sub-pixel misregistration tolerated at edges through the spread, px.
+    shift_px : int
+        Whole-pixel misregistration tolerated by the min/max tolerance band, px.
+    blur_sigma_px : float
+        Gaussian pre-blur of the variation model, px.
+    alpha : float
+        Target false-reject rate of the threshold rule.
+    var_floor : float
+        Smallest variation threshold in spread units (z).
+    feat_floor : float
+        Smallest feature-distance threshold (feature units).
+    valid_erode_px : int
+        Invalid borders of warped images are grown by this many px.
+    max_residual_shift_px : float
+        Largest global shift (px) left by registration that ``score`` measures and undoes
+        (phase correlation); 0 = off. Larger shifts are registration's job.
+    min_residual_shift_px : float
+        Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    exact_loo_max : int
+        With up to this many captures the thresholds come from exact leave-one-out; with more,
+        the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
+    n_folds : int
+        Folds of that cross-fitting.
+    merge_px : int
+        Defect regions closer than about this many px are reported as one.
+    region_low : float
+        Hysteresis level of defect regions (map units): a region is the connected area
+        >= ``region_low`` around pixels >= 1.0, so ``min_area_mm2`` sees the defect's extent.
+    feature_scale : float
+        Images are resized by this factor before the backbone (<= 1).
+    tile_px : int
+        Backbone tile side, px of the resized image.
+    radius : int
+        PatchCore/PaDiM neighbourhood, cells.
+    bank_per_cell : int
+        PatchCore coreset size per cell.
+    padim_dims : int
+        PaDiM channel subset size.
+    texture_bank : int
+        Texture coreset size per zone.
+    proj_dim : int
+        Backbone features (152 channels) are projected to this many dimensions by a fixed
+        seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
+        every feature model (0 = keep all 152): 2.4x faster distances, smaller banks.
+    tex_sigma_mm : float
+        Low-pass sigma of ``texture_variation`` zones, mm (total, including ``blur_sigma_px``).
+    tex_window_mm : float
+        Window (Gaussian sigma, mm) of the local texture variance of ``texture_variation`` zones.
+    tex_sigma_px : float
+        Low-pass sigma in px when the model has no ``scale_mm_per_px``.
+    n_materials : int
+        Most golden colour clusters (materials) per zone for the colour normalisation.
+    material_min_frac : float
+        A material needs at least this fraction of the zone's pixels ...
+    material_min_px : int
+        ... and at least this many px, else it is merged into the others.
+    material_gain_limit : float
+        A material's gain stays within ``[1/limit, limit]`` times the zone's overall gain.
+    """
+
+    abs_floor: float = 3.0
+    rel_floor: float = 0.03
+    grad_px: float = 0.5
+    shift_px: int = 1
+    blur_sigma_px: float = BLUR_SIGMA_PX
+    alpha: float = DEFAULT_ALPHA
+    var_floor: float = 3.0
+    feat_floor: float = 1.0
+    valid_erode_px: int = 2
+    max_residual_shift_px: float = 4.0
+    min_residual_shift_px: float = 0.3
+    exact_loo_max: int = 12
+    n_folds: int = 5
+    merge_px: int = 0
+    region_low: float = 0.5
+    feature_scale: float = 0.5
+    tile_px: int = 1024
+    radius: int = 1
+    bank_per_cell: int = 8
+    padim_dims: int = 48
+    texture_bank: int = 2000
+    proj_dim: int = 64
+    tex_sigma_mm: float = 0.5
+    tex_window_mm: float = 2.0
+    tex_sigma_px: float = 5.0
+    n_materials: int = 6
+    material_min_frac: float = 0.01
+    material_min_px: int = 200
+    material_gain_limit: float = 3.0

@@ -1,0 +1,185 @@
+"""The feature zone methods on the ONNX backbone: ``patchcore``, ``padim`` and ``texture``.
+
+``patchcore``
+    Nearest good patch feature at the same cell ± ``radius`` cells (:mod:`.features`),
+    bank = golden captures + accepted units, per-cell greedy coreset of ``bank_per_cell``.
+``padim``
+    Per-cell Gaussian over a seeded random subset of ``padim_dims`` feature channels.
+``texture``
+    Position-free nearest neighbour in the zone's whole feature bank (leather, fabric).
+
+PatchCore and PaDiM share one per-cell bank for the image (``model.pc_bank_``); ``texture``
+keeps one coreset per zone (``model.tex_banks_``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from . import features as F
+from ._zone import _Zone
+from .variation import prepare, robust_gain
+
+if TYPE_CHECKING:
+    from .model import AnomalyModel
+
+__all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "fit_features", "feature_raw",
+           "merged_banks"]
+
+
+class _FeatureMethod:
+    uses_features = True
+    low_pass = False
+    #: one score map for the whole image (same for every zone of the method)
+    image_wide = True
+
+    def floor(self, model: AnomalyModel, z: _Zone) -> float:
+        """Smallest threshold of the zone (feature units)."""
+        return model.config.feat_floor
+
+
+class PatchCoreMethod(_FeatureMethod):
+    """``patchcore``: nearest good feature at the same cell ± ``radius`` cells."""
+
+    name = "patchcore"
+
+    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        return F.local_nn_score(feat, model.pc_bank_, radius=model.config.radius)
+
+
+class PadimMethod(_FeatureMethod):
+    """``padim``: Mahalanobis distance to the cell's Gaussian."""
+
+    name = "padim"
+
+    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        p = model.padim_
+        return F.padim_score(feat, p["mean"], p["inv_cov"], p["channels"])
+
+
+class TextureMethod(_FeatureMethod):
+    """``texture``: position-free nearest neighbour in the zone's bank."""
+
+    name = "texture"
+    image_wide = False
+
+    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        return F.global_nn_score(feat, model.tex_banks_[z.spec.name])
+
+
+#: The texture coreset is chosen from at most this many times its size of candidate rows
+#: (seeded uniform subsample): greedy k-centre costs rows x size, and with hundreds of good
+#: images the rows run to millions (PatchCore subsamples the same way before its coreset).
+_POOL_FACTOR = 20
+
+
+def _pool(x: np.ndarray, k: int) -> np.ndarray:
+    """At most ``_POOL_FACTOR * k`` rows of ``x`` (seeded, order kept)."""
+    cap = _POOL_FACTOR * k
+    if len(x) <= cap:
+        return x
+    idx = np.sort(np.random.default_rng(0).choice(len(x), cap, replace=False))
+    return x[idx]
+
+
+@functools.lru_cache(maxsize=4)
+def projection(c_in: int, c_out: int) -> np.ndarray:
+    """Seeded Gaussian random projection (c_in, c_out) float32 (Johnson-Lindenstrauss; PatchCore §3.3)."""
+    rng = np.random.default_rng(0)
+    p = (rng.standard_normal((c_in, c_out)) / np.sqrt(c_out)).astype(np.float32)
+    p.setflags(write=False)
+    return p
+
+
+def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
+    """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``."""
+    from .backbone import get_backbone
+
+    c = model.config
+    h, w = model.shape_
+    if c.feature_scale != 1.0:
+        img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
+                         interpolation=cv2.INTER_AREA)
+    f = get_backbone().features(img, tile_px=c.tile_px)
+    if 0 < c.proj_dim < f.shape[-1]:
+        f = f @ projection(f.shape[-1], c.proj_dim)
+    return f
+
+
+def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """uint8 image with the per-channel gain against the golden mean removed (feature input)."""
+    p = prepare(img, sigma_px=0)
+    g = robust_gain(p, model.mean_, valid & (model.n_ > 0))
+    return np.clip(p * (1.0 / g) + 0.5, 0, 255).astype(np.uint8)
+
+
+def cells_to_px(model: AnomalyModel, cells: np.ndarray) -> np.ndarray:
+    h, w = model.shape_
+    hs, ws = max(16, round(h * model.config.feature_scale)), max(16, round(w * model.config.feature_scale))
+    up = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_LINEAR)[:hs, :ws]
+    return cv2.resize(up, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def zone_cells(model: AnomalyModel, z: _Zone, fshape: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(z.mask.astype(np.uint8), (fshape[1], fshape[0]), interpolation=cv2.INTER_AREA) > 0
+
+
+def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
+    c = model.config
+    methods = {z.method for z in model.zones_}
+    bank = np.stack(feats)  # (N, h, w, C)
+    if methods & {"patchcore", "padim"}:
+        model.pc_bank_ = F.per_position_coreset(bank, c.bank_per_cell).astype(np.float16)
+    if "padim" in methods:
+        ch = np.random.default_rng(0).choice(bank.shape[-1], size=min(c.padim_dims, bank.shape[-1]), replace=False)
+        ch.sort()
+        mean, inv = F.fit_padim(model.pc_bank_.astype(np.float32), ch, radius=c.radius)
+        model.padim_ = {"channels": ch.astype(np.int64), "mean": mean, "inv_cov": inv}
+    for z in model.zones_:
+        if z.method == "texture":
+            zc = zone_cells(model, z, bank.shape[1:3])
+            x = bank[:, zc].reshape(-1, bank.shape[-1])
+            x = _pool(x, c.texture_bank)
+            sel = F.greedy_coreset(x, c.texture_bank)
+            model.tex_banks_[z.spec.name] = x[sel].astype(np.float16)
+
+
+def feature_raw(model: AnomalyModel, z: _Zone, feat: np.ndarray, cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Raw feature score map (golden px) of zone ``z``. PatchCore and PaDiM maps do not depend on
+    the zone (one bank for the image), so with ``cache`` they are computed once per unit."""
+    from .registry import get_method
+
+    if cache is not None and get_method(z.method).image_wide:
+        if z.method not in cache:
+            cache[z.method] = feature_raw(model, z, feat)
+        return cache[z.method]
+    from .registry import get_method
+
+    return cells_to_px(model, get_method(z.method).cells(model, z, feat))
+
+
+def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarray | None, dict | None, dict[str, np.ndarray]]:
+    """Banks of the current model extended by ``feats`` (bounded by the coresets)."""
+    c = model.config
+    pc, padim, tex = model.pc_bank_, model.padim_, dict(model.tex_banks_)
+    if not feats:
+        return pc, padim, tex
+    fs = np.stack(feats)
+    if pc is not None:
+        pc = F.per_position_coreset(np.concatenate([pc, fs.astype(np.float16)]), c.bank_per_cell).astype(np.float16)
+    if padim is not None:
+        # Refit from the merged per-cell coreset (bounded memory; k-centre keeps the
+        # extremes, so the Gaussian errs wide, i.e. towards fewer false rejects).
+        ch = padim["channels"]
+        mean, inv = F.fit_padim(pc.astype(np.float32), ch, radius=c.radius)
+        padim = {"channels": ch, "mean": mean, "inv_cov": inv}
+    for z in model.zones_:
+        if z.method == "texture":
+            zc = zone_cells(model, z, fs.shape[1:3])
+            x = np.concatenate([tex[z.spec.name].astype(np.float32), _pool(fs[:, zc].reshape(-1, fs.shape[-1]), c.texture_bank)])
+            tex[z.spec.name] = x[F.greedy_coreset(x, c.texture_bank)].astype(np.float16)
+    return pc, padim, tex

@@ -1,0 +1,335 @@
+"""The pixel-statistics zone methods: ``variation`` and ``texture_variation``.
+
+``variation``
+    Per-pixel mean/spread model (:mod:`.variation`), full resolution. Fast (the default).
+``texture_variation``
+    The variation model at a coarser scale for textured surfaces with no fixed geometry
+    (leather grain, fabric), where every physical unit has its own pattern: inside the zone the
+    images are low-passed (Gaussian ``tex_sigma_mm``, 0.5 mm: a 1 mm grain averages out, a
+    stain of several mm does not) and the spread is floored by the texture's own
+    realisation-to-realisation difference, ``sqrt(2) *`` the local sd of the low-passed golden
+    around its local mean (window ``tex_window_mm``). The golden captures share one grain, so
+    their leave-one-out scores cannot calibrate this; the threshold is floored by the expected
+    maximum of ``|z|`` over the zone's independent samples (:func:`texture_floor`).
+    Known limit: pixels shared with another zone are low-passed for that zone too.
+
+Colour normalisation (both methods): a zone's golden mean colours are clustered into
+materials (k-means, ``n_materials``; clusters under ``material_min_frac`` / ``material_min_px``,
+mostly edge blends, are dropped). Each material gets its own robust per-channel gain (median
+of ratios) against the golden, bounded to ``material_gain_limit`` times the zone's overall gain,
+and a pixel between two materials gets the same convex mix of their gains. A uniformly
+re-coloured material or a lighting change is thus not anomalous (colour is the colour stage's
+job), while a local defect (a minority of its material) is not absorbed. The comparison runs in
+the unit's colours: the golden is recoloured by the gain field before the misregistration
+min/max band (each neighbour with its own gain), a pixel whose golden colour may be a blend of
+two materials or a shade of one tolerates either reading, and the spread's absolute floor
+(sensor noise, unit-to-unit texture) does not shrink with a darker material (issue 6).
+
+The functions take the :class:`~goldenvision.anomaly.model.AnomalyModel` whose shared
+statistics (``n_``, ``mean_``, ``var_``, ``inv_spread_``, ``mid_``, ``half_``) they read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ._zone import _Zone
+from .variation import deviation_map, prepare, robust_gain, tolerance_band
+
+if TYPE_CHECKING:
+    from .model import AnomalyModel
+
+__all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials", "texture_spread", "texture_floor",
+           "variation_raw", "contrast_dl"]
+
+#: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
+_MIX_EPS = 1.0
+#: Smallest weight of a material in a pixel's golden colour for its pure gain to be tolerated too.
+_MIX_MIN = 0.25
+
+
+class VariationMethod:
+    """``variation``: per-pixel mean/spread with a misregistration tolerance band."""
+
+    name = "variation"
+    uses_features = False
+    #: low-passed inside the zone (``texture_variation``)
+    low_pass = False
+
+    def floor(self, model: AnomalyModel, z: _Zone) -> float:
+        """Smallest threshold of the zone in spread units (z)."""
+        return model.config.var_floor
+
+    def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units)."""
+        return variation_raw(model, z, u, m)
+
+
+class TextureVariationMethod(VariationMethod):
+    """``texture_variation``: the variation model on the low-passed texture (see the module doc)."""
+
+    name = "texture_variation"
+    low_pass = True
+
+    def floor(self, model: AnomalyModel, z: _Zone) -> float:
+        return max(model.config.var_floor, texture_floor(model, z))
+
+
+def tex_sigma_px(model: AnomalyModel) -> float:
+    """Low-pass sigma (px) of ``texture_variation`` zones (``tex_sigma_mm`` at the golden scale)."""
+    c = model.config
+    return c.tex_sigma_mm / model.scale_mm_per_px if model.scale_mm_per_px else c.tex_sigma_px
+
+
+def tex_zones(model: AnomalyModel) -> list[_Zone]:
+    return [z for z in model.zones_ if z.method == "texture_variation"]
+
+
+def tex_slices(model: AnomalyModel, z: _Zone, margin: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """(outer, inner) slices: the zone bbox grown by ``margin`` px, and the bbox inside it."""
+    h, w = model.shape_
+    x0, y0, x1, y1 = z.bbox
+    X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+    return (slice(Y0, Y1), slice(X0, X1)), (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
+
+
+def prep(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
+    """Prepared float image; inside ``texture_variation`` zones further low-passed so that the
+    unit-specific grain averages out (sigma ``tex_sigma_px_`` in total)."""
+    p = prepare(img, sigma_px=model.config.blur_sigma_px)
+    zs = tex_zones(model)
+    if zs:
+        s = float(np.sqrt(max(tex_sigma_px(model)**2 - model.config.blur_sigma_px**2, 0.0)))
+        if s > 0:
+            for z in zs:
+                outer, inner = tex_slices(model, z, int(np.ceil(3 * s)))
+                b = cv2.GaussianBlur(p[outer], (0, 0), s, borderType=cv2.BORDER_REFLECT)
+                x0, y0, x1, y1 = z.bbox
+                zm = z.mask[y0:y1, x0:x1, None]
+                p[y0:y1, x0:x1] = np.where(zm, b[inner], p[y0:y1, x0:x1])
+    return p
+
+
+def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
+    """Floor the spread of texture zones by the expected grain difference between two units.
+
+    The golden captures are one physical unit, so their per-pixel variance never sees another
+    grain. Two independent realisations of the (low-passed) texture differ by a variance of
+    ``2 var_tex``, where ``var_tex`` is the local variance of the low-passed golden mean around
+    its local mean (Gaussian window ``tex_window_mm``); it is added to the spread in place.
+    """
+    c = model.config
+    model.tex_sd_: dict[str, float] = {}
+    for z in tex_zones(model):
+        sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
+        outer, inner = tex_slices(model, z, int(np.ceil(3 * sw)))
+        m = model.mean_[outer]
+        r = m - cv2.GaussianBlur(m, (0, 0), sw, borderType=cv2.BORDER_REFLECT)
+        tv = cv2.GaussianBlur(r * r, (0, 0), sw, borderType=cv2.BORDER_REFLECT)[inner]
+        x0, y0, x1, y1 = z.bbox
+        zm = z.mask[y0:y1, x0:x1]
+        sl = sp[y0:y1, x0:x1]
+        sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * tv[zm])
+        model.tex_sd_[z.spec.name] = float(np.sqrt(np.median(tv[zm]))) if zm.any() else 0.0
+
+
+def texture_floor(model: AnomalyModel, z: _Zone) -> float:
+    """Smallest threshold (z units) of a texture zone: the expected maximum of |z| over the zone's
+    independent low-passed samples, ``sqrt(2 ln N)``, ``N = area / (4 pi sigma^2)``, plus 1 (the
+    golden cannot calibrate it: its captures share one grain)."""
+    n = max(float(z.mask.sum()) / (4 * np.pi * tex_sigma_px(model)**2), 2.0)
+    return float(np.sqrt(2 * np.log(n))) + 1.0
+
+
+def fit_materials(model: AnomalyModel) -> None:
+    """Cluster each variation zone's golden mean colours into up to ``n_materials`` materials
+    (k-means, seeded, on a subsample) -> ``model.materials_[name]``: (bbox-sized int8 label map,
+    centres)."""
+    from .registry import get_method
+
+    c = model.config
+    model.materials_: dict[str, np.ndarray] = {}
+    model.mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if not model.n_.any():
+        return
+    for z in model.zones_:
+        if get_method(z.method).uses_features:
+            continue
+        x0, y0, x1, y1 = z.bbox
+        m = z.mask[y0:y1, x0:x1] & (model.n_[y0:y1, x0:x1] > 0)
+        mean = model.mean_[y0:y1, x0:x1]
+        x = mean[m]
+        k = int(min(c.n_materials, len(x)))
+        if k <= 1:
+            model.materials_[z.spec.name] = np.where(m, 0, -1).astype(np.int8)
+            continue
+        step = max(1, len(x) // 20000)
+        cv2.setRNGSeed(0)
+        _, _, centres = cv2.kmeans(np.ascontiguousarray(x[::step]), k, None,
+                                   (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5), 2, cv2.KMEANS_PP_CENTERS)
+        # clusters too small to give a robust gain at score time (mostly edge blends) are
+        # dropped: their pixels are then mixes of the remaining materials
+        d = ((x[::step, None, :] - centres[None]) ** 2).sum(-1)
+        cnt = np.bincount(np.argmin(d, axis=1), minlength=k) * step
+        big = cnt >= max(c.material_min_frac * len(x), c.material_min_px)
+        if big.sum() >= 1:
+            centres = centres[big]
+        k = len(centres)
+        if k == 1:
+            model.materials_[z.spec.name] = np.where(m, 0, -1).astype(np.int8)
+            continue
+        d = ((mean[..., None, :] - centres[None, None]) ** 2).sum(-1)
+        order = np.argsort(d, axis=-1)
+        k1, k2 = order[..., 0], order[..., 1]
+        # A pixel between two materials (an edge, a blend) is the convex mix
+        # a c1 + (1 - a) c2 of its two nearest centres: its gain is the same mix.
+        c1, c2 = centres[k1], centres[k2]
+        e = c1 - c2
+        a = np.clip(((mean - c2) * e).sum(-1) / np.maximum((e * e).sum(-1), 1e-6), 0.0, 1.0)
+        model.materials_[z.spec.name] = np.where(m, k1, -1).astype(np.int8)
+        w = np.zeros(mean.shape[:2] + (k,), np.float32)
+        np.put_along_axis(w, k1[..., None], a[..., None], axis=-1)
+        np.put_along_axis(w, k2[..., None], (1 - a)[..., None], axis=-1)
+        w = w.reshape(-1, k)
+        # + _MIX_EPS levels in numerator and denominator only guard against division by ~0
+        # (a material's channel darker than robust_gain's min_level already carries the zone
+        # gain). A larger term pulls real gains towards the zone gain: with 12 levels a
+        # 48-level channel kept 25 % of the zone gain (issue 6: darker leather flagged).
+        den = w @ centres.astype(np.float32) + _MIX_EPS
+        # the materials whose pure gain a pixel may also carry (see _gain_field)
+        k1f, k2f = k1.ravel().astype(np.intp), k2.ravel().astype(np.intp)
+        af = a.ravel()
+        alt1 = np.where(af >= _MIX_MIN, k1f, k)  # k = none
+        alt2 = np.where(1.0 - af >= _MIX_MIN, k2f, k)
+        pair = (alt1 * (k + 1) + alt2).astype(np.intp)  # index into a (k+1)² table
+        model.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32), pair)
+
+
+def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Per-pixel, per-channel gain of the unit crop against the golden mean, (h, w, 3) or (3,).
+
+    One robust gain (median of ratios) over the zone removes the lighting; each material
+    (golden colour cluster) holding >= ``material_min_frac`` of the zone then gets its own
+    gain, bounded to ``[1 / material_gain_limit, material_gain_limit]`` times the zone gain,
+    so a uniformly re-coloured material (the colour stage's job) is not anomalous while a
+    local defect, being a minority of its material, is not absorbed. A pixel that the golden
+    shows as a mix of two materials (an edge, at the comparison's blur) gets the same mix
+    of their gains. Returns the zone gain, shape (3,), when the zone has one material.
+    """
+    c = model.config
+    x0, y0, x1, y1 = z.bbox
+    mean = model.mean_[y0:y1, x0:x1]
+    g0 = robust_gain(u, mean, m)
+    lab = model.materials_.get(z.spec.name)
+    if lab is None or z.spec.name not in model.mix_:
+        return g0, g0, g0
+    w, inv_den, centres, pair = model.mix_[z.spec.name]
+    # one subsample (about 20 000 px, as robust_gain) shared by all materials
+    step = max(1, int(np.sqrt(u.shape[0] * u.shape[1] / 20_000)))
+    us = u[::step, ::step].reshape(-1, 3)
+    ms = mean[::step, ::step].reshape(-1, 3)
+    ls = np.where(m[::step, ::step], lab[::step, ::step], -1).ravel()
+    n_all = max(int((ls >= 0).sum()), 1)
+    ok = ms > 12.0
+    ratio = us / np.maximum(ms, 1e-3)
+    gains = np.tile(g0, (len(centres), 1))
+    min_n = max(c.material_min_frac * n_all, c.material_min_px / step**2)
+    for k in range(len(centres)):
+        sel = ls == k
+        if sel.sum() < min_n:
+            continue
+        for ch in range(3):
+            r = ratio[sel & ok[:, ch], ch]
+            if r.size >= 16:
+                gains[k, ch] = np.median(r)
+        gains[k] = np.clip(gains[k], g0 / c.material_gain_limit, g0 * c.material_gain_limit)
+    if np.all(np.abs(gains / g0 - 1.0) < 1e-3):
+        return g0, g0, g0
+    # per-pixel gain = (sum_k w_k g_k c_k) / (sum_k w_k c_k)
+    g = (w @ (gains * centres).astype(np.float32) + _MIX_EPS * g0) * inv_den
+    # Colour alone cannot tell a blend of two materials from a shade of one of them (a
+    # shadowed leather, the dark end of a plating gradient): a pixel whose golden colour has
+    # weight >= _MIX_MIN on a material may also carry that material's pure gain.
+    t_lo = np.vstack([gains, np.full((1, 3), np.inf)]).astype(np.float32)
+    t_hi = np.vstack([gains, np.full((1, 3), -np.inf)]).astype(np.float32)
+    t_lo = np.minimum(t_lo[:, None], t_lo[None, :]).reshape(-1, 3)  # (k+1)² material pairs
+    t_hi = np.maximum(t_hi[:, None], t_hi[None, :]).reshape(-1, 3)
+    g_lo, g_hi = np.minimum(g, t_lo[pair]), np.maximum(g, t_hi[pair])
+    return g.reshape(u.shape), g_lo.reshape(u.shape), g_hi.reshape(u.shape)
+
+
+def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Raw variation score of a zone's prepared unit crop ``u`` (bbox-sized, z units).
+
+    The comparison runs in the unit's colours: the *golden* is recoloured by the gain field
+    ``g`` (:meth:`_gain_field`), ``E = g * mean``, and the tolerance band is the min/max of
+    ``E`` over the misregistration window, so a neighbour ``q`` of a material border carries
+    its own gain ``g_q`` (dividing the unit by the gain of the pixel compared would put the
+    band of a strongly recoloured neighbour off by ``g_q / g_p``). The spread's statistical
+    terms (variance, relative and edge terms) scale with ``g``; its absolute floor (sensor
+    noise, quantisation, unit-to-unit surface texture, all in unit grey levels) does not
+    shrink with a darker material: ``sqrt(g² (s² - abs²) + (abs · max(g, 1))²)``.
+    """
+    x0, y0, x1, y1 = z.bbox
+    sl = (slice(y0, y1), slice(x0, x1))
+    g, g_lo, g_hi = gain_field(model, z, u, m)
+    inv = model.inv_spread_[sl]
+    a2 = np.float32(model.config.abs_floor**2)
+    gg = np.asarray(g, np.float32) ** 2
+    with np.errstate(divide="ignore"):
+        s2 = np.reciprocal(inv * inv)  # inf where the golden has no sample -> inv_u = 0
+    s2 -= a2
+    np.maximum(s2, 0.0, out=s2)
+    s2 *= gg
+    s2 += np.maximum(gg, np.float32(1.0)) * a2
+    np.sqrt(s2, out=s2)
+    inv_u = np.reciprocal(s2, out=s2)
+    if g_lo.ndim == 1:
+        mid, half = model.mid_[sl] * g_lo, model.half_[sl] * g_lo
+    else:
+        lo, _ = tolerance_band(model.mean_[sl] * g_lo, shift_px=model.config.shift_px)
+        _, hi = tolerance_band(model.mean_[sl] * g_hi, shift_px=model.config.shift_px)
+        mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+    zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+    min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
+    if min_dl > 0:
+        zmap *= np.clip(contrast_dl(u, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)
+    return zmap
+
+
+def _lstar_lut() -> np.ndarray:
+    """CIE L* (D65) of an sRGB grey level 0..255 (IEC 61966-2-1, CIE 15:2004), (256,) float32."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    y = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    f = np.where(y > (6 / 29) ** 3, np.cbrt(y), y / (3 * (6 / 29) ** 2) + 4 / 29)
+    return (116 * f - 16).astype(np.float32)
+
+
+_LSTAR = _lstar_lut()
+
+
+def contrast_dl(u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Lightness difference ΔL* (>= 0) of the unit outside the golden band, per pixel.
+
+    The grey level is the mean of the three channels, read as sRGB (D65): the difference a
+    buyer's "smallest contrast ΔL*" speaks of, before the statistics (which speak of noise).
+
+    Parameters
+    ----------
+    u, lo, hi : ndarray, shape (h, w, 3), float32, 0-255
+        Prepared unit and the golden tolerance band in the unit's colours.
+
+    Returns
+    -------
+    ndarray, shape (h, w), float32
+    """
+    xs = np.arange(256, dtype=np.float32)
+
+    def lstar(a: np.ndarray) -> np.ndarray:
+        return np.interp(np.clip(a.mean(axis=2), 0, 255), xs, _LSTAR).astype(np.float32)
+
+    lu = lstar(u)
+    return np.maximum(np.maximum(lu - lstar(hi), lstar(lo) - lu), 0.0).astype(np.float32)

@@ -1,0 +1,194 @@
+"""Real products through the public API: KolektorSDD, and the memory of sealing from many images.
+
+    .venv/bin/python scripts/bench_real.py                        # KolektorSDD, methods texture + patchcore
+    .venv/bin/python scripts/bench_real.py --methods texture
+    .venv/bin/python scripts/bench_real.py --memory 100 300       # peak RSS of the anomaly fit only
+
+KolektorSDD (``--data``, default ``../shared/data/kolektorsdd``): 25 commutators x 8 grey
+photos, ``PartN_label.png`` marks a crack. The photos are pre-aligned strips of a commutator
+surface, so the spec a user writes is ``registration: none`` with one ``full`` anomaly zone
+and the zone's ``method`` (the feature methods on the ONNX backbone).
+
+Split (stated, seeded by nothing): the defect-free photos in sorted order (kos01/Part0,
+kos01/Part1, ...) alternate: even positions are sealed as the golden
+(``gv.seal(paths, spec)``), odd positions are held out as good units. Every photo with a
+labelled crack is a defective unit. Goods are therefore never scored against themselves.
+
+Printed per method: image AUROC of ``result.anomaly_score`` (defective = positive), defects not
+passed (verdict != pass), good photos flagged (verdict != pass), seal and inspect time; and the
+same AUROC for a plain PatchCore (Roth et al. 2022) on the same backbone and the same sealed
+good photos: all 152 Lite0 channels at stride 8 of the image resized by 0.5 (as the library's
+``feature_scale``), a position-free memory bank (greedy k-centre coreset of ``--pc-bank``
+patches from a seeded pool), image score = the largest nearest-neighbour distance.
+
+``--memory N...``: peak resident memory (``ru_maxrss``) of ``AnomalyModel.fit`` on N
+synthetic 512 x 512 textured images served one at a time by a lazy sequence (the caller holds
+none of them), in a fresh subprocess per N and method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kolektorsdd"
+
+
+def auroc(scores, labels) -> float:
+    from scipy.stats import rankdata
+
+    s = np.asarray(scores, np.float64)
+    lab = np.asarray(labels, bool)
+    r = rankdata(s)
+    npos, nneg = lab.sum(), (~lab).sum()
+    return float((r[lab].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+
+
+def read_kolektor(root: Path) -> list[tuple[Path, bool]]:
+    """(photo, defective) for every photo, sorted by commutator then part."""
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        for img in sorted(d.glob("Part*.jpg"), key=lambda p: int(p.stem[4:])):
+            lab = cv2.imread(str(img.with_name(img.stem + "_label.png")), cv2.IMREAD_GRAYSCALE)
+            out.append((img, bool(lab is not None and (lab > 0).any())))
+    return out
+
+
+def split(items: list[tuple[Path, bool]]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(sealed goods, held-out goods, defective) as stated in the module docstring."""
+    goods = [p for p, bad in items if not bad]
+    return goods[0::2], goods[1::2], [p for p, bad in items if bad]
+
+
+def _rgb(path: Path, shape_hw: tuple[int, int] | None) -> np.ndarray:
+    img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    if shape_hw is not None and img.shape[:2] != shape_hw:
+        img = cv2.resize(img, (shape_hw[1], shape_hw[0]), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def plain_patchcore(train: list[Path], test: list[Path], *, bank: int, scale: float = 0.5) -> list[float]:
+    """Image scores of a plain PatchCore over Lite0 features (see the module docstring)."""
+    from goldenvision.anomaly import features as F
+    from goldenvision.anomaly import get_backbone
+
+    bb = get_backbone()
+    shape = _rgb(train[0], None).shape[:2]
+
+    def feats(p: Path) -> np.ndarray:
+        img = _rgb(p, shape)
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        f = bb.features(img, tile_px=1024)
+        return f.reshape(-1, f.shape[-1])
+
+    x = np.concatenate([feats(p) for p in train])
+    rng = np.random.default_rng(0)
+    pool = x[np.sort(rng.choice(len(x), min(len(x), 20 * bank), replace=False))]
+    mem = pool[F.greedy_coreset(pool, bank)]
+    out = []
+    for p in test:
+        f = feats(p)
+        d = F.global_nn_score(f.reshape(1, -1, f.shape[-1]), mem)
+        out.append(float(d.max()))
+    return out
+
+
+def bench_kolektor(args: argparse.Namespace) -> None:
+    import goldenvision as gv
+
+    items = read_kolektor(args.data)
+    sealed, held, bad = split(items)
+    test = held + bad
+    labels = [False] * len(held) + [True] * len(bad)
+    print(f"KolektorSDD {args.data}: {len(items)} photos; sealed {len(sealed)} good (even positions of the sorted "
+          f"defect-free photos), held out {len(held)} good (odd positions) + {len(bad)} defective")
+    for method in args.methods:
+        spec = {"product": "kolektor-commutator", "registration": "none",
+                "anomaly_zones": [{"name": "surface", "region": "full", "method": method}]}
+        t0 = time.perf_counter()
+        golden = gv.seal([str(p) for p in sealed], spec)
+        t_seal = time.perf_counter() - t0
+        scores, verdicts, ts = [], [], []
+        for p in test:
+            t0 = time.perf_counter()
+            r = gv.inspect(str(p), golden)
+            ts.append(time.perf_counter() - t0)
+            scores.append(float(r.anomaly_score))
+            verdicts.append(str(getattr(r.verdict, "value", r.verdict)))
+        not_passed = sum(v != "pass" for v, lab in zip(verdicts, labels) if lab)
+        flagged = sum(v != "pass" for v, lab in zip(verdicts, labels) if not lab)
+        print(f"  gv.seal + gv.inspect, method {method!r}: image AUROC {auroc(scores, labels):.4f}; defects not passed "
+              f"{not_passed}/{len(bad)}; good photos flagged {flagged}/{len(held)}; seal {t_seal:.1f} s, "
+              f"inspect median {1000 * float(np.median(ts)):.0f} ms")
+    if args.pc_bank > 0:
+        t0 = time.perf_counter()
+        s = plain_patchcore(sealed, test, bank=args.pc_bank)
+        print(f"  plain PatchCore (Lite0, 152 ch, bank {args.pc_bank}, same {len(sealed)} sealed photos): "
+              f"image AUROC {auroc(s, labels):.4f} ({time.perf_counter() - t0:.1f} s)")
+
+
+class LazyImages:
+    """A sequence of N synthetic 512 x 512 RGB images made on access (nothing is held)."""
+
+    def __init__(self, n: int, size: int = 512) -> None:
+        self.n, self.size = n, size
+        rng = np.random.default_rng(0)
+        base = cv2.GaussianBlur(rng.normal(128, 40, (size, size, 3)).astype(np.float32), (0, 0), 3)
+        self.base = np.clip(base, 0, 255).astype(np.uint8)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        rng = np.random.default_rng(1000 + i)
+        return np.clip(self.base + rng.normal(0, 3, self.base.shape), 0, 255).astype(np.uint8)
+
+
+def memory_child(n: int, method: str) -> None:
+    from goldenvision.anomaly import AnomalyModel
+    from goldenvision.spec import AnomalyZone
+
+    imgs = LazyImages(n)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    m = AnomalyModel.fit(imgs, [AnomalyZone(name="full", method=method)], scale_mm_per_px=0.1)
+    t = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"  N={n:4d} method {method:10s}: peak RSS {rss / 1024:.0f} MB (before fit {rss0 / 1024:.0f} MB), "
+          f"fit {t:.1f} s, state {m.state_nbytes() / 1e6:.1f} MB, threshold {m.thresholds_['full']:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--methods", nargs="+", default=["texture", "patchcore"])
+    ap.add_argument("--pc-bank", type=int, default=10000, help="plain PatchCore coreset size (0 = skip)")
+    ap.add_argument("--memory", type=int, nargs="*", help="peak RSS of fitting N 512x512 images (no Kolektor run)")
+    ap.add_argument("--memory-methods", nargs="+", default=["variation", "texture"])
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        memory_child(int(args.child[0]), args.child[1])
+        return
+    if args.memory:
+        print("peak RSS of AnomalyModel.fit on N lazy 512x512 images (one subprocess each):")
+        for n in args.memory:
+            for meth in args.memory_methods:
+                subprocess.run([sys.executable, __file__, "--child", str(n), meth], check=True)
+        return
+    if not args.data.is_dir():
+        sys.exit(f"KolektorSDD not found at {args.data}")
+    bench_kolektor(args)
+
+
+if __name__ == "__main__":
+    main()
