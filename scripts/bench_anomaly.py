@@ -297,8 +297,10 @@ def bench_deeppcb(args: argparse.Namespace) -> None:
         for x1, y1, x2, y2 in gt.astype(int):
             lab[y1:y2, x1:x2] = True
         samp = rng.random(lab.shape) < 0.05  # 5 % pixel sample per image keeps memory small
-        pos_m.append(res.map[lab & samp]); neg_m.append(res.map[~lab & samp])
-        pos_b.append(dmap[lab & samp]); neg_b.append(dmap[~lab & samp])
+        pos_m.append(res.map[lab & samp])
+        neg_m.append(res.map[~lab & samp])
+        pos_b.append(dmap[lab & samp])
+        neg_b.append(dmap[~lab & samp])
 
     n_gt = sum(len(g) for g in gts)
     print(f"DeepPCB trainval: {len(pairs)} pairs (seed {args.seed}), {n_gt} ground-truth boxes; "

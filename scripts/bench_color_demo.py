@@ -88,7 +88,7 @@ def main() -> None:
     desc = {"logo": "flat print", "panel": "textured leather", "buckle": "plated (no highlights)"}
     for zone in ("logo", "panel", "buckle"):
         des = []
-        for kind, up, r in res:
+        for _kind, up, r in res:
             c = {x.name: x for x in r.color}.get(zone)
             if c is None:
                 continue

@@ -242,7 +242,7 @@ def test_part_dimensions_are_the_rendered_geometry():
         rgba, a = zoo.product_texture(fam, u, 0.5)
         alpha = rgba[..., 3].astype(np.float64)
         t = a[0, 0]
-        ij = lambda x, y: (int(round((y - a[1, 2]) / t)), int(round((x - a[0, 2]) / t)))  # noqa: E731
+        ij = lambda x, y, a=a, t=t: (int(round((y - a[1, 2]) / t)), int(round((x - a[0, 2]) / t)))  # noqa: E731
         r, _ = ij(0.0, 9.8)
         assert alpha[r].sum() * t == pytest.approx(u.dim("part_width"), abs=0.01)
         _, c = ij(14.0, 0.0)

@@ -78,7 +78,7 @@ def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
         assert "/ui/login" in drv.current_url  # not signed in: sent to the sign-in page
         drv.find_element(By.ID, "key").send_keys("wrong key")
         drv.find_element(By.ID, "signin").click()
-        assert "not valid" in drv.page_source
+        wait.until(lambda d: "not valid" in d.page_source)
         drv.find_element(By.ID, "key").send_keys(key)
         drv.find_element(By.ID, "signin").click()
         wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))

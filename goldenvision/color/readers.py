@@ -226,7 +226,7 @@ def read_cgats(path_or_text: "str | Path", *, percent: bool | None = None) -> li
         where = f"CGATS {src} line {lineno}"
         if len(toks) != len(fields):
             raise SpecError(f"{where}: expected {len(fields)} values (one per field), got {len(toks)}")
-        for c, (w, k) in enumerate(spec_cols):
+        for c, (_w, k) in enumerate(spec_cols):
             try:
                 values[r, c] = float(toks[k])
             except ValueError:

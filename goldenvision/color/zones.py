@@ -104,7 +104,7 @@ class ZoneColorModel:
         self.golden_spread_de00_ = np.zeros(n)
         self.golden_uniformity_de00_ = np.full(n, np.nan)
         self.golden_valid_fraction_ = np.zeros(n)
-        for j, (z, g) in enumerate(zip(zones, self._geoms)):
+        for j, (z, _g) in enumerate(zip(zones, self._geoms)):
             res = [self._measure(lab, v, j, z.weights) for lab, v in zip(labs, valids)]
             per = np.array([r.lab for r in res])
             good = np.isfinite(per).all(axis=1)

@@ -149,7 +149,7 @@ class PartFamily(Family):
             s = np.linspace(d.center_mm[0] - d.length_mm / 2, d.center_mm[0] + d.length_mm / 2, 2001)
             hgt = self._burr_local(d, s)
             pts = np.concatenate([s[:, None] * tv + off * nv, s[:, None] * tv + (off + hgt)[:, None] * nv])
-            area = float(np.trapezoid(hgt, s)) if hasattr(np, "trapezoid") else float(np.trapz(hgt, s))
+            area = float(np.trapezoid(hgt, s)) if hasattr(np, "trapezoid") else float(np.trapz(hgt, s))  # noqa: NPY201
             return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())), area
         if d.kind == "short_shot":
             c = self._short_center(d, half)
