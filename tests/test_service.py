@@ -162,3 +162,34 @@ def test_dask_cluster_gives_the_same_results_as_in_process(tmp_path, golden_pkg)
             rows = open_store(f"sqlite:///{d / 'svc.db'}").results(lot=lot_id)
             out[mode] = {r["image_sha256"]: (r["verdict"], r["reasons"], r["metrics"]) for r in rows}
     assert out[None] == out["local:2"] and len(out[None]) == len(blobs)
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path, golden_pkg):
+    import os
+    import signal
+
+    d = tmp_path / "dask"
+    db = f"sqlite:///{d / 'svc.db'}"
+    app = create_app(db, d / "data", scheduler="local:2")
+    key = new_key(app.state.store.engine, "k", role="admin")[1]
+    blobs = [png_bytes(product(900 + i, (1.0, 0.5))) for i in range(40)]
+    with TestClient(app) as client:
+        gid = upload_golden(client, key, golden_pkg)
+        lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
+                                                                    "lot_size": 100, "seed": 2}).json()["lot_id"]
+        scorer = app.state.scorer()
+        pids = scorer.client.run(os.getpid)
+        client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
+                    files=[("files", (f"u{i:02d}.png", b, "image/png")) for i, b in enumerate(blobs)])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # kill one worker once a few units are in, mid-batch
+            at_kill = client.get(f"/api/lots/{lot_id}", headers=auth(key)).json()["progress"]["scored"]
+            if at_kill >= 3:
+                break
+            time.sleep(0.02)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        assert at_kill < len(blobs), "the kill must fall mid-batch"
+        s = wait_scored(client, key, lot_id, len(blobs), timeout=240)
+    rows = open_store(db).results(lot=lot_id)
+    assert s["progress"]["scored"] == len(blobs) and s["progress"]["failed"] == 0
+    assert len(rows) == len(blobs) == len({r["image_sha256"] for r in rows})

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -236,3 +237,56 @@ def test_operator_page_shows_the_verdict_in_headless_chromium(golden_pkg, tmp_pa
     assert 'id="verdict" class="fail"' in dom
     assert "anomaly all" in dom and "unit_fail.png" in dom
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_sigterm_finishes_the_unit_in_hand_and_exits_cleanly(golden_pkg, tmp_path):
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    proc = _start(golden_pkg, db, hot, "run")
+    for i in range(40):
+        drop(hot, f"unit_{i:03d}.png", png_bytes(product(2000 + i, (1.0, 0.5))))
+    done = hot / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not done.exists() or len(list(done.iterdir())) < 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, _log_tail(hot, "run")
+    log = [json.loads(line) for line in (tmp_path / "station-run.log").read_text().splitlines() if line.startswith("{")]
+    events = [e["event"] for e in log]
+    assert "signal" in events and events[-1] == "exit"
+    assert not list((hot / "processing").iterdir()), "the unit in hand must be finished, not left in processing/"
+    stored = open_store(db).results()
+    assert len(stored) == len(list(done.iterdir())) == sum(e == "unit" for e in events)
+    assert len(stored) < 40  # it stopped instead of draining the folder
+
+
+def test_camera_frames_come_in_by_trigger_and_are_stored_once(golden_pkg, tmp_path):
+    from goldenvision.station import OperatorServer, OpenCVCamera
+
+    video = tmp_path / "line.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (400, 300))
+    assert writer.isOpened()
+    for i in range(3):
+        writer.write(product(3000 + i, (1.0, 1.0))[..., ::-1].copy())
+    writer.release()
+    st = make_station(golden_pkg, tmp_path)
+    st.camera = OpenCVCamera(str(video))
+    server = OperatorServer(st, "127.0.0.1", 0).start()
+    try:
+        for _ in range(3):
+            req = urllib.request.Request(server.url + "api/trigger", method="POST")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                assert r.status == 202 and json.load(r)["file"].startswith("cam-")
+        req = urllib.request.Request(server.url + "api/trigger", method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError("a fourth trigger past the end of the video must fail")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and b"no frame" in exc.read()
+    finally:
+        server.stop()
+        st.camera.close()
+    assert st.step() == 3
+    rows = st.store.results()
+    assert len(rows) == 3 and all(r["verdict"] == "pass" for r in rows), [r["reasons"] for r in rows]
