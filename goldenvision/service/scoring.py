@@ -16,22 +16,42 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["score_photo", "InProcessScorer", "DaskScorer", "make_scorer"]
+__all__ = ["score_photo", "warm", "InProcessScorer", "DaskScorer", "make_scorer"]
 
 _inspectors: dict[str, Any] = {}
 _stores: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
 def _inspector(golden_path: str) -> Any:
+    """This process's Inspector for a golden, loaded on first use and kept. In a Dask worker
+    (one per core) OpenCV's pool is set to one thread, so workers do not oversubscribe cores."""
     with _lock:
         ins = _inspectors.get(golden_path)
         if ins is None:
             from ..package import load_golden
-            from ..pipeline import Inspector
+            from ..pipeline import Inspector, set_thread_pools
 
+            if _in_dask_worker():
+                set_thread_pools(opencv_threads=1)
             ins = _inspectors[golden_path] = Inspector(load_golden(golden_path))
         return ins
+
+
+def warm(golden_path: str) -> bool:
+    """Load the golden's Inspector in this process now (before the first photo arrives)."""
+    _inspector(golden_path)
+    return True
 
 
 def _store(db_url: str) -> Any:
@@ -71,6 +91,10 @@ class InProcessScorer:
                context: Mapping[str, Any], *, sha256: str | None = None) -> Future:
         return self._pool.submit(score_photo, golden_path, photo_path, db_url, golden_id, file, dict(context))
 
+    def warm(self, golden_path: str) -> None:
+        """Load the golden's Inspector before the first photo."""
+        self._pool.submit(warm, golden_path).result()
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
@@ -101,6 +125,10 @@ class DaskScorer:
             self._pending.add(fut)
         fut.add_done_callback(self._forget)
         return fut
+
+    def warm(self, golden_path: str) -> None:
+        """Load the golden's Inspector on every worker now (they keep it)."""
+        self.client.run(warm, golden_path)
 
     def _forget(self, fut: Any) -> None:
         with self._lock:
