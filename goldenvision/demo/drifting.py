@@ -58,7 +58,9 @@ def generate_drifting_lot(out_dir: str | Path, *, n_units: int = 200, size: floa
         up = _make_unit(i, "none", seed)
         d_l = (colour_slope * max(0, i - colour_start)) + (batch_step if i >= batch_start else 0.0)
         d_w = strap_slope * max(0, i - strap_start)
-        lab = (up.panel_lab[0] + d_l, up.panel_lab[1], up.panel_lab[2])
+        # the ordinary demo lot carries its own slow b* drift (+0.02 per unit, first 50 units; see
+        # lot._make_unit); taken out here so that the stretch before ``colour_start`` is in control
+        lab = (up.panel_lab[0] + d_l, up.panel_lab[1], up.panel_lab[2] - min(0.02 * i, 1.0))
         width = up.strap_width_mm + d_w
         up = dataclasses.replace(up, unit_id=f"unit_{i:03d}", panel_lab=lab, strap_width_mm=width)
         rgb, _ = render_unit(up, prof, size=size)
