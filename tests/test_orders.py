@@ -152,3 +152,10 @@ def test_signed_decision_focus_lots_dossier_and_tamper_evidence(store, golden_pk
         assert not verify_dossier(paths.dossier).ok, pos
     paths.dossier.write_bytes(raw)
     assert verify_dossier(paths.dossier).ok
+
+
+def test_focus_names_the_metrics_later_inspections_watch():
+    from goldenvision.orders.dossier import focus_metrics
+
+    assert focus_metrics(["color:panel:lightness", "color:logo", "dimension:strap_width", "anomaly:buckle"]) == {
+        "color.panel.dL", "color.logo.de00", "dimension.strap_width.mm", "anomaly.buckle.score"}

@@ -78,7 +78,7 @@ def demo_order(out: str | Path, *, seed: int = 0, n_units: int = 24, size: float
         step("reviewing the pre-production sample")
         proposal = review_pps(store, po, good[:3], inspector=ins)
         decide_pps(store, po, outcome=proposal.outcome if proposal.outcome != "resubmit" else "resubmit",
-                   comment="PPS matches the sealed sample; keep the panel shade steady", focus=[],
+                   comment="PPS matches the sealed sample; keep the panel shade steady", focus=["color:panel:lightness"],
                    key=keys["buyer"], signer="demo buyer")
         step("pre-shipment inspection of the lot")
         results = {}

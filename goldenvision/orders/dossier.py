@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import IntegrityError, OutputExistsError
 from .core import show_order
 
-__all__ = ["write_dossier", "verify_dossier", "countersign", "DossierCheck", "recommend"]
+__all__ = ["write_dossier", "verify_dossier", "countersign", "DossierCheck", "recommend", "focus_metrics"]
 
 FORMAT = "goldenvision-dossier/1"
 _DATE = (1980, 1, 1, 0, 0, 0)
@@ -107,16 +107,50 @@ def recommend(order: Mapping[str, Any], lots: Sequence[Mapping[str, Any]], alarm
                                       "pre-shipment inspection (ISO 2859-1), with no drift alarm across the order."}
 
 
+#: A characteristic the PPS decision asked to watch -> the store's metric names.
+def focus_metrics(focus: Sequence[str]) -> set[str]:
+    """``color:panel:lightness`` -> ``color.panel.dL`` (chroma dC, hue dH, no component: de00),
+    ``dimension:strap_width`` -> ``dimension.strap_width.mm``, ``anomaly:buckle`` ->
+    ``anomaly.buckle.score``."""
+    out = set()
+    for f in focus:
+        kind, _, rest = f.partition(":")
+        name, _, comp = rest.partition(":")
+        if kind == "color":
+            out.add(f"color.{name}." + {"lightness": "dL", "chroma": "dC", "hue": "dH"}.get(comp, "de00"))
+        elif kind == "dimension":
+            out.add(f"dimension.{name}.mm")
+        elif kind == "anomaly":
+            out.add(f"anomaly.{name}.score")
+    return out
+
+
+#: Watched characteristics are charted with an in-control ARL this many times shorter (more
+#: sensitive: an alarm sooner, at the price of more false alarms on those few series).
+FOCUS_ARL_FACTOR = 10.0
+
+
 def _drift_alarms(store: Any, order: Mapping[str, Any], lot_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Drift alarms over the order's units (its lots), or [] when too few units to judge."""
+    """Drift alarms over the order's units (its lots), or [] when too few units to judge.
+
+    The PPS decision's focus list is an SPC focus: those metrics are charted with an in-control
+    ARL :data:`FOCUS_ARL_FACTOR` times shorter, and their alarms come first, marked ``focus``.
+    """
     try:
-        from ..drift import detect_drift
+        from ..drift import SeriesDesign, detect_drift
     except ImportError:
         return []
     units = [r for r in store.results(product=order["product"]) if (r.get("context") or {}).get("lot") in set(lot_ids)]
     if len(units) < 10:
         return []
-    return [a.to_dict() for a in detect_drift(units, product=order["product"]).alarms]
+    watched = focus_metrics(order.get("focus") or [])
+    alarms = [dict(a.to_dict(), focus=False) for a in detect_drift(units, product=order["product"]).alarms
+              if a.metric not in watched]
+    if watched:
+        design = SeriesDesign(arl0=SeriesDesign().arl0 / FOCUS_ARL_FACTOR)
+        alarms += [dict(a.to_dict(), focus=True)
+                   for a in detect_drift(units, product=order["product"], design=design, metrics=sorted(watched)).alarms]
+    return sorted(alarms, key=lambda a: not a["focus"])
 
 
 def _evidence(store: Any, order: Mapping[str, Any], max_units: int = 24) -> dict[str, bytes]:

@@ -47,7 +47,7 @@ _HTML = _env.from_string("""<!doctype html><html lang="en"><head><meta charset="
 {% else %}<tr><td colspan="5">No lot inspected yet.</td></tr>{% endfor %}</table>
 <h2>Drift across the order</h2>
 {% if alarms %}<table><tr><th>metric</th><th>group</th><th>rule</th><th>since</th><th>direction</th></tr>
-{% for a in alarms %}<tr><td>{{ a.metric }}</td><td>{{ a.group }}</td><td>{{ a.rule }}</td><td>{{ a.first_unit }}</td><td>{{ a.direction }}</td></tr>{% endfor %}</table>
+{% for a in alarms %}<tr><td>{{ a.metric }}{% if a.focus %} <strong>(watched, PPS decision)</strong>{% endif %}</td><td>{{ a.group_words }}</td><td>{{ a.rule }}</td><td>{{ a.first_unit_name }}</td><td>{{ a.direction }}</td></tr>{% endfor %}</table>
 {% else %}<p>No drift alarm across the order's units.</p>{% endif %}
 <h2>Failing units beside the golden</h2>
 {% for name, uri in evidence %}<p><strong>{{ name }}</strong><br><img src="{{ uri }}" alt="{{ name }}"></p>
@@ -60,7 +60,16 @@ def render_html(order: Mapping[str, Any], golden: Mapping[str, Any], pps: Sequen
                 lots: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, Any]], rec: Mapping[str, Any],
                 evidence: Mapping[str, bytes]) -> str:
     ev = [(Path(n).stem, "data:image/jpeg;base64," + base64.b64encode(b).decode()) for n, b in sorted(evidence.items())]
-    return _HTML.render(order=order, golden=golden, pps=pps, lots=lots, alarms=alarms, rec=rec, evidence=ev)
+    shown = [dict(a, group_words=_group_words(a.get("group")), first_unit_name=Path(str(a.get("first_unit"))).name)
+             for a in alarms]
+    return _HTML.render(order=order, golden=golden, pps=pps, lots=lots, alarms=shown, rec=rec, evidence=ev)
+
+
+def _group_words(group: Any) -> str:
+    """``{"product": "wallet", "shift": "B"}`` -> ``product wallet, shift B``."""
+    if isinstance(group, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in group.items())
+    return str(group)
 
 
 def render_pdf(path: Path, order: Mapping[str, Any], golden: Mapping[str, Any], pps: Sequence[Mapping[str, Any]],
@@ -116,8 +125,8 @@ def render_pdf(path: Path, order: Mapping[str, Any], golden: Mapping[str, Any], 
     add("")
     add("Drift across the order", 11, "bold")
     for a in alarms or [{}]:
-        add(f"{a['metric']} ({a['group']}): {a['direction']}, {a['rule']}, since {a['first_unit']}" if a
-            else "No drift alarm across the order's units.")
+        add(f"{a['metric']}{' (watched)' if a.get('focus') else ''} ({_group_words(a['group'])}): {a['direction']}, "
+            f"{a['rule']}, since {Path(str(a['first_unit'])).name}" if a else "No drift alarm across the order's units.")
     per_page = 62
     pages = [lines[i:i + per_page] for i in range(0, len(lines), per_page)] or [[]]
     n_pages = len(pages) + len(evidence)
