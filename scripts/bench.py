@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--goldens", type=int, default=5)
     ap.add_argument("--size", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--family", default="wallet", help="demo product family: wallet or a zoo family (label, part, ...)")
+    ap.add_argument("--mode", default="station", choices=("station", "handheld"), help="station light box or hand-held")
     ap.add_argument("--repeat", type=int, default=10, help="repeated runs on one unit for latency")
     ap.add_argument("--out", type=Path, default=Path("/tmp/gv-bench"))
     ap.add_argument("--anomaly-method", default="spec",
@@ -77,7 +79,8 @@ def main() -> int:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size)
+    lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size,
+                       family=args.family, mode=args.mode)
     t_gen = time.perf_counter() - t0
     spec_path = lot.spec_path
     if args.anomaly_method != "spec":
