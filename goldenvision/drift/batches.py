@@ -19,7 +19,6 @@ from scipy import stats
 from ._common import DriftError, _as_1d
 from .words import _split_metric, direction_words, metric_label, metric_unit
 
-
 # --------------------------------------------------------------------------------------
 # Material-batch comparison
 # --------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from scipy import optimize, special, stats
 from ._common import DriftError
 from .charts import cusum_statistic, d2, ewma_statistic
 
-
 # --------------------------------------------------------------------------------------
 # EWMA
 # --------------------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from .design import cusum_h_for_arl0, ewma_limit_for_arl0, guaranteed_design
 from .rules import RULE_SETS, Capability, capability, cusum_change_point, rule_violations
 from .words import direction_words
 
-
 # --------------------------------------------------------------------------------------
 # Monitoring one series (Phase I then Phase II)
 # --------------------------------------------------------------------------------------

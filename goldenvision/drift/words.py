@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-
 from ._common import DriftError
-
 
 # --------------------------------------------------------------------------------------
 # Metric names, units and directions in words
