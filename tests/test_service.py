@@ -193,3 +193,21 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path, golden
     rows = open_store(db).results(lot=lot_id)
     assert s["progress"]["scored"] == len(blobs) and s["progress"]["failed"] == 0
     assert len(rows) == len(blobs) == len({r["image_sha256"] for r in rows})
+
+
+def test_a_service_lot_with_a_po_joins_its_order(service, golden_pkg, tmp_path):
+    from goldenvision.orders import new_order, show_order
+
+    client, keys, db = service
+    gid = upload_golden(client, keys["admin"], golden_pkg)
+    st = open_store(db)
+    new_order(st, "PO-9", supplier="ACME", product=SPEC["product"], quantity=100, golden_path=golden_pkg)
+    lot = client.post("/api/lots", headers=auth(keys["insp"]), json={"product": SPEC["product"], "golden_id": gid,
+                                                                      "lot_size": 8, "po": "PO-9", "seed": 1}).json()
+    client.post(f"/api/lots/{lot['lot_id']}/photos", headers=auth(keys["insp"]),
+                files=[("files", (f"u{i}.png", png_bytes(product(600 + i, (1, 0))), "image/png")) for i in range(8)])
+    s = wait_scored(client, keys["insp"], lot["lot_id"], lot["sample_size"])
+    assert s["lot_verdict"]["decision"] == "accept"
+    events = [e for e in show_order(st, "PO-9")["timeline"] if e["kind"] == "lot"]
+    assert [e["lot"]["verdict"]["decision"] for e in events] == ["pending", "accept"]
+    assert all(e["lot"]["lot_id"] == lot["lot_id"] for e in events)

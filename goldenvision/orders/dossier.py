@@ -217,7 +217,11 @@ def write_dossier(store: Any, po: str, out_dir: str | Path, *, sign_with: Sequen
                   "signatures": [{k: s.get(k) for k in ("role", "key_id", "signer", "signed_utc")}
                                  for s in pkg.get("signatures", [])]}
     pps = [e for e in order["timeline"] if e["kind"] in ("pps_proposed", "pps_decided")]
-    lots = [e["lot"] for e in order["timeline"] if e["kind"] == "lot"]
+    latest: dict[str, Any] = {}  # a lot recorded again (its final verdict after a pending one) keeps its place
+    for e in order["timeline"]:
+        if e["kind"] == "lot":
+            latest[str(e["lot"].get("lot_id"))] = e["lot"]
+    lots = list(latest.values())
     lot_ids = [str(lot.get("lot_id")) for lot in lots]
     alarms = _drift_alarms(store, order, lot_ids)
     rec = recommend(order, lots, alarms)

@@ -284,7 +284,24 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
                       supplier=body.supplier, po=body.po, inspection_type=body.type, aql=aql.model_dump(),
                       plan=plan, sample=sample, seed=seed, created_by=info.key_id, created_utc=_utcnow()))
         (data / "lots" / lot_id).mkdir(exist_ok=True)
+        if body.po:
+            _to_order(body.po, {"lot_id": lot_id, "inspection_type": body.type, "lot_size": body.lot_size,
+                                "seed": seed, "sample_ids": sample, "plan": plan, "source": "service",
+                                "verdict": {"decision": "pending"}}, body.golden_id)
         return {"lot_id": lot_id, "plan": plan, "sample_size": n, "sample": sample, "seed": seed}
+
+    def _to_order(po: str, lot_doc: dict[str, Any], golden_id: str) -> None:
+        """Put a service lot on its purchase order's timeline, when the store has that order."""
+        from ..orders import OrderError, attach_lot
+        from ..orders.tables import Order
+
+        with Session(engine) as s:
+            if s.get(Order, po) is None:
+                return
+        try:
+            attach_lot(store, po, lot_doc, golden_id=golden_id)
+        except OrderError as exc:
+            raise HTTPException(422, f"po {po!r}: {exc}") from None
 
     @app.get("/api/lots", tags=["lots"])
     def list_lots(product: str | None = None, info: KeyInfo = Depends(key)) -> list[dict[str, Any]]:
@@ -374,6 +391,11 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         n_sample = sum(1 for _ in lot.sample)
         done = [u for u in units if u["verdict"] is not None]
         verdict = _lot_verdict(lot, [scored[u["image_sha256"]] for u in done], n_sample)
+        if lot.po and verdict["decision"] != "pending" and lot.lot_id not in state.setdefault("judged", set()):
+            state["judged"].add(lot.lot_id)  # the final verdict joins the order's timeline once per process
+            _to_order(lot.po, {"lot_id": lot.lot_id, "inspection_type": lot.inspection_type, "lot_size": lot.lot_size,
+                               "seed": lot.seed, "sample_ids": lot.sample, "plan": lot.plan, "source": "service",
+                               "verdict": verdict}, lot.golden_id)
         return {"lot_id": lot.lot_id, "product": lot.product, "golden_id": lot.golden_id, "lot_size": lot.lot_size,
                 "supplier": lot.supplier, "po": lot.po, "type": lot.inspection_type, "plan": lot.plan,
                 "sample": lot.sample, "seed": lot.seed,
