@@ -53,7 +53,7 @@ def register_commands(app: typer.Typer) -> None:
         from .orders import show_order
 
         with _store(db) as st:
-            o = show_order(st, po)
+            o = show_order(st, po, with_drift=True)
         if as_json:
             typer.echo(json.dumps(o))
             return
@@ -69,6 +69,9 @@ def register_commands(app: typer.Typer) -> None:
                                      f"{(e['lot'].get('verdict') or {}).get('decision', 'pending')}"}.get(
                 e["kind"], lambda e: e["kind"])(e)
             typer.echo(f"  {e['utc']}  {what}")
+        for a in o["drift_alarms"]:
+            typer.echo(f"  drift: {a['metric']}{' (watched)' if a.get('focus') else ''}: {a['direction']} "
+                       f"({a['rule']}), since {Path(str(a['first_unit'])).name}")
 
     @order_app.command("dossier")
     def order_dossier(

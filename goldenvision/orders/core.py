@@ -86,8 +86,19 @@ def new_order(store: Any, po: str, *, supplier: str, product: str, quantity: int
     return show_order(store, po)
 
 
-def show_order(store: Any, po: str) -> dict[str, Any]:
-    """The order, its state, focus list and timeline (oldest event first)."""
+def show_order(store: Any, po: str, *, with_drift: bool = False) -> dict[str, Any]:
+    """The order, its state, focus list and timeline (oldest event first); with ``with_drift``,
+    also ``drift_alarms`` over the units of its lots (see :mod:`goldenvision.orders.dossier`)."""
+    order = _order_dict(store, po)
+    if with_drift:
+        from .dossier import _drift_alarms
+
+        lot_ids = sorted({str(e["lot"].get("lot_id")) for e in order["timeline"] if e["kind"] == "lot"})
+        order["drift_alarms"] = _drift_alarms(store, order, lot_ids)
+    return order
+
+
+def _order_dict(store: Any, po: str) -> dict[str, Any]:
     with Session(store.engine) as s:
         o = _get(s, po)
         events = s.scalars(select(OrderEvent).where(OrderEvent.po == po).order_by(OrderEvent.id)).all()
