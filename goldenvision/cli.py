@@ -12,7 +12,8 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import numpy as np
 import typer
@@ -24,9 +25,13 @@ from typer.core import TyperGroup
 from .errors import GoldenVisionError, InputNotFoundError, OutputExistsError
 from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for, lot_exit_code, verdict_exit_code
 
+if TYPE_CHECKING:
+    from .golden import GoldenSample
+
 # typer >= 0.20 vendors click (typer._click); older typer uses click: take the classes from typer.
-_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-_ClickException: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+# Typed Any: they are click's UsageError/ClickException (format_message(), show()), whichever click that is.
+_UsageError: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 err = Console(stderr=True)
 console = Console()
@@ -60,14 +65,15 @@ def _no_type_names(command: Any) -> None:
 class _Group(TyperGroup):
     """The root command group: maps every error to its exit code (see goldenvision.exit_codes)."""
 
-    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
         _no_type_names(self)
         argv = list(sys.argv[1:] if args is None else args)
         as_json = _json_requested(argv)
         try:
             rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
-                              **extra)
+                              windows_expand_args=windows_expand_args, **extra)
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
         except _UsageError as exc:
             if as_json:
@@ -220,10 +226,13 @@ def seal_cmd(
     if not add_good:
         from .spec import load_spec
 
+        assert spec is not None  # checked above
         load_spec(_need_file(spec, "spec sheet"))  # a bad spec is named before any photo is read
     for p in images:
         _need_file(p, "photo")
+    pred: Optional[GoldenSample]
     if add_good:
+        assert golden is not None  # checked above
         old = load_golden(_need_file(golden, "golden package"))
         with _progress() as bar:
             task = bar.add_task("adding good units", total=len(images) + 1)
@@ -233,6 +242,7 @@ def seal_cmd(
     else:
         with _progress() as bar:
             task = bar.add_task("sealing", total=len(images) + 2)
+            assert spec is not None  # checked above
             new = seal([str(p) for p in images], _need_file(spec, "spec sheet"),
                        progress=lambda d, t: bar.update(task, completed=d, total=t))
         pred = load_golden(_need_file(predecessor, "golden package")) if predecessor else None
@@ -427,7 +437,11 @@ def lot_cmd(
     if not plan_only:
         _refuse_overwrite(lot_outputs(out), force)
     g = _load_golden(golden) if golden else None
-    the_spec = g.spec if g is not None else load_spec(_need_file(spec, "spec sheet"))
+    if g is not None:
+        the_spec = g.spec
+    else:
+        assert spec is not None  # checked above: --spec is required without --golden
+        the_spec = load_spec(_need_file(spec, "spec sheet"))
     paths = list_images(directory) if directory else []
     ids = [p.stem for p in paths] or [f"unit-{i:05d}" for i in range(1, (lot_size or 0) + 1)]
     n_lot = lot_size if lot_size is not None else len(ids)
@@ -447,6 +461,7 @@ def lot_cmd(
         return
     from .context import parse_pairs
 
+    assert g is not None  # checked above: --golden is required without --plan-only
     ctx = parse_pairs(context)
     lot_ctx = {k: v for k, v in {"supplier": supplier, "po": po, "inspector": inspector_name, "place": place,
                                  "date": date}.items() if v}
@@ -592,4 +607,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -142,6 +143,7 @@ def register_commands(calibrate_app: typer.Typer) -> None:
             if not det.found:
                 raise CalibrationError(f"{image}: {det.reason}")
             ff = None
+            assert det.patch_rgb01 is not None and det.quad_px is not None  # both set when found
             patches = det.patch_rgb01
             if flat_field is not None:
                 ff = FlatField.from_image(read_image(flat_field), encoding=encoding)
@@ -151,7 +153,7 @@ def register_commands(calibrate_app: typer.Typer) -> None:
             color = model.to_dict()
             color["report"] = {"chart": det.to_dict(), "scores_loo_mean_de00": model.scores}
             roles = [{"name": image.name, "sha256": sha256_of(image), "role": "color"}]
-            ff_d = None
+            ff_d: dict[str, Any] | None = None
             if flat_field is not None and ff is not None:
                 ff_d = {"name": flat_field.name, "sha256": sha256_of(flat_field), "sigma_px": ff.sigma_px, "encoding": encoding}
                 roles.append({"name": flat_field.name, "sha256": ff_d["sha256"], "role": "flat-field"})

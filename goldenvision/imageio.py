@@ -96,6 +96,7 @@ def _decode_high_bit_depth(data: bytes, fmt: str, what: str) -> np.ndarray:
 
         with tifffile.TiffFile(io.BytesIO(data)) as tf:
             page = tf.pages[0]
+            assert isinstance(page, tifffile.TiffPage)  # the first page is never a TiffFrame
             arr = page.asarray()
             photometric = int(page.photometric)
             separate = int(page.planarconfig) == 2
@@ -109,9 +110,10 @@ def _decode_high_bit_depth(data: bytes, fmt: str, what: str) -> np.ndarray:
         import cv2
 
         buf = np.frombuffer(data, dtype=np.uint8)
-        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        if arr is None:
+        dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        if dec is None:
             raise ImageError(f"{what}: corrupt 16-bit PNG data (OpenCV could not decode it)")
+        arr = dec
         if arr.ndim == 3:
             arr = arr[..., [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])]
         extra = 1 if arr.ndim == 3 and arr.shape[2] in (2, 4) else 0

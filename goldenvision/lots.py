@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -152,7 +152,12 @@ def draw_sample(unit_ids: Sequence[str], sample_size: int, *, seed: int) -> list
         raise SpecError("unit_ids: expected a non-empty sequence of non-empty strings")
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
-        dup = next(u for u in ids if u in seen or seen.add(u))
+        dup = None
+        for u in ids:  # the first id seen twice
+            if u in seen:
+                dup = u
+                break
+            seen.add(u)
         raise SpecError(f"unit_ids: expected unique ids, got {dup!r} more than once")
     if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) or not 0 < sample_size <= len(ids):
         raise SpecError(f"sample_size={sample_size!r}; expected an integer in [1, {len(ids)}] (the lot size)")
@@ -371,7 +376,9 @@ def judge_sampled_lot(
     _, sample = plan_sample(ids, spec_aql, lot_size=n_lot, seed=seed, severity=severity)
     verdict = judge_lot([results_by_id[i] for i in sample], spec_aql, n_lot, severity=severity)
     return LotRecord(
-        lot_id=lot_id, inspection_type=inspection_type, lot_size=n_lot, seed=seed, sample_ids=tuple(sample),
+        # LotRecord converts a str inspection_type (and names a bad one)
+        lot_id=lot_id, inspection_type=cast(InspectionType, inspection_type), lot_size=n_lot, seed=seed,
+        sample_ids=tuple(sample),
         verdict=verdict, completion_fraction=completion_fraction, supplier=supplier, product=product,
         context=check_lot_context(lot_context),
     )

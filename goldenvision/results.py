@@ -10,7 +10,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -312,7 +312,7 @@ class DimensionResult:
             "severity": self.severity.value,
             "uncertainty_mm": jsonable(self.uncertainty_mm),
             "edges_unit_px": jsonable(self.edges_unit_px),
-            "reference": self.reference.value,
+            "reference": cast("DimensionReference", self.reference).value,  # converted in __post_init__
             "ok": self.ok,
         }
 

@@ -66,7 +66,7 @@ def _pseudo_captures(img: np.ndarray, valid: np.ndarray) -> list[tuple[np.ndarra
     out = []
     h, w = img.shape[:2]
     for dx, dy in ((0.35, 0.0), (-0.35, 0.0), (0.0, 0.35), (0.0, -0.35)):
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         out.append(
             (
                 cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),

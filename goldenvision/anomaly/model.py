@@ -25,7 +25,7 @@ plating tone): on the demo lot every good unit scored 1.5-3x threshold in every 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -65,6 +65,11 @@ class AnomalyModel:
     Build with :meth:`fit` or :meth:`from_state`; the constructor is internal.
     Fitted attributes end in ``_``.
     """
+
+    # fitted by zone_variation.texture_spread / fit_materials
+    tex_sd_: dict[str, float]
+    materials_: dict[str, np.ndarray]
+    mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
     def __init__(self, *, zones: list[AnomalyZone], shape: tuple[int, int], scale_mm_per_px: float | None,
                  config: AnomalyConfig, methods: list[str]) -> None:
@@ -214,10 +219,12 @@ class AnomalyModel:
             x0, y0, x1, y1 = z.bbox
             if get_method(z.method).uses_features:
                 if zones == "all":
+                    assert feat is not None  # computed above: a feature zone makes self.uses_features true
                     full[y0:y1, x0:x1] = self._feature_zone_raw(z, feat, ok, cache)
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
             if m.any():
+                assert prep is not None  # computed above for any variation zone
                 r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0).astype(np.float32)
                 sigma = self.aggregate_sigma_px(z)
                 if sigma > 0:
@@ -233,8 +240,8 @@ class AnomalyModel:
         c = self.config
         if c.max_residual_shift_px <= 0 or not self.n_.any():
             return None
-        ref = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        cur = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        ref: np.ndarray = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        cur: np.ndarray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
         bad = ~(valid & (self.n_ > 0))
         if bad.any():  # no evidence outside: put the golden there (pulls towards 0 shift)
             cur[bad] = ref[bad]
@@ -257,7 +264,7 @@ class AnomalyModel:
         if sh is None or np.hypot(*sh) < self.config.min_residual_shift_px:
             return img, valid
         h, w = self.shape_
-        m = np.float32([[1, 0, -sh[0]], [0, 1, -sh[1]]])
+        m = np.array([[1, 0, -sh[0]], [0, 1, -sh[1]]], np.float32)
         out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         v = cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
         return out, v
@@ -534,7 +541,7 @@ class AnomalyModel:
                 raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
             cfg = AnomalyConfig(**state["config"])
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
-            shape = tuple(int(v) for v in state["shape"])
+            shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
                     methods=[z["method"] for z in state["zones"]])
             for z, zs in zip(m.zones_, state["zones"]):

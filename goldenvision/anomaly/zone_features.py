@@ -48,6 +48,7 @@ class PatchCoreMethod(_FeatureMethod):
     name = "patchcore"
 
     def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        assert model.pc_bank_ is not None  # fitted for every patchcore zone
         return F.local_nn_score(feat, model.pc_bank_, radius=model.config.radius)
 
 
@@ -58,6 +59,7 @@ class PadimMethod(_FeatureMethod):
 
     def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
         p = model.padim_
+        assert p is not None  # fitted for every padim zone
         return F.padim_score(feat, p["mean"], p["inv_cov"], p["channels"])
 
 
@@ -137,6 +139,7 @@ def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
     if "padim" in methods:
         ch = np.random.default_rng(0).choice(bank.shape[-1], size=min(c.padim_dims, bank.shape[-1]), replace=False)
         ch.sort()
+        assert model.pc_bank_ is not None  # set just above ("padim" in methods)
         mean, inv = F.fit_padim(model.pc_bank_.astype(np.float32), ch, radius=c.radius)
         model.padim_ = {"channels": ch.astype(np.int64), "mean": mean, "inv_cov": inv}
     for z in model.zones_:
@@ -175,6 +178,7 @@ def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarr
         # Refit from the merged per-cell coreset (bounded memory; k-centre keeps the
         # extremes, so the Gaussian errs wide, i.e. towards fewer false rejects).
         ch = padim["channels"]
+        assert pc is not None  # a padim model always has the per-cell bank
         mean, inv = F.fit_padim(pc.astype(np.float32), ch, radius=c.radius)
         padim = {"channels": ch, "mean": mean, "inv_cov": inv}
     for z in model.zones_:

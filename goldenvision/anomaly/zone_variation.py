@@ -122,7 +122,7 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
     its local mean (Gaussian window ``tex_window_mm``); it is added to the spread in place.
     """
     c = model.config
-    model.tex_sd_: dict[str, float] = {}
+    model.tex_sd_ = {}
     for z in tex_zones(model):
         sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
         outer, inner = tex_slices(model, z, int(np.ceil(3 * sw)))
@@ -151,8 +151,8 @@ def fit_materials(model: AnomalyModel) -> None:
     from .registry import get_method
 
     c = model.config
-    model.materials_: dict[str, np.ndarray] = {}
-    model.mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    model.materials_ = {}
+    model.mix_ = {}
     if not model.n_.any():
         return
     for z in model.zones_:
@@ -190,7 +190,7 @@ def fit_materials(model: AnomalyModel) -> None:
         e = c1 - c2
         a = np.clip(((mean - c2) * e).sum(-1) / np.maximum((e * e).sum(-1), 1e-6), 0.0, 1.0)
         model.materials_[z.spec.name] = np.where(m, k1, -1).astype(np.int8)
-        w = np.zeros(mean.shape[:2] + (k,), np.float32)
+        w: np.ndarray = np.zeros(mean.shape[:2] + (k,), np.float32)
         np.put_along_axis(w, k1[..., None], a[..., None], axis=-1)
         np.put_along_axis(w, k2[..., None], (1 - a)[..., None], axis=-1)
         w = w.reshape(-1, k)
@@ -208,7 +208,8 @@ def fit_materials(model: AnomalyModel) -> None:
         model.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32), pair)
 
 
-def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
+               m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pixel, per-channel gain of the unit crop against the golden mean, (h, w, 3) or (3,).
 
     One robust gain (median of ratios) over the zone removes the lighting; each material
@@ -217,7 +218,9 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> n
     so a uniformly re-coloured material (the colour stage's job) is not anomalous while a
     local defect, being a minority of its material, is not absorbed. A pixel that the golden
     shows as a mix of two materials (an edge, at the comparison's blur) gets the same mix
-    of their gains. Returns the zone gain, shape (3,), when the zone has one material.
+    of their gains. Returns ``(g, g_lo, g_hi)``: the gain and its per-pixel lower/upper bound
+    over the materials a pixel may carry; each is the zone gain, shape (3,), when the zone has
+    one material.
     """
     c = model.config
     x0, y0, x1, y1 = z.bbox

@@ -284,8 +284,9 @@ def class_plans(
         sample size with Ac 0).
     """
     if hasattr(aqls, "critical") and hasattr(aqls, "level"):
-        lvl = level or aqls.level
-        mapping = {"critical": aqls.critical, "major": aqls.major, "minor": aqls.minor}
+        settings: Any = aqls  # an AqlSettings (duck-typed: critical/major/minor/level)
+        lvl = level or settings.level
+        mapping = {"critical": settings.critical, "major": settings.major, "minor": settings.minor}
     elif isinstance(aqls, Mapping):
         lvl = level or "II"
         mapping = dict(aqls)

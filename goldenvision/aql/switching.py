@@ -250,4 +250,5 @@ class SwitchingState:
         unknown = sorted(set(d) - set(cls.__dataclass_fields__))
         if unknown:
             raise SpecError(f"SwitchingState: unknown keys {unknown}; expected among {sorted(cls.__dataclass_fields__)}")
-        return cls(**{k: (list(v) if isinstance(v, list) else v) for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**kwargs)

@@ -401,7 +401,7 @@ def fit_characterisation(
     if xyz_ref.shape != rgb.shape or lab_ref.shape != rgb.shape:
         raise CalibrationError(f"fit_characterisation: {len(rgb)} patches measured, references have shapes "
                                f"{xyz_ref.shape} / {lab_ref.shape}")
-    tm = ~(rgb >= CLIP_LEVEL).any(axis=1)
+    tm = ~np.any(rgb >= CLIP_LEVEL, axis=1)
     if tm.sum() < 8:
         raise CalibrationError(f"fit_characterisation: only {int(tm.sum())} unclipped patches, expected at least 8; reduce exposure")
     cand, e, scores = _best(candidates, rgb, xyz_ref, lab_ref, tm)
@@ -421,7 +421,7 @@ def nested_loo_de00(patch_rgb01: np.ndarray, xyz_ref: np.ndarray, lab_ref: np.nd
     and scored on the held-out patch. Returns per-patch ΔE00 (N,) and the chosen method names.
     """
     rgb = np.asarray(patch_rgb01, np.float64)
-    tm = ~(rgb >= CLIP_LEVEL).any(axis=1)
+    tm = ~np.any(rgb >= CLIP_LEVEL, axis=1)
     out = np.empty(len(rgb))
     chosen: list[str] = []
     for i in range(len(rgb)):

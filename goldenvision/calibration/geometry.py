@@ -144,8 +144,8 @@ def _detect_raw(img: np.ndarray, profile: StationProfile) -> tuple[dict[int, np.
     found: dict[int, np.ndarray] = {}
     seen: dict[int, int] = {}
     if ids is not None:
-        for c, i in zip(corners, ids.ravel()):
-            i = int(i)
+        for c, raw_id in zip(corners, ids.ravel()):
+            i = int(raw_id)
             seen[i] = seen.get(i, 0) + 1
             found[i] = np.asarray(c, dtype=np.float64).reshape(4, 2)
     found = {i: c for i, c in sorted(found.items()) if seen[i] == 1}

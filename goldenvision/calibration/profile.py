@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import yaml
@@ -181,7 +181,8 @@ def load_profile(source: "str | Path | dict[str, Any] | StationProfile") -> Stat
             marker_size_mm=size,
             marker_corners_mm=corners,
             chart=chart,
-            product_area_mm=None if not data.get("product_area_mm") else tuple(float(v) for v in data["product_area_mm"]),
+            product_area_mm=None if not data.get("product_area_mm") else cast(
+                "tuple[float, float, float, float]", tuple(float(v) for v in data["product_area_mm"])),
             camera_matrix=None if "matrix" not in cam else np.asarray(cam["matrix"], dtype=np.float64),
             dist_coeffs=None if "dist" not in cam else np.asarray(cam["dist"], dtype=np.float64),
             raw=data,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from collections.abc import Sequence
 
 import cv2
@@ -107,9 +107,12 @@ def _robust_color(
     #    kernels make this a few ms per megapixel.
     w_d2 = (1.0 / (OUTLIER_K * scale) ** 2).astype(np.float32)
     if min(sub.shape[:2]) >= 8:
-        diff = cv2.subtract(sub, (float(med[0]), float(med[1]), float(med[2]), 0.0))
+        # OpenCV takes a Scalar (4-tuple) as src2; its stubs only list arrays
+        diff = cv2.subtract(sub, (float(med[0]), float(med[1]), float(med[2]), 0.0))  # type: ignore[call-overload]
         d2 = cv2.transform(cv2.multiply(diff, diff), w_d2.reshape(1, 3))
-        keep_u8 = cv2.bitwise_and(cv2.compare(d2, 1.0, cv2.CMP_LE), region_ok.view(np.uint8))
+        # a scalar src2 is valid OpenCV (compare with a constant); the stubs only list arrays
+        keep_u8 = cv2.bitwise_and(cv2.compare(d2, 1.0, cv2.CMP_LE),  # type: ignore[call-overload]
+                                  region_ok.view(np.uint8))
     else:  # tiny or one-pixel-thin crops: OpenCV would read (1, 1, 3) as a scalar; numpy it is
         with np.errstate(invalid="ignore"):
             d2 = np.sum((sub - med.astype(np.float32)) ** 2 * w_d2, axis=2)
@@ -224,4 +227,4 @@ def robust_zone_color(
     geom = _geometry("zone", zone_mask(region, shape), int(cell_px))
     sub = arr[geom.y0 : geom.y1, geom.x0 : geom.x1]
     ok = geom.mask if v is None else geom.mask & v[geom.y0 : geom.y1, geom.x0 : geom.x1]
-    return _robust_color(sub, ok, geom, int(cell_px), tuple(float(w) for w in weights))
+    return _robust_color(sub, ok, geom, int(cell_px), cast("tuple[float, float, float]", tuple(float(w) for w in weights)))

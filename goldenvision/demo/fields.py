@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -195,7 +195,7 @@ def zone_truth_lab(params: UnitParams) -> dict[str, tuple[float, float, float]]:
     also for a blotchy panel, whose field is zero-mean over the zone) and ``buckle`` (the plated
     zone, :func:`plated_zone_truth_lab`)."""
     return {
-        "panel": tuple(float(v) for v in params.panel_lab),
-        "logo": tuple(float(v) for v in params.logo_lab),
+        "panel": cast("tuple[float, float, float]", tuple(float(v) for v in params.panel_lab)),
+        "logo": cast("tuple[float, float, float]", tuple(float(v) for v in params.logo_lab)),
         "buckle": plated_zone_truth_lab(params.metal_lab),
     }

@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -387,6 +387,6 @@ def make_variant_unit(index: int, kind: str, seed: int = 0, *, bend_mm: float = 
     if kind == "bent":
         b = rng.uniform(-1.0, 1.0, 3)
         b = b / np.abs(b).max() * float(bend_mm)
-        return replace(base, bend=tuple(float(v) for v in b),
+        return replace(base, bend=cast("tuple[float, float, float]", tuple(float(v) for v in b)),
                        fault_detail="bent (sag {:+.2f}, S {:+.2f}, shear {:+.2f} mm)".format(*b))
     return base

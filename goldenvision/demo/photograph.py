@@ -109,7 +109,7 @@ def _srgb_lut() -> np.ndarray:
 
 
 def _photograph(
-    layers: list[tuple[np.ndarray, np.ndarray]],
+    layers: list[tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, tuple[Any, np.ndarray, np.ndarray]]],
     h_cam: np.ndarray,
     gains: tuple[float, float, float],
     noise_seed: int,
@@ -124,7 +124,7 @@ def _photograph(
     hs = to_ss @ h_cam
     st_tex, st_a = _station_texture(float(size))
     outside = [float(v) for v in lab_to_linear_srgb(_LAB_OUTSIDE)]
-    img = cv2.warpPerspective(st_tex, hs @ st_a, (wss, hss), flags=cv2.INTER_LINEAR,
+    img: np.ndarray = cv2.warpPerspective(st_tex, hs @ st_a, (wss, hss), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
     for layer in layers:
         tex, a = layer[0], layer[1]
@@ -141,7 +141,7 @@ def _photograph(
             continue
         if bend is None:
             shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
-            warped = cv2.warpPerspective(tex, shift @ m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+            warped: np.ndarray = cv2.warpPerspective(tex, shift @ m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
         else:
             warped = _warp_bent(tex, hs, bend, (x0, y0, x1, y1))
@@ -172,7 +172,7 @@ def _camera_jitter(rng: np.random.Generator) -> tuple[float, float, float, float
 def _gains(rng: np.random.Generator, lo: float, hi: float, tint: float) -> tuple[float, float, float]:
     b = rng.uniform(lo, hi)
     t = np.clip(1.0 + rng.normal(0.0, tint / 2, 3), 1 - tint, 1 + tint)
-    return tuple(float(b * v) for v in t)
+    return float(b * t[0]), float(b * t[1]), float(b * t[2])
 
 
 def render_unit(params: UnitParams, profile: "StationProfile | str | None" = None, *, size: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
@@ -224,7 +224,8 @@ def wrong_product_image(seed: int = 0, size: float = 1.0) -> np.ndarray:
     tex, a = _coaster_texture(seed, size)
     place = np.array([[1.0, 0, 100.0 + rng.uniform(-5, 5)], [0, 1.0, 61.5 + rng.uniform(-3, 3)], [0, 0, 1.0]])
     jitter = _camera_jitter(rng)
-    gains = tuple(float(v) for v in rng.uniform(0.9, 1.05) * np.ones(3))
+    g = float(rng.uniform(0.9, 1.05))
+    gains = (g, g, g)
     return _photograph([(tex, place @ a)], camera_homography(size, jitter), gains, int(seed) + 1000, 1.2, size)
 
 

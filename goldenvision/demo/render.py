@@ -183,10 +183,11 @@ def _stain_circles(d: DefectParams) -> np.ndarray:
 
 
 def _stain_sdf(x: np.ndarray, y: np.ndarray, circles: np.ndarray) -> np.ndarray:
-    d = None
+    d: np.ndarray | None = None
     for cx, cy, r in circles:
         di = np.hypot(x - cx, y - cy) - r
         d = di if d is None else np.minimum(d, di)
+    assert d is not None, "circles: expected at least one (cx, cy, r) row"
     return d
 
 
@@ -287,10 +288,10 @@ def _product_texture(p: UnitParams, size: float) -> tuple[np.ndarray, np.ndarray
         b = _stitch_box(i)
         rs, cs, X, Y = cv.roi(b)
         x = _stitch_x(i)
-        d = _sdf_round_box(X, Y, x, _SEAM_Y_MM, _STITCH_LEN_MM / 2, _STITCH_W_MM / 2, _STITCH_W_MM / 2)
+        sdf = _sdf_round_box(X, Y, x, _SEAM_Y_MM, _STITCH_LEN_MM / 2, _STITCH_W_MM / 2, _STITCH_W_MM / 2)
         # slight twist shading along the thread
         shade = (1.0 - 0.12 * np.abs(Y - _SEAM_Y_MM) / (_STITCH_W_MM / 2))[..., None]
-        cv.paint(rs, cs, cv.coverage_from_sdf(d), thread[None, None, :] * shade)
+        cv.paint(rs, cs, cv.coverage_from_sdf(sdf), thread[None, None, :] * shade)
 
     # logo patch + ink
     lx, ly = _LOGO_CENTER_MM
@@ -357,6 +358,7 @@ def _product_texture(p: UnitParams, size: float) -> tuple[np.ndarray, np.ndarray
     slot = cv.coverage_from_sdf(_sdf_round_box(X, Y, bx, by, slx, sly, slx))
     cv.paint(rs, cs, slot, lab_to_linear_srgb((22.0, 10.0, 12.0)))
 
+    assert cv.alpha is not None  # the canvas was made with alpha=True
     rgba = np.concatenate([cv.rgb, cv.alpha[..., None]], axis=-1)  # painted over 0: already premultiplied
     return rgba, cv.texel_to_mm
 
@@ -375,5 +377,6 @@ def _coaster_texture(seed: int, size: float) -> tuple[np.ndarray, np.ndarray]:
     cv.paint(rs, cs, ring, lab_to_linear_srgb((35.0, -25.0, 10.0)))
     star = cv.coverage_from_sdf(np.abs(np.hypot(X, Y) - 12.0 - 4.0 * np.cos(5 * np.arctan2(Y, X))) - 1.0)
     cv.paint(rs, cs, star, lab_to_linear_srgb((35.0, -25.0, 10.0)))
+    assert cv.alpha is not None  # the canvas was made with alpha=True
     rgba = np.concatenate([cv.rgb, cv.alpha[..., None]], axis=-1)  # painted over 0: already premultiplied
     return rgba, cv.texel_to_mm

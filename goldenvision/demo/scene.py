@@ -10,6 +10,7 @@ from typing import Any
 
 import colour
 import numpy as np
+import numpy.typing as npt
 
 from ..calibration.profile import StationProfile, load_profile
 from ..errors import SpecError
@@ -261,7 +262,7 @@ class DemoLot:
 # --------------------------------------------------------------------------------------
 # Colour and geometry helpers
 # --------------------------------------------------------------------------------------
-def lab_to_linear_srgb(lab_d65: np.ndarray) -> np.ndarray:
+def lab_to_linear_srgb(lab_d65: npt.ArrayLike) -> np.ndarray:
     """CIELAB (D65, 2 degree) -> linear sRGB (IEC 61966-2-1), no clipping.
 
     Parameters

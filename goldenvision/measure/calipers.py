@@ -209,7 +209,7 @@ def _auto_threshold(profile: np.ndarray, sigma_px: float, spacing_px: float) -> 
 
 def _peaks(resp: np.ndarray, thr: float) -> list[tuple[float, int, float]]:
     """(subpixel index by parabola, integer index, signed peak response) of local extrema above thr."""
-    out = []
+    out: list[tuple[float, int, float]] = []
     a = np.abs(resp)
     if a.size < 3:
         return out
@@ -239,6 +239,10 @@ def _model(p: np.ndarray, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return f, jac
 
 
+# per edge: position px, contrast, sigma px, rms residual, std of position px
+_EdgeFit = tuple[float, float, float, float, float]
+
+
 def _fit_cluster(
     profile: np.ndarray,
     x: np.ndarray,
@@ -248,7 +252,7 @@ def _fit_cluster(
     s0: float,
     spacing_px: float,
     blur_px: float | None = None,
-) -> list[tuple[float, float, float, float, float]] | None:
+) -> list[_EdgeFit] | None:
     """Fit the shared-blur multi-erf model to samples in [lo, hi] (px).
 
     ``peaks`` are (coarse position px, signed response); ``blur_px`` fixes ``s``. Returns
@@ -406,27 +410,30 @@ def find_edges(
             lo_lim = coarse[i - 1][0] + 0.5 * s0 if i > 0 else x[0]
             hi_lim = coarse[j + 1][0] - 0.5 * s0 if j + 1 < len(coarse) else x[-1]
             m = margin
-            fit = None
+            joint: list[_EdgeFit] | None = None
             for _ in range(3):  # widen the window when the fitted blur is large
                 lo = max(lo_lim, cl[0][0] - m)
                 hi = min(hi_lim, cl[-1][0] + m)
-                fit = _fit_cluster(prof, x, cl, lo, hi, s0, spacing_px, blur_px)
-                if fit is None or 3.0 * fit[0][2] + 1.0 <= m:
+                joint = _fit_cluster(prof, x, cl, lo, hi, s0, spacing_px, blur_px)
+                if joint is None or 3.0 * joint[0][2] + 1.0 <= m:
                     break
-                m = 3.0 * fit[0][2] + 2.0
+                m = 3.0 * joint[0][2] + 2.0
+            fit: Sequence[_EdgeFit | None] | None = joint
             if fit is None and len(cl) > 1:  # joint fit failed (e.g. a noise peak beside an edge): one by one
-                fit = []
+                singles: list[_EdgeFit | None] = []
                 for n_e, (q, r) in enumerate(cl):
                     lo = max(lo_lim, cl[n_e - 1][0] + 0.5 * s0 if n_e > 0 else q - margin, q - margin)
                     hi = min(hi_lim, cl[n_e + 1][0] - 0.5 * s0 if n_e + 1 < len(cl) else q + margin, q + margin)
                     one = _fit_cluster(prof, x, [(q, r)], lo, hi, s0, spacing_px, blur_px)
-                    fit.append(None if one is None else one[0])
+                    singles.append(None if one is None else one[0])
+                fit = singles
             for n_e, (q, r) in enumerate(cl):
                 pol = "dark_to_light" if r > 0 else "light_to_dark"
-                if fit is None or fit[n_e] is None:
+                fe = None if fit is None else fit[n_e]
+                if fe is None:
                     edges.append(Edge(q, abs(r), pol, float("nan"), contrast=abs(r) * _SQRT2PI * s0 * _SQRT2))
                 else:
-                    pos, con, s, rms, std = fit[n_e]
+                    pos, con, s, rms, std = fe
                     edges.append(Edge(pos, abs(r), pol, rms, contrast=con, sigma_px=s, uncertainty_px=std))
             i = j + 1
         edges.sort(key=lambda e: e.position_px)

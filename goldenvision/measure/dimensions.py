@@ -148,6 +148,7 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
     hinv = np.linalg.inv(reg.homography)
     if dim.measure == "diameter":
         circ = dim.circle
+        assert circ is not None  # DimensionSpec requires a circle for a diameter
         cg = np.array(circ.center, dtype=np.float64)
         cu = map_points_to_moving(cg[None], reg)[0]
         sc = math.sqrt(local_scale(hinv, cg, np.array([1.0, 0.0])) * local_scale(hinv, cg, np.array([0.0, 1.0])))
@@ -161,6 +162,7 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
         # unit -> golden length factor at the centre: 1 / (golden -> unit area factor)^(1/2)
         return 2.0 * fit.radius_px, 2.0 * fit.radius_uncertainty_px, [fit.center_px], 1.0 / sc
     cal = dim.caliper
+    assert cal is not None  # DimensionSpec requires a caliper for every other measure
     a = math.radians(cal.angle_deg)
     d = np.array([math.cos(a), math.sin(a)])
     cg = np.array(cal.center, dtype=np.float64)

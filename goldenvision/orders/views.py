@@ -10,6 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from ..errors import ImageError
+
 __all__ = ["render_html", "render_pdf"]
 
 _env = Environment(autoescape=select_autoescape(default=True))
@@ -142,7 +144,10 @@ def render_pdf(path: Path, order: Mapping[str, Any], golden: Mapping[str, Any], 
             pdf.savefig(fig)
             plt.close(fig)
         for k, (name, data) in enumerate(sorted(evidence.items()), start=len(pages) + 1):
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ImageError(f"evidence {name}: expected an encoded image, got bytes OpenCV cannot decode")
+            img = bgr[..., ::-1]
             fig = plt.figure(figsize=(8.27, 11.69))
             fig.text(0.07, 0.95, f"Failing unit {Path(name).stem}: golden (left), unit with its heat map (right)",
                      fontsize=10, fontweight="bold", va="top")

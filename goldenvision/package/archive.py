@@ -460,7 +460,7 @@ def load_golden(
     if unused:
         raise IntegrityError(f"{where}: array members {unused} are not referenced by any state.json")
     try:
-        golden = GoldenSample(spec=spec, reference=reference, captures=captures, states=states, meta=meta,
+        golden = GoldenSample(spec=spec, reference=reference, captures=tuple(captures), states=states, meta=meta,
                               profile=profile)
     except ValueError as exc:
         raise IntegrityError(f"{where}: {exc}") from None

@@ -280,7 +280,7 @@ def _mask_pyramid(mask: np.ndarray | None, pyr: list[np.ndarray]) -> list[np.nda
     if mask is None:
         return [None] * len(pyr)
     out: list[np.ndarray | None] = []
-    m = mask.astype(np.uint8) * 255
+    m: np.ndarray = mask.astype(np.uint8) * 255
     for k, img in enumerate(pyr):
         if k > 0:
             m = cv2.pyrDown(m)

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 def _detect(img: np.ndarray, mask: np.ndarray | None, kind: str, n_orb: int = _ORB_FEATURES) -> dict[str, np.ndarray]:
     m = None if mask is None else (mask.astype(np.uint8) * 255)
     if kind == "orb":
-        det = cv2.ORB_create(nfeatures=n_orb, fastThreshold=10, scaleFactor=1.2, nlevels=8)
+        # cv2.ORB_create / SIFT_create exist at runtime; the stubs only declare cv2.ORB.create / cv2.SIFT.create
+        det = cv2.ORB_create(nfeatures=n_orb, fastThreshold=10, scaleFactor=1.2, nlevels=8)  # type: ignore[attr-defined]
     else:
-        det = cv2.SIFT_create(nfeatures=_SIFT_FEATURES)
+        det = cv2.SIFT_create(nfeatures=_SIFT_FEATURES)  # type: ignore[attr-defined]
     kps, desc = det.detectAndCompute(img, m)
     if desc is None or len(kps) == 0:
         dt = np.uint8 if kind == "orb" else np.float32

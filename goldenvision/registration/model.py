@@ -93,6 +93,7 @@ class RegistrationModel:
             for k in range(coarse + 1)
         ]
         wmask = masks[work]
+        cmask = masks[coarse]
         orb = _detect(pyr[work], wmask, "orb")
         sift = _detect(pyr[work], wmask, "sift")
         return cls(
@@ -103,7 +104,7 @@ class RegistrationModel:
             orb_=orb,
             sift_=sift,
             coarse_=pyr[coarse].copy(),
-            coarse_mask_=(np.ones(pyr[coarse].shape, bool) if masks[coarse] is None else masks[coarse]),
+            coarse_mask_=(np.ones(pyr[coarse].shape, bool) if cmask is None else cmask),
             work_mask_=(np.ones(pyr[work].shape, bool) if wmask is None else wmask),
             gray_std_=_masked_structure(gray, mask),
             has_mask_=mask is not None,

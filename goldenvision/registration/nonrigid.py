@@ -247,6 +247,8 @@ def _refine_nonrigid(model: RegistrationModel, mpyr: list[np.ndarray], g: np.nda
             rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
             # predicted uncertainty of the displacement at the edge points: sigma^2 (J^T W J + lam R)^-1
             sigma2 = float(np.sum(w * e**2) / max(np.sum(w) - 2 * n_c, 1.0))
+            a_inv: np.ndarray | None
+            cov: np.ndarray | None
             try:
                 a_inv = np.linalg.inv(a.toarray())
                 cov = sigma2 * a_inv
@@ -315,7 +317,7 @@ def _nonrigid_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndar
     wm = model.work_mask_
     small = field[:: 2**k, :: 2**k][: wm.shape[0], : wm.shape[1]]
     # judged where edge points pin the field down (near them: within a quarter control spacing)
-    sel = np.zeros(small.shape[:2], bool)
+    sel: np.ndarray = np.zeros(small.shape[:2], bool)
     ep = np.round(model.levels_[min(k, len(model.levels_) - 1)]["pts"] * 2.0 ** min(k, len(model.levels_) - 1)
                   / 2.0**k).astype(int)
     ep = ep[(ep[:, 0] >= 0) & (ep[:, 0] < sel.shape[1]) & (ep[:, 1] >= 0) & (ep[:, 1] < sel.shape[0])]

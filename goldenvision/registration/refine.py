@@ -308,9 +308,9 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
             f"alignment not determined by the content (predicted corner uncertainty "
             f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"))
     if pairs is None:  # no feature inliers vouch for it: test the minimum itself
-        why = _basin_check(model, mpyr, h, fine, affine)
-        if why:
-            return h, fine, ncc, why
+        refusal = _basin_check(model, mpyr, h, fine, affine)
+        if refusal:
+            return h, fine, ncc, refusal
     return h, fine, ncc, None
 
 

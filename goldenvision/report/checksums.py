@@ -81,14 +81,14 @@ def record_sha256(paths: Sequence["str | Path"]) -> tuple[Path, dict[str, str]]:
     (Path, dict)
         The ``SHA256SUMS`` path, and each given path (as str) -> its SHA-256 hex.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise GoldenVisionError("record_sha256: expected at least one file, got none")
-    folder = paths[0].parent
+    folder = files[0].parent
     sums = folder / SUMS_NAME
     entries = read_sha256sums(sums) if sums.exists() else {}
     digests: dict[str, str] = {}
-    for p in paths:
+    for p in files:
         d = sha256_file(p)
         digests[str(p)] = d
         entries[Path(os.path.relpath(p.resolve(), folder.resolve())).as_posix()] = d

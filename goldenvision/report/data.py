@@ -408,9 +408,9 @@ def build_report(
     sample_pos = {}
     if lot_d is not None:
         for s in lot_d["sample"]:
-            r = by_id.get(s["unit_id"])
-            if r is not None:
-                sample_pos[id(r)] = s["index"]
+            hit = by_id.get(s["unit_id"])
+            if hit is not None:
+                sample_pos[id(hit)] = s["index"]
     scale = golden.meta.get("scale_mm_per_px") or (golden.profile or {}).get("scale_mm_per_px") or golden.spec.scale_mm_per_px
     box = crop_box(golden)
     inspector = None
@@ -423,7 +423,7 @@ def build_report(
             "sample_index": sample_pos.get(id(r)), "colors": _color_rows(r), "dims": _dim_rows(r),
             "image_sha256": (r.get("provenance") or {}).get("image_sha256"),
         }
-        if show_truth:
+        if show_truth and truth is not None:
             entry["truth"] = truth.get(Path(uid).stem)
         if r["verdict"] != "pass" and image_paths and uid in image_paths and n_evidence < max_evidence_units:
             if inspector is None:

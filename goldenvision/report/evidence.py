@@ -261,6 +261,7 @@ def unit_images(ev: Mapping[str, Any], r: Mapping[str, Any], golden: GoldenSampl
                 corners, _, _ = _caliper_corners(ds.caliper)
                 m = max(24.0, 0.12 * ds.caliper.length_px)
             else:
+                assert ds.circle is not None  # a dimension has a caliper or a circle
                 c0, rad = np.array(ds.circle.center), ds.circle.radius_px
                 corners = np.array([c0 - rad, c0 + rad])
                 m = max(16.0, rad)

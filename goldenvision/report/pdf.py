@@ -202,7 +202,7 @@ class PdfLayout:
                 if head:
                     draw(head[0], head[1], head_fill, True)
                 first = False
-            fill = list(fills[i]) if fills is not None else [None] * len(widths)
+            fill: list[str | None] = list(fills[i]) if fills is not None else [None] * len(widths)
             if label_col and fill[0] is None:
                 fill[0] = "#f7f8fa"
             draw(cells, h, fill, False)
@@ -287,7 +287,8 @@ def _summary(doc: PdfLayout, data: ReportData) -> None:
                          f"{lot.get('severity') or 'normal'} inspection"],
             ["Sample", f"{len(lot['sample_ids'])} units drawn at random with seed {lot.get('seed')} (reproducible)"],
         ] + ctx_rows
-        doc.table(None, rows, [0.2, 0.8], size=8, label_col=True, fills=[[None, None]] * 5 + ctx_fill)
+        no_fill: list[list[str | None]] = [[None, None]] * 5
+        doc.table(None, rows, [0.2, 0.8], size=8, label_col=True, fills=no_fill + ctx_fill)
         rows, fills = [], []
         for k in lot["classes"]:
             found = str(k["nonconforming"]) + (f" (+{k['unresolved']} under review)" if k["unresolved"] else "")
@@ -387,11 +388,11 @@ def _unit_pages(doc: PdfLayout, data: ReportData, u: Mapping[str, Any], index: i
               (imgs.get("heat"), "Difference heat map over the dimmed unit: blue/cyan below, yellow/red at or above "
                                  "the alarm threshold (bar below)"),
               (imgs.get("dimensions"), "Measurements (red = out of tolerance, blue = edges found)")]
-    panels = [p for p in panels if p[0] is not None]
-    panels += [(v, f"Close-up: {k[5:]} (out of tolerance)") for k, v in imgs.items() if k.startswith("zoom:")]
-    panels += [(m["image"], f"Colour zone {m['zone']}: ΔE00 map") for m in u.get("color_maps", [])]
-    if panels:
-        doc.images(panels, ncol=2)
+    shown = [(im, cap) for im, cap in panels if im is not None]
+    shown += [(v, f"Close-up: {k[5:]} (out of tolerance)") for k, v in imgs.items() if k.startswith("zoom:")]
+    shown += [(m["image"], f"Colour zone {m['zone']}: ΔE00 map") for m in u.get("color_maps", [])]
+    if shown:
+        doc.images(shown, ncol=2)
     elif u.get("evidence_error"):
         doc.text("No evidence image: " + u["evidence_error"], size=8.5)
     else:

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -37,6 +37,9 @@ from ..errors import GoldenVisionError
 from .auth import KeyInfo, RateLimiter, authenticate
 from .scoring import make_scorer
 from .tables import Lot, LotPhoto
+
+if TYPE_CHECKING:
+    from starlette.datastructures import UploadFile
 
 __all__ = ["create_app", "Limits"]
 
@@ -323,7 +326,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
             form = await request.form(max_files=limits.max_files_per_request, max_fields=limits.max_files_per_request + 8)
         except Exception as exc:  # the parser's own limits (too many files/fields)  # noqa: BLE001
             raise HTTPException(413, f"upload refused: {exc}") from None
-        files = [f for f in form.getlist("files") if hasattr(f, "read")]
+        files = cast("list[UploadFile]", [f for f in form.getlist("files") if hasattr(f, "read")])
         if not files:
             raise HTTPException(422, "expected one or more files in the multipart field 'files'")
         folder = _inside(data, data / "lots" / safe_name(lot_id))
@@ -415,6 +418,7 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         """The lot's PDF report."""
         lot = lot_row(lot_id, info, "read")
         _, pdf = _render_report(lot, pdf=True)
+        assert pdf is not None  # asked with pdf=True
         return FileResponse(pdf, media_type="application/pdf", filename=f"{lot_id}.pdf")
 
     @app.get("/api/lots/{lot_id}/units/{sha}/evidence.jpg", tags=["lots"])

@@ -18,7 +18,7 @@ def _heat(rgb: np.ndarray, amap: np.ndarray | None) -> np.ndarray:
     """
     if amap is None:
         return rgb
-    a = np.nan_to_num(np.asarray(amap, np.float32), nan=0.0)
+    a: np.ndarray = np.nan_to_num(np.asarray(amap, np.float32), nan=0.0)
     if a.shape != rgb.shape[:2]:
         a = cv2.resize(a, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     t = np.clip((a - 0.5) / 1.5, 0.0, 1.0)

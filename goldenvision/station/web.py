@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import cv2
 
@@ -170,7 +170,7 @@ class OperatorServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = cast("tuple[str, int]", self.server_address[:2])  # an AF_INET server
         return f"http://{host}:{port}/"
 
     def start(self) -> "OperatorServer":

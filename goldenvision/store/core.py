@@ -217,6 +217,8 @@ class Store:
             cfg = _alembic_config(conn)
             script = ScriptDirectory.from_config(cfg)
             head = script.get_current_head()
+            if head is None:  # pragma: no cover - the package ships its migrations
+                raise SchemaVersionError("goldenvision store migrations: expected a head revision, found none")
             current = MigrationContext.configure(conn).get_current_revision()
             known = {r.revision for r in script.walk_revisions()}
             if current is not None and current not in known:
@@ -413,6 +415,7 @@ class Store:
         with Session(self.engine) as s:
             for u in s.scalars(q):
                 r = u.result
+                assert r is not None  # record_result writes a unit and its result together
                 out.append({
                     "unit": u.id,
                     "image_sha256": u.image_sha256,
@@ -450,7 +453,7 @@ class Store:
         from sqlalchemy import func
 
         with Session(self.engine) as s:
-            return int(s.scalar(select(func.count()).select_from(Unit)))
+            return int(s.scalar(select(func.count()).select_from(Unit)) or 0)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

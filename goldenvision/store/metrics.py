@@ -102,9 +102,10 @@ def unit_metrics(result: Mapping[str, Any]) -> list[MetricRow]:
         zone = str(c["name"])
         add(f"color.{zone}.de00", c.get("delta_e_golden"), None, c.get("golden_tolerance"))
         add(f"color.{zone}.de00_target", c.get("delta_e_target"), None, c.get("tolerance"))
-        given = [c.get(k) for k in ("d_l_star", "d_c_star", "d_h_star")]
-        if all(_finite(v) is not None for v in given):
-            deltas = tuple(float(v) for v in given)
+        d_l, d_c, d_h = (_finite(c.get(k)) for k in ("d_l_star", "d_c_star", "d_h_star"))
+        deltas: tuple[float, float, float] | None
+        if d_l is not None and d_c is not None and d_h is not None:
+            deltas = (d_l, d_c, d_h)
         else:
             lab = _lab(c.get("lab"), f"result['color'][{i}]['lab']")
             ref = _lab(c.get("golden_lab"), f"result['color'][{i}]['golden_lab']")

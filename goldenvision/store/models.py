@@ -92,8 +92,8 @@ class Unit(Base):
     recorded_utc: Mapped[datetime] = mapped_column(DateTime)
     scored_utc: Mapped[datetime] = mapped_column(DateTime)
 
-    result: Mapped["Result"] = relationship(back_populates="unit", cascade="all, delete-orphan",
-                                            passive_deletes=True, uselist=False)
+    result: Mapped["Result | None"] = relationship(back_populates="unit", cascade="all, delete-orphan",
+                                                   passive_deletes=True, uselist=False)
     metrics: Mapped[list["Metric"]] = relationship(back_populates="unit", cascade="all, delete-orphan",
                                                    passive_deletes=True)
 

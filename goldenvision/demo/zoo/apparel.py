@@ -130,12 +130,14 @@ class ApparelFamily(Family):
             ys = np.arange(box[1], box[3], _GRID) + _GRID / 2
             return box, float((_stain_sdf(xs[None, :], ys[:, None], c) < 0).sum() * _GRID * _GRID)
         if d.kind == "seam_slip":
-            xs = [_stitch_x(i) for i in range(d.index, d.index + int(d.length_mm))]
-            box = (min(xs) - _STITCH_LEN / 2, _STITCH_Y - _STITCH_W / 2, max(xs) + _STITCH_LEN / 2, _STITCH_Y + _STITCH_W / 2)
+            stitch_xs = [_stitch_x(i) for i in range(d.index, d.index + int(d.length_mm))]
+            box = (min(stitch_xs) - _STITCH_LEN / 2, _STITCH_Y - _STITCH_W / 2, max(stitch_xs) + _STITCH_LEN / 2,
+                   _STITCH_Y + _STITCH_W / 2)
             return box, int(d.length_mm) * _STITCH_LEN * _STITCH_W
         # misregistration: the white layer where it is and where it should be
         m, box = _gv_mask()
         b = mask_box_mm(m, box)
+        assert b is not None  # the print mask is never empty
         dx, dy = unit.var("print_dx_mm"), unit.var("print_dy_mm")
         ox, oy = d.center_mm
         fb = (min(b[0], b[0] + ox) + dx, min(b[1], b[1] + oy) + dy, max(b[2], b[2] + ox) + dx, max(b[3], b[3] + oy) + dy)

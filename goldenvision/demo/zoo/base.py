@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -204,7 +204,8 @@ class Family:
         """The golden unit: golden colours, nominal dimensions and variation, texture seed 0."""
         return ZooUnit(
             family=self.name,
-            labs=tuple((k, tuple(float(v) for v in z["golden"])) for k, z in self.color_zones.items()),
+            labs=tuple((k, cast("tuple[float, float, float]", tuple(float(v) for v in z["golden"])))
+                       for k, z in self.color_zones.items()),
             dims=tuple((k, float(d["nominal"])) for k, d in self.dimensions.items()),
             variation=tuple((k, float(v[0])) for k, v in self.variation.items()),
         )
@@ -261,8 +262,8 @@ class Family:
         variation = {k: float(v[0] + rng.uniform(-v[1], v[1])) for k, v in self.variation.items()}
         defects: tuple[ZooDefect, ...] = ()
         if fault in self.defect_zone:
-            d, detail = self.make_defect(fault, rng)
-            defects = (d,)
+            defect, detail = self.make_defect(fault, rng)
+            defects = (defect,)
         return {
             "labs": tuple((k, tuple(float(x) for x in v)) for k, v in labs.items()),
             "dims": tuple(dims.items()),

@@ -107,6 +107,7 @@ def product_texture(fam: Family, unit: ZooUnit, size: float) -> tuple[np.ndarray
         return fam.texture(unit, size)
     cv = _Canvas(fam.box_mm, _texture_px_per_mm(unit.mode, size), None, alpha=True)
     fam.paint(unit, cv)
+    assert cv.alpha is not None  # made with alpha=True
     rgba = np.concatenate([cv.rgb, cv.alpha[..., None]], axis=-1)
     return rgba.astype(np.float32), cv.texel_to_mm
 
@@ -165,8 +166,10 @@ def _marker_texture(kind: str, size: float) -> tuple[np.ndarray, np.ndarray]:
             org = (int((-50.0 + k - 1.2 - cv.x0) / cv.t), int((5.5 - cv.y0) / cv.t))
             cv2.putText(img8, str(k // 10), org, cv2.FONT_HERSHEY_SIMPLEX, 0.09 / cv.t, 255, max(1, int(0.25 / cv.t)),
                         cv2.LINE_AA)
+        assert cv.alpha is not None  # made with alpha=True
         m = (img8.astype(np.float32) / 255.0)[..., None] * cv.alpha[..., None]
         cv.rgb[:] = cv.rgb * (1.0 - m) + black.astype(np.float32) * m
+    assert cv.alpha is not None  # every marker canvas is made with alpha=True
     rgba = np.concatenate([cv.rgb, cv.alpha[..., None]], axis=-1).astype(np.float32)
     rgba.setflags(write=False)
     return rgba, cv.texel_to_mm
@@ -235,7 +238,10 @@ def _photograph_handheld(layers: list[tuple[np.ndarray, np.ndarray]], unit: ZooU
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(unit.jpeg_quality)])
         if not ok:  # pragma: no cover
             raise RuntimeError("JPEG encoding failed")
-        rgb = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if dec is None:  # pragma: no cover
+            raise RuntimeError("JPEG decoding failed")
+        rgb = cv2.cvtColor(dec, cv2.COLOR_BGR2RGB)
     return rgb
 
 

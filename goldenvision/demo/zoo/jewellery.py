@@ -112,8 +112,9 @@ class JewelleryFamily(Family):
             x, y = _SMALL[d.index]
             return (x - _SMALL_R, y - _SMALL_R, x + _SMALL_R, y + _SMALL_R), math.pi * _SMALL_R**2
         c = _blob_circles(d)
-        r = c[:, 2] + 0.3
-        box = (float((c[:, 0] - r).min()), float((c[:, 1] - r).min()), float((c[:, 0] + r).max()), float((c[:, 1] + r).max()))
+        rad = c[:, 2] + 0.3
+        box = (float((c[:, 0] - rad).min()), float((c[:, 1] - rad).min()), float((c[:, 0] + rad).max()),
+               float((c[:, 1] + rad).max()))
         xs = np.arange(box[0], box[2], _GRID) + _GRID / 2
         ys = np.arange(box[1], box[3], _GRID) + _GRID / 2
         return box, float((_blob_sdf(xs[None, :], ys[:, None], c) < 0).sum() * _GRID * _GRID)
@@ -124,6 +125,7 @@ class JewelleryFamily(Family):
                    db: np.ndarray | None = None) -> np.ndarray:
         if da is None:
             return _rgb_from_l(np.clip(l_f, 20, 98), gold, 20, 98)
+        assert db is not None  # da and db come together
         lab = np.stack([np.clip(l_f, 20, 98), gold[1] + da, gold[2] + db], axis=-1)
         return lab_to_linear_srgb(lab).astype(np.float32)
 

@@ -70,8 +70,8 @@ def _masks() -> dict[str, tuple[np.ndarray, tuple[float, float, float, float]]]:
             row += np.clip(np.minimum(cols[1:], hi) - np.maximum(cols[:-1], lo), 0.0, None).astype(np.float32) * p
     bars = np.repeat(row[None, :], h, axis=0)
     out["barcode"] = (bars, box)
-    for m, _ in out.values():
-        m.setflags(write=False)
+    for arr, _ in out.values():
+        arr.setflags(write=False)
     return out
 
 

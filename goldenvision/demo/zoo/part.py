@@ -149,7 +149,7 @@ class PartFamily(Family):
             s = np.linspace(d.center_mm[0] - d.length_mm / 2, d.center_mm[0] + d.length_mm / 2, 2001)
             hgt = self._burr_local(d, s)
             pts = np.concatenate([s[:, None] * tv + off * nv, s[:, None] * tv + (off + hgt)[:, None] * nv])
-            area = float(np.trapezoid(hgt, s)) if hasattr(np, "trapezoid") else float(np.trapz(hgt, s))  # noqa: NPY201
+            area = float(np.trapezoid(hgt, s)) if hasattr(np, "trapezoid") else float(np.trapz(hgt, s))  # type: ignore[attr-defined]  # noqa: NPY201  numpy < 2 only; gone from numpy 2 stubs
             return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())), area
         if d.kind == "short_shot":
             c = self._short_center(d, half)
@@ -226,6 +226,7 @@ class PartFamily(Family):
         paint_mask(cv, _text_mask(), _TEXT_BOX, _rgb_from_l(np.array([body[0] + 3.0]), body, body[0] - 20, body[0] + 20)[0],
                    opacity=0.8)
         # through holes: remove the material (premultiplied: colour and alpha together)
+        assert cv.alpha is not None  # part textures are painted on an alpha canvas
         for (hx, hy), r in [*((c, hr) for c in holes), ((0.0, 0.0), br)]:
             rs2, cs2, X2, Y2 = cv.roi((hx - r - 0.2, hy - r - 0.2, hx + r + 0.2, hy + r + 0.2))
             keep = 1.0 - cv.coverage_from_sdf(np.hypot(X2 - hx, Y2 - hy) - r)

@@ -9,7 +9,7 @@ marker.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ..scene import (
     ANOMALY_ZONES,
     COLOR_ZONES,
     DIMENSIONS,
+    DefectParams,
     UnitParams,
 )
 from .base import Family, ZooUnit
@@ -61,8 +62,10 @@ class WalletHandheld(Family):
     def unit_params(self, u: ZooUnit) -> UnitParams:
         """The wallet's own parameters of a zoo unit (photo fields at their defaults)."""
         return replace(UnitParams(), unit_id=u.unit_id, panel_lab=u.lab("panel"), logo_lab=u.lab("logo"),
-                       grain_seed=int(u.texture_seed), defects=tuple(u.defects), fault=u.fault, fault_detail=u.fault_detail,
-                       **{f: u.dim(k) for k, f in _DIM_FIELDS.items()})
+                       grain_seed=int(u.texture_seed),
+                       defects=tuple(cast("tuple[DefectParams, ...]", u.defects)),  # the wallet's own defects
+                       fault=u.fault, fault_detail=u.fault_detail,
+                       **cast("dict[str, Any]", {f: u.dim(k) for k, f in _DIM_FIELDS.items()}))
 
     def texture(self, u: ZooUnit, size: float) -> tuple[np.ndarray, np.ndarray]:
         return _product_texture(self.unit_params(u), size)

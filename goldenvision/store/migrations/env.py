@@ -33,5 +33,7 @@ if connection is not None:
     _run(connection)
 else:  # pragma: no cover - `alembic -x url=...` from a shell
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: expected a database URL (-x url=... or sqlalchemy.url), got none")
     with create_engine(url).begin() as conn:
         _run(conn)
