@@ -145,6 +145,7 @@ def monitor_series(values: Any, limits: Limits, design: SeriesDesign = SeriesDes
         h = cusum_h
         cu = cusum_chart(x, center=c, sigma=s, k=design.k, h=h)
         if cu.first_alarm is not None:
+            assert cu.change_point is not None  # set whenever the chart alarms
             out.append(SeriesAlarm(f"cusum k={design.k:g} h={h:.3f} (ARL0 {design.arl0:g})", "cusum",
                                    cu.first_alarm, int(cu.change_point), cu.side))
     return sorted(out, key=lambda a: (a.index, a.chart))
@@ -401,7 +402,7 @@ def _batch_comparisons(metric: str, vals: np.ndarray, batches: Sequence[str | No
     for b in batches:
         if b is not None and b not in order:
             order.append(b)
-    out = []
+    out: list[BatchComparison] = []
     if len(order) < 2:
         return out
     arr = np.array([b if b is not None else "" for b in batches], dtype=object)
