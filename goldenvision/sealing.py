@@ -177,7 +177,9 @@ class GoldenCaptures:
     px) and the registration model is fitted on it. Any other capture is read again each
     time it is asked for; only the last one asked for is kept (a fit that asks for a
     capture's image and then its mask reads it once), plus the first
-    :data:`MAX_STORED_CAPTURES` aligned images. The first visit of a capture records its
+    :data:`MAX_STORED_CAPTURES` aligned images. Each capture's registration (a 3x3
+    homography, unless non-rigid) is kept, so a re-read is decoded and warped, not registered
+    again. The first visit of a capture records its
     conditions (sha256, rectification, chart and registration residuals) and measures the
     golden's dimensions on it; a later read must decode to the same sha256.
 
@@ -221,6 +223,7 @@ class GoldenCaptures:
         self._profile = profile
         self._progress = progress
         self._sha256: list[str | None] = [None] * len(self._images)
+        self._registrations: dict[int, RegistrationResult] = {}
         self.conditions: list[dict[str, Any]] = []
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
@@ -291,8 +294,12 @@ class GoldenCaptures:
             return self._last[1]
         self._last = None  # drop the previous capture before reading the next
         frame, cc, cond = self._read(i)
-        reg = register(self.reference, frame, method=self.method, model=self.registration_model,
-                       mask=self.product_mask)
+        reg = self._registrations.get(i)  # same bytes (sha256 checked), same alignment
+        if reg is None:
+            reg = register(self.reference, frame, method=self.method, model=self.registration_model,
+                           mask=self.product_mask)
+            if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
+                self._registrations[i] = reg
         if not reg.ok:
             raise RegistrationError(
                 f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}"
