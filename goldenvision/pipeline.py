@@ -1,14 +1,14 @@
 """Seal a golden sample and inspect units against it: the pipeline, composed.
 
-``seal`` runs every stage's *fit* on the golden captures; ``inspect`` runs every stage on
-one unit and decides. Neither prints; files are read only through :mod:`goldenvision.imageio`.
+``seal`` (implemented in :mod:`goldenvision.sealing`, re-exported here) runs every stage's
+*fit* on the golden captures, streaming them; ``inspect`` runs every stage on one unit and
+decides. Neither prints; files are read only through :mod:`goldenvision.imageio`.
 Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` with the reason.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +20,9 @@ import numpy as np
 
 from ._version import __version__
 from .anomaly import AnomalyModel
-from .calibration.color import ColorCorrection, fit_chart_correction, linear_luminance
-from .calibration.geometry import rectify
+from .calibration.color import ColorCorrection, linear_luminance
 from .calibration.profile import StationProfile, load_profile
-from .color import ZoneColorModel, load_color_library, measure_zone_colors
+from .color import ZoneColorModel, measure_zone_colors
 from .context import CONTEXT_KEYS, validate_context
 from .decision import decide
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
@@ -32,235 +31,24 @@ from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult, UnitResult, Verdict
-from .spec import Spec, load_spec
+from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
+    MAX_STORED_CAPTURES,
+    _color_correction,
+    _dimension_reference,
+    _model_versions,
+    _product_mask,
+    _registration_method,
+    _resolve_profile,
+    _resolve_targets,
+    _to_frame,
+    seal,
+)
+from .spec import Spec
 
 __all__ = [
     "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
     "CONTEXT_KEYS", "set_thread_pools",
 ]
-
-
-def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
-    if spec.station is None:
-        return None
-    if isinstance(spec.station, str) and base_dir is not None:
-        candidate = base_dir / spec.station
-        if candidate.is_file():
-            return load_profile(candidate)
-    return load_profile(spec.station)
-
-
-def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
-    """Registration mask in golden px: the profile's product area (fiducials and chart excluded)."""
-    if profile is None or profile.product_area_mm is None:
-        return None
-    x1, y1, x2, y2 = profile.product_area_mm
-    (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
-    mask = np.zeros(shape_hw, dtype=bool)
-    mask[max(0, int(np.ceil(py1))) : int(np.floor(py2)) + 1, max(0, int(np.ceil(px1))) : int(np.floor(px2)) + 1] = True
-    return mask
-
-
-def _to_frame(rgb: np.ndarray, profile: StationProfile | None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Camera photo -> station frame (rectified) when the profile has fiducials; else as is."""
-    if profile is None or profile.marker_dictionary is None:
-        return rgb, {}
-    rect = rectify(rgb, profile)
-    return rect.image, {"rectification_rms_px": float(rect.rms_px), "markers": list(rect.markers)}
-
-
-def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
-    """``auto`` means affine once the station has rectified both photos into its metric frame.
-
-    After rectification a unit lying on the platen differs from the golden by a rigid motion
-    (and its own size): the perspective terms of a homography are then pure noise, which
-    extrapolates badly far from the features (measured on the demo lot: corner error
-    median 0.12 px, worst corners 0.5-1.1 px with 8 parameters; see scripts/bench.py).
-    """
-    if spec.registration == "auto" and profile is not None and profile.marker_dictionary is not None:
-        return "affine"
-    return spec.registration
-
-
-def _dimension_reference(profile: StationProfile | None) -> str:
-    """What a dimension is measured against: the station's metric frame when its fiducials
-    rectify every photo into it; otherwise the golden frame after registration, so that the
-    rest of the product is the ruler and a change of camera distance never reads as a change
-    of size (see :mod:`goldenvision.measure.reference`)."""
-    if profile is not None and profile.marker_dictionary is not None:
-        return "station_profile"
-    return "golden_frame"
-
-
-def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
-    if profile is None or profile.chart is None:
-        return ColorCorrection.identity()
-    return fit_chart_correction(frame, profile)
-
-
-def _resolve_targets(spec: Spec, base_dir: Path | None) -> dict[str, tuple[float, float, float]]:
-    """Lab of every colour target given by name only (looked up in the spec's colour library)."""
-    named = [z for z in spec.colors if z.target is not None and z.target.lab is None]
-    if not named:
-        return {}
-    if spec.color_library is None:
-        raise SpecError(
-            f"colors[{spec.colors.index(named[0])}].target: {named[0].target.name!r} has no lab and the spec "
-            "names no color_library to look it up"
-        )
-    lib_path = Path(spec.color_library)
-    if base_dir is not None and not lib_path.is_absolute():
-        lib_path = base_dir / lib_path
-    library = load_color_library(lib_path)
-    out = {}
-    for z in named:
-        name = z.target.name
-        if name not in library:
-            raise SpecError(f"colors: target {name!r} of zone {z.name!r} is not in {lib_path}")
-        out[z.name] = tuple(float(v) for v in library[name])
-    return out
-
-
-def _model_versions(anomaly_model: AnomalyModel) -> dict[str, Any]:
-    """What produced each fitted model (recorded in the manifest and every result)."""
-    from .anomaly.backbone import MODEL_SHA256
-
-    methods = dict(anomaly_model.methods_)
-    out: dict[str, Any] = {
-        "registration": f"goldenvision.registration {__version__}",
-        "color": f"goldenvision.color {__version__} (CIEDE2000, Sharma 2005)",
-        "measure": f"goldenvision.measure {__version__}",
-        "anomaly": {"software": f"goldenvision.anomaly {__version__}", "methods": methods},
-    }
-    if anomaly_model.uses_features:
-        out["anomaly"]["backbone"] = {"file": "efficientnet_lite0_features.onnx", "sha256": MODEL_SHA256}
-    return out
-
-
-def seal(
-    images: Sequence[ImageSource],
-    spec: "Spec | dict | str | Path",
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> GoldenSample:
-    """Seal a golden sample from several captures.
-
-    Parameters
-    ----------
-    images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
-        Captures of the golden sample; the first defines golden px.
-    spec : Spec, dict, or path to YAML
-    progress : callable (done, total), optional
-
-    Returns
-    -------
-    GoldenSample
-
-    Raises
-    ------
-    SpecError, ImageError, CalibrationError, RegistrationError
-        A golden must be sealed from good evidence: any capture that cannot be read,
-        rectified or aligned stops the seal with the capture named.
-    """
-    base_dir = Path(spec).parent if isinstance(spec, (str, Path)) and "\n" not in str(spec) else None
-    spec = load_spec(spec)
-    if len(images) < 1:
-        raise ImageError("seal: expected at least one golden capture, got none")
-    profile = _resolve_profile(spec, base_dir)
-    total = len(images) + 2
-    frames: list[np.ndarray] = []
-    corrections: list[ColorCorrection] = []
-    hashes: list[str] = []
-    cond: list[dict[str, Any]] = []
-    for i, src in enumerate(images):
-        name = str(src) if isinstance(src, (str, Path)) else f"capture {i}"
-        loaded = load_image(src, name=name)
-        hashes.append(loaded.sha256)
-        try:
-            frame, info = _to_frame(loaded.rgb, profile)
-            cc = _color_correction(frame, profile)
-        except CalibrationError as exc:
-            raise CalibrationError(f"golden {name}: {exc}") from None
-        frames.append(frame)
-        corrections.append(cc)
-        cond.append({"image": name, "sha256": hashes[-1], **info, "chart_residual_de00": cc.residual_de00_mean})
-        if progress:
-            progress(i + 1, total)
-
-    reference = frames[0]
-    mask = _product_mask(profile, reference.shape[:2])
-    reg_model = RegistrationModel.fit(reference, mask=mask)
-    aligned = [reference]
-    valids = [np.ones(reference.shape[:2], dtype=bool)]
-    regs: list[RegistrationResult] = [
-        RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)
-    ]
-    method = _registration_method(spec, profile)
-    for i, frame in enumerate(frames[1:], start=1):
-        reg = register(reference, frame, method=method, model=reg_model, mask=mask)
-        if not reg.ok:
-            raise RegistrationError(
-                f"golden capture {i} ({cond[i]['image']}): cannot be aligned to capture 0: {reg.reason}"
-            )
-        warped, valid = warp_to_reference(frame, reg, reference.shape[:2])
-        aligned.append(warped)
-        valids.append(valid)
-        regs.append(reg)
-        cond[i]["registration_rms_px"] = float(reg.rms_px)
-
-    targets = _resolve_targets(spec, base_dir)
-    labs = [cc.to_lab(img) for cc, img in zip(corrections, aligned, strict=True)]
-    color_model = ZoneColorModel.fit(labs, valids, list(spec.colors))
-    scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
-    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
-                                     valid_masks=valids)
-    if progress:
-        progress(len(images) + 1, total)
-
-    # The golden's own dimensions: each capture measured in its own frame (repeatability).
-    golden_dims_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
-    golden_dim_problems: list[str] = []
-    if spec.dimensions and scale_mm_per_px is not None:
-        for i, (frame, reg) in enumerate(zip(frames, regs, strict=True)):
-            gray = linear_luminance(frame)
-            for res in measure_dimensions(gray, list(spec.dimensions), reg, scale_mm_per_px,
-                                          reference=_dimension_reference(profile)):
-                if isinstance(res, GoldenVisionError):
-                    golden_dim_problems.append(f"capture {i}: {res}")
-                else:
-                    golden_dims_mm[res.name].append(float(res.measured_mm))
-    if golden_dim_problems:
-        raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(golden_dim_problems))
-
-    zone_lab = {z.name: list(map(float, color_model.golden_lab(z.name))) for z in spec.colors}
-    model_versions = _model_versions(anomaly_model)
-    meta = {
-        "product": spec.product,
-        "spec_revision": spec.revision,
-        "software_version": __version__,
-        "created_with": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
-        "station_profile_id": None if profile is None else profile.id,
-        "scale_mm_per_px": scale_mm_per_px,
-        "captures": cond,
-        "model_versions": model_versions,
-        "golden_lab": zone_lab,
-        "target_lab": {k: list(v) for k, v in targets.items()},
-        "golden_dimensions_mm": {
-            k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
-            for k, v in golden_dims_mm.items()
-        },
-    }
-    states = {
-        "registration": reg_model.to_state(),
-        "color": color_model.to_state(),
-        "anomaly": anomaly_model.to_state(),
-    }
-    if progress:
-        progress(total, total)
-    return GoldenSample(
-        spec=spec, reference=reference, captures=aligned, states=states, meta=meta,
-        profile=None if profile is None else dict(profile.raw),
-    )
 
 
 def set_thread_pools(*, opencv_threads: int) -> None:

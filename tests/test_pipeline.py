@@ -290,3 +290,143 @@ def test_a_stage_that_refuses_gives_review_with_the_photo_hash(demo_lot, demo_in
     assert r.reasons == ("MeasurementError: caliper panel_width: off the image",)
     assert r.image_sha256 == hashlib.sha256(unit.read_bytes()).hexdigest()
     assert r.context == {"lot": "L7"} and r.timings_ms["read"] > 0 and "anomaly" not in r.timings_ms
+
+
+# -- sealing streams its captures (issue 13) --------------------------------------------------
+
+def _old_list_color_fit(demo_lot):
+    """The colour fit as seal did it before streaming: every capture read, aligned and converted
+    to Lab into lists first, then one list-based fit."""
+    from goldenvision.color import ZoneColorModel
+    from goldenvision.imageio import load_image
+    from goldenvision.pipeline import (_color_correction, _product_mask, _registration_method, _resolve_profile,
+                                       _to_frame)
+    from goldenvision.registration import RegistrationModel, register, warp_to_reference
+
+    spec = gv.load_spec(demo_lot.spec_path)
+    profile = _resolve_profile(spec, demo_lot.spec_path.parent)
+    frames, ccs = [], []
+    for p in demo_lot.golden_paths:
+        frame, _ = _to_frame(load_image(str(p)).rgb, profile)
+        frames.append(frame)
+        ccs.append(_color_correction(frame, profile))
+    ref = frames[0]
+    mask = _product_mask(profile, ref.shape[:2])
+    model = RegistrationModel.fit(ref, mask=mask)
+    aligned, valids = [ref], [np.ones(ref.shape[:2], bool)]
+    for frame in frames[1:]:
+        reg = register(ref, frame, method=_registration_method(spec, profile), model=model, mask=mask)
+        assert reg.ok
+        w, v = warp_to_reference(frame, reg, ref.shape[:2])
+        aligned.append(w)
+        valids.append(v)
+    labs = [cc.to_lab(a) for cc, a in zip(ccs, aligned, strict=True)]
+    return ZoneColorModel.fit(labs, valids, list(spec.colors)), labs, valids
+
+
+def test_streamed_colour_fit_equals_the_list_based_fit(demo_lot, demo_golden):
+    from goldenvision.color import ZoneColorModel
+
+    old, labs, valids = _old_list_color_fit(demo_lot)
+    sealed = demo_golden.states["color"]
+    streamed = ZoneColorModel.fit((x for x in labs), iter(valids), list(demo_golden.spec.colors)).to_state()
+    for state in (sealed, streamed):
+        assert state.keys() == old.to_state().keys()
+        for k, v in old.to_state().items():
+            if isinstance(v, np.ndarray):
+                np.testing.assert_array_equal(np.asarray(state[k]), v, err_msg=k)
+            else:
+                assert state[k] == v, k
+    assert np.isfinite(old.golden_lab_).all() and old.golden_spread_de00_.max() > 0  # three captures differ
+    with pytest.raises(gv.ImageError, match="valid_masks: expected 3 masks"):
+        ZoneColorModel.fit(labs, valids[:2], list(demo_golden.spec.colors))
+    with pytest.raises(gv.ImageError, match="valid_masks: expected one mask per capture, got none for capture 2"):
+        ZoneColorModel.fit(iter(labs), iter(valids[:2]), list(demo_golden.spec.colors))
+    with pytest.raises(gv.ImageError, match="expected at least one golden CIELAB image"):
+        ZoneColorModel.fit(iter([]), None, list(demo_golden.spec.colors))
+
+
+def test_demo_golden_records_every_capture_and_reports_progress(demo_lot, demo_golden):
+    import hashlib as _h
+
+    shas = [_h.sha256(p.read_bytes()).hexdigest() for p in demo_lot.golden_paths]
+    assert demo_golden.meta["sealed_captures"] == {"count": 3, "images_stored": 3, "sha256": shas}
+    assert [c["sha256"] for c in demo_golden.meta["captures"]] == shas
+    assert len(demo_golden.captures) == 3
+    np.testing.assert_array_equal(demo_golden.captures[0], demo_golden.reference)
+
+
+def _tiny_paths(folder, n, *, bad_at=None):
+    from synthetic import product
+
+    paths = []
+    for i in range(n):
+        rgb = product(i, ((i % 5) * 0.7 - 1.4, (i % 3) * 0.8 - 0.8))
+        if i == bad_at:
+            rgb = np.random.default_rng(i).integers(0, 255, rgb.shape, dtype=np.uint8)
+        paths.append(gv.imageio.write_image(folder / f"golden_{i:02d}.png", rgb))
+    return paths
+
+
+def test_many_captures_are_streamed_and_only_the_first_five_kept(tmp_path, monkeypatch):
+    from synthetic import SPEC
+
+    from goldenvision.sealing import MAX_STORED_CAPTURES
+
+    n = 14  # above AnomalyConfig.exact_loo_max: the anomaly fit streams too
+    paths = _tiny_paths(tmp_path, n)
+    reads: list[str] = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kw):  # noqa: ANN001 - a stand-in for open()
+        reads.append(str(file))
+        return real_open(file, *args, **kw)
+
+    steps: list[tuple[int, int]] = []
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    golden = gv.seal([str(p) for p in paths], SPEC, progress=lambda d, t: steps.append((d, t)))
+    monkeypatch.undo()
+    assert MAX_STORED_CAPTURES == 5 and len(golden.captures) == 5
+    np.testing.assert_array_equal(golden.captures[0], golden.reference)
+    meta = golden.meta["sealed_captures"]
+    assert meta["count"] == n and meta["images_stored"] == 5
+    assert meta["sha256"] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+    assert [c["image"] for c in golden.meta["captures"]] == [str(p) for p in paths]
+    assert all(c["registration_rms_px"] < 1.0 for c in golden.meta["captures"][1:])
+    # capture 0 once (the reference is kept); every other one: colour pass + 2-3 anomaly passes
+    counts = [reads.count(str(p)) for p in paths]
+    assert counts[0] == 1 and all(2 <= c <= 4 for c in counts[1:]), counts
+    assert steps == [(i, n + 2) for i in range(1, n + 3)]
+    # the streamed golden inspects: a good photo passes, the stain is found
+    from synthetic import defective, product
+
+    inspector = gv.Inspector(golden)
+    assert inspector.inspect(product(99, (0.5, -0.5))).verdict is gv.Verdict.passed
+    bad = inspector.inspect(defective(98))
+    assert bad.verdict is gv.Verdict.failed and bad.defects
+
+
+def test_a_capture_that_cannot_be_aligned_stops_a_long_seal_with_its_name(tmp_path):
+    from synthetic import SPEC
+
+    paths = _tiny_paths(tmp_path, 14, bad_at=9)
+    with pytest.raises(gv.RegistrationError, match=r"golden capture 9 \(.*golden_09\.png\): cannot be aligned"):
+        gv.seal([str(p) for p in paths], SPEC)
+
+
+def test_a_capture_changed_between_two_reads_stops_the_seal(tmp_path):
+    from synthetic import SPEC, product
+
+    from goldenvision.sealing import GoldenCaptures
+
+    paths = _tiny_paths(tmp_path, 3)
+    caps = GoldenCaptures([str(p) for p in paths], gv.load_spec(SPEC), None)
+    caps.visit_all()
+    first = caps.capture(1).aligned.copy()
+    assert caps.capture(1).aligned is caps.capture(1).aligned  # the last capture is kept, not re-read
+    caps.capture(2)
+    gv.imageio.write_image(paths[1], product(50, (1.0, 1.0)))
+    with pytest.raises(gv.ImageError, match=r"golden_01\.png: changed while sealing"):
+        caps.capture(1)
+    assert first.shape == caps.reference.shape

@@ -6,8 +6,8 @@ the one :func:`goldenvision.zones.zone_mask`, zone colours from :mod:`.robust`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
-from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -21,6 +21,8 @@ from .difference import _as_lab, _check_weights, delta_e_2000, delta_e_2000_comp
 from .robust import RobustZoneColor, _check_lab_image, _check_valid, _geometry, _robust_color
 
 __all__ = ["ZoneColorModel", "measure_zone_colors", "zone_delta_e_map"]
+
+_END = object()  # end of an iterator (a mask may be None)
 
 class ZoneColorModel:
     """Golden-side colour state of every zone, fitted once at seal time.
@@ -52,20 +54,27 @@ class ZoneColorModel:
     @classmethod
     def fit(
         cls,
-        golden_labs: Sequence[np.ndarray],
-        valid_masks: Sequence[np.ndarray | None] | None,
+        golden_labs: Iterable[np.ndarray],
+        valid_masks: Iterable[np.ndarray | None] | None,
         zones: Sequence[ColorZone],
         *,
         cell_px: int = 24,
     ) -> "ZoneColorModel":
-        """Fit the model on the aligned golden captures.
+        """Fit the model on the aligned golden captures, streaming.
+
+        Each capture is read once, in order, and reduced at once to its robust zone colours
+        (three numbers, a uniformity and a valid fraction per zone): the memory kept grows
+        with the zones and the number of captures, never with their pixels, so a lazy
+        sequence or a generator of many captures is fitted without holding them.
 
         Parameters
         ----------
-        golden_labs : sequence of ndarray, shape (H, W, 3), float
-            CIELAB D65 of each golden capture, aligned to the golden frame.
-        valid_masks : sequence of (ndarray (H, W) bool or None), or None
-            Valid pixels of each capture; None = all valid.
+        golden_labs : iterable of ndarray, shape (H, W, 3), float
+            CIELAB D65 of each golden capture, aligned to the golden frame (a list, a lazy
+            sequence or a generator; iterated once).
+        valid_masks : iterable of (ndarray (H, W) bool or None), or None
+            Valid pixels of each capture, in the same order (iterated once, in step with
+            ``golden_labs``); None = all valid.
         zones : sequence of ColorZone
             The spec's colour zones (regions in golden px).
         cell_px : int, optional
@@ -74,48 +83,72 @@ class ZoneColorModel:
         Raises
         ------
         ImageError
-            No capture, or captures of different sizes / not Lab images.
+            No capture, as many masks as captures missing, or captures of different sizes /
+            not Lab images.
         SpecError
             A zone lies outside the frame, names repeat, or a zone has no valid golden pixel.
         """
         if not isinstance(cell_px, (int, np.integer)) or cell_px < 2:
             raise SpecError(f"cell_px: expected an int >= 2, got {cell_px!r}")
-        if len(golden_labs) == 0:
-            raise ImageError("golden_labs: expected at least one golden CIELAB image, got none")
-        first = _check_lab_image(golden_labs[0], "golden_labs[0]")
-        shape = first.shape[:2]
-        labs = [_check_lab_image(g, f"golden_labs[{i}]", shape) for i, g in enumerate(golden_labs)]
-        if valid_masks is None:
-            valids: list[np.ndarray | None] = [None] * len(labs)
-        else:
-            if len(valid_masks) != len(labs):
-                raise ImageError(f"valid_masks: expected {len(labs)} masks (one per capture), got {len(valid_masks)}")
-            valids = [_check_valid(v, f"valid_masks[{i}]", shape) for i, v in enumerate(valid_masks)]
         names = [z.name for z in zones]
         if len(set(names)) != len(names):
             raise SpecError(f"zones: names must be unique, got {names}")
-
-        self = cls(cell_px=int(cell_px))
-        self.shape_hw_ = (int(shape[0]), int(shape[1]))
-        self.names_ = tuple(names)
-        self._geoms = [_geometry(z.name, zone_mask(z.region, shape), self.cell_px) for z in zones]
+        if isinstance(golden_labs, Sized) and len(golden_labs) == 0:
+            raise ImageError("golden_labs: expected at least one golden CIELAB image, got none")
+        if (isinstance(golden_labs, Sized) and isinstance(valid_masks, Sized)
+                and len(valid_masks) != len(golden_labs)):
+            raise ImageError(
+                f"valid_masks: expected {len(golden_labs)} masks (one per capture), got {len(valid_masks)}"
+            )
         n = len(zones)
+        self = cls(cell_px=int(cell_px))
+        # Per zone, per capture: robust colour, uniformity (or None), valid fraction.
+        per_lab: list[list[np.ndarray]] = [[] for _ in range(n)]
+        per_uni: list[list[float]] = [[] for _ in range(n)]
+        per_frac: list[list[float]] = [[] for _ in range(n)]
+        shape: tuple[int, ...] | None = None
+        masks_it = None if valid_masks is None else iter(valid_masks)
+        count = 0
+        for i, lab_i in enumerate(golden_labs):
+            if shape is None:
+                shape = _check_lab_image(lab_i, "golden_labs[0]").shape[:2]
+                self.shape_hw_ = (int(shape[0]), int(shape[1]))
+                self.names_ = tuple(names)
+                self._geoms = [_geometry(z.name, zone_mask(z.region, shape), self.cell_px) for z in zones]
+            lab = _check_lab_image(lab_i, f"golden_labs[{i}]", shape)
+            valid = None
+            if masks_it is not None:
+                try:
+                    v = next(masks_it)
+                except StopIteration:
+                    raise ImageError(f"valid_masks: expected one mask per capture, got none for capture {i}") from None
+                valid = _check_valid(v, f"valid_masks[{i}]", shape)
+            for j, z in enumerate(zones):
+                r = self._measure(lab, valid, j, z.weights)
+                per_lab[j].append(np.asarray(r.lab, dtype=np.float64))
+                if r.uniformity_de00 is not None:
+                    per_uni[j].append(float(r.uniformity_de00))
+                per_frac[j].append(float(r.valid_fraction))
+            count += 1
+        if shape is None:
+            raise ImageError("golden_labs: expected at least one golden CIELAB image, got none")
+        if masks_it is not None and next(masks_it, _END) is not _END:
+            raise ImageError(f"valid_masks: expected {count} masks (one per capture), got more")
+
         self.golden_lab_ = np.zeros((n, 3))
         self.golden_spread_de00_ = np.zeros(n)
         self.golden_uniformity_de00_ = np.full(n, np.nan)
         self.golden_valid_fraction_ = np.zeros(n)
-        for j, (z, _g) in enumerate(zip(zones, self._geoms)):
-            res = [self._measure(lab, v, j, z.weights) for lab, v in zip(labs, valids)]
-            per = np.array([r.lab for r in res])
+        for j, z in enumerate(zones):
+            per = np.array(per_lab[j]).reshape(-1, 3)
             good = np.isfinite(per).all(axis=1)
             if not good.any():
                 raise SpecError(f"colors[{z.name!r}]: no valid golden pixel in the zone in any golden capture")
             self.golden_lab_[j] = np.median(per[good], axis=0)
             self.golden_spread_de00_[j] = float(np.max(delta_e_2000(per[good], self.golden_lab_[j], *z.weights)))
-            unis = [r.uniformity_de00 for r in res if r.uniformity_de00 is not None]
-            if unis:
-                self.golden_uniformity_de00_[j] = float(np.median(unis))
-            self.golden_valid_fraction_[j] = float(min(r.valid_fraction for r in res))
+            if per_uni[j]:
+                self.golden_uniformity_de00_[j] = float(np.median(per_uni[j]))
+            self.golden_valid_fraction_[j] = float(min(per_frac[j]))
         return self
 
     def _measure(self, lab: np.ndarray, valid: np.ndarray | None, j: int, weights: Sequence[float]) -> RobustZoneColor:

@@ -1,0 +1,440 @@
+"""Seal a golden sample: every stage's *fit* on the golden captures, streaming.
+
+The cost of sealing grows with the statistics kept, not with the number of captures
+(issue 13): each capture is read, rectified and aligned into golden px when a fit asks for
+it (:class:`GoldenCaptures`), reduced at once to what each model keeps (robust zone colours,
+per-pixel moments, coresets of features, a few dimensions) and dropped. Only the reference
+frame, the last capture asked for, and the first :data:`MAX_STORED_CAPTURES` aligned
+captures (the images the package keeps) stay in memory. The stages never read files; the
+captures are read only through :mod:`goldenvision.imageio`.
+
+The helpers shared with :mod:`goldenvision.pipeline` (station frame, registration method,
+colour correction, model versions) live here, below the inspection code that imports them.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import cv2
+import numpy as np
+
+from ._version import __version__
+from .anomaly import AnomalyConfig, AnomalyModel
+from .calibration.color import ColorCorrection, fit_chart_correction, linear_luminance
+from .calibration.geometry import rectify
+from .calibration.profile import StationProfile, load_profile
+from .color import ZoneColorModel, load_color_library
+from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
+from .golden import GoldenSample
+from .imageio import ImageSource, load_image
+from .measure import measure_dimensions
+from .registration import RegistrationModel, register, warp_to_reference
+from .results import RegistrationResult
+from .spec import Spec, load_spec
+
+__all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
+
+#: Aligned golden captures a sealed :class:`GoldenSample` keeps as images (the reference
+#: first). The models are fitted on every capture; beyond these the package records each
+#: capture's sha256 and conditions only, so that its size does not grow with the captures.
+MAX_STORED_CAPTURES = 5
+
+
+def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
+    if spec.station is None:
+        return None
+    if isinstance(spec.station, str) and base_dir is not None:
+        candidate = base_dir / spec.station
+        if candidate.is_file():
+            return load_profile(candidate)
+    return load_profile(spec.station)
+
+
+def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    """Registration mask in golden px: the profile's product area (fiducials and chart excluded)."""
+    if profile is None or profile.product_area_mm is None:
+        return None
+    x1, y1, x2, y2 = profile.product_area_mm
+    (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
+    mask = np.zeros(shape_hw, dtype=bool)
+    mask[max(0, int(np.ceil(py1))) : int(np.floor(py2)) + 1, max(0, int(np.ceil(px1))) : int(np.floor(px2)) + 1] = True
+    return mask
+
+
+def _to_frame(rgb: np.ndarray, profile: StationProfile | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Camera photo -> station frame (rectified) when the profile has fiducials; else as is."""
+    if profile is None or profile.marker_dictionary is None:
+        return rgb, {}
+    rect = rectify(rgb, profile)
+    return rect.image, {"rectification_rms_px": float(rect.rms_px), "markers": list(rect.markers)}
+
+
+def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
+    """``auto`` means affine once the station has rectified both photos into its metric frame.
+
+    After rectification a unit lying on the platen differs from the golden by a rigid motion
+    (and its own size): the perspective terms of a homography are then pure noise, which
+    extrapolates badly far from the features (measured on the demo lot: corner error
+    median 0.12 px, worst corners 0.5-1.1 px with 8 parameters; see scripts/bench.py).
+    """
+    if spec.registration == "auto" and profile is not None and profile.marker_dictionary is not None:
+        return "affine"
+    return spec.registration
+
+
+def _dimension_reference(profile: StationProfile | None) -> str:
+    """What a dimension is measured against: the station's metric frame when its fiducials
+    rectify every photo into it; otherwise the golden frame after registration, so that the
+    rest of the product is the ruler and a change of camera distance never reads as a change
+    of size (see :mod:`goldenvision.measure.reference`)."""
+    if profile is not None and profile.marker_dictionary is not None:
+        return "station_profile"
+    return "golden_frame"
+
+
+def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
+    if profile is None or profile.chart is None:
+        return ColorCorrection.identity()
+    return fit_chart_correction(frame, profile)
+
+
+def _resolve_targets(spec: Spec, base_dir: Path | None) -> dict[str, tuple[float, float, float]]:
+    """Lab of every colour target given by name only (looked up in the spec's colour library)."""
+    named = [z for z in spec.colors if z.target is not None and z.target.lab is None]
+    if not named:
+        return {}
+    if spec.color_library is None:
+        raise SpecError(
+            f"colors[{spec.colors.index(named[0])}].target: {named[0].target.name!r} has no lab and the spec "
+            "names no color_library to look it up"
+        )
+    lib_path = Path(spec.color_library)
+    if base_dir is not None and not lib_path.is_absolute():
+        lib_path = base_dir / lib_path
+    library = load_color_library(lib_path)
+    out = {}
+    for z in named:
+        name = z.target.name
+        if name not in library:
+            raise SpecError(f"colors: target {name!r} of zone {z.name!r} is not in {lib_path}")
+        out[z.name] = tuple(float(v) for v in library[name])
+    return out
+
+
+def _model_versions(anomaly_model: AnomalyModel) -> dict[str, Any]:
+    """What produced each fitted model (recorded in the manifest and every result)."""
+    from .anomaly.backbone import MODEL_SHA256
+
+    methods = dict(anomaly_model.methods_)
+    out: dict[str, Any] = {
+        "registration": f"goldenvision.registration {__version__}",
+        "color": f"goldenvision.color {__version__} (CIEDE2000, Sharma 2005)",
+        "measure": f"goldenvision.measure {__version__}",
+        "anomaly": {"software": f"goldenvision.anomaly {__version__}", "methods": methods},
+    }
+    if anomaly_model.uses_features:
+        out["anomaly"]["backbone"] = {"file": "efficientnet_lite0_features.onnx", "sha256": MODEL_SHA256}
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Capture:
+    """One golden capture aligned into golden px: image, valid pixels, colour correction."""
+
+    aligned: np.ndarray
+    valid: np.ndarray
+    correction: ColorCorrection
+
+
+_T = TypeVar("_T")
+
+
+class _View(Sequence[_T], Generic[_T]):
+    """A read-only sequence over :class:`GoldenCaptures`, computing each item on access."""
+
+    def __init__(self, captures: "GoldenCaptures", get: Callable[[_Capture], _T]) -> None:
+        self._captures = captures
+        self._get = get
+
+    def __len__(self) -> int:
+        return len(self._captures)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as Sequence
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._get(self._captures.capture(index))
+
+
+class GoldenCaptures:
+    """The golden captures, each read, rectified and aligned into golden px on access.
+
+    Capture 0 is read when the object is built: its station frame is the reference (golden
+    px) and the registration model is fitted on it. Any other capture is read again each
+    time it is asked for; only the last one asked for is kept (a fit that asks for a
+    capture's image and then its mask reads it once), plus the first
+    :data:`MAX_STORED_CAPTURES` aligned images. Each capture's registration (a 3x3
+    homography, unless non-rigid) is kept, so a re-read is decoded and warped, not registered
+    again. The first visit of a capture records its
+    conditions (sha256, rectification, chart and registration residuals) and measures the
+    golden's dimensions on it; a later read must decode to the same sha256.
+
+    Parameters
+    ----------
+    images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
+        The golden captures; the first defines golden px.
+    spec : Spec
+    profile : StationProfile or None
+    progress : callable (done, total), optional
+        Called on the first visit of capture ``i`` with ``(i + 1, len(images) + 2)``.
+
+    Attributes
+    ----------
+    reference : ndarray (H, W, 3) uint8
+        Capture 0 in the station frame: the golden frame.
+    registration_model : RegistrationModel
+    conditions : list of dict
+        Per visited capture, in order: ``image``, ``sha256``, rectification and chart
+        residuals, ``registration_rms_px`` (not for capture 0).
+    stored : list of ndarray (H, W, 3) uint8
+        The first :data:`MAX_STORED_CAPTURES` captures aligned into golden px.
+    dimensions_mm : dict of str to list of float
+        The golden's dimensions, measured per visited capture in its own frame.
+    dimension_problems : list of str
+        Captures on which a dimension could not be measured, with the reason.
+
+    Raises
+    ------
+    ImageError, CalibrationError, RegistrationError
+        On access: a capture cannot be read, rectified, colour-calibrated or aligned to
+        capture 0 (the message names it), or its bytes changed between two reads.
+    """
+
+    def __init__(self, images: Sequence[ImageSource], spec: Spec, profile: StationProfile | None, *,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self._images = list(images)
+        if not self._images:
+            raise ImageError("seal: expected at least one golden capture, got none")
+        self._spec = spec
+        self._profile = profile
+        self._progress = progress
+        self._sha256: list[str | None] = [None] * len(self._images)
+        self._registrations: dict[int, RegistrationResult] = {}
+        self.conditions: list[dict[str, Any]] = []
+        self.stored: list[np.ndarray] = []
+        self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+        self.dimension_problems: list[str] = []
+        self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
+        frame, correction, info = self._read(0)
+        self.reference = frame
+        self.product_mask = _product_mask(profile, frame.shape[:2])
+        self.registration_model = RegistrationModel.fit(frame, mask=self.product_mask)
+        self.method = _registration_method(spec, profile)
+        self._reference_correction = correction
+        identity = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0)
+        self._first_visit(0, frame, frame, identity, info)
+        self._last: tuple[int, _Capture] | None = None
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def _name(self, i: int) -> str:
+        src = self._images[i]
+        return str(src) if isinstance(src, (str, Path)) else f"capture {i}"
+
+    def _read(self, i: int) -> tuple[np.ndarray, ColorCorrection, dict[str, Any]]:
+        """Capture ``i`` in the station frame, its colour correction and conditions."""
+        name = self._name(i)
+        loaded = load_image(self._images[i], name=name)
+        if self._sha256[i] is None:
+            self._sha256[i] = loaded.sha256
+        elif loaded.sha256 != self._sha256[i]:
+            raise ImageError(f"golden {name}: changed while sealing (sha256 {self._sha256[i]} first, "
+                             f"{loaded.sha256} now)")
+        try:
+            frame, info = _to_frame(loaded.rgb, self._profile)
+            cc = _color_correction(frame, self._profile)
+        except CalibrationError as exc:
+            raise CalibrationError(f"golden {name}: {exc}") from None
+        cond = {"image": name, "sha256": loaded.sha256, **info, "chart_residual_de00": cc.residual_de00_mean}
+        return frame, cc, cond
+
+    def _first_visit(self, i: int, frame: np.ndarray, aligned: np.ndarray, reg: RegistrationResult,
+                     cond: dict[str, Any]) -> None:
+        """Record capture ``i``'s conditions and dimensions (captures are first visited in order)."""
+        if i > 0:
+            cond["registration_rms_px"] = float(reg.rms_px)
+        self.conditions.append(cond)
+        if i < MAX_STORED_CAPTURES:
+            self.stored.append(aligned)
+        if self._spec.dimensions and self.scale_mm_per_px is not None:
+            for res in measure_dimensions(linear_luminance(frame), list(self._spec.dimensions), reg,
+                                          self.scale_mm_per_px, reference=_dimension_reference(self._profile)):
+                if isinstance(res, GoldenVisionError):
+                    self.dimension_problems.append(f"capture {i}: {res}")
+                else:
+                    self.dimensions_mm[res.name].append(float(res.measured_mm))
+        if self._progress:
+            self._progress(i + 1, len(self) + 2)
+
+    def capture(self, i: int) -> _Capture:
+        """Capture ``i`` aligned into golden px (read now unless it was the last one asked for)."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"golden captures: index {i} out of range for {n} captures")
+        i %= n
+        if i == 0:
+            return _Capture(self.reference, np.ones(self.reference.shape[:2], dtype=bool),
+                            self._reference_correction)
+        if self._last is not None and self._last[0] == i:
+            return self._last[1]
+        self._last = None  # drop the previous capture before reading the next
+        frame, cc, cond = self._read(i)
+        reg = self._registrations.get(i)  # same bytes (sha256 checked), same alignment
+        if reg is None:
+            reg = register(self.reference, frame, method=self.method, model=self.registration_model,
+                           mask=self.product_mask)
+            if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
+                self._registrations[i] = reg
+        if not reg.ok:
+            raise RegistrationError(
+                f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}"
+            )
+        warped, valid = warp_to_reference(frame, reg, self.reference.shape[:2])
+        if i == len(self.conditions):
+            self._first_visit(i, frame, warped, reg, cond)
+        item = _Capture(warped, valid, cc)
+        self._last = (i, item)
+        return item
+
+    @property
+    def aligned(self) -> Sequence[np.ndarray]:
+        """Lazy sequence of the captures in golden px, (H, W, 3) uint8 RGB."""
+        return _View(self, lambda c: c.aligned)
+
+    @property
+    def valid(self) -> Sequence[np.ndarray]:
+        """Lazy sequence of the captures' valid pixels in golden px, (H, W) bool."""
+        return _View(self, lambda c: c.valid)
+
+    @property
+    def lab(self) -> Sequence[np.ndarray]:
+        """Lazy sequence of the captures in CIELAB D65, (H, W, 3) float32, through each one's
+        colour correction."""
+        return _View(self, lambda c: c.correction.to_lab(c.aligned))
+
+    @property
+    def sha256(self) -> list[str]:
+        """sha256 of every capture read so far, in order."""
+        return [c["sha256"] for c in self.conditions]
+
+    def visit_all(self) -> None:
+        """Visit every capture not visited yet (reads, aligns and measures each once)."""
+        for i in range(len(self.conditions), len(self)):
+            self.capture(i)
+
+
+def seal(
+    images: Sequence[ImageSource],
+    spec: "Spec | dict | str | Path",
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> GoldenSample:
+    """Seal a golden sample from several captures, streaming them.
+
+    Each capture is read, rectified and aligned when a fit asks for it (see
+    :class:`GoldenCaptures`): the colour fit reads every capture once, the anomaly fit two or
+    three more times when it streams (more than ``AnomalyConfig.exact_loo_max`` captures),
+    else once into a list it keeps. Memory therefore grows with the statistics kept, not with
+    the number of captures.
+
+    Parameters
+    ----------
+    images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
+        Captures of the golden sample; the first defines golden px. Paths are read again on
+        each pass (and must not change meanwhile); arrays are used as given.
+    spec : Spec, dict, or path to YAML
+    progress : callable (done, total), optional
+        ``total = len(images) + 2``: one step per capture read the first time, one when the
+        models are fitted, one at the end.
+
+    Returns
+    -------
+    GoldenSample
+        ``captures`` holds the first :data:`MAX_STORED_CAPTURES` captures aligned into golden
+        px (the reference first); ``meta["sealed_captures"]`` records how many captures were
+        sealed, how many are stored and every capture's sha256; ``meta["captures"]`` the
+        conditions of each.
+
+    Raises
+    ------
+    SpecError, ImageError, CalibrationError, RegistrationError
+        A golden must be sealed from good evidence: any capture that cannot be read,
+        rectified or aligned stops the seal with the capture named.
+    """
+    base_dir = Path(spec).parent if isinstance(spec, (str, Path)) and "\n" not in str(spec) else None
+    spec = load_spec(spec)
+    if len(images) < 1:
+        raise ImageError("seal: expected at least one golden capture, got none")
+    profile = _resolve_profile(spec, base_dir)
+    caps = GoldenCaptures(images, spec, profile, progress=progress)
+    n = len(caps)
+    total = n + 2
+
+    # First pass: the colour fit reads each capture once (alignment, conditions, dimensions).
+    if spec.colors:
+        color_model = ZoneColorModel.fit(caps.lab, caps.valid, list(spec.colors))
+    else:
+        caps.visit_all()
+        color_model = ZoneColorModel.fit(caps.lab[:1], None, [])
+    if caps.dimension_problems:
+        raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(caps.dimension_problems))
+    targets = _resolve_targets(spec, base_dir)
+
+    scale_mm_per_px = caps.scale_mm_per_px
+    if n <= AnomalyConfig().exact_loo_max:  # the fit keeps them all (exact leave-one-out): one read each
+        pairs = [caps.capture(i) for i in range(n)]
+        aligned: Sequence[np.ndarray] = [c.aligned for c in pairs]
+        valids: Sequence[np.ndarray] = [c.valid for c in pairs]
+        del pairs
+    else:  # the fit streams them
+        aligned, valids = caps.aligned, caps.valid
+    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
+                                     valid_masks=valids)
+    del aligned, valids
+    if progress:
+        progress(n + 1, total)
+
+    zone_lab = {z.name: list(map(float, color_model.golden_lab(z.name))) for z in spec.colors}
+    meta = {
+        "product": spec.product,
+        "spec_revision": spec.revision,
+        "software_version": __version__,
+        "created_with": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
+        "station_profile_id": None if profile is None else profile.id,
+        "scale_mm_per_px": scale_mm_per_px,
+        "captures": caps.conditions,
+        "sealed_captures": {"count": n, "images_stored": len(caps.stored), "sha256": caps.sha256},
+        "model_versions": _model_versions(anomaly_model),
+        "golden_lab": zone_lab,
+        "target_lab": {k: list(v) for k, v in targets.items()},
+        "golden_dimensions_mm": {
+            k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
+            for k, v in caps.dimensions_mm.items()
+        },
+    }
+    states = {
+        "registration": caps.registration_model.to_state(),
+        "color": color_model.to_state(),
+        "anomaly": anomaly_model.to_state(),
+    }
+    if progress:
+        progress(total, total)
+    return GoldenSample(
+        spec=spec, reference=caps.reference, captures=caps.stored, states=states, meta=meta,
+        profile=None if profile is None else dict(profile.raw),
+    )
