@@ -36,6 +36,7 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check goldenvision tests scripts
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PIN) $(PIP) install -q -e '.[bench]'

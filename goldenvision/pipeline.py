@@ -332,7 +332,9 @@ class Inspector:
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []
-        if spec.dimensions:
+        if spec.dimensions and m.scale_mm_per_px is None:
+            problems.append("dimensions: no mm per px from a station profile or the spec; dimensions not judged")
+        elif spec.dimensions and m.scale_mm_per_px is not None:
             t = time.perf_counter()
             gray = linear_luminance(frame)
             dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px,
@@ -420,7 +422,7 @@ def add_good_units(
     if progress:
         progress(len(images) + 1, len(images) + 1)
     return GoldenSample(
-        spec=golden.spec, reference=golden.reference, captures=list(golden.captures), states=states, meta=meta,
+        spec=golden.spec, reference=golden.reference, captures=tuple(golden.captures), states=states, meta=meta,
         profile=golden.profile,
     )
 

@@ -105,24 +105,25 @@ def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> Colo
 
 def _resolve_targets(spec: Spec, base_dir: Path | None) -> dict[str, tuple[float, float, float]]:
     """Lab of every colour target given by name only (looked up in the spec's colour library)."""
-    named = [z for z in spec.colors if z.target is not None and z.target.lab is None]
+    named = [(z, z.target) for z in spec.colors if z.target is not None and z.target.lab is None]
     if not named:
         return {}
     if spec.color_library is None:
         raise SpecError(
-            f"colors[{spec.colors.index(named[0])}].target: {named[0].target.name!r} has no lab and the spec "
+            f"colors[{spec.colors.index(named[0][0])}].target: {named[0][1].name!r} has no lab and the spec "
             "names no color_library to look it up"
         )
     lib_path = Path(spec.color_library)
     if base_dir is not None and not lib_path.is_absolute():
         lib_path = base_dir / lib_path
     library = load_color_library(lib_path)
-    out = {}
-    for z in named:
-        name = z.target.name
+    out: dict[str, tuple[float, float, float]] = {}
+    for z, target in named:
+        name = target.name
         if name not in library:
             raise SpecError(f"colors: target {name!r} of zone {z.name!r} is not in {lib_path}")
-        out[z.name] = tuple(float(v) for v in library[name])
+        l_star, a_star, b_star = (float(v) for v in library[name])
+        out[z.name] = (l_star, a_star, b_star)
     return out
 
 
@@ -435,6 +436,6 @@ def seal(
     if progress:
         progress(total, total)
     return GoldenSample(
-        spec=spec, reference=caps.reference, captures=caps.stored, states=states, meta=meta,
+        spec=spec, reference=caps.reference, captures=tuple(caps.stored), states=states, meta=meta,
         profile=None if profile is None else dict(profile.raw),
     )

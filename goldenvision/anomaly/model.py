@@ -25,6 +25,7 @@ plating tone): on the demo lot every good unit scored 1.5-3x threshold in every 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import cv2
@@ -93,11 +94,11 @@ class AnomalyModel:
     @classmethod
     def fit(
         cls,
-        captures: list[np.ndarray],
+        captures: Sequence[np.ndarray],
         zones: list[AnomalyZone],
         *,
         scale_mm_per_px: float | None = None,
-        valid_masks: list[np.ndarray] | None = None,
+        valid_masks: Sequence[np.ndarray] | None = None,
         method: str = "auto",
         config: AnomalyConfig | None = None,
     ) -> "AnomalyModel":

@@ -18,7 +18,7 @@ from ..spec import ColorZone
 from ..zones import zone_mask
 from .adaptation import target_lab_d65
 from .difference import _as_lab, _check_weights, delta_e_2000, delta_e_2000_components
-from .robust import RobustZoneColor, _check_lab_image, _check_valid, _geometry, _robust_color
+from .robust import RobustZoneColor, _check_lab_image, _check_valid, _geometry, _robust_color, _ZoneGeometry
 
 __all__ = ["ZoneColorModel", "measure_zone_colors", "zone_delta_e_map"]
 
@@ -46,6 +46,14 @@ class ZoneColorModel:
     golden_valid_fraction_ : ndarray, shape (n_zones,), float64
         Smallest valid fraction over the captures.
     """
+
+    shape_hw_: tuple[int, int]
+    names_: tuple[str, ...]
+    golden_lab_: np.ndarray
+    golden_spread_de00_: np.ndarray
+    golden_uniformity_de00_: np.ndarray
+    golden_valid_fraction_: np.ndarray
+    _geoms: list[_ZoneGeometry]
 
     def __init__(self, *, cell_px: int = 24) -> None:
         self.cell_px = cell_px
@@ -106,13 +114,14 @@ class ZoneColorModel:
         per_lab: list[list[np.ndarray]] = [[] for _ in range(n)]
         per_uni: list[list[float]] = [[] for _ in range(n)]
         per_frac: list[list[float]] = [[] for _ in range(n)]
-        shape: tuple[int, ...] | None = None
+        shape: tuple[int, int] | None = None
         masks_it = None if valid_masks is None else iter(valid_masks)
         count = 0
         for i, lab_i in enumerate(golden_labs):
             if shape is None:
-                shape = _check_lab_image(lab_i, "golden_labs[0]").shape[:2]
-                self.shape_hw_ = (int(shape[0]), int(shape[1]))
+                h, w = _check_lab_image(lab_i, "golden_labs[0]").shape[:2]
+                shape = (int(h), int(w))
+                self.shape_hw_ = shape
                 self.names_ = tuple(names)
                 self._geoms = [_geometry(z.name, zone_mask(z.region, shape), self.cell_px) for z in zones]
             lab = _check_lab_image(lab_i, f"golden_labs[{i}]", shape)
@@ -155,7 +164,8 @@ class ZoneColorModel:
         g = self._geoms[j]
         sub = lab[g.y0 : g.y1, g.x0 : g.x1]
         ok = g.mask if valid is None else g.mask & valid[g.y0 : g.y1, g.x0 : g.x1]
-        return _robust_color(sub, ok, g, self.cell_px, tuple(float(w) for w in weights))
+        kl, kc, kh = (float(w) for w in weights)
+        return _robust_color(sub, ok, g, self.cell_px, (kl, kc, kh))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "golden_lab_"):
