@@ -31,6 +31,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..context import CONTEXT_KEYS
+
 __all__ = ["NAMING_CONVENTION", "Base", "Golden", "Unit", "Result", "Metric", "CONTEXT_COLUMNS"]
 
 NAMING_CONVENTION = {
@@ -41,17 +43,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Context fields stored as columns of ``units``, with their Python type.
-CONTEXT_COLUMNS: dict[str, type] = {
-    "product": str,
-    "lot": str,
-    "station": str,
-    "shift": str,
-    "operator": str,
-    "material_batch": str,
-    "ambient_temp_c": float,
-    "humidity_pct": float,
-}
+#: Context fields stored as columns of ``units``, with their Python type: the known keys of
+#: :data:`goldenvision.context.CONTEXT_KEYS` (one definition for the pipeline and the store).
+CONTEXT_COLUMNS: dict[str, type] = dict(CONTEXT_KEYS)
 
 
 class Base(DeclarativeBase):
