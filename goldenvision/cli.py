@@ -473,6 +473,13 @@ def lot_cmd(
             from .orders import attach_lot
 
             attach_lot(store, po, lot.record.to_dict(), golden_id=(g.meta.get("package") or {}).get("golden_id"))
+        drift_page = None
+        if store is not None:  # the product's control charts up to this lot, beside the lot report
+            from .cli_store import write_drift_html
+            from .drift import detect_drift
+
+            drift_page = write_drift_html(detect_drift(store, product=g.spec.product), out / "drift",
+                                          title=f"Drift of {g.spec.product} up to lot {lot.record.lot_id}")
     record, verdict = lot.record, lot.record.verdict
     from .report import write_report
 
@@ -485,7 +492,8 @@ def lot_cmd(
         for c in verdict.classes:
             console.print(f"  {c.defect_class:<8} {c.nonconforming} nonconforming (Ac {c.plan.accept}, Re {c.plan.reject})"
                           f"{f', {c.unresolved} under review' if c.unresolved else ''}: {c.decision.value}")
-        console.print(f"lot {record.lot_id}: [bold]{verdict.decision.value}[/]; report {out / 'report.html'}")
+        console.print(f"lot {record.lot_id}: [bold]{verdict.decision.value}[/]; report {out / 'report.html'}"
+                      + (f"; control charts {drift_page}" if drift_page else ""))
     raise typer.Exit(lot_exit_code(verdict.decision))
 
 

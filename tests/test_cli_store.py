@@ -62,5 +62,6 @@ def test_lot_with_po_is_attached_to_the_order_and_shows_on_its_timeline(demo_lot
     assert show["state"] == "dupro_done"
     html = (tmp_path / "lot" / "report.html").read_text()
     assert "J. Inspector" in html and "Dongguan" in html
+    assert "alarms" in (tmp_path / "lot" / "drift" / "index.html").read_text()  # control charts beside the report
     r = runner.invoke(app, ["order", "show", "PO-404", "--db", db])
     assert r.exit_code == 65 and "no such PO" in r.output
