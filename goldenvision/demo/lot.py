@@ -40,6 +40,7 @@ from .scene import (
     _apply_h,
     _camera_size,
     _delta_e00,
+    _good_unit_lab,
     _jsonable,
     _mm_to_golden_px,
     _shift_to_de,
@@ -69,14 +70,7 @@ def _make_unit(index: int, fault: str, seed: int) -> UnitParams:
     labs = {}
     for name, z in COLOR_ZONES.items():
         base = np.asarray(z["golden"], np.float64) + (drift if name == "panel" else 0.0)
-        r = rng.normal(0.0, 0.2, 3)
-        lab = base + r
-        for _ in range(60):
-            if max(_delta_e00(lab, z["target"], z["weights"]), _delta_e00(lab, z["golden"], z["weights"])) <= 0.35 * z["tolerance"]:
-                break
-            r *= 0.7
-            lab = base + r
-        labs[name] = lab
+        labs[name] = _good_unit_lab(base, z, rng)
     if fault == "color":
         name = ("panel", "logo")[int(rng.integers(2))]
         z = COLOR_ZONES[name]

@@ -372,3 +372,17 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def _good_unit_lab(base: np.ndarray, zone: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """A good unit's colour: ``base`` plus N(0, 0.2) per Lab channel, shrunk (x0.7 at a time)
+    until it lies within 0.35 of the zone's tolerance of both the target and the golden."""
+    r = rng.normal(0.0, 0.2, 3)
+    lab = base + r
+    for _ in range(60):
+        if max(_delta_e00(lab, zone["target"], zone["weights"]),
+               _delta_e00(lab, zone["golden"], zone["weights"])) <= 0.35 * zone["tolerance"]:
+            break
+        r *= 0.7
+        lab = base + r
+    return lab

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ..render import _Canvas
-from ..scene import _delta_e00, _shift_to_de
+from ..scene import _delta_e00, _good_unit_lab, _shift_to_de
 
 __all__ = ["ZooDefect", "ZooUnit", "Family", "MODES"]
 
@@ -226,15 +226,7 @@ class Family:
         rng = np.random.default_rng([int(seed), 4000 + int(index), _family_key(self.name)])
         labs = {}
         for name, z in self.color_zones.items():
-            base = np.asarray(z["golden"], np.float64)
-            r = rng.normal(0.0, 0.2, 3)
-            lab = base + r
-            for _ in range(60):
-                if max(_delta_e00(lab, z["target"], z["weights"]), _delta_e00(lab, z["golden"], z["weights"])) <= 0.35 * z["tolerance"]:
-                    break
-                r *= 0.7
-                lab = base + r
-            labs[name] = lab
+            labs[name] = _good_unit_lab(np.asarray(z["golden"], np.float64), z, rng)
         detail = ""
         if fault == "color":
             names = list(self.color_zones)
