@@ -103,3 +103,45 @@ def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
     finally:
         drv.quit()
     assert (tmp_path / "lot-page.png").stat().st_size > 20_000
+
+
+def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(server, tmp_path, demo_lot, demo_golden_path,
+                                                                              demo_results):
+    """Issue 16's acceptance: sign in, upload the demo lot through the page, read the verdicts on the lot page.
+
+    The page's verdicts must be the ones the library gives in-process for the same photos and golden.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    import httpx
+
+    base, key, _tmp = server
+    httpx.post(base + "/api/goldens", headers={"Authorization": f"Bearer {key}"},
+               files={"file": ("demo.golden", demo_golden_path.read_bytes())}).raise_for_status()
+    photos = list(demo_lot.unit_paths)
+    drv = _browser(tmp_path)
+    try:
+        wait = WebDriverWait(drv, 120)
+        drv.get(base + "/ui/login")
+        drv.find_element(By.ID, "key").send_keys(key)
+        drv.find_element(By.ID, "signin").click()
+        wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))
+        Select(drv.find_element(By.ID, "golden")).select_by_index(0)
+        size = drv.find_element(By.ID, "lot_size")
+        size.clear()
+        size.send_keys(str(len(photos)))  # the whole lot photographed: ISO 2859-1's sample never exceeds it
+        drv.find_element(By.ID, "create").click()
+        wait.until(lambda d: "/ui/lots/lot-" in d.current_url)
+        drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
+        wait.until(lambda d: d.find_element(By.ID, "scoredtxt").text == f"{len(photos)} of {len(photos)}")
+        rows = drv.find_elements(By.CSS_SELECTOR, "#units tr")[1:]
+        on_page = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text for r in rows}
+        drv.save_screenshot(str(tmp_path / "demo-lot-page.png"))
+        wait.until(lambda d: d.find_element(By.ID, "lotverdict").text.lower() in ("accept", "reject"),
+                   message=f"lot verdict stayed {drv.find_element(By.ID, 'lotverdict').text!r}: {drv.find_element(By.ID, 'why').text}")
+    finally:
+        drv.quit()
+    expected = {p.name: demo_results[p.stem].verdict.value for p in photos}
+    assert on_page == expected
+    assert set(expected.values()) >= {"pass", "fail"}  # the demo lot has both, so the comparison can fail
