@@ -211,3 +211,23 @@ def test_a_service_lot_with_a_po_joins_its_order(service, golden_pkg, tmp_path):
     events = [e for e in show_order(st, "PO-9")["timeline"] if e["kind"] == "lot"]
     assert [e["lot"]["verdict"]["decision"] for e in events] == ["pending", "accept"]
     assert all(e["lot"]["lot_id"] == lot["lot_id"] for e in events)
+
+
+def test_a_worker_sizes_the_shared_backbone_session_to_one_thread():
+    pytest.importorskip("onnxruntime")
+    from goldenvision.anomaly.backbone import backbone_available, get_backbone, set_backbone_threads
+
+    if not backbone_available():
+        pytest.skip("the shipped backbone is not available")
+    before = get_backbone().threads
+    try:
+        set_backbone_threads(1)
+        one = get_backbone()
+        assert one.threads == 1
+        set_backbone_threads(1)
+        assert get_backbone() is one  # not rebuilt when the size is unchanged
+        with pytest.raises(ValueError):
+            set_backbone_threads(0)
+    finally:
+        set_backbone_threads(before)
+    assert get_backbone().threads == before

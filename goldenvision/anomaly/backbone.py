@@ -85,6 +85,7 @@ class Backbone:
             raise ModelError(f"anomaly backbone {path}: onnxruntime could not load it ({exc})") from None
         self.path = path
         self.sha256 = digest
+        self.threads = threads
 
     def run(self, image: np.ndarray) -> np.ndarray:
         """Features of one image whose sides are multiples of 16.
@@ -167,3 +168,18 @@ def get_backbone() -> Backbone:
         if bb is None:
             bb = _cache["default"] = Backbone()
         return bb
+
+
+def set_backbone_threads(threads: int) -> None:
+    """Size this process's shared backbone session to ``threads`` intra-op threads.
+
+    A process that scores alone on a machine keeps the default (2); a worker that shares the
+    cores with other workers (a Dask worker per core) takes 1, so that workers do not
+    oversubscribe the cores. The session is rebuilt only when the size changes.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads: expected an int >= 1, got {threads!r}")
+    with _lock:
+        bb = _cache.get("default")
+        if bb is None or bb.threads != threads:
+            _cache["default"] = Backbone(threads=threads)

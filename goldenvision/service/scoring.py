@@ -35,7 +35,7 @@ def _in_dask_worker() -> bool:
 
 def _inspector(golden_path: str) -> Any:
     """This process's Inspector for a golden, loaded on first use and kept. In a Dask worker
-    (one per core) OpenCV's pool is set to one thread, so workers do not oversubscribe cores."""
+    (one per core) OpenCV's pool and the backbone's onnxruntime session are set to one thread, so workers do not oversubscribe cores."""
     with _lock:
         ins = _inspectors.get(golden_path)
         if ins is None:
@@ -43,7 +43,10 @@ def _inspector(golden_path: str) -> Any:
             from ..pipeline import Inspector, set_thread_pools
 
             if _in_dask_worker():
+                from ..anomaly.backbone import set_backbone_threads
+
                 set_thread_pools(opencv_threads=1)
+                set_backbone_threads(1)
             ins = _inspectors[golden_path] = Inspector(load_golden(golden_path))
         return ins
 
