@@ -25,6 +25,7 @@ from .core import (
     save_dataset,
     validate,
 )
+from .demo import demo_dataset
 from .gv import add_samples
 from .importers import DEEPPCB_CLASSES
 
@@ -38,6 +39,7 @@ __all__ = [
     "DatasetError",
     "Sample",
     "add_samples",
+    "demo_dataset",
     "load_dataset",
     "probe_image",
     "save_dataset",
