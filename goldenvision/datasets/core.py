@@ -479,7 +479,7 @@ def validate(ds: Dataset, *, decode: bool = True) -> Dataset:
     a template has the image's size; every annotation's class is in ``classes``, its box and
     polygon lie inside the image (within :data:`BOX_TOLERANCE_PX`) and are not empty.
     """
-    if not ds.classes:
+    if not ds.classes and any(s.annotations for s in ds.samples):
         raise DatasetError("no classes", file=ds.root)
     check_classes(ds.classes, None, file=ds.root)
     known = set(ds.classes)
