@@ -546,8 +546,8 @@ def _ls_image(root: Path, ref: str, *, file: Path, json_path: str) -> Path:
 
     u = urlparse(ref)
     names = []
-    if "d" in parse_qs(u.query):  # /data/local-files/?d=folder/x.png
-        names.append(unquote(parse_qs(u.query)["d"][0]))
+    if "d" in parse_qs(u.query):  # /data/local-files/?d=folder/x.png (relative to the export's folder here)
+        names.append(unquote(parse_qs(u.query)["d"][0]).lstrip("/"))
     base = Path(unquote(u.path)).name
     if base:
         names.append(base)
