@@ -60,17 +60,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def _summary(ds: Any) -> dict[str, Any]:
-    return {
-        "format": ds.source_format,
-        "root": str(ds.root),
-        "classes": list(ds.classes),
-        "n_samples": len(ds.samples),
-        "n_with_template": sum(s.template is not None for s in ds.samples),
-        "n_without_defects": sum(not s.annotations for s in ds.samples),
-        "n_annotations": ds.n_annotations,
-        "class_counts": ds.class_counts(),
-        "content_sha256": ds.content_sha256(),
-    }
+    return {**ds.summary(), "content_sha256": ds.content_sha256()}
 
 
 def _print_summary(s: dict[str, Any], title: str) -> None:

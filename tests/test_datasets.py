@@ -17,6 +17,7 @@ from goldenvision.datasets import (
     Sample,
     add_samples,
     load_dataset,
+    read_sample,
     save_dataset,
 )
 from goldenvision.errors import InputNotFoundError, OutputExistsError
@@ -222,3 +223,16 @@ def test_add_samples_merges_by_image_hash_and_keeps_class_indices(tmp_path):
     with pytest.raises(DatasetError, match="lies outside the 80x60 image"):
         add_samples(tmp_path / "fb", [bad], classes=["scratch"])
     assert load_dataset(tmp_path / "fb", "gv").n_annotations == 1  # a refused add leaves the dataset as it was
+
+
+def test_read_sample_and_summary(tmp_path):
+    ds = load_dataset(make_deeppcb(tmp_path, n=2), "deeppcb")
+    img, tpl = read_sample(ds.samples[1])
+    assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and tpl is not None and tpl.shape == (64, 64, 3)
+    assert not np.array_equal(img, tpl)
+    s = ds.summary()
+    assert s["n_samples"] == 2 and s["n_with_template"] == 2 and s["n_annotations"] == 4
+    assert s["class_counts"]["pin-hole"] == 2
+    short = Sample(ds.samples[0].image, None, (), 63, 64, "x.txt:1")
+    with pytest.raises(DatasetError, match=r"x\.txt:1: .*reads as 64x64, the sample states 63x64"):
+        read_sample(short)

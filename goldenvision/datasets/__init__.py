@@ -22,6 +22,7 @@ from .core import (
     Sample,
     load_dataset,
     probe_image,
+    read_sample,
     save_dataset,
     validate,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "demo_dataset",
     "load_dataset",
     "probe_image",
+    "read_sample",
     "save_dataset",
     "validate",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "save_dataset",
     "validate",
     "probe_image",
+    "read_sample",
 ]
 
 #: Severities an annotation may carry (as in the spec sheet's ``severity``).
@@ -204,6 +205,19 @@ class Dataset:
     @property
     def n_annotations(self) -> int:
         return sum(len(s.annotations) for s in self.samples)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a report or a model card (no file is read): format, classes, images, boxes per class."""
+        return {
+            "format": self.source_format,
+            "root": str(self.root),
+            "classes": list(self.classes),
+            "n_samples": len(self.samples),
+            "n_with_template": sum(s.template is not None for s in self.samples),
+            "n_without_defects": sum(not s.annotations for s in self.samples),
+            "n_annotations": self.n_annotations,
+            "class_counts": self.class_counts(),
+        }
 
     def _digests(self) -> list[str]:
         cache: dict[Path, str] = {}
@@ -374,6 +388,35 @@ def probe_image(path: "str | Path", *, decode: bool = True) -> tuple[int, int]:
                 raise DatasetError(f"corrupt or truncated {im.format} image ({type(exc).__name__}: {exc})",
                                    file=p) from None
     return (h, w) if orientation in _SWAP_ORIENTATIONS else (w, h)
+
+
+def read_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sample's image and template as ``(H, W, 3)`` uint8 RGB (:func:`goldenvision.imageio.read_image`).
+
+    Raises
+    ------
+    DatasetError
+        A file cannot be read, or its size differs from the sample's (boxes would not fit).
+    """
+    from ..errors import ImageError
+    from ..imageio import read_image
+
+    out: list[np.ndarray | None] = []
+    for p in (sample.image, sample.template):
+        if p is None:
+            out.append(None)
+            continue
+        try:
+            rgb = read_image(p)
+        except ImageError as exc:
+            raise DatasetError(str(exc), file=p) from None
+        if rgb.shape[:2] != (sample.height, sample.width):
+            raise _err_at(sample.source, f"{p} reads as {rgb.shape[1]}x{rgb.shape[0]}, the sample states "
+                                         f"{sample.width}x{sample.height}")
+        out.append(rgb)
+    image = out[0]
+    assert image is not None
+    return image, out[1]
 
 
 # --------------------------------------------------------------------------------------
