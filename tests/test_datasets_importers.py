@@ -270,3 +270,12 @@ def test_every_importer_round_trips_through_gv(tmp_path):
         back = load_dataset(tmp_path / f"{fmt}-gv", "gv")
         assert back.content_sha256() == ds.content_sha256(), fmt
         assert back.class_counts() == ds.class_counts()
+
+
+def test_truncated_png_is_refused_with_the_file(tmp_path):
+    make_coco(tmp_path)
+    png = tmp_path / "images" / "b.png"
+    data = png.read_bytes()
+    png.write_bytes(data[: len(data) - 200])
+    with pytest.raises(DatasetError, match=rf"{png.resolve()}: corrupt or truncated PNG image"):
+        load_dataset(tmp_path, "coco")
