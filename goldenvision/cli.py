@@ -608,6 +608,7 @@ cli_store.register_commands(app)
 cli_station.register_commands(app)
 cli_service.register_commands(app)
 cli_orders.register_commands(app)
+__import__("goldenvision.cli_datasets", fromlist=["register_commands"]).register_commands(app)  # dataset, label
 
 
 def main() -> None:  # pragma: no cover
