@@ -94,3 +94,37 @@ def test_loaded_image_is_handed_on_unchanged() -> None:
     assert load_image(wide).rgb.dtype == np.uint8 and (load_image(wide).rgb == 255).all()
     with pytest.raises(ImageError, match="max_pixels"):
         load_image(loaded, max_pixels=10)
+
+
+def test_caliper_solver_matches_least_squares_exactly(monkeypatch) -> None:
+    """The erf edge fits through leastsq give bit for bit what least_squares(method="lm") gave."""
+    from scipy.optimize import least_squares
+    from scipy.special import erf
+
+    import goldenvision.measure.calipers as cal
+
+    def reference(fun, jac, p0):
+        try:
+            r = least_squares(fun, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10, max_nfev=200)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        return r.x, r.fun, r.jac
+
+    rng = np.random.default_rng(11)
+    x = np.arange(160, dtype=np.float64)
+    profiles = []
+    for _ in range(6):  # two or three blurred steps (a strap, a gap), noise
+        edges = np.sort(rng.uniform(20, 140, rng.integers(2, 4)))
+        steps = rng.choice([-1.0, 1.0], edges.size) * rng.uniform(30, 90, edges.size)
+        y = 100 + sum(s * 0.5 * (1 + erf((x - e) / (np.sqrt(2) * rng.uniform(1.0, 2.5)))) for e, s in zip(edges, steps))
+        profiles.append(y + rng.normal(0, 1.5, x.size))
+
+    def fits():
+        return [[(e.position_px, e.contrast, e.sigma_px, e.uncertainty_px, e.residual)
+                 for e in cal.find_edges(p, sigma_px=1.5)] for p in profiles]
+
+    new = fits()
+    monkeypatch.setattr(cal, "_solve_lm", reference)
+    old = fits()
+    assert sum(len(f) for f in new) >= 12 and all(np.isfinite(e[1]) for f in new for e in f)  # erf fits ran
+    assert new == old
