@@ -128,3 +128,18 @@ def test_caliper_solver_matches_least_squares_exactly(monkeypatch) -> None:
     old = fits()
     assert sum(len(f) for f in new) >= 12 and all(np.isfinite(e[1]) for f in new for e in f)  # erf fits ran
     assert new == old
+
+
+def test_png_with_exif_orientation_still_turned() -> None:
+    """A PNG whose eXIf chunk says "rotate" is not taken by the plain-PNG path."""
+    from goldenvision.imageio import _png_has_exif
+
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[0, 0] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to display
+    data = _png(rgb, exif=exif.tobytes())
+    assert _png_has_exif(data) and not _png_has_exif(_png(rgb))
+    out = read_image(data)
+    assert out.shape == (6, 4, 3)
+    assert np.array_equal(out, np.asarray(Image.fromarray(rgb).transpose(Image.Transpose.ROTATE_270)))
