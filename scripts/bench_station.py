@@ -123,7 +123,12 @@ def _station_phase(args: argparse.Namespace) -> int:
     gid = golden_id_of(golden)
     store.record_golden(gid, golden.spec.product, golden.meta.get("package") or {})
     t0 = time.perf_counter()
-    inspector = gv.Inspector(golden)
+    try:  # as goldenvision station sets it (an older checkout has neither)
+        from goldenvision.station.runner import STATION_BLAS_THREADS
+
+        inspector = gv.Inspector(golden, blas_threads=STATION_BLAS_THREADS)
+    except ImportError:
+        inspector = gv.Inspector(golden)
     load_ms = (time.perf_counter() - t0) * 1e3
     results: dict[str, Any] = {}
     inspect = inspector.inspect

@@ -143,3 +143,26 @@ def test_png_with_exif_orientation_still_turned() -> None:
     out = read_image(data)
     assert out.shape == (6, 4, 3)
     assert np.array_equal(out, np.asarray(Image.fromarray(rgb).transpose(Image.Transpose.ROTATE_270)))
+
+
+def test_set_thread_pools_sizes_the_blas_pools() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from goldenvision.errors import SpecError
+    from goldenvision.pipeline import set_thread_pools
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas  # numpy (and scipy) bring one
+    before = {i["filepath"]: i["num_threads"] for i in blas}
+    try:
+        set_thread_pools(blas_threads=1)
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+        set_thread_pools(opencv_threads=cv2.getNumThreads())  # leaves BLAS as it is
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(SpecError, match="blas_threads"):
+                set_thread_pools(blas_threads=bad)  # type: ignore[arg-type]
+    finally:
+        for path, n in before.items():
+            threadpool_limits(limits={path: n})
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == before
