@@ -19,9 +19,10 @@ peak resident memory.
 
 ``--save-results`` writes every unit's verdict, colour ΔE and dimensions to a JSON file;
 ``--compare`` checks them against such a file (e.g. one written by the same script run with
-an older checkout's interpreter: ``/work/main/.venv/bin/python scripts/bench_station.py
---out DIR --save-results old.json``) and prints whether verdicts are identical, colour ΔE
-agree within 0.01 and dimensions within 0.005 mm.
+an older checkout's interpreter: ``OLD/.venv/bin/python scripts/bench_station.py --out DIR
+--save-results old.json``, then this checkout with ``--out DIR --compare old.json``, both on
+the same lot and golden) and prints whether verdicts are identical, colour ΔE agree within
+0.01 and dimensions within 0.005 mm; it exits 1 when they do not.
 """
 
 from __future__ import annotations
