@@ -26,12 +26,14 @@ Every failure raises :class:`~goldenvision.errors.ImageError` naming the input (
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -39,7 +41,6 @@ from .errors import ImageError
 
 __all__ = ["load_image", "LoadedImage", "read_image", "write_image", "sha256_of", "ImageSource", "DEFAULT_MAX_PIXELS"]
 
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 
 #: Default limit on width x height of a decoded image (50 megapixels).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -187,6 +188,11 @@ class LoadedImage:
     nbytes: int
 
 
+#: What every reader accepts: a path, the bytes of an encoded file, an array, or a photo
+#: already read by :func:`load_image`.
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | LoadedImage
+
+
 def _max_encoded_bytes(max_pixels: int) -> int:
     """Largest encoded size accepted for ``max_pixels``: uncompressed 16-bit RGBA (8 bytes per
     pixel) plus 16 MiB of headers and metadata. Anything larger is refused before it is read."""
@@ -235,6 +241,34 @@ def _check_array(source: np.ndarray, max_pixels: int, what: str) -> np.ndarray:
     return _array_to_rgb8(source, what)
 
 
+def _png_has_exif(data: bytes) -> bool:
+    """Whether a PNG holds an ``eXIf`` chunk (or cannot be walked chunk by chunk: then True, so
+    that Pillow decides). Walks the chunk headers only, a few hundred at most for a photo."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"eXIf":
+            return True
+        if kind == b"IEND":
+            return False
+        pos += 12 + length
+    return True
+
+
+def _decode_plain_png(im: Image.Image, data: bytes) -> np.ndarray | None:
+    """A plain 8-bit RGB PNG decoded by OpenCV's libpng (about a quarter faster than Pillow's
+    decoder on a 2 MP photo, and the same pixels: PNG is lossless); None for anything else
+    (other modes, an ``eXIf`` chunk that may turn the image, or data libpng refuses), which
+    then goes through Pillow with its checks and messages."""
+    if im.format != "PNG" or im.mode != "RGB" or _png_has_exif(data):
+        return None
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or bgr.dtype != np.uint8 or bgr.shape != (im.size[1], im.size[0], 3):
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def _decode(data: bytes, max_pixels: int, what: str) -> np.ndarray:
     """Decode encoded image bytes into (H, W, 3) uint8 RGB (header checks first)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched Pillow's safety off globally
@@ -262,6 +296,8 @@ def _decode(data: bytes, max_pixels: int, what: str) -> np.ndarray:
                 rgb = _decode_high_bit_depth(data, fmt, what)
                 if orientation in _ORIENTATION:
                     rgb = np.asarray(Image.fromarray(rgb).transpose(_ORIENTATION[orientation]))
+            elif (fast := _decode_plain_png(im, data)) is not None:
+                rgb = fast
             else:
                 im.load()  # force the full decode: a truncated file fails here
                 ImageOps.exif_transpose(im, in_place=True)  # no copy when there is nothing to turn
@@ -283,8 +319,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
 
     Parameters
     ----------
-    source : str, os.PathLike, bytes or ndarray
-        As for :func:`read_image`.
+    source : str, os.PathLike, bytes, ndarray or LoadedImage
+        As for :func:`read_image`; a :class:`LoadedImage` (already decoded and hashed, e.g.
+        by a station that checked its focus first) is returned as it is.
     max_pixels : int, keyword-only
         Largest accepted ``width * height``; checked from the header before decoding.
     name : str, optional, keyword-only
@@ -303,6 +340,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     """
     if max_pixels <= 0:
         raise ImageError(f"max_pixels: expected a positive int, got {max_pixels!r}")
+    if isinstance(source, LoadedImage):  # decoded and hashed already (a station's hot folder)
+        rgb = _check_array(source.rgb, max_pixels, name or source.name)
+        return source if rgb is source.rgb else dataclasses.replace(source, rgb=rgb)
     if isinstance(source, np.ndarray):
         what = name or "<array>"
         rgb = _check_array(source, max_pixels, what)
@@ -342,6 +382,8 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     """
     if max_pixels <= 0:
         raise ImageError(f"max_pixels: expected a positive int, got {max_pixels!r}")
+    if isinstance(source, LoadedImage):
+        return _check_array(source.rgb, max_pixels, name or source.name)
     if isinstance(source, np.ndarray):
         return _check_array(source, max_pixels, name or "<array>")
     data, what = _source_bytes(source, name, max_pixels)
@@ -390,6 +432,8 @@ def sha256_of(source: ImageSource) -> str:
     of ``"<dtype>|<shape>|"`` (ASCII) followed by its C-contiguous bytes, so that equal data
     in another shape or dtype hashes differently.
     """
+    if isinstance(source, LoadedImage):
+        return source.sha256
     h = hashlib.sha256()
     if isinstance(source, np.ndarray):
         arr = np.ascontiguousarray(source)

@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 
-def set_thread_pools(*, opencv_threads: int) -> None:
-    """Size OpenCV's worker pool for this whole process (``cv2.setNumThreads``).
+def set_thread_pools(*, opencv_threads: int | None = None, blas_threads: int | None = None) -> None:
+    """Size OpenCV's worker pool and the BLAS libraries' thread pools for this whole process.
 
     OpenCV's default pool has one thread per core. A process that runs one inspection at a
     time on free cores gains from it (warps and filters split across cores); several
@@ -61,20 +61,36 @@ def set_thread_pools(*, opencv_threads: int) -> None:
     only when the size changes. Measured with the demo lot at size 1.0 on the 2-core build
     machine under a load of about 14: 310-327 ms CPU per unit with 1 or 2 threads alike.
 
+    The BLAS pools (OpenBLAS, MKL, BLIS: numpy and scipy each load their own) split even
+    small matrix products across threads; the pipeline's are small (per-pixel material mixes
+    of a zone, least-squares fits), and on a busy machine waking the other BLAS threads costs
+    far more than the product: measured on the demo lot on the 2-core build machine under a
+    load of about 15, the anomaly stage's material-gain product took 114 ms per unit with
+    OpenBLAS's default of one thread per core and 9 ms with 1 (the station sets 1).
+
     Parameters
     ----------
-    opencv_threads : int, keyword-only
+    opencv_threads : int, keyword-only, optional
         Threads of OpenCV's pool (>= 1). 1 runs OpenCV's functions on the calling thread.
+        None leaves it as it is.
+    blas_threads : int, keyword-only, optional
+        Threads of every BLAS library loaded in the process (>= 1), through threadpoolctl.
+        None leaves them as they are.
 
     Raises
     ------
     SpecError
-        ``opencv_threads`` is not an int >= 1.
+        A size is not an int >= 1.
     """
-    if isinstance(opencv_threads, bool) or not isinstance(opencv_threads, int) or opencv_threads < 1:
-        raise SpecError(f"opencv_threads: expected an int >= 1, got {opencv_threads!r}")
-    if cv2.getNumThreads() != opencv_threads:
+    for name, value in (("opencv_threads", opencv_threads), ("blas_threads", blas_threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SpecError(f"{name}: expected an int >= 1, got {value!r}")
+    if opencv_threads is not None and cv2.getNumThreads() != opencv_threads:
         cv2.setNumThreads(opencv_threads)
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=blas_threads, user_api="blas")
 
 
 def _boxes(masks: Sequence[np.ndarray]) -> list[tuple[int, int, int, int]]:
@@ -173,6 +189,9 @@ class Inspector:
         Size of OpenCV's thread pool for the whole process, set once here (see
         :func:`set_thread_pools`; 1 for a service running one worker per core); None (the
         default) leaves it as it is.
+    blas_threads : int or None, keyword-only
+        Size of the BLAS libraries' thread pools for the whole process, set once here (see
+        :func:`set_thread_pools`; a station takes 1); None (the default) leaves them as they are.
 
     Examples
     --------
@@ -180,9 +199,9 @@ class Inspector:
     >>> result = inspector.inspect("unit.png", context={"lot": "L7"})  # doctest: +SKIP
     """
 
-    def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None) -> None:
-        if opencv_threads is not None:
-            set_thread_pools(opencv_threads=opencv_threads)
+    def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None,
+                 blas_threads: int | None = None) -> None:
+        set_thread_pools(opencv_threads=opencv_threads, blas_threads=blas_threads)
         self.golden = golden
         self.models = StageModels.from_golden(golden)
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())

@@ -100,6 +100,8 @@ def test_station_judges_stores_and_files_every_photo(golden_pkg, tmp_path):
     rows = {r["file"]: r for r in st.store.results()}
     assert {k: v["verdict"] for k, v in rows.items()} == {**{f"good{i}.png": "pass" for i in range(4)}, "stain.png": "fail"}
     assert rows["good1.png"]["context"]["shift"] == "B" and rows["good1.png"]["context"]["lot"] == "L1"
+    # decoded once by the station: the result's provenance names the file's own bytes
+    assert all(r["result"]["provenance"]["image_sha256"] == r["image_sha256"] for r in rows.values())
     assert sorted(p.name for p in st.folder.done.iterdir() if p.suffix == ".png") == sorted(rows)
     assert not list(st.folder.processing.iterdir())
     snap = st.snapshot()

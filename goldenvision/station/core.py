@@ -32,7 +32,7 @@ import numpy as np
 
 from ..context import read_sidecar
 from ..errors import GoldenVisionError, ImageError, SpecError
-from ..imageio import read_image
+from ..imageio import LoadedImage, read_image
 from .evidence import side_by_side
 from .hotfolder import HotFolder
 
@@ -307,7 +307,7 @@ class Station:
                 self.folder.finish(path, ok=True)
             log.info(json.dumps({"event": "already_stored", "file": name, "image_sha256": sha}))
             return rec
-        result, image_ok = self._judge(data, name, ctx, sidecar_problem)
+        result, image_ok = self._judge(data, name, ctx, sidecar_problem, sha)
         row = result.to_dict()
         self.store.record_result(row, golden_id=self.golden_id, file=name, image_sha256=sha, context=ctx)
         if self.folder is not None and path.parent == self.folder.processing:
@@ -324,24 +324,27 @@ class Station:
         log.info(json.dumps({"event": "unit", **rec.to_dict()}))
         return rec
 
-    def _judge(self, data: bytes, name: str, ctx: dict[str, Any], sidecar_problem: str | None = None) -> tuple[Any, bool]:
+    def _judge(self, data: bytes, name: str, ctx: dict[str, Any], sidecar_problem: str | None = None,
+               sha: str | None = None) -> tuple[Any, bool]:
         """(UnitResult, whether the bytes were a readable image)."""
+        if sha is None:
+            sha = hashlib.sha256(data).hexdigest()
         from ..results import UnitResult, Verdict
 
         def review(reason: str) -> Any:
             return UnitResult(verdict=Verdict.review, reasons=(reason,), registration=None, unit_id=name)
 
-        try:
-            rgb = read_image(data, name=name)
+        try:  # decoded once here: the focus check and the inspection share it, and its sha256 is the file's
+            loaded = LoadedImage(rgb=read_image(data, name=name), sha256=sha, name=name, nbytes=len(data))
         except ImageError as exc:
             return review(f"image: {exc}"), False
         if sidecar_problem:
             return review(sidecar_problem), True
-        ratio = focus_ratio(rgb, self._golden_sharpness)
+        ratio = focus_ratio(loaded.rgb, self._golden_sharpness)
         if ratio < self.config.min_focus_ratio:
             return review(f"blurred frame: sharpness {ratio:.0%} of the golden's (limit {self.config.min_focus_ratio:.0%})"), True
         try:
-            return self.inspector.inspect(rgb, context=ctx, unit_id=name), True
+            return self.inspector.inspect(loaded, context=ctx, unit_id=name), True
         except GoldenVisionError as exc:
             return review(f"{type(exc).__name__}: {exc}"), True
 

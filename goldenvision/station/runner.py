@@ -19,6 +19,10 @@ __all__ = ["run_station", "JsonLogFormatter"]
 
 log = logging.getLogger("goldenvision.station")
 
+#: BLAS threads of a station process: it judges one unit at a time and its matrix products are
+#: small, where extra BLAS threads only cost (see :func:`goldenvision.pipeline.set_thread_pools`).
+STATION_BLAS_THREADS = 1
+
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: ``ts``, ``level`` and the event's own fields."""
@@ -99,7 +103,7 @@ def run_station(
     gid = golden_id_of(golden)
     store = open_store(db_url)
     store.record_golden(gid, golden.spec.product, golden.meta.get("package") or {})
-    inspector = Inspector(golden)
+    inspector = Inspector(golden, blas_threads=STATION_BLAS_THREADS)
     cfg = StationConfig(watch=Path(watch), context=dict(context or {}), station_name=station_name,
                         evidence_quota_mb=evidence_quota_mb)
     station = Station(inspector, store, gid, cfg)
