@@ -103,6 +103,13 @@ def _lab_in_boxes(
     return lab
 
 
+def _color_calibration_record(cc: ColorCorrection) -> dict[str, Any]:
+    """Which colour correction judged the unit (recorded in the result's provenance)."""
+    finite = cc.residual_de00_mean == cc.residual_de00_mean
+    return {"method": cc.method, "residual_de00": round(cc.residual_de00_mean, 3) if finite else None,
+            "note": cc.note}
+
+
 @dataclass(frozen=True, slots=True)
 class StageModels:
     """The fitted stage models of one golden, loaded once by an :class:`Inspector`.
@@ -308,9 +315,12 @@ class Inspector:
         correction: ColorCorrection | None
         try:
             correction = _color_correction(frame, m.profile)
+            info["color_calibration"] = _color_calibration_record(correction)
         except CalibrationError as exc:
             correction = None
-            problems.append(f"colour calibration: {exc}; colours not judged")
+            info["color_calibration"] = {"method": None, "note": f"colours not judged: {exc}"}
+            if spec.colors:
+                problems.append(f"colour calibration: {exc}; colours not judged")
         timings["calibration"] = (time.perf_counter() - t) * 1e3
         provenance.update(info)
 
