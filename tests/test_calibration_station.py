@@ -125,3 +125,14 @@ def test_station_profile_undistorts_with_its_lens(tmp_path):
     assert cal.record()["lens"] == "pinhole" and cal.mm_per_px == 0.2
     with pytest.raises(CalibrationError, match="fitted on 320x240"):
         cal.apply(np.zeros((240, 300, 3), np.uint8))
+
+
+def test_serve_station_profile_reaches_the_scoring_inspector(station, monkeypatch):
+    from goldenvision.service import scoring
+
+    d, path = station
+    monkeypatch.delenv(scoring.STATION_PROFILE_ENV, raising=False)
+    assert scoring._station_calibration() is None
+    monkeypatch.setenv(scoring.STATION_PROFILE_ENV, str(path))
+    cal = scoring._station_calibration()
+    assert cal is not None and cal.sha256 == sha256_of(path)
