@@ -267,19 +267,30 @@ def _load_golden(path: Path) -> Any:
     return load_golden(_need_file(path, "golden package"))
 
 
+def _inspector(g: Any, station: Path | None) -> Any:
+    """An Inspector for golden ``g``, through the fitted station profile ``station`` when given."""
+    from .pipeline import Inspector
+
+    if station is None:
+        return Inspector(g)
+    from .calibration.applied import load_station_calibration
+
+    return Inspector(g, calibration=load_station_calibration(_need_file(station, "station calibration profile")))
+
+
 @app.command("inspect")
 def inspect_cmd(
     image: Path = typer.Argument(..., help="The unit's photo."),
     golden: Path = typer.Option(..., "--golden", "-g", help="Sealed golden package."),
+    station: Optional[Path] = typer.Option(None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color'): undistort, colour model and mm per px applied to every photo."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Inspect one unit; exit 0 on pass, 1 on fail, 2 on review (a missing photo is 66, a bad golden 65)."""
     from .batch import inspect_file
-    from .pipeline import Inspector
 
     g = _load_golden(golden)
     _need_file(image, "photo")
-    result = inspect_file(Inspector(g), image)
+    result = inspect_file(_inspector(g, station), image)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -298,6 +309,7 @@ def batch_cmd(
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.pdf for this run."),
     db: Optional[str] = typer.Option(None, "--db", help="Also record every unit in this results store (SQLite file or URL, PostgreSQL URL)."),
     context: Optional[list[str]] = typer.Option(None, "--context", help="Capture context KEY=VALUE for every photo (repeatable), e.g. lot=L7, shift=B; a sidecar photo.jpg.json overrides it."),
+    station: Optional[Path] = typer.Option(None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color'): undistort, colour model and mm per px applied to every photo."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Inspect every photo in a folder; results are written unit by unit (nothing is lost on a crash).
@@ -312,9 +324,10 @@ def batch_cmd(
 
     ctx = parse_pairs(context)
     g = _load_golden(golden)
+    held = _inspector(g, station) if station is not None else None
     paths = list_images(directory)
     with _open_store(db) as store, _progress() as bar:
-        run = inspect_batch(paths, g, out, progress=_Bar(bar), context=ctx, store=store)
+        run = inspect_batch(paths, g, out, inspector=held, progress=_Bar(bar), context=ctx, store=store)
     if report:
         from .report import write_report
 
@@ -413,6 +426,7 @@ def lot_cmd(
     inspector_name: Optional[str] = typer.Option(None, "--inspector", help="Who inspected (shown on the report)."),
     place: Optional[str] = typer.Option(None, "--place", help="Where the inspection took place (shown on the report)."),
     date: Optional[str] = typer.Option(None, "--date", help="Inspection date (shown on the report)."),
+    station: Optional[Path] = typer.Option(None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color'): undistort, colour model and mm per px applied to every photo."),
     as_json: bool = typer.Option(False, "--json", help="Print the lot record as JSON."),
 ) -> None:
     """ISO 2859-1 lot inspection: plan, seeded sample, inspection of the sample, lot verdict.
@@ -465,10 +479,11 @@ def lot_cmd(
     ctx = parse_pairs(context)
     lot_ctx = {k: v for k, v in {"supplier": supplier, "po": po, "inspector": inspector_name, "place": place,
                                  "date": date}.items() if v}
+    held = _inspector(g, station) if station is not None else None
     with _open_store(db) as store, _progress() as bar:
         lot = inspect_lot(paths, g, out, seed=seed, lot_size=n_lot, inspection_type=kind_enum, severity=severity,
                           completion_fraction=completion, lot_id=lot_id, force=force, progress=_Bar(bar),
-                          context=ctx, lot_context=lot_ctx, store=store)
+                          context=ctx, lot_context=lot_ctx, store=store, inspector=held)
         if store is not None and po:
             from .orders import attach_lot
 

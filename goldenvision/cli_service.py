@@ -24,6 +24,8 @@ def register_commands(app: typer.Typer) -> None:
                                       "(default: score in this process)."),
         trust: list[Path] | None = typer.Option(
             None, "--trust", help="Public key (repeatable): uploaded goldens must carry a signature it verifies."),
+        station: Path | None = typer.Option(
+            None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color') applied to every photo."),
     ) -> None:
         """Run the upload service: OpenAPI docs at /docs, pages at /ui/login."""
         try:
@@ -32,6 +34,14 @@ def register_commands(app: typer.Typer) -> None:
             from .service import create_app
         except ImportError as exc:
             raise ImportError("the upload service needs the 'service' extra: pip install 'goldenvision[service]'") from exc
+        if station is not None:
+            import os
+
+            from .calibration.applied import load_station_calibration
+            from .service.scoring import STATION_PROFILE_ENV
+
+            load_station_calibration(station)  # refuse a bad profile now, not at the first upload
+            os.environ[STATION_PROFILE_ENV] = str(station.resolve())
         application = create_app(db, data, scheduler=scheduler, trust=[str(p) for p in trust] if trust else None)
         uvicorn.run(application, host=host, port=port, log_level="info")
 

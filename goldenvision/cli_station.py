@@ -28,6 +28,8 @@ def register_commands(app: typer.Typer) -> None:
             None, "--evidence-quota-mb", help="Disk quota for kept photos; the oldest go first (never the store)."),
         log_file: Path | None = typer.Option(None, "--log", help="Write the JSON log here instead of stderr."),
         drain: bool = typer.Option(False, "--drain", help="Judge what is waiting, then exit."),
+        station: Path | None = typer.Option(
+            None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color') applied to every photo."),
     ) -> None:
         """Run a station: every photo judged against the golden and stored exactly once.
 
@@ -40,5 +42,11 @@ def register_commands(app: typer.Typer) -> None:
 
         if (watch is None) == (camera is None) and camera is None:
             raise typer.BadParameter("give --watch DIR (a hot folder) or --camera SRC")
+        calibration = None
+        if station is not None:
+            from .calibration.applied import load_station_calibration
+
+            calibration = load_station_calibration(station)
         run_station(golden, db, watch=watch, camera=camera, host=host, port=port, context=parse_pairs(context),
-                    station_name=name, evidence_quota_mb=quota_mb, log_file=log_file, drain=drain)
+                    station_name=name, evidence_quota_mb=quota_mb, log_file=log_file, drain=drain,
+                    calibration=calibration)

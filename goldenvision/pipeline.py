@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .anomaly import AnomalyModel
+from .calibration.applied import StationCalibration
 from .calibration.color import ColorCorrection, linear_luminance
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, measure_zone_colors
@@ -119,6 +120,13 @@ def _lab_in_boxes(
     return lab
 
 
+def _color_calibration_record(cc: ColorCorrection) -> dict[str, Any]:
+    """Which colour correction judged the unit (recorded in the result's provenance)."""
+    finite = cc.residual_de00_mean == cc.residual_de00_mean
+    return {"method": cc.method, "residual_de00": round(cc.residual_de00_mean, 3) if finite else None,
+            "note": cc.note}
+
+
 @dataclass(frozen=True, slots=True)
 class StageModels:
     """The fitted stage models of one golden, loaded once by an :class:`Inspector`.
@@ -200,10 +208,13 @@ class Inspector:
     """
 
     def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None,
-                 blas_threads: int | None = None) -> None:
+                 blas_threads: int | None = None, calibration: StationCalibration | None = None) -> None:
         set_thread_pools(opencv_threads=opencv_threads, blas_threads=blas_threads)
         self.golden = golden
         self.models = StageModels.from_golden(golden)
+        self.calibration = calibration  # a fitted station profile (--station): undistort, colour, scale
+        if calibration is not None and self.models.scale_mm_per_px is None and calibration.mm_per_px is not None:
+            self.models = replace(self.models, scale_mm_per_px=calibration.mm_per_px)
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
@@ -231,7 +242,7 @@ class Inspector:
         """
         m = self.models
         loaded = load_image(image)
-        frame, _ = _to_frame(loaded.rgb, m.profile)
+        frame, _ = _to_frame(self._calibrated(loaded.rgb), m.profile)
         reg = register(self.golden.reference, frame, method=m.registration_method,
                        model=m.registration, mask=m.product_mask)
         if not reg.ok:
@@ -239,7 +250,7 @@ class Inspector:
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
         amap = m.anomaly.score(warped, valid).map if m.spec.anomaly_zones else None
         try:
-            correction: ColorCorrection | None = _color_correction(frame, m.profile)
+            correction: ColorCorrection | None = self._color_correction(frame)
         except CalibrationError:
             correction = None
         return {"frame": frame, "warped": warped, "valid": valid, "registration": reg, "correction": correction,
@@ -294,7 +305,21 @@ class Inspector:
         provenance = dict(self.golden_provenance)
         provenance["software_version"] = __version__
         provenance["spec_revision"] = self.models.spec.revision
+        if self.calibration is not None:
+            provenance["station_calibration"] = self.calibration.record()
         return provenance
+
+    def _calibrated(self, rgb: np.ndarray, name: str | None = None) -> np.ndarray:
+        """The photo through the fitted station profile (size checked, undistorted), if any."""
+        return rgb if self.calibration is None else self.calibration.apply(rgb, name=name or "photo")
+
+    def _color_correction(self, frame: np.ndarray) -> ColorCorrection:
+        """The station chart's correction, else the fitted profile's colour model, else the photo's own chart."""
+        m = self.models
+        cal = None if self.calibration is None else self.calibration.color_correction
+        if cal is not None and (m.profile is None or m.profile.chart is None):
+            return cal
+        return _color_correction(frame, m.profile)
 
     def _inspect(self, image: ImageSource, name: str | None, ctx: dict[str, str | float],
                  provenance: dict[str, Any], timings: dict[str, float]) -> UnitResult:
@@ -321,15 +346,18 @@ class Inspector:
 
         t = time.perf_counter()
         try:
-            frame, info = _to_frame(loaded.rgb, m.profile)
+            frame, info = _to_frame(self._calibrated(loaded.rgb, name), m.profile)
         except CalibrationError as exc:
             return review(f"calibration: {exc}")
         correction: ColorCorrection | None
         try:
-            correction = _color_correction(frame, m.profile)
+            correction = self._color_correction(frame)
+            info["color_calibration"] = _color_calibration_record(correction)
         except CalibrationError as exc:
             correction = None
-            problems.append(f"colour calibration: {exc}; colours not judged")
+            info["color_calibration"] = {"method": None, "note": f"colours not judged: {exc}"}
+            if spec.colors:
+                problems.append(f"colour calibration: {exc}; colours not judged")
         timings["calibration"] = (time.perf_counter() - t) * 1e3
         provenance.update(info)
 

@@ -98,8 +98,13 @@ def _dimension_reference(profile: StationProfile | None) -> str:
 
 
 def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
+    """The station chart's correction; without one, the photo's own chart when it holds a
+    trusted one, else the sRGB assumption (``note`` says which). A chart in the photo whose
+    residual is too high raises CalibrationError: colours are then not judged."""
     if profile is None or profile.chart is None:
-        return ColorCorrection.identity()
+        from .calibration.trust import photo_color_correction
+
+        return photo_color_correction(frame)
     return fit_chart_correction(frame, profile)
 
 

@@ -128,6 +128,8 @@ class ColorCorrection:
         Per-patch ΔE00 of the patches used, in chart order.
     excluded : tuple of str
         Names of chart patches left out of the fit (clipped).
+    note : str
+        Where the correction came from, for the result (e.g. "no chart: sRGB assumed").
     """
 
     matrix: np.ndarray
@@ -136,6 +138,7 @@ class ColorCorrection:
     method: str
     residual_de00: tuple[float, ...] = ()
     excluded: tuple[str, ...] = ()
+    note: str = ""
     _a32: np.ndarray = field(init=False, repr=False, compare=False)
 
     STATE_VERSION: ClassVar[int] = 1
@@ -209,6 +212,7 @@ class ColorCorrection:
             "method": self.method,
             "residual_de00": [float(v) for v in self.residual_de00],
             "excluded": list(self.excluded),
+            "note": self.note,
         }
 
     @classmethod
@@ -229,6 +233,7 @@ class ColorCorrection:
                 method=str(state["method"]),
                 residual_de00=tuple(float(v) for v in state.get("residual_de00", ())),
                 excluded=tuple(str(v) for v in state.get("excluded", ())),
+                note=str(state.get("note", "")),
             )
         except KeyError as exc:
             raise CalibrationError(f"ColorCorrection state: missing key {exc.args[0]!r}") from None

@@ -11,6 +11,7 @@ one task.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,20 @@ def _in_dask_worker() -> bool:
         return False
 
 
+#: Environment variable naming a fitted station profile (``serve --station``) applied to every photo;
+#: an environment variable so that Dask worker processes started by the service see it too.
+STATION_PROFILE_ENV = "GOLDENVISION_STATION_PROFILE"
+
+
+def _station_calibration() -> Any:
+    path = os.environ.get(STATION_PROFILE_ENV)
+    if not path:
+        return None
+    from ..calibration.applied import load_station_calibration
+
+    return load_station_calibration(path)
+
+
 def _inspector(golden_path: str) -> Any:
     """This process's Inspector for a golden, loaded on first use and kept. In a Dask worker
     (one per core) OpenCV's pool and the backbone's onnxruntime session are set to one thread, so workers do not oversubscribe cores."""
@@ -45,9 +60,9 @@ def _inspector(golden_path: str) -> Any:
             if _in_dask_worker():
                 from ..anomaly.backbone import set_backbone_threads
 
-                set_thread_pools(opencv_threads=1)
+                set_thread_pools(opencv_threads=1, blas_threads=1)
                 set_backbone_threads(1)
-            ins = _inspectors[golden_path] = Inspector(load_golden(golden_path))
+            ins = _inspectors[golden_path] = Inspector(load_golden(golden_path), calibration=_station_calibration())
         return ins
 
 

@@ -71,6 +71,7 @@ def run_station(
     drift_every_s: float = 30.0,
     drain: bool = False,
     ready: threading.Event | None = None,
+    calibration: Any = None,
 ) -> int:
     """Run a station until SIGTERM/SIGINT, ``stop`` or a finished ``drain``; returns units judged.
 
@@ -103,7 +104,8 @@ def run_station(
     gid = golden_id_of(golden)
     store = open_store(db_url)
     store.record_golden(gid, golden.spec.product, golden.meta.get("package") or {})
-    inspector = Inspector(golden, blas_threads=STATION_BLAS_THREADS)
+    # calibration: a fitted --station profile
+    inspector = Inspector(golden, blas_threads=STATION_BLAS_THREADS, calibration=calibration)
     cfg = StationConfig(watch=Path(watch), context=dict(context or {}), station_name=station_name,
                         evidence_quota_mb=evidence_quota_mb)
     station = Station(inspector, store, gid, cfg)
