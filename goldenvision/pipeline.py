@@ -332,12 +332,17 @@ class Inspector:
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []
-        if spec.dimensions and m.scale_mm_per_px is None:
+        # dimensions the golden could not measure are not judged (sealing says why and what to change)
+        unmeasurable = self.golden.meta.get("dimensions_not_measurable") or {}
+        if unmeasurable:
+            provenance["dimensions_not_measurable"] = dict(unmeasurable)
+        dim_specs = [d for d in spec.dimensions if d.name not in unmeasurable]
+        if dim_specs and m.scale_mm_per_px is None:
             problems.append("dimensions: no mm per px from a station profile or the spec; dimensions not judged")
-        elif spec.dimensions and m.scale_mm_per_px is not None:
+        elif dim_specs and m.scale_mm_per_px is not None:
             t = time.perf_counter()
             gray = linear_luminance(frame)
-            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px,
+            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px,
                                       reference=_dimension_reference(m.profile))
             timings["measure"] = (time.perf_counter() - t) * 1e3
 

@@ -35,6 +35,7 @@ from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
+from .enums import Severity
 from .spec import Spec, load_spec
 
 __all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
@@ -207,6 +208,8 @@ class GoldenCaptures:
         The golden's dimensions, measured per visited capture in its own frame.
     dimension_problems : list of str
         Captures on which a dimension could not be measured, with the reason.
+    dimension_failures : dict of str to list of str
+        The same, by dimension name.
 
     Raises
     ------
@@ -229,6 +232,7 @@ class GoldenCaptures:
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
         self.dimension_problems: list[str] = []
+        self.dimension_failures: dict[str, list[str]] = {}
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
         frame, correction, info = self._read(0)
         self.reference = frame
@@ -273,10 +277,12 @@ class GoldenCaptures:
         if i < MAX_STORED_CAPTURES:
             self.stored.append(aligned)
         if self._spec.dimensions and self.scale_mm_per_px is not None:
-            for res in measure_dimensions(linear_luminance(frame), list(self._spec.dimensions), reg,
-                                          self.scale_mm_per_px, reference=_dimension_reference(self._profile)):
+            dims = list(self._spec.dimensions)
+            for dim, res in zip(dims, measure_dimensions(linear_luminance(frame), dims, reg, self.scale_mm_per_px,
+                                                         reference=_dimension_reference(self._profile))):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
+                    self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")
                 else:
                     self.dimensions_mm[res.name].append(float(res.measured_mm))
         if self._progress:
@@ -339,6 +345,29 @@ class GoldenCaptures:
             self.capture(i)
 
 
+def _unmeasurable_dimensions(spec: Spec, by_name: dict[str, list[str]], n_captures: int) -> dict[str, str]:
+    """Dimensions the golden captures cannot measure: name -> the reason and what to change.
+
+    A dimension that fails on any golden capture is not judged on units (it would put every unit
+    up for review, or pass on edges found by chance); the golden is still sealed for the other
+    checks and the sample's ``meta["dimensions_not_measurable"]`` says why. A *critical*
+    dimension cannot be dropped: the seal stops with the same reason (RegistrationError)."""
+    out: dict[str, str] = {}
+    for dim in spec.dimensions:
+        if dim.name not in by_name:
+            continue
+        tool = ("the circle (`circle.center`, `radius_px`, `search_px`)" if dim.measure == "diameter"
+                else "the caliper (`caliper.center`, `angle_deg`, `length_px`)")
+        why = by_name[dim.name]
+        out[dim.name] = (
+            f"not measurable on {len(why)} of {n_captures} golden captures ({'; '.join(why)}); not judged on "
+            f"units. To measure it, place {tool} across a clear edge of the golden in golden px, widen its "
+            "search band, or light that edge for more contrast")
+        if dim.severity == Severity.critical:
+            raise RegistrationError(f"golden dimension {dim.name} (critical) cannot be measured: {out[dim.name]}")
+    return out
+
+
 def seal(
     images: Sequence[ImageSource],
     spec: "Spec | dict | str | Path",
@@ -375,7 +404,9 @@ def seal(
     ------
     SpecError, ImageError, CalibrationError, RegistrationError
         A golden must be sealed from good evidence: any capture that cannot be read,
-        rectified or aligned stops the seal with the capture named.
+        rectified or aligned stops the seal with the capture named. A dimension the golden
+        captures cannot measure does not: it is listed with the reason and what to change in
+        ``meta["dimensions_not_measurable"]`` and not judged on units, unless it is critical.
     """
     base_dir = Path(spec).parent if isinstance(spec, (str, Path)) and "\n" not in str(spec) else None
     spec = load_spec(spec)
@@ -392,8 +423,7 @@ def seal(
     else:
         caps.visit_all()
         color_model = ZoneColorModel.fit(caps.lab[:1], None, [])
-    if caps.dimension_problems:
-        raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(caps.dimension_problems))
+    not_measurable = _unmeasurable_dimensions(spec, caps.dimension_failures, n)
     targets = _resolve_targets(spec, base_dir)
 
     scale_mm_per_px = caps.scale_mm_per_px
@@ -425,8 +455,9 @@ def seal(
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
-            for k, v in caps.dimensions_mm.items()
+            for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
+        "dimensions_not_measurable": not_measurable,
     }
     states = {
         "registration": caps.registration_model.to_state(),

@@ -66,6 +66,11 @@ _NR_MAX_STRAIN = 0.3  # non-rigid: largest |grad d| (Frobenius) of the displacem
 _NR_MAX_STD_PX = 0.2  # non-rigid: predicted 1-sigma (RMS) displacement uncertainty at the edge points, px
 _NR_CORR = 9.0  # non-rigid: edge points per independent residual (blur, interpolation) in the model-selection test
 _NR_F_MIN = 100.0  # non-rigid: the deformation is kept only when its F statistic against the homography alone exceeds this
+#: a second, distinct alignment is a rival (ambiguous part) when its finest-level edge correlation
+#: comes within this of the best one's; a clearly worse one (a 180-degree twin of a part whose
+#: outline is symmetric but whose content is not, or a repeating chain shifted by a link that no
+#: longer fits the product's ends) is a wrong alignment, not an ambiguity
+_RIVAL_RHO_MARGIN = 0.03
 _MIN_RHO_START = 0.3  # non-rigid: edge correlation the rigid start must reach before the deformation is fitted
 
 

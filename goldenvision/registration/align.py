@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ImageError, SpecError
 from ..results import RegistrationResult
-from ._base import METHODS, _NR_F_MIN, _as_gray, _as_mask, _corner_diff, _n_levels_for, _pyramid
+from ._base import METHODS, _NR_F_MIN, _RIVAL_RHO_MARGIN, _as_gray, _as_mask, _corner_diff, _n_levels_for, _pyramid
 from .features import _features_candidate
 from .fourier import _fm_candidates, _scale_search_candidates
 from .model import RegistrationModel
@@ -152,12 +152,20 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             passed = kept
             distinct = [r for j, r in enumerate(passed)
                         if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
-            if len(distinct) > 1:
-                return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
-                    f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
-                    "that fits as well turned by 180 degrees)"))
-            if passed:
-                found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
+            if distinct:
+                # every distinct alignment that fits about as well as the best is a rival (the
+                # same rule as the keypoint path's _rival); clearly worse ones are wrong ones
+                best = max(distinct, key=lambda r: _rigid_view(r)[1].rho)
+                rho_best = _rigid_view(best)[1].rho
+                rivals = [r for r in distinct if r is not best
+                          and _rigid_view(r)[1].rho >= rho_best - _RIVAL_RHO_MARGIN]
+                if rivals:
+                    return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
+                        f"ambiguous: {len(rivals) + 1} distinct alignments fit about as well (edge correlation "
+                        f"{rho_best:.3f} and {max(_rigid_view(r)[1].rho for r in rivals):.3f}; symmetric or "
+                        "repetitive part, e.g. one that fits as well turned by 180 degrees: mark an asymmetric "
+                        "feature, or mask the repeating part out of the registration)"))
+                found = best
                 label = "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
         return made(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,

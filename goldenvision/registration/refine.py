@@ -28,6 +28,7 @@ from ._base import (
     _MIN_RHO_FINE,
     _MIN_RHO_START,
     _N_BLOAT,
+    _RIVAL_RHO_MARGIN,
     _SAT_SHARE,
     _UNCERTAINTY_LEVELS,
     _blur,
@@ -344,7 +345,7 @@ def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.nda
     sel = inl.ravel() > 0
     pairs = rest[sel]
     hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
-    if why is None and fr is not None and fr.rho >= fine.rho - 0.03:
+    if why is None and fr is not None and fr.rho >= fine.rho - _RIVAL_RHO_MARGIN:
         return Refusal(RefusalCode.AMBIGUOUS, (
             f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
             f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part"))
