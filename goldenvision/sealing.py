@@ -56,10 +56,59 @@ def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None
     return load_profile(spec.station)
 
 
-def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
-    """Registration mask in golden px: the profile's product area (fiducials and chart excluded)."""
-    if profile is None or profile.product_area_mm is None:
+#: margin (of the golden image's diagonal) around the spec's regions in the registration mask
+#: derived from the spec: the product's outline just outside its zones is part of its evidence
+_SPEC_MASK_MARGIN = 0.04
+
+
+def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    """The product area a spec describes, in golden px: the convex hull of its colour and
+    anomaly zones' polygons and its calipers and circles, grown by ``_SPEC_MASK_MARGIN`` of the
+    diagonal. None when the spec places nothing but ``full`` zones or its regions cover most
+    of the image (then the whole photo is the evidence, as before).
+
+    Without a station, the photo shows the product on whatever it lies on (a table, a ruler, a
+    marker); the product moves on it from unit to unit, so only the product may drive the
+    alignment, and its predicted uncertainty is taken at the product's corners."""
+    h, w = shape_hw
+    pts: list[np.ndarray] = []
+    regions = [z.region for z in spec.colors] + [z.region for z in spec.anomaly_zones]
+    for region in regions:
+        if not isinstance(region, str):
+            pts.append(np.asarray(region, np.float64).reshape(-1, 2))
+    for d in spec.dimensions:
+        if d.caliper is not None:
+            c = d.caliper
+            a = np.radians(c.angle_deg)
+            u = np.array([np.cos(a), np.sin(a)])
+            v = np.array([-u[1], u[0]])
+            ctr = np.asarray(c.center, np.float64)
+            pts.append(np.array([ctr + sa * 0.5 * c.length_px * u + sb * 0.5 * c.width_px * v
+                                 for sa in (-1, 1) for sb in (-1, 1)]))
+        if d.circle is not None:
+            r = d.circle.radius_px + d.circle.search_px
+            ctr = np.asarray(d.circle.center, np.float64)
+            pts.append(ctr + r * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64))
+    if not pts:
         return None
+    allp = np.vstack(pts)
+    hull = cv2.convexHull(np.round(allp).astype(np.int32).reshape(-1, 1, 2))
+    canvas = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(canvas, hull, 1)
+    grow = max(1, int(round(_SPEC_MASK_MARGIN * float(np.hypot(h, w)))))
+    mask = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+    if mask.mean() > 0.8 or mask.sum() < 0.02 * h * w:
+        return None
+    return mask
+
+
+def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int],
+                  spec: Spec | None = None) -> np.ndarray | None:
+    """Registration mask in golden px: the profile's product area (fiducials and chart
+    excluded); without one, the product area the spec's regions describe
+    (:func:`_spec_product_mask`), when ``spec`` is given."""
+    if profile is None or profile.product_area_mm is None:
+        return None if spec is None else _spec_product_mask(spec, shape_hw)
     x1, y1, x2, y2 = profile.product_area_mm
     (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
     mask = np.zeros(shape_hw, dtype=bool)
@@ -236,7 +285,7 @@ class GoldenCaptures:
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
         frame, correction, info = self._read(0)
         self.reference = frame
-        self.product_mask = _product_mask(profile, frame.shape[:2])
+        self.product_mask = _product_mask(profile, frame.shape[:2], spec)
         self.registration_model = RegistrationModel.fit(frame, mask=self.product_mask)
         self.method = _registration_method(spec, profile)
         self._reference_correction = correction

@@ -67,6 +67,17 @@ def _match(ref: dict[str, np.ndarray], mov: dict[str, np.ndarray], kind: str
 
 
 
+def _mask_minor_std(model: RegistrationModel) -> float:
+    """Std (working-level px) of the keypoint mask's pixels along its minor axis (cached)."""
+    v = getattr(model, "_mask_minor_std", None)
+    if v is None:
+        ys, xs = np.nonzero(model.work_mask_[::2, ::2])
+        v = 2.0 * float(np.sqrt(max(np.linalg.eigvalsh(np.cov(np.c_[xs, ys].T.astype(np.float64)))[0], 0.0))) \
+            if len(xs) > 2 else 0.0
+        object.__setattr__(model, "_mask_minor_std", v)
+    return v
+
+
 def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: str, affine: bool
                         ) -> tuple[np.ndarray | None, int, str, np.ndarray | None, np.ndarray | None]:
     """Feature homography (moving full px -> reference full px), inlier count, note, inlier pairs, pool.
@@ -99,8 +110,13 @@ def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: 
         return None, n_in, f"{kind}: {n_in} inliers", None, pool
     # inliers must spread over the part, not sit in one spot
     pin = rp[sel]
-    spread = float(np.sqrt(max(np.linalg.eigvalsh(np.cov(pin.T)).min(), 0.0)))
-    if spread < 0.03 * max(model.work_mask_.shape):
+    ev = np.linalg.eigvalsh(np.cov(pin.T))
+    spread, spread_major = float(np.sqrt(max(ev[0], 0.0))), float(np.sqrt(max(ev[-1], 0.0)))
+    need = 0.03 * max(model.work_mask_.shape)
+    # a long, thin product (a zipper, a strap) cannot spread its inliers across more than its
+    # own width: across its minor axis they need only a third of the product area's own spread
+    need_minor = min(need, 0.35 * _mask_minor_std(model))
+    if spread < need_minor or spread_major < need:
         return None, n_in, f"{kind}: inliers clustered (spread {spread:.1f} px)", None, pool
     h = _scale_mat(model.work_level_) @ hw @ _scale_mat(-wl)
     pairs = np.c_[rp[sel] * 2.0**model.work_level_, mp[sel] * 2.0**wl].astype(np.float64)
