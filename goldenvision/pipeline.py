@@ -35,6 +35,7 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     MAX_STORED_CAPTURES,
     _color_correction,
     _dimension_reference,
+    _find_marker,
     _model_versions,
     _product_mask,
     _registration_method,
@@ -342,8 +343,9 @@ class Inspector:
         elif dim_specs and m.scale_mm_per_px is not None:
             t = time.perf_counter()
             gray = linear_luminance(frame)
+            marker = _find_marker(frame, spec, m.profile)
             dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px,
-                                      reference=_dimension_reference(m.profile))
+                                      reference=_dimension_reference(m.profile, marker), marker=marker)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None

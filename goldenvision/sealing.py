@@ -33,6 +33,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.reference import MarkerFrame, find_scale_marker
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
 from .enums import Severity
@@ -137,14 +138,24 @@ def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
     return spec.registration
 
 
-def _dimension_reference(profile: StationProfile | None) -> str:
+def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | None = None) -> str:
     """What a dimension is measured against: the station's metric frame when its fiducials
-    rectify every photo into it; otherwise the golden frame after registration, so that the
-    rest of the product is the ruler and a change of camera distance never reads as a change
-    of size (see :mod:`goldenvision.measure.reference`)."""
+    rectify every photo into it; else the spec's known-size marker when this photo shows it;
+    otherwise the golden frame after registration, so that the rest of the product is the
+    ruler. Either way a change of camera distance never reads as a change of size (see
+    :mod:`goldenvision.measure.reference`)."""
     if profile is not None and profile.marker_dictionary is not None:
         return "station_profile"
+    if marker is not None:
+        return "marker"
     return "golden_frame"
+
+
+def _find_marker(frame: np.ndarray, spec: Spec, profile: StationProfile | None) -> MarkerFrame | None:
+    """The spec's known-size marker in a photo without a station frame, or None."""
+    if spec.scale_marker is None or (profile is not None and profile.marker_dictionary is not None):
+        return None
+    return find_scale_marker(frame, spec.scale_marker)
 
 
 def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
@@ -327,8 +338,10 @@ class GoldenCaptures:
             self.stored.append(aligned)
         if self._spec.dimensions and self.scale_mm_per_px is not None:
             dims = list(self._spec.dimensions)
+            marker = _find_marker(frame, self._spec, self._profile)
             for dim, res in zip(dims, measure_dimensions(linear_luminance(frame), dims, reg, self.scale_mm_per_px,
-                                                         reference=_dimension_reference(self._profile))):
+                                                         reference=_dimension_reference(self._profile, marker),
+                                                         marker=marker)):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
                     self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")

@@ -67,14 +67,14 @@ def _match(ref: dict[str, np.ndarray], mov: dict[str, np.ndarray], kind: str
 
 
 
-def _mask_minor_std(model: RegistrationModel) -> float:
-    """Std (working-level px) of the keypoint mask's pixels along its minor axis (cached)."""
-    v = getattr(model, "_mask_minor_std", None)
+def _keypoint_minor_std(model: RegistrationModel, kind: str) -> float:
+    """Std (working-level px) of the reference's keypoints along their minor axis (cached)."""
+    key = f"_kp_minor_std_{kind}"
+    v = getattr(model, key, None)
     if v is None:
-        ys, xs = np.nonzero(model.work_mask_[::2, ::2])
-        v = 2.0 * float(np.sqrt(max(np.linalg.eigvalsh(np.cov(np.c_[xs, ys].T.astype(np.float64)))[0], 0.0))) \
-            if len(xs) > 2 else 0.0
-        object.__setattr__(model, "_mask_minor_std", v)
+        pts = (model.orb_ if kind == "orb" else model.sift_)["pts"]
+        v = float(np.sqrt(max(np.linalg.eigvalsh(np.cov(pts.T.astype(np.float64)))[0], 0.0))) if len(pts) > 2 else 0.0
+        object.__setattr__(model, key, v)
     return v
 
 
@@ -114,8 +114,9 @@ def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: 
     spread, spread_major = float(np.sqrt(max(ev[0], 0.0))), float(np.sqrt(max(ev[-1], 0.0)))
     need = 0.03 * max(model.work_mask_.shape)
     # a long, thin product (a zipper, a strap) cannot spread its inliers across more than its
-    # own width: across its minor axis they need only a third of the product area's own spread
-    need_minor = min(need, 0.35 * _mask_minor_std(model))
+    # own width: across their minor axis they need only a third of the spread of the
+    # reference's own keypoints (which lie on the product, whatever the mask)
+    need_minor = min(need, 0.35 * _keypoint_minor_std(model, kind))
     if spread < need_minor or spread_major < need:
         return None, n_in, f"{kind}: inliers clustered (spread {spread:.1f} px)", None, pool
     h = _scale_mat(model.work_level_) @ hw @ _scale_mat(-wl)
