@@ -245,16 +245,16 @@ def main() -> int:
         for d in r.dimensions:
             true_mm = t["dimensions"].get(d.name)
             if true_mm is not None:
-                dim_err.setdefault(d.name, []).append(d.measured_mm - float(true_mm))
+                dim_err.setdefault(f"{d.name} [{d.reference}]", []).append(d.measured_mm - float(true_mm))
     if dim_err:
         print("\ndimension error, mm (measured - true):")
         allv = []
         for k, v in dim_err.items():
             allv += v
             v = np.asarray(v)
-            print(f"  {k:<14} mean {v.mean():+.4f} rms {np.sqrt((v ** 2).mean()):.4f} max |e| {np.abs(v).max():.4f}")
+            print(f"  {k:<28} mean {v.mean():+.4f} rms {np.sqrt((v ** 2).mean()):.4f} max |e| {np.abs(v).max():.4f}")
         allv = np.asarray(allv)
-        print(f"  all            rms {np.sqrt((allv ** 2).mean()):.4f} max |e| {np.abs(allv).max():.4f}")
+        print(f"  {'all':<28} rms {np.sqrt((allv ** 2).mean()):.4f} max |e| {np.abs(allv).max():.4f}")
 
     # --- anomaly -------------------------------------------------------------------------------
     pos, neg, found, n_def = [], [], 0, 0
