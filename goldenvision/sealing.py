@@ -204,6 +204,24 @@ def _model_versions(anomaly_model: AnomalyModel) -> dict[str, Any]:
     return out
 
 
+def _alignment_hint(reg: RegistrationResult) -> str:
+    """What the user can change when a golden capture cannot be aligned (by the refusal's code)."""
+    from .registration import RefusalCode
+
+    code = reg.refusal
+    if code is RefusalCode.BLANK:
+        return "the photo has no content; check the exposure and that the product is in the frame"
+    if code in (RefusalCode.UNDETERMINED, RefusalCode.AMBIGUOUS):
+        return ("the product's content does not fix its pose (symmetric, striped or repeating): place the units "
+                "the same way round, mark an asymmetric feature, or mask the repeating part out of the spec's "
+                "zones; or seal with `registration: none` from photos framed alike")
+    if code is RefusalCode.IMPLAUSIBLE_WARP:
+        return "photograph every capture from about the same distance and square-on (scale within 0.4-2.5, little tilt)"
+    return ("photograph the same product whole, at a similar size and with even light; if the units differ in "
+            "outline or texture (natural products, soft goods), crop every photo to the product and seal with "
+            "`registration: none`, so the golden compares without an alignment")
+
+
 @dataclass(frozen=True, slots=True)
 class _Capture:
     """One golden capture aligned into golden px: image, valid pixels, colour correction."""
@@ -371,7 +389,8 @@ class GoldenCaptures:
                 self._registrations[i] = reg
         if not reg.ok:
             raise RegistrationError(
-                f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}"
+                f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}. "
+                f"To seal: {_alignment_hint(reg)}"
             )
         warped, valid = warp_to_reference(frame, reg, self.reference.shape[:2])
         if i == len(self.conditions):

@@ -73,3 +73,11 @@ def test_fourier_mellin_takes_the_clear_winner_of_a_symmetric_outline(monkeypatc
     pts = np.array([[60.0, 50.0], [340.0, 250.0]])
     back = cv2.perspectiveTransform(cv2.perspectiveTransform(pts[None], truth), r.homography)[0]
     assert np.abs(back - pts).max() < 0.5
+
+
+def test_a_capture_that_cannot_be_aligned_says_what_to_change():
+    """An unrelated photo among the golden captures: the refusal names it and says what to do."""
+    other = product(1, layout=7)
+    with pytest.raises(RegistrationError, match=r"golden capture 1 .*cannot be aligned.*To seal: photograph the same "
+                                                 r"product whole.*registration: none"):
+        gv.seal([product(1), other], copy.deepcopy(SPEC))
