@@ -20,7 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .anomaly import AnomalyModel
-from .calibration.color import ColorCorrection, linear_luminance
+from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, measure_zone_colors
 from .context import CONTEXT_KEYS, validate_context
@@ -36,6 +36,7 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     _color_correction,
     _dimension_reference,
     _find_marker,
+    _measure_gray,
     _model_versions,
     _product_mask,
     _registration_method,
@@ -342,7 +343,7 @@ class Inspector:
             problems.append("dimensions: no mm per px from a station profile or the spec; dimensions not judged")
         elif dim_specs and m.scale_mm_per_px is not None:
             t = time.perf_counter()
-            gray = linear_luminance(frame)
+            gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
             dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px,
                                       reference=_dimension_reference(m.profile, marker), marker=marker)

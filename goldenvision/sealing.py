@@ -151,6 +151,22 @@ def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | N
     return "golden_frame"
 
 
+def _measure_gray(frame: np.ndarray, model: RegistrationModel) -> np.ndarray:
+    """The grey image dimensions are measured on: linear luminance, or, when the registration
+    found that a colour projection shows the product and the luminance does not (a blue panel
+    on a brown table), the same projection of the linear-light RGB (a lens blurs each linear
+    channel alike, so an edge of any linear combination is located where the light's is)."""
+    if model.gray_weights_ is None:
+        return linear_luminance(frame)
+    from .calibration.color import _LINEAR_LUT_255
+
+    w = np.asarray(model.gray_weights_, np.float64)
+    lin = cv2.LUT(np.ascontiguousarray(frame), _LINEAR_LUT_255)
+    m = np.array([[w[0], w[1], w[2], -255.0 * float(w[w < 0].sum())]], np.float32)
+    out = cv2.transform(lin, m)
+    return out if out.ndim == 2 else out[..., 0]
+
+
 def _find_marker(frame: np.ndarray, spec: Spec, profile: StationProfile | None) -> MarkerFrame | None:
     """The spec's known-size marker in a photo without a station frame, or None."""
     if spec.scale_marker is None or (profile is not None and profile.marker_dictionary is not None):
@@ -357,7 +373,8 @@ class GoldenCaptures:
         if self._spec.dimensions and self.scale_mm_per_px is not None:
             dims = list(self._spec.dimensions)
             marker = _find_marker(frame, self._spec, self._profile)
-            for dim, res in zip(dims, measure_dimensions(linear_luminance(frame), dims, reg, self.scale_mm_per_px,
+            gray = _measure_gray(frame, self.registration_model)
+            for dim, res in zip(dims, measure_dimensions(gray, dims, reg, self.scale_mm_per_px,
                                                          reference=_dimension_reference(self._profile, marker),
                                                          marker=marker)):
                 if isinstance(res, GoldenVisionError):
