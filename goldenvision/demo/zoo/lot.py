@@ -237,6 +237,8 @@ def build_zoo_spec(fam: Family, mode: str = "station", size: float = 1.0, seed: 
     for name, dd in fam.dimensions.items():
         entry: dict[str, Any] = {"name": name, "measure": dd["measure"], "nominal_mm": dd["nominal"],
                                  "tolerance_mm": [-dd["tol"], dd["tol"]], "severity": "major"}
+        if "polarity" in dd:  # of the first edge along the caliper, or outward for a diameter
+            entry["polarity"] = dd["polarity"]
         if "caliper_mm" in dd:
             c = dd["caliper_mm"]
             u = np.array([math.cos(math.radians(c["angle_deg"])), math.sin(math.radians(c["angle_deg"]))])
