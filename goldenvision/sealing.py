@@ -33,7 +33,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
-from .measure.reference import MarkerFrame, find_scale_marker
+from .measure.marker import MarkerFrame, find_scale_marker
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
 from .enums import Severity

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from goldenvision.measure import measure_dimension
-from goldenvision.measure.reference import find_scale_marker
+from goldenvision.measure.marker import find_scale_marker
 from goldenvision.results import RegistrationResult
 from goldenvision.spec import DimensionSpec, ScaleMarker
 

@@ -31,7 +31,8 @@ from ..spec import DimensionSpec
 from ..transform import local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle
-from .reference import DimensionReference, MarkerFrame, as_reference
+from .marker import MarkerFrame
+from .reference import DimensionReference, as_reference
 
 __all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
 
