@@ -21,7 +21,7 @@ import numpy as np
 from ._version import __version__
 from .anomaly import AnomalyModel
 from .calibration.applied import StationCalibration
-from .calibration.color import ColorCorrection, linear_luminance
+from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, measure_zone_colors
 from .context import CONTEXT_KEYS, validate_context
@@ -36,6 +36,8 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     MAX_STORED_CAPTURES,
     _color_correction,
     _dimension_reference,
+    _find_marker,
+    _measure_gray,
     _model_versions,
     _product_mask,
     _registration_method,
@@ -379,13 +381,19 @@ class Inspector:
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []
-        if spec.dimensions and m.scale_mm_per_px is None:
+        # dimensions the golden could not measure are not judged (sealing says why and what to change)
+        unmeasurable = self.golden.meta.get("dimensions_not_measurable") or {}
+        if unmeasurable:
+            provenance["dimensions_not_measurable"] = dict(unmeasurable)
+        dim_specs = [d for d in spec.dimensions if d.name not in unmeasurable]
+        if dim_specs and m.scale_mm_per_px is None:
             problems.append("dimensions: no mm per px from a station profile or the spec; dimensions not judged")
-        elif spec.dimensions and m.scale_mm_per_px is not None:
+        elif dim_specs and m.scale_mm_per_px is not None:
             t = time.perf_counter()
-            gray = linear_luminance(frame)
-            dims = measure_dimensions(gray, spec.dimensions, reg, m.scale_mm_per_px,
-                                      reference=_dimension_reference(m.profile))
+            gray = _measure_gray(frame, m.registration)
+            marker = _find_marker(frame, spec, m.profile)
+            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px,
+                                      reference=_dimension_reference(m.profile, marker), marker=marker)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None

@@ -33,8 +33,10 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.marker import MarkerFrame, find_scale_marker
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
+from .enums import Severity
 from .spec import Spec, load_spec
 
 __all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
@@ -55,10 +57,59 @@ def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None
     return load_profile(spec.station)
 
 
-def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
-    """Registration mask in golden px: the profile's product area (fiducials and chart excluded)."""
-    if profile is None or profile.product_area_mm is None:
+#: margin (of the golden image's diagonal) around the spec's regions in the registration mask
+#: derived from the spec: the product's outline just outside its zones is part of its evidence
+_SPEC_MASK_MARGIN = 0.04
+
+
+def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    """The product area a spec describes, in golden px: the convex hull of its colour and
+    anomaly zones' polygons and its calipers and circles, grown by ``_SPEC_MASK_MARGIN`` of the
+    diagonal. None when the spec places nothing but ``full`` zones or its regions cover most
+    of the image (then the whole photo is the evidence, as before).
+
+    Without a station, the photo shows the product on whatever it lies on (a table, a ruler, a
+    marker); the product moves on it from unit to unit, so only the product may drive the
+    alignment, and its predicted uncertainty is taken at the product's corners."""
+    h, w = shape_hw
+    pts: list[np.ndarray] = []
+    regions = [z.region for z in spec.colors] + [z.region for z in spec.anomaly_zones]
+    for region in regions:
+        if not isinstance(region, str):
+            pts.append(np.asarray(region, np.float64).reshape(-1, 2))
+    for d in spec.dimensions:
+        if d.caliper is not None:
+            c = d.caliper
+            a = np.radians(c.angle_deg)
+            u = np.array([np.cos(a), np.sin(a)])
+            v = np.array([-u[1], u[0]])
+            ctr = np.asarray(c.center, np.float64)
+            pts.append(np.array([ctr + sa * 0.5 * c.length_px * u + sb * 0.5 * c.width_px * v
+                                 for sa in (-1, 1) for sb in (-1, 1)]))
+        if d.circle is not None:
+            r = d.circle.radius_px + d.circle.search_px
+            ctr = np.asarray(d.circle.center, np.float64)
+            pts.append(ctr + r * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64))
+    if not pts:
         return None
+    allp = np.vstack(pts)
+    hull = cv2.convexHull(np.round(allp).astype(np.int32).reshape(-1, 1, 2))
+    canvas = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(canvas, hull, 1)
+    grow = max(1, int(round(_SPEC_MASK_MARGIN * float(np.hypot(h, w)))))
+    mask = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+    if mask.mean() > 0.8 or mask.sum() < 0.02 * h * w:
+        return None
+    return mask
+
+
+def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int],
+                  spec: Spec | None = None) -> np.ndarray | None:
+    """Registration mask in golden px: the profile's product area (fiducials and chart
+    excluded); without one, the product area the spec's regions describe
+    (:func:`_spec_product_mask`), when ``spec`` is given."""
+    if profile is None or profile.product_area_mm is None:
+        return None if spec is None else _spec_product_mask(spec, shape_hw)
     x1, y1, x2, y2 = profile.product_area_mm
     (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
     mask = np.zeros(shape_hw, dtype=bool)
@@ -87,14 +138,40 @@ def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
     return spec.registration
 
 
-def _dimension_reference(profile: StationProfile | None) -> str:
+def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | None = None) -> str:
     """What a dimension is measured against: the station's metric frame when its fiducials
-    rectify every photo into it; otherwise the golden frame after registration, so that the
-    rest of the product is the ruler and a change of camera distance never reads as a change
-    of size (see :mod:`goldenvision.measure.reference`)."""
+    rectify every photo into it; else the spec's known-size marker when this photo shows it;
+    otherwise the golden frame after registration, so that the rest of the product is the
+    ruler. Either way a change of camera distance never reads as a change of size (see
+    :mod:`goldenvision.measure.reference`)."""
     if profile is not None and profile.marker_dictionary is not None:
         return "station_profile"
+    if marker is not None:
+        return "marker"
     return "golden_frame"
+
+
+def _measure_gray(frame: np.ndarray, model: RegistrationModel) -> np.ndarray:
+    """The grey image dimensions are measured on: linear luminance, or, when the registration
+    found that a colour projection shows the product and the luminance does not (a blue panel
+    on a brown table), the same projection of the linear-light RGB (a lens blurs each linear
+    channel alike, so an edge of any linear combination is located where the light's is)."""
+    if model.gray_weights_ is None:
+        return linear_luminance(frame)
+    from .calibration.color import _LINEAR_LUT_255
+
+    w = np.asarray(model.gray_weights_, np.float64)
+    lin = cv2.LUT(np.ascontiguousarray(frame), _LINEAR_LUT_255)
+    m = np.array([[w[0], w[1], w[2], -255.0 * float(w[w < 0].sum())]], np.float32)
+    out = cv2.transform(lin, m)
+    return out if out.ndim == 2 else out[..., 0]
+
+
+def _find_marker(frame: np.ndarray, spec: Spec, profile: StationProfile | None) -> MarkerFrame | None:
+    """The spec's known-size marker in a photo without a station frame, or None."""
+    if spec.scale_marker is None or (profile is not None and profile.marker_dictionary is not None):
+        return None
+    return find_scale_marker(frame, spec.scale_marker)
 
 
 def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:
@@ -146,6 +223,24 @@ def _model_versions(anomaly_model: AnomalyModel) -> dict[str, Any]:
     if anomaly_model.uses_features:
         out["anomaly"]["backbone"] = {"file": "efficientnet_lite0_features.onnx", "sha256": MODEL_SHA256}
     return out
+
+
+def _alignment_hint(reg: RegistrationResult) -> str:
+    """What the user can change when a golden capture cannot be aligned (by the refusal's code)."""
+    from .registration import RefusalCode
+
+    code = reg.refusal
+    if code is RefusalCode.BLANK:
+        return "the photo has no content; check the exposure and that the product is in the frame"
+    if code in (RefusalCode.UNDETERMINED, RefusalCode.AMBIGUOUS):
+        return ("the product's content does not fix its pose (symmetric, striped or repeating): place the units "
+                "the same way round, mark an asymmetric feature, or mask the repeating part out of the spec's "
+                "zones; or seal with `registration: none` from photos framed alike")
+    if code is RefusalCode.IMPLAUSIBLE_WARP:
+        return "photograph every capture from about the same distance and square-on (scale within 0.4-2.5, little tilt)"
+    return ("photograph the same product whole, at a similar size and with even light; if the units differ in "
+            "outline or texture (natural products, soft goods), crop every photo to the product and seal with "
+            "`registration: none`, so the golden compares without an alignment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +307,8 @@ class GoldenCaptures:
         The golden's dimensions, measured per visited capture in its own frame.
     dimension_problems : list of str
         Captures on which a dimension could not be measured, with the reason.
+    dimension_failures : dict of str to list of str
+        The same, by dimension name.
 
     Raises
     ------
@@ -234,10 +331,11 @@ class GoldenCaptures:
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
         self.dimension_problems: list[str] = []
+        self.dimension_failures: dict[str, list[str]] = {}
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
         frame, correction, info = self._read(0)
         self.reference = frame
-        self.product_mask = _product_mask(profile, frame.shape[:2])
+        self.product_mask = _product_mask(profile, frame.shape[:2], spec)
         self.registration_model = RegistrationModel.fit(frame, mask=self.product_mask)
         self.method = _registration_method(spec, profile)
         self._reference_correction = correction
@@ -278,10 +376,15 @@ class GoldenCaptures:
         if i < MAX_STORED_CAPTURES:
             self.stored.append(aligned)
         if self._spec.dimensions and self.scale_mm_per_px is not None:
-            for res in measure_dimensions(linear_luminance(frame), list(self._spec.dimensions), reg,
-                                          self.scale_mm_per_px, reference=_dimension_reference(self._profile)):
+            dims = list(self._spec.dimensions)
+            marker = _find_marker(frame, self._spec, self._profile)
+            gray = _measure_gray(frame, self.registration_model)
+            for dim, res in zip(dims, measure_dimensions(gray, dims, reg, self.scale_mm_per_px,
+                                                         reference=_dimension_reference(self._profile, marker),
+                                                         marker=marker)):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
+                    self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")
                 else:
                     self.dimensions_mm[res.name].append(float(res.measured_mm))
         if self._progress:
@@ -308,7 +411,8 @@ class GoldenCaptures:
                 self._registrations[i] = reg
         if not reg.ok:
             raise RegistrationError(
-                f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}"
+                f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}. "
+                f"To seal: {_alignment_hint(reg)}"
             )
         warped, valid = warp_to_reference(frame, reg, self.reference.shape[:2])
         if i == len(self.conditions):
@@ -342,6 +446,29 @@ class GoldenCaptures:
         """Visit every capture not visited yet (reads, aligns and measures each once)."""
         for i in range(len(self.conditions), len(self)):
             self.capture(i)
+
+
+def _unmeasurable_dimensions(spec: Spec, by_name: dict[str, list[str]], n_captures: int) -> dict[str, str]:
+    """Dimensions the golden captures cannot measure: name -> the reason and what to change.
+
+    A dimension that fails on any golden capture is not judged on units (it would put every unit
+    up for review, or pass on edges found by chance); the golden is still sealed for the other
+    checks and the sample's ``meta["dimensions_not_measurable"]`` says why. A *critical*
+    dimension cannot be dropped: the seal stops with the same reason (RegistrationError)."""
+    out: dict[str, str] = {}
+    for dim in spec.dimensions:
+        if dim.name not in by_name:
+            continue
+        tool = ("the circle (`circle.center`, `radius_px`, `search_px`)" if dim.measure == "diameter"
+                else "the caliper (`caliper.center`, `angle_deg`, `length_px`)")
+        why = by_name[dim.name]
+        out[dim.name] = (
+            f"not measurable on {len(why)} of {n_captures} golden captures ({'; '.join(why)}); not judged on "
+            f"units. To measure it, place {tool} across a clear edge of the golden in golden px, widen its "
+            "search band, or light that edge for more contrast")
+        if dim.severity == Severity.critical:
+            raise RegistrationError(f"golden dimension {dim.name} (critical) cannot be measured: {out[dim.name]}")
+    return out
 
 
 def seal(
@@ -380,7 +507,9 @@ def seal(
     ------
     SpecError, ImageError, CalibrationError, RegistrationError
         A golden must be sealed from good evidence: any capture that cannot be read,
-        rectified or aligned stops the seal with the capture named.
+        rectified or aligned stops the seal with the capture named. A dimension the golden
+        captures cannot measure does not: it is listed with the reason and what to change in
+        ``meta["dimensions_not_measurable"]`` and not judged on units, unless it is critical.
     """
     base_dir = Path(spec).parent if isinstance(spec, (str, Path)) and "\n" not in str(spec) else None
     spec = load_spec(spec)
@@ -397,8 +526,7 @@ def seal(
     else:
         caps.visit_all()
         color_model = ZoneColorModel.fit(caps.lab[:1], None, [])
-    if caps.dimension_problems:
-        raise RegistrationError("golden dimensions cannot be measured: " + "; ".join(caps.dimension_problems))
+    not_measurable = _unmeasurable_dimensions(spec, caps.dimension_failures, n)
     targets = _resolve_targets(spec, base_dir)
 
     scale_mm_per_px = caps.scale_mm_per_px
@@ -430,8 +558,9 @@ def seal(
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
-            for k, v in caps.dimensions_mm.items()
+            for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
+        "dimensions_not_measurable": not_measurable,
     }
     states = {
         "registration": caps.registration_model.to_state(),

@@ -32,6 +32,7 @@ __all__ = [
     "DimensionSpec",
     "AnomalyZone",
     "AqlSettings",
+    "ScaleMarker",
     "Spec",
     "load_spec",
     "spec_json_schema",
@@ -222,6 +223,17 @@ class AqlSettings(_Model):
         raise ValueError(f"expected 0 or an AQL of the ISO 2859-1 series {list(AQL_VALUES)}, got {v}")
 
 
+class ScaleMarker(_Model):
+    """A known-size marker laid beside the product in hand-held photos (issue 13): with it in
+    the frame, dimensions are measured against it (``DimensionResult.reference == "marker"``)."""
+
+    type: Literal["aruco"] = "aruco"
+    dictionary: str = Field(default="DICT_4X4_50", pattern=r"^DICT_[A-Z0-9_]+$",
+                            description="OpenCV ArUco dictionary name.")
+    id: int = Field(ge=0, le=100_000)
+    size_mm: float = Field(gt=0, le=10_000, description="Side of the marker's black square, mm.")
+
+
 class Spec(_Model):
     """A product's spec sheet (see ARCHITECTURE.md for the YAML form)."""
 
@@ -240,6 +252,9 @@ class Spec(_Model):
     anomaly_zones: list[AnomalyZone] = Field(default_factory=list)
     aql: AqlSettings = Field(default_factory=AqlSettings)
     color_library: str | None = Field(default=None, description="CSV of name -> Lab for named targets.")
+    scale_marker: ScaleMarker | None = Field(
+        default=None, description="Known-size marker in hand-held photos (without a station): the dimensions' reference."
+    )
     required_signatures: list[str] = Field(
         default_factory=list,
         description="Roles whose signatures a sealed golden must carry (buyer, factory, inspector).",

@@ -127,8 +127,9 @@ def test_enums_live_in_goldenvision_enums_and_are_reexported():
 
 
 #: Numeric spec fields without a physical unit: ΔE00 weights, a factor, AQLs (percent by ISO 2859-1's own
-#: definition, named by defect class in the YAML contract), CIELAB values and points (golden px, as documented).
-UNITLESS = {"weights", "sensitivity", "critical", "major", "minor", "lab", "center", "observer"}
+#: definition, named by defect class in the YAML contract), CIELAB values and points (golden px, as documented),
+#: an ArUco marker's id (an identifier, not a quantity).
+UNITLESS = {"weights", "sensitivity", "critical", "major", "minor", "lab", "center", "observer", "id"}
 UNIT_SUFFIXES = ("_de00", "_dl", "_mm", "_mm2", "_px", "_deg", "_mm_per_px")  # _dl: CIELAB ΔL* units
 
 

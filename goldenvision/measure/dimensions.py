@@ -31,6 +31,7 @@ from ..spec import DimensionSpec
 from ..transform import local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle
+from .marker import MarkerFrame
 from .reference import DimensionReference, as_reference
 
 __all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
@@ -53,6 +54,7 @@ def measure_dimension(
     *,
     sigma_px: float = 1.0,
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
+    marker: MarkerFrame | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -92,7 +94,11 @@ def measure_dimension(
         Gaussian-derivative scale of the edge detector, px.
     reference : DimensionReference or str, keyword-only
         ``"unit_scale"`` (default, the behaviour before this parameter existed),
-        ``"station_profile"`` or ``"golden_frame"``; see above.
+        ``"station_profile"``, ``"golden_frame"`` or ``"marker"``; see above.
+    marker : MarkerFrame, keyword-only
+        For ``reference="marker"``: the known-size marker found in the unit photo
+        (:func:`goldenvision.measure.reference.find_scale_marker`); the edge points are mapped
+        through its plane into mm and ``scale_mm_per_px`` is not used.
 
     Returns
     -------
@@ -110,26 +116,56 @@ def measure_dimension(
     if not (scale_mm_per_px > 0 and math.isfinite(scale_mm_per_px)):
         raise SpecError(f"scale_mm_per_px: expected a finite number > 0, got {scale_mm_per_px}")
     ref = as_reference(reference)
+    if ref is DimensionReference.MARKER and marker is None:
+        raise SpecError("reference='marker' needs the marker found in the unit photo (marker=MarkerFrame)")
     g = _check_gray(gray)
     try:
         size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px)
-        if ref.in_golden_frame:
+        if ref.in_golden_frame or ref is DimensionReference.MARKER:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
             unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
+        if ref is DimensionReference.MARKER:
+            assert marker is not None  # checked above
+            mm_per_px, rel = _marker_scale(marker, registration)
+            measured_mm, unc_mm = size_px * mm_per_px, math.hypot(unc_px * mm_per_px, rel * size_px * mm_per_px)
+        else:
+            measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
     except MeasurementError as exc:
         msg = str(exc)
         raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
     return DimensionResult(
         name=dim.name,
-        measured_mm=float(size_px * scale_mm_per_px),
+        measured_mm=float(measured_mm),
         nominal_mm=float(dim.nominal_mm),
         tol_minus_mm=dim.tol_minus_mm,
         tol_plus_mm=dim.tol_plus_mm,
         severity=dim.severity,
-        uncertainty_mm=float(unc_px * scale_mm_per_px),
+        uncertainty_mm=float(unc_mm),
         edges_unit_px=tuple((float(x), float(y)) for x, y in pts),
         reference=ref,
     )
+
+
+def _marker_scale(marker: MarkerFrame, reg: RegistrationResult) -> tuple[float, float]:
+    """(mm per golden px, its relative 1-sigma) from the marker in this photo.
+
+    The marker's corners are mapped through the registration into golden px; its mean side
+    there against its size in mm is the golden frame's scale *as this photo shows it*. The
+    registration, fitted on the many points of the product, removes the camera's distance
+    and tilt; the marker, lying in the product's plane, gives the absolute size, so a unit
+    larger than the golden as a whole (whose registration absorbs the difference) reads
+    larger, which the golden frame alone cannot see. The relative error: the corners' (the
+    mean of four sides) and the registration's length error over a side, in quadrature."""
+    cg = map_points_to_reference(marker.corners_px, reg)
+    sides = np.linalg.norm(cg - np.roll(cg, -1, axis=0), axis=1)
+    side_g = float(sides.mean())
+    if not side_g > 0:
+        raise MeasurementError("the scale marker maps to nothing in the golden frame")
+    side_u = float(np.linalg.norm(marker.corners_px - np.roll(marker.corners_px, -1, axis=0), axis=1).mean())
+    # one corner's error moves two sides; four sides averaged: sqrt(2) / 2 of a corner's std
+    rel_corners = (math.sqrt(2.0) / 2.0) * marker.corner_std_px / max(side_u, 1e-9)
+    rel_reg = _registration_length_std_px(reg, side_g) / side_g
+    return marker.size_mm / side_g, math.hypot(rel_corners, rel_reg)
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
@@ -228,6 +264,7 @@ def measure_dimensions(
     *,
     sigma_px: float = 1.0,
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
+    marker: MarkerFrame | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
@@ -244,7 +281,8 @@ def measure_dimensions(
     out: list[DimensionResult | MeasurementError] = []
     for dim in dims:
         try:
-            out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref))
+            out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref,
+                                         marker=marker))
         except MeasurementError as exc:
             out.append(exc)
     return out

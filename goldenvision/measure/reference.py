@@ -1,4 +1,8 @@
-"""Which reference turns a measured length into millimetres (:class:`DimensionReference`)."""
+"""Which reference turns a measured length into millimetres (:class:`DimensionReference`).
+
+The known-size marker that can be that reference in a hand-held photo is found by
+:func:`goldenvision.measure.marker.find_scale_marker` (a module of its own: this one is
+imported by :mod:`goldenvision.results` and must stay free of the measuring tools)."""
 
 from __future__ import annotations
 
@@ -24,11 +28,19 @@ class DimensionReference(str, enum.Enum):
     ``UNIT_SCALE``
         Unit px times a scale the caller gives, with nothing known about the unit's frame
         (the behaviour before references existed): a camera 2 % closer reads 2 % larger.
+    ``MARKER``
+        A known-size marker lies in the photo, in the plane of the product (a hand-held photo
+        on a table, the spec's ``scale_marker``): the edges found in the unit photo are mapped
+        through the plane homography of the marker's four corners into mm. Camera distance and
+        tilt cancel, and unlike the golden frame a product larger than the golden as a whole
+        reads larger. The uncertainty includes the marker corners' and the registration's
+        (:mod:`goldenvision.measure.marker`).
     """
 
     STATION_PROFILE = "station_profile"
     GOLDEN_FRAME = "golden_frame"
     UNIT_SCALE = "unit_scale"
+    MARKER = "marker"
 
     def __str__(self) -> str:  # "golden_frame", not "DimensionReference.GOLDEN_FRAME"
         return self.value

@@ -38,6 +38,17 @@ Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"`
    refused. ``RegistrationResult.rms_px`` carries that predicted corner uncertainty: the 1-sigma
    (RMS) position error of the worst reference corner in golden px, refused above 0.2 px.
 
+Hand-held photos and partial views: with a mask, the corner uncertainty is taken at the
+mask's bounding-box corners (the product, not the far background); keypoint inliers must
+spread over at least a third of the reference keypoints' own minor-axis spread (a thin part);
+a zoomed view vouched for by >= ``_ZOOM_MIN_INLIERS`` keypoint inliers may show only
+``_MIN_EDGE_INSIDE_ZOOM`` of the reference's edge points; and when the golden's luminance
+hides the product (its colour differs from its background, not its brightness), the model
+aligns both sides on the first principal axis of the golden's RGB in the mask
+(``RegistrationModel.gray_weights_``). A second distinct alignment is a rival (ambiguous)
+only within ``_RIVAL_RHO_MARGIN`` edge correlation of the best; an alignment refused only as
+undetermined that fits better than the accepted one makes the result a refusal.
+
 Clipping (measured with ``scripts/bench_registration.py``): on DeepPCB boards brightened x1-1.3
 so the whites clip, the gain/offset model alone gave p99 1.0 px and a 1.35 px result reported
 ok; with the edge-shift unknowns p99 0.17 px, max 0.21 px. On a part whose dark areas have

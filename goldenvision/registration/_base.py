@@ -38,6 +38,11 @@ _RATIO = 0.85
 _MIN_INLIERS = 15
 _MIN_RHO_FINE = 0.6  # correlation on the finest level's edge points (0.75 refused a demo unit whose panel was 1.8 mm narrow)
 _MIN_EDGE_INLIERS = 0.5  # share of the reference edge points inside the unit image that must fit (robust weights)
+#: a zoomed view (Oxford boat 1->3: x2 zoom and 30-60 deg rotation) shows a fraction of the
+#: reference: with at least this many keypoint inliers vouching for the alignment, the overlap
+#: may drop to _MIN_EDGE_INSIDE_ZOOM of the edge points (and of the mask for the correlation)
+_ZOOM_MIN_INLIERS = 60
+_MIN_EDGE_INSIDE_ZOOM = 0.1
 _MIN_EDGE_INSIDE = 0.4  # share of the reference edge points that must fall inside the unit image (the frame border is no evidence against an alignment)
 _MIN_NCC_COARSE = 0.55  # dense correlation over the mask, coarse level
 _MAX_CORNER_STD_PX = 0.2  # predicted 1-sigma (RMS) corner error, reference px (0.6 px at 3 sigma)
@@ -66,6 +71,11 @@ _NR_MAX_STRAIN = 0.3  # non-rigid: largest |grad d| (Frobenius) of the displacem
 _NR_MAX_STD_PX = 0.2  # non-rigid: predicted 1-sigma (RMS) displacement uncertainty at the edge points, px
 _NR_CORR = 9.0  # non-rigid: edge points per independent residual (blur, interpolation) in the model-selection test
 _NR_F_MIN = 100.0  # non-rigid: the deformation is kept only when its F statistic against the homography alone exceeds this
+#: a second, distinct alignment is a rival (ambiguous part) when its finest-level edge correlation
+#: comes within this of the best one's; a clearly worse one (a 180-degree twin of a part whose
+#: outline is symmetric but whose content is not, or a repeating chain shifted by a link that no
+#: longer fits the product's ends) is a wrong alignment, not an ambiguity
+_RIVAL_RHO_MARGIN = 0.03
 _MIN_RHO_START = 0.3  # non-rigid: edge correlation the rigid start must reach before the deformation is fitted
 
 
@@ -86,6 +96,51 @@ def _as_gray(image: Any, name: str) -> np.ndarray:
         raise ImageError(f"{name}: expected at least 32 x 32 px, got {gray.shape}")
     return gray
 
+
+
+#: a colour projection replaces the luminance when its contrast (std) inside the mask is this
+#: many times the luminance's: a product whose colour differs from its background or print
+#: while their luminance is alike (a blue panel on a brown table) is invisible in luminance
+_COLOR_GAIN_MIN = 2.0
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _gray_weights(rgb: np.ndarray, mask: np.ndarray | None) -> tuple[float, float, float] | None:
+    """RGB weights of the gray image the registration works on, or None for the luminance.
+
+    The first principal axis of the reference's RGB inside the mask (sampled), scaled so that
+    its absolute weights sum to 1 (the projection stays in 0-255 after an offset) with a
+    positive sum; used only when its contrast is ``_COLOR_GAIN_MIN`` times the luminance's."""
+    if rgb.ndim != 3:
+        return None
+    step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 40000)))
+    px = rgb[::step, ::step].reshape(-1, 3)
+    if mask is not None:
+        px = px[mask[::step, ::step].reshape(-1)]
+    if len(px) < 100:
+        return None
+    cov = np.cov(px.astype(np.float64).T)
+    vals, vecs = np.linalg.eigh(cov)
+    v = vecs[:, -1] / np.abs(vecs[:, -1]).sum()
+    if v.sum() < 0:
+        v = -v
+    luma = np.asarray(_LUMA)
+    var_l, var_v = float(luma @ cov @ luma), float(v @ cov @ v)
+    if not var_v > _COLOR_GAIN_MIN**2 * max(var_l, 1e-9):
+        return None
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
+def _project_gray(image: np.ndarray, weights: tuple[float, float, float] | None, name: str) -> np.ndarray:
+    """(H, W) uint8 gray of an RGB image by ``weights`` (None: :func:`_as_gray`'s luminance)."""
+    if weights is None or not (isinstance(image, np.ndarray) and image.ndim == 3):
+        return _as_gray(image, name)
+    _as_gray(image, name)  # the same input checks
+    w = np.asarray(weights, np.float64)
+    off = -255.0 * float(w[w < 0].sum())
+    m = np.array([[w[0], w[1], w[2], off]], np.float64)
+    return cv2.transform(np.ascontiguousarray(image), m).reshape(image.shape[:2]).astype(np.uint8) \
+        if image.dtype == np.uint8 else _as_gray(image, name)
 
 
 def _as_mask(mask: Any, shape_hw: tuple[int, int]) -> np.ndarray | None:
@@ -344,13 +399,14 @@ def _level_shape(shape_hw: tuple[int, int], k: int) -> tuple[int, int]:
 
 
 
-def _masked_correlation(ref: np.ndarray, warped: np.ndarray, mask: np.ndarray, cover: np.ndarray) -> float:
+def _masked_correlation(ref: np.ndarray, warped: np.ndarray, mask: np.ndarray, cover: np.ndarray,
+                        min_cover: float = 0.5) -> float:
     """Pearson correlation of reference and warped unit over ``mask & cover``.
 
-    -1 when the unit covers less than half of the mask (or under 100 px), 0 for a flat image.
+    -1 when the unit covers less than ``min_cover`` of the mask (or under 100 px), 0 for a flat image.
     """
     sel = mask & cover
-    if sel.sum() < 0.5 * mask.sum() or sel.sum() < 100:
+    if sel.sum() < min_cover * mask.sum() or sel.sum() < 100:
         return -1.0
     a = ref[sel].astype(np.float64)
     b = warped[sel].astype(np.float64)

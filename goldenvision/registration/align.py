@@ -12,7 +12,17 @@ import numpy as np
 
 from ..errors import ImageError, SpecError
 from ..results import RegistrationResult
-from ._base import METHODS, _NR_F_MIN, _as_gray, _as_mask, _corner_diff, _n_levels_for, _pyramid
+from ._base import (
+    METHODS,
+    _NR_F_MIN,
+    _RIVAL_RHO_MARGIN,
+    _as_gray,
+    _as_mask,
+    _corner_diff,
+    _n_levels_for,
+    _project_gray,
+    _pyramid,
+)
 from .features import _features_candidate
 from .fourier import _fm_candidates, _scale_search_candidates
 from .model import RegistrationModel
@@ -62,6 +72,11 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     ref_gray = _as_gray(reference, "reference")
     mov_gray = _as_gray(moving, "moving")
     mask = _as_mask(mask, ref_gray.shape)
+    if model is None and method != "none":
+        model = RegistrationModel.fit(reference, mask=mask)
+    if model is not None and model.gray_weights_ is not None:  # the gray the model was fitted on
+        ref_gray = _project_gray(reference, model.gray_weights_, "reference")
+        mov_gray = _project_gray(moving, model.gray_weights_, "moving")
     made = functools.partial(RegistrationResult, reference_shape_hw=ref_gray.shape)  # every result names its frame
     if method == "none":
         sx = ref_gray.shape[1] / mov_gray.shape[1]
@@ -70,7 +85,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         return made(homography=h, ok=True, rms_px=0.0, inliers=0, confidence=1.0, method="none")
     if model is None:
         model = RegistrationModel.fit(ref_gray, mask=mask)
-    elif tuple(model.shape_hw_) != ref_gray.shape:
+    if tuple(model.shape_hw_) != ref_gray.shape:
         raise ImageError(f"model: fitted on a reference of shape {model.shape_hw_}, got reference {ref_gray.shape}")
     affine = method == "affine"
     fail = np.eye(3)
@@ -86,6 +101,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     nonrigid = method == "nonrigid"
 
     undetermined: list[np.ndarray] = []  # alignments refused only for their predicted uncertainty
+    undetermined_rho: list[float] = []  # and their edge correlations
 
     def attempt(h0, label, pairs):
         h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid)
@@ -107,6 +123,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         tried.append(why.prefixed(label))
         if h is not None and why.code is RefusalCode.UNDETERMINED:
             undetermined.append(h)
+            undetermined_rho.append(float(fine.rho) if fine is not None else -1.0)
         return None
 
     found = None
@@ -152,12 +169,31 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             passed = kept
             distinct = [r for j, r in enumerate(passed)
                         if all(_corner_diff(r[0], q[0], model.shape_hw_) > 2.0 for q in passed[:j])]
-            if len(distinct) > 1:
-                return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
-                    f"ambiguous: {len(distinct)} distinct alignments fit (symmetric or repetitive part, e.g. one "
-                    "that fits as well turned by 180 degrees)"))
-            if passed:
-                found = max(passed, key=lambda r: _rigid_view(r)[1].rho)
+            if distinct:
+                # every distinct alignment that fits about as well as the best is a rival (the
+                # same rule as the keypoint path's _rival); clearly worse ones are wrong ones
+                best = max(distinct, key=lambda r: _rigid_view(r)[1].rho)
+                rho_best = _rigid_view(best)[1].rho
+                rivals = [r for r in distinct if r is not best
+                          and _rigid_view(r)[1].rho >= rho_best - _RIVAL_RHO_MARGIN]
+                if rivals:
+                    return made(fail, False, math.inf, method=method, refusal=RefusalCode.AMBIGUOUS, reason=(
+                        f"ambiguous: {len(rivals) + 1} distinct alignments fit about as well (edge correlation "
+                        f"{rho_best:.3f} and {max(_rigid_view(r)[1].rho for r in rivals):.3f}; symmetric or "
+                        "repetitive part, e.g. one that fits as well turned by 180 degrees: mark an asymmetric "
+                        "feature, or mask the repeating part out of the registration)"))
+                # an alignment refused only as undetermined that fits about as well or better:
+                # the content does not single out the one that passed (a chain or stripes whose
+                # best fit slides along them), so the passed one is no safer than a guess
+                better = [q for q, rq in zip(undetermined, undetermined_rho)
+                          if rq >= rho_best - _RIVAL_RHO_MARGIN and _corner_diff(best[0], q, model.shape_hw_) > 2.0]
+                if better:
+                    return made(fail, False, math.inf, method=method, refusal=RefusalCode.UNDETERMINED, reason=(
+                        f"alignment not determined by the content: the best fit (edge correlation "
+                        f"{max(undetermined_rho):.3f}) is not pinned down and the alignment that passed fits worse "
+                        f"({rho_best:.3f}); repetitive or striped part: mark an asymmetric feature, or mask the "
+                        "repeating part out of the registration"))
+                found = best
                 label = "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
         return made(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,

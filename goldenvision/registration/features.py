@@ -67,6 +67,17 @@ def _match(ref: dict[str, np.ndarray], mov: dict[str, np.ndarray], kind: str
 
 
 
+def _keypoint_minor_std(model: RegistrationModel, kind: str) -> float:
+    """Std (working-level px) of the reference's keypoints along their minor axis (cached)."""
+    key = f"_kp_minor_std_{kind}"
+    v = getattr(model, key, None)
+    if v is None:
+        pts = (model.orb_ if kind == "orb" else model.sift_)["pts"]
+        v = float(np.sqrt(max(np.linalg.eigvalsh(np.cov(pts.T.astype(np.float64)))[0], 0.0))) if len(pts) > 2 else 0.0
+        object.__setattr__(model, key, v)
+    return v
+
+
 def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: str, affine: bool
                         ) -> tuple[np.ndarray | None, int, str, np.ndarray | None, np.ndarray | None]:
     """Feature homography (moving full px -> reference full px), inlier count, note, inlier pairs, pool.
@@ -99,8 +110,14 @@ def _features_candidate(model: RegistrationModel, mpyr: list[np.ndarray], kind: 
         return None, n_in, f"{kind}: {n_in} inliers", None, pool
     # inliers must spread over the part, not sit in one spot
     pin = rp[sel]
-    spread = float(np.sqrt(max(np.linalg.eigvalsh(np.cov(pin.T)).min(), 0.0)))
-    if spread < 0.03 * max(model.work_mask_.shape):
+    ev = np.linalg.eigvalsh(np.cov(pin.T))
+    spread, spread_major = float(np.sqrt(max(ev[0], 0.0))), float(np.sqrt(max(ev[-1], 0.0)))
+    need = 0.03 * max(model.work_mask_.shape)
+    # a long, thin product (a zipper, a strap) cannot spread its inliers across more than its
+    # own width: across their minor axis they need only a third of the spread of the
+    # reference's own keypoints (which lie on the product, whatever the mask)
+    need_minor = min(need, 0.35 * _keypoint_minor_std(model, kind))
+    if spread < need_minor or spread_major < need:
         return None, n_in, f"{kind}: inliers clustered (spread {spread:.1f} px)", None, pool
     h = _scale_mat(model.work_level_) @ hw @ _scale_mat(-wl)
     pairs = np.c_[rp[sel] * 2.0**model.work_level_, mp[sel] * 2.0**wl].astype(np.float64)

@@ -17,10 +17,12 @@ from ._base import (
     _as_gray,
     _as_mask,
     _fine_level_data,
+    _gray_weights,
     _level_for_side,
     _mask_pyramid,
     _masked_structure,
     _n_levels_for,
+    _project_gray,
     _pyramid,
 )
 from .features import _detect
@@ -51,6 +53,10 @@ class RegistrationModel:
         Fourier-Mellin data at ``coarse_level_``.
     gray_std_ : float
         Std of the reference gray values inside the mask (0-255).
+    gray_weights_ : (float, float, float) or None
+        RGB weights of the gray image both sides are aligned on, when a colour projection shows
+        the product far better than the luminance (:func:`._base._gray_weights`); None: the
+        luminance (BT.601).
     """
 
     shape_hw_: tuple[int, int]
@@ -64,6 +70,7 @@ class RegistrationModel:
     work_mask_: np.ndarray
     gray_std_: float
     has_mask_: bool
+    gray_weights_: tuple[float, float, float] | None = None
 
     @classmethod
     def fit(cls, reference_rgb: np.ndarray, *, mask: np.ndarray | None = None, max_side_px: int = 800) -> "RegistrationModel":
@@ -81,6 +88,9 @@ class RegistrationModel:
         """
         gray = _as_gray(reference_rgb, "reference")
         mask = _as_mask(mask, gray.shape)
+        weights = _gray_weights(reference_rgb, mask) if reference_rgb.ndim == 3 else None
+        if weights is not None:
+            gray = _project_gray(reference_rgb, weights, "reference")
         if not isinstance(max_side_px, int) or max_side_px < 64:
             raise SpecError(f"max_side_px: expected an int >= 64, got {max_side_px!r}")
         n_lv = _n_levels_for(gray.shape)
@@ -108,6 +118,7 @@ class RegistrationModel:
             work_mask_=(np.ones(pyr[work].shape, bool) if wmask is None else wmask),
             gray_std_=_masked_structure(gray, mask),
             has_mask_=mask is not None,
+            gray_weights_=weights,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -123,6 +134,7 @@ class RegistrationModel:
             "work_mask": self.work_mask_,
             "gray_std": float(self.gray_std_),
             "has_mask": bool(self.has_mask_),
+            "gray_weights": None if self.gray_weights_ is None else [float(v) for v in self.gray_weights_],
         }
         for k, lv in enumerate(self.levels_):
             for key, arr in lv.items():
@@ -152,6 +164,17 @@ class RegistrationModel:
                 work_mask_=np.asarray(state["work_mask"], dtype=bool),
                 gray_std_=float(state["gray_std"]),
                 has_mask_=bool(state["has_mask"]),
+                gray_weights_=_weights_of(state.get("gray_weights")),
             )
         except KeyError as exc:
             raise SpecError(f"registration state: missing key {exc.args[0]!r}") from None
+
+
+def _weights_of(value: Any) -> tuple[float, float, float] | None:
+    """Gray weights from a state (absent in packages sealed before they existed: luminance)."""
+    if value is None:
+        return None
+    w = [float(v) for v in np.asarray(value, dtype=np.float64).ravel()]
+    if len(w) != 3:
+        raise SpecError(f"registration state: gray_weights expected 3 numbers, got {len(w)}")
+    return (w[0], w[1], w[2])

@@ -23,12 +23,15 @@ from ._base import (
     _MAX_CORNER_STD_PX,
     _MIN_EDGE_INLIERS,
     _MIN_EDGE_INSIDE,
+    _MIN_EDGE_INSIDE_ZOOM,
     _MIN_INLIERS,
     _MIN_NCC_COARSE,
     _MIN_RHO_FINE,
     _MIN_RHO_START,
     _N_BLOAT,
+    _RIVAL_RHO_MARGIN,
     _SAT_SHARE,
+    _ZOOM_MIN_INLIERS,
     _UNCERTAINTY_LEVELS,
     _blur,
     _corner_diff,
@@ -59,6 +62,24 @@ class _Fine:
     inside_frac: float  # share of the reference edge points that fall inside the unit image
     weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
     final_level: int = 0
+
+
+def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
+    """(4, 2) corners, level ``lvl`` px, where the alignment's uncertainty is predicted: the
+    reference's corners, or with a mask the corners of the mask's bounding box (the product's
+    extent: a photo of a product on a table is judged on the product, not the far table)."""
+    if not model.has_mask_:
+        return _corners(_level_shape(model.shape_hw_, lvl))
+    box = getattr(model, "_extent_px", None)
+    if box is None:
+        ys, xs = np.nonzero(model.work_mask_)
+        f = 2.0**model.work_level_
+        h, w = model.shape_hw_
+        box = (max(0.0, xs.min() * f), max(0.0, ys.min() * f), min(w - 1.0, (xs.max() + 1) * f - 1),
+               min(h - 1.0, (ys.max() + 1) * f - 1)) if len(xs) else (0.0, 0.0, w - 1.0, h - 1.0)
+        object.__setattr__(model, "_extent_px", box)
+    x0, y0, x1, y1 = (v / 2.0**lvl for v in box)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
 def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
@@ -176,7 +197,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
                 cov = sigma2 * np.linalg.inv(hess)[:n_par, :n_par]
             except np.linalg.LinAlgError:
                 cov = np.full((n_par, n_par), np.inf)
-            cc = (_corners(lvl_shape) - _norm_mat(lvl_shape)[2]) / s
+            cc = (_extent_corners(model, lvl) - _norm_mat(lvl_shape)[2]) / s
             du, dv = _dwarp_dp(cc[:, 0], cc[:, 1])
             with np.errstate(all="ignore"):
                 var = [np.trace((s * np.vstack([du[i, :n_par], dv[i, :n_par]])) @ cov
@@ -244,7 +265,7 @@ def _saturated(mpyr: list[np.ndarray]) -> bool:
     return sat
 
 
-def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray) -> float:
+def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, min_cover: float = 0.5) -> float:
     """Correlation over the mask at the coarse level of the moving image warped by ``h``."""
     k = model.coarse_level_
     ref = model.coarse_
@@ -255,7 +276,7 @@ def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray)
     warped = cv2.warpPerspective(mpyr[m], hk, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     cover = cv2.warpPerspective(np.full(mpyr[m].shape, 255, np.uint8), hk, size, flags=cv2.INTER_NEAREST,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    return _masked_correlation(ref, warped, model.coarse_mask_, cover)
+    return _masked_correlation(ref, warped, model.coarse_mask_, cover, min_cover)
 
 
 def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
@@ -276,7 +297,9 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     why = _sanity(h, model.shape_hw_)
     if why:
         return h, fine, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"refined homography rejected: {why}")
-    ncc = _coarse_ncc(model, mpyr, h)
+    zoom = pairs is not None and len(pairs) >= _ZOOM_MIN_INLIERS  # many inliers vouch for a partial view
+    min_inside = _MIN_EDGE_INSIDE_ZOOM if zoom else _MIN_EDGE_INSIDE
+    ncc = _coarse_ncc(model, mpyr, h, min_cover=_MIN_EDGE_INSIDE_ZOOM if zoom else 0.5)
     if pairs is not None:
         # the refinement must still explain the feature inliers (working-level px)
         d = np.linalg.norm(apply_homography(pairs[:, 2:], h) - pairs[:, :2], axis=1) / 2**model.work_level_
@@ -285,10 +308,10 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
             return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE, (
                 f"refinement disagrees with the feature inliers (median {med:.1f} px, "
                 f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)"))
-    if fine.inside_frac < _MIN_EDGE_INSIDE:
+    if fine.inside_frac < min_inside:
         return h, fine, ncc, Refusal(RefusalCode.LOW_OVERLAP, (
             f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
-            f"image (< {100 * _MIN_EDGE_INSIDE:.0f}%)"))
+            f"image (< {100 * min_inside:.0f}%)"))
     if start_only:
         if fine.rho < _MIN_RHO_START:
             return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
@@ -344,7 +367,7 @@ def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.nda
     sel = inl.ravel() > 0
     pairs = rest[sel]
     hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
-    if why is None and fr is not None and fr.rho >= fine.rho - 0.03:
+    if why is None and fr is not None and fr.rho >= fine.rho - _RIVAL_RHO_MARGIN:
         return Refusal(RefusalCode.AMBIGUOUS, (
             f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
             f"well as the first ({n_inl} inliers, {fine.rho:.3f}); symmetric or repetitive part"))

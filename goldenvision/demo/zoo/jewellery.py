@@ -74,7 +74,7 @@ class JewelleryFamily(Family):
         "pendant_width": {"nominal": 28.0, "tol": 0.2, "measure": "width",
                           "caliper_mm": {"center": (0.0, 2.5), "angle_deg": 0.0, "length": 40.0, "width": 2.0}},
         "stone_diameter": {"nominal": 6.0, "tol": 0.15, "measure": "diameter",
-                           "circle_mm": {"center": _STONE_C, "radius": 3.0, "search": 0.6}},
+                           "circle_mm": {"center": _STONE_C, "radius": 3.0, "search": 1.0}, "polarity": "dark_to_light"},
     }
     anomaly_zones = {
         "face": {"polygon_mm": [(-14.5, -18.5), (14.5, -18.5), (14.5, 18.5), (-14.5, 18.5)], "defect_type": "plating"},

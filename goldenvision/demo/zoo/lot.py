@@ -48,6 +48,8 @@ from ..scene import (
 )
 from .base import MODES, Family, ZooUnit
 from .camera import (
+    MARKER_ID,
+    MARKER_SIZE_MM,
     camera_of,
     marker_points_mm,
     photograph_unit,
@@ -235,6 +237,8 @@ def build_zoo_spec(fam: Family, mode: str = "station", size: float = 1.0, seed: 
     for name, dd in fam.dimensions.items():
         entry: dict[str, Any] = {"name": name, "measure": dd["measure"], "nominal_mm": dd["nominal"],
                                  "tolerance_mm": [-dd["tol"], dd["tol"]], "severity": "major"}
+        if "polarity" in dd:  # of the first edge along the caliper, or outward for a diameter
+            entry["polarity"] = dd["polarity"]
         if "caliper_mm" in dd:
             c = dd["caliper_mm"]
             u = np.array([math.cos(math.radians(c["angle_deg"])), math.sin(math.radians(c["angle_deg"]))])
@@ -253,6 +257,8 @@ def build_zoo_spec(fam: Family, mode: str = "station", size: float = 1.0, seed: 
     spec: dict[str, Any] = {"product": fam.product, "revision": "A", "registration": "auto"}
     if mode == "station":
         spec["station"] = PROFILE_NAME if size == 1.0 else _jsonable(copy.deepcopy(demo_profile(size).raw))
+    elif "aruco" in fam.markers:  # the inspector's known-size marker: the dimensions' reference where it shows
+        spec["scale_marker"] = {"type": "aruco", "dictionary": "DICT_4X4_50", "id": MARKER_ID, "size_mm": MARKER_SIZE_MM}
     spec.update({"scale_mm_per_px": s, "colors": colors, "dimensions": dims, "anomaly_zones": zones,
                  "aql": {"level": "II", "critical": 0.0, "major": 2.5, "minor": 4.0}})
     return spec
