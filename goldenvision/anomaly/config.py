@@ -39,6 +39,14 @@ class AnomalyConfig:
         (phase correlation); 0 = off. Larger shifts are registration's job.
     min_residual_shift_px : float
         Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    local_shift_px : int
+        Largest local residual misalignment (px) that ``score`` measures block by block and
+        undoes where the first pass reaches the threshold (:mod:`.local_shift`); 0 = off.
+    local_block_px : int
+        Smallest block side of that local alignment, px (grown to 4 sides of the zone's
+        smallest defect, at most ``4 * local_block_px``).
+    local_trunc : float
+        Truncation of the grey difference in the block cost (grey levels, 0-255).
     exact_loo_max : int
         With up to this many captures the thresholds come from exact leave-one-out; with more,
         the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
@@ -92,6 +100,9 @@ class AnomalyConfig:
     valid_erode_px: int = 2
     max_residual_shift_px: float = 4.0
     min_residual_shift_px: float = 0.3
+    local_shift_px: int = 3
+    local_block_px: int = 48
+    local_trunc: float = 32.0
     exact_loo_max: int = 12
     n_folds: int = 5
     merge_px: int = 0
