@@ -390,7 +390,9 @@ def bench_deeppcb_api(args: argparse.Namespace) -> None:
     import goldenvision as gv
 
     pairs = read_pairs(DATA)
-    if args.pairs and args.pairs < len(pairs):
+    if args.first is not None:  # a contiguous range of trainval.txt (development / held-out split)
+        pairs = pairs[args.first : args.first + (args.pairs or len(pairs))]
+    elif args.pairs and args.pairs < len(pairs):
         idx = np.random.default_rng(args.seed).choice(len(pairs), args.pairs, replace=False)
         pairs = [pairs[i] for i in sorted(idx)]
     spec = api_spec(args)
@@ -420,7 +422,8 @@ def bench_deeppcb_api(args: argparse.Namespace) -> None:
     lab = np.concatenate([np.ones(sum(len(x) for x in pos), bool), np.zeros(sum(len(x) for x in neg), bool)])
     tp, npred, _ = region_scores(preds, gts, "grow", 0)
     p, r, f = prf(tp, npred, n_gt)
-    print(f"DeepPCB through the public API: {len(pairs)} pairs (seed {args.seed}), {n_gt} boxes; spec {spec}")
+    which = f"trainval.txt lines {args.first}-{args.first + len(pairs) - 1}" if args.first is not None else f"seed {args.seed}"
+    print(f"DeepPCB through the public API: {len(pairs)} pairs ({which}), {n_gt} boxes; spec {spec}")
     print(f"  gv.seal + gv.inspect: pixel AUROC {auroc(s, lab):.4f}  regions (raw boxes, IoU > 0.33) "
           f"P {p:.3f} R {r:.3f} F {f:.3f} (pred {npred}, tp {tp})")
     for label, kind, px in CONVENTIONS[1:4]:
@@ -515,6 +518,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA, help="the deeppcb-trainval folder")
     ap.add_argument("--pairs", type=int, default=200, help="seeded subset size (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first", type=int, default=None,
+                    help="with --api: take --pairs consecutive pairs of trainval.txt from this line (0-based) "
+                         "instead of a seeded subset (0 --pairs 100 = development, 100 --pairs 200 = held out)")
     ap.add_argument("--min-box", type=int, default=32,
                     help="headline: predicted boxes grown to at least this many px per side (see the docstring)")
     ap.add_argument("--min-area-mm2", type=float, default=0.004, help="about 9 px at 48 px/mm")

@@ -622,7 +622,7 @@ def test_residual_shift_is_measured_and_undone():
     assert dx == pytest.approx(1.6, abs=0.15) and dy == pytest.approx(-1.2, abs=0.15)
     assert model.score(moved).score < 1.0
     off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
-                           config=AnomalyConfig(max_residual_shift_px=0))
+                           config=AnomalyConfig(max_residual_shift_px=0, local_shift_px=0))
     assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
 
 

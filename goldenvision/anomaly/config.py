@@ -36,9 +36,19 @@ class AnomalyConfig:
         Invalid borders of warped images are grown by this many px.
     max_residual_shift_px : float
         Largest global shift (px) left by registration that ``score`` measures and undoes
-        (phase correlation); 0 = off. Larger shifts are registration's job.
+        (phase correlation); 0 = off. Larger shifts are registration's job. 10 px: "pre-aligned"
+        scans (``registration: none``) are off by up to ~9 px (DeepPCB: 10 % of pairs over 4 px,
+        phase-correlation peak 0.2-0.9), while spurious peaks of periodic content lie far out.
     min_residual_shift_px : float
         Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    local_shift_px : int
+        Largest local residual misalignment (px) that ``score`` measures block by block and
+        undoes where the first pass reaches the threshold (:mod:`.local_shift`); 0 = off.
+    local_block_px : int
+        Smallest block side of that local alignment, px (grown to 4 sides of the zone's
+        smallest defect, at most ``4 * local_block_px``).
+    local_trunc : float
+        Truncation of the grey difference in the block cost (grey levels, 0-255).
     exact_loo_max : int
         With up to this many captures the thresholds come from exact leave-one-out; with more,
         the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
@@ -90,8 +100,11 @@ class AnomalyConfig:
     var_floor: float = 3.0
     feat_floor: float = 1.0
     valid_erode_px: int = 2
-    max_residual_shift_px: float = 4.0
+    max_residual_shift_px: float = 10.0
     min_residual_shift_px: float = 0.3
+    local_shift_px: int = 3
+    local_block_px: int = 48
+    local_trunc: float = 32.0
     exact_loo_max: int = 12
     n_folds: int = 5
     merge_px: int = 0

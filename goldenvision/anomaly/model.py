@@ -38,6 +38,7 @@ from . import zone_features as ZF
 from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
+from .local_shift import apply_shift_field, local_shift_field
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .threshold import find_defects, good_score_threshold
 from .variation import combine_stats, robust_gain, spread, tolerance_band
@@ -270,6 +271,33 @@ class AnomalyModel:
         v = cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
         return out, v
 
+    def _local_shift(self, img: np.ndarray, valid: np.ndarray,
+                     raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Local residual misalignment field near the pixels whose first-pass score reaches the
+        threshold (:mod:`.local_shift`), or None (nothing hot, nothing moves, or off)."""
+        c = self.config
+        if c.local_shift_px <= 0 or not self.n_.any():
+            return None
+        hot = np.zeros(self.shape_, bool)
+        sides = []
+        for z in self.zones_:
+            hot |= raw[z.spec.name] >= z.threshold
+            if self.scale_mm_per_px and z.spec.min_area_mm2 > 0:
+                sides.append(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px)
+        if not hot.any():
+            return None
+        block = int(min(max(c.local_block_px, 4 * max(sides, default=0.0)), 4 * c.local_block_px))
+        ref = self.mean_.mean(axis=2)
+        cur = ZV.prep(self, img).mean(axis=2)
+        ok = valid & (self.n_ > 0)
+        if ok.any():
+            g = float(np.median(cur[ok][::7] / np.maximum(ref[ok][::7], 1.0)))
+            if 0.25 < g < 4.0:
+                cur *= np.float32(1.0 / g)
+        cur = np.where(ok, cur, ref).astype(np.float32)
+        return local_shift_field(ref.astype(np.float32), cur, hot, radius=c.local_shift_px, block_px=block,
+                                 trunc=c.local_trunc)
+
     def aggregate_sigma_px(self, z: _Zone) -> float:
         """Gaussian sigma (px) over which a pixel-statistics zone's evidence is averaged: a quarter
         of the side of the zone's smallest defect (``min_area_mm2``), so a defect of that size keeps
@@ -479,6 +507,10 @@ class AnomalyModel:
         v = _check_mask(valid, "valid", self.shape_)
         img, v = self._undo_residual_shift(img, v)
         raw = self._raw_maps(img, v)
+        field = self._local_shift(img, v, raw)
+        if field is not None:
+            img, v = apply_shift_field(img, v, field)
+            raw = self._raw_maps(img, v)
         total = np.zeros(self.shape_, np.float32)
         zone_scores: dict[str, float] = {}
         defects: list[Defect] = []
