@@ -161,8 +161,10 @@ def train_detector(
     steps_per_epoch = max(1, n_per_epoch // cfg.batch)
     budget_s = cfg.minutes * 60.0 if cfg.minutes else None
     t0, c0 = time.perf_counter() - elapsed0, time.process_time() - cpu0
+    t_session = time.perf_counter()  # --minutes is a budget for this session (a resumed run gets its own)
     total_steps = steps_per_epoch * cfg.epochs
     truths = truths_of(val_pairs)
+    val_s = 0.0  # duration of the last validation (reserved at the end of the time budget)
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
@@ -171,10 +173,13 @@ def train_detector(
             # cosine schedule over the epoch budget or the time budget, whichever ends first
             frac = (epoch * steps_per_epoch + step) / total_steps
             if budget_s:
-                frac = max(frac, (time.perf_counter() - t0) / budget_s)
+                frac = max(frac, (time.perf_counter() - t_session) / budget_s)
             warm = min(1.0, (epoch * steps_per_epoch + step + 1) / 50)
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+            # stop the epoch early when validating it would overrun the time budget
+            if budget_s and step > 0 and time.perf_counter() - t_session + val_s >= budget_s:
+                break
             idx = rng.integers(0, len(train_pairs), size=cfg.batch).tolist()
             test, template, targets = make_batch(train_pairs, idx, cfg, n_classes, rng, tf)
             heat, box = model(test, template)
@@ -186,9 +191,11 @@ def train_detector(
             losses.append(float(loss))
             if progress:
                 progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(np.mean(losses[-20:])), **parts})
+        tv = time.perf_counter()
         dets = predict_pairs(model, val_pairs)
         m50 = mean_average_precision(dets, truths, n_classes)
         thr, fs = best_threshold(dets, truths, n_classes)
+        val_s = time.perf_counter() - tv
         rec = {
             "epoch": epoch,
             "loss": float(np.mean(losses)),
@@ -203,7 +210,8 @@ def train_detector(
             progress({"epoch_done": True, **rec})
         if m50 > best_map:
             best_map, best_epoch = m50, epoch
-            torch.save({"model": model.state_dict(), "epoch": epoch, "classes": list(classes), "config": asdict(cfg)}, best)
+            torch.save({"model": model.state_dict(), "epoch": epoch, "classes": list(classes), "config": asdict(cfg),
+                        "val_threshold": thr, "val_map50": m50}, best)
         torch.save(
             {
                 "model": model.state_dict(),
@@ -222,14 +230,13 @@ def train_detector(
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
         if epoch - best_epoch >= cfg.patience:
             break
-        if budget_s and time.perf_counter() - t0 >= budget_s:
+        if budget_s and time.perf_counter() - t_session + val_s >= budget_s:
             break
     ck = torch.load(best, map_location="cpu", weights_only=False)
     model.load_state_dict(ck["model"])
     model.eval()
-    dets = predict_pairs(model, val_pairs)
-    thr, _ = best_threshold(dets, truths, n_classes)
-    return TrainOutcome(model, best_epoch, best_map, thr, history, time.perf_counter() - t0, time.process_time() - c0)
+    # the threshold that maximised the validation F-score at the best epoch
+    return TrainOutcome(model, best_epoch, best_map, float(ck["val_threshold"]), history, time.perf_counter() - t0, time.process_time() - c0)
 
 
 def load_dataset_pairs(ds: Any) -> list[PairArrays]:
