@@ -162,3 +162,29 @@ def test_pipeline_reports_detector_classes_in_golden_px(demo_golden, demo_lot, t
     with pytest.raises(Exception, match="version"):
         gv.Inspector(dataclasses.replace(demo_golden, spec=spec.model_copy(
             update={"detector": DetectorRef(bundle=str(BUNDLE), sha256=sha, version="9")})))
+
+
+def test_cli_evaluate_json_and_refusals(tmp_path: Path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from goldenvision.cli import app
+    from goldenvision.datasets import Annotation, Dataset, Sample, save_dataset
+
+    test, template = _pair()
+    Image.fromarray(test).save(tmp_path / "a.png")
+    Image.fromarray(template).save(tmp_path / "a_t.png")
+    anns = (Annotation((34, 14, 50, 30), "dark"), Annotation((2, 34, 18, 50), "bright"))
+    save_dataset(Dataset(("dark", "bright"), (Sample(tmp_path / "a.png", tmp_path / "a_t.png", anns, 96, 64, "a"),), "gv",
+                         tmp_path), tmp_path / "ds")
+    runner = CliRunner()
+    r = runner.invoke(app, ["evaluate", str(BUNDLE), str(tmp_path / "ds"), "--format", "gv", "--json",
+                            "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["map50"] == pytest.approx(1.0) and d["f_score_iou033"] == pytest.approx(1.0)
+    assert d["per_class"]["dark"]["recall"] == pytest.approx(1.0) and (tmp_path / "rep" / "index.html").is_file()
+    r = runner.invoke(app, ["evaluate", str(BUNDLE), str(tmp_path / "ds"), "--format", "gv", "--sha256", "0" * 64])
+    assert r.exit_code == 65, r.output  # bad data: the bundle is not the pinned one
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "nothing"), str(tmp_path / "ds"), "--format", "gv"])
+    assert r.exit_code == 66, r.output

@@ -188,7 +188,7 @@ def train_detector(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 10.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if progress:
                 progress({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": float(np.mean(losses[-20:])), **parts})
         tv = time.perf_counter()
