@@ -624,6 +624,7 @@ cli_station.register_commands(app)
 cli_service.register_commands(app)
 cli_orders.register_commands(app)
 __import__("goldenvision.cli_datasets", fromlist=["register_commands"]).register_commands(app)  # dataset, label
+__import__("goldenvision.cli_train", fromlist=["register_commands"]).register_commands(app)  # train, evaluate
 
 
 def main() -> None:  # pragma: no cover

@@ -25,13 +25,14 @@ from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel, measure_zone_colors
 from .context import CONTEXT_KEYS, validate_context
-from .decision import decide
+from .decision import Decision, decide
+from .enums import DefectType
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .registration import RegistrationModel, register, warp_to_reference
-from .results import RegistrationResult, UnitResult, Verdict
+from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     MAX_STORED_CAPTURES,
     _color_correction,
@@ -220,6 +221,9 @@ class Inspector:
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+        self.detector = _load_detector(self.models.spec)
+        if self.detector is not None:
+            self.golden_provenance["detector"] = {k: self.detector.info.to_dict()[k] for k in ("name", "version", "bundle_sha256")}
 
     @property
     def rt(self) -> StageModels:
@@ -402,10 +406,18 @@ class Inspector:
             anomaly = m.anomaly.score(warped, valid)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
+        found: tuple[Defect, ...] = ()
+        if self.detector is not None:
+            t = time.perf_counter()
+            found = _detect(self.detector, warped, valid, self.golden.reference, m.scale_mm_per_px, spec)
+            timings["detector"] = (time.perf_counter() - t) * 1e3
+
         d = decide(
             registration=reg, colors=colors, dimensions=dims, anomaly=anomaly,
             anomaly_severity={z.name: z.severity for z in spec.anomaly_zones}, problems=problems,
         )
+        if found and spec.detector is not None and spec.detector.fail:
+            d = _with_detections(d, found, spec.detector.severity)
         timings["total"] = (time.perf_counter() - t_start) * 1e3
         return UnitResult(
             verdict=d.verdict,
@@ -416,13 +428,70 @@ class Inspector:
             anomaly_score=None if anomaly is None else float(anomaly.score),
             anomaly_map=None if anomaly is None else anomaly.map,
             zone_scores={} if anomaly is None else dict(anomaly.zone_scores),
-            defects=() if anomaly is None else tuple(anomaly.defects),
+            defects=(() if anomaly is None else tuple(anomaly.defects)) + found,
             failed_severities=d.failed_severities,
             provenance=provenance,
             timings_ms=timings,
             unit_id=name,
             context=ctx,
         )
+
+
+# --------------------------------------------------------------------------------------
+# Trained defect detector (spec `detector`; goldenvision.detect, onnxruntime only)
+# --------------------------------------------------------------------------------------
+def _load_detector(spec: Spec) -> Any:
+    """The spec's detector bundle, verified against its pinned sha256 (and version), or None."""
+    ref = spec.detector
+    if ref is None:
+        return None
+    from .detect.runtime import DefectDetector
+
+    det = DefectDetector(ref.bundle, expected_sha256=ref.sha256)
+    if ref.version is not None and det.info.version != ref.version:
+        raise SpecError(f"detector {ref.bundle}: bundle version {det.info.version!r}, the spec names {ref.version!r}")
+    return det
+
+
+def _detect(detector: Any, warped: np.ndarray, valid: np.ndarray, reference: np.ndarray,
+            scale_mm_per_px: float | None, spec: Spec) -> tuple[Defect, ...]:
+    """Detections on the unit warped into golden px, with the golden reference as template.
+
+    A detection whose centre lies outside the valid (imaged) part of the frame is dropped.
+    ``score`` is the detector's score over the bundle's threshold (1.0 = threshold), as for the
+    anomaly regions.
+    """
+    assert spec.detector is not None
+    dets = detector.detect(warped, reference)
+    h, w = warped.shape[:2]
+    out = []
+    for (x1, y1, x2, y2), score, label in zip(dets.boxes, dets.scores, dets.labels, strict=True):
+        cx, cy = int(min(max((x1 + x2) / 2, 0), w - 1)), int(min(max((y1 + y2) / 2, 0), h - 1))
+        if not valid[cy, cx]:
+            continue
+        box = (max(int(np.floor(x1)), 0), max(int(np.floor(y1)), 0), min(int(np.ceil(x2)), w), min(int(np.ceil(y2)), h))
+        area = max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+        out.append(Defect(
+            bbox=box, score=float(score) / max(detector.score_threshold, 1e-6), zone=f"detector {detector.info.name}",
+            defect_type=DefectType.other, severity=spec.detector.severity, area_px=area,
+            area_mm2=None if scale_mm_per_px is None else area * scale_mm_per_px**2, defect_class=detector.classes[int(label)],
+        ))
+    return tuple(out)
+
+
+def _with_detections(d: Decision, found: Sequence[Defect], severity: Any) -> Decision:
+    """The decision with the detector's findings as failures (one reason per class)."""
+    by_class: dict[str, list[Defect]] = {}
+    for x in found:
+        by_class.setdefault(str(x.defect_class), []).append(x)
+    fails = []
+    for cls, xs in by_class.items():
+        worst = max(xs, key=lambda x: x.score)
+        x1, y1, x2, y2 = worst.bbox
+        fails.append(f"detector: {len(xs)} {cls}, worst {worst.score:.1f}\u00d7 threshold at golden px ({x1}, {y1})\u2013({x2}, {y2})")
+    order = {"critical": 0, "major": 1, "minor": 2}
+    sev = tuple(sorted({*d.failed_severities, severity}, key=lambda s: order[s.value]))
+    return Decision(verdict=Verdict.failed, reasons=tuple(fails) + d.reasons, failed_severities=sev)
 
 
 def add_good_units(

@@ -328,6 +328,7 @@ class Defect:
     severity: Severity
     area_px: int = 0
     area_mm2: float | None = None
+    defect_class: str | None = None  # class name when a trained detector found it (spec `detector`)
 
     def __post_init__(self) -> None:
         if len(self.bbox) != 4:
@@ -342,6 +343,7 @@ class Defect:
             "severity": self.severity.value,
             "area_px": int(self.area_px),
             "area_mm2": jsonable(self.area_mm2),
+            "defect_class": self.defect_class,
         }
 
 

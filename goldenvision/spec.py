@@ -204,6 +204,16 @@ class AnomalyZone(_Model):
     _region = field_validator("region", mode="before")(classmethod(lambda cls, v: _check_polygon(v)))
 
 
+class DetectorRef(_Model):
+    """A trained defect-detector bundle (``goldenvision train``) run on every unit in golden px."""
+
+    bundle: str = Field(min_length=1, description="Path of the bundle directory (relative paths: from the working directory).")
+    sha256: str = Field(pattern=r"^[0-9a-f]{12,64}$", description="The bundle's sha256 (or a prefix of 12+ hex digits).")
+    version: str | None = Field(default=None, description="Expected bundle version; refused when it differs.")
+    severity: Severity = Severity.major
+    fail: bool = Field(default=True, description="Detections fail the unit with `severity`; false = reported only.")
+
+
 class AqlSettings(_Model):
     """AQL per defect class (ISO 2859-1), and the general or special inspection level."""
 
@@ -250,6 +260,7 @@ class Spec(_Model):
     colors: list[ColorZone] = Field(default_factory=list)
     dimensions: list[DimensionSpec] = Field(default_factory=list)
     anomaly_zones: list[AnomalyZone] = Field(default_factory=list)
+    detector: DetectorRef | None = Field(default=None, description="A trained defect detector (class names in results).")
     aql: AqlSettings = Field(default_factory=AqlSettings)
     color_library: str | None = Field(default=None, description="CSV of name -> Lab for named targets.")
     scale_marker: ScaleMarker | None = Field(

@@ -418,7 +418,7 @@ def _unit_pages(doc: PdfLayout, data: ReportData, u: Mapping[str, Any], index: i
                      "only; the scale calibration and the fixture are not included). No ± is shown where none was "
                      "measured.", size=7, color=_MUTED, gap=0.01)
     if r.get("defects"):
-        rows = [[str(i), d["zone"], d["defect_type"], f"{d['score']:.1f}× threshold",
+        rows = [[str(i), d["zone"], d.get("defect_class") or d["defect_type"], f"{d['score']:.1f}× threshold",
                  _fmt(d.get("area_mm2"), "{:.1f} mm²") if d.get("area_mm2") is not None else f"{d.get('area_px')} px",
                  f"({d['bbox'][0]}, {d['bbox'][1]})–({d['bbox'][2]}, {d['bbox'][3]})"]
                 for i, d in enumerate(r["defects"], start=1)]
