@@ -220,10 +220,29 @@ class Inspector:
             self.models = replace(self.models, scale_mm_per_px=calibration.mm_per_px)
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
+        self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
         self.detector = _load_detector(self.models.spec)
         if self.detector is not None:
             self.golden_provenance["detector"] = {k: self.detector.info.to_dict()[k] for k in ("name", "version", "bundle_sha256")}
+
+    def _register(self, frame: np.ndarray) -> RegistrationResult:
+        """Align a unit to the golden. A golden sealed without a station profile may carry a
+        registration model restricted to the product area its spec's zones describe; when that
+        area cannot pin this unit's pose (a flat zone under different light, say), the whole
+        photo is tried once, with the same verification, and the first refusal stands if it
+        fails too."""
+        m = self.models
+        reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
+                       mask=m.product_mask)
+        spec_area = m.registration.has_mask_ and (m.profile is None or m.profile.product_area_mm is None)
+        if reg.ok or not spec_area:
+            return reg
+        if self._whole_registration is None:
+            self._whole_registration = RegistrationModel.fit(self.golden.reference, mask=None)
+        retry = register(self.golden.reference, frame, method=m.registration_method,
+                         model=self._whole_registration, mask=None)
+        return retry if retry.ok else reg
 
     @property
     def rt(self) -> StageModels:
@@ -249,8 +268,7 @@ class Inspector:
         m = self.models
         loaded = load_image(image)
         frame, _ = _to_frame(self._calibrated(loaded.rgb), m.profile)
-        reg = register(self.golden.reference, frame, method=m.registration_method,
-                       model=m.registration, mask=m.product_mask)
+        reg = self._register(frame)
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
@@ -368,8 +386,7 @@ class Inspector:
         provenance.update(info)
 
         t = time.perf_counter()
-        reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
-                       mask=m.product_mask)
+        reg = self._register(frame)
         timings["registration"] = (time.perf_counter() - t) * 1e3
         if not reg.ok:
             return review(f"registration: {reg.reason or 'not aligned'}", reg)

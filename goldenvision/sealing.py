@@ -407,6 +407,14 @@ class GoldenCaptures:
         if reg is None:
             reg = register(self.reference, frame, method=self.method, model=self.registration_model,
                            mask=self.product_mask)
+            if not reg.ok and self.product_mask is not None and (self._profile is None or self._profile.product_area_mm is None):
+                # the product area read off the spec's zones may hold too little structure to pin a
+                # pose (a flat panel zone): then the whole photo is the evidence, for every capture
+                # and for the units (the golden keeps the model it was sealed with)
+                whole = RegistrationModel.fit(self.reference, mask=None)
+                retry = register(self.reference, frame, method=self.method, model=whole, mask=None)
+                if retry.ok:
+                    self.product_mask, self.registration_model, reg = None, whole, retry
             if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
                 self._registrations[i] = reg
         if not reg.ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -227,6 +228,12 @@ def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
                           cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     failures = json.loads(proc.stdout.strip().splitlines()[-1])
+    # goldenvision.training needs the `train` extra (torch, torchvision, onnx); without it, only
+    # the import of that missing package may fail there, nothing else and nowhere else
+    missing = {m for m in ("torch", "torchvision", "onnx") if importlib.util.find_spec(m) is None}
+    failures = {name: tb for name, tb in failures.items()
+                if not (name.startswith("goldenvision.training.")
+                        and any(tb.rstrip().endswith(f"No module named '{m}'") for m in missing))}
     assert not failures, failures
 
 
