@@ -144,7 +144,7 @@ def train_detector(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     history: list[dict[str, Any]] = []
-    start_epoch, best_map, best_epoch, elapsed0, cpu0 = 0, -1.0, -1, 0.0, 0.0
+    start_epoch, best_map, best_epoch, elapsed0, cpu0 = 0, -2.0, -1, 0.0, 0.0
     last, best = out_dir / "last.pt", out_dir / "best.pt"
     if resume:
         if not last.is_file():
@@ -208,8 +208,10 @@ def train_detector(
         history.append(rec)
         if progress:
             progress({"epoch_done": True, **rec})
-        if m50 > best_map:
-            best_map, best_epoch = m50, epoch
+        # a validation side without ground truth has no mAP (nan): rank by F - 1 (< any mAP), never skip
+        key = m50 if math.isfinite(m50) else fs.f_score - 1.0
+        if key > best_map:
+            best_map, best_epoch = key, epoch
             torch.save({"model": model.state_dict(), "epoch": epoch, "classes": list(classes), "config": asdict(cfg),
                         "val_threshold": thr, "val_map50": m50}, best)
         torch.save(
