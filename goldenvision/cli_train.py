@@ -9,34 +9,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_datasets import _format, _usage
 from .errors import GoldenVisionError, InputNotFoundError
 
 __all__ = ["register_commands"]
 
-_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 FORMAT_HELP = "Dataset format: coco, voc, yolo, labelstudio, deeppcb or gv."
 
 
 class TrainExtraMissingError(GoldenVisionError, ImportError):
     """torch / torchvision / onnx are not installed (pip install 'goldenvision[train]')."""
-
-
-def _usage(message: str) -> NoReturn:
-    raise _UsageError(message)
-
-
-def _format(fmt: str) -> str:
-    from .datasets import FORMATS
-
-    if fmt not in FORMATS:
-        _usage(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return fmt
 
 
 def _bundle_dir(model_dir: Path) -> Path:
