@@ -52,9 +52,28 @@ def _browser(tmp: Path):
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
+def _sign_in_create_lot_upload(drv, wait, key: str, lot_size: int, photos, supplier: str | None = None) -> None:
+    """On the sign-in page: sign in, create a lot of ``lot_size`` on the first golden, upload ``photos``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    drv.find_element(By.ID, "key").send_keys(key)
+    drv.find_element(By.ID, "signin").click()
+    wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))
+    Select(drv.find_element(By.ID, "golden")).select_by_index(0)
+    size = drv.find_element(By.ID, "lot_size")
+    size.clear()
+    size.send_keys(str(lot_size))
+    if supplier:
+        drv.find_element(By.ID, "supplier").send_keys(supplier)
+    drv.find_element(By.ID, "create").click()
+    wait.until(lambda d: "/ui/lots/lot-" in d.current_url)
+    drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
+
+
 def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     base, key, tmp = server
     pkg = seal_tiny(tmp / "tiny.golden")
@@ -79,17 +98,7 @@ def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
         drv.find_element(By.ID, "key").send_keys("wrong key")
         drv.find_element(By.ID, "signin").click()
         wait.until(lambda d: "not valid" in d.page_source)
-        drv.find_element(By.ID, "key").send_keys(key)
-        drv.find_element(By.ID, "signin").click()
-        wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))
-        Select(drv.find_element(By.ID, "golden")).select_by_index(0)
-        size = drv.find_element(By.ID, "lot_size")
-        size.clear()
-        size.send_keys("30")
-        drv.find_element(By.ID, "supplier").send_keys("ACME Leather")
-        drv.find_element(By.ID, "create").click()
-        wait.until(lambda d: "/ui/lots/lot-" in d.current_url)
-        drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
+        _sign_in_create_lot_upload(drv, wait, key, 30, photos, supplier="ACME Leather")
         wait.until(lambda d: d.find_element(By.ID, "scoredtxt").text == f"{len(photos)} of {len(photos)}")
         rows = drv.find_elements(By.CSS_SELECTOR, "#units tr")[1:]
         verdicts = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text for r in rows}
@@ -112,7 +121,7 @@ def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(ser
     The page's verdicts must be the ones the library gives in-process for the same photos and golden.
     """
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     import httpx
 
@@ -124,16 +133,8 @@ def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(ser
     try:
         wait = WebDriverWait(drv, 120)
         drv.get(base + "/ui/login")
-        drv.find_element(By.ID, "key").send_keys(key)
-        drv.find_element(By.ID, "signin").click()
-        wait.until(lambda d: "/ui/lots" in d.current_url and d.find_elements(By.ID, "create"))
-        Select(drv.find_element(By.ID, "golden")).select_by_index(0)
-        size = drv.find_element(By.ID, "lot_size")
-        size.clear()
-        size.send_keys(str(len(photos)))  # the whole lot photographed: ISO 2859-1's sample never exceeds it
-        drv.find_element(By.ID, "create").click()
-        wait.until(lambda d: "/ui/lots/lot-" in d.current_url)
-        drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
+        # the whole lot photographed: ISO 2859-1's sample never exceeds it
+        _sign_in_create_lot_upload(drv, wait, key, len(photos), photos)
         wait.until(lambda d: d.find_element(By.ID, "scoredtxt").text == f"{len(photos)} of {len(photos)}")
         rows = drv.find_elements(By.CSS_SELECTOR, "#units tr")[1:]
         on_page = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text for r in rows}
