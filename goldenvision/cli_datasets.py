@@ -116,21 +116,6 @@ def _unit_image(db: Optional[str], unit: str) -> tuple[Path, dict[str, Any]]:
                              "give the photo as IMAGE")
 
 
-def _write_png(folder: Path, rgb: Any) -> Path:
-    """Write an RGB array as PNG named by the sha256 of its bytes (deterministic, so a re-label merges)."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:  # pragma: no cover
-        raise OSError("PNG encoding failed")
-    data = buf.tobytes()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.png"
-    if not path.exists():
-        path.write_bytes(data)
-    return path.resolve()
-
-
 def register_commands(app: typer.Typer) -> None:
     """Add ``dataset check|convert|demo`` and ``label`` to a Typer app."""
     ds_app = typer.Typer(help="Check, convert and make labelled defect datasets (for train / evaluate).",
@@ -228,7 +213,7 @@ def register_commands(app: typer.Typer) -> None:
         photo is stored as it is and boxes are photo px (EXIF orientation applied). The same
         unit labelled again adds its boxes to the earlier ones (or replaces them with --replace).
         """
-        from .datasets import Annotation, Sample, add_samples, probe_image
+        from .labelling import LabelError, label_unit
 
         if (image is None) == (unit is None):
             _usage("give the unit's photo IMAGE, or --unit SHA256 (with --db), not both")
@@ -245,18 +230,13 @@ def register_commands(app: typer.Typer) -> None:
             _usage("--good says the unit has no defect; give no --box with it")
         if not good and not boxes:
             _usage("give at least one --box x1,y1,x2,y2 with its --class, or --good for a unit without defects")
-        names = list(cls or [])
-        sevs = list(severity or [])
-        if boxes and len(names) not in (1, len(boxes)):
-            _usage(f"--class: give one for every box or one per box ({len(boxes)}), got {len(names)}")
-        if sevs and len(sevs) not in (1, len(boxes)):
-            _usage(f"--severity: give one for every box or one per box ({len(boxes)}), got {len(sevs)}")
-        if good and (names or sevs):
+        if good and (cls or severity):
             _usage("--good takes no --class or --severity")
-        names = names * len(boxes) if len(names) == 1 else names
-        sevs = (sevs * len(boxes) if len(sevs) == 1 else sevs) or [None] * len(boxes)  # type: ignore[list-item]
-
-        out = Path(dataset)
+        if boxes and len(cls or []) not in (1, len(boxes)):
+            _usage(f"--class: give one for every box or one per box ({len(boxes)}), got {len(cls or [])}")
+        if severity and len(severity) not in (1, len(boxes)):
+            _usage(f"--severity: give one for every box or one per box ({len(boxes)}), got {len(severity)}")
+        inspector = None
         if golden is not None:
             from . import Inspector, load_golden
 
@@ -266,24 +246,19 @@ def register_commands(app: typer.Typer) -> None:
             gid = ((g.meta or {}).get("package") or {}).get("golden_id")
             if meta.get("golden_id") and gid and meta["golden_id"] != gid:
                 _usage(f"--unit {unit} was inspected against golden {meta['golden_id']}, --golden is {gid}")
-            ev = Inspector(g).evidence(str(image))
-            sample_image = _write_png(out / "images", ev["warped"])
-            template: Optional[Path] = _write_png(out / "images", ev["golden"])
-            frame = "golden px"
-        else:
-            sample_image, template, frame = image.resolve(), None, "photo px"
-        w, h = probe_image(sample_image)
-        anns = tuple(Annotation(b, n, s, source=f"{image.name}: --box {k + 1}")
-                     for k, (b, n, s) in enumerate(zip(boxes, names, sevs)))
-        src = f"goldenvision label {image.name}" + (f" (unit {meta['image_sha256'][:12]})" if meta else "")
-        sample = Sample(sample_image, template, anns, w, h, src, group or meta.get("lot"))
-        ds = add_samples(out, [sample], classes=names, replace=replace)
-        summary = {"dataset": str(out), "image": str(image), "frame": frame, "boxes_added": len(anns),
-                   "n_samples": len(ds.samples), "n_annotations": ds.n_annotations, "classes": list(ds.classes),
-                   "class_counts": ds.class_counts()}
+            inspector = Inspector(g)
+        try:
+            done = label_unit(dataset, image, inspector=inspector, boxes=boxes, classes=list(cls or []),
+                              severities=list(severity or []) or None, good=good, replace=replace,
+                              group=group or meta.get("lot"), source="goldenvision label", image_name=image.name)
+        except LabelError as exc:  # exit 65, like a malformed dataset
+            raise LabelError(f"{image.name}: {exc}") from None
+        summary = {"dataset": str(dataset), "image": str(image), **{k: done[k] for k in (
+            "frame", "boxes_added", "n_samples", "n_annotations", "classes", "class_counts")}}
         if as_json:
             print(json.dumps(summary))
         else:
-            what = f"{len(anns)} box(es) ({frame})" if anns else "a unit without defects"
-            Console().print(f"added {what} from {image} to {out}: {len(ds.samples)} images, {ds.n_annotations} boxes",
-                            highlight=False, soft_wrap=True)
+            n = done["boxes_added"]
+            what = f"{n} box(es) ({done['frame']})" if n else "a unit without defects"
+            Console().print(f"added {what} from {image} to {dataset}: {done['n_samples']} images, "
+                            f"{done['n_annotations']} boxes", highlight=False, soft_wrap=True)

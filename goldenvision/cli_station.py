@@ -30,6 +30,9 @@ def register_commands(app: typer.Typer) -> None:
         drain: bool = typer.Option(False, "--drain", help="Judge what is waiting, then exit."),
         station: Path | None = typer.Option(
             None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color') applied to every photo."),
+        label_dataset: Path | None = typer.Option(
+            None, "--label-dataset", help="gv dataset the operator page's labels go to (for 'train --resume'); "
+                                          "without it the page offers no labelling."),
     ) -> None:
         """Run a station: every photo judged against the golden and stored exactly once.
 
@@ -49,4 +52,4 @@ def register_commands(app: typer.Typer) -> None:
             calibration = load_station_calibration(station)
         run_station(golden, db, watch=watch, camera=camera, host=host, port=port, context=parse_pairs(context),
                     station_name=name, evidence_quota_mb=quota_mb, log_file=log_file, drain=drain,
-                    calibration=calibration)
+                    calibration=calibration, label_dataset=label_dataset)

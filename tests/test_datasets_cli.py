@@ -99,7 +99,7 @@ def test_label_photo_frame_adds_merges_and_refuses(tmp_path):
     assert runner.invoke(app, ["label", str(good), "--dataset", str(d), "--good"]).exit_code == 0
     assert [len(s.annotations) for s in load_dataset(d, "gv").samples] == [3, 0]
     r = runner.invoke(app, ["label", str(photo), "--dataset", str(d), "--box", "70,2,90,20", "--class", "stain"])
-    assert r.exit_code == 65 and "u1.png: --box 1: box (70, 2, 90, 20) lies outside the 80x60 image" in r.stderr
+    assert r.exit_code == 65 and "u1.png: box 1 (70, 2, 90, 20) lies outside the image (80 x 60 px)" in r.stderr
     assert load_dataset(d, "gv").n_annotations == 3
     for args, code in ((["--box", "1,2,3"], 64), (["--box", "1,2,3,4"], 64), ([], 64),
                        (["--box", "1,2,3,4", "--class", "a", "--class", "b", "--class", "c", "--box", "5,6,7,8"], 64)):

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -67,6 +68,9 @@ class StationConfig:
     min_focus_ratio : float
         A photo whose sharpness (variance of the Laplacian) is below this share of the
         golden's is judged ``review`` as a blurred frame, before any other check.
+    label_dataset : Path or None
+        The gv dataset that the operator page's labels go to (``train --resume`` reads it);
+        None: the page offers no labelling.
     """
 
     watch: Path | None = None
@@ -77,6 +81,7 @@ class StationConfig:
     stale_s: float = 10.0
     evidence_quota_mb: float | None = None
     min_focus_ratio: float = 0.3
+    label_dataset: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ class Station:
         self.started_utc = time.time()
         self._last_retention = 0.0
         self.camera: Any = None
+        self._label_lock = threading.Lock()
         self._load_counts()
 
     # -- state ------------------------------------------------------------------------
@@ -411,6 +417,7 @@ class Station:
                 "shift_counts": {k: dict(v) for k, v in sorted(self.shift_counts.items())},
                 "alarms": list(self.alarms),
                 "camera": self.camera is not None,
+                "labelling": self.config.label_dataset is not None,
             }
 
     def refresh_alarms(self, compute: Callable[[], list[dict[str, Any]]]) -> None:
@@ -422,6 +429,75 @@ class Station:
             return
         with self._lock:
             self.alarms = alarms
+
+    def _photo_bytes(self, sha: str) -> tuple[bytes, str] | None:
+        """The bytes and file name of a recently judged unit: the latest in memory, else its
+        kept photo in ``done/`` (checked against its sha256)."""
+        with self._lock:
+            last = self.last_photo
+            rec = next((r for r in self.recent if r.image_sha256 == sha and not r.duplicate), None)
+        if rec is None:
+            return None
+        if last is not None and hashlib.sha256(last[0]).hexdigest() == sha:
+            return last[0], rec.file
+        if self.folder is not None:
+            for d in (self.folder.done, self.folder.failed):
+                p = d / rec.file
+                try:
+                    data = p.read_bytes()
+                except OSError:
+                    continue
+                if hashlib.sha256(data).hexdigest() == sha:
+                    return data, rec.file
+        return None
+
+    def label(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Record an operator's label of a recent unit in :attr:`StationConfig.label_dataset`.
+
+        ``request``: ``{"image_sha256": ..., "good": bool, "defects": [{"box": [x1, y1, x2,
+        y2], "class": ..., "severity": ...}], "frame": "picture" | "golden"}``; boxes are in
+        px of the operator picture (``/api/current.jpg``, the default) or of the golden.
+        Raises :class:`~goldenvision.labelling.LabelError` (bad request), LookupError (the
+        unit is no longer at hand) or RuntimeError (labelling is off).
+        """
+        from ..labelling import LabelError, boxes_from_mapping, label_unit
+        from .evidence import picture_to_golden
+
+        if self.config.label_dataset is None:
+            raise RuntimeError("labelling is off on this station (start it with --label-dataset DIR)")
+        sha = str(request.get("image_sha256") or "")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise LabelError("image_sha256: expected the unit's 64 hex digits")
+        good = bool(request.get("good", False))
+        boxes, classes, sevs = boxes_from_mapping(request.get("defects") or [])
+        frame = request.get("frame", "picture")
+        if frame not in ("picture", "golden"):
+            raise LabelError("frame: expected 'picture' or 'golden'")
+        if frame == "picture":
+            shape = self.inspector.golden.reference.shape[:2]
+            boxes = [list(picture_to_golden(b, shape)) for b in boxes]
+        found = self._photo_bytes(sha)
+        if found is None:
+            raise LookupError(f"unit {sha[:12]} is no longer at hand on this station; label it with "
+                              "'goldenvision label --unit'")
+        data, file = found
+        ctx = next((r.context for r in self.recent if r.image_sha256 == sha), {})
+        with self._label_lock:
+            out = label_unit(self.config.label_dataset, data, inspector=self.inspector, boxes=boxes,
+                             classes=classes, severities=sevs, good=good, image_name=file,
+                             group=str(ctx.get("lot")) if ctx.get("lot") else None,
+                             source=f"station {self.config.station_name}")
+        log.info(json.dumps({"event": "label", "file": file, "image_sha256": sha, "good": good,
+                             "boxes": out["boxes_added"], "dataset": out["dataset"]}))
+        return out
+
+    def label_classes(self) -> list[str]:
+        """Classes the page offers: the dataset's, then the golden's detector's."""
+        from ..labelling import known_classes
+
+        det = getattr(self.inspector, "detector", None)
+        extra = list(getattr(getattr(det, "info", None), "classes", ()) or ())
+        return known_classes(self.config.label_dataset, extra)
 
     def evidence_image(self, *, width: int = 900) -> np.ndarray | None:
         """The latest unit in golden px beside the golden, with its anomaly heat map (RGB uint8)."""

@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["side_by_side"]
+__all__ = ["picture_layout", "picture_to_golden", "side_by_side"]
 
 
 def _heat(rgb: np.ndarray, amap: np.ndarray | None) -> np.ndarray:
@@ -34,6 +34,27 @@ def _heat(rgb: np.ndarray, amap: np.ndarray | None) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def picture_layout(golden_shape: tuple[int, ...], *, width: int = 900) -> tuple[int, float]:
+    """(x offset of the unit in golden px within the picture, picture px per golden px)."""
+    w = int(golden_shape[1])
+    gap = max(4, w // 100)
+    return w + gap, width / (2 * w + gap)
+
+
+def picture_to_golden(box: Any, golden_shape: tuple[int, ...], *, width: int = 900) -> tuple[float, float, float, float]:
+    """A box drawn on the unit's half of :func:`side_by_side`'s picture -> golden px.
+
+    A box drawn on the golden's half is read as the same place on the unit (both halves share
+    the golden frame), so an operator may mark either side.
+    """
+    x0, f = picture_layout(golden_shape, width=width)
+    x1, y1, x2, y2 = (float(v) / f for v in box)
+    w = int(golden_shape[1])
+    if min(x1, x2) >= x0 - 0.5 * (x0 - w):  # on (or in the gap before) the unit's half
+        x1, x2 = x1 - x0, x2 - x0
+    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
 def side_by_side(golden_rgb: np.ndarray, unit_rgb: np.ndarray, result: Any, *, width: int = 900) -> np.ndarray:
     """Golden reference beside the unit warped into golden px, with the unit's heat map.
 
@@ -50,6 +71,7 @@ def side_by_side(golden_rgb: np.ndarray, unit_rgb: np.ndarray, result: Any, *, w
         Width of the returned picture in px.
     """
     h, w = golden_rgb.shape[:2]
+    x0, f = picture_layout(golden_rgb.shape, width=width)
     reg = getattr(result, "registration", None)
     if reg is not None and getattr(reg, "ok", False) and unit_rgb.shape[:2] != (0, 0):
         try:
@@ -63,7 +85,6 @@ def side_by_side(golden_rgb: np.ndarray, unit_rgb: np.ndarray, result: Any, *, w
             cv2.rectangle(unit, (x1, y1), (x2, y2), (255, 40, 40), max(2, w // 400))
     else:
         unit = cv2.resize(unit_rgb, (w, h), interpolation=cv2.INTER_AREA)
-    gap = np.full((h, max(4, w // 100), 3), 255, np.uint8)
+    gap = np.full((h, x0 - w, 3), 255, np.uint8)
     both = np.concatenate([golden_rgb, gap, unit], axis=1)
-    f = width / both.shape[1]
     return cv2.resize(both, (width, max(1, round(both.shape[0] * f))), interpolation=cv2.INTER_AREA)

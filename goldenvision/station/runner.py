@@ -72,6 +72,7 @@ def run_station(
     drain: bool = False,
     ready: threading.Event | None = None,
     calibration: Any = None,
+    label_dataset: Path | None = None,
 ) -> int:
     """Run a station until SIGTERM/SIGINT, ``stop`` or a finished ``drain``; returns units judged.
 
@@ -89,6 +90,8 @@ def run_station(
         The operator page's port (None: no page).
     drain : bool
         Judge what is waiting (and what a crash left in ``processing/``), then stop.
+    label_dataset : Path, optional
+        The gv dataset that the operator page's labels are added to.
     """
     from .. import load_golden
     from ..pipeline import Inspector
@@ -107,7 +110,8 @@ def run_station(
     # calibration: a fitted --station profile
     inspector = Inspector(golden, blas_threads=STATION_BLAS_THREADS, calibration=calibration)
     cfg = StationConfig(watch=Path(watch), context=dict(context or {}), station_name=station_name,
-                        evidence_quota_mb=evidence_quota_mb)
+                        evidence_quota_mb=evidence_quota_mb,
+                        label_dataset=None if label_dataset is None else Path(label_dataset))
     station = Station(inspector, store, gid, cfg)
     if camera is not None:
         station.camera = open_camera(camera)

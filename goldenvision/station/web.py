@@ -10,6 +10,10 @@ Endpoints (all on the station's ``--port``):
 ``GET /api/current.jpg``     the latest unit beside the golden with its heat map
 ``POST /api/control``        ``{"action": "run" | "pause" | "drain"}``
 ``POST /api/trigger``        take a frame from the camera (camera mode only)
+``GET /api/label/classes``   the defect classes the labelling panel offers
+``POST /api/label``          an operator's label of a recent unit (``--label-dataset``):
+                             ``{"image_sha256", "good", "defects": [{"box", "class",
+                             "severity"}]}``, boxes in px of ``/api/current.jpg``
 ===========================  ===============================================================
 """
 
@@ -55,14 +59,43 @@ PAGE = """<!doctype html>
  <div id="verdict" class="none">waiting</div>
  <ul id="reasons"></ul>
  <div style="font-size:.9rem;opacity:.8;margin-bottom:.4rem">golden (left) | unit in golden frame with its heat map (right): <span id="file"></span></div>
- <img id="unit" alt="the latest unit beside the golden">
+ <div id="pic" style="position:relative"><img id="unit" alt="the latest unit beside the golden">
+ <div id="sel" style="position:absolute;border:2px dashed #7fc1ff;display:none;pointer-events:none"></div></div>
+ <section id="labelling" hidden><h2>Label this unit (for retraining)</h2>
+  <div style="font-size:.9rem;opacity:.8;margin-bottom:.4rem">Pause the line, drag a box around each defect on the unit (right), then save. A false alarm: "Good".</div>
+  <label>class <input id="l-class" list="l-classes" size="14" maxlength="64"></label><datalist id="l-classes"></datalist>
+  <label>severity <select id="l-sev"><option value="">-</option><option>critical</option><option>major</option><option>minor</option></select></label>
+  <span id="l-boxes">0 boxes</span>
+  <button id="l-save" onclick="saveLabel(false)">Save defects</button><button id="l-good" onclick="saveLabel(true)">Good (false alarm)</button><button onclick="clearBoxes()">Clear</button>
+  <div id="l-msg" role="status"></div></section>
 </div><div>
  <section><h2>Drift alarms</h2><div id="alarms">none</div></section>
  <section><h2>Per shift</h2><table id="shifts"><thead><tr><th>shift</th><th>pass</th><th>fail</th><th>review</th></tr></thead><tbody></tbody></table></section>
  <section><h2>Last units</h2><table id="recent"><thead><tr><th>file</th><th>verdict</th><th>ms</th></tr></thead><tbody></tbody></table></section>
 </div></main>
 <script>
-let shown = null;
+let shown = null, boxes = [], drag = null, labelSha = null;
+const img = () => document.getElementById('unit');
+function picXY(e){const r = img().getBoundingClientRect(), k = img().naturalWidth / r.width; return [(e.clientX - r.left) * k, (e.clientY - r.top) * k, e.clientX - r.left, e.clientY - r.top];}
+function showSel(a, b){const s = document.getElementById('sel'); if(!a){s.style.display='none';return;}
+ s.style.display='block'; s.style.left=Math.min(a[2],b[2])+'px'; s.style.top=Math.min(a[3],b[3])+'px'; s.style.width=Math.abs(a[2]-b[2])+'px'; s.style.height=Math.abs(a[3]-b[3])+'px';}
+function clearBoxes(){boxes = []; showSel(null); document.getElementById('l-boxes').textContent = '0 boxes';}
+function initLabel(){const i = img(); i.draggable = false;
+ i.addEventListener('mousedown', e => { if(document.getElementById('labelling').hidden) return; e.preventDefault(); drag = picXY(e); });
+ i.addEventListener('mousemove', e => { if(drag) showSel(drag, picXY(e)); });
+ window.addEventListener('mouseup', e => { if(!drag) return; const b = picXY(e), a = drag; drag = null;
+   if (Math.abs(a[0]-b[0]) < 3 || Math.abs(a[1]-b[1]) < 3) { showSel(null); return; }
+   const cls = document.getElementById('l-class').value.trim(), sev = document.getElementById('l-sev').value;
+   boxes.push({box:[Math.min(a[0],b[0]),Math.min(a[1],b[1]),Math.max(a[0],b[0]),Math.max(a[1],b[1])], class: cls, severity: sev || null});
+   labelSha = shown; document.getElementById('l-boxes').textContent = boxes.length + ' box' + (boxes.length==1?'':'es'); }); }
+async function saveLabel(good){const msg = document.getElementById('l-msg');
+ const cls = document.getElementById('l-class').value.trim();
+ const defects = good ? [] : boxes.map(b => ({...b, class: b.class || cls}));
+ if(!good && !defects.length){msg.textContent = 'drag a box around the defect first'; return;}
+ const r = await fetch('/api/label',{method:'POST',headers:{'Content-Type':'application/json'},body:JSON.stringify({image_sha256: good ? shown : (labelSha || shown), good, defects})});
+ const j = await r.json(); msg.textContent = r.ok ? ('saved: ' + (good ? 'good unit' : j.boxes_added + ' box(es)') + ' → ' + j.n_samples + ' images, ' + j.n_annotations + ' boxes in the dataset') : ('not saved: ' + j.error);
+ if (r.ok) { clearBoxes(); loadClasses(); } }
+async function loadClasses(){ try{ const c = await (await fetch('/api/label/classes')).json(); document.getElementById('l-classes').innerHTML = c.classes.map(x=>'<option value="'+esc(x)+'">').join(''); }catch(e){} }
 function esc(s){return String(s).replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
 async function ctl(a){await fetch('/api/control',{method:'POST',headers:{'Content-Type':'application/json'},body:JSON.stringify({action:a})});tick();}
 async function trig(){await fetch('/api/trigger',{method:'POST'});}
@@ -74,16 +107,17 @@ async function tick(){
  document.getElementById('count').textContent = s.processed + ' judged, ' + s.waiting + ' waiting';
  for (const a of ['run','pause','drain']) document.getElementById('b-'+a).classList.toggle('on', (s.state==='running'&&a==='run')||(s.state==='paused'&&a==='pause')||(s.state==='draining'&&a==='drain'));
  document.getElementById('b-trig').hidden = !s.camera;
+ const lab = document.getElementById('labelling'); if (lab.hidden === !!s.labelling) { lab.hidden = !s.labelling; if (s.labelling) loadClasses(); }
  const c = s.current, v = document.getElementById('verdict');
  if (c){ v.textContent = c.verdict; v.className = c.verdict;
    document.getElementById('reasons').innerHTML = (c.reasons.length? c.reasons : ['all checks passed']).map(r=>'<li>'+esc(r)+'</li>').join('');
    document.getElementById('file').textContent = c.file;
-   if (shown !== c.image_sha256){ shown = c.image_sha256; document.getElementById('unit').src = '/api/current.jpg?sha=' + c.image_sha256; } }
+   if (shown !== c.image_sha256){ shown = c.image_sha256; clearBoxes(); document.getElementById('unit').src = '/api/current.jpg?sha=' + c.image_sha256; } }
  document.querySelector('#recent tbody').innerHTML = s.recent.map(r=>'<tr><td>'+esc(r.file)+'</td><td><span class="pill '+esc(r.verdict)+'">'+esc(r.verdict)+'</span></td><td>'+(r.latency_ms==null?'-':Math.round(r.latency_ms))+'</td></tr>').join('');
  document.querySelector('#shifts tbody').innerHTML = Object.entries(s.shift_counts).map(([k,n])=>'<tr><td>'+esc(k)+'</td><td>'+(n.pass||0)+'</td><td>'+(n.fail||0)+'</td><td>'+(n.review||0)+'</td></tr>').join('');
  document.getElementById('alarms').innerHTML = s.alarms.length ? s.alarms.map(a=>'<div class="alarm">'+esc(a.metric)+' ('+esc(a.group)+'): '+esc(a.direction)+' &mdash; '+esc(a.rule)+', since '+esc(a.first_unit)+'</div>').join('') : 'none';
 }
-tick(); setInterval(tick, 500);
+initLabel(); tick(); setInterval(tick, 500);
 </script></body></html>
 """
 
@@ -117,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
                              "golden_id": snap["golden_id"], "product": snap["product"]})
         elif path == "/api/state":
             self._json(200, station.snapshot())
+        elif path == "/api/label/classes":
+            self._json(200, {"classes": station.label_classes(), "enabled": station.config.label_dataset is not None})
         elif path == "/api/current.jpg":
             img = station.evidence_image()
             if img is None:
@@ -130,8 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         station = self.server.station
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 4096:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._json(400, {"error": "bad Content-Length"})
+            return
+        if length < 0 or length > (65536 if path == "/api/label" else 4096):
             self._json(413, {"error": "request body too large"})
             return
         body = self.rfile.read(length) if length else b""
@@ -143,6 +183,28 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(400, {"error": str(exc)})
                 return
             self._json(200, {"state": state})
+        elif path == "/api/label":
+            from ..labelling import LabelError
+
+            if station.config.label_dataset is None:
+                self._json(409, {"error": "labelling is off on this station (start it with --label-dataset DIR)"})
+                return
+            try:
+                req = json.loads(body or b"{}")
+                if not isinstance(req, dict):
+                    raise LabelError("expected a JSON object")
+                out = station.label(req)
+            except (LabelError, ValueError) as exc:  # ValueError: bad JSON
+                self._json(400, {"error": str(exc)})
+                return
+            except LookupError as exc:
+                self._json(404, {"error": str(exc)})
+                return
+            except Exception as exc:  # a unit that cannot be aligned, a full disk: reported, never fatal  # noqa: BLE001
+                log.warning(json.dumps({"event": "label_failed", "why": f"{type(exc).__name__}: {exc}"}))
+                self._json(422, {"error": f"{type(exc).__name__}: {exc}"})
+                return
+            self._json(200, out)
         elif path == "/api/trigger":
             if station.camera is None:
                 self._json(409, {"error": "this station has no camera (it watches a folder)"})
