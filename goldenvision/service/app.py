@@ -467,6 +467,9 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
     app.state.endpoints = {"list_goldens": list_goldens, "list_lots": list_lots, "get_lot": get_lot}
 
     add_pages(app, engine=engine, key_dep=key, cookie=COOKIE)
+    from .labels import add_label_routes
+
+    add_label_routes(app, engine=engine, data=data, key_dep=key, lot_row=lot_row, need=need)
     app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
     return app
 

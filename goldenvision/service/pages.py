@@ -82,10 +82,18 @@ ISO 2859-1 sample of {{ lot.progress.sample_size }} units{% for k, p in lot.plan
 <p>Upload <progress id="up" max="1" value="0"></progress></p>
 <p>Scored <span id="scoredtxt">{{ lot.progress.scored }} of {{ lot.progress.received }}</span> <progress id="scored" max="1" value="0"></progress></p>
 <p class="err" id="err"></p></div>
-<div class="card"><h2>Units</h2><table id="units"><tr><th>file</th><th>verdict</th><th>reasons</th></tr></table></div>
+<div class="card"><h2>Units</h2><table id="units"><tr><th>file</th><th>verdict</th><th>reasons</th><th></th></tr></table></div>
+<div class="card" id="labelcard" hidden><h2>Label <span id="l-file"></span> for retraining</h2>
+<p>Drag a box around each defect on the unit (right), then save; a false alarm: "Good". Labels go to this product's training dataset.</p>
+<div style="position:relative;display:inline-block" id="l-pic"><img id="l-img" class="ev" alt="golden | unit to label" draggable="false">
+<div id="l-sel" style="position:absolute;border:2px dashed #1565c0;display:none;pointer-events:none"></div></div>
+<p><label>class <input id="l-class" list="l-classes" size="14" maxlength="64"></label><datalist id="l-classes"></datalist>
+<label>severity <select id="l-sev"><option value="">-</option><option>critical</option><option>major</option><option>minor</option></select></label>
+<span id="l-boxes">0 boxes</span> <button id="l-save" type="button">Save defects</button> <button id="l-good" type="button">Good (false alarm)</button>
+<button id="l-clear" type="button">Clear</button></p><p id="l-msg" role="status"></p></div>
 <div class="card"><h2>Failing units beside the golden</h2><div id="failing">none yet</div></div>
 <script>
-const lotId = {{ lot.lot_id|tojson }};
+const lotId = {{ lot.lot_id|tojson }}, product = {{ lot.product|tojson }};
 function esc(s){return String(s).replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
 function upload(files){
   if (!files.length) return;
@@ -110,14 +118,48 @@ async function tick(){
   document.getElementById('scoredtxt').textContent = p.scored + ' of ' + p.received;
   const v = document.getElementById('lotverdict'); v.textContent = s.lot_verdict.decision; v.className = 'big ' + s.lot_verdict.decision;
   document.getElementById('why').textContent = typeof s.lot_verdict.why === 'string' ? s.lot_verdict.why : '';
-  document.getElementById('units').innerHTML = '<tr><th>file</th><th>verdict</th><th>reasons</th></tr>' + s.units.map(u =>
-    '<tr><td>' + esc(u.file) + '</td><td class="' + esc(u.verdict || 'pending') + '">' + esc(u.verdict || 'pending') + '</td><td>' + esc((u.reasons || []).join('; ')) + '</td></tr>').join('');
+  document.getElementById('units').innerHTML = '<tr><th>file</th><th>verdict</th><th>reasons</th><th></th></tr>' + s.units.map(u =>
+    '<tr><td>' + esc(u.file) + '</td><td class="' + esc(u.verdict || 'pending') + '">' + esc(u.verdict || 'pending') + '</td><td>' + esc((u.reasons || []).join('; ')) + '</td><td>' +
+    (u.verdict ? '<button type="button" class="lb" data-sha="' + esc(u.image_sha256) + '" data-file="' + esc(u.file) + '">label</button>' : '') + '</td></tr>').join('');
   const fails = s.units.filter(u => u.verdict === 'fail');
   if (fails.length) { const box = document.getElementById('failing'); if (!shownFail.size) box.innerHTML = '';
     for (const u of fails) if (!shownFail.has(u.image_sha256)) { shownFail.add(u.image_sha256);
       box.insertAdjacentHTML('beforeend', '<p><strong>' + esc(u.file) + '</strong>: ' + esc(u.reasons.join('; ')) +
         '<br><img class="ev" alt="golden | unit" src="/api/lots/' + lotId + '/units/' + u.image_sha256 + '/evidence.jpg"></p>'); } }
 }
+let lSha = null, lBoxes = [], lDrag = null;
+const lImg = document.getElementById('l-img');
+function lXY(e){const r = lImg.getBoundingClientRect(), k = lImg.naturalWidth / r.width; return [(e.clientX - r.left) * k, (e.clientY - r.top) * k, e.clientX - r.left, e.clientY - r.top];}
+function lSel(a, b){const d = document.getElementById('l-sel'); if (!a) { d.style.display = 'none'; return; }
+  d.style.display = 'block'; d.style.left = Math.min(a[2], b[2]) + 'px'; d.style.top = Math.min(a[3], b[3]) + 'px';
+  d.style.width = Math.abs(a[2] - b[2]) + 'px'; d.style.height = Math.abs(a[3] - b[3]) + 'px';}
+function lClear(){ lBoxes = []; lSel(null); document.getElementById('l-boxes').textContent = '0 boxes'; }
+document.getElementById('units').addEventListener('click', async e => { const b = e.target.closest('button.lb'); if (!b) return;
+  lSha = b.dataset.sha; lClear(); document.getElementById('l-msg').textContent = '';
+  document.getElementById('l-file').textContent = b.dataset.file; document.getElementById('labelcard').hidden = false;
+  lImg.src = '/api/lots/' + lotId + '/units/' + lSha + '/evidence.jpg';
+  try { const all = await (await fetch('/api/labels')).json(); const ds = all.filter(d => d.product === product);
+    document.getElementById('l-classes').innerHTML = ds.flatMap(d => d.known_classes || []).map(c => '<option value="' + esc(c) + '">').join(''); } catch (err) {}
+  document.getElementById('labelcard').scrollIntoView(); });
+lImg.addEventListener('mousedown', e => { e.preventDefault(); lDrag = lXY(e); });
+lImg.addEventListener('mousemove', e => { if (lDrag) lSel(lDrag, lXY(e)); });
+window.addEventListener('mouseup', e => { if (!lDrag) return; const a = lDrag, b = lXY(e); lDrag = null;
+  if (Math.abs(a[0] - b[0]) < 3 || Math.abs(a[1] - b[1]) < 3) { lSel(null); return; }
+  lBoxes.push({box: [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])],
+               class: document.getElementById('l-class').value.trim(), severity: document.getElementById('l-sev').value || null});
+  document.getElementById('l-boxes').textContent = lBoxes.length + (lBoxes.length == 1 ? ' box' : ' boxes'); });
+async function lSave(good){ const msg = document.getElementById('l-msg'); const cls = document.getElementById('l-class').value.trim();
+  const defects = good ? [] : lBoxes.map(b => ({...b, class: b.class || cls}));
+  if (!good && !defects.length) { msg.textContent = 'drag a box around the defect first'; return; }
+  const r = await fetch('/api/lots/' + lotId + '/units/' + lSha + '/label', {method: 'POST', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({good, defects})});
+  const j = await r.json();
+  msg.textContent = r.ok ? 'saved: ' + (good ? 'good unit' : j.boxes_added + ' box(es)') + ' \u2192 ' + j.n_samples + ' images, ' + j.n_annotations + ' boxes in the ' + j.product + ' dataset'
+                         : 'not saved: ' + (typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail));
+  if (r.ok) lClear(); }
+document.getElementById('l-save').addEventListener('click', () => lSave(false));
+document.getElementById('l-good').addEventListener('click', () => lSave(true));
+document.getElementById('l-clear').addEventListener('click', lClear);
 tick(); setInterval(tick, 1000);
 </script>""")
 
