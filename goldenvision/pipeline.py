@@ -222,6 +222,9 @@ class Inspector:
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+        fallback = (golden.meta or {}).get("alignment_fallback")
+        if fallback:  # sealed without a precise alignment: every result says how it was compared
+            self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
         self.detector = _load_detector(self.models.spec)
         if self.detector is not None:
             self.golden_provenance["detector"] = {k: self.detector.info.to_dict()[k] for k in ("name", "version", "bundle_sha256")}

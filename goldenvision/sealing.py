@@ -14,6 +14,7 @@ colour correction, model versions) live here, below the inspection code that imp
 
 from __future__ import annotations
 
+import json
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -243,6 +244,54 @@ def _alignment_hint(reg: RegistrationResult) -> str:
             "`registration: none`, so the golden compares without an alignment")
 
 
+class CaptureAlignmentError(RegistrationError):
+    """A golden capture cannot be aligned to capture 0 (the message says what to change).
+
+    ``index`` is the capture's index and ``aligned_before`` how many captures before it were
+    aligned: when others align, this capture is the odd one (a wrong or spoilt photo), not a
+    product that cannot be aligned.
+    """
+
+    def __init__(self, message: str, *, index: int = -1, aligned_before: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+        self.aligned_before = aligned_before
+
+
+#: The anomaly method of the alignment-free comparison: position-free nearest neighbour in the
+#: golden's whole feature bank, so a unit may lie at any angle or differ a little in outline.
+FALLBACK_METHOD = "texture"
+
+
+def _fallback_spec(spec: Spec) -> tuple[Spec, list[str]] | None:
+    """The spec of the comparison that needs no alignment, and what it cannot judge.
+
+    Only for ``registration: auto`` (a user who named a method asked for that alignment) and a
+    spec with an anomaly zone (else nothing would be judged). Every anomaly zone becomes one
+    ``full`` zone judged by :data:`FALLBACK_METHOD`, with the most demanding of their severity,
+    sensitivity, minimum area and contrast; colours and dimensions need a zone's place on the
+    product, so they are not judged (listed).
+    """
+    if spec.registration != "auto" or not spec.anomaly_zones:
+        return None
+    zones = list(spec.anomaly_zones)
+    order = [Severity.critical, Severity.major, Severity.minor]
+    severity = min((z.severity for z in zones), key=order.index)
+    one = zones[0].model_copy(update={
+        "name": zones[0].name if len(zones) == 1 else "whole product",
+        "region": "full", "method": FALLBACK_METHOD, "severity": severity,
+        "sensitivity": max(z.sensitivity for z in zones),
+        "min_area_mm2": min(z.min_area_mm2 for z in zones),
+        "min_contrast_dl": min(z.min_contrast_dl for z in zones),
+    })
+    not_judged = [f"colour {c.name}" for c in spec.colors] + [f"dimension {d.name}" for d in spec.dimensions]
+    if len(zones) > 1 or zones[0].region != "full":
+        not_judged += [f"surface zone {z.name}'s own place (judged over the whole product)" for z in zones]
+    data = spec.to_dict()
+    data.update(registration="none", colors=[], dimensions=[], anomaly_zones=[json.loads(one.model_dump_json())])
+    return load_spec(data), not_judged
+
+
 @dataclass(frozen=True, slots=True)
 class _Capture:
     """One golden capture aligned into golden px: image, valid pixels, colour correction."""
@@ -327,6 +376,7 @@ class GoldenCaptures:
         self._progress = progress
         self._sha256: list[str | None] = [None] * len(self._images)
         self._registrations: dict[int, RegistrationResult] = {}
+        self._aligned_ok: set[int] = set()
         self.conditions: list[dict[str, Any]] = []
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
@@ -418,10 +468,11 @@ class GoldenCaptures:
             if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
                 self._registrations[i] = reg
         if not reg.ok:
-            raise RegistrationError(
+            raise CaptureAlignmentError(
                 f"golden capture {i} ({cond['image']}): cannot be aligned to capture 0: {reg.reason}. "
-                f"To seal: {_alignment_hint(reg)}"
+                f"To seal: {_alignment_hint(reg)}", index=i, aligned_before=len(self._aligned_ok),
             )
+        self._aligned_ok.add(i)
         warped, valid = warp_to_reference(frame, reg, self.reference.shape[:2])
         if i == len(self.conditions):
             self._first_visit(i, frame, warped, reg, cond)
@@ -514,8 +565,14 @@ def seal(
     Raises
     ------
     SpecError, ImageError, CalibrationError, RegistrationError
-        A golden must be sealed from good evidence: any capture that cannot be read,
-        rectified or aligned stops the seal with the capture named. A dimension the golden
+        A golden must be sealed from good evidence: any capture that cannot be read or
+        rectified stops the seal with the capture named. A capture that cannot be aligned
+        (units at any angle, natural products, soft goods) stops it too, unless the spec says
+        ``registration: auto`` and has an anomaly zone: the golden is then sealed for a
+        comparison that needs no alignment, and ``meta["alignment_fallback"]`` says why, how
+        units are compared, which checks are not judged and what to change to align them
+        (a product placed by its silhouette needs 2 captures, one compared without any
+        alignment :data:`MIN_CAPTURES_WITHOUT_ALIGNMENT`). A dimension the golden
         captures cannot measure does not: it is listed with the reason and what to change in
         ``meta["dimensions_not_measurable"]`` and not judged on units, unless it is critical.
     """
@@ -523,6 +580,92 @@ def seal(
     spec = load_spec(spec)
     if len(images) < 1:
         raise ImageError("seal: expected at least one golden capture, got none")
+    try:
+        return _seal(images, spec, base_dir, progress)
+    except CaptureAlignmentError as exc:
+        if spec.registration != "auto" or exc.aligned_before > 0 or _others_align(images, spec, base_dir, exc.index):
+            raise  # the product aligns: this capture is the odd one (a wrong or spoilt photo), named
+        why = str(exc).split(". To seal:")[0]
+        hint = str(exc).split(". To seal: ", 1)[-1] if ". To seal: " in str(exc) else ""
+        rigid = _silhouettes_agree(images, spec, base_dir)
+        if rigid is not None:  # a rigid product on a plain ground: its outline pins the pose
+            golden = _seal(images, load_spec({**spec.to_dict(), "registration": "outline"}), base_dir, progress)
+            golden.meta["alignment_fallback"] = {
+                "why": why, "spec_registration": spec.registration, "registration": "outline",
+                "compared_with": ("units placed by their silhouette on the plain ground (centroid, turn over the full "
+                                  f"circle, scale); the golden captures' outlines agree to {rigid:.2f} px RMS, so every "
+                                  "check of the spec is judged after that placement"),
+                "not_judged": [], "what_to_change": hint,
+            }
+            return golden
+        fallback = _fallback_spec(spec) if len(images) >= MIN_CAPTURES_WITHOUT_ALIGNMENT else None
+        if fallback is None:
+            raise
+        fb_spec, not_judged = fallback
+        golden = _seal(images, fb_spec, base_dir, progress)
+        golden.meta["alignment_fallback"] = {
+            "why": why, "spec_registration": spec.registration, "registration": "none",
+            "compared_with": ("no alignment: every unit's photo, resized to the golden's frame, is compared by "
+                              f"position-free nearest-neighbour features ({FALLBACK_METHOD}) with every part of "
+                              "every golden capture, so units may lie at any angle and differ a little in outline"),
+            "not_judged": not_judged, "what_to_change": hint,
+        }
+        return golden
+
+
+#: Captures needed to seal for a comparison without alignment: the golden must carry the units'
+#: variation, and two photos that do not align are as likely a mixed-up pair as two units.
+MIN_CAPTURES_WITHOUT_ALIGNMENT = 3
+
+
+def _others_align(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None, failed: int) -> bool:
+    """Whether one of the (up to two) captures after ``failed`` aligns precisely to capture 0."""
+    rest = [i for i in range(failed + 1, len(images))][:2]
+    if not rest:
+        return False
+    caps = GoldenCaptures([images[0]] + [images[i] for i in rest], spec, _resolve_profile(spec, base_dir))
+    for k in range(1, len(rest) + 1):
+        try:
+            caps.capture(k)
+            return True
+        except CaptureAlignmentError:
+            continue
+    return False
+
+
+#: Largest outline RMS (px, at most 256 px on the long side) between golden captures placed by
+#: their silhouettes for the product to count as rigid (then judged after that placement).
+RIGID_OUTLINE_RMS_PX = 1.0
+
+
+def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None) -> float | None:
+    """The worst outline RMS (golden px) of captures 1.. placed on capture 0 by silhouette, when
+    every one fits with IoU >= 0.95 and an RMS within :data:`RIGID_OUTLINE_RMS_PX` of the
+    working scale; else None (not a rigid product on a plain ground, or no silhouette)."""
+    from .registration.outline import outline_register
+
+    profile = _resolve_profile(spec, base_dir)
+    ref = None
+    worst = 0.0
+    for src in list(images)[:20]:
+        try:
+            frame, _ = _to_frame(load_image(src).rgb, profile)
+        except GoldenVisionError:
+            return None
+        if ref is None:
+            ref = frame
+            continue
+        r = outline_register(ref, frame)
+        work = max(1.0, max(ref.shape[:2]) / 256.0)  # golden px per working px
+        if not r.ok or r.confidence < 0.95 or r.rms_px > RIGID_OUTLINE_RMS_PX * work:
+            return None
+        worst = max(worst, float(r.rms_px))
+    return worst if ref is not None else None
+
+
+def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
+          progress: Callable[[int, int], None] | None) -> GoldenSample:
+    """:func:`seal` with one spec (the alignment-free fallback calls it a second time)."""
     profile = _resolve_profile(spec, base_dir)
     caps = GoldenCaptures(images, spec, profile, progress=progress)
     n = len(caps)

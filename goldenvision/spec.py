@@ -252,7 +252,7 @@ class Spec(_Model):
     scale_mm_per_px: float | None = Field(
         default=None, gt=0, le=100, description="mm per golden px, when no station profile gives it."
     )
-    registration: Literal["auto", "homography", "affine", "nonrigid", "none"] = "auto"
+    registration: Literal["auto", "homography", "affine", "nonrigid", "outline", "none"] = "auto"
     station: str | dict[str, Any] | None = Field(
         default=None,
         description="Station profile: a path to its YAML, a shipped profile name (e.g. 'lightbox-demo') or inline.",

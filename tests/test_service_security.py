@@ -60,7 +60,9 @@ def _call(client, method, path, ids, headers, *, as_other=False):
         kw["files"] = {"files": ("x.png", png_bytes(product(9)), "image/png")}
     elif method == "POST" and path == "/api/goldens":
         kw["files"] = {"file": ("g.golden", ids["golden_bytes"])}
-    elif method == "GET" and path in ("/api/lots", "/api/goldens") and as_other:
+    elif method == "POST" and path.endswith("/label"):
+        kw["json"] = {"good": True}
+    elif method == "GET" and path in ("/api/lots", "/api/goldens", "/api/labels") and as_other:
         url += f"?product={SPEC['product']}"
     return client.request(method, url, **kw)
 

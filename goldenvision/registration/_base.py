@@ -22,7 +22,7 @@ from ..transform import apply_homography
 # here are finite by construction, so the hot path calls the same function without it
 _mad_normal_fast = getattr(median_abs_deviation, "__wrapped__", median_abs_deviation)
 
-METHODS = ("auto", "homography", "affine", "nonrigid", "none")
+METHODS = ("auto", "homography", "affine", "nonrigid", "outline", "none")
 
 _STATE_VERSION = 1
 _LEVEL_KEYS = ("pts", "t", "sd")

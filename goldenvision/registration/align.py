@@ -42,10 +42,13 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         The golden reference (golden px).
     moving : ndarray, (h, w, 3) uint8 RGB or (h, w) uint8 gray
         The unit image (unit px); any size.
-    method : {"auto", "homography", "affine", "nonrigid", "none"}
+    method : {"auto", "homography", "affine", "nonrigid", "outline", "none"}
         ``"auto"``/``"homography"``: projective; ``"affine"``: 6 parameters; ``"nonrigid"``:
-        homography then a smooth residual flow; ``"none"``: the moving image resized to the
-        reference (the homography is that scaling, ``ok`` True).
+        homography then a smooth residual flow; ``"outline"``: a coarse similarity from the
+        product's silhouette on a plain ground, over the full circle of rotation
+        (:mod:`.outline`; ``rms_px`` is the outlines' RMS distance, not a 0.2 px claim);
+        ``"none"``: the moving image resized to the reference (the homography is that scaling,
+        ``ok`` True).
     model : RegistrationModel, optional
         Precomputed reference side (from the golden package); fitted here when None.
     mask : ndarray, (H, W) bool, optional
@@ -72,6 +75,10 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     ref_gray = _as_gray(reference, "reference")
     mov_gray = _as_gray(moving, "moving")
     mask = _as_mask(mask, ref_gray.shape)
+    if method == "outline":
+        from .outline import outline_register
+
+        return outline_register(reference, moving)
     if model is None and method != "none":
         model = RegistrationModel.fit(reference, mask=mask)
     if model is not None and model.gray_weights_ is not None:  # the gray the model was fitted on

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,15 +41,31 @@ def add_label_routes(app: FastAPI, *, engine: Any, data: Path, key_dep: Any, lot
     from ..labelling import LabelError, boxes_from_mapping, known_classes, label_unit
 
     @app.post("/api/lots/{lot_id}/units/{sha}/label", tags=["labels"])
-    def label(lot_id: str, sha: str, body: dict[str, Any] = Body(...), info: Any = Depends(key_dep)) -> dict[str, Any]:
-        """Add an inspector's label of one unit of the lot to the product's training dataset."""
+    async def label(lot_id: str, sha: str, request: Request, info: Any = Depends(key_dep)) -> dict[str, Any]:
+        """Add an inspector's label of one unit of the lot to the product's training dataset.
+
+        Body: ``{"good": bool, "defects": [{"box": [x1, y1, x2, y2], "class": str,
+        "severity": "critical" | "major" | "minor"}], "frame": "picture" | "golden"}``.
+        """
+        from starlette.concurrency import run_in_threadpool
+
+        lot = lot_row(lot_id, info, "write")  # the key and its scope first, then the body
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise HTTPException(404, "no such unit")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "expected a JSON object") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "expected a JSON object")
+        return await run_in_threadpool(_label, lot, sha, body, info)
+
+    def _label(lot: Any, sha: str, body: dict[str, Any], info: Any) -> dict[str, Any]:
         from ..station.evidence import picture_to_golden
         from .app import _inside, safe_name
         from .scoring import _inspector
 
-        lot = lot_row(lot_id, info, "write")
-        if not re.fullmatch(r"[0-9a-f]{64}", sha):
-            raise HTTPException(404, "no such unit")
+        lot_id = lot.lot_id
         with Session(engine) as s:
             photo = s.scalar(select(LotPhoto).where(LotPhoto.lot_id == lot_id, LotPhoto.image_sha256 == sha))
         if photo is None:
@@ -77,15 +93,16 @@ def add_label_routes(app: FastAPI, *, engine: Any, data: Path, key_dep: Any, lot
         return {"lot_id": lot_id, "product": lot.product, "file": photo.file, **out}
 
     @app.get("/api/labels", tags=["labels"])
-    def list_labels(info: Any = Depends(key_dep)) -> list[dict[str, Any]]:
-        """The labelled datasets this key may read: product, images, boxes and class counts."""
+    def list_labels(product: str | None = None, info: Any = Depends(key_dep)) -> list[dict[str, Any]]:
+        """The labelled datasets this key may read (or one product's): images, boxes, class counts."""
         from ..datasets import load_dataset
+        from .app import safe_name
 
-        need(info, "read")
+        need(info, "read", product=product)
         root = data / "labels"
         out: list[dict[str, Any]] = []
         for d in sorted(root.iterdir()) if root.is_dir() else []:
-            if not (d / "dataset.json").is_file():
+            if not (d / "dataset.json").is_file() or (product is not None and d.name != safe_name(product)):
                 continue
             try:
                 ds = load_dataset(d, "gv")

@@ -118,9 +118,10 @@ async function tick(){
   document.getElementById('scoredtxt').textContent = p.scored + ' of ' + p.received;
   const v = document.getElementById('lotverdict'); v.textContent = s.lot_verdict.decision; v.className = 'big ' + s.lot_verdict.decision;
   document.getElementById('why').textContent = typeof s.lot_verdict.why === 'string' ? s.lot_verdict.why : '';
-  document.getElementById('units').innerHTML = '<tr><th>file</th><th>verdict</th><th>reasons</th><th></th></tr>' + s.units.map(u =>
+  const rows = '<tr><th>file</th><th>verdict</th><th>reasons</th><th></th></tr>' + s.units.map(u =>
     '<tr><td>' + esc(u.file) + '</td><td class="' + esc(u.verdict || 'pending') + '">' + esc(u.verdict || 'pending') + '</td><td>' + esc((u.reasons || []).join('; ')) + '</td><td>' +
     (u.verdict ? '<button type="button" class="lb" data-sha="' + esc(u.image_sha256) + '" data-file="' + esc(u.file) + '">label</button>' : '') + '</td></tr>').join('');
+  const ut = document.getElementById('units'); if (ut.dataset.html !== rows) { ut.innerHTML = rows; ut.dataset.html = rows; }  // redrawn only on change: a click is never lost
   const fails = s.units.filter(u => u.verdict === 'fail');
   if (fails.length) { const box = document.getElementById('failing'); if (!shownFail.size) box.innerHTML = '';
     for (const u of fails) if (!shownFail.has(u.image_sha256)) { shownFail.add(u.image_sha256);
