@@ -45,6 +45,11 @@ _ZOOM_MIN_INLIERS = 60
 _MIN_EDGE_INSIDE_ZOOM = 0.1
 _MIN_EDGE_INSIDE = 0.4  # share of the reference edge points that must fall inside the unit image (the frame border is no evidence against an alignment)
 _MIN_NCC_COARSE = 0.55  # dense correlation over the mask, coarse level
+# ... when >= _ZOOM_MIN_INLIERS feature inliers agree with the refinement and the edges correlate:
+# polished metal, glass and gloss move their highlights with the light and the pose, so dense
+# intensity correlation falls (0.46 on a plated pendant with 90/112 ORB inliers) while the
+# geometry is vouched for twice over
+_MIN_NCC_VOUCHED = 0.3
 _MAX_CORNER_STD_PX = 0.2  # predicted 1-sigma (RMS) corner error, reference px (0.6 px at 3 sigma)
 _FEATURE_THR_PX = 3.0  # MAGSAC threshold and consistency scale, working-level px
 _SCALE_RANGE = (0.4, 2.5)

@@ -26,6 +26,7 @@ from ._base import (
     _MIN_EDGE_INSIDE_ZOOM,
     _MIN_INLIERS,
     _MIN_NCC_COARSE,
+    _MIN_NCC_VOUCHED,
     _MIN_RHO_FINE,
     _MIN_RHO_START,
     _N_BLOAT,
@@ -323,9 +324,10 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
             f"(< {100 * _MIN_EDGE_INLIERS:.0f}%; occlusion or another part?)"))
     if fine.rho < _MIN_RHO_FINE:
         return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION, f"edge correlation {fine.rho:.2f} < {_MIN_RHO_FINE}")
-    if ncc < _MIN_NCC_COARSE:
+    min_ncc = _MIN_NCC_VOUCHED if zoom else _MIN_NCC_COARSE  # zoom: the inliers agree (checked above)
+    if ncc < min_ncc:
         return h, fine, ncc, Refusal(RefusalCode.LOW_CORRELATION,
-                                     f"correlation over the mask {ncc:.2f} < {_MIN_NCC_COARSE}")
+                                     f"correlation over the mask {ncc:.2f} < {min_ncc}")
     if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
         return h, fine, ncc, Refusal(RefusalCode.UNDETERMINED, (
             f"alignment not determined by the content (predicted corner uncertainty "
