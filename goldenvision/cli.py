@@ -210,6 +210,9 @@ def seal_cmd(
     predecessor: Optional[Path] = typer.Option(None, "--predecessor", help="Earlier revision this package replaces."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (its signatures are lost)."),
     as_json: bool = typer.Option(False, "--json", help="Print the provenance of the new package as JSON."),
+    station: Optional[Path] = typer.Option(
+        None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color') applied to every capture; "
+                                "units are then inspected with the same --station (with --add-good: the units' profile)."),
 ) -> None:
     """Seal a golden sample from its captures (or extend one with accepted good units) and write the package.
 
@@ -234,17 +237,27 @@ def seal_cmd(
     if add_good:
         assert golden is not None  # checked above
         old = load_golden(_need_file(golden, "golden package"))
+        cal = None
+        if station is not None:
+            from .calibration.applied import load_station_calibration
+
+            cal = load_station_calibration(_need_file(station, "station profile"))
         with _progress() as bar:
             task = bar.add_task("adding good units", total=len(images) + 1)
             new = add_good_units(old, [str(p) for p in images],
-                                 progress=lambda d, t: bar.update(task, completed=d, total=t))
+                                 progress=lambda d, t: bar.update(task, completed=d, total=t), calibration=cal)
         pred = old if predecessor is None else load_golden(_need_file(predecessor, "golden package"))
     else:
         with _progress() as bar:
             task = bar.add_task("sealing", total=len(images) + 2)
             assert spec is not None  # checked above
+            calibration = None
+            if station is not None:
+                from .calibration.applied import load_station_calibration
+
+                calibration = load_station_calibration(_need_file(station, "station profile"))
             new = seal([str(p) for p in images], _need_file(spec, "spec sheet"),
-                       progress=lambda d, t: bar.update(task, completed=d, total=t))
+                       progress=lambda d, t: bar.update(task, completed=d, total=t), calibration=calibration)
         pred = load_golden(_need_file(predecessor, "golden package")) if predecessor else None
     keys = []
     if sign:

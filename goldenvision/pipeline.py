@@ -216,6 +216,13 @@ class Inspector:
         self.golden = golden
         self.models = StageModels.from_golden(golden)
         self.calibration = calibration  # a fitted station profile (--station): undistort, colour, scale
+        sealed_through = (golden.meta or {}).get("station_calibration")
+        if sealed_through and calibration is None:
+            raise CalibrationError(
+                f"the golden was sealed through the fitted station profile {sealed_through.get('file')} (sha256 "
+                f"{str(sealed_through.get('sha256'))[:12]}): its units must be inspected through a station profile "
+                "too (--station PROFILE, or Inspector(golden, calibration=...)), else sizes and colours are compared "
+                "across two frames")
         if calibration is not None and self.models.scale_mm_per_px is None and calibration.mm_per_px is not None:
             self.models = replace(self.models, scale_mm_per_px=calibration.mm_per_px)
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
@@ -519,6 +526,7 @@ def add_good_units(
     images: Sequence[ImageSource],
     *,
     progress: Callable[[int, int], None] | None = None,
+    calibration: Any = None,
 ) -> GoldenSample:
     """A new golden revision whose anomaly model has also learnt accepted good units.
 
@@ -534,6 +542,9 @@ def add_good_units(
     golden : GoldenSample
     images : sequence of path, bytes or ndarray (H, W, 3) uint8 RGB
         Photos of units a person accepted as good.
+    calibration : StationCalibration, optional
+        The fitted station profile the units were photographed through (needed when the
+        golden was sealed through one).
 
     Returns
     -------
@@ -543,7 +554,7 @@ def add_good_units(
     """
     if not images:
         raise ImageError("add_good_units: expected at least one good unit photo, got none")
-    inspector = Inspector(golden)
+    inspector = Inspector(golden, calibration=calibration)
     warped_list, valids, added = [], [], []
     for i, src in enumerate(images):
         name = str(src) if isinstance(src, (str, Path)) else f"good unit {i}"

@@ -367,8 +367,9 @@ class GoldenCaptures:
     """
 
     def __init__(self, images: Sequence[ImageSource], spec: Spec, profile: StationProfile | None, *,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, calibration: Any = None) -> None:
         self._images = list(images)
+        self._calibration = calibration  # a fitted station profile (seal --station): undistort, colour, scale
         if not self._images:
             raise ImageError("seal: expected at least one golden capture, got none")
         self._spec = spec
@@ -383,6 +384,8 @@ class GoldenCaptures:
         self.dimension_problems: list[str] = []
         self.dimension_failures: dict[str, list[str]] = {}
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
+        if self.scale_mm_per_px is None and calibration is not None:
+            self.scale_mm_per_px = calibration.mm_per_px
         frame, correction, info = self._read(0)
         self.reference = frame
         self.product_mask = _product_mask(profile, frame.shape[:2], spec)
@@ -410,8 +413,11 @@ class GoldenCaptures:
             raise ImageError(f"golden {name}: changed while sealing (sha256 {self._sha256[i]} first, "
                              f"{loaded.sha256} now)")
         try:
-            frame, info = _to_frame(loaded.rgb, self._profile)
-            cc = _color_correction(frame, self._profile)
+            rgb = loaded.rgb if self._calibration is None else self._calibration.apply(loaded.rgb, name=name)
+            frame, info = _to_frame(rgb, self._profile)
+            fitted = None if self._calibration is None else self._calibration.color_correction
+            cc = fitted if fitted is not None and (self._profile is None or self._profile.chart is None) \
+                else _color_correction(frame, self._profile)
         except CalibrationError as exc:
             raise CalibrationError(f"golden {name}: {exc}") from None
         cond = {"image": name, "sha256": loaded.sha256, **info, "chart_residual_de00": cc.residual_de00_mean}
@@ -535,6 +541,7 @@ def seal(
     spec: "Spec | dict | str | Path",
     *,
     progress: Callable[[int, int], None] | None = None,
+    calibration: Any = None,
 ) -> GoldenSample:
     """Seal a golden sample from several captures, streaming them.
 
@@ -553,6 +560,12 @@ def seal(
     progress : callable (done, total), optional
         ``total = len(images) + 2``: one step per capture read the first time, one when the
         models are fitted, one at the end.
+    calibration : StationCalibration, optional
+        A fitted station profile (``seal --station``; see
+        :func:`goldenvision.calibration.applied.load_station_calibration`): every capture is
+        size-checked and undistorted, its colour model corrects colours, its scale gives mm
+        when the spec has none. Recorded in ``meta["station_calibration"]``; units must then be
+        inspected through a station profile too.
 
     Returns
     -------
@@ -581,15 +594,17 @@ def seal(
     if len(images) < 1:
         raise ImageError("seal: expected at least one golden capture, got none")
     try:
-        return _seal(images, spec, base_dir, progress)
+        return _seal(images, spec, base_dir, progress, calibration)
     except CaptureAlignmentError as exc:
-        if spec.registration != "auto" or exc.aligned_before > 0 or _others_align(images, spec, base_dir, exc.index):
+        if spec.registration != "auto" or exc.aligned_before > 0 or _others_align(images, spec, base_dir, exc.index,
+                                                                                  calibration):
             raise  # the product aligns: this capture is the odd one (a wrong or spoilt photo), named
         why = str(exc).split(". To seal:")[0]
         hint = str(exc).split(". To seal: ", 1)[-1] if ". To seal: " in str(exc) else ""
-        rigid = _silhouettes_agree(images, spec, base_dir)
+        rigid = _silhouettes_agree(images, spec, base_dir, calibration)
         if rigid is not None:  # a rigid product on a plain ground: its outline pins the pose
-            golden = _seal(images, load_spec({**spec.to_dict(), "registration": "outline"}), base_dir, progress)
+            golden = _seal(images, load_spec({**spec.to_dict(), "registration": "outline"}), base_dir, progress,
+                           calibration)
             golden.meta["alignment_fallback"] = {
                 "why": why, "spec_registration": spec.registration, "registration": "outline",
                 "compared_with": ("units placed by their silhouette on the plain ground (centroid, turn over the full "
@@ -602,7 +617,7 @@ def seal(
         if fallback is None:
             raise
         fb_spec, not_judged = fallback
-        golden = _seal(images, fb_spec, base_dir, progress)
+        golden = _seal(images, fb_spec, base_dir, progress, calibration)
         golden.meta["alignment_fallback"] = {
             "why": why, "spec_registration": spec.registration, "registration": "none",
             "compared_with": ("no alignment: every unit's photo, resized to the golden's frame, is compared by "
@@ -618,12 +633,14 @@ def seal(
 MIN_CAPTURES_WITHOUT_ALIGNMENT = 3
 
 
-def _others_align(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None, failed: int) -> bool:
+def _others_align(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None, failed: int,
+                  calibration: Any = None) -> bool:
     """Whether one of the (up to two) captures after ``failed`` aligns precisely to capture 0."""
     rest = [i for i in range(failed + 1, len(images))][:2]
     if not rest:
         return False
-    caps = GoldenCaptures([images[0]] + [images[i] for i in rest], spec, _resolve_profile(spec, base_dir))
+    caps = GoldenCaptures([images[0]] + [images[i] for i in rest], spec, _resolve_profile(spec, base_dir),
+                          calibration=calibration)
     for k in range(1, len(rest) + 1):
         try:
             caps.capture(k)
@@ -638,7 +655,8 @@ def _others_align(images: Sequence[ImageSource], spec: Spec, base_dir: Path | No
 RIGID_OUTLINE_RMS_PX = 1.0
 
 
-def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None) -> float | None:
+def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
+                       calibration: Any = None) -> float | None:
     """The worst outline RMS (golden px) of captures 1.. placed on capture 0 by silhouette, when
     every one fits with IoU >= 0.95 and an RMS within :data:`RIGID_OUTLINE_RMS_PX` of the
     working scale; else None (not a rigid product on a plain ground, or no silhouette)."""
@@ -649,7 +667,8 @@ def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path
     worst = 0.0
     for src in list(images)[:20]:
         try:
-            frame, _ = _to_frame(load_image(src).rgb, profile)
+            rgb = load_image(src).rgb
+            frame, _ = _to_frame(rgb if calibration is None else calibration.apply(rgb), profile)
         except GoldenVisionError:
             return None
         if ref is None:
@@ -664,10 +683,10 @@ def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path
 
 
 def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
-          progress: Callable[[int, int], None] | None) -> GoldenSample:
+          progress: Callable[[int, int], None] | None, calibration: Any = None) -> GoldenSample:
     """:func:`seal` with one spec (the alignment-free fallback calls it a second time)."""
     profile = _resolve_profile(spec, base_dir)
-    caps = GoldenCaptures(images, spec, profile, progress=progress)
+    caps = GoldenCaptures(images, spec, profile, progress=progress, calibration=calibration)
     n = len(caps)
     total = n + 2
 
@@ -713,6 +732,8 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         },
         "dimensions_not_measurable": not_measurable,
     }
+    if calibration is not None:
+        meta["station_calibration"] = calibration.record()
     states = {
         "registration": caps.registration_model.to_state(),
         "color": color_model.to_state(),

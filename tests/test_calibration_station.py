@@ -136,3 +136,36 @@ def test_serve_station_profile_reaches_the_scoring_inspector(station, monkeypatc
     monkeypatch.setenv(scoring.STATION_PROFILE_ENV, str(path))
     cal = scoring._station_calibration()
     assert cal is not None and cal.sha256 == sha256_of(path)
+
+
+def test_seal_through_the_station_profile_then_inspect_through_it(station):
+    """``seal --station``: the golden's captures go through the same profile as its units."""
+    from goldenvision.cli import app
+
+    d, path = station
+    cal = load_station_calibration(path)
+    caps = [_tint(_with_chart(panel_photo(i, shift=s), _chart(280, GREY)), GAINS)
+            for i, s in enumerate([(0, 0), (2, 1), (-1, 2)])]
+    golden = gv.seal(caps, {**spec_with_panel(), "anomaly_zones": []}, calibration=cal)
+    assert golden.meta["station_calibration"]["sha256"] == sha256_of(path)
+    golden.save(d / "g-station.gvpkg")
+    g = gv.load_golden(d / "g-station.gvpkg")
+    res = gv.Inspector(g, calibration=cal).inspect(_unit(20))
+    assert res.verdict == gv.Verdict.passed, res.reasons
+    # the golden's Lab came through the station's colour model: the tinted captures read as the panel
+    plain_golden = gv.seal(caps, {**spec_with_panel(), "anomaly_zones": []})
+    z = spec_with_panel()["colors"][0]["name"]
+    assert gv.delta_e_2000(golden.meta["golden_lab"][z], plain_golden.meta["golden_lab"][z]) > 1.0
+    with pytest.raises(CalibrationError, match="sealed through the fitted station profile station.json"):
+        gv.Inspector(g)
+    for i, c in enumerate(caps):
+        (d / f"cap{i}.png").write_bytes(png_bytes(c))
+    (d / "spec-panel.json").write_text(json.dumps({**spec_with_panel(), "anomaly_zones": []}))
+    runner = CliRunner()
+    r = runner.invoke(app, ["seal", *[str(d / f"cap{i}.png") for i in range(3)], "--spec", str(d / "spec-panel.json"),
+                            "--out", str(d / "cli.gvpkg"), "--station", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["inspect", str(d / "u0.png"), "-g", str(d / "cli.gvpkg"), "--station", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["inspect", str(d / "u0.png"), "-g", str(d / "cli.gvpkg")])
+    assert r.exit_code == 65 and "--station PROFILE" in r.output
