@@ -130,7 +130,8 @@ def test_inspector_drags_a_box_on_the_lot_page_in_headless_chromium(tmp_path, go
         drv.get(base + "/ui/login")
         drv.find_element(By.ID, "key").send_keys(key)
         drv.find_element(By.ID, "signin").click()
-        wait = WebDriverWait(drv, 30)
+        wait = WebDriverWait(drv, 90)
+        wait.until(lambda d: "/ui/lots" in d.current_url)  # signed in: the cookie is set
         drv.get(f"{base}/ui/lots/{lot}")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button.lb[data-file='stain.png']"))
         drv.find_element(By.CSS_SELECTOR, "button.lb[data-file='stain.png']").click()
