@@ -151,7 +151,7 @@ def test_operator_drags_a_box_on_the_page_in_headless_chromium(golden_pkg, tmp_p
     drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
     try:
         drv.get(server.url)
-        wait = WebDriverWait(drv, 20)
+        wait = WebDriverWait(drv, 90)
         wait.until(lambda d: d.find_element(By.ID, "labelling").is_displayed()
                    and d.execute_script("return document.getElementById('unit').naturalWidth") > 0)
         img = drv.find_element(By.ID, "unit")
