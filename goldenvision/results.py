@@ -188,6 +188,11 @@ class ColorResult:
     ``lab`` is the zone's robust mean CIELAB (D65). Deltas (``d_l``, ``d_c``, ``d_h``) are
     CIEDE2000's weighted components ΔL'/(kL SL), ΔC'/(kC SC), ΔH'/(kH SH) of the unit
     *relative to the reference* (target if any, else golden): ``d_l < 0`` reads "darker".
+
+    ``reference`` says what judged the colour ("chart", "station profile", "relative-to-golden"
+    with a fitted light field, "srgb-assumption"), ``uncertainty_de00`` its measured
+    uncertainty (None = not estimated) and ``note`` what it cannot tell. A zone passes when its
+    ΔE00 is within ``tolerance + uncertainty_de00`` (the same rule for target and golden).
     """
 
     name: str
@@ -205,14 +210,22 @@ class ColorResult:
     uniformity_de00: float | None = None
     uniformity_tolerance: float | None = None
     valid_fraction: float = 1.0
+    reference: str | None = None
+    uncertainty_de00: float | None = None
+    note: str | None = None
+
+    @property
+    def _guard(self) -> float:
+        u = self.uncertainty_de00
+        return 0.0 if u is None or not u == u else float(u)
 
     @property
     def ok_target(self) -> bool:
-        return self.delta_e_target is None or self.delta_e_target <= self.tolerance
+        return self.delta_e_target is None or self.delta_e_target <= self.tolerance + self._guard
 
     @property
     def ok_golden(self) -> bool:
-        return self.delta_e_golden <= self.golden_tolerance
+        return self.delta_e_golden <= self.golden_tolerance + self._guard
 
     @property
     def ok_uniformity(self) -> bool:
@@ -250,6 +263,9 @@ class ColorResult:
             "uniformity_de00": jsonable(self.uniformity_de00),
             "uniformity_tolerance": self.uniformity_tolerance,
             "valid_fraction": jsonable(self.valid_fraction),
+            "reference": self.reference,
+            "uncertainty_de00": jsonable(self.uncertainty_de00),
+            "note": self.note,
             "ok": self.ok,
         }
 
