@@ -192,7 +192,9 @@ class ColorResult:
     ``reference`` says what judged the colour ("chart", "station profile", "relative-to-golden"
     with a fitted light field, "srgb-assumption"), ``uncertainty_de00`` its measured
     uncertainty (None = not estimated) and ``note`` what it cannot tell. A zone passes when its
-    ΔE00 is within ``tolerance + uncertainty_de00`` (the same rule for target and golden).
+    ΔE00 is within tolerance; it fails when it exceeds ``tolerance + uncertainty_de00``; in
+    between the excess is not proven and the decision says ``review`` (same rule for target
+    and golden; see :attr:`within_uncertainty`).
     """
 
     name: str
@@ -215,17 +217,22 @@ class ColorResult:
     note: str | None = None
 
     @property
-    def _guard(self) -> float:
-        u = self.uncertainty_de00
-        return 0.0 if u is None or not u == u else float(u)
-
-    @property
     def ok_target(self) -> bool:
-        return self.delta_e_target is None or self.delta_e_target <= self.tolerance + self._guard
+        return self.delta_e_target is None or self.delta_e_target <= self.tolerance
 
     @property
     def ok_golden(self) -> bool:
-        return self.delta_e_golden <= self.golden_tolerance + self._guard
+        return self.delta_e_golden <= self.golden_tolerance
+
+    @property
+    def within_uncertainty(self) -> bool:
+        """Out of tolerance, but by no more than ``uncertainty_de00`` on every failing
+        criterion: the excess is not proven (the decision says ``review``, not ``fail``)."""
+        u = self.uncertainty_de00
+        if self.ok or u is None or not u == u or not self.ok_uniformity:
+            return False
+        return ((self.ok_target or self.delta_e_target is None or self.delta_e_target <= self.tolerance + u)
+                and (self.ok_golden or self.delta_e_golden <= self.golden_tolerance + u))
 
     @property
     def ok_uniformity(self) -> bool:

@@ -61,6 +61,7 @@ _TUKEY_C = 4.685
 _RIDGE = 1e-3  # small ridge on the non-constant terms (fits on few, clustered cells stay tame)
 _MIN_CELLS = 60  # fitting cells needed outside a zone
 _MATERIALS = 6  # k-means clusters of the golden's cells that vote alike on the light
+_SAME_MATERIAL_DE = 10.0  # golden cells within this ΔE*ab of a zone's colour count as its material
 _MARGIN_PX = 8  # golden px left out around a zone, on top of the zone
 
 
@@ -182,7 +183,7 @@ def _reduce(lin: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.n
     return small, ok
 
 
-_STABLE_LOG = 0.04  # a cell whose light-corrected log ratio between golden captures exceeds this is not registered
+_STABLE_DE = 2.0  # a cell whose light-corrected colour differs by more (ΔE*ab) between golden captures is not registered
 # reference array id -> (weak reference to it, its registered cells); a few goldens at a time
 _stable_cache: dict[int, tuple["weakref.ref[np.ndarray]", np.ndarray]] = {}
 
@@ -191,7 +192,7 @@ def registered_cells(golden_rgb: np.ndarray, captures: Sequence[np.ndarray]) -> 
     """Reduced-grid cells (bool) where every golden capture agrees with the reference.
 
     Each capture's light field relative to the reference is fitted and removed; a cell
-    whose largest-channel residual exceeds ``_STABLE_LOG`` in any capture is not registered
+    whose colour, so corrected, differs by more than ``_STABLE_DE`` (ΔE*ab) in any capture is not registered
     product (a background that moved under the product, an edge that does not align, a
     specular highlight that wanders) and does not enter the unit's light fit. With a single
     capture every usable cell counts. Cached per reference array.
@@ -201,6 +202,7 @@ def registered_cells(golden_rgb: np.ndarray, captures: Sequence[np.ndarray]) -> 
         return hit[1]
     g_small, _ = _reduce(_LUT_DECODE32[golden_rgb], None)
     ok = _usable(g_small)
+    lab_g = linear_srgb_to_lab_d65(g_small.astype(np.float64))
     h, w = ok.shape
     for cap in captures:
         if cap is golden_rgb or cap.shape != golden_rgb.shape:
@@ -212,9 +214,11 @@ def registered_cells(golden_rgb: np.ndarray, captures: Sequence[np.ndarray]) -> 
             continue
         yy, xx = np.mgrid[0:h, 0:w]
         pred = fit.log_gain(_norm(xx, w), _norm(yy, h))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res = np.abs(np.log(c_small.astype(np.float64)) - np.log(g_small.astype(np.float64)) - pred).max(axis=2)
-        ok &= use & (res < _STABLE_LOG)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            res = np.log(c_small.astype(np.float64)) - np.log(g_small.astype(np.float64)) - pred
+            moved = g_small.astype(np.float64) * np.exp(np.where(use[..., None], res, 0.0))
+        de = np.linalg.norm(linear_srgb_to_lab_d65(moved) - lab_g, axis=2)
+        ok &= use & (de < _STABLE_DE)
     if len(_stable_cache) >= 8:
         _stable_cache.clear()
     _stable_cache[id(golden_rgb)] = (weakref.ref(golden_rgb), ok)
@@ -319,14 +323,27 @@ def relative_zone_colors(
     u_small, ok_small = _reduce(u_lin, v)
     g_small, _ = _reduce(g_lin, None)
     ok_small = ok_small & registered_cells(golden_rgb, captures)
+    lab_small = linear_srgb_to_lab_d65(g_small.astype(np.float64))
     out: list[ColorResult] = []
     for zone in zones:
         j = model.index(zone.name)
         kl, kc, kh = (float(x) for x in zone.weights)
         wts = (kl, kc, kh)
         zmask = model.mask(zone.name)
-        base = ok_small & ~_zone_cells(zmask, ok_small.shape)
+        zcells = _zone_cells(zmask, ok_small.shape)
+        # leave the zone's material out, not only its region: a dye lot or a paper stock
+        # changes the whole material, and must not be read as light where it shows elsewhere
+        zone_lab = np.median(lab_small[zcells & _usable(g_small)], axis=0) if (zcells & _usable(g_small)).any() \
+            else np.full(3, np.nan)
+        same = np.linalg.norm(lab_small - zone_lab, axis=2) < _SAME_MATERIAL_DE
+        base = ok_small & ~zcells & ~same
         fit = fit_relative_illumination(u_small, g_small, base)
+        material_note = "; light fitted on the product's other materials (the zone's material left out)"
+        if fit is None:  # the zone's material is (nearly) all there is: leave out only the zone
+            base = ok_small & ~zcells
+            fit = fit_relative_illumination(u_small, g_small, base)
+            material_note = ("; the zone's material covers nearly all the product: light fitted on the rest of "
+                             "that material, so a change of the whole material is not detected")
         if fit is None:
             return None
         g = model._geoms[j]
@@ -353,7 +370,7 @@ def relative_zone_colors(
         _, dl, dc, dh = delta_e_2000_components(lab, ref, kL=wts[0], kC=wts[1], kH=wts[2])
         zone_lin = np.nanmedian(g_lin[g.y0 : g.y1, g.x0 : g.x1][g.mask], axis=0)
         unc = _cv_uncertainty(u_small, g_small, base, zone_lin, wts)
-        note = RELATIVE_NOTE
+        note = RELATIVE_NOTE + material_note
         if unc is None:
             note += "; uncertainty not measurable (too little product outside the zone), residual-based"
             zl = np.asarray(zone_lin, np.float64)
