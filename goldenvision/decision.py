@@ -86,6 +86,9 @@ def decide(
                 f"color {c.name}: only {100 * c.valid_fraction:.0f} % of the zone usable "
                 f"(covered, shadowed or specular); not judged"
             )
+        elif c.within_uncertainty:
+            reviews.append(_color_reason(c) + f" (within the measurement uncertainty "
+                           f"\u00b1{c.uncertainty_de00:.2f} of {c.reference}; not proven)")
         elif not c.ok:
             fails.append(_color_reason(c))
             severities.append(c.severity)

@@ -23,7 +23,8 @@ from .anomaly import AnomalyModel
 from .calibration.applied import StationCalibration
 from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
-from .color import ZoneColorModel, measure_zone_colors
+from .color import ZoneColorModel
+from .color.relative import judge_colors
 from .context import CONTEXT_KEYS, validate_context
 from .decision import Decision, decide
 from .enums import DefectType
@@ -407,8 +408,11 @@ class Inspector:
         colors = []
         if correction is not None and spec.colors:
             t = time.perf_counter()
-            lab = _lab_in_boxes(warped, correction, self._color_boxes_px)
-            colors = measure_zone_colors(lab, valid, m.color, spec.colors, target_labs=m.target_labs or None)
+            cc = correction
+            colors = judge_colors(warped, valid, self.golden.reference, cc.method,
+                                  lambda: _lab_in_boxes(warped, cc, self._color_boxes_px),
+                                  m.color, spec.colors, target_labs=m.target_labs or None,
+                                  captures=self.golden.captures)
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []

@@ -188,6 +188,13 @@ class ColorResult:
     ``lab`` is the zone's robust mean CIELAB (D65). Deltas (``d_l``, ``d_c``, ``d_h``) are
     CIEDE2000's weighted components ΔL'/(kL SL), ΔC'/(kC SC), ΔH'/(kH SH) of the unit
     *relative to the reference* (target if any, else golden): ``d_l < 0`` reads "darker".
+
+    ``reference`` says what judged the colour ("chart", "station profile", "relative-to-golden"
+    with a fitted light field, "srgb-assumption"), ``uncertainty_de00`` its measured
+    uncertainty (None = not estimated) and ``note`` what it cannot tell. A zone passes when its
+    ΔE00 is within tolerance; it fails when it exceeds ``tolerance + uncertainty_de00``; in
+    between the excess is not proven and the decision says ``review`` (same rule for target
+    and golden; see :attr:`within_uncertainty`).
     """
 
     name: str
@@ -205,6 +212,9 @@ class ColorResult:
     uniformity_de00: float | None = None
     uniformity_tolerance: float | None = None
     valid_fraction: float = 1.0
+    reference: str | None = None
+    uncertainty_de00: float | None = None
+    note: str | None = None
 
     @property
     def ok_target(self) -> bool:
@@ -213,6 +223,16 @@ class ColorResult:
     @property
     def ok_golden(self) -> bool:
         return self.delta_e_golden <= self.golden_tolerance
+
+    @property
+    def within_uncertainty(self) -> bool:
+        """Out of tolerance, but by no more than ``uncertainty_de00`` on every failing
+        criterion: the excess is not proven (the decision says ``review``, not ``fail``)."""
+        u = self.uncertainty_de00
+        if self.ok or u is None or not u == u or not self.ok_uniformity:
+            return False
+        return ((self.ok_target or self.delta_e_target is None or self.delta_e_target <= self.tolerance + u)
+                and (self.ok_golden or self.delta_e_golden <= self.golden_tolerance + u))
 
     @property
     def ok_uniformity(self) -> bool:
@@ -250,6 +270,9 @@ class ColorResult:
             "uniformity_de00": jsonable(self.uniformity_de00),
             "uniformity_tolerance": self.uniformity_tolerance,
             "valid_fraction": jsonable(self.valid_fraction),
+            "reference": self.reference,
+            "uncertainty_de00": jsonable(self.uncertainty_de00),
+            "note": self.note,
             "ok": self.ok,
         }
 

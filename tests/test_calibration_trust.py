@@ -110,11 +110,21 @@ def test_inspection_uses_abstains_or_says_no_chart(chart_golden):
     rec = res.provenance["color_calibration"]
     assert rec["method"].startswith("photo chart:") and rec["residual_de00"] < 1.0
     assert res.verdict == gv.Verdict.passed and res.color[0].delta_e_target < 1.5, res.reasons
-    # the same unit judged as sRGB (grey card, no chart in the photo) fails its colour
+    # the same unit with no chart in the photo (a grey card): read as plain sRGB the tint would
+    # move the panel by > 1.5 ΔE00; judged relative to the golden, the tint is removed as light,
+    # and the result says which reference judged it and what it cannot see
     grey_card = _chart(280, np.repeat(CC_SRGB.mean(axis=1, keepdims=True), 3, axis=1))
-    res_raw = insp.inspect(_tint(_with_chart(product, grey_card), (0.85, 0.95, 1.12)), unit_id="tinted-no-chart")
+    tinted = _tint(_with_chart(product, grey_card), (0.85, 0.95, 1.12))
+    res_raw = insp.inspect(tinted, unit_id="tinted-no-chart")
     assert res_raw.provenance["color_calibration"]["note"] == NO_CHART_NOTE
-    assert res_raw.color[0].delta_e_target > 1.5 and res_raw.verdict == gv.Verdict.failed
+    c = res_raw.color[0]
+    assert c.reference == "relative-to-golden" and c.uncertainty_de00 is not None
+    assert "whole product cannot be told from a change of light" in (c.note or "")
+    assert c.delta_e_target < 1.0 and res_raw.verdict == gv.Verdict.passed, res_raw.reasons
+    panel = np.asarray(chart_golden.spec.colors[0].region, dtype=np.int32)
+    raw_px = tinted[panel[:, 1].min() + 4 : panel[:, 1].max() - 4, panel[:, 0].min() + 4 : panel[:, 0].max() - 4]
+    raw_lab = np.median(ColorCorrection.identity().to_lab(raw_px.reshape(-1, 3)), axis=0)
+    assert float(delta_e_2000(raw_lab, c.lab)) > 1.5  # the tint was real
     # a chart that cannot be trusted: colours not judged, review with the reason
     res_bad = insp.inspect(_with_chart(product, _shadowed(_chart(280))), unit_id="bad-chart")
     assert res_bad.verdict == gv.Verdict.review and not res_bad.color

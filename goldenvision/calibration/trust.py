@@ -137,7 +137,8 @@ def chart_trust_check(
 PRECHECK_WORK_PX = 480
 #: Hue sectors (of 6) a window must hold saturated pixels of to call for the full chart search.
 PRECHECK_MIN_HUES = 4
-NO_CHART_NOTE = "no chart: sRGB assumed"
+NO_CHART_NOTE = ("no chart: camera RGB assumed sRGB; colour zones of a unit are judged relative to the golden "
+                 "with a light field fitted on the product (see each colour result)")
 
 
 def chart_precheck(rgb: np.ndarray, *, work_px: int = PRECHECK_WORK_PX) -> bool:
