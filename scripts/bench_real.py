@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench_real.py                        # KolektorSDD, methods texture + patchcore
     .venv/bin/python scripts/bench_real.py --methods texture
     .venv/bin/python scripts/bench_real.py --memory 100 300       # peak RSS of the anomaly fit only
+    .venv/bin/python scripts/bench_real.py --ablate               # why our PatchCore differs from the plain one
 
 KolektorSDD (``--data``, default ``../shared/data/kolektorsdd``): 25 commutators x 8 grey
 photos, ``PartN_label.png`` marks a crack. The photos are pre-aligned strips of a commutator
@@ -20,6 +21,13 @@ same AUROC for a plain PatchCore (Roth et al. 2022) on the same backbone and the
 good photos: all 152 Lite0 channels at stride 8 of the image resized by 0.5 (as the library's
 ``feature_scale``), a position-free memory bank (greedy k-centre coreset of ``--pc-bank``
 patches from a seeded pool), image score = the largest nearest-neighbour distance.
+
+``--ablate``: one factor at a time between the plain PatchCore and the library's methods, on
+the same features (computed once per scale): input scale, random projection to 64 channels,
+bank size, the per-cell bank at the same cell +- r (the library's ``patchcore``), 3 x 3
+neighbourhood averaging of the features (PatchCore's local aggregation) and the image score
+(largest cell vs. largest Gaussian-averaged evidence). The ablation bank is a seeded random
+subsample (not a coreset) so that every row costs seconds; the plain row above keeps the coreset.
 
 ``--memory N...``: peak resident memory (``ru_maxrss``) of ``AnomalyModel.fit`` on N
 synthetic 512 x 512 textured images served one at a time by a lazy sequence (the caller holds
@@ -134,6 +142,74 @@ def bench_kolektor(args: argparse.Namespace) -> None:
               f"image AUROC {auroc(s, labels):.4f} ({time.perf_counter() - t0:.1f} s)")
 
 
+def _pool_feats(f: np.ndarray, r: int) -> np.ndarray:
+    """Mean of the features over (2r+1)^2 cells (PatchCore's local neighbourhood aggregation)."""
+    if r <= 0:
+        return f
+    out = np.empty_like(f)
+    for c0 in range(0, f.shape[-1], 4):
+        out[..., c0 : c0 + 4] = cv2.blur(np.ascontiguousarray(f[..., c0 : c0 + 4]), (2 * r + 1, 2 * r + 1),
+                                         borderType=cv2.BORDER_REFLECT)
+    return out
+
+
+def ablate(args: argparse.Namespace) -> None:
+    """One factor at a time (see the module docstring), image AUROC per row."""
+    from goldenvision.anomaly import features as F
+    from goldenvision.anomaly import get_backbone
+    from goldenvision.anomaly.zone_features import projection
+
+    items = read_kolektor(args.data)
+    sealed, held, bad = split(items)
+    test = held + bad
+    labels = [False] * len(held) + [True] * len(bad)
+    bb = get_backbone()
+    shape = _rgb(sealed[0], None).shape[:2]
+    cache: dict[tuple[Path, float], np.ndarray] = {}
+
+    def raw(p: Path, scale: float) -> np.ndarray:
+        if (p, scale) not in cache:
+            img = cv2.resize(_rgb(p, shape), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            cache[p, scale] = bb.features(img, tile_px=1024).astype(np.float16)
+        return cache[p, scale].astype(np.float32)
+
+    def row(name: str, *, scale: float = 0.5, proj: int = 0, bank: int = 10000, pool: int = 0,
+            local: tuple[int, int] | None = None, sigma: float = 0.0) -> None:
+        t0 = time.perf_counter()
+
+        def tf(p: Path) -> np.ndarray:
+            f = _pool_feats(raw(p, scale), pool)
+            return f @ projection(f.shape[-1], proj) if proj else f
+
+        tr = [tf(p) for p in sealed]
+        if local is not None:
+            cell_bank = F.per_position_coreset(np.stack(tr), local[1])
+        else:
+            x = np.concatenate([f.reshape(-1, f.shape[-1]) for f in tr])
+            mem = x[np.sort(np.random.default_rng(0).choice(len(x), min(len(x), bank), replace=False))]
+        scores = []
+        for p in test:
+            f = tf(p)
+            d = F.local_nn_score(f, cell_bank, radius=local[0]) if local is not None else F.global_nn_score(f, mem)
+            if sigma > 0:
+                d = cv2.GaussianBlur(d, (0, 0), sigma)
+            scores.append(float(d.max()))
+        print(f"  {name:58s} image AUROC {auroc(scores, labels):.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    print(f"ablation on {len(sealed)} sealed / {len(held)} good + {len(bad)} defective (bank: random subsample)")
+    row("plain: scale 0.5, 152 ch, position-free bank 10000")
+    row("+ random projection to 64 ch (library proj_dim)", proj=64)
+    row("+ bank 2000 (library texture_bank)", bank=2000)
+    row("per-cell bank 8, radius 1 (library patchcore)", local=(1, 8))
+    row("per-cell bank 8, radius 1, 64 ch (library patchcore)", local=(1, 8), proj=64)
+    row("per-cell bank 32, radius 4", local=(4, 32))
+    row("+ 3x3 feature averaging", pool=1)
+    row("+ evidence averaged over sigma 1 cell", sigma=1.0)
+    row("scale 1.0", scale=1.0)
+    row("scale 1.0 + 3x3 feature averaging", scale=1.0, pool=1)
+    row("scale 1.0 + 3x3 averaging + evidence sigma 1 cell", scale=1.0, pool=1, sigma=1.0)
+
+
 class LazyImages:
     """A sequence of N synthetic 512 x 512 RGB images made on access (nothing is held)."""
 
@@ -174,6 +250,7 @@ def main() -> None:
     ap.add_argument("--pc-bank", type=int, default=10000, help="plain PatchCore coreset size (0 = skip)")
     ap.add_argument("--memory", type=int, nargs="*", help="peak RSS of fitting N 512x512 images (no Kolektor run)")
     ap.add_argument("--memory-methods", nargs="+", default=["variation", "texture"])
+    ap.add_argument("--ablate", action="store_true", help="one-factor ablation plain PatchCore vs. ours")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -187,6 +264,9 @@ def main() -> None:
         return
     if not args.data.is_dir():
         sys.exit(f"KolektorSDD not found at {args.data}")
+    if args.ablate:
+        ablate(args)
+        return
     bench_kolektor(args)
 
 

@@ -97,8 +97,32 @@ def projection(c_in: int, c_out: int) -> np.ndarray:
     return p
 
 
+#: Local neighbourhood aggregation of the patch features (PatchCore §3.1, Roth et al. 2022): each
+#: cell's feature is the mean over (2 r + 1)^2 cells, so a patch is described with its context
+#: and a one-cell jitter of the backbone's response averages out. r = 1 as in the paper.
+FEATURE_POOL_CELLS = 1
+#: The cell score map is averaged by a Gaussian of this sigma (cells) before it is read: the
+#: evidence of a defect that spans a few cells adds up, a single cell's outlier (a pore, a glint,
+#: a feature that fell between two good ones) is averaged down. One cell: the backbone's stride,
+#: the finest scale the features resolve.
+EVIDENCE_SIGMA_CELLS = 1.0
+
+
+def pool_features(f: np.ndarray, r: int = FEATURE_POOL_CELLS) -> np.ndarray:
+    """Mean of ``f`` (h, w, C) over (2r+1)^2 cells (reflected borders), float32."""
+    if r <= 0:
+        return f
+    f = np.ascontiguousarray(f, np.float32)
+    out = np.empty_like(f)
+    for c0 in range(0, f.shape[-1], 4):  # cv2.blur takes at most 4 channels at a time
+        out[..., c0 : c0 + 4] = cv2.blur(np.ascontiguousarray(f[..., c0 : c0 + 4]), (2 * r + 1, 2 * r + 1),
+                                         borderType=cv2.BORDER_REFLECT).reshape(f.shape[:2] + (-1,))
+    return out
+
+
 def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
-    """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``."""
+    """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``
+    and averaged over the cell's neighbourhood (:data:`FEATURE_POOL_CELLS`)."""
     from .backbone import get_backbone
 
     c = model.config
@@ -106,7 +130,7 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     if c.feature_scale != 1.0:
         img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
                          interpolation=cv2.INTER_AREA)
-    f = get_backbone().features(img, tile_px=c.tile_px)
+    f = pool_features(get_backbone().features(img, tile_px=c.tile_px), FEATURE_POOL_CELLS)
     if 0 < c.proj_dim < f.shape[-1]:
         f = f @ projection(f.shape[-1], c.proj_dim)
     return f
@@ -120,6 +144,10 @@ def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> n
 
 
 def cells_to_px(model: AnomalyModel, cells: np.ndarray) -> np.ndarray:
+    """Cell score map -> golden px, after averaging the evidence over :data:`EVIDENCE_SIGMA_CELLS`."""
+    if EVIDENCE_SIGMA_CELLS > 0:
+        cells = cv2.GaussianBlur(np.ascontiguousarray(cells, np.float32), (0, 0), EVIDENCE_SIGMA_CELLS,
+                                 borderType=cv2.BORDER_REFLECT)
     h, w = model.shape_
     hs, ws = max(16, round(h * model.config.feature_scale)), max(16, round(w * model.config.feature_scale))
     up = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_LINEAR)[:hs, :ws]
