@@ -1,0 +1,67 @@
+"""The product-zoo table of issue 13: ``scripts/bench.py`` for every family in both modes, one row each.
+
+    .venv/bin/python scripts/zoo_table.py [--units 8] [--goldens 3] [--size 0.6] [--families wallet,label,...]
+
+Runs ``bench.py --family F --mode M --units N --goldens G --size S --repeat 1`` in a child
+process per row and prints a Markdown table from its output: verdicts right (good / defective),
+defects found at their place, good units flagged, dimension RMS / max error (mm), mean colour
+error against the truth (ΔE00), registration error at the product centre (mean / max px) and the
+median latency per unit (ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery")
+
+
+def row(family: str, mode: str, args: argparse.Namespace) -> str:
+    cmd = [sys.executable, str(Path(__file__).with_name("bench.py")), "--family", family, "--mode", mode,
+           "--units", str(args.units), "--goldens", str(args.goldens), "--size", str(args.size), "--repeat", "1",
+           "--out", f"/tmp/gv-zoo-{family}-{mode}"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    conf = re.search(r"verdict confusion.*?\n.*?\n\s+pass\s+(\d+)\s+(\d+)\s+(\d+)\n\s+fail\s+(\d+)\s+(\d+)\s+(\d+)", out, re.S)
+    if conf is None:
+        return f"| {family} / {mode} | bench failed: {out[-200:]!r} |"
+    pp, pf, pr, fp, ff, fr = (int(v) for v in conf.groups())
+    good_n, bad_n = pp + pf + pr, fp + ff + fr
+    found = re.search(r"injected defects found at their place (\d+)/(\d+)", out)
+    flagged = re.search(r"units without defects flagged (\d+)/(\d+)", out)
+    dim = re.search(r"\n\s+all\s+rms ([\d.]+) max \|e\| ([\d.]+)", out)
+    col = re.search(r"all zones\s+mean ([\d.]+)", out)
+    reg = re.search(r"registration error at the product centre.*?mean ([\d.]+), max ([\d.]+) px", out)
+    refused = re.search(r"\((\d+) units aligned, (\d+) not\)", out)
+    lat = re.search(r"\n\s+total\s+([\d.]+)", out)
+    verdicts = f"{pp + ff}/{good_n + bad_n} ({pp}/{good_n} good, {ff}/{bad_n} defective{', ' + str(pr + fr) + ' review' if pr + fr else ''})"
+    reg_s = f"{reg.group(1)} / {reg.group(2)}" if reg else "-"
+    if refused and int(refused.group(2)):
+        reg_s += f" ({refused.group(2)} refused)"
+    return (f"| {family} / {mode} | {verdicts} | {found.group(1) + '/' + found.group(2) if found else '-'} | "
+            f"{flagged.group(1) + '/' + flagged.group(2) if flagged else '-'} | "
+            f"{dim.group(1) + ' / ' + dim.group(2) if dim else '-'} | {col.group(1) if col else '-'} | {reg_s} | "
+            f"{lat.group(1) if lat else '-'} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--units", type=int, default=8)
+    ap.add_argument("--goldens", type=int, default=3)
+    ap.add_argument("--size", type=float, default=0.6)
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--modes", default="station,handheld")
+    args = ap.parse_args()
+    print("| family / mode | verdicts right | defects found | good flagged | dim RMS / max mm | colour ΔE00 | reg px (centre mean / max) | ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for mode in args.modes.split(","):
+        for fam in args.families.split(","):
+            print(row(fam, mode, args), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
