@@ -672,3 +672,24 @@ def test_texture_spread_is_not_inflated_by_the_products_own_edges():
     assert model.score(shoot(_plate_on_grain(99), rng, noise=1.5)).score < 1.0
     res = model.score(shoot(_plate_on_grain(99, dark=40), rng, noise=1.5))
     assert res.score >= 1.0 and any(overlaps(d.bbox, (20, 70, 34, 90)) for d in res.defects)
+
+
+def _stitched_weave(seed: int, *, skip: bool = False) -> np.ndarray:
+    """A woven band (unit-specific weave, sd 6 levels) with a row of dark stitches 1.2 x 0.6 mm."""
+    img = grain_unit(seed, h=80, w=200, leather=(70, 130, 190), patch=(70, 130, 190))
+    for i, x in enumerate(range(10, 190, 20)):
+        if not (skip and i == 4):
+            cv2.rectangle(img, (x, 37), (x + 11, 42), (40, 40, 50), -1)
+    return img
+
+
+def test_stitching_zone_tolerates_another_weave_but_not_a_missing_stitch():
+    rng = np.random.default_rng(12)
+    caps = [shoot(_stitched_weave(7), rng, noise=1.5) for _ in range(3)]
+    zone = AnomalyZone(name="hem", defect_type="stitching", min_area_mm2=0.3,
+                       region=[[6, 6], [194, 6], [194, 74], [6, 74]])
+    model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    assert model.methods_ == {"hem": "variation"} and model.tex_sd_["hem"] > 1.0
+    assert model.score(shoot(_stitched_weave(99), rng, noise=1.5)).score < 1.0
+    res = model.score(shoot(_stitched_weave(99, skip=True), rng, noise=1.5))
+    assert res.score >= 1.0 and any(overlaps(d.bbox, (90, 37, 102, 43)) for d in res.defects)

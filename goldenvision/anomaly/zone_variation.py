@@ -88,6 +88,19 @@ def tex_zones(model: AnomalyModel) -> list[_Zone]:
     return [z for z in model.zones_ if z.method == "texture_variation"]
 
 
+#: Zone defect types of pixel-statistics zones (``variation``) that lie on a textile, whose weave
+#: differs from unit to unit like a grain: their spread gets the texture floor too (no low-pass:
+#: a stitch is thinner than the low-pass of ``finish`` zones).
+TEXTILE_DEFECT_TYPES = ("stitching",)
+
+
+def floored_zones(model: AnomalyModel) -> list[_Zone]:
+    """Zones whose spread is floored by the unit-to-unit texture variance (:func:`texture_spread`):
+    ``texture_variation`` zones, and ``variation`` zones of a ``TEXTILE_DEFECT_TYPES`` type."""
+    return [z for z in model.zones_ if z.method == "texture_variation" or (
+        z.method == "variation" and getattr(z.spec.defect_type, "value", z.spec.defect_type) in TEXTILE_DEFECT_TYPES)]
+
+
 def tex_slices(model: AnomalyModel, z: _Zone, margin: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     """(outer, inner) slices: the zone bbox grown by ``margin`` px, and the bbox inside it."""
     h, w = model.shape_
@@ -129,8 +142,11 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
     """
     c = model.config
     model.tex_sd_ = {}
-    for z in tex_zones(model):
-        sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
+    for z in floored_zones(model):
+        if z.method == "texture_variation":
+            sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
+        else:  # full resolution: a 5 px median keeps structure >= 3 px wide (stitches, print strokes)
+            sw = 2.0
         k = int(min(max(2 * round(sw) + 1, 3), 99))
         outer, inner = tex_slices(model, z, k)
         m = model.mean_[outer]
