@@ -689,7 +689,7 @@ def test_stitching_zone_tolerates_another_weave_but_not_a_missing_stitch():
     zone = AnomalyZone(name="hem", defect_type="stitching", min_area_mm2=0.3,
                        region=[[6, 6], [194, 6], [194, 74], [6, 74]])
     model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
-    assert model.methods_ == {"hem": "variation"} and model.tex_sd_["hem"] > 1.0
+    assert model.methods_ == {"hem": "variation"} and model.tex_sd_["hem"] > 0.5
     assert model.score(shoot(_stitched_weave(99), rng, noise=1.5)).score < 1.0
     res = model.score(shoot(_stitched_weave(99, skip=True), rng, noise=1.5))
     assert res.score >= 1.0 and any(overlaps(d.bbox, (90, 37, 102, 43)) for d in res.defects)

@@ -155,7 +155,10 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         r = (m - med.astype(np.float32))[inner]
         x0, y0, x1, y1 = z.bbox
         zm = z.mask[y0:y1, x0:x1] & (model.n_[y0:y1, x0:x1] > 0)
-        tv = _material_variance(r, model.materials_.get(z.spec.name), zm)
+        # full resolution: one pool for the zone (the substrate's weave dominates it); per material
+        # the median also reads thin structure (a stitch's blurred sides) as its material's texture
+        labels = model.materials_.get(z.spec.name) if z.method == "texture_variation" else None
+        tv = _material_variance(r, labels, zm)
         sl = sp[y0:y1, x0:x1]
         sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * tv[zm][:, None])
         model.tex_sd_[z.spec.name] = float(np.sqrt(np.median(tv[zm]))) if zm.any() else 0.0
