@@ -645,3 +645,51 @@ def test_min_contrast_dl_ignores_fainter_deviations_and_keeps_stronger_ones():
     r_plain, r_gated = plain.score(strong), gated.score(strong)
     assert at(r_plain, 27, 27) and at(r_plain, 87, 57)  # the statistics alone flag both
     assert not at(r_gated, 27, 27) and at(r_gated, 87, 57)
+
+
+def _plate_on_grain(seed: int, *, dark: int = 0) -> np.ndarray:
+    """A dark grained plate (grain sd 6 levels) with a round hole on a light backdrop, 0.1 mm/px."""
+    img = grain_unit(seed, leather=(70, 80, 100), patch=(70, 80, 100)).astype(np.int16)
+    img[:, :20] = 200  # light backdrop left of the plate's edge
+    cv2.circle(img, (120, 80), 14, (200, 200, 200), -1)
+    if dark:
+        img[70:90, 20:34] -= dark  # a blot touching the plate's outline
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_texture_spread_is_not_inflated_by_the_products_own_edges():
+    rng = np.random.default_rng(11)
+    g = _plate_on_grain(7)
+    caps = [shoot(g, rng, noise=1.5) for _ in range(3)]
+    model = AnomalyModel.fit(caps, [AnomalyZone(name="plate", defect_type="finish", min_area_mm2=0.5)],
+                             scale_mm_per_px=SCALE)
+    assert model.methods_ == {"plate": "texture_variation"}
+    # the texture's variance is the grain's, not the outline's or the hole's (200 vs ~80 levels)
+    assert model.tex_sd_["plate"] < 6.0
+    sp = 1.0 / model.inv_spread_.mean(axis=2)
+    assert np.median(sp[75:85, 22:28]) < 2.0 * np.median(sp[120:150, 60:100])
+    # another unit's grain passes, a 1.4 x 2 mm blot at the outline (-40 levels) is found
+    assert model.score(shoot(_plate_on_grain(99), rng, noise=1.5)).score < 1.0
+    res = model.score(shoot(_plate_on_grain(99, dark=40), rng, noise=1.5))
+    assert res.score >= 1.0 and any(overlaps(d.bbox, (20, 70, 34, 90)) for d in res.defects)
+
+
+def _stitched_weave(seed: int, *, skip: bool = False) -> np.ndarray:
+    """A woven band (unit-specific weave, sd 6 levels) with a row of dark stitches 1.2 x 0.6 mm."""
+    img = grain_unit(seed, h=80, w=200, leather=(70, 130, 190), patch=(70, 130, 190))
+    for i, x in enumerate(range(10, 190, 20)):
+        if not (skip and i == 4):
+            cv2.rectangle(img, (x, 37), (x + 11, 42), (40, 40, 50), -1)
+    return img
+
+
+def test_stitching_zone_tolerates_another_weave_but_not_a_missing_stitch():
+    rng = np.random.default_rng(12)
+    caps = [shoot(_stitched_weave(7), rng, noise=1.5) for _ in range(3)]
+    zone = AnomalyZone(name="hem", defect_type="stitching", min_area_mm2=0.3,
+                       region=[[6, 6], [194, 6], [194, 74], [6, 74]])
+    model = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    assert model.methods_ == {"hem": "variation"} and model.tex_sd_["hem"] > 0.5
+    assert model.score(shoot(_stitched_weave(99), rng, noise=1.5)).score < 1.0
+    res = model.score(shoot(_stitched_weave(99, skip=True), rng, noise=1.5))
+    assert res.score >= 1.0 and any(overlaps(d.bbox, (90, 37, 102, 43)) for d in res.defects)

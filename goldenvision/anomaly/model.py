@@ -186,8 +186,8 @@ class AnomalyModel:
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
         sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px)
+        ZV.fit_materials(self)  # materials first: the texture spread is pooled per material
         ZV.texture_spread(self, sp)
-        ZV.fit_materials(self)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
