@@ -274,6 +274,7 @@ class ColorResult:
             "uncertainty_de00": jsonable(self.uncertainty_de00),
             "note": self.note,
             "ok": self.ok,
+            "within_uncertainty": self.within_uncertainty,
         }
 
 

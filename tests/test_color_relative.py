@@ -187,3 +187,19 @@ def test_excess_within_uncertainty_reviews_beyond_fails():
     assert decide(registration=reg, colors=[out]).verdict == Verdict.failed
     assert decide(registration=reg, colors=[no_u]).verdict == Verdict.failed
     assert unsure.to_dict()["uncertainty_de00"] == 0.5 and unsure.to_dict()["reference"] == RELATIVE_METHOD
+
+
+def test_registered_cells_leave_out_what_moves_between_golden_captures():
+    from goldenvision.color.relative import registered_cells
+
+    rng = np.random.default_rng(4)
+    base = _scene(seed=11)
+    caps = []
+    for k in range(3):
+        img = base.copy()
+        # a blotchy background strip that lies differently under the product in every capture
+        img[:, :16] = 0.1 + 0.5 * rng.random((H, 16, 1))
+        caps.append(_encode(img * _light((1.0 + 0.02 * k, 1.0, 1.0 - 0.02 * k), 0.03 * k, 0.0, 0.02)))
+    ok = registered_cells(caps[0], caps)
+    assert ok[:, 5:].mean() > 0.9  # the product agrees across captures despite their light
+    assert ok[:, :4].mean() < 0.2  # the moving strip does not

@@ -333,7 +333,9 @@ def relative_zone_colors(
         # changes the whole material, and must not be read as light where it shows elsewhere
         use = zcells & _usable(g_small)
         zone_lab = np.median(lab_small[use], axis=0) if use.any() else np.full(3, np.nan)
-        return zcells, np.linalg.norm(lab_small - zone_lab, axis=2) < _SAME_MATERIAL_DE
+        same = (np.linalg.norm(lab_small - zone_lab, axis=2) < _SAME_MATERIAL_DE).astype(np.uint8)
+        # cells next to the material hold some of it (text on paper, a print's edge): out too
+        return zcells, cv2.dilate(same, np.ones((3, 3), np.uint8)).astype(bool)
 
     def judge(zone: ColorZone, extra: np.ndarray, extra_note: str) -> ColorResult | None:
         j = model.index(zone.name)

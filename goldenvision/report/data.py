@@ -279,7 +279,8 @@ def _color_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
     for c in r.get("color", []):
         ref = c.get("target_lab") or c.get("golden_lab")
         words = color_shift_words(c["lab"], ref, c.get("d_l", 0.0), c.get("d_c", 0.0), c.get("d_h", 0.0)) if ref else ""
-        rows.append({**c, "words": words, "reference": "target" if c.get("target_lab") else "golden"})
+        rows.append({**c, "words": words, "reference": "target" if c.get("target_lab") else "golden",
+                     "judged_by": c.get("reference"), "color_note": c.get("note")})
     return rows
 
 
