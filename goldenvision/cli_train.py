@@ -48,7 +48,7 @@ def register_commands(app: typer.Typer) -> None:
         minutes: Optional[float] = typer.Option(None, "--minutes", min=0.5, help="Wall-time budget of the training loop."),
         val: int = typer.Option(100, "--val", min=1, help="Samples held out for validation (recorded in split.json)."),
         seed: int = typer.Option(0, "--seed"),
-        resume: bool = typer.Option(False, "--resume", help="Continue from MODEL_DIR/last.pt (same split)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue from MODEL_DIR/last.pt; recorded sides kept, newly labelled samples split by the same rule."),
         crop: int = typer.Option(256, "--crop", min=64, help="Training crop side in px (multiple of 32)."),
         batch: int = typer.Option(8, "--batch", min=1),
         crops_per_epoch: Optional[int] = typer.Option(None, "--crops-per-epoch", min=1, help="Default: 2 x training samples."),
