@@ -64,7 +64,7 @@ def train_model(
         joined = (f"; resume: {record['new_train']} new sample(s) joined train, {record['new_val']} joined validation"
                   + (f", {len(record['missing'])} recorded sample(s) no longer in the dataset" if record["missing"] else ""))
     else:
-        train_ds, val_ds, record = ds.split(n_val=cfg.n_val, seed=cfg.seed)
+        train_ds, val_ds, record = ds.split(n_val=cfg.n_val, seed=cfg.seed, by_group=cfg.by_group)
     record = {**record, "root": str(ds.root), "format": fmt}
     split_path.write_text(json.dumps(record, indent=1))
     if progress:
