@@ -48,7 +48,8 @@ def register_commands(app: typer.Typer) -> None:
         minutes: Optional[float] = typer.Option(None, "--minutes", min=0.5, help="Wall-time budget of the training loop."),
         val: int = typer.Option(100, "--val", min=1, help="Samples held out for validation (recorded in split.json)."),
         seed: int = typer.Option(0, "--seed"),
-        resume: bool = typer.Option(False, "--resume", help="Continue from MODEL_DIR/last.pt (same split)."),
+        by_group: bool = typer.Option(False, "--by-group", help="Hold out whole sample groups (lots / products), at least --val samples."),
+        resume: bool = typer.Option(False, "--resume", help="Continue from MODEL_DIR/last.pt; recorded sides kept, newly labelled samples split by the same rule."),
         crop: int = typer.Option(256, "--crop", min=64, help="Training crop side in px (multiple of 32)."),
         batch: int = typer.Option(8, "--batch", min=1),
         crops_per_epoch: Optional[int] = typer.Option(None, "--crops-per-epoch", min=1, help="Default: 2 x training samples."),
@@ -71,7 +72,7 @@ def register_commands(app: typer.Typer) -> None:
         except ImportError as exc:
             raise TrainExtraMissingError(f"goldenvision train needs the train extra: pip install 'goldenvision[train]' ({exc})") from None
         console = Console(stderr=True)
-        cfg = TrainConfig(epochs=epochs, minutes=minutes, n_val=val, seed=seed, crop_px=crop, batch=batch,
+        cfg = TrainConfig(epochs=epochs, minutes=minutes, n_val=val, seed=seed, by_group=by_group, crop_px=crop, batch=batch,
                           crops_per_epoch=crops_per_epoch, threads=threads)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
                       console=console, transient=False) as prog:

@@ -50,3 +50,28 @@ def test_demo_dataset_frame_is_the_sealed_golden_frame(tmp_path, demo_golden, de
     valid = ev["valid"] & (_rgb(s.image).sum(axis=2) > 0)
     d2 = np.abs(ev["warped"].astype(int) - _rgb(s.image).astype(int))[valid]
     assert np.median(d2) <= 1 and d2.mean() < 1.5  # measured 0 and 0.93; one px off reads 1 and 2.6
+
+
+def test_demo_defect_dataset_gives_every_zoo_class_boxes_and_lot_groups(tmp_path):
+    from collections import Counter
+
+    from goldenvision.datasets.demo import demo_defect_dataset
+    from goldenvision.errors import OutputExistsError, SpecError
+
+    ds = demo_defect_dataset(tmp_path / "d", families=("part", "hardware"), per_class=2, n_seeds=2, size=0.2)
+    assert ds.classes == ("burr", "short_shot", "hole_position", "missing_tooth", "bent_slider")
+    counts = Counter(a.label for s in ds.samples for a in s.annotations)
+    assert counts == {c: 2 for c in ds.classes}
+    assert {s.group for s in ds.samples} == {"part-seed0", "part-seed1", "hardware-seed0", "hardware-seed1"}
+    assert any(not s.annotations for s in ds.samples)  # good units as negatives
+    for s in ds.samples:
+        assert s.image.suffix == ".jpg" and s.template is not None and s.template.is_file()
+        for a in s.annotations:
+            x1, y1, x2, y2 = a.box_xyxy
+            assert 0 <= x1 < x2 <= s.width and 0 <= y1 < y2 <= s.height
+    tr, va, rec = ds.split(n_val=3, seed=0, by_group=True)
+    assert not ({s.group for s in tr.samples} & {s.group for s in va.samples})
+    with pytest.raises(OutputExistsError):
+        demo_defect_dataset(tmp_path / "d", families=("part",), per_class=1, n_seeds=1, size=0.2)
+    with pytest.raises(SpecError, match="family"):
+        demo_defect_dataset(tmp_path / "e", families=("wallet-x",), per_class=1)

@@ -102,6 +102,23 @@ def test_tiny_training_run_exports_a_bundle_and_resumes(tmp_path: Path):
     assert manifest["data"]["dataset_sha256"] == split["dataset_sha256"] and "torch" in manifest["software"]
     with pytest.raises(Exception, match="resume"):
         train_model(tmp_path / "ds", "gv", out, cfg)
-    s2 = train_model(tmp_path / "ds", "gv", out, dataclasses.replace(cfg, epochs=2), resume=True, version="0.2")
+    # Newly labelled samples join on resume; the recorded validation side stays validation.
+    for i in range(6, 12):
+        template = np.full((64, 64, 3), 230, np.uint8)
+        test = template.copy()
+        x, y = (int(v) for v in rng.integers(8, 44, 2))
+        test[y : y + 10, x : x + 10] = 20
+        Image.fromarray(test).save(tmp_path / f"u{i}.png")
+        Image.fromarray(template).save(tmp_path / f"t{i}.png")
+        samples.append(Sample(tmp_path / f"u{i}.png", tmp_path / f"t{i}.png",
+                              (Annotation((x, y, x + 10, y + 10), "spot"),), 64, 64, f"u{i}"))
+    save_dataset(Dataset(("spot",), tuple(samples), "gv", tmp_path), tmp_path / "ds", force=True)
+    messages: list[str] = []
+    s2 = train_model(tmp_path / "ds", "gv", out, dataclasses.replace(cfg, epochs=2), resume=True, version="0.2",
+                     progress=lambda d: messages.append(d.get("message", "")))
     assert s2["epochs_run"] == 2 and s2["bundle_sha256"] != s1["bundle_sha256"]
+    split2 = json.loads((out / "split.json").read_text())
+    assert split2["new_train"] + split2["new_val"] == 6 and split2["n_train"] + split2["n_val"] == 12
+    assert {e["sha256"] for e in split["val"]} <= {e["sha256"] for e in split2["val"]}
+    assert any(f"{split2['new_train']} new sample(s) joined train" in m for m in messages)
     assert len(json.loads((out / "history.json").read_text())) == 2

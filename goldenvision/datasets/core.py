@@ -333,6 +333,114 @@ class Dataset:
             record["val_groups"] = sorted({str(self.samples[i].group) for i in val_list})
         return side(train_idx), side(val_list), record
 
+    def resume_split(self, old: dict[str, Any]) -> tuple["Dataset", "Dataset", dict[str, Any]]:
+        """The split of ``old`` (a :meth:`split` record) carried onto this dataset, grown since.
+
+        A sample recorded on a side stays there, matched by its content digest or by its image
+        path (a relabelled image keeps its side: a validation image never moves to training).
+        A sample the record does not know is new and goes to validation when
+        ``sha256("<seed>:<digest>")``, read as a fraction in [0, 1), is below the recorded
+        validation fraction ``n_val / n_total`` (with ``by_group``: a new sample of a recorded
+        group follows its group; a new group is drawn the same way on its name). The rule looks
+        at each new sample alone, so the same samples land on the same side whatever their order.
+
+        Returns
+        -------
+        train, val : Dataset
+        record : dict
+            As :meth:`split`, plus ``new_train`` / ``new_val`` (samples that joined each side)
+            and ``missing`` (recorded samples no longer in the dataset).
+
+        Raises
+        ------
+        DatasetError
+            ``old`` is not a split record, or leaves a side empty.
+        """
+        try:
+            seed = int(old["seed"])
+            by_group = bool(old.get("by_group", False))
+            old_train = [(str(e["image"]), str(e["sha256"])) for e in old["train"]]
+            old_val = [(str(e["image"]), str(e["sha256"])) for e in old["val"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"resume_split: not a split record ({exc!r})") from None
+        n_old = len(old_train) + len(old_val)
+        if not old_val or not old_train:
+            raise DatasetError(f"resume_split: the recorded split has {len(old_train)} train / {len(old_val)} "
+                               "validation samples; both sides must be non-empty")
+        fraction = len(old_val) / n_old
+        val_keys = {k for pair in old_val for k in pair}
+        train_keys = {k for pair in old_train for k in pair}
+        val_groups = set(old.get("val_groups") or [])
+        digests = self._digests()
+        order = sorted(range(len(self.samples)), key=lambda i: (digests[i], str(self.samples[i].image)))
+
+        def rel(p: Path) -> str:
+            try:
+                return p.relative_to(self.root).as_posix()
+            except ValueError:
+                return str(p)
+
+        def draw(key: str) -> bool:
+            h = hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
+            return int(h[:13], 16) / float(16 ** 13) < fraction
+
+        train_groups = set()
+        for i in order:
+            if digests[i] in train_keys or rel(self.samples[i].image) in train_keys:
+                train_groups.add(self.samples[i].group)
+        val_idx: list[int] = []
+        train_idx: list[int] = []
+        new_val = new_train = 0
+        seen: set[str] = set()
+        for i in order:
+            s, d, r = self.samples[i], digests[i], rel(self.samples[i].image)
+            if d in val_keys or r in val_keys:
+                val_idx.append(i)
+            elif d in train_keys or r in train_keys:
+                train_idx.append(i)
+            else:
+                if by_group and s.group is not None and (s.group in val_groups or s.group in train_groups):
+                    to_val = s.group in val_groups
+                else:
+                    to_val = draw(str(s.group) if by_group and s.group is not None else d)
+                (val_idx if to_val else train_idx).append(i)
+                new_val += int(to_val)
+                new_train += int(not to_val)
+                continue
+            seen.update((d, r))
+        missing = sorted(img for img, dg in old_train + old_val if img not in seen and dg not in seen)
+        if not train_idx or not val_idx:
+            raise DatasetError(f"resume_split: {len(train_idx)} train / {len(val_idx)} validation samples; "
+                               "both sides must be non-empty")
+
+        def listing(idx: list[int]) -> list[dict[str, str]]:
+            return [{"image": rel(self.samples[i].image), "sha256": digests[i]} for i in idx]
+
+        record: dict[str, Any] = {
+            "seed": seed,
+            "by_group": by_group,
+            "val_fraction": old.get("val_fraction"),
+            "n_total": len(self.samples),
+            "n_train": len(train_idx),
+            "n_val": len(val_idx),
+            "dataset_sha256": self._content_sha256(digests),
+            "train_sha256": self._content_sha256(digests[i] for i in train_idx),
+            "val_sha256": self._content_sha256(digests[i] for i in val_idx),
+            "classes": list(self.classes),
+            "train": listing(train_idx),
+            "val": listing(val_idx),
+            "new_train": new_train,
+            "new_val": new_val,
+            "missing": missing,
+        }
+        if by_group:
+            record["val_groups"] = sorted(val_groups | {str(self.samples[i].group) for i in val_idx})
+
+        def side(idx: list[int]) -> Dataset:
+            return replace(self, samples=tuple(self.samples[i] for i in idx))
+
+        return side(train_idx), side(val_idx), record
+
 
 # --------------------------------------------------------------------------------------
 # Images: size from the header, truncation check, sha256

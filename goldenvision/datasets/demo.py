@@ -33,7 +33,9 @@ from ..imageio import read_image
 from .core import Dataset, Sample, make_annotation, sample_where
 from .gv import DATASET_FILE, load_gv, save_dataset
 
-__all__ = ["demo_dataset", "demo_classes"]
+__all__ = ["demo_dataset", "demo_classes", "demo_defect_dataset", "ZOO_DEFECT_FAMILIES"]
+
+ZOO_DEFECT_FAMILIES = ("label", "part", "apparel", "hardware", "jewellery")
 
 
 def demo_classes(family: str = "wallet") -> tuple[str, ...]:
@@ -142,6 +144,110 @@ def demo_dataset(out_dir: "str | Path", *, n_units: int = 40, seed: int = 0, siz
     (out / "source" / "dataset-provenance.json").write_text(json.dumps({
         "generator": "goldenvision.datasets.demo_dataset", "family": family, "mode": lot_mode, "seed": int(seed),
         "size": float(size), "n_units": int(n_units), "frame": "golden px", "golden_frame_wh": list(frame_wh),
+    }, indent=1) + "\n", encoding="utf-8")
+    from .core import validate
+
+    return validate(load_gv(out.resolve()))
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> Path:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover
+        raise OSError(f"{path}: JPEG encoding failed")
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def demo_defect_dataset(out_dir: "str | Path", *, families: "tuple[str, ...] | list[str]" = ZOO_DEFECT_FAMILIES,
+                        per_class: int = 200, n_seeds: int = 5, size: float = 0.3, good_fraction: float = 0.15,
+                        jpeg_quality: int = 90, force: bool = False) -> Dataset:
+    """A defect-rich labelled set from the demo zoo's generators (every family, every defect kind).
+
+    A demo lot has about 40 % faulty units, one fault each, part of them colour or dimension
+    faults without a box: too few boxes to train on. Here each zoo family's units are drawn
+    with a chosen defect kind (:func:`goldenvision.demo.zoo.lot.make_zoo_unit`, the lot's own
+    unit model) so every class gets ``per_class`` instances, plus ``good_fraction`` good units as
+    negatives. Units are spread over ``n_seeds`` lots (seed 0 .. n_seeds-1) per family; each
+    sample's :attr:`Sample.group` is ``"<family>-seed<k>"``, so ``split(by_group=True)`` holds
+    out whole lots (other units, textures, colours, poses) of every family.
+
+    Images are station photos warped into golden px (as :func:`demo_dataset`), stored as JPEG
+    (``jpeg_quality``) to stay small; the template is each lot's ``golden_00`` in golden px. The
+    boxes are the generator's truth (``zoo_truth``), the class its defect ``type``. Classes are
+    ``"<kind>"``, in family order (a kind shared by two families is one class).
+    """
+    from ..demo import demo_profile
+    from ..demo.zoo import FAMILIES
+    from ..demo.zoo.camera import photograph_unit, product_texture
+    from ..demo.zoo.lot import make_zoo_unit, zoo_golden_capture, zoo_truth
+
+    out = Path(out_dir).expanduser()
+    if (out / DATASET_FILE).exists() and not force:
+        raise OutputExistsError(f"{out / DATASET_FILE} exists; pass force=True (--force) to replace it")
+    if not families:
+        raise SpecError("demo_defect_dataset: no families")
+    for f in families:
+        if f not in FAMILIES:
+            raise SpecError(f"demo_defect_dataset family: expected some of {sorted(FAMILIES)}, got {f!r}")
+    if int(per_class) < 1 or int(n_seeds) < 1 or not (0.0 <= float(good_fraction) < 1.0):
+        raise SpecError(f"demo_defect_dataset: expected per_class >= 1, n_seeds >= 1, 0 <= good_fraction < 1; got "
+                        f"{per_class}, {n_seeds}, {good_fraction}")
+    classes: list[str] = []
+    for f in families:
+        classes += [k for k in FAMILIES[f].defect_zone if k not in classes]
+    prof = demo_profile(size)
+    scale, frame_wh = float(prof.scale_mm_per_px), prof.frame_px
+    w, h = frame_wh
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    truth_dir = out / "source"
+    truth_dir.mkdir(parents=True, exist_ok=True)
+
+    def to_golden(rgb: np.ndarray, truth: dict[str, Any]) -> np.ndarray:
+        return cv2.warpPerspective(rgb, _photo_to_golden(truth, scale, "station"), frame_wh, flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+    samples: list[Sample] = []
+    for f in families:
+        fam = FAMILIES[f]
+        kinds = list(fam.defect_zone)
+        n_bad = int(per_class) * len(kinds)
+        n_units = n_bad + int(round(n_bad * float(good_fraction) / (1.0 - float(good_fraction))))
+        per_seed = -(-n_units // int(n_seeds))
+        faults = [kinds[k % len(kinds)] for k in range(n_bad)] + ["none"] * (n_units - n_bad)
+        faults = [faults[int(k)] for k in np.random.default_rng([8128, len(samples), n_units]).permutation(n_units)]
+        for seed in range(int(n_seeds)):
+            g0 = zoo_golden_capture(fam, 0, seed, "station")
+            gtex = product_texture(fam, g0, size)
+            template = _write_jpeg(images / f"{f}_s{seed}_golden.jpg",
+                                   to_golden(photograph_unit(fam, g0, size, gtex), zoo_truth(fam, g0, seed, size)),
+                                   jpeg_quality).resolve()
+            truths: list[dict[str, Any]] = []
+            truth_file = truth_dir / f"{f}_s{seed}.json"
+            for i in range(per_seed):
+                k = seed * per_seed + i
+                if k >= n_units:
+                    break
+                fault = faults[k]  # every kind per_class times, good units mixed in, fixed order
+                unit = make_zoo_unit(fam, 1000 + i, fault, seed, "station")
+                ut = zoo_truth(fam, unit, seed, size)
+                img = _write_jpeg(images / f"{f}_s{seed}_{i:04d}.jpg", to_golden(photograph_unit(fam, unit, size), ut),
+                                  jpeg_quality).resolve()
+                anns = []
+                for j, d in enumerate(ut.get("defects") or []):
+                    anns.append(make_annotation(d["bbox"], d["type"], width=w, height=h,
+                                                source=sample_where(truth_file, None, f"units[{len(truths)}].defects[{j}]")))
+                samples.append(Sample(img, template, tuple(anns), w, h,
+                                      sample_where(truth_file, None, f"units[{len(truths)}]"), group=f"{f}-seed{seed}"))
+                truths.append({"image": img.name, "fault": fault, "defects": ut.get("defects") or []})
+            truth_file.write_text(json.dumps({"family": f, "seed": seed, "size": size, "units": truths}, default=float)
+                                  + "\n", encoding="utf-8")
+    ds = Dataset(tuple(classes), tuple(samples), "gv", out.resolve())
+    save_dataset(ds, out, copy_images=False, force=force)
+    (out / "source" / "dataset-provenance.json").write_text(json.dumps({
+        "generator": "goldenvision.datasets.demo_defect_dataset", "families": list(families), "per_class": int(per_class),
+        "n_seeds": int(n_seeds), "size": float(size), "good_fraction": float(good_fraction),
+        "jpeg_quality": int(jpeg_quality), "frame": "golden px", "golden_frame_wh": list(frame_wh),
     }, indent=1) + "\n", encoding="utf-8")
     from .core import validate
 

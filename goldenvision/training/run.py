@@ -52,20 +52,24 @@ def train_model(
         raise InputNotFoundError(f"{out / 'last.pt'}: no checkpoint to resume")
     out.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(Path(dataset_path), fmt)
-    train_ds, val_ds, record = ds.split(n_val=cfg.n_val, seed=cfg.seed)
     split_path = out / "split.json"
+    joined = ""
     if resume and split_path.is_file():
+        # Keep the recorded sides; samples labelled since join by the split's own rule.
         old = json.loads(split_path.read_text())
-        if old.get("val_sha256") != record["val_sha256"]:
-            raise OutputExistsError(
-                f"{split_path}: the recorded validation side ({old.get('val_sha256')}) differs from this dataset's "
-                f"({record['val_sha256']}); resuming would train on validation data"
-            )
+        if list(old.get("classes") or ds.classes) != list(ds.classes):
+            raise OutputExistsError(f"{split_path}: recorded classes {old.get('classes')} differ from this dataset's "
+                                    f"{list(ds.classes)}; a resumed model keeps its classes")
+        train_ds, val_ds, record = ds.resume_split(old)
+        joined = (f"; resume: {record['new_train']} new sample(s) joined train, {record['new_val']} joined validation"
+                  + (f", {len(record['missing'])} recorded sample(s) no longer in the dataset" if record["missing"] else ""))
+    else:
+        train_ds, val_ds, record = ds.split(n_val=cfg.n_val, seed=cfg.seed, by_group=cfg.by_group)
     record = {**record, "root": str(ds.root), "format": fmt}
     split_path.write_text(json.dumps(record, indent=1))
     if progress:
         progress({"message": f"dataset {ds.root}: {len(ds.samples)} samples, classes {list(ds.classes)}; "
-                             f"{record['n_train']} train / {record['n_val']} validation"})
+                             f"{record['n_train']} train / {record['n_val']} validation{joined}"})
     train_pairs = load_dataset_pairs(train_ds)
     val_pairs = load_dataset_pairs(val_ds)
     outcome = train_detector(train_pairs, val_pairs, ds.classes, out, cfg, resume=resume, progress=progress)
@@ -101,6 +105,7 @@ def train_model(
         "name": name,
         "version": version,
         "dataset_sha256": record["dataset_sha256"],
+        "split": {k: record[k] for k in ("n_train", "n_val", "new_train", "new_val") if k in record},
         "metrics_val": {k: v for k, v in metrics.items() if k != "per_class"},
         "epochs_run": len(outcome.history),
         "train_wall_s": round(outcome.wall_s, 1),

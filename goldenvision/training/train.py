@@ -34,6 +34,7 @@ class TrainConfig:
     epochs: int = 40
     minutes: float | None = None  # wall-time budget for the training loop (validation included)
     n_val: int = 100
+    by_group: bool = False  # hold out whole Sample.group (lot / product) in validation
     seed: int = 0
     crop_px: int = 320
     batch: int = 8
