@@ -40,8 +40,8 @@ from ..errors import ImageError
 from ..results import ColorResult
 from ..spec import ColorZone
 from .adaptation import target_lab_d65
-from .difference import delta_e_2000, delta_e_2000_components
-from .zones import ZoneColorModel, measure_zone_colors
+from .difference import delta_e_2000
+from .zones import ZoneColorModel, measure_zone_colors, zone_color_result
 
 __all__ = ["IlluminationFit", "fit_relative_illumination", "relative_zone_colors", "judge_colors",
            "color_reference", "RELATIVE_METHOD", "RELATIVE_NOTE"]
@@ -371,9 +371,6 @@ def relative_zone_colors(
         lab = golden + (np.asarray(ru.lab, np.float64) - np.asarray(rg.lab, np.float64))
         de_golden = float(delta_e_2000(ru.lab, rg.lab, *wts))
         target = target_lab_d65(zone, target_labs)
-        de_target = None if target is None else float(delta_e_2000(lab, target, *wts))
-        ref = golden if target is None else target
-        _, dl, dc, dh = delta_e_2000_components(lab, ref, kL=wts[0], kC=wts[1], kH=wts[2])
         zone_lin = np.nanmedian(g_lin[g.y0 : g.y1, g.x0 : g.x1][g.mask], axis=0)
         unc = _cv_uncertainty(u_small, g_small, base, zone_lin, wts)
         note = RELATIVE_NOTE + material_note + extra_note
@@ -383,26 +380,8 @@ def relative_zone_colors(
             moved = linear_srgb_to_lab_d65((zl * np.exp(fit.residual_scale))[None])[0]
             unc = float(delta_e_2000(moved, linear_srgb_to_lab_d65(zl[None])[0], *wts))
         return (
-            ColorResult(
-                name=zone.name,
-                lab=tuple(float(x) for x in lab),  # type: ignore[arg-type]
-                delta_e_target=de_target,
-                delta_e_golden=de_golden,
-                tolerance=float(zone.tolerance_de00),
-                golden_tolerance=float(zone.golden_tolerance_de00 or zone.tolerance_de00),
-                severity=zone.severity,
-                golden_lab=tuple(float(x) for x in golden),  # type: ignore[arg-type]
-                target_lab=None if target is None else tuple(float(x) for x in target),  # type: ignore[arg-type]
-                d_l=float(dl),
-                d_c=float(dc),
-                d_h=float(dh),
-                uniformity_de00=ru.uniformity_de00,
-                uniformity_tolerance=zone.uniformity_tolerance_de00,
-                valid_fraction=float(ru.valid_fraction),
-                reference=RELATIVE_METHOD,
-                uncertainty_de00=float(unc),
-                note=note,
-            )
+            zone_color_result(zone, lab, golden, target, wts, de_golden, ru.uniformity_de00, ru.valid_fraction,
+                              reference=RELATIVE_METHOD, uncertainty_de00=float(unc), note=note)
         )
 
     first = [judge(z, nothing, "") for z in zones]

@@ -315,30 +315,38 @@ def measure_zone_colors(
         r = model._measure(arr, v, j, w)
         golden = model.golden_lab_[j]
         target = target_lab_d65(zone, target_labs)
-        de_golden = float(delta_e_2000(r.lab, golden, *w))
-        de_target = None if target is None else float(delta_e_2000(r.lab, target, *w))
-        ref = golden if target is None else target
-        _, dl, dc, dh = delta_e_2000_components(r.lab, ref, kL=w[0], kC=w[1], kH=w[2])
-        out.append(
-            ColorResult(
-                name=zone.name,
-                lab=tuple(float(x) for x in r.lab),  # type: ignore[arg-type]
-                delta_e_target=de_target,
-                delta_e_golden=de_golden,
-                tolerance=float(zone.tolerance_de00),
-                golden_tolerance=float(zone.golden_tolerance_de00 or zone.tolerance_de00),
-                severity=zone.severity,
-                golden_lab=tuple(float(x) for x in golden),  # type: ignore[arg-type]
-                target_lab=None if target is None else tuple(float(x) for x in target),  # type: ignore[arg-type]
-                d_l=float(dl),
-                d_c=float(dc),
-                d_h=float(dh),
-                uniformity_de00=r.uniformity_de00,
-                uniformity_tolerance=zone.uniformity_tolerance_de00,
-                valid_fraction=float(r.valid_fraction),
-            )
-        )
+        out.append(zone_color_result(zone, r.lab, golden, target, w, float(delta_e_2000(r.lab, golden, *w)),
+                                     r.uniformity_de00, r.valid_fraction))
     return out
+
+
+def zone_color_result(zone: ColorZone, lab: Any, golden: Any, target: Any, weights: Sequence[float], de_golden: float,
+                      uniformity_de00: float | None, valid_fraction: float, **extra: Any) -> ColorResult:
+    """One zone's :class:`ColorResult` from its measured Lab (shared by every colour reference):
+    ΔE00 to the target, and CIEDE2000's components against the target, else the golden.
+    ``extra`` (``reference``, ``uncertainty_de00``, ``note``) is passed through."""
+    w = tuple(float(x) for x in weights)
+    de_target = None if target is None else float(delta_e_2000(lab, target, *w))
+    ref = golden if target is None else target
+    _, dl, dc, dh = delta_e_2000_components(lab, ref, kL=w[0], kC=w[1], kH=w[2])
+    return ColorResult(
+        name=zone.name,
+        lab=tuple(float(x) for x in lab),  # type: ignore[arg-type]
+        delta_e_target=de_target,
+        delta_e_golden=float(de_golden),
+        tolerance=float(zone.tolerance_de00),
+        golden_tolerance=float(zone.golden_tolerance_de00 or zone.tolerance_de00),
+        severity=zone.severity,
+        golden_lab=tuple(float(x) for x in golden),  # type: ignore[arg-type]
+        target_lab=None if target is None else tuple(float(x) for x in target),  # type: ignore[arg-type]
+        d_l=float(dl),
+        d_c=float(dc),
+        d_h=float(dh),
+        uniformity_de00=uniformity_de00,
+        uniformity_tolerance=zone.uniformity_tolerance_de00,
+        valid_fraction=float(valid_fraction),
+        **extra,
+    )
 
 
 def zone_delta_e_map(
