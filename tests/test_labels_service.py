@@ -3,9 +3,6 @@ box dragged on the lot page in headless Chromium. Labels land in the product's g
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
 import time
 
 import numpy as np
@@ -15,6 +12,7 @@ from fastapi.testclient import TestClient
 from goldenvision.datasets import load_dataset
 from goldenvision.service import create_app, new_key
 from goldenvision.station.evidence import picture_layout
+from browser import browser, needs_chromium, serve
 from synthetic import SPEC, defective, png_bytes, product, seal_tiny
 
 
@@ -85,16 +83,9 @@ def test_label_api_writes_the_products_dataset_and_refuses_bad_requests(tmp_path
     assert np.allclose(s.annotations[0].box_xyxy, (188, 138, 213, 163))
 
 
-DRIVER = shutil.which("chromedriver")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(not (DRIVER and CHROMIUM), reason="Debian's chromium and chromium-driver are not installed")
+@needs_chromium
 def test_inspector_drags_a_box_on_the_lot_page_in_headless_chromium(tmp_path, golden_pkg):
     pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
-    import uvicorn
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -105,28 +96,14 @@ def test_inspector_drags_a_box_on_the_lot_page_in_headless_chromium(tmp_path, go
     key = new_key(app.state.store.engine, "inspector A", role="inspector")[1]
     with TestClient(app) as c:
         lot, units = _lot_with_units(c, key, golden_pkg)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.05)
+    base, stop = serve(app)
     from goldenvision.store import open_store
 
     row = next(r for r in open_store(f"sqlite:///{tmp_path / 's.db'}").results(lot=lot) if r["file"] == "stain.png")
     bbox = row["result"]["defects"][0]["bbox"]
     shape = gv.load_golden(golden_pkg).reference.shape
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1300,1600"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    drv = browser(tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
         drv.get(base + "/ui/login")
         drv.find_element(By.ID, "key").send_keys(key)
         drv.find_element(By.ID, "signin").click()
@@ -150,8 +127,7 @@ def test_inspector_drags_a_box_on_the_lot_page_in_headless_chromium(tmp_path, go
         drv.save_screenshot(str(tmp_path / "label.png"))
     finally:
         drv.quit()
-        srv.should_exit = True
-        th.join(timeout=10)
+        stop()
     assert msg.startswith("saved: 1 box(es)"), msg
     ds = load_dataset(tmp_path / "data" / "labels" / SPEC["product"], "gv")
     (a,) = ds.samples[0].annotations

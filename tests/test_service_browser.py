@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from goldenvision.service import create_app, new_key
+from browser import browser, needs_chromium, serve
 from synthetic import defective, png_bytes, product, seal_tiny
 
 selenium = pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
-DRIVER = shutil.which("chromedriver")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not (DRIVER and CHROMIUM), reason="Debian's chromium and chromium-driver are not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
 def server(tmp_path):
-    import uvicorn
-
     app = create_app(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "data")
     key = new_key(app.state.store.engine, "inspector A", role="inspector")[1]
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, tmp_path
-    srv.should_exit = True
-    th.join(timeout=10)
+    base, stop = serve(app)
+    yield base, key, tmp_path
+    stop()
 
 
 def _browser(tmp: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp / 'chrome'}", "--window-size=1300,1600"):
-        opts.add_argument(flag)
-    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+    return browser(tmp)
 
 
 def _sign_in_create_lot_upload(drv, wait, key: str, lot_size: int, photos, supplier: str | None = None) -> None:

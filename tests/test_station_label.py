@@ -4,7 +4,6 @@ it lands in a gv dataset (golden px, with the golden as template) that `train --
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
 
@@ -18,6 +17,7 @@ from goldenvision.station import OperatorServer, Station, StationConfig
 from goldenvision.station.evidence import picture_layout, picture_to_golden
 from goldenvision.station.runner import golden_id_of
 from goldenvision.store import open_store
+from browser import browser, needs_chromium
 from synthetic import drop, png_bytes, product, seal_tiny
 
 
@@ -121,15 +121,9 @@ def test_labelling_off_says_how_to_turn_it_on(golden_pkg, tmp_path):
     assert code == 409 and "--label-dataset" in out["error"]
 
 
-DRIVER = shutil.which("chromedriver")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(not (DRIVER and CHROMIUM), reason="Debian's chromium and chromium-driver are not installed")
+@needs_chromium
 def test_operator_drags_a_box_on_the_page_in_headless_chromium(golden_pkg, tmp_path):
     pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -143,12 +137,7 @@ def test_operator_drags_a_box_on_the_page_in_headless_chromium(golden_pkg, tmp_p
     found = st.store.results()[0]["result"]["defects"][0]["bbox"]
     shape = st.inspector.golden.reference.shape
     server = OperatorServer(st, "127.0.0.1", 0).start()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1400,1000"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    drv = browser(tmp_path, size="1400,1000")
     try:
         drv.get(server.url)
         wait = WebDriverWait(drv, 90)
