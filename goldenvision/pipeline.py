@@ -427,8 +427,11 @@ class Inspector:
             t = time.perf_counter()
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
-            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px,
-                                      reference=_dimension_reference(m.profile, marker), marker=marker)
+            golden_mm = self.golden.meta.get("golden_dimensions_mm") or {}
+            golden_px = {k: float(v["mean"]) / m.scale_mm_per_px for k, v in golden_mm.items()
+                         if isinstance(v, dict) and v.get("mean")}
+            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=_dimension_reference(m.profile, marker),
+                                      marker=marker, golden_px=golden_px)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None

@@ -21,7 +21,7 @@ Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +40,11 @@ __all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "REL
 RELATIVE_THRESHOLD = 0.25
 #: For `distance`, the third strongest edge must be weaker than this fraction of the second.
 AMBIGUITY_RATIO = 0.8
+#: With the golden's own width known: edges down to this fraction of the strongest may form the
+#: pair, and the first/last pair is replaced by the pair nearest the golden's width when the
+#: first/last pair is further from it than this share (a highlight's edge taken for the outline).
+GOLDEN_EDGE_FLOOR = 0.08
+GOLDEN_PAIR_SLACK = 0.03
 
 
 def _edge_std(e: Edge) -> float:
@@ -55,6 +60,7 @@ def measure_dimension(
     sigma_px: float = 1.0,
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
     marker: MarkerFrame | None = None,
+    golden_px: float | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -99,6 +105,11 @@ def measure_dimension(
         For ``reference="marker"``: the known-size marker found in the unit photo
         (:func:`goldenvision.measure.reference.find_scale_marker`); the edge points are mapped
         through its plane into mm and ``scale_mm_per_px`` is not used.
+    golden_px : float, keyword-only
+        The golden captures' own measurement of this width in golden px, when known. A
+        ``width`` whose first/last edge pair is more than :data:`GOLDEN_PAIR_SLACK` from it is
+        measured on the pair of opposite edges (down to :data:`GOLDEN_EDGE_FLOOR` of the
+        strongest) nearest it instead: the outline's weak edge beside a strong highlight.
 
     Returns
     -------
@@ -120,7 +131,7 @@ def measure_dimension(
         raise SpecError("reference='marker' needs the marker found in the unit photo (marker=MarkerFrame)")
     g = _check_gray(gray)
     try:
-        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px)
+        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px)
         if ref.in_golden_frame or ref is DimensionReference.MARKER:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
             unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
@@ -180,7 +191,8 @@ def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float
     return rms * min(1.0, length_golden_px / max(half_diag, 1.0))
 
 
-def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float):
+def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float,
+                golden_px: float | None = None):
     hinv = np.linalg.inv(reg.homography)
     if dim.measure == "diameter":
         circ = dim.circle
@@ -211,6 +223,7 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
     width_u = cal.width_px * local_scale(hinv, cg, np.array([-d[1], d[0]]))
     angle_u = math.degrees(math.atan2(du[1], du[0]))
     edges, pts = measure_caliper_edges(g, cu, angle_u, length_u, max(1.0, width_u), sigma_px=sigma_px)
+    all_edges, all_pts = list(edges), pts
     if edges:
         top = max(e.strength for e in edges)
         keep = [i for i, e in enumerate(edges) if e.strength >= RELATIVE_THRESHOLD * top]
@@ -230,6 +243,10 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
                 f"{edges[first].position_px:+.1f} px: the caliper does not span both sides"
             )
         i, j = first, last
+        if golden_px is not None and golden_px > 0:
+            found = _pair_near_golden(all_edges, all_pts, reg, dim.polarity, golden_px, (pts[i], pts[j]))
+            if found is not None:
+                edges, pts, i, j = found
     else:  # distance
         order = sorted(range(len(edges)), key=lambda k: -edges[k].strength)
         if dim.polarity != "any":
@@ -256,6 +273,34 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
     return size, unc, [pts[min(i, j)], pts[max(i, j)]], to_golden
 
 
+def _pair_near_golden(edges: list, pts: np.ndarray, reg: RegistrationResult, polarity: str, golden_px: float,
+                      chosen: tuple[np.ndarray, np.ndarray]) -> tuple[list, np.ndarray, int, int] | None:
+    """The opposite-edge pair (strength >= GOLDEN_EDGE_FLOOR of the strongest) whose length in
+    golden px is nearest ``golden_px``, when the ``chosen`` pair is off by more than
+    GOLDEN_PAIR_SLACK and that pair is closer; else None (keep the chosen pair)."""
+    def golden_len(a: np.ndarray, b: np.ndarray) -> float:
+        e = map_points_to_reference(np.vstack([a, b]), reg)
+        return float(np.hypot(*(e[1] - e[0])))
+
+    if abs(golden_len(*chosen) - golden_px) <= GOLDEN_PAIR_SLACK * golden_px or len(edges) < 2:
+        return None
+    top = max(e.strength for e in edges)
+    keep = [k for k, e in enumerate(edges) if e.strength >= GOLDEN_EDGE_FLOOR * top]
+    best: tuple[float, int, int] | None = None
+    for a in keep:
+        if polarity != "any" and edges[a].polarity != polarity:
+            continue
+        for b in keep:
+            if b <= a or edges[b].polarity == edges[a].polarity:
+                continue
+            d = abs(golden_len(pts[a], pts[b]) - golden_px)
+            if best is None or d < best[0]:
+                best = (d, a, b)
+    if best is None or best[0] >= abs(golden_len(*chosen) - golden_px):
+        return None
+    return edges, pts, best[1], best[2]
+
+
 def measure_dimensions(
     gray: np.ndarray,
     dims: Sequence[DimensionSpec],
@@ -265,6 +310,7 @@ def measure_dimensions(
     sigma_px: float = 1.0,
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
     marker: MarkerFrame | None = None,
+    golden_px: Mapping[str, float] | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
@@ -282,7 +328,7 @@ def measure_dimensions(
     for dim in dims:
         try:
             out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref,
-                                         marker=marker))
+                                         marker=marker, golden_px=(golden_px or {}).get(dim.name)))
         except MeasurementError as exc:
             out.append(exc)
     return out
