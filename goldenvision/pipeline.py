@@ -230,6 +230,11 @@ class Inspector:
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+        # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
+        golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
+        scale = self.models.scale_mm_per_px
+        self._golden_widths_px = {k: float(v["mean"]) / scale for k, v in golden_mm.items()
+                                  if scale and isinstance(v, dict) and v.get("mean")}
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -427,11 +432,8 @@ class Inspector:
             t = time.perf_counter()
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
-            golden_mm = self.golden.meta.get("golden_dimensions_mm") or {}
-            golden_px = {k: float(v["mean"]) / m.scale_mm_per_px for k, v in golden_mm.items()
-                         if isinstance(v, dict) and v.get("mean")}
             dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=_dimension_reference(m.profile, marker),
-                                      marker=marker, golden_px=golden_px)
+                                      marker=marker, golden_px=self._golden_widths_px)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None

@@ -90,28 +90,13 @@ def test_golden_lot_photos_verdicts_and_report(service, golden_pkg):
 
 
 def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_pkg):
-    import socket
-
-    import uvicorn
+    from browser import serve
 
     db = f"sqlite:///{tmp_path / 'svc.db'}"
     app = create_app(db, tmp_path / "data")
     key = new_key(app.state.store.engine, "inspector", role="inspector")[1]
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    base = f"http://127.0.0.1:{port}"
+    base, stop = serve(app)  # returns once uvicorn has started
     try:
-        for _ in range(100):
-            try:
-                httpx.get(base + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         with httpx.Client(base_url=base, headers=auth(key), timeout=60) as c:
             gid = c.post("/api/goldens", files={"file": ("g.golden", golden_pkg.read_bytes())}).json()["golden_id"]
             lot_id = c.post("/api/lots", json={"product": SPEC["product"], "golden_id": gid, "lot_size": 1000}).json()["lot_id"]
@@ -139,8 +124,7 @@ def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_p
         assert s["progress"] == {"received": 50, "scored": 50, "sample_size": 80, "failed": 0}
         assert sum(u["verdict"] is not None for u in s["units"]) == 50
     finally:
-        server.should_exit = True
-        th.join(timeout=10)
+        stop()
 
 
 @pytest.mark.slow
