@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery")
+FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic")
 
 
 def row(family: str, mode: str, args: argparse.Namespace) -> str:

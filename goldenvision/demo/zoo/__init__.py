@@ -7,12 +7,14 @@ writes a lot of one family in one photo mode ("station" or "handheld"); the publ
 Families: ``label`` (:mod:`.label`, a printed label with text and a barcode), ``part``
 (:mod:`.part`, a moulded plate with holes and edges) and ``apparel`` (:mod:`.apparel`, a woven
 panel with a two-colour print and seams) ``hardware`` (:mod:`.hardware`, a metal zipper) and ``jewellery`` (:mod:`.jewellery`, a plated
-pendant with set stones).
+pendant with set stones); ``ceramic`` (:mod:`.ceramic`, a glazed dish with a gold band and a
+decal) is the held-out family that nobody tunes to.
 """
 
 from __future__ import annotations
 
 from .apparel import ApparelFamily
+from .ceramic import CeramicFamily
 from .base import MODES, Family, ZooDefect, ZooUnit
 from .camera import (
     camera_of,
@@ -31,9 +33,9 @@ from .lot import build_zoo_spec, generate_zoo_lot, golden_px_of, make_zoo_unit, 
 from .part import PartFamily
 
 #: Zoo families by name (the wallet is the demo's own product, see goldenvision.demo).
-FAMILIES: dict[str, Family] = {f.name: f for f in (LabelFamily(), PartFamily(), ApparelFamily(), HardwareFamily(), JewelleryFamily())}
+FAMILIES: dict[str, Family] = {f.name: f for f in (LabelFamily(), PartFamily(), ApparelFamily(), HardwareFamily(), JewelleryFamily(), CeramicFamily())}
 
-__all__ = ["FAMILIES", "MODES", "Family", "ZooDefect", "ZooUnit", "LabelFamily", "PartFamily", "ApparelFamily", "HardwareFamily", "JewelleryFamily", "build_zoo_spec",
+__all__ = ["FAMILIES", "MODES", "Family", "ZooDefect", "ZooUnit", "LabelFamily", "PartFamily", "ApparelFamily", "HardwareFamily", "JewelleryFamily", "CeramicFamily", "build_zoo_spec",
            "camera_of", "generate_zoo_lot", "golden_px_of", "handheld_homography", "light_field", "make_zoo_unit",
            "marker_points_mm", "photograph_unit", "pose_of", "product_texture", "zoo_golden_capture", "zoo_pose",
            "zoo_truth"]
