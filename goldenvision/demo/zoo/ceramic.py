@@ -33,8 +33,9 @@ Defects (realistic size and contrast for fired tableware):
   unglazed biscuit (L* 86) showing 0.4 mm wide along the fracture;
 * ``pinholes``: a cluster of 5-9 dark pits Ø 0.35-0.55 mm, ΔL* -20 to -30, within Ø 1.6-3 mm,
   in the glazed well round the decal (r 18.8-20.7 mm); the truth area is the pits' own area;
-* ``decal_shift``: the whole decal shifted 1.0-2.0 mm, or turned 4.5-8.5 deg about the
-  dish's centre (its outer motif moves 1-2 mm);
+* ``decal_shift``: the whole decal shifted 1.0-2.0 mm off the dish's centre (a decal turned
+  about the centre of a plain round dish cannot be told from the dish turned: not a defect a
+  photo can show, so the generator does not make it);
 * ``thin_band``: thin / patchy gold over 6-10 mm of the rim band (20-90 % of the gold missing in
   patches, glaze showing through); the truth area is the equivalent area of gold missing;
 * a glaze colour off the golden (a firing shift) is the lot's ``color`` fault; a diameter
@@ -67,7 +68,6 @@ _R_NOM = 35.0
 _BAND_RC = 30.5  # band centre radius on the nominal dish
 _WELL_R = 21.0
 _EDGE_MM = 0.5
-_DECAL_R = 13.0  # the decal lies inside this radius (decal frame)
 _DECAL_BOX = (-13.0, -13.0, 13.0, 13.0)
 _DECAL_PPM = 20.0
 _ZONE_DECAL = 16.0
@@ -277,13 +277,11 @@ class CeramicFamily(Family):
                               seed=int(rng.integers(1 << 30))),
                     f"{n} glaze pinholes Ø {dot:.2f} mm within {size:.1f} mm, ΔL* {dl:.0f}")
         if kind == "decal_shift":
-            if rng.random() < 0.5:
-                m, a = float(rng.uniform(1.0, 2.0)), float(rng.uniform(0, 2 * np.pi))
-                return (ZooDefect(kind, center_mm=(m * math.cos(a), m * math.sin(a)), strength=m),
-                        f"decal shifted {m:.2f} mm")
-            rot = float(rng.uniform(4.5, 8.5)) * (1 if rng.random() < 0.5 else -1)
-            move = 2 * _DECAL_R * math.sin(math.radians(abs(rot)) / 2) * 0.95
-            return ZooDefect(kind, angle_deg=rot, strength=move), f"decal turned {rot:+.1f} deg"
+            # off the dish's centre: a decal turned about the centre of a plain round dish could not
+            # be told from the dish turned, so the defect is a shift (the outline pins the centre)
+            m, a = float(rng.uniform(1.0, 2.0)), float(rng.uniform(0, 2 * np.pi))
+            return (ZooDefect(kind, center_mm=(m * math.cos(a), m * math.sin(a)), strength=m),
+                    f"decal shifted {m:.2f} mm")
         if kind == "thin_band":
             a = float(rng.uniform(25.0, 335.0))
             ln = float(rng.uniform(6.0, 10.0))
