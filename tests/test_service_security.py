@@ -122,10 +122,18 @@ def test_request_size_is_capped_before_parsing(svc):
 
 
 def test_file_count_pixel_and_type_limits(svc):
-    client, k, ids, _ = svc
+    client, k, ids, tmp = svc
     h = {"Authorization": f"Bearer {k['insp']}"}
-    many = [("files", (f"u{i}.png", png_bytes(product(20 + i)), "image/png")) for i in range(6)]
-    assert client.post(f"/api/lots/{ids['lot_id']}/photos", headers=h, files=many).status_code == 413
+    # past the per-request file limit (5 here), files are not stored and each is named with the reason;
+    # the first five arrived before the sixth and are stored and scoring
+    many = [("files", (f"u{i}.png", png_bytes(product(20 + i)), "image/png")) for i in range(7)]
+    r = client.post(f"/api/lots/{ids['lot_id']}/photos", headers=h, files=many)
+    assert r.status_code == 200
+    assert [a["file"] for a in r.json()["accepted"]] == [f"u{i}.png" for i in range(5)]
+    assert [x["file"] for x in r.json()["rejected"]] == ["u5.png", "u6.png"]
+    assert all("limit of 5 files per request" in x["reason"] for x in r.json()["rejected"])
+    stored = {p.name for p in (tmp / "data" / "lots" / ids["lot_id"]).iterdir()}
+    assert not any("u5.png" in n or "u6.png" in n for n in stored) and not any(n.startswith(".") for n in stored)
     import cv2
     import numpy as np
 

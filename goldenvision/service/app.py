@@ -23,9 +23,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -37,14 +38,14 @@ from ..errors import GoldenVisionError
 from .auth import KeyInfo, RateLimiter, authenticate
 from .scoring import make_scorer
 from .tables import Lot, LotPhoto
-
-if TYPE_CHECKING:
-    from starlette.datastructures import UploadFile
+from .uploads import MalformedUpload, PhotoStream, boundary_of
 
 __all__ = ["create_app", "Limits"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 COOKIE = "gv_key"
+#: Bytes of an upload handed to the multipart parser at a time.
+_FEED_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -320,28 +321,31 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
 
     @app.post("/api/lots/{lot_id}/photos", tags=["lots"])
     async def upload_photos(lot_id: str, request: Request, info: KeyInfo = Depends(key)) -> dict[str, Any]:
-        """Photos of the lot's units (multipart field ``files``, one or more); scored in the background."""
+        """Photos of the lot's units (multipart field ``files``, one or more); scored in the background.
+
+        Each photo is stored and submitted for scoring as soon as its part of the body has
+        arrived. Files refused (not an image, too many pixels, too large, past the per-request
+        file limit) are listed in ``rejected`` with the reason; the rest are ``accepted``.
+        """
         lot = lot_row(lot_id, info, "write")
         try:
-            form = await request.form(max_files=limits.max_files_per_request, max_fields=limits.max_files_per_request + 8)
-        except Exception as exc:  # the parser's own limits (too many files/fields)  # noqa: BLE001
-            raise HTTPException(413, f"upload refused: {exc}") from None
-        files = cast("list[UploadFile]", [f for f in form.getlist("files") if hasattr(f, "read")])
-        if not files:
-            raise HTTPException(422, "expected one or more files in the multipart field 'files'")
+            boundary = boundary_of(request.headers.get("content-type"))
+        except MalformedUpload as exc:
+            raise HTTPException(422, f"{exc}; send the photos in the multipart field 'files'") from None
         folder = _inside(data, data / "lots" / safe_name(lot_id))
         folder.mkdir(exist_ok=True)
         golden_path = str(data / "goldens" / f"{safe_name(lot.golden_id)}.golden")
-        accepted, rejected = [], []
-        for up in files:
-            name = safe_name(up.filename)
-            tmp = folder / f".incoming-{uuid.uuid4().hex}"
+        ctx = {"product": lot.product, "lot": lot_id}
+        accepted: list[dict[str, Any]] = []
+
+        def on_file(raw_name: str, tmp: Path, sha: str) -> None:
+            """A complete file: check it, record it once, submit it (in a worker thread)."""
+            name = safe_name(raw_name)
             try:
-                sha = await _copy_upload(up, tmp, limits.max_file_bytes)
                 why = _image_problem(tmp, limits.max_image_pixels)
                 if why:
-                    rejected.append({"file": name, "reason": why})
-                    continue
+                    stream.rejected.append({"file": name, "reason": why})
+                    return
                 final = _inside(data, folder / f"{sha[:16]}-{name}")
                 with Session(for_writing(engine)) as s, s.begin():
                     dup = s.scalar(select(LotPhoto.id).where(LotPhoto.lot_id == lot_id, LotPhoto.image_sha256 == sha))
@@ -351,23 +355,44 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
                                        received_utc=_utcnow()))
                 if dup is not None:
                     accepted.append({"file": name, "image_sha256": sha, "duplicate": True})
-                    continue
-                ctx = {"product": lot.product, "lot": lot_id}
+                    return
                 fut = scorer().submit(golden_path, str(final), db_url, lot.golden_id, name, ctx, sha256=sha)
                 fut.add_done_callback(lambda f, sha=sha: _mark(lot_id, sha, f))
                 accepted.append({"file": name, "image_sha256": sha, "duplicate": False})
-            except HTTPException as exc:
-                rejected.append({"file": name, "reason": str(exc.detail)})
-            finally:
-                tmp.unlink(missing_ok=True)
-        return {"lot_id": lot_id, "accepted": accepted, "rejected": rejected}
+            except (HTTPException, OSError) as exc:
+                stream.rejected.append({"file": name, "reason": str(getattr(exc, "detail", exc))})
+
+        stream = PhotoStream(boundary, folder, max_files=limits.max_files_per_request,
+                             max_file_bytes=limits.max_file_bytes, on_file=on_file)
+        buf = bytearray()
+        try:
+            async for chunk in request.stream():
+                buf += chunk
+                if len(buf) >= _FEED_BYTES:  # one hop to a worker thread per MiB, not per network chunk
+                    await run_in_threadpool(stream.feed, bytes(buf))
+                    buf.clear()
+            await run_in_threadpool(stream.feed, bytes(buf))
+            await run_in_threadpool(stream.finish)
+        except MalformedUpload as exc:
+            if not accepted:
+                raise HTTPException(422, str(exc)) from None
+            stream.rejected.append({"file": None, "reason": f"{exc}: the rest of the request was not read"})
+        finally:
+            stream.close()
+        if stream.files_seen == 0:
+            raise HTTPException(422, "expected one or more files in the multipart field 'files'")
+        return {"lot_id": lot_id, "accepted": accepted, "rejected": stream.rejected}
 
     def _mark(lot_id: str, sha: str, fut: Any) -> None:
-        """A scoring task ended: record it as scored, or failed with the reason."""
+        """A scoring task ended: a failure is recorded with the reason. A success needs no write
+        here: the task committed its result, and :func:`lot_status` reads a photo with a result as
+        scored (one write per photo instead of two)."""
         try:
             exc = fut.exception()
         except BaseException as e:  # cancelled  # noqa: BLE001
             exc = e
+        if exc is None:
+            return
         with Session(for_writing(engine)) as s, s.begin():
             p = s.scalar(select(LotPhoto).where(LotPhoto.lot_id == lot_id, LotPhoto.image_sha256 == sha))
             if p is not None:
@@ -387,7 +412,9 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         units = []
         for p in photos:
             r = scored.get(p.image_sha256)
-            units.append({"file": p.file, "image_sha256": p.image_sha256, "status": p.status, "error": p.error,
+            status = "scored" if r is not None else p.status  # a re-run that succeeded after a failure is scored
+            units.append({"file": p.file, "image_sha256": p.image_sha256, "status": status,
+                          "error": None if r is not None else p.error,
                           "verdict": None if r is None else r["verdict"],
                           "defect_class": None if r is None else r["defect_class"],
                           "reasons": [] if r is None else r["reasons"]})
