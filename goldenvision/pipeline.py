@@ -24,7 +24,7 @@ from .calibration.applied import StationCalibration
 from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel
-from .color.relative import judge_colors
+from .color.relative import judge_colors, prepare_relative_colors
 from .context import CONTEXT_KEYS, validate_context
 from .decision import Decision, decide
 from .enums import DefectType
@@ -230,6 +230,11 @@ class Inspector:
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+        m = self.models
+        if m.spec.colors and (m.profile is None or m.profile.chart is None) and (
+                calibration is None or calibration.color_correction is None):
+            # no chart to judge colour by: zones are judged relative to the golden; its side once, here
+            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors)
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
         golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
         scale = self.models.scale_mm_per_px
