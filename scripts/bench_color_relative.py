@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -83,15 +84,19 @@ def main() -> int:
     truth = {u["unit_id"]: u for u in lot.truth["units"]}
     rows: list[dict[str, Any]] = []
     times: list[float] = []
+    cpus: list[float] = []  # process CPU time (less sensitive to other processes on the machine)
     errs: list[float] = []
-    print("unit       colour-stage ms (in inspect | judge_colors median)  zones: name dE00-vs-truth dE-golden unc status")
+    print("unit       colour-stage ms (in inspect | judge_colors median wall, cpu)  zones: name dE00-vs-truth "
+          "dE-golden unc status")
     for stem, ms_inspect, (a, kw) in zip(stems, stage_ms, calls):
-        ts = []
+        ts, cs = [], []
         for _ in range(max(args.repeat, 1)):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = real(*a, **kw)
             ts.append(1e3 * (time.perf_counter() - t))
+            cs.append(1e3 * (time.process_time() - c))
         times.append(statistics.median(ts))
+        cpus.append(statistics.median(cs))
         parts = []
         for c in res:
             tz = truth[stem]["colors"].get(c.name)
@@ -103,10 +108,11 @@ def main() -> int:
                          "delta_e_golden": c.delta_e_golden, "uncertainty_de00": c.uncertainty_de00,
                          "status": status(c), "reference": c.reference, "error_vs_truth": e,
                          "expected": truth[stem]["expected_verdict"], "failing_checks": truth[stem]["failing_checks"]})
-        print(f"{stem:<10} {ms_inspect:8.1f} | {times[-1]:8.1f}   " + "; ".join(parts))
-    print(f"colour stage per unit, ms: median {statistics.median(times):.1f}, max {max(times):.1f} "
-          f"(judge_colors alone, median of {args.repeat} calls); in inspect: first unit {stage_ms[0]:.1f}, "
-          f"median {statistics.median(stage_ms):.1f}")
+        print(f"{stem:<10} {ms_inspect:8.1f} | {times[-1]:8.1f} {cpus[-1]:8.1f}   " + "; ".join(parts))
+    print(f"colour stage per unit, ms: wall median {statistics.median(times):.1f}, max {max(times):.1f}; "
+          f"cpu median {statistics.median(cpus):.1f}, max {max(cpus):.1f} (judge_colors alone, median of "
+          f"{args.repeat} calls); in inspect (wall): first unit {stage_ms[0]:.1f}, median {statistics.median(stage_ms):.1f}")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if errs:
         print(f"colour error vs truth (ΔE00), all zones: mean {np.mean(errs):.3f} max {np.max(errs):.3f}")
     if args.json is not None:

@@ -108,10 +108,15 @@ def _irls(a: np.ndarray, r: np.ndarray, prior: np.ndarray | None = None, iters: 
     the prior alone, or, given ``start`` (3, k) coefficients (a fit of nearly the same cells),
     the robust weights of its residuals. Stops once no coefficient moves by more than
     ``_IRLS_TOL``."""
-    k = a.shape[1]
-    at = np.ascontiguousarray(a.T)  # (k, n), (3, n): rows contiguous for the products
-    rt = np.ascontiguousarray(r.T)
-    p = np.ones(a.shape[0]) if prior is None else prior
+    # (k, n), (3, n): rows contiguous for the products
+    return _irls_t(np.ascontiguousarray(a.T), np.ascontiguousarray(r.T), prior, iters, start)
+
+
+def _irls_t(at: np.ndarray, rt: np.ndarray, prior: np.ndarray | None = None, iters: int = _IRLS_ITERS,
+            start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`_irls` on the transposed design ``at`` (k, n) and log ratios ``rt`` (3, n)."""
+    k = at.shape[0]
+    p = np.ones(at.shape[1]) if prior is None else prior
     coef = np.zeros((3, k))
     scale = 0.0
     if start is None:
@@ -339,7 +344,7 @@ class _GoldenGrid:
         with np.errstate(divide="ignore", invalid="ignore"):
             self.log_g = np.log(self.g_small.astype(np.float64)).reshape(-1, 3)
         yy, xx = np.mgrid[0:h, 0:w]
-        self.design = _design(_norm(xx, w), _norm(yy, h)).reshape(-1, 6)
+        self.design_t = np.ascontiguousarray(_design(_norm(xx, w), _norm(yy, h)).reshape(-1, 6).T)  # (6, cells)
         by = np.minimum(np.searchsorted([h // 3, 2 * h // 3], np.arange(h), side="right"), 2)
         bx = np.minimum(np.searchsorted([w // 3, 2 * w // 3], np.arange(w), side="right"), 2)
         self.block = (3 * by[:, None] + bx[None, :]).ravel()  # 3x3 block of each cell
@@ -417,7 +422,7 @@ class _UnitFits:
         self.grid = grid
         self.fit_ok = (ok_small & grid.registered & grid.usable & _usable(u_small)).ravel()
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.r = np.log(u_small.astype(np.float64)).reshape(-1, 3) - grid.log_g
+            self.r_t = np.ascontiguousarray((np.log(u_small.astype(np.float64)).reshape(-1, 3) - grid.log_g).T)
 
     def fit(self, base: np.ndarray, golden_cells: np.ndarray) -> _Fit | None:
         """Fit on the unit's usable cells of ``base`` (flat); their materials are those of
@@ -432,7 +437,7 @@ class _UnitFits:
             prior = _material_balance(gold, labels[idx])
         else:  # fewer cells than the set's materials call for: cluster these cells themselves
             prior = _material_balance(gold)
-        coef, wts, scale = _irls(g.design[idx], self.r[idx], prior)
+        coef, wts, scale = _irls_t(g.design_t[:, idx], self.r_t[:, idx], prior)
         fit = IlluminationFit(coef=coef, n_cells=int((wts > 0).sum()), residual_scale=float(scale))
         return _Fit(fit, idx, wts)
 
@@ -445,25 +450,26 @@ def _cv_uncertainty(fits: _UnitFits, full: _Fit, ref_lin: np.ndarray, weights: t
     of its weighted normal equations (its final robust and material weights kept): one pass over
     the cells and nine 6x6 solves instead of nine robust refits."""
     g = fits.grid
-    idx = full.idx
-    blocks = g.block[idx]
-    a = g.design[idx]
-    r = fits.r[idx]
-    at = np.ascontiguousarray(a.T)
-    aw = at * full.weights
+    blocks = g.block[full.idx]
+    order = np.argsort(blocks, kind="stable")  # the cells block by block: each block one slice
+    bounds = np.searchsorted(blocks[order], np.arange(10))
+    idx = full.idx[order]
+    at = g.design_t[:, idx]
+    r = fits.r_t[:, idx].T
+    wt = full.weights[order]
+    aw = at * wt
     lhs_all = aw @ at.T
     rhs_all = aw @ r
-    w_all = float(full.weights.sum())
+    w_all = float(wt.sum())
     errs: list[np.ndarray] = []
     for b in range(9):
-        held = blocks == b
-        n_held = int(np.count_nonzero(held))
-        if n_held < 8 or idx.size - n_held < _MIN_CELLS:
+        s, e = int(bounds[b]), int(bounds[b + 1])
+        if e - s < 8 or idx.size - (e - s) < _MIN_CELLS:
             continue
-        awb = aw[:, held]
-        coef = _solve(lhs_all - awb @ at[:, held].T, rhs_all - awb @ r[held], w_all - float(full.weights[held].sum()))
-        pred = a[held] @ coef.T
-        errs.append(np.median(r[held] - pred, axis=0))  # the block's own light, robust to its texture
+        awb = aw[:, s:e]
+        coef = _solve(lhs_all - awb @ at[:, s:e].T, rhs_all - awb @ r[s:e], w_all - float(wt[s:e].sum()))
+        pred = coef @ at[:, s:e]
+        errs.append(np.median(r[s:e] - pred.T, axis=0))  # the block's own light, robust to its texture
     if len(errs) < 3:
         return None
     ref = np.asarray(ref_lin, np.float64)
