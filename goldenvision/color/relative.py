@@ -17,7 +17,14 @@ registered product itself:
    each of a 3x3 grid of blocks of the product also held out, the held-out block's mean log
    ratio is predicted, and the prediction errors are expressed in ΔE00 at the zone's colour
    (their RMS). The decision uses ``tolerance + uncertainty`` (see
-   :class:`goldenvision.results.ColorResult`).
+   :class:`goldenvision.results.ColorResult`). Each refit is the fit's weighted normal
+   equations with the block's share taken out (its robust weights kept), not a new robust fit.
+
+Speed: what depends on the golden alone (its reduced grid and CIELAB, the registered cells, the
+design matrix, each zone's material and golden colour, and the k-means materials of every set
+of golden cells a fit may use) is computed once per golden (:func:`prepare_relative_colors`,
+called when an Inspector loads); a unit then costs one robust fit per zone (and per culprit
+hypothesis) and nine 6x6 solves for its uncertainty.
 
 What it cannot do: a colour change of the *whole* product (every zone and the rest of the
 product shifted alike) is indistinguishable from a change of light without a reference in the
@@ -553,7 +560,7 @@ def relative_zone_colors(
     nothing = np.zeros(grid.shape_small, bool)
     # (zone index, cells left out of its light fit) -> (result, its note's parts): a culprit's
     # material may leave out nothing new, and the same cells give the same judgement
-    done: dict[tuple[int, bytes], tuple[ColorResult, str, str] | None] = {}
+    done: dict[tuple[int, int, bytes], tuple[ColorResult, str, str] | None] = {}
     material_notes = (
         "; light fitted on the product's other materials (the zone's material left out)",
         "; the zone's material covers nearly all the product: light fitted on the rest of that material, so a "
@@ -564,9 +571,9 @@ def relative_zone_colors(
         zone = zones[j]
         zg = grid.zone(golden_rgb, model, zone)
         # first the zone's material left out; when that leaves too little, only the zone itself
-        for out_cells, material_note in ((zg.zcells | zg.same | extra, material_notes[0]),
-                                         (zg.zcells | extra, material_notes[1])):
-            key = (j, np.packbits(out_cells).tobytes())
+        for stage, out_cells in enumerate((zg.zcells | zg.same | extra, zg.zcells | extra)):
+            material_note = material_notes[stage]
+            key = (j, stage, np.packbits(out_cells).tobytes())
             if key not in done:
                 done[key] = judge_on(j, zg, golden_ok & ~out_cells, material_note)
             hit = done[key]
