@@ -230,11 +230,6 @@ class Inspector:
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
-        m = self.models
-        if m.spec.colors and (m.profile is None or m.profile.chart is None) and (
-                calibration is None or calibration.color_correction is None):
-            # no chart to judge colour by: zones are judged relative to the golden; its side once, here
-            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors)
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
         golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
         scale = self.models.scale_mm_per_px
@@ -246,6 +241,11 @@ class Inspector:
         self.detector = _load_detector(self.models.spec)
         if self.detector is not None:
             self.golden_provenance["detector"] = {k: self.detector.info.to_dict()[k] for k in ("name", "version", "bundle_sha256")}
+        m = self.models
+        if m.spec.colors and (m.profile is None or m.profile.chart is None) and (
+                calibration is None or calibration.color_correction is None):
+            # no chart to judge colour by: zones are judged relative to the golden; its side once, here
+            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors)
 
     def _register(self, frame: np.ndarray) -> RegistrationResult:
         """Align a unit to the golden. A golden sealed without a station profile may carry a
