@@ -24,7 +24,7 @@ from .calibration.applied import StationCalibration
 from .calibration.color import ColorCorrection
 from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel
-from .color.relative import judge_colors
+from .color.relative import judge_colors, prepare_relative_colors
 from .context import CONTEXT_KEYS, validate_context
 from .decision import Decision, decide
 from .enums import DefectType
@@ -241,6 +241,11 @@ class Inspector:
         self.detector = _load_detector(self.models.spec)
         if self.detector is not None:
             self.golden_provenance["detector"] = {k: self.detector.info.to_dict()[k] for k in ("name", "version", "bundle_sha256")}
+        m = self.models
+        if m.spec.colors and (m.profile is None or m.profile.chart is None) and (
+                calibration is None or calibration.color_correction is None):
+            # no chart to judge colour by: zones are judged relative to the golden; its side once, here
+            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors)
 
     def _register(self, frame: np.ndarray) -> RegistrationResult:
         """Align a unit to the golden. A golden sealed without a station profile may carry a

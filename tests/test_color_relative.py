@@ -203,3 +203,56 @@ def test_registered_cells_leave_out_what_moves_between_golden_captures():
     ok = registered_cells(caps[0], caps)
     assert ok[:, 5:].mean() > 0.9  # the product agrees across captures despite their light
     assert ok[:, :4].mean() < 0.2  # the moving strip does not
+
+
+def test_held_out_fold_by_downdating_equals_the_fit_without_the_block():
+    """The cross-validation fold (all cells' normal equations minus one block's) is exactly the
+    weighted least squares on the other cells with the same weights."""
+    from goldenvision.color.relative import _design, _solve
+
+    rng = np.random.default_rng(5)
+    n = 900
+    x, y = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    a = _design(x, y)
+    r = a @ rng.normal(0, 0.1, (6, 3)) + rng.normal(0, 0.02, (n, 3))
+    w = rng.uniform(0.0, 2.0, n)
+    held = (x > 0.3) & (y < -0.2)
+    aw = a.T * w
+    down = _solve(aw @ a - aw[:, held] @ a[held], aw @ r - aw[:, held] @ r[held], float(w.sum() - w[held].sum()))
+    keep = ~held
+    awk = a[keep].T * w[keep]
+    direct = _solve(awk @ a[keep], awk @ r[keep], float(w[keep].sum()))
+    np.testing.assert_allclose(down, direct, atol=1e-10)
+    assert np.abs(down).max() > 0.01  # a real fit, not zeros
+
+
+def test_a_handful_of_odd_cells_cannot_outvote_a_material():
+    """Material balance: a cluster of 3 cells (a highlight) does not get the vote of a material."""
+    from goldenvision.color.relative import _material_balance
+
+    labels = np.array([0] * 3000 + [1] * 2000 + [2] * 3)
+    prior = _material_balance(np.full((labels.size, 3), 0.2), labels)
+    vote = np.bincount(labels, weights=prior)
+    assert vote[0] == pytest.approx(vote[1])  # real materials vote alike, whatever their size
+    assert vote[2] < 0.2 * vote[0]  # the odd cells vote by their number, far below a material
+    assert prior[-1] > prior[0]  # ... but more than their bare count
+
+
+def test_golden_side_prepared_once_gives_the_same_results(golden):
+    """What depends on the golden alone is computed once (at Inspector load) and reused; a new
+    golden array is not confused with a cached one."""
+    from goldenvision.color import relative
+
+    caps, model = golden
+    unit = _encode(_scene({"panel": (1.0, 0.93, 0.8)}, seed=12) * _light(*STRONG))
+    relative._golden_cache.clear()
+    cold = _judge(unit, golden)
+    relative._golden_cache.clear()
+    relative.prepare_relative_colors(caps[0], caps, model, ZONES)
+    assert len(relative._golden_cache) == 1
+    warm = _judge(unit, golden)
+    assert [r.to_dict() for r in warm] == [r.to_dict() for r in cold]
+    other = caps[0].copy()  # same pixels, new array: its own grid (and the same numbers)
+    again = relative_zone_colors(unit, None, other, model, ZONES, captures=[other, *caps[1:]])
+    assert again is not None and len(relative._golden_cache) == 2
+    assert [r.delta_e_golden for r in again] == pytest.approx([r.delta_e_golden for r in cold], abs=1e-9)
