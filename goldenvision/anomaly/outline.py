@@ -1,0 +1,642 @@
+"""Outline (silhouette) comparison: extra or missing material on the product's boundary.
+
+Pixel statistics tolerate about a pixel of misregistration at every edge (the min/max band
+of :mod:`.variation`, ``grad_px``), so a thin burr standing 1-4 px proud of an outline, or a
+shallow chip, hides inside that tolerance. This check measures the outline itself, to a
+fraction of a pixel, and judges it against how much the golden captures' outlines differ.
+
+Method (all coordinates golden px, x right, y down):
+
+1. **Foreground.** The region watched is the bounding box of the anomaly zones grown by a
+   margin; its border ring gives the background colour. ``fg = clip(|rgb - bg| / (2 T), 0, 1)``
+   with ``T`` Otsu's threshold (Otsu 1979, doi:10.1109/TSMC.1979.4310076) of the colour
+   distance inside the region, so ``fg`` is 0 on the background, 0.5 at the boundary and 1 on
+   the product. A unit's image is first scaled per channel by its own ring's median (light
+   gain). The check is off, with the reason in ``reason_``, where the ring is not a uniform
+   background distinct from the product (textured surfaces filling the frame, no outline).
+2. **Outline.** The outer contours of ``mean fg > 0.5`` over the golden captures (holes are
+   not outline), smoothed, with outward normals; points outside every anomaly zone or too near
+   the region's border are dropped.
+3. **Offset per contour point** ``o = sum_t (fg_unit(p + t n) - G(t)) dt`` over ``t`` in
+   ``[-L, L]``: the material (px) the unit has beyond (``o > 0``) or short of (``o < 0``) the
+   golden mean profile ``G`` along the normal. A whole edge moved by ``d`` gives ``o = d``.
+4. **Detrending.** A robust fit of the offsets by a residual affine motion
+   ``n . (A p + b)`` (registration error, size within tolerance) is subtracted, then a running
+   median over ``detrend_mm`` along the contour (a soft outline's slow bends); a local bump
+   (burr, short shot, chip) remains.
+5. **Allowance per point** ``a = reg_px + k sigma``, ``sigma`` the RMS of the captures'
+   detrended leave-one-out offsets at that point (pooled over a few px of contour, floored),
+   so the allowance is wide where the golden captures' outlines disagree. Accepted good units
+   (:meth:`OutlineModel.add_good`) add their own residuals: unit-to-unit variation widens it.
+6. **Defects**: runs of consecutive points beyond the allowance on the same side; their area
+   ``sum |o| ds`` (extra or missing material, mm² with a scale) must reach the zone's
+   ``min_area_mm2``. The score is area / minimum area (>= 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..results import Defect
+from ._zone import _Zone
+
+__all__ = ["OutlineConfig", "OutlineFit", "OutlineModel", "OutlineResult", "fit_outline"]
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OutlineConfig:
+    """Tuning of the outline check (stored in the state).
+
+    Attributes
+    ----------
+    margin_frac : float
+        The watched region is the anomaly zones' bounding box grown by this fraction of its
+        diagonal (at least ``ring_px + profile_px``).
+    ring_px : int
+        Width of the border ring that gives the background colour, px.
+    min_contrast : float
+        Smallest Otsu threshold (RGB distance, 0-255) for an outline to exist.
+    max_ring_frac : float
+        The ring's 90th-percentile distance from its median must be below this fraction of
+        the threshold (a uniform background).
+    profile_mm, profile_px : float
+        Half-length ``L`` of the normal profiles: ``profile_mm`` with a scale, clipped to
+        [3, 12] px, else ``profile_px``.
+    smooth_px : float
+        Gaussian smoothing of the contour before normals, px of arc.
+    reg_px : float
+        Registration and edge-location uncertainty in every allowance, px.
+    k_sigma : float
+        Allowance multiple of the captures' per-point spread.
+    sigma_floor_px : float
+        Smallest per-point spread, px.
+    pool_px : float
+        The per-point spread is pooled over this Gaussian sigma of arc length, px.
+    detrend_mm, detrend_px : float
+        Half-window of the running median along the contour (mm with a scale, else px);
+        bumps shorter than it remain. 0 = affine detrending only.
+    min_area_px : float
+        Smallest reported area (px²) where the zone has no ``min_area_mm2`` or no scale.
+    """
+
+    margin_frac: float = 0.04
+    ring_px: int = 4
+    min_contrast: float = 12.0
+    max_ring_frac: float = 0.5
+    profile_mm: float = 1.2
+    profile_px: float = 6.0
+    smooth_px: float = 2.0
+    reg_px: float = 0.3
+    k_sigma: float = 4.0
+    sigma_floor_px: float = 0.08
+    pool_px: float = 4.0
+    detrend_mm: float = 12.0
+    detrend_px: float = 60.0
+    min_area_px: float = 12.0
+
+
+@dataclass(frozen=True)
+class OutlineResult:
+    """Outline check of one unit: defects, per-zone score (1.0 = smallest reported defect), map."""
+
+    defects: tuple[Defect, ...]
+    zone_scores: dict[str, float]
+    map: np.ndarray  # float32 (H, W) golden px, 0 off the reported regions
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _foreground(img: np.ndarray, box: tuple[int, int, int, int], bg: np.ndarray, t: float) -> np.ndarray:
+    """fg in [0, 1] on the box (float32 (h, w)): colour distance from ``bg`` / (2 t)."""
+    x0, y0, x1, y1 = box
+    a = img[y0:y1, x0:x1].astype(np.float32) - bg.astype(np.float32)
+    d = np.sqrt((a * a).sum(axis=2))
+    return np.clip(d * np.float32(0.5 / t), 0.0, 1.0).astype(np.float32)
+
+
+def _ring(box: tuple[int, int, int, int], width: int) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    m[:width], m[-width:], m[:, :width], m[:, -width:] = True, True, True, True
+    return m
+
+
+def _ring_median(img: np.ndarray, box: tuple[int, int, int, int], ring: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
+    x0, y0, x1, y1 = box
+    m = ring if valid is None else ring & valid[y0:y1, x0:x1]
+    if m.sum() < 0.5 * ring.sum():
+        return None
+    return np.median(img[y0:y1, x0:x1][m].astype(np.float32), axis=0)
+
+
+def _otsu(d: np.ndarray) -> float:
+    """Otsu threshold of non-negative values (256 bins over [0, max])."""
+    hi = float(d.max())
+    if hi <= 0:
+        return 0.0
+    hist, edges = np.histogram(d, bins=256, range=(0.0, hi))
+    p = hist.astype(np.float64) / hist.sum()
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(p)
+    mu = np.cumsum(p * mids)
+    mt = mu[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mt * w0 - mu) ** 2 / (w0 * (1 - w0))
+    between = np.nan_to_num(between)
+    return float(mids[int(np.argmax(between))])
+
+
+def _gauss_circ(v: np.ndarray, sigma: float, closed: bool) -> np.ndarray:
+    """Gaussian smoothing of a 1-D (or (N, k)) sequence along axis 0, circular if closed."""
+    if sigma <= 0 or len(v) < 3:
+        return v.astype(np.float64)
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    a = np.asarray(v, np.float64)
+    a2 = a.reshape(len(a), -1)
+    pad = np.pad(a2, ((r, r), (0, 0)), mode="wrap") if closed else np.pad(a2, ((r, r), (0, 0)), mode="edge")
+    out = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(a2.shape[1])], axis=1)
+    return out.reshape(a.shape)
+
+
+def _running_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
+    """Running median of ``v`` over ``±half`` points within each contour segment (circular)."""
+    out = np.zeros_like(v)
+    if half <= 0:
+        return out
+    for s in np.unique(seg):
+        idx = np.nonzero(seg == s)[0]
+        x = v[idx]
+        n = len(x)
+        h = min(half, (n - 1) // 2)
+        if h <= 0:
+            out[idx] = np.median(x)
+            continue
+        pad = np.concatenate([x[-h:], x, x[:h]])
+        win = np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1)
+        out[idx] = np.median(win, axis=1)
+    return out
+
+
+# ---------------------------------------------------------------------------------- model
+class OutlineModel:
+    """Outline model of one golden sample; build with :meth:`fit` or :meth:`from_state`."""
+
+    def __init__(self, *, config: OutlineConfig, shape: tuple[int, int], scale_mm_per_px: float | None) -> None:
+        self.config = config
+        self.shape_ = shape
+        self.scale_mm_per_px = scale_mm_per_px
+        self.reason_: str | None = None  # why the check is off (None = on)
+        self.box_: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.bg_ = np.zeros(3, np.float32)
+        self.thresh_ = 0.0
+        self.points_ = np.zeros((0, 2), np.float32)
+        self.normals_ = np.zeros((0, 2), np.float32)
+        self.ds_ = np.zeros(0, np.float32)
+        self.segment_ = np.zeros(0, np.int32)
+        self.zone_ = np.zeros(0, np.int32)
+        self.profile_ = np.zeros((0, 0), np.float32)  # golden mean profile G (N, T)
+        self.ss_ = np.zeros(0, np.float64)  # sum of squared detrended held-out offsets per point
+        self.n_ = 0  # number of held-out offset sets in ss_
+        self.n_profile_ = 0  # number of profiles averaged in profile_
+
+    # -------------------------------------------------------------- derived
+    @property
+    def active(self) -> bool:
+        return self.reason_ is None and len(self.points_) > 0
+
+    @property
+    def half_len_px(self) -> float:
+        c = self.config
+        if self.scale_mm_per_px:
+            return float(np.clip(c.profile_mm / self.scale_mm_per_px, 3.0, 12.0))
+        return c.profile_px
+
+    def _ts(self) -> np.ndarray:
+        half = self.half_len_px
+        return np.arange(-half, half + 1e-6, 0.5, dtype=np.float32)
+
+    def _detrend_half(self) -> int:
+        c = self.config
+        w = c.detrend_mm / self.scale_mm_per_px if self.scale_mm_per_px else c.detrend_px
+        return int(round(w))
+
+    def sigma_px(self) -> np.ndarray:
+        """Per-point spread of the detrended held-out offsets (px), pooled along the contour."""
+        c = self.config
+        var = self.ss_ / max(self.n_, 1)
+        out = np.zeros_like(var)
+        for s in np.unique(self.segment_):
+            idx = np.nonzero(self.segment_ == s)[0]
+            out[idx] = _gauss_circ(var[idx], c.pool_px, True)
+        return np.maximum(np.sqrt(out), c.sigma_floor_px)
+
+    def allowance_px(self, sensitivity: np.ndarray | None = None) -> np.ndarray:
+        c = self.config
+        a = c.reg_px + c.k_sigma * self.sigma_px()
+        if sensitivity is not None:
+            a = a / np.maximum(sensitivity, 1e-3)
+        return a
+
+    # -------------------------------------------------------------- fitting
+    @classmethod
+    def setup(cls, images: Sequence[np.ndarray], valid_masks: Sequence[np.ndarray | None], zones: list[_Zone], *,
+              scale_mm_per_px: float | None, config: OutlineConfig | None = None) -> "OutlineModel":
+        """Background, threshold and golden outline from the first golden captures (``images``,
+        each (H, W, 3) uint8 RGB, golden px; the first gives the background); profiles and
+        spread come from :class:`OutlineFit`. ``reason_`` says why the check is off, if it is."""
+        cfg = config or OutlineConfig()
+        first = np.asarray(images[0])
+        h, w = first.shape[:2]
+        m = cls(config=cfg, shape=(h, w), scale_mm_per_px=scale_mm_per_px)
+        zmask = np.zeros((h, w), bool)
+        for z in zones:
+            zmask |= z.mask
+        ys, xs = np.nonzero(zmask)
+        bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+        grow = max(int(round(cfg.margin_frac * np.hypot(bx1 - bx0, by1 - by0))), cfg.ring_px + int(np.ceil(m.half_len_px)) + 2)
+        box = (max(bx0 - grow, 0), max(by0 - grow, 0), min(bx1 + grow, w), min(by1 + grow, h))
+        m.box_ = box
+        ring = _ring(box, cfg.ring_px)
+        bg = _ring_median(first, box, ring, valid_masks[0])
+        if bg is None:
+            m.reason_ = "the background ring around the anomaly zones is mostly outside the image"
+            return m
+        x0, y0, x1, y1 = box
+        d = np.sqrt(((first[y0:y1, x0:x1].astype(np.float32) - bg) ** 2).sum(axis=2))
+        t = _otsu(d)
+        ring_spread = float(np.percentile(d[ring], 90))
+        if t < cfg.min_contrast:
+            m.reason_ = f"no outline: the product differs from the background by {t:.1f} < {cfg.min_contrast} (RGB)"
+            return m
+        if ring_spread > cfg.max_ring_frac * t:
+            m.reason_ = (f"no uniform background around the anomaly zones (ring spread {ring_spread:.1f} > "
+                         f"{cfg.max_ring_frac} x threshold {t:.1f})")
+            return m
+        m.bg_, m.thresh_ = bg.astype(np.float32), t
+        fgs = [f for f in (m._fg_of(np.asarray(im), v) for im, v in zip(images, valid_masks)) if f is not None]
+        if not fgs:
+            m.reason_ = "the golden captures' backgrounds cannot be read"
+            return m
+        if m._set_contour(np.mean(fgs, axis=0), zmask):
+            m.assign_zones(zones)
+        return m
+
+    def _fg_of(self, img: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
+        ring = _ring(self.box_, self.config.ring_px)
+        bg = _ring_median(img, self.box_, ring, valid)
+        if bg is None:
+            return None
+        gain = self.bg_ / np.maximum(bg, 1.0)
+        x0, y0, x1, y1 = self.box_
+        sub = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+        sub[:] = img[y0:y1, x0:x1].astype(np.float32) * gain.astype(np.float32)
+        fg = _foreground(sub, (0, 0, x1 - x0, y1 - y0), self.bg_, self.thresh_)
+        if valid is not None:
+            fg = np.where(valid[y0:y1, x0:x1], fg, np.nan).astype(np.float32)
+        return fg
+
+    def _set_contour(self, fg_mean: np.ndarray, zmask: np.ndarray) -> bool:
+        c = self.config
+        x0, y0, x1, y1 = self.box_
+        sil = np.nan_to_num(fg_mean, nan=0.0) > 0.5
+        sil = cv2.morphologyEx(sil.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        half = self.half_len_px
+        min_len = max(8.0 * half, 40.0)
+        pts, nrm, dss, seg = [], [], [], []
+        for ci, cnt in enumerate(contours):
+            p = cnt[:, 0, :].astype(np.float64)
+            if len(p) < min_len:
+                continue
+            ps = _gauss_circ(p, c.smooth_px, True)
+            tan = np.roll(ps, -1, axis=0) - np.roll(ps, 1, axis=0)
+            tl = np.linalg.norm(tan, axis=1, keepdims=True)
+            tan = tan / np.maximum(tl, 1e-9)
+            nv = np.stack([tan[:, 1], -tan[:, 0]], axis=1)
+            # outward = towards the background: lower fg at +2 n than at -2 n on average
+            fplus = _sample(np.nan_to_num(fg_mean), ps + 2 * nv)
+            fminus = _sample(np.nan_to_num(fg_mean), ps - 2 * nv)
+            if np.mean(fplus - fminus) > 0:
+                nv = -nv
+            ds = 0.5 * tl[:, 0]
+            pts.append(ps + np.array([x0, y0]))
+            nrm.append(nv)
+            dss.append(ds)
+            seg.append(np.full(len(ps), ci))
+        if not pts:
+            self.reason_ = "no product outline found inside the anomaly zones"
+            return False
+        p = np.concatenate(pts)
+        nv = np.concatenate(nrm)
+        ds = np.concatenate(dss)
+        sg = np.concatenate(seg)
+        # keep points inside an anomaly zone and with their whole profile inside the box
+        h, w = zmask.shape
+        xi = np.clip(np.round(p[:, 0]).astype(int), 0, w - 1)
+        yi = np.clip(np.round(p[:, 1]).astype(int), 0, h - 1)
+        keep = zmask[yi, xi]
+        m = half + c.ring_px + 1
+        keep &= (p[:, 0] >= x0 + m) & (p[:, 0] <= x1 - 1 - m) & (p[:, 1] >= y0 + m) & (p[:, 1] <= y1 - 1 - m)
+        if keep.sum() < min_len:
+            self.reason_ = "no product outline found inside the anomaly zones"
+            return False
+        self.points_ = p[keep].astype(np.float32)
+        self.normals_ = nv[keep].astype(np.float32)
+        self.ds_ = ds[keep].astype(np.float32)
+        self.segment_ = sg[keep].astype(np.int32)
+        self.zone_ = np.full(int(keep.sum()), -1, np.int32)  # filled by the caller's zones order
+        return True
+
+    def assign_zones(self, zones: list[_Zone]) -> None:
+        """Index (into ``zones``) of the first zone holding each contour point."""
+        h, w = self.shape_
+        xi = np.clip(np.round(self.points_[:, 0]).astype(int), 0, w - 1)
+        yi = np.clip(np.round(self.points_[:, 1]).astype(int), 0, h - 1)
+        zi = np.full(len(self.points_), -1, np.int32)
+        for k in range(len(zones) - 1, -1, -1):
+            zi = np.where(zones[k].mask[yi, xi], k, zi)
+        self.zone_ = zi
+
+    def _profiles(self, img: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
+        """fg profiles (N, T) along the normals of the golden outline (NaN-free: invalid px = 0 offset)."""
+        fg = self._fg_of(img, valid)
+        if fg is None:
+            return None
+        ts = self._ts()
+        x0, y0 = self.box_[0], self.box_[1]
+        base = self.points_ - np.array([x0, y0], np.float32)
+        xy = base[:, None, :] + ts[None, :, None] * self.normals_[:, None, :]
+        prof = cv2.remap(fg, xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        return prof
+
+    def _detrend(self, o: np.ndarray) -> np.ndarray:
+        """Offsets minus a robust residual affine motion and a running median along the contour."""
+        o = np.nan_to_num(o.astype(np.float64))
+        p = self.points_.astype(np.float64)
+        nv = self.normals_.astype(np.float64)
+        c = p.mean(axis=0)
+        s = max(float(np.abs(p - c).max()), 1.0)
+        q = (p - c) / s
+        a = np.stack([nv[:, 0] * q[:, 0], nv[:, 0] * q[:, 1], nv[:, 0], nv[:, 1] * q[:, 0], nv[:, 1] * q[:, 1], nv[:, 1]], axis=1)
+        w = np.ones(len(o))
+        r = o
+        for _ in range(4):
+            coef, *_ = np.linalg.lstsq(a * w[:, None], o * w, rcond=None)
+            r = o - a @ coef
+            mad = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-3
+            u = np.abs(r) / (4.685 * mad)
+            w = np.where(u < 1, (1 - u * u) ** 2, 0.0)  # Tukey biweight
+        return r - _running_median(r, self.segment_, self._detrend_half())
+
+    # -------------------------------------------------------------- production
+    def offsets_px(self, img: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray | None:
+        """Detrended offsets (px, + = extra material) of a registered unit at each contour point."""
+        p = self._profiles(img, valid)
+        if p is None:
+            return None
+        d = p - self.profile_
+        o = np.where(np.isnan(d), 0.0, d).sum(axis=1) * 0.5
+        return self._detrend(o)
+
+    def add_good(self, images: Sequence[np.ndarray], valid_masks: Sequence[np.ndarray] | None = None) -> None:
+        """Accepted good units: each one's offsets (before it joins) widen the spread, then its
+        profile joins the golden mean."""
+        if not self.active:
+            return
+        for i, im in enumerate(images):
+            v = None if valid_masks is None else np.asarray(valid_masks[i], bool)
+            p = self._profiles(np.asarray(im), v)
+            if p is None:
+                continue
+            d = p - self.profile_
+            r = self._detrend(np.where(np.isnan(d), 0.0, d).sum(axis=1) * 0.5)
+            self.ss_ = self.ss_ + r * r
+            self.n_ += 1
+            p = np.where(np.isnan(p), self.profile_, p)
+            k = self.n_profile_
+            self.profile_ = ((self.profile_ * k + p) / (k + 1)).astype(np.float32)
+            self.n_profile_ = k + 1
+
+    def score(self, img: np.ndarray, valid: np.ndarray | None, zones: list[_Zone]) -> OutlineResult | None:
+        """Judge a registered unit's outline (None when the check is off or the unit's background
+        cannot be read)."""
+        if not self.active:
+            return None
+        r = self.offsets_px(img, valid)
+        if r is None:
+            return None
+        sens = np.array([zones[k].spec.sensitivity if k >= 0 else 1.0 for k in self.zone_], np.float64)
+        allow = self.allowance_px(sens)
+        out = np.abs(r) > allow
+        sign = np.sign(r)
+        amap = np.zeros(self.shape_, np.float32)
+        defects: list[Defect] = []
+        zone_scores: dict[str, float] = {}
+        sc = self.scale_mm_per_px
+        for s in np.unique(self.segment_):
+            idx = np.nonzero(self.segment_ == s)[0]
+            for run in _runs(out[idx] & (sign[idx] > 0)) + _runs(out[idx] & (sign[idx] < 0)):
+                ii = idx[run]
+                zi = self.zone_[ii]
+                zi = zi[zi >= 0]
+                if not len(zi):
+                    continue
+                z = zones[int(np.bincount(zi).argmax())]
+                area_px = float((np.abs(r[ii]) * self.ds_[ii]).sum())
+                if sc and z.spec.min_area_mm2 > 0:
+                    ratio = area_px * sc * sc / z.spec.min_area_mm2
+                else:
+                    ratio = area_px / self.config.min_area_px
+                score = float(ratio)
+                zone_scores[z.spec.name] = max(zone_scores.get(z.spec.name, 0.0), min(score, 0.999))
+                if ratio < 1.0:
+                    continue
+                zone_scores[z.spec.name] = max(zone_scores[z.spec.name], score)
+                ends = np.concatenate([self.points_[ii], self.points_[ii] + r[ii, None] * self.normals_[ii]])
+                bx0, by0 = np.floor(ends.min(axis=0) - 1).astype(int)
+                bx1, by1 = np.ceil(ends.max(axis=0) + 2).astype(int)
+                h, w = self.shape_
+                bbox = (max(int(bx0), 0), max(int(by0), 0), min(int(bx1), w), min(int(by1), h))
+                poly = np.round(np.concatenate([self.points_[ii], (self.points_[ii] + r[ii, None] * self.normals_[ii])[::-1]])).astype(np.int32)
+                cv2.fillPoly(amap, [poly], score)
+                cv2.polylines(amap, [poly], True, score)
+                defects.append(Defect(bbox=bbox, score=score, zone=z.spec.name, defect_type=z.spec.defect_type,
+                                      severity=z.spec.severity, area_px=int(round(area_px)),
+                                      area_mm2=None if not sc else area_px * sc * sc))
+        return OutlineResult(defects=tuple(defects), zone_scores=zone_scores, map=amap)
+
+    # -------------------------------------------------------------- persistence
+    def to_state(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "version": STATE_VERSION,
+            "config": {k: getattr(c, k) for k in c.__dataclass_fields__},
+            "shape": list(self.shape_),
+            "scale_mm_per_px": self.scale_mm_per_px,
+            "reason": self.reason_,
+            "box": list(self.box_),
+            "bg": [float(v) for v in self.bg_],
+            "thresh": float(self.thresh_),
+            "points": self.points_.astype(np.float32),
+            "normals": self.normals_.astype(np.float32),
+            "ds": self.ds_.astype(np.float32),
+            "segment": self.segment_.astype(np.int32),
+            "zone": self.zone_.astype(np.int32),
+            "profile": self.profile_.astype(np.float32),
+            "ss": self.ss_.astype(np.float64),
+            "n": int(self.n_),
+            "n_profile": int(self.n_profile_),
+        }
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any]) -> "OutlineModel":
+        if st["version"] != STATE_VERSION:
+            raise ValueError(f"outline state: expected version {STATE_VERSION}, got {st['version']}")
+        h, w = (int(v) for v in st["shape"])
+        m = cls(config=OutlineConfig(**st["config"]), shape=(h, w), scale_mm_per_px=st["scale_mm_per_px"])
+        m.reason_ = st["reason"]
+        b = [int(v) for v in st["box"]]
+        m.box_ = (b[0], b[1], b[2], b[3])
+        m.bg_ = np.asarray(st["bg"], np.float32)
+        m.thresh_ = float(st["thresh"])
+        m.points_ = np.asarray(st["points"], np.float32).reshape(-1, 2)
+        m.normals_ = np.asarray(st["normals"], np.float32).reshape(-1, 2)
+        m.ds_ = np.asarray(st["ds"], np.float32)
+        m.segment_ = np.asarray(st["segment"], np.int32)
+        m.zone_ = np.asarray(st["zone"], np.int32)
+        m.profile_ = np.asarray(st["profile"], np.float32)
+        m.ss_ = np.asarray(st["ss"], np.float64)
+        m.n_ = int(st["n"])
+        m.n_profile_ = int(st["n_profile"])
+        n = len(m.points_)
+        if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == n) or (n and m.profile_.shape[0] != n):
+            raise ValueError("outline state: per-point arrays differ in length")
+        return m
+
+
+def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    return cv2.remap(img.astype(np.float32), xy[:, 0:1].astype(np.float32), xy[:, 1:2].astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+
+
+def _runs(flags: np.ndarray) -> list[np.ndarray]:
+    """Index arrays of the runs of True in a closed (circular) sequence."""
+    n = len(flags)
+    if n == 0 or not flags.any():
+        return []
+    if flags.all():
+        return [np.arange(n)]
+    start = int(np.argmin(flags))  # a False: runs do not wrap past it
+    order = (np.arange(n) + start) % n
+    f = flags[order]
+    out = []
+    i = 0
+    while i < n:
+        if f[i]:
+            j = i
+            while j < n and f[j]:
+                j += 1
+            out.append(order[i:j])
+            i = j
+        else:
+            i += 1
+    return out
+
+
+class OutlineFit:
+    """Fits an :class:`OutlineModel` from golden captures streamed one at a time (each read once).
+
+    The outline comes from ``contour_images`` if given, else from the first capture added.
+    Per capture only its per-point profile integral is kept (N floats), so the cost grows with
+    the outline's length, not with the images. Errors reading the outline leave the check off
+    with the reason in ``reason_`` (sealing goes on).
+    """
+
+    def __init__(self, zones: list[_Zone], *, scale_mm_per_px: float | None, config: OutlineConfig | None = None,
+                 contour_images: Sequence[np.ndarray] | None = None,
+                 contour_masks: Sequence[np.ndarray | None] | None = None) -> None:
+        self.zones, self.scale, self.config = zones, scale_mm_per_px, config
+        self.model: OutlineModel | None = None
+        self._sum: np.ndarray | None = None
+        self._cnt: np.ndarray | None = None
+        self._integrals: list[np.ndarray] = []
+        if contour_images is not None and len(contour_images):
+            masks = list(contour_masks) if contour_masks is not None else [None] * len(contour_images)
+            self._setup(contour_images, masks)
+
+    def _off(self, shape: tuple[int, ...], why: str) -> None:
+        self.model = OutlineModel(config=self.config or OutlineConfig(), shape=(int(shape[0]), int(shape[1])),
+                                  scale_mm_per_px=self.scale)
+        self.model.reason_ = why
+
+    def _setup(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> None:
+        try:
+            self.model = OutlineModel.setup(images, masks, self.zones, scale_mm_per_px=self.scale, config=self.config)
+        except (cv2.error, ValueError, FloatingPointError) as exc:
+            self._off(np.asarray(images[0]).shape, f"the outline could not be read ({exc})")
+
+    def add(self, img: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """One golden capture ((H, W, 3) uint8 RGB, golden px; ``valid`` (H, W) bool or None)."""
+        if self.model is None:
+            self._setup([img], [valid])
+        m = self.model
+        if m is None or not m.active:
+            return
+        try:
+            p = m._profiles(np.asarray(img), valid)
+        except (cv2.error, ValueError) as exc:
+            m.reason_ = f"the outline could not be read ({exc})"
+            return
+        if p is None:
+            return
+        ok = ~np.isnan(p)
+        if self._sum is None or self._cnt is None:
+            self._sum, self._cnt = np.zeros(p.shape, np.float64), np.zeros(p.shape, np.float64)
+        self._sum += np.where(ok, p, 0.0)
+        self._cnt += ok
+        # integral per point; a profile cut by the image border counts as the mean (set in result)
+        self._integrals.append(np.where(ok.all(axis=1), np.where(ok, p, 0.0).sum(axis=1), np.nan).astype(np.float32))
+
+    def result(self) -> OutlineModel:
+        """The fitted model: mean profile and the spread of the leave-one-out offsets."""
+        m = self.model
+        if m is None:
+            raise ValueError("OutlineFit.result: no capture was added")
+        if not m.active:
+            return m
+        k = len(self._integrals)
+        if k == 0 or self._cnt is None or self._sum is None or not (self._cnt > 0).all():
+            m.reason_ = "the golden captures do not show the whole outline"
+            return m
+        m.profile_ = (self._sum / self._cnt).astype(np.float32)
+        m.n_profile_ = k
+        g = m.profile_.astype(np.float64).sum(axis=1)
+        ss = np.zeros(len(m.points_), np.float64)
+        if k >= 2:
+            for s_c in self._integrals:
+                o = np.where(np.isnan(s_c), g, s_c) - g
+                r = m._detrend(o * 0.5 * (k / (k - 1)))  # leave-one-out offset (0.5 px steps)
+                ss += r * r
+        m.ss_, m.n_ = ss, k if k >= 2 else 0
+        return m
+
+
+def fit_outline(captures: Sequence[np.ndarray], valid_masks: Sequence[np.ndarray] | None, zones: list[_Zone], *,
+                scale_mm_per_px: float | None, config: OutlineConfig | None = None) -> OutlineModel:
+    """Fit an :class:`OutlineModel` on aligned golden captures (the outline from the first five)."""
+    masks: list[np.ndarray | None] = [None if valid_masks is None else np.asarray(valid_masks[i], bool)
+                                      for i in range(len(captures))]
+    fit = OutlineFit(zones, scale_mm_per_px=scale_mm_per_px, config=config,
+                     contour_images=[np.asarray(c) for c in captures[:5]], contour_masks=masks[:5])
+    for c, v in zip(captures, masks):
+        fit.add(np.asarray(c), v)
+    return fit.result()
