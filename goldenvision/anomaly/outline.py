@@ -8,33 +8,38 @@ fraction of a pixel, and judges it against how much the golden captures' outline
 Method (all coordinates golden px, x right, y down):
 
 1. **Foreground.** The region watched is the bounding box of the anomaly zones grown by a
-   margin; its border ring gives the background colour. ``fg = clip(|rgb - bg| / (2 T), 0, 1)``
-   with ``T`` Otsu's threshold (Otsu 1979, doi:10.1109/TSMC.1979.4310076) of the colour
-   distance inside the region, so ``fg`` is 0 on the background, 0.5 at the boundary and 1 on
-   the product. A unit's image is first scaled per channel by its own ring's median (light
-   gain). The check is off, with the reason in ``reason_``, where the ring is not a uniform
-   background distinct from the product (textured surfaces filling the frame, no outline).
+   margin; its border ring gives the background colour. The product is what differs from it by
+   more than the ring's own spread allows; ``fg = clip(|rgb - bg| / C, 0, 1)`` with ``C`` the
+   product's median contrast just inside its outline, so ``fg`` is 0 on the background, about
+   0.5 at the boundary and 1 on the product's edge, whatever its print or interior. A unit's
+   image is first scaled per channel by its own ring's median (light gain). The check is off,
+   with the reason in ``reason_``, where the ring is not a uniform background distinct from the
+   product (textured surfaces filling the frame, no outline).
 2. **Outline.** The outer contours of ``mean fg > 0.5`` over the golden captures (holes are
    not outline), smoothed, with outward normals; points outside every anomaly zone or too near
    the region's border are dropped.
 3. **Offset per contour point** ``o = sum_t (fg_unit(p + t n) - G(t)) dt`` over ``t`` in
    ``[-L, L]``: the material (px) the unit has beyond (``o > 0``) or short of (``o < 0``) the
    golden mean profile ``G`` along the normal. A whole edge moved by ``d`` gives ``o = d``.
-4. **Detrending.** A robust fit of the offsets by a residual affine motion
-   ``n . (A p + b)`` (registration error, size within tolerance) is subtracted, then a running
-   median over ``detrend_mm`` along the contour (a soft outline's slow bends); a local bump
-   (burr, short shot, chip) remains.
+4. **Detrending.** A robust (Tukey biweight) fit of the offsets by a residual motion
+   ``n . (A p + b)`` plus the two perspective terms of a linearised homography (registration
+   error, size within tolerance) is subtracted, then a local
+   baseline along the contour (a running median over ``±detrend_mm`` that leaves out the points
+   standing out: a soft outline's slow bends, shading drift); a local bump (burr, short shot,
+   chip) remains.
 5. **Allowance per point** ``a = reg_px + k sigma``, ``sigma`` the RMS of the captures'
    detrended leave-one-out offsets at that point (pooled over a few px of contour, floored),
    so the allowance is wide where the golden captures' outlines disagree. Accepted good units
    (:meth:`OutlineModel.add_good`) add their own residuals: unit-to-unit variation widens it.
-6. **Defects**: runs of consecutive points beyond the allowance on the same side; their area
+6. **Defects**: runs of consecutive points beyond the allowance on the same side (grown to
+   the neighbours beyond half of it); their area
    ``sum |o| ds`` (extra or missing material, mm² with a scale) must reach the zone's
    ``min_area_mm2``. The score is area / minimum area (>= 1).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +53,9 @@ from ._zone import _Zone
 __all__ = ["OutlineConfig", "OutlineFit", "OutlineModel", "OutlineResult", "fit_outline"]
 
 STATE_VERSION = 1
+END_PX = 2.0  # px beyond each end of a profile that give its local levels
+MIN_SPAN = 0.3  # least fg difference between a profile's ends for it to be rescaled
+MAX_LOO = 64  # golden captures whose leave-one-out offsets give the spread (the mean uses all)
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,12 @@ class OutlineConfig:
     ring_px : int
         Width of the border ring that gives the background colour, px.
     min_contrast : float
-        Smallest Otsu threshold (RGB distance, 0-255) for an outline to exist.
-    max_ring_frac : float
-        The ring's 90th-percentile distance from its median must be below this fraction of
-        the threshold (a uniform background).
+        Smallest colour distance (RGB, 0-255) between the product just inside its outline and
+        the background for an outline to exist.
+    bg_k : float
+        A pixel is product where its distance from the background colour exceeds ``bg_k`` times
+        the ring's 90th-percentile distance (and half ``min_contrast``); the product's contrast
+        must be twice that.
     profile_mm, profile_px : float
         Half-length ``L`` of the normal profiles: ``profile_mm`` with a scale, clipped to
         [3, 12] px, else ``profile_px``.
@@ -80,16 +90,19 @@ class OutlineConfig:
     pool_px : float
         The per-point spread is pooled over this Gaussian sigma of arc length, px.
     detrend_mm, detrend_px : float
-        Half-window of the running median along the contour (mm with a scale, else px);
-        bumps shorter than it remain. 0 = affine detrending only.
+        Reach of the local baseline along the contour (mm with a scale, else px); 0 = the
+        projective detrending only.
     min_area_px : float
         Smallest reported area (px²) where the zone has no ``min_area_mm2`` or no scale.
+    region_low : float
+        Hysteresis: a run beyond the allowance extends to its neighbours beyond this fraction
+        of it (as the pixel methods' ``region_low``), so the area is the bump's extent.
     """
 
     margin_frac: float = 0.04
     ring_px: int = 4
     min_contrast: float = 12.0
-    max_ring_frac: float = 0.5
+    bg_k: float = 3.0
     profile_mm: float = 1.2
     profile_px: float = 6.0
     smooth_px: float = 2.0
@@ -100,6 +113,7 @@ class OutlineConfig:
     detrend_mm: float = 12.0
     detrend_px: float = 60.0
     min_area_px: float = 12.0
+    region_low: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -113,11 +127,20 @@ class OutlineResult:
 
 # ---------------------------------------------------------------------------------- helpers
 def _foreground(img: np.ndarray, box: tuple[int, int, int, int], bg: np.ndarray, t: float) -> np.ndarray:
-    """fg in [0, 1] on the box (float32 (h, w)): colour distance from ``bg`` / (2 t)."""
+    """fg in [0, 1] on the box (float32 (h, w)): colour distance from ``bg`` / ``t``."""
     x0, y0, x1, y1 = box
     a = img[y0:y1, x0:x1].astype(np.float32) - bg.astype(np.float32)
     d = np.sqrt((a * a).sum(axis=2))
-    return np.clip(d * np.float32(0.5 / t), 0.0, 1.0).astype(np.float32)
+    return np.clip(d * np.float32(1.0 / t), 0.0, 1.0).astype(np.float32)
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """Outer silhouettes of a bool mask (opened 3x3), holes filled."""
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(out, contours, -1, 1, thickness=-1)
+    return out.astype(bool)
 
 
 def _ring(box: tuple[int, int, int, int], width: int) -> np.ndarray:
@@ -135,23 +158,6 @@ def _ring_median(img: np.ndarray, box: tuple[int, int, int, int], ring: np.ndarr
     return np.median(img[y0:y1, x0:x1][m].astype(np.float32), axis=0)
 
 
-def _otsu(d: np.ndarray) -> float:
-    """Otsu threshold of non-negative values (256 bins over [0, max])."""
-    hi = float(d.max())
-    if hi <= 0:
-        return 0.0
-    hist, edges = np.histogram(d, bins=256, range=(0.0, hi))
-    p = hist.astype(np.float64) / hist.sum()
-    mids = 0.5 * (edges[:-1] + edges[1:])
-    w0 = np.cumsum(p)
-    mu = np.cumsum(p * mids)
-    mt = mu[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mt * w0 - mu) ** 2 / (w0 * (1 - w0))
-    between = np.nan_to_num(between)
-    return float(mids[int(np.argmax(between))])
-
-
 def _gauss_circ(v: np.ndarray, sigma: float, closed: bool) -> np.ndarray:
     """Gaussian smoothing of a 1-D (or (N, k)) sequence along axis 0, circular if closed."""
     if sigma <= 0 or len(v) < 3:
@@ -166,23 +172,35 @@ def _gauss_circ(v: np.ndarray, sigma: float, closed: bool) -> np.ndarray:
     return out.reshape(a.shape)
 
 
-def _running_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
-    """Running median of ``v`` over ``±half`` points within each contour segment (circular)."""
+def _window_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
+    """Running median (NaN ignored) of ``v`` over ``±half`` points along each closed contour segment."""
     out = np.zeros_like(v)
-    if half <= 0:
-        return out
     for s in np.unique(seg):
         idx = np.nonzero(seg == s)[0]
         x = v[idx]
-        n = len(x)
-        h = min(half, (n - 1) // 2)
+        h = min(half, (len(x) - 1) // 2)
         if h <= 0:
-            out[idx] = np.median(x)
+            out[idx] = np.nanmedian(x) if np.isfinite(x).any() else 0.0
             continue
-        pad = np.concatenate([x[-h:], x, x[:h]])
-        win = np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1)
-        out[idx] = np.median(win, axis=1)
+        win = np.lib.stride_tricks.sliding_window_view(np.concatenate([x[-h:], x, x[:h]]), 2 * h + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(win, axis=1)
+        out[idx] = np.nan_to_num(med)
     return out
+
+
+def _local_baseline(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
+    """Local baseline of ``v`` along the contour: a running median over ``±half`` points, then
+    again without the points that stand out of the first (> 3 robust sigma, at least 0.25 px),
+    so a bump, however long within the window, does not lift its own baseline."""
+    if half <= 0:
+        return np.zeros_like(v)
+    base = _window_median(v, seg, half)
+    res = v - base
+    mad = 1.4826 * float(np.median(np.abs(res)))
+    out = np.abs(res) > max(3.0 * mad, 0.25)
+    return _window_median(np.where(out, np.nan, v), seg, half)
 
 
 # ---------------------------------------------------------------------------------- model
@@ -261,7 +279,7 @@ class OutlineModel:
             zmask |= z.mask
         ys, xs = np.nonzero(zmask)
         bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-        grow = max(int(round(cfg.margin_frac * np.hypot(bx1 - bx0, by1 - by0))), cfg.ring_px + int(np.ceil(m.half_len_px)) + 2)
+        grow = max(int(round(cfg.margin_frac * np.hypot(bx1 - bx0, by1 - by0))), cfg.ring_px + int(np.ceil(m.half_len_px + END_PX)) + 2)
         box = (max(bx0 - grow, 0), max(by0 - grow, 0), min(bx1 + grow, w), min(by1 + grow, h))
         m.box_ = box
         ring = _ring(box, cfg.ring_px)
@@ -271,16 +289,20 @@ class OutlineModel:
             return m
         x0, y0, x1, y1 = box
         d = np.sqrt(((first[y0:y1, x0:x1].astype(np.float32) - bg) ** 2).sum(axis=2))
-        t = _otsu(d)
-        ring_spread = float(np.percentile(d[ring], 90))
-        if t < cfg.min_contrast:
-            m.reason_ = f"no outline: the product differs from the background by {t:.1f} < {cfg.min_contrast} (RGB)"
+        # not background: farther from its colour than the ring's own spread allows
+        t_bg = max(0.5 * cfg.min_contrast, cfg.bg_k * float(np.percentile(d[ring], 90)))
+        sil = _filled(d >= t_bg)
+        band = sil & ~cv2.erode(sil.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        band &= cv2.erode(sil.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        if band.sum() < 20:
+            m.reason_ = "no product outline found against the background around the anomaly zones"
             return m
-        if ring_spread > cfg.max_ring_frac * t:
-            m.reason_ = (f"no uniform background around the anomaly zones (ring spread {ring_spread:.1f} > "
-                         f"{cfg.max_ring_frac} x threshold {t:.1f})")
+        d_in = float(np.median(d[band]))  # the product's contrast just inside its outline
+        if d_in < max(cfg.min_contrast, 2.0 * t_bg):
+            m.reason_ = (f"no distinct outline: the product differs from the background by {d_in:.1f} (RGB) where "
+                         f"{max(cfg.min_contrast, 2.0 * t_bg):.1f} is needed (the background varies by {t_bg / cfg.bg_k:.1f})")
             return m
-        m.bg_, m.thresh_ = bg.astype(np.float32), t
+        m.bg_, m.thresh_ = bg.astype(np.float32), d_in
         fgs = [f for f in (m._fg_of(np.asarray(im), v) for im, v in zip(images, valid_masks)) if f is not None]
         if not fgs:
             m.reason_ = "the golden captures' backgrounds cannot be read"
@@ -343,7 +365,7 @@ class OutlineModel:
         xi = np.clip(np.round(p[:, 0]).astype(int), 0, w - 1)
         yi = np.clip(np.round(p[:, 1]).astype(int), 0, h - 1)
         keep = zmask[yi, xi]
-        m = half + c.ring_px + 1
+        m = half + END_PX + c.ring_px + 1
         keep &= (p[:, 0] >= x0 + m) & (p[:, 0] <= x1 - 1 - m) & (p[:, 1] >= y0 + m) & (p[:, 1] <= y1 - 1 - m)
         if keep.sum() < min_len:
             self.reason_ = "no product outline found inside the anomaly zones"
@@ -366,27 +388,46 @@ class OutlineModel:
         self.zone_ = zi
 
     def _profiles(self, img: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
-        """fg profiles (N, T) along the normals of the golden outline (NaN-free: invalid px = 0 offset)."""
+        """fg profiles (N, T) along the normals of the golden outline, NaN off the valid pixels.
+
+        Each profile is rescaled between its own ends (the medians of ``END_PX`` px beyond
+        ``±L``: the local background outside, the product inside), so uneven light and shading
+        near the outline do not read as material; profiles whose ends differ by less than
+        ``MIN_SPAN`` (a thin part, background on both sides) are kept as they are."""
         fg = self._fg_of(img, valid)
         if fg is None:
             return None
         ts = self._ts()
+        half = float(ts[-1])
+        ext = np.concatenate([np.arange(-half - END_PX, -half, 0.5), ts, np.arange(half + 0.5, half + END_PX + 0.25, 0.5)]).astype(np.float32)
+        n_end = (len(ext) - len(ts)) // 2
         x0, y0 = self.box_[0], self.box_[1]
         base = self.points_ - np.array([x0, y0], np.float32)
-        xy = base[:, None, :] + ts[None, :, None] * self.normals_[:, None, :]
+        xy = base[:, None, :] + ext[None, :, None] * self.normals_[:, None, :]
         prof = cv2.remap(fg, xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32), cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
-        return prof
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            f_in = np.nanmedian(prof[:, :n_end], axis=1)
+            f_out = np.nanmedian(prof[:, -n_end:], axis=1)
+        span = f_in - f_out
+        ok = np.isfinite(span) & (span >= MIN_SPAN)
+        core = prof[:, n_end:n_end + len(ts)]
+        norm = (core - np.where(ok, f_out, 0.0)[:, None]) / np.where(ok, span, 1.0)[:, None]
+        return norm.astype(np.float32)
 
     def _detrend(self, o: np.ndarray) -> np.ndarray:
-        """Offsets minus a robust residual affine motion and a running median along the contour."""
+        """Offsets minus a robust residual projective motion (linearised homography: affine plus
+        the two perspective terms) and a running median along the contour."""
         o = np.nan_to_num(o.astype(np.float64))
         p = self.points_.astype(np.float64)
         nv = self.normals_.astype(np.float64)
         c = p.mean(axis=0)
         s = max(float(np.abs(p - c).max()), 1.0)
         q = (p - c) / s
-        a = np.stack([nv[:, 0] * q[:, 0], nv[:, 0] * q[:, 1], nv[:, 0], nv[:, 1] * q[:, 0], nv[:, 1] * q[:, 1], nv[:, 1]], axis=1)
+        nq = nv[:, 0] * q[:, 0] + nv[:, 1] * q[:, 1]
+        a = np.stack([nv[:, 0] * q[:, 0], nv[:, 0] * q[:, 1], nv[:, 0], nv[:, 1] * q[:, 0], nv[:, 1] * q[:, 1], nv[:, 1],
+                      nq * q[:, 0], nq * q[:, 1]], axis=1)
         w = np.ones(len(o))
         r = o
         for _ in range(4):
@@ -395,17 +436,41 @@ class OutlineModel:
             mad = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-3
             u = np.abs(r) / (4.685 * mad)
             w = np.where(u < 1, (1 - u * u) ** 2, 0.0)  # Tukey biweight
-        return r - _running_median(r, self.segment_, self._detrend_half())
+        return r - _local_baseline(r, self.segment_, self._detrend_half())
 
     # -------------------------------------------------------------- production
+    def _edge_px(self, prof: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
+        """Sub-pixel position ``t`` (px along the normal) where each profile falls through 0.5
+        (inside to outside; linear interpolation), the crossing nearest ``near`` (default 0);
+        NaN where it never does."""
+        ts = self._ts()
+        a, b = prof[:, :-1] - 0.5, prof[:, 1:] - 0.5
+        with np.errstate(all="ignore"):
+            cross = (a >= 0) & (b < 0)
+            t = ts[:-1][None, :] + 0.5 * a / (a - b)
+        t = np.where(cross, t, np.nan)
+        ref = np.zeros(len(prof)) if near is None else np.nan_to_num(near)
+        dist = np.where(cross, np.abs(t - ref[:, None]), np.inf)
+        j = np.argmin(dist, axis=1)
+        out = t[np.arange(len(prof)), j]
+        return np.where(cross.any(axis=1), out, np.nan)
+
+    def _raw_offsets(self, prof: np.ndarray) -> np.ndarray:
+        """Offsets (px, + = extra material) of profiles against the golden mean: the shift of the
+        0.5 crossing; where either has none inside ``±L`` (material missing or added beyond the
+        profile), the area difference ``sum (fg - G) dt``."""
+        t_g = self._edge_px(self.profile_)
+        t_u = self._edge_px(prof, t_g)
+        d = prof - self.profile_
+        area = np.where(np.isnan(d), 0.0, d).sum(axis=1) * 0.5
+        return np.where(np.isfinite(t_u) & np.isfinite(t_g), t_u - t_g, area)
+
     def offsets_px(self, img: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray | None:
         """Detrended offsets (px, + = extra material) of a registered unit at each contour point."""
         p = self._profiles(img, valid)
         if p is None:
             return None
-        d = p - self.profile_
-        o = np.where(np.isnan(d), 0.0, d).sum(axis=1) * 0.5
-        return self._detrend(o)
+        return self._detrend(self._raw_offsets(p))
 
     def add_good(self, images: Sequence[np.ndarray], valid_masks: Sequence[np.ndarray] | None = None) -> None:
         """Accepted good units: each one's offsets (before it joins) widen the spread, then its
@@ -417,8 +482,7 @@ class OutlineModel:
             p = self._profiles(np.asarray(im), v)
             if p is None:
                 continue
-            d = p - self.profile_
-            r = self._detrend(np.where(np.isnan(d), 0.0, d).sum(axis=1) * 0.5)
+            r = self._detrend(self._raw_offsets(p))
             self.ss_ = self.ss_ + r * r
             self.n_ += 1
             p = np.where(np.isnan(p), self.profile_, p)
@@ -436,7 +500,8 @@ class OutlineModel:
             return None
         sens = np.array([zones[k].spec.sensitivity if k >= 0 else 1.0 for k in self.zone_], np.float64)
         allow = self.allowance_px(sens)
-        out = np.abs(r) > allow
+        seed = np.abs(r) > allow
+        out = np.abs(r) > self.config.region_low * allow
         sign = np.sign(r)
         amap = np.zeros(self.shape_, np.float32)
         defects: list[Defect] = []
@@ -444,8 +509,11 @@ class OutlineModel:
         sc = self.scale_mm_per_px
         for s in np.unique(self.segment_):
             idx = np.nonzero(self.segment_ == s)[0]
-            for run in _runs(out[idx] & (sign[idx] > 0)) + _runs(out[idx] & (sign[idx] < 0)):
+            runs = _runs(out[idx] & (sign[idx] > 0)) + _runs(out[idx] & (sign[idx] < 0))
+            for run in runs:
                 ii = idx[run]
+                if not seed[ii].any():
+                    continue
                 zi = self.zone_[ii]
                 zi = zi[zi >= 0]
                 if not len(zi):
@@ -568,7 +636,7 @@ class OutlineFit:
         self.model: OutlineModel | None = None
         self._sum: np.ndarray | None = None
         self._cnt: np.ndarray | None = None
-        self._integrals: list[np.ndarray] = []
+        self._profs: list[np.ndarray] = []
         if contour_images is not None and len(contour_images):
             masks = list(contour_masks) if contour_masks is not None else [None] * len(contour_images)
             self._setup(contour_images, masks)
@@ -603,8 +671,8 @@ class OutlineFit:
             self._sum, self._cnt = np.zeros(p.shape, np.float64), np.zeros(p.shape, np.float64)
         self._sum += np.where(ok, p, 0.0)
         self._cnt += ok
-        # integral per point; a profile cut by the image border counts as the mean (set in result)
-        self._integrals.append(np.where(ok.all(axis=1), np.where(ok, p, 0.0).sum(axis=1), np.nan).astype(np.float32))
+        if len(self._profs) < MAX_LOO:  # N x T float16 per capture (a few 10 kB)
+            self._profs.append(p.astype(np.float16))
 
     def result(self) -> OutlineModel:
         """The fitted model: mean profile and the spread of the leave-one-out offsets."""
@@ -613,20 +681,23 @@ class OutlineFit:
             raise ValueError("OutlineFit.result: no capture was added")
         if not m.active:
             return m
-        k = len(self._integrals)
+        k = len(self._profs)
         if k == 0 or self._cnt is None or self._sum is None or not (self._cnt > 0).all():
             m.reason_ = "the golden captures do not show the whole outline"
             return m
         m.profile_ = (self._sum / self._cnt).astype(np.float32)
         m.n_profile_ = k
-        g = m.profile_.astype(np.float64).sum(axis=1)
         ss = np.zeros(len(m.points_), np.float64)
+        n_loo = len(self._profs)
         if k >= 2:
-            for s_c in self._integrals:
-                o = np.where(np.isnan(s_c), g, s_c) - g
-                r = m._detrend(o * 0.5 * (k / (k - 1)))  # leave-one-out offset (0.5 px steps)
+            g_all = m.profile_.astype(np.float64)
+            for pc in self._profs:
+                p = np.where(np.isnan(pc), g_all, pc.astype(np.float64))
+                m.profile_ = ((k * g_all - p) / (k - 1)).astype(np.float32)  # leave-one-out golden mean
+                r = m._detrend(m._raw_offsets(p.astype(np.float32)))
                 ss += r * r
-        m.ss_, m.n_ = ss, k if k >= 2 else 0
+            m.profile_ = g_all.astype(np.float32)
+        m.ss_, m.n_ = ss, n_loo if k >= 2 else 0
         return m
 
 
