@@ -198,8 +198,9 @@ def _local_baseline(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
         return np.zeros_like(v)
     base = _window_median(v, seg, half)
     res = v - base
-    mad = 1.4826 * float(np.median(np.abs(res)))
-    out = np.abs(res) > max(3.0 * mad, 0.25)
+    fin = np.isfinite(res)
+    mad = 1.4826 * float(np.median(np.abs(res[fin]))) if fin.any() else 0.0
+    out = ~fin | (np.abs(res) > max(3.0 * mad, 0.25))
     return _window_median(np.where(out, np.nan, v), seg, half)
 
 
@@ -224,6 +225,8 @@ class OutlineModel:
         self.ss_ = np.zeros(0, np.float64)  # sum of squared detrended held-out offsets per point
         self.n_ = 0  # number of held-out offset sets in ss_
         self.n_profile_ = 0  # number of profiles averaged in profile_
+        #: points judged: the outline is locally smooth (radius > L) and the golden profile one clean step
+        self.ok_ = np.zeros(0, bool)
 
     # -------------------------------------------------------------- derived
     @property
@@ -333,7 +336,7 @@ class OutlineModel:
         contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         half = self.half_len_px
         min_len = max(8.0 * half, 40.0)
-        pts, nrm, dss, seg = [], [], [], []
+        pts, nrm, dss, seg, straight = [], [], [], [], []
         for ci, cnt in enumerate(contours):
             p = cnt[:, 0, :].astype(np.float64)
             if len(p) < min_len:
@@ -349,6 +352,10 @@ class OutlineModel:
             if np.mean(fplus - fminus) > 0:
                 nv = -nv
             ds = 0.5 * tl[:, 0]
+            # local radius of curvature: arc over the turn of the tangent 3 points either side
+            turn = np.arccos(np.clip((np.roll(tan, -3, axis=0) * np.roll(tan, 3, axis=0)).sum(axis=1), -1, 1))
+            arc = sum(np.roll(ds, j) for j in range(-3, 4))
+            straight.append(arc > half * turn)  # radius > L: the normal profile crosses one edge
             pts.append(ps + np.array([x0, y0]))
             nrm.append(nv)
             dss.append(ds)
@@ -375,6 +382,7 @@ class OutlineModel:
         self.ds_ = ds[keep].astype(np.float32)
         self.segment_ = sg[keep].astype(np.int32)
         self.zone_ = np.full(int(keep.sum()), -1, np.int32)  # filled by the caller's zones order
+        self.ok_ = np.concatenate(straight)[keep]
         return True
 
     def assign_zones(self, zones: list[_Zone]) -> None:
@@ -419,7 +427,8 @@ class OutlineModel:
     def _detrend(self, o: np.ndarray) -> np.ndarray:
         """Offsets minus a robust residual projective motion (linearised homography: affine plus
         the two perspective terms) and a running median along the contour."""
-        o = np.nan_to_num(o.astype(np.float64))
+        ok = self.ok_ & np.isfinite(o)
+        o = np.where(ok, o, 0.0).astype(np.float64)
         p = self.points_.astype(np.float64)
         nv = self.normals_.astype(np.float64)
         c = p.mean(axis=0)
@@ -428,15 +437,16 @@ class OutlineModel:
         nq = nv[:, 0] * q[:, 0] + nv[:, 1] * q[:, 1]
         a = np.stack([nv[:, 0] * q[:, 0], nv[:, 0] * q[:, 1], nv[:, 0], nv[:, 1] * q[:, 0], nv[:, 1] * q[:, 1], nv[:, 1],
                       nq * q[:, 0], nq * q[:, 1]], axis=1)
-        w = np.ones(len(o))
+        w = ok.astype(np.float64)
         r = o
         for _ in range(4):
             coef, *_ = np.linalg.lstsq(a * w[:, None], o * w, rcond=None)
             r = o - a @ coef
             mad = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-3
             u = np.abs(r) / (4.685 * mad)
-            w = np.where(u < 1, (1 - u * u) ** 2, 0.0)  # Tukey biweight
-        return r - _local_baseline(r, self.segment_, self._detrend_half())
+            w = np.where(ok & (u < 1), (1 - u * u) ** 2, 0.0)  # Tukey biweight
+        r = np.where(ok, r, np.nan)
+        return np.nan_to_num(r - _local_baseline(r, self.segment_, self._detrend_half()))
 
     # -------------------------------------------------------------- production
     def _edge_px(self, prof: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
@@ -500,8 +510,8 @@ class OutlineModel:
             return None
         sens = np.array([zones[k].spec.sensitivity if k >= 0 else 1.0 for k in self.zone_], np.float64)
         allow = self.allowance_px(sens)
-        seed = np.abs(r) > allow
-        out = np.abs(r) > self.config.region_low * allow
+        seed = self.ok_ & (np.abs(r) > allow)
+        out = self.ok_ & (np.abs(r) > self.config.region_low * allow)
         sign = np.sign(r)
         amap = np.zeros(self.shape_, np.float32)
         defects: list[Defect] = []
@@ -563,6 +573,7 @@ class OutlineModel:
             "ss": self.ss_.astype(np.float64),
             "n": int(self.n_),
             "n_profile": int(self.n_profile_),
+            "ok": self.ok_.astype(bool),
         }
 
     @classmethod
@@ -585,8 +596,9 @@ class OutlineModel:
         m.ss_ = np.asarray(st["ss"], np.float64)
         m.n_ = int(st["n"])
         m.n_profile_ = int(st["n_profile"])
+        m.ok_ = np.asarray(st["ok"], bool)
         n = len(m.points_)
-        if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == n) or (n and m.profile_.shape[0] != n):
+        if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == len(m.ok_) == n) or (n and m.profile_.shape[0] != n):
             raise ValueError("outline state: per-point arrays differ in length")
         return m
 
@@ -687,6 +699,15 @@ class OutlineFit:
             return m
         m.profile_ = (self._sum / self._cnt).astype(np.float32)
         m.n_profile_ = k
+        g = m.profile_
+        falls = ((g[:, :-1] >= 0.5) & (g[:, 1:] < 0.5)).sum(axis=1)
+        rises = ((g[:, :-1] < 0.5) & (g[:, 1:] >= 0.5)).sum(axis=1)
+        # one clean step between uniform sides (not a junction of two materials or parts)
+        m.ok_ &= (falls == 1) & (rises == 0) & (g[:, 0] >= 0.8) & (g[:, -1] <= 0.2)
+        m.ok_ &= (g.max(axis=1) <= 1.25) & (g.min(axis=1) >= -0.25)
+        if m.ok_.sum() < 20:
+            m.reason_ = "the golden outline has no smooth stretch to compare (too jagged, or parts too close together)"
+            return m
         ss = np.zeros(len(m.points_), np.float64)
         n_loo = len(self._profs)
         if k >= 2:
