@@ -172,8 +172,9 @@ def _gauss_circ(v: np.ndarray, sigma: float, closed: bool) -> np.ndarray:
     return out.reshape(a.shape)
 
 
-def _window_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
-    """Running median (NaN ignored) of ``v`` over ``±half`` points along each closed contour segment."""
+def _window_median(v: np.ndarray, seg: np.ndarray, half: int, open_: np.ndarray) -> np.ndarray:
+    """Running median (NaN ignored) of ``v`` over ``±half`` points along each contour segment
+    (circular where the segment is a whole closed contour, mirrored at the ends where ``open_``)."""
     out = np.zeros_like(v)
     for s in np.unique(seg):
         idx = np.nonzero(seg == s)[0]
@@ -182,7 +183,8 @@ def _window_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
         if h <= 0:
             out[idx] = np.nanmedian(x) if np.isfinite(x).any() else 0.0
             continue
-        win = np.lib.stride_tricks.sliding_window_view(np.concatenate([x[-h:], x, x[:h]]), 2 * h + 1)
+        padded = np.pad(x, h, mode="reflect") if open_[idx[0]] else np.concatenate([x[-h:], x, x[:h]])
+        win = np.lib.stride_tricks.sliding_window_view(padded, 2 * h + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(win, axis=1)
@@ -190,18 +192,18 @@ def _window_median(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
     return out
 
 
-def _local_baseline(v: np.ndarray, seg: np.ndarray, half: int) -> np.ndarray:
+def _local_baseline(v: np.ndarray, seg: np.ndarray, half: int, open_: np.ndarray) -> np.ndarray:
     """Local baseline of ``v`` along the contour: a running median over ``±half`` points, then
     again without the points that stand out of the first (> 3 robust sigma, at least 0.25 px),
     so a bump, however long within the window, does not lift its own baseline."""
     if half <= 0:
         return np.zeros_like(v)
-    base = _window_median(v, seg, half)
+    base = _window_median(v, seg, half, open_)
     res = v - base
     fin = np.isfinite(res)
     mad = 1.4826 * float(np.median(np.abs(res[fin]))) if fin.any() else 0.0
     out = ~fin | (np.abs(res) > max(3.0 * mad, 0.25))
-    return _window_median(np.where(out, np.nan, v), seg, half)
+    return _window_median(np.where(out, np.nan, v), seg, half, open_)
 
 
 # ---------------------------------------------------------------------------------- model
@@ -227,6 +229,7 @@ class OutlineModel:
         self.n_profile_ = 0  # number of profiles averaged in profile_
         #: points judged: the outline is locally smooth (radius > L) and the golden profile one clean step
         self.ok_ = np.zeros(0, bool)
+        self.open_ = np.zeros(0, bool)  # per point: its stretch is not a whole closed contour
 
     # -------------------------------------------------------------- derived
     @property
@@ -256,7 +259,7 @@ class OutlineModel:
         out = np.zeros_like(var)
         for s in np.unique(self.segment_):
             idx = np.nonzero(self.segment_ == s)[0]
-            out[idx] = _gauss_circ(var[idx], c.pool_px, True)
+            out[idx] = _gauss_circ(var[idx], c.pool_px, not self.open_[idx[0]])
         return np.maximum(np.sqrt(out), c.sigma_floor_px)
 
     def allowance_px(self, sensitivity: np.ndarray | None = None) -> np.ndarray:
@@ -377,10 +380,18 @@ class OutlineModel:
         if keep.sum() < min_len:
             self.reason_ = "no product outline found inside the anomaly zones"
             return False
+        # a contour cut by the filter falls into open stretches (no wrap-around between them; a
+        # stretch across the contour's start is split in two)
+        new = np.zeros(len(p), bool)
+        new[1:] = (sg[1:] != sg[:-1]) | (keep[1:] != keep[:-1])
+        stretch = np.cumsum(new)
+        whole_ids = {int(k) for k in np.unique(sg) if keep[sg == k].all()}
+        whole = np.isin(sg, list(whole_ids))
+        self.open_ = ~whole[keep]
         self.points_ = p[keep].astype(np.float32)
         self.normals_ = nv[keep].astype(np.float32)
         self.ds_ = ds[keep].astype(np.float32)
-        self.segment_ = sg[keep].astype(np.int32)
+        self.segment_ = stretch[keep].astype(np.int32)
         self.zone_ = np.full(int(keep.sum()), -1, np.int32)  # filled by the caller's zones order
         self.ok_ = np.concatenate(straight)[keep]
         return True
@@ -446,7 +457,7 @@ class OutlineModel:
             u = np.abs(r) / (4.685 * mad)
             w = np.where(ok & (u < 1), (1 - u * u) ** 2, 0.0)  # Tukey biweight
         r = np.where(ok, r, np.nan)
-        return np.nan_to_num(r - _local_baseline(r, self.segment_, self._detrend_half()))
+        return np.nan_to_num(r - _local_baseline(r, self.segment_, self._detrend_half(), self.open_))
 
     # -------------------------------------------------------------- production
     def _edge_px(self, prof: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
@@ -519,7 +530,8 @@ class OutlineModel:
         sc = self.scale_mm_per_px
         for s in np.unique(self.segment_):
             idx = np.nonzero(self.segment_ == s)[0]
-            runs = _runs(out[idx] & (sign[idx] > 0)) + _runs(out[idx] & (sign[idx] < 0))
+            closed = not self.open_[idx[0]]
+            runs = _runs(out[idx] & (sign[idx] > 0), closed) + _runs(out[idx] & (sign[idx] < 0), closed)
             for run in runs:
                 ii = idx[run]
                 if not seed[ii].any():
@@ -574,6 +586,7 @@ class OutlineModel:
             "n": int(self.n_),
             "n_profile": int(self.n_profile_),
             "ok": self.ok_.astype(bool),
+            "open": self.open_.astype(bool),
         }
 
     @classmethod
@@ -597,8 +610,9 @@ class OutlineModel:
         m.n_ = int(st["n"])
         m.n_profile_ = int(st["n_profile"])
         m.ok_ = np.asarray(st["ok"], bool)
+        m.open_ = np.asarray(st["open"], bool)
         n = len(m.points_)
-        if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == len(m.ok_) == n) or (n and m.profile_.shape[0] != n):
+        if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == len(m.ok_) == len(m.open_) == n) or (n and m.profile_.shape[0] != n):
             raise ValueError("outline state: per-point arrays differ in length")
         return m
 
@@ -608,14 +622,14 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
 
 
-def _runs(flags: np.ndarray) -> list[np.ndarray]:
-    """Index arrays of the runs of True in a closed (circular) sequence."""
+def _runs(flags: np.ndarray, closed: bool = True) -> list[np.ndarray]:
+    """Index arrays of the runs of True in a sequence (circular if ``closed``)."""
     n = len(flags)
     if n == 0 or not flags.any():
         return []
     if flags.all():
         return [np.arange(n)]
-    start = int(np.argmin(flags))  # a False: runs do not wrap past it
+    start = int(np.argmin(flags)) if closed else 0  # closed: start at a False, runs do not wrap past it
     order = (np.arange(n) + start) % n
     f = flags[order]
     out = []
