@@ -210,9 +210,10 @@ class AnomalyModel:
         return np.where(m, ZF.feature_raw(self, z, feat, cache)[y0:y1, x0:x1], 0).astype(np.float32)
 
     def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None, *,
-                  zones: str = "all") -> dict[str, np.ndarray]:
+                  zones: str = "all", explained: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid.
-        ``zones="variation"`` computes only the variation zones (the others stay 0)."""
+        ``zones="variation"`` computes only the variation zones (the others stay 0).
+        ``explained`` (H, W) bool: pixels set to 0 (before aggregation), an outline's moved edge."""
         ok = self._erode(valid) & (self.n_ > 0)
         prep = ZV.prep(self, img) if any(not get_method(z.method).uses_features for z in self.zones_) else None
         if feat is None and self.uses_features and zones == "all":
@@ -226,11 +227,15 @@ class AnomalyModel:
                 if zones == "all":
                     assert feat is not None  # computed above: a feature zone makes self.uses_features true
                     full[y0:y1, x0:x1] = self._feature_zone_raw(z, feat, ok, cache)
+                    if explained is not None:
+                        full[explained] = 0
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
             if m.any():
                 assert prep is not None  # computed above for any variation zone
                 r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0).astype(np.float32)
+                if explained is not None:
+                    r[explained[y0:y1, x0:x1]] = 0
                 sigma = self.aggregate_sigma_px(z)
                 if sigma > 0:
                     r = np.where(m, cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), 0)
@@ -515,11 +520,12 @@ class AnomalyModel:
         v = _check_mask(valid, "valid", self.shape_)
         img, v = self._undo_residual_shift(img, v)
         outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
-        raw = self._raw_maps(img, v)
+        moved = None if outline is None else outline.moved  # edges that moved as a whole: judged by the outline
+        raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
-            raw = self._raw_maps(img, v)
+            raw = self._raw_maps(img, v, explained=moved)
         total = np.zeros(self.shape_, np.float32)
         zone_scores: dict[str, float] = {}
         defects: list[Defect] = []

@@ -55,6 +55,9 @@ __all__ = ["OutlineConfig", "OutlineFit", "OutlineModel", "OutlineResult", "fit_
 STATE_VERSION = 1
 END_PX = 2.0  # px beyond each end of a profile that give its local levels
 MIN_SPAN = 0.3  # least fg difference between a profile's ends for it to be rescaled
+MOVED_MIN_PX = 0.5  # an edge displaced less than this is left to the pixel statistics' own band
+MOVED_MARGIN_PX = 1.5  # the explained strip reaches this far beyond the old and the new edge
+MOVED_SMOOTH_PX = 0.35  # an unjudged point's offset counts where it agrees with its neighbours' this closely
 MAX_LOO = 64  # golden captures whose leave-one-out offsets give the spread (the mean uses all)
 
 
@@ -123,6 +126,9 @@ class OutlineResult:
     defects: tuple[Defect, ...]
     zone_scores: dict[str, float]
     map: np.ndarray  # float32 (H, W) golden px, 0 off the reported regions
+    #: bool (H, W) golden px: the strip a judged edge swept by its smooth displacement (a whole
+    #: edge moved: a cut length, registration left over), pixel evidence there is explained
+    moved: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -230,6 +236,7 @@ class OutlineModel:
         #: points judged: the outline is locally smooth (radius > L) and the golden profile one clean step
         self.ok_ = np.zeros(0, bool)
         self.open_ = np.zeros(0, bool)  # per point: its stretch is not a whole closed contour
+        self.explains_ = False  # a moved outline explains pixel evidence (the ring lies outside the zones)
 
     # -------------------------------------------------------------- derived
     @property
@@ -289,6 +296,10 @@ class OutlineModel:
         box = (max(bx0 - grow, 0), max(by0 - grow, 0), min(bx1 + grow, w), min(by1 + grow, h))
         m.box_ = box
         ring = _ring(box, cfg.ring_px)
+        # the ring is known background only where the zones were drawn inside it (not a "full" zone,
+        # whose border may be the product's own paper or cloth): only then does a moved outline
+        # explain pixel evidence
+        m.explains_ = float(zmask[box[1]:box[3], box[0]:box[2]][ring].mean()) < 0.05
         bg = _ring_median(first, box, ring, valid_masks[0])
         if bg is None:
             m.reason_ = "the background ring around the anomaly zones is mostly outside the image"
@@ -516,9 +527,11 @@ class OutlineModel:
         cannot be read)."""
         if not self.active:
             return None
-        r = self.offsets_px(img, valid)
-        if r is None:
+        p = self._profiles(img, valid)
+        if p is None:
             return None
+        raw = self._raw_offsets(p)
+        r = self._detrend(raw)
         sens = np.array([zones[k].spec.sensitivity if k >= 0 else 1.0 for k in self.zone_], np.float64)
         allow = self.allowance_px(sens)
         seed = self.ok_ & (np.abs(r) > allow)
@@ -551,18 +564,53 @@ class OutlineModel:
                 if ratio < 1.0:
                     continue
                 zone_scores[z.spec.name] = max(zone_scores[z.spec.name], score)
-                ends = np.concatenate([self.points_[ii], self.points_[ii] + r[ii, None] * self.normals_[ii]])
+                # from where the edge should be (the golden outline moved by the smooth displacement)
+                # to where it is
+                base = self.points_[ii] + (np.nan_to_num(raw[ii]) - r[ii])[:, None] * self.normals_[ii]
+                tip = base + r[ii, None] * self.normals_[ii]
+                ends = np.concatenate([base, tip])
                 bx0, by0 = np.floor(ends.min(axis=0) - 1).astype(int)
                 bx1, by1 = np.ceil(ends.max(axis=0) + 2).astype(int)
                 h, w = self.shape_
                 bbox = (max(int(bx0), 0), max(int(by0), 0), min(int(bx1), w), min(int(by1), h))
-                poly = np.round(np.concatenate([self.points_[ii], (self.points_[ii] + r[ii, None] * self.normals_[ii])[::-1]])).astype(np.int32)
+                poly = np.round(np.concatenate([base, tip[::-1]])).astype(np.int32)
                 cv2.fillPoly(amap, [poly], score)
                 cv2.polylines(amap, [poly], True, score)
                 defects.append(Defect(bbox=bbox, score=score, zone=z.spec.name, defect_type=z.spec.defect_type,
                                       severity=z.spec.severity, area_px=int(round(area_px)),
                                       area_mm2=None if not sc else area_px * sc * sc))
-        return OutlineResult(defects=tuple(defects), zone_scores=zone_scores, map=amap)
+        return OutlineResult(defects=tuple(defects), zone_scores=zone_scores, map=amap,
+                             moved=self._moved_strip(raw, r) if self.explains_ else None)
+
+    def _moved_strip(self, raw: np.ndarray, r: np.ndarray) -> np.ndarray | None:
+        """Pixels between the golden outline and where its smooth displacement put it, grown by
+        ``MOVED_MARGIN_PX``, where it moved over ``MOVED_MIN_PX``; None where it did not.
+
+        The smooth displacement is ``raw - r`` (what the detrending removed) at judged points, and
+        the raw offset at the others (a junction, an uneven profile) where it agrees within
+        ``MOVED_SMOOTH_PX`` with its neighbours' (4 points either side): a whole edge that moved,
+        not the jumps of a tangle of parts."""
+        half = self.half_len_px
+        fin = np.isfinite(raw)
+        near = _window_median(np.where(fin, raw, np.nan), self.segment_, 4, self.open_)
+        smooth = fin & (np.abs(raw - near) < MOVED_SMOOTH_PX) & (np.abs(raw) <= half)
+        b = np.where(self.ok_, np.nan_to_num(raw) - r, np.nan_to_num(raw))
+        sel = (self.ok_ | smooth) & (np.abs(b) > MOVED_MIN_PX)
+        if not sel.any():
+            return None
+        bb = np.clip(b[sel], -half, half)
+        lo = np.minimum(bb, 0) - MOVED_MARGIN_PX
+        hi = np.maximum(bb, 0) + MOVED_MARGIN_PX
+        steps = np.arange(0.0, 2 * half + 2 * MOVED_MARGIN_PX + 0.5, 0.5)
+        t = lo[:, None] + steps[None, :]
+        inside = t <= hi[:, None]
+        xy = self.points_[sel][:, None, :] + t[..., None] * self.normals_[sel][:, None, :]
+        h, w = self.shape_
+        xi = np.clip(np.round(xy[..., 0][inside]).astype(int), 0, w - 1)
+        yi = np.clip(np.round(xy[..., 1][inside]).astype(int), 0, h - 1)
+        mask = np.zeros((h, w), np.uint8)
+        mask[yi, xi] = 1
+        return cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool)
 
     # -------------------------------------------------------------- persistence
     def to_state(self) -> dict[str, Any]:
@@ -587,6 +635,7 @@ class OutlineModel:
             "n_profile": int(self.n_profile_),
             "ok": self.ok_.astype(bool),
             "open": self.open_.astype(bool),
+            "explains": bool(self.explains_),
         }
 
     @classmethod
@@ -611,6 +660,7 @@ class OutlineModel:
         m.n_profile_ = int(st["n_profile"])
         m.ok_ = np.asarray(st["ok"], bool)
         m.open_ = np.asarray(st["open"], bool)
+        m.explains_ = bool(st["explains"])
         n = len(m.points_)
         if not (len(m.normals_) == len(m.ds_) == len(m.segment_) == len(m.zone_) == len(m.ss_) == len(m.ok_) == len(m.open_) == n) or (n and m.profile_.shape[0] != n):
             raise ValueError("outline state: per-point arrays differ in length")
