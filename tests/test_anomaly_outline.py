@@ -176,3 +176,17 @@ def test_an_end_cut_longer_is_explained_by_the_outline_not_flagged_by_pixel_stat
         model.outline_ = saved
     chipped = model.score(shoot(61, longer=4.0, teeth=True, chip=(PLATE[2] + 4.0, 60.0, 5.0)))
     assert any(d.bbox[0] <= PLATE[2] + 4 <= d.bbox[2] and d.bbox[1] <= 60 <= d.bbox[3] for d in chipped.defects)
+
+
+def test_a_check_switched_off_after_its_outline_was_found_saves_and_loads():
+    # three captures whose outline is only teeth-like jags: found, then no smooth stretch -> off
+    rng = np.random.default_rng(5)
+    img = np.full((H, W, 3), 200, np.uint8)
+    for x in range(70, 190, 6):
+        img[60:120, x:x + 3] = (40, 50, 60)
+    caps = [np.clip(img + rng.normal(0, 1.5, img.shape), 0, 255).astype(np.uint8) for _ in range(3)]
+    model = AnomalyModel.fit(caps, [ZONE], scale_mm_per_px=SCALE, method="variation")
+    assert model.outline_ is not None and not model.outline_.active and model.outline_.reason_
+    again = AnomalyModel.from_state(model.to_state())
+    assert again.outline_ is not None and again.outline_.reason_ == model.outline_.reason_
+    assert again.score(caps[0]).defects == ()

@@ -614,6 +614,13 @@ class OutlineModel:
 
     # -------------------------------------------------------------- persistence
     def to_state(self) -> dict[str, Any]:
+        if not self.active:  # the check is off: the reason and the frame are all there is to keep
+            off = OutlineModel(config=self.config, shape=self.shape_, scale_mm_per_px=self.scale_mm_per_px)
+            off.reason_ = self.reason_ or "no product outline found inside the anomaly zones"
+            return off._state()
+        return self._state()
+
+    def _state(self) -> dict[str, Any]:
         c = self.config
         return {
             "version": STATE_VERSION,
