@@ -191,9 +191,12 @@ def _window_median(v: np.ndarray, seg: np.ndarray, half: int, open_: np.ndarray)
             continue
         padded = np.pad(x, h, mode="reflect") if open_[idx[0]] else np.concatenate([x[-h:], x, x[:h]])
         win = np.lib.stride_tricks.sliding_window_view(padded, 2 * h + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(win, axis=1)
+        if np.isfinite(x).all():
+            med = np.median(win, axis=1)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(win, axis=1)
         out[idx] = np.nan_to_num(med)
     return out
 
@@ -424,8 +427,9 @@ class OutlineModel:
         ``±L``: the local background outside, the product inside), so uneven light and shading
         near the outline do not read as material; profiles whose ends differ by less than
         ``MIN_SPAN`` (a thin part, background on both sides) are kept as they are."""
-        fg = self._fg_of(img, valid)
-        if fg is None:
+        ring = _ring(self.box_, self.config.ring_px)
+        bg = _ring_median(img, self.box_, ring, valid)
+        if bg is None:
             return None
         ts = self._ts()
         half = float(ts[-1])
@@ -434,8 +438,17 @@ class OutlineModel:
         x0, y0 = self.box_[0], self.box_[1]
         base = self.points_ - np.array([x0, y0], np.float32)
         xy = base[:, None, :] + ext[None, :, None] * self.normals_[:, None, :]
-        prof = cv2.remap(fg, xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        # sample the unit's colours along the normals (not the whole region: fewer pixels), then fg
+        x1, y1 = self.box_[2], self.box_[3]
+        mx, my = xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32)
+        rgb = cv2.remap(np.ascontiguousarray(img[y0:y1, x0:x1]).astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        a = rgb * (self.bg_ / np.maximum(bg, 1.0)).astype(np.float32) - self.bg_
+        prof = np.clip(np.sqrt((a * a).sum(axis=2)) * np.float32(1.0 / self.thresh_), 0.0, 1.0)
+        if valid is not None:
+            vin = cv2.remap(valid[y0:y1, x0:x1].astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            prof = np.where(vin > 0.999, prof, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             f_in = np.nanmedian(prof[:, :n_end], axis=1)
