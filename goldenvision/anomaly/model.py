@@ -39,6 +39,7 @@ from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
 from .local_shift import apply_shift_field, local_shift_field
+from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .threshold import find_defects, good_score_threshold
 from .variation import combine_stats, robust_gain, spread, tolerance_band
@@ -89,6 +90,7 @@ class AnomalyModel:
         self.pc_bank_: np.ndarray | None = None  # (K, h8, w8, C) float16
         self.padim_: dict[str, np.ndarray] | None = None
         self.tex_banks_: dict[str, np.ndarray] = {}
+        self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -155,6 +157,7 @@ class AnomalyModel:
         methods = [resolve(z.method if z.method != "auto" else method, z) for z in zones]
         model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
         model._fit_all(imgs, masks)
+        model.outline_ = fit_outline(imgs, masks, model.zones_, scale_mm_per_px=scale_mm_per_px)
         return model
 
     @property
@@ -207,9 +210,10 @@ class AnomalyModel:
         return np.where(m, ZF.feature_raw(self, z, feat, cache)[y0:y1, x0:x1], 0).astype(np.float32)
 
     def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None, *,
-                  zones: str = "all") -> dict[str, np.ndarray]:
+                  zones: str = "all", explained: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid.
-        ``zones="variation"`` computes only the variation zones (the others stay 0)."""
+        ``zones="variation"`` computes only the variation zones (the others stay 0).
+        ``explained`` (H, W) bool: pixels set to 0 (before aggregation), an outline's moved edge."""
         ok = self._erode(valid) & (self.n_ > 0)
         prep = ZV.prep(self, img) if any(not get_method(z.method).uses_features for z in self.zones_) else None
         if feat is None and self.uses_features and zones == "all":
@@ -223,11 +227,15 @@ class AnomalyModel:
                 if zones == "all":
                     assert feat is not None  # computed above: a feature zone makes self.uses_features true
                     full[y0:y1, x0:x1] = self._feature_zone_raw(z, feat, ok, cache)
+                    if explained is not None:
+                        full[explained] = 0
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
             if m.any():
                 assert prep is not None  # computed above for any variation zone
                 r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0).astype(np.float32)
+                if explained is not None:
+                    r[explained[y0:y1, x0:x1]] = 0
                 sigma = self.aggregate_sigma_px(z)
                 if sigma > 0:
                     r = np.where(m, cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), 0)
@@ -359,8 +367,10 @@ class AnomalyModel:
         zero = (np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32))
         folds = [zero] * k
         base = None
+        outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
         for i in range(n):
             img, m = get(i)
+            outline.add(img, m)
             p = ZV.prep(self, img)
             v = self._erode(m)
             if base is None:
@@ -368,6 +378,7 @@ class AnomalyModel:
             p *= (1.0 / robust_gain(p, base, v)).astype(np.float32)
             folds[i % k] = combine_stats(*folds[i % k], [p], [v.astype(np.float32)])
         del base
+        self.outline_ = outline.result()
 
         def merged(skip: int | None):
             acc = zero
@@ -452,6 +463,8 @@ class AnomalyModel:
                 z.good_scores.append(s)
                 if z.spec.name in held:
                     z.unit_scores.append(s)
+        if self.outline_ is not None:
+            self.outline_.add_good(imgs, masks)
         self.ref_gain_mean_ = self.mean_
         preps, ws = self._prep_captures(imgs, masks)
         self.ref_gain_mean_ = None
@@ -506,11 +519,13 @@ class AnomalyModel:
         img = _check_image(warped, "warped", self.shape_)
         v = _check_mask(valid, "valid", self.shape_)
         img, v = self._undo_residual_shift(img, v)
-        raw = self._raw_maps(img, v)
+        outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
+        moved = None if outline is None else outline.moved  # edges that moved as a whole: judged by the outline
+        raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
-            raw = self._raw_maps(img, v)
+            raw = self._raw_maps(img, v, explained=moved)
         total = np.zeros(self.shape_, np.float32)
         zone_scores: dict[str, float] = {}
         defects: list[Defect] = []
@@ -522,6 +537,10 @@ class AnomalyModel:
                 defects += find_defects(norm, z.mask, z.spec, scale_mm_per_px=self.scale_mm_per_px,
                                         merge_px=self.config.merge_px, low=self.config.region_low,
                                         margin_px=int(round(2 * self.aggregate_sigma_px(z))))
+        if outline is not None:  # extra / missing material on the outline (:mod:`.outline`)
+            np.maximum(total, outline.map, out=total)
+            zone_scores.update({k: max(zone_scores[k], v) for k, v in outline.zone_scores.items()})
+            defects += outline.defects
         defects.sort(key=lambda d: -d.score)
         return AnomalyResult(
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
@@ -564,6 +583,8 @@ class AnomalyModel:
         for i, z in enumerate(self.zones_):
             if z.spec.name in self.tex_banks_:
                 st[f"tex_bank_{i}"] = self.tex_banks_[z.spec.name]
+        if self.outline_ is not None:
+            st["outline"] = self.outline_.to_state()
         return st
 
     @classmethod
@@ -597,6 +618,8 @@ class AnomalyModel:
             for i, z in enumerate(m.zones_):
                 if f"tex_bank_{i}" in state:
                     m.tex_banks_[z.spec.name] = np.asarray(state[f"tex_bank_{i}"], np.float16)
+            if "outline" in state:
+                m.outline_ = OutlineModel.from_state(state["outline"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
         return m
