@@ -32,6 +32,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.dimensions import golden_zero_offsets
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
@@ -235,6 +236,8 @@ class Inspector:
         scale = self.models.scale_mm_per_px
         self._golden_widths_px = {k: float(v["mean"]) / scale for k, v in golden_mm.items()
                                   if scale and isinstance(v, dict) and v.get("mean")}
+        # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
+        self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -433,7 +436,9 @@ class Inspector:
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
             dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=_dimension_reference(m.profile, marker),
-                                      marker=marker, golden_px=self._golden_widths_px)
+                                      marker=marker, golden_px=self._golden_widths_px, zero=self._dimension_zero)
+            if self._dimension_zero:
+                provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None
