@@ -75,3 +75,25 @@ def test_a_golden_off_nominal_is_not_taken_for_the_tools_offset():
     assert abs(zeroed.measured_mm - 28.0) < 1e-9
     # nothing recorded, no scale: no offsets
     assert golden_zero_offsets([DIM], None, SCALE) == {} and golden_zero_offsets([DIM], rec, None) == {}
+
+
+def test_the_edge_band_mask_leaves_out_the_measured_edges_over_the_whole_side():
+    from goldenvision.measure.dimensions import EDGE_BAND_MIN_PX, edge_band_mask
+
+    img = _plate(100.0, 380.0)  # edges at x = 100 and 380, bands at least EDGE_BAND_MIN_PX wide
+    keep = edge_band_mask(img, [DIM])
+    assert keep is not None and keep.shape == img.shape
+    half = max(EDGE_BAND_MIN_PX, 0.05 * 280.0)
+    for x_edge in (100.0, 380.0):
+        assert not keep[:, int(round(x_edge))].any()  # the whole side, not only the caliper's band
+        assert keep[:, int(x_edge + half + 2)].all() and keep[:, int(x_edge - half - 2)].all()
+    assert keep[:, 240].all()
+    # a circle: a ring around its edge
+    yy, xx = np.mgrid[0:120, 0:480]
+    disc = np.where(np.hypot(xx - 240.0, yy - 60.0) < 30.0, 200, 60).astype(np.uint8)
+    circ = DimensionSpec(name="d", measure="diameter", nominal_mm=6.0, tolerance_mm=(-0.1, 0.1),
+                         circle={"center": (240.0, 60.0), "radius_px": 30.0, "search_px": 8.0})
+    ring = edge_band_mask(disc, [circ])
+    assert ring is not None and not ring[60, 270] and not ring[60, 210] and ring[60, 240] and ring[60, 300]
+    # nothing measurable: None
+    assert edge_band_mask(np.full((120, 480), 90, np.uint8), [DIM]) is None

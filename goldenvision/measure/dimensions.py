@@ -47,7 +47,7 @@ from .fitting import measure_circle
 from .marker import MarkerFrame
 from .reference import DimensionReference, as_reference
 
-__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "DimensionReference", "RELATIVE_THRESHOLD",
+__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "DimensionReference", "RELATIVE_THRESHOLD",
            "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
 #: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
@@ -90,6 +90,53 @@ def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Map
         sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
         out[dim.name] = (off, sem, n)
     return out
+
+
+#: Half-width of the band kept out of the dimensions' registration around each golden edge:
+#: this share of the feature's size in golden px, at least :data:`EDGE_BAND_MIN_PX`.
+EDGE_BAND_SHARE = 0.05
+EDGE_BAND_MIN_PX = 6.0
+
+
+def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
+                   golden_px: Mapping[str, float] | None = None) -> np.ndarray | None:
+    """Golden px where the registration used for dimensions in the golden frame may look:
+    False on a band around each measured edge of the golden, else True; None when no
+    dimension can be measured on the golden image.
+
+    In the golden frame the rest of the product is the ruler, but a registration fitted on the
+    whole product also fits the very edges being measured: a panel cut 2 % narrow is stretched
+    onto the golden's and reads nominal (measured on the zoo's hand-held apparel: panel width
+    error 1.84 mm). Each width or distance's two golden edges lie on lines across its caliper;
+    the band is every golden px within ``max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size)`` of
+    those lines along the caliper, over the whole image (the whole side of the outline, not
+    only where the caliper crosses it); a diameter's band is the ring of that half-width
+    around its circle."""
+    g = _check_gray(golden_gray)
+    h, w = g.shape
+    ident = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
+                               reference_shape_hw=(h, w))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    keep = np.ones((h, w), dtype=bool)
+    found = False
+    for dim in dims:
+        try:
+            size_px, _, pts, _ = _measure_px(g, dim, ident, 1.0, (golden_px or {}).get(dim.name))
+        except MeasurementError:
+            continue
+        m = max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size_px)
+        if dim.measure == "diameter":
+            c = np.asarray(pts[0], np.float64)
+            keep &= np.abs(np.hypot(xx - c[0], yy - c[1]) - 0.5 * size_px) > m
+        else:
+            cal = dim.caliper
+            assert cal is not None
+            a = math.radians(cal.angle_deg)
+            d = (math.cos(a), math.sin(a))
+            for q in pts[:2]:
+                keep &= np.abs((xx - q[0]) * d[0] + (yy - q[1]) * d[1]) > m
+        found = True
+    return keep if found else None
 
 
 def _edge_std(e: Edge) -> float:
@@ -184,7 +231,7 @@ def measure_dimension(
         size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px)
         if ref is DimensionReference.MARKER:
             assert marker is not None  # checked above
-            measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts)
+            measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts, registration, to_golden)
         elif ref.in_golden_frame:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
             unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
@@ -211,31 +258,59 @@ def measure_dimension(
     )
 
 
-def _marker_length(marker: MarkerFrame, dim: DimensionSpec, size_px: float, unc_px: float,
-                   pts: list) -> tuple[float, float]:
-    """(mm, its 1-sigma) of a length measured in the unit photo, through the marker's plane.
+def _marker_length(marker: MarkerFrame, dim: DimensionSpec, size_px: float, unc_px: float, pts: list,
+                   reg: RegistrationResult, to_golden: float) -> tuple[float, float]:
+    """(mm, its 1-sigma) of a length measured in the unit photo against the marker beside it.
 
-    The edge points (unit px) are mapped by the plane homography of the marker's four refined
-    corners into mm (a diameter: its unit px times the plane's local mm per px at the centre).
-    The marker lies in the product's plane, so the camera's distance and tilt cancel, and a
-    unit larger than the golden as a whole reads larger. Not through the registration: its
-    homography is pinned by the product and extrapolates badly to a marker beside it (measured
-    on the zoo's hand-held part: the marker read 0.8 % large through it on a 10 deg roll, 6 deg
-    tilt photo, where the marker's own plane is within 0.15 % over the product). The 1-sigma:
-    the edge fits' times the local scale, and the marker corners' error carried through
-    :meth:`MarkerFrame.length_std_mm`, in quadrature."""
+    The marker gives the scale near itself precisely; what carries it to the product is the
+    plane's perspective between the two, and two estimates of it are at hand, each pinned by
+    a different part of the photo and extrapolated over the gap:
+
+    * the marker's own plane: the edge points mapped by the homography of its four refined
+      corners into mm (a diameter: its unit px times the plane's local mm per px at the
+      centre), pinned by a square a few times smaller than the product;
+    * the registration, pinned by the whole product: the length in golden px times the
+      golden frame's mm per golden px as this photo shows it (the marker's corners mapped
+      into golden px, :func:`_marker_scale`).
+
+    Measured on the zoo's hand-held photos, each is the worse one somewhere (the part, 10 deg
+    roll and 6 deg tilt: the registration read the marker 0.8 % large, its own plane 0.03 %;
+    the label: the plane 0.2 % small, the registration within 0.1 %): the two are averaged.
+    The 1-sigma: the edge fits' times the local scale, half the marker corners' error carried
+    through :meth:`MarkerFrame.length_std_mm`, and half the two estimates' difference, in
+    quadrature. Camera distance and tilt cancel in both, and a unit larger than the golden as a
+    whole reads larger."""
     if dim.measure == "diameter":
         c = np.asarray(pts[0], np.float64)
         mm_per_px = marker.local_mm_per_px(c)
         r = 0.5 * size_px
-        ends = np.vstack([c - [r, 0.0], c + [r, 0.0]])
-        return size_px * mm_per_px, math.hypot(unc_px * mm_per_px, marker.length_std_mm(ends))
-    ends = np.vstack([np.asarray(pts[0], np.float64), np.asarray(pts[1], np.float64)])
-    q = marker.to_mm(ends)
-    mm = float(np.hypot(*(q[1] - q[0])))
-    if not (mm > 0 and math.isfinite(mm)):
+        plane_mm, plane_std = size_px * mm_per_px, marker.length_std_mm(np.vstack([c - [r, 0.0], c + [r, 0.0]]))
+    else:
+        ends = np.vstack([np.asarray(pts[0], np.float64), np.asarray(pts[1], np.float64)])
+        q = marker.to_mm(ends)
+        plane_mm, plane_std = float(np.hypot(*(q[1] - q[0]))), marker.length_std_mm(ends)
+    if not (plane_mm > 0 and math.isfinite(plane_mm)):
         raise MeasurementError("the scale marker's plane maps the edges to nothing")
-    return mm, math.hypot(unc_px * mm / max(size_px, 1e-9), marker.length_std_mm(ends))
+    mm_per_golden_px, _ = _marker_scale(marker, reg)
+    reg_mm = size_px * to_golden * mm_per_golden_px
+    mm = 0.5 * (plane_mm + reg_mm)
+    return mm, math.hypot(unc_px * mm / max(size_px, 1e-9), 0.5 * plane_std, 0.5 * abs(plane_mm - reg_mm))
+
+
+def _marker_scale(marker: MarkerFrame, reg: RegistrationResult) -> tuple[float, float]:
+    """(mm per golden px, its relative 1-sigma from the corners and the registration's rms) from
+    the marker in this photo: its corners mapped through the registration into golden px, its
+    mean side there against its size in mm."""
+    cg = map_points_to_reference(marker.corners_px, reg)
+    sides = np.linalg.norm(cg - np.roll(cg, -1, axis=0), axis=1)
+    side_g = float(sides.mean())
+    if not side_g > 0:
+        raise MeasurementError("the scale marker maps to nothing in the golden frame")
+    side_u = float(np.linalg.norm(marker.corners_px - np.roll(marker.corners_px, -1, axis=0), axis=1).mean())
+    # one corner's error moves two sides; four sides averaged: sqrt(2) / 2 of a corner's std
+    rel_corners = (math.sqrt(2.0) / 2.0) * marker.corner_std_px / max(side_u, 1e-9)
+    rel_reg = _registration_length_std_px(reg, side_g) / side_g
+    return marker.size_mm / side_g, math.hypot(rel_corners, rel_reg)
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
