@@ -339,11 +339,13 @@ def _fit_cluster(
     return [(float(xk[i]), float(2 * abs(bs[i])), float(s), rms, float(std[i])) for i in range(k)]
 
 
-#: A joint fit whose step exceeds this many times the grey range of its window, or whose edges
-#: lie closer than :data:`_MIN_SEPARATION_S` blurs, has traded huge opposite steps against each
-#: other (weak noise peaks beside a strong edge): it is not a description of the profile.
+#: A joint fit whose step exceeds this many times the grey range of its window, whose edges
+#: lie closer than :data:`_MIN_SEPARATION_S` blurs, or whose edge position has a standard
+#: deviation over :data:`_MAX_JOINT_STD_PX`, has traded huge opposite steps against each other
+#: (weak noise peaks beside a strong edge): it is not a description of the profile.
 _MAX_CONTRAST_RANGE = 4.0
 _MIN_SEPARATION_S = 0.25
+_MAX_JOINT_STD_PX = 1.0
 #: After a failed joint fit, peaks weaker than this share of the cluster's strongest are left out
 #: of a second joint fit (they keep their unrefined position).
 _WEAK_PEAK_SHARE = 0.1
@@ -355,6 +357,8 @@ def _degenerate(fit: Sequence[_EdgeFit], window: np.ndarray) -> bool:
         return True
     rng = float(window.max() - window.min())
     if any(f[1] > _MAX_CONTRAST_RANGE * rng + 1e-9 for f in fit):
+        return True
+    if any(not f[4] <= _MAX_JOINT_STD_PX for f in fit):  # NaN counts as degenerate too
         return True
     pos = sorted(f[0] for f in fit)
     s = fit[0][2]

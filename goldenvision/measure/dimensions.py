@@ -231,7 +231,7 @@ def measure_dimension(
         size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px)
         if ref is DimensionReference.MARKER:
             assert marker is not None  # checked above
-            measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts, registration, to_golden)
+            measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts)
         elif ref.in_golden_frame:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
             unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
@@ -258,59 +258,36 @@ def measure_dimension(
     )
 
 
-def _marker_length(marker: MarkerFrame, dim: DimensionSpec, size_px: float, unc_px: float, pts: list,
-                   reg: RegistrationResult, to_golden: float) -> tuple[float, float]:
-    """(mm, its 1-sigma) of a length measured in the unit photo against the marker beside it.
+def _marker_length(marker: MarkerFrame, dim: DimensionSpec, size_px: float, unc_px: float,
+                   pts: list) -> tuple[float, float]:
+    """(mm, its 1-sigma) of a length measured in the unit photo, through the marker's plane.
 
-    The marker gives the scale near itself precisely; what carries it to the product is the
-    plane's perspective between the two, and two estimates of it are at hand, each pinned by
-    a different part of the photo and extrapolated over the gap:
+    The edge points (unit px) are mapped by the plane homography of the marker's four refined
+    corners into mm (a diameter: its unit px times the plane's local mm per px at the centre).
+    The marker lies in the product's plane, so the camera's distance and tilt cancel, and a
+    unit larger than the golden as a whole reads larger.
 
-    * the marker's own plane: the edge points mapped by the homography of its four refined
-      corners into mm (a diameter: its unit px times the plane's local mm per px at the
-      centre), pinned by a square a few times smaller than the product;
-    * the registration, pinned by the whole product: the length in golden px times the
-      golden frame's mm per golden px as this photo shows it (the marker's corners mapped
-      into golden px, :func:`_marker_scale`).
-
-    Measured on the zoo's hand-held photos, each is the worse one somewhere (the part, 10 deg
-    roll and 6 deg tilt: the registration read the marker 0.8 % large, its own plane 0.03 %;
-    the label: the plane 0.2 % small, the registration within 0.1 %): the two are averaged.
-    The 1-sigma: the edge fits' times the local scale, half the marker corners' error carried
-    through :meth:`MarkerFrame.length_std_mm`, and half the two estimates' difference, in
-    quadrature. Camera distance and tilt cancel in both, and a unit larger than the golden as a
-    whole reads larger."""
+    Not through the registration (the marker's corners mapped into golden px for the golden
+    frame's scale, as before): the registration is pinned by the product and extrapolates
+    badly to a marker beside it. Measured on the zoo's hand-held lots (``scripts/bench.py
+    --mode handheld``, 3 marker photos per lot, max error mm, registration / marker plane):
+    part width 0.45 / 0.27 (a 10 deg roll, 6 deg tilt photo: the registration read the marker
+    0.8 % large), apparel panel 0.12 / 0.12 and 0.93 with a registration that leaves the
+    panel's edges out, label 0.07 / 0.15. The 1-sigma: the edge fits' times the local scale
+    and the marker corners' error carried through :meth:`MarkerFrame.length_std_mm` (the
+    extrapolation from the marker to the product), in quadrature."""
     if dim.measure == "diameter":
         c = np.asarray(pts[0], np.float64)
         mm_per_px = marker.local_mm_per_px(c)
         r = 0.5 * size_px
-        plane_mm, plane_std = size_px * mm_per_px, marker.length_std_mm(np.vstack([c - [r, 0.0], c + [r, 0.0]]))
-    else:
-        ends = np.vstack([np.asarray(pts[0], np.float64), np.asarray(pts[1], np.float64)])
-        q = marker.to_mm(ends)
-        plane_mm, plane_std = float(np.hypot(*(q[1] - q[0]))), marker.length_std_mm(ends)
-    if not (plane_mm > 0 and math.isfinite(plane_mm)):
+        ends = np.vstack([c - [r, 0.0], c + [r, 0.0]])
+        return size_px * mm_per_px, math.hypot(unc_px * mm_per_px, marker.length_std_mm(ends))
+    ends = np.vstack([np.asarray(pts[0], np.float64), np.asarray(pts[1], np.float64)])
+    q = marker.to_mm(ends)
+    mm = float(np.hypot(*(q[1] - q[0])))
+    if not (mm > 0 and math.isfinite(mm)):
         raise MeasurementError("the scale marker's plane maps the edges to nothing")
-    mm_per_golden_px, _ = _marker_scale(marker, reg)
-    reg_mm = size_px * to_golden * mm_per_golden_px
-    mm = 0.5 * (plane_mm + reg_mm)
-    return mm, math.hypot(unc_px * mm / max(size_px, 1e-9), 0.5 * plane_std, 0.5 * abs(plane_mm - reg_mm))
-
-
-def _marker_scale(marker: MarkerFrame, reg: RegistrationResult) -> tuple[float, float]:
-    """(mm per golden px, its relative 1-sigma from the corners and the registration's rms) from
-    the marker in this photo: its corners mapped through the registration into golden px, its
-    mean side there against its size in mm."""
-    cg = map_points_to_reference(marker.corners_px, reg)
-    sides = np.linalg.norm(cg - np.roll(cg, -1, axis=0), axis=1)
-    side_g = float(sides.mean())
-    if not side_g > 0:
-        raise MeasurementError("the scale marker maps to nothing in the golden frame")
-    side_u = float(np.linalg.norm(marker.corners_px - np.roll(marker.corners_px, -1, axis=0), axis=1).mean())
-    # one corner's error moves two sides; four sides averaged: sqrt(2) / 2 of a corner's std
-    rel_corners = (math.sqrt(2.0) / 2.0) * marker.corner_std_px / max(side_u, 1e-9)
-    rel_reg = _registration_length_std_px(reg, side_g) / side_g
-    return marker.size_mm / side_g, math.hypot(rel_corners, rel_reg)
+    return mm, math.hypot(unc_px * mm / max(size_px, 1e-9), marker.length_std_mm(ends))
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
