@@ -55,7 +55,8 @@ def test_zeroing_on_the_golden_takes_off_the_tools_offset():
         assert abs(raw.measured_mm - true_mm) > 0.05
         assert abs(zeroed.measured_mm - true_mm) < 0.03
         assert zeroed.uncertainty_mm >= raw.uncertainty_mm
-        assert math.isclose(zeroed.uncertainty_mm, math.hypot(raw.uncertainty_mm, sem), rel_tol=1e-9)
+        assert math.isclose(zeroed.uncertainty_mm, math.hypot(raw.uncertainty_mm, sem, sem * math.sqrt(3)),
+                            rel_tol=1e-9)
     # the same through measure_dimensions, by name
     (res,) = measure_dimensions(_plate(99.0, 381.0), [DIM], IDENTITY, SCALE, reference="golden_frame", zero=zero)
     assert not isinstance(res, Exception) and abs(res.measured_mm - 28.2) < 0.03

@@ -16,7 +16,10 @@ Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
   :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
 * the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
   golden scale) is not included;
-* zeroed on the golden (``zero``, see below): the zero's own standard error in quadrature.
+* zeroed on the golden (``zero``, see below): the zero's own standard error and the golden
+  captures' spread (the same physical unit photographed again: the whole chain's
+  reproducibility, registration included, which the fits' figures above underestimate), in
+  quadrature.
 
 Zeroing on the golden (a gauge mastered on its master part)
 -----------------------------------------------------------
@@ -205,8 +208,9 @@ def measure_dimension(
         strongest) nearest it instead: the outline's weak edge beside a strong highlight.
     zero : (offset_mm, sem_mm or None, n), keyword-only
         Zeroing on the golden (module notes, :func:`golden_zero_offsets`): ``offset_mm`` is added
-        to the reading and its standard error ``sem_mm`` (None: one golden capture, taken as this
-        reading's own uncertainty over sqrt(n)) to the uncertainty in quadrature.
+        to the reading; its standard error ``sem_mm`` (None: one golden capture, taken as this
+        reading's own uncertainty over sqrt(n)) and the golden captures' standard deviation
+        (``sem_mm * sqrt(n)``) to the uncertainty in quadrature.
 
     Returns
     -------
@@ -241,7 +245,10 @@ def measure_dimension(
         if zero is not None:
             off, sem, n_zero = zero
             measured_mm += off
-            unc_mm = math.hypot(unc_mm, sem if sem is not None else unc_mm / math.sqrt(max(1, n_zero)))
+            if sem is None:
+                unc_mm = math.hypot(unc_mm, unc_mm / math.sqrt(max(1, n_zero)))
+            else:
+                unc_mm = math.hypot(unc_mm, sem, sem * math.sqrt(n_zero))
     except MeasurementError as exc:
         msg = str(exc)
         raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
