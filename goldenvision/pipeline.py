@@ -32,6 +32,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.dimensions import edge_band_mask, golden_zero_offsets
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
@@ -235,6 +236,11 @@ class Inspector:
         scale = self.models.scale_mm_per_px
         self._golden_widths_px = {k: float(v["mean"]) / scale for k, v in golden_mm.items()
                                   if scale and isinstance(v, dict) and v.get("mean")}
+        # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
+        self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
+        # the registration dimensions are read through in the golden frame: fitted without the
+        # measured edges (see measure.dimensions.edge_band_mask); built on the first such unit
+        self._dim_registration: RegistrationModel | None | bool = None
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -264,6 +270,31 @@ class Inspector:
         retry = register(self.golden.reference, frame, method=m.registration_method,
                          model=self._whole_registration, mask=None)
         return retry if retry.ok else reg
+
+    def _dimension_registration(self, frame: np.ndarray, reg: RegistrationResult,
+                                dims: list) -> tuple[RegistrationResult, str]:
+        """The registration dimensions are measured through in the golden frame, and how it was
+        made: the unit aligned again on the golden with the measured features' edges left out
+        (:func:`goldenvision.measure.dimensions.edge_band_mask`), so that the rest of the product
+        is the ruler and a panel cut narrow is not stretched onto the golden's; the unit's own
+        registration when that cannot be made or does not align (the result says so)."""
+        m = self.models
+        if self._dim_registration is None:
+            self._dim_registration = False
+            keep = edge_band_mask(_measure_gray(self.golden.reference, m.registration), dims, self._golden_widths_px)
+            base = _product_mask(m.profile, self.golden.shape, m.spec)
+            if keep is not None:
+                area = keep if base is None else keep & base
+                # enough of the product left to pin the pose
+                if area.mean() >= 0.25 * (1.0 if base is None else float(base.mean())):
+                    self._dim_registration = RegistrationModel.fit(self.golden.reference, mask=area)
+        if self._dim_registration is False:
+            return reg, "the unit's registration (the measured edges cover too much of the product to leave them out)"
+        assert isinstance(self._dim_registration, RegistrationModel)
+        again = register(self.golden.reference, frame, method=m.registration_method, model=self._dim_registration)
+        if not again.ok:
+            return reg, f"the unit's registration (without the measured edges it did not align: {again.reason})"
+        return again, "the unit aligned on the golden without the measured features' edges"
 
     @property
     def rt(self) -> StageModels:
@@ -437,8 +468,15 @@ class Inspector:
             t = time.perf_counter()
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
-            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=_dimension_reference(m.profile, marker),
-                                      marker=marker, golden_px=self._golden_widths_px)
+            dim_ref = _dimension_reference(m.profile, marker)
+            dim_reg = reg
+            if dim_ref == "golden_frame":
+                dim_reg, how = self._dimension_registration(frame, reg, dim_specs)
+                provenance["dimension_registration"] = how
+            dims = measure_dimensions(gray, dim_specs, dim_reg, m.scale_mm_per_px, reference=dim_ref,
+                                      marker=marker, golden_px=self._golden_widths_px, zero=self._dimension_zero)
+            if self._dimension_zero:
+                provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         anomaly = None

@@ -65,6 +65,18 @@ def test_dimensions_and_colours_close_to_truth(demo_lot, demo_results):
     assert np.mean(col_err) < 0.8
 
 
+def test_dimensions_are_zeroed_on_the_golden_and_say_so(demo_golden, demo_results):
+    recorded = demo_golden.meta["golden_dimensions_mm"]
+    nominal = {d.name: d.nominal_mm for d in demo_golden.spec.dimensions}
+    for r in demo_results.values():
+        zero = r.provenance["dimensions_zeroed_on_golden_mm"]
+        assert zero and set(zero) <= set(recorded)
+        for name, off in zero.items():  # the golden's own reading taken to nominal
+            assert off == pytest.approx(nominal[name] - recorded[name]["mean"], abs=1e-4)
+        assert all(str(d.reference) == "station_profile" and d.uncertainty_mm > 0 for d in r.dimensions)
+        assert "dimension_registration" not in r.provenance  # a station's metric frame needs no second alignment
+
+
 def test_result_is_json_serialisable_with_provenance(demo_lot, demo_golden, demo_results):
     unit = demo_lot.unit_paths[0]
     r = demo_results[unit.stem]

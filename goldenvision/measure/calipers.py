@@ -339,6 +339,54 @@ def _fit_cluster(
     return [(float(xk[i]), float(2 * abs(bs[i])), float(s), rms, float(std[i])) for i in range(k)]
 
 
+#: A joint fit whose step exceeds this many times the grey range of its window, whose edges
+#: lie closer than :data:`_MIN_SEPARATION_S` blurs, or whose edge position has a standard
+#: deviation over :data:`_MAX_JOINT_STD_PX`, has traded huge opposite steps against each other
+#: (weak noise peaks beside a strong edge): it is not a description of the profile.
+_MAX_CONTRAST_RANGE = 4.0
+_MIN_SEPARATION_S = 0.25
+_MAX_JOINT_STD_PX = 1.0
+#: After a failed joint fit, peaks weaker than this share of the cluster's strongest are left out
+#: of a second joint fit (they keep their unrefined position).
+_WEAK_PEAK_SHARE = 0.1
+
+
+def _degenerate(fit: Sequence[_EdgeFit], window: np.ndarray) -> bool:
+    """Whether a (joint) fit is degenerate: see :data:`_MAX_CONTRAST_RANGE`."""
+    if window.size == 0:
+        return True
+    rng = float(window.max() - window.min())
+    if any(f[1] > _MAX_CONTRAST_RANGE * rng + 1e-9 for f in fit):
+        return True
+    if any(not f[4] <= _MAX_JOINT_STD_PX for f in fit):  # NaN counts as degenerate too
+        return True
+    pos = sorted(f[0] for f in fit)
+    s = fit[0][2]
+    return any(b - a < _MIN_SEPARATION_S * s for a, b in zip(pos, pos[1:]))
+
+
+def _fit_strong_subset(prof: np.ndarray, x: np.ndarray, cl: list[tuple[float, float]], lo_lim: float, hi_lim: float,
+                       margin: float, s0: float, spacing_px: float,
+                       blur_px: float | None) -> list[_EdgeFit | None] | None:
+    """The joint fit again on the cluster's peaks of at least :data:`_WEAK_PEAK_SHARE` of its
+    strongest response (the weak ones get None: unrefined), or None when that leaves every
+    peak in or the fit fails or is degenerate."""
+    top = max(abs(r) for _, r in cl)
+    keep = [k for k, (_, r) in enumerate(cl) if abs(r) >= _WEAK_PEAK_SHARE * top]
+    if len(keep) == len(cl) or not keep:
+        return None
+    sub = [cl[k] for k in keep]
+    lo = max(lo_lim, sub[0][0] - margin)
+    hi = min(hi_lim, sub[-1][0] + margin)
+    fit = _fit_cluster(prof, x, sub, lo, hi, s0, spacing_px, blur_px)
+    if fit is None or _degenerate(fit, prof[(x >= lo) & (x <= hi)]):
+        return None
+    out: list[_EdgeFit | None] = [None] * len(cl)
+    for k, f in zip(keep, fit):
+        out[k] = f
+    return out
+
+
 def find_edges(
     profile: np.ndarray,
     *,
@@ -439,7 +487,11 @@ def find_edges(
                 if joint is None or 3.0 * joint[0][2] + 1.0 <= m:
                     break
                 m = 3.0 * joint[0][2] + 2.0
+            if joint is not None and _degenerate(joint, prof[(x >= lo) & (x <= hi)]):
+                joint = None
             fit: Sequence[_EdgeFit | None] | None = joint
+            if fit is None and len(cl) > 1:
+                fit = _fit_strong_subset(prof, x, cl, lo_lim, hi_lim, margin, s0, spacing_px, blur_px)
             if fit is None and len(cl) > 1:  # joint fit failed (e.g. a noise peak beside an edge): one by one
                 singles: list[_EdgeFit | None] = []
                 for n_e, (q, r) in enumerate(cl):

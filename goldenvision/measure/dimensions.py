@@ -15,7 +15,23 @@ Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
   figure when part of the corner error is translation or rotation (neither changes a length). Without the golden shape (a result not from
   :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
 * the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
-  golden scale) is not included.
+  golden scale) is not included;
+* zeroed on the golden (``zero``, see below): the zero's own standard error and the golden
+  captures' spread (the same physical unit photographed again: the whole chain's
+  reproducibility, registration included, which the fits' figures above underestimate), in
+  quadrature.
+
+Zeroing on the golden (a gauge mastered on its master part)
+-----------------------------------------------------------
+An edge is located where the grey profile steps, and a real edge's profile is not a clean step:
+a lit bevel, a dark chamfer ring around a hole, the lens' blur on a small circle, a soft fabric
+edge. The tool therefore reads every unit of one design a little off, by the same amount, as
+long as the photos are alike. The golden captures are measured by the same tool at sealing
+(``GoldenSample.meta["golden_dimensions_mm"]``); the golden is the master, its size the spec's
+nominal, so :func:`golden_zero_offsets` takes ``nominal - golden mean`` as the tool's offset on
+that feature and adds it to every unit's reading. An offset larger than
+:data:`ZERO_MAX_PX` golden px is not an edge tool's error but a golden that is itself off
+nominal (or a caliper on another feature): it is not applied.
 """
 
 from __future__ import annotations
@@ -34,7 +50,8 @@ from .fitting import measure_circle
 from .marker import MarkerFrame
 from .reference import DimensionReference, as_reference
 
-__all__ = ["measure_dimension", "measure_dimensions", "DimensionReference", "RELATIVE_THRESHOLD", "AMBIGUITY_RATIO"]
+__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "DimensionReference", "RELATIVE_THRESHOLD",
+           "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
 #: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
 RELATIVE_THRESHOLD = 0.25
@@ -45,6 +62,84 @@ AMBIGUITY_RATIO = 0.8
 #: first/last pair is further from it than this share (a highlight's edge taken for the outline).
 GOLDEN_EDGE_FLOOR = 0.08
 GOLDEN_PAIR_SLACK = 0.03
+#: Largest offset (golden px, times the golden's mm per px) taken as the edge tool's own error on a
+#: feature when zeroing on the golden: an edge's systematic error stays within about a pixel.
+ZERO_MAX_PX = 1.5
+
+
+def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
+                        scale_mm_per_px: float | None) -> dict[str, tuple[float, float | None, int]]:
+    """Per dimension: (offset mm added to a unit's reading, the golden mean's standard error mm
+    or None with a single capture, number of golden captures), for zeroing on the golden (module
+    notes). ``golden_dimensions_mm`` is ``GoldenSample.meta["golden_dimensions_mm"]`` (name ->
+    ``{"mean", "std", "values"}``). A dimension without a golden record, or whose golden reads
+    more than :data:`ZERO_MAX_PX` golden px from nominal, gets no offset."""
+    out: dict[str, tuple[float, float | None, int]] = {}
+    if not golden_dimensions_mm or not scale_mm_per_px or not (scale_mm_per_px > 0):
+        return out
+    for dim in dims:
+        rec = golden_dimensions_mm.get(dim.name)
+        if not isinstance(rec, Mapping):
+            continue
+        mean = rec.get("mean")
+        vals = rec.get("values") or []
+        if mean is None or not math.isfinite(float(mean)):
+            continue
+        n = max(1, len(vals))
+        off = float(dim.nominal_mm) - float(mean)
+        if abs(off) > ZERO_MAX_PX * float(scale_mm_per_px):
+            continue
+        std = rec.get("std")
+        sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
+        out[dim.name] = (off, sem, n)
+    return out
+
+
+#: Half-width of the band kept out of the dimensions' registration around each golden edge:
+#: this share of the feature's size in golden px, at least :data:`EDGE_BAND_MIN_PX`.
+EDGE_BAND_SHARE = 0.05
+EDGE_BAND_MIN_PX = 6.0
+
+
+def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
+                   golden_px: Mapping[str, float] | None = None) -> np.ndarray | None:
+    """Golden px where the registration used for dimensions in the golden frame may look:
+    False on a band around each measured edge of the golden, else True; None when no
+    dimension can be measured on the golden image.
+
+    In the golden frame the rest of the product is the ruler, but a registration fitted on the
+    whole product also fits the very edges being measured: a panel cut 2 % narrow is stretched
+    onto the golden's and reads nominal (measured on the zoo's hand-held apparel: panel width
+    error 1.84 mm). Each width or distance's two golden edges lie on lines across its caliper;
+    the band is every golden px within ``max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size)`` of
+    those lines along the caliper, over the whole image (the whole side of the outline, not
+    only where the caliper crosses it); a diameter's band is the ring of that half-width
+    around its circle."""
+    g = _check_gray(golden_gray)
+    h, w = g.shape
+    ident = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
+                               reference_shape_hw=(h, w))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    keep = np.ones((h, w), dtype=bool)
+    found = False
+    for dim in dims:
+        try:
+            size_px, _, pts, _ = _measure_px(g, dim, ident, 1.0, (golden_px or {}).get(dim.name))
+        except MeasurementError:
+            continue
+        m = max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size_px)
+        if dim.measure == "diameter":
+            c = np.asarray(pts[0], np.float64)
+            keep &= np.abs(np.hypot(xx - c[0], yy - c[1]) - 0.5 * size_px) > m
+        else:
+            cal = dim.caliper
+            assert cal is not None
+            a = math.radians(cal.angle_deg)
+            d = (math.cos(a), math.sin(a))
+            for q in pts[:2]:
+                keep &= np.abs((xx - q[0]) * d[0] + (yy - q[1]) * d[1]) > m
+        found = True
+    return keep if found else None
 
 
 def _edge_std(e: Edge) -> float:
@@ -61,6 +156,7 @@ def measure_dimension(
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
     marker: MarkerFrame | None = None,
     golden_px: float | None = None,
+    zero: tuple[float, float | None, int] | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -110,6 +206,11 @@ def measure_dimension(
         ``width`` whose first/last edge pair is more than :data:`GOLDEN_PAIR_SLACK` from it is
         measured on the pair of opposite edges (down to :data:`GOLDEN_EDGE_FLOOR` of the
         strongest) nearest it instead: the outline's weak edge beside a strong highlight.
+    zero : (offset_mm, sem_mm or None, n), keyword-only
+        Zeroing on the golden (module notes, :func:`golden_zero_offsets`): ``offset_mm`` is added
+        to the reading; its standard error ``sem_mm`` (None: one golden capture, taken as this
+        reading's own uncertainty over sqrt(n)) and the golden captures' standard deviation
+        (``sem_mm * sqrt(n)``) to the uncertainty in quadrature.
 
     Returns
     -------
@@ -132,15 +233,22 @@ def measure_dimension(
     g = _check_gray(gray)
     try:
         size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px)
-        if ref.in_golden_frame or ref is DimensionReference.MARKER:
-            size_px, unc_px = size_px * to_golden, unc_px * to_golden
-            unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
         if ref is DimensionReference.MARKER:
             assert marker is not None  # checked above
-            mm_per_px, rel = _marker_scale(marker, registration)
-            measured_mm, unc_mm = size_px * mm_per_px, math.hypot(unc_px * mm_per_px, rel * size_px * mm_per_px)
+            measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts)
+        elif ref.in_golden_frame:
+            size_px, unc_px = size_px * to_golden, unc_px * to_golden
+            unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
+            measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
         else:
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
+        if zero is not None:
+            off, sem, n_zero = zero
+            measured_mm += off
+            if sem is None:
+                unc_mm = math.hypot(unc_mm, unc_mm / math.sqrt(max(1, n_zero)))
+            else:
+                unc_mm = math.hypot(unc_mm, sem, sem * math.sqrt(n_zero))
     except MeasurementError as exc:
         msg = str(exc)
         raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
@@ -157,26 +265,36 @@ def measure_dimension(
     )
 
 
-def _marker_scale(marker: MarkerFrame, reg: RegistrationResult) -> tuple[float, float]:
-    """(mm per golden px, its relative 1-sigma) from the marker in this photo.
+def _marker_length(marker: MarkerFrame, dim: DimensionSpec, size_px: float, unc_px: float,
+                   pts: list) -> tuple[float, float]:
+    """(mm, its 1-sigma) of a length measured in the unit photo, through the marker's plane.
 
-    The marker's corners are mapped through the registration into golden px; its mean side
-    there against its size in mm is the golden frame's scale *as this photo shows it*. The
-    registration, fitted on the many points of the product, removes the camera's distance
-    and tilt; the marker, lying in the product's plane, gives the absolute size, so a unit
-    larger than the golden as a whole (whose registration absorbs the difference) reads
-    larger, which the golden frame alone cannot see. The relative error: the corners' (the
-    mean of four sides) and the registration's length error over a side, in quadrature."""
-    cg = map_points_to_reference(marker.corners_px, reg)
-    sides = np.linalg.norm(cg - np.roll(cg, -1, axis=0), axis=1)
-    side_g = float(sides.mean())
-    if not side_g > 0:
-        raise MeasurementError("the scale marker maps to nothing in the golden frame")
-    side_u = float(np.linalg.norm(marker.corners_px - np.roll(marker.corners_px, -1, axis=0), axis=1).mean())
-    # one corner's error moves two sides; four sides averaged: sqrt(2) / 2 of a corner's std
-    rel_corners = (math.sqrt(2.0) / 2.0) * marker.corner_std_px / max(side_u, 1e-9)
-    rel_reg = _registration_length_std_px(reg, side_g) / side_g
-    return marker.size_mm / side_g, math.hypot(rel_corners, rel_reg)
+    The edge points (unit px) are mapped by the plane homography of the marker's four refined
+    corners into mm (a diameter: its unit px times the plane's local mm per px at the centre).
+    The marker lies in the product's plane, so the camera's distance and tilt cancel, and a
+    unit larger than the golden as a whole reads larger.
+
+    Not through the registration (the marker's corners mapped into golden px for the golden
+    frame's scale, as before): the registration is pinned by the product and extrapolates
+    badly to a marker beside it. Measured on the zoo's hand-held lots (``scripts/bench.py
+    --mode handheld``, 3 marker photos per lot, max error mm, registration / marker plane):
+    part width 0.45 / 0.27 (a 10 deg roll, 6 deg tilt photo: the registration read the marker
+    0.8 % large), apparel panel 0.12 / 0.12 and 0.93 with a registration that leaves the
+    panel's edges out, label 0.07 / 0.15. The 1-sigma: the edge fits' times the local scale
+    and the marker corners' error carried through :meth:`MarkerFrame.length_std_mm` (the
+    extrapolation from the marker to the product), in quadrature."""
+    if dim.measure == "diameter":
+        c = np.asarray(pts[0], np.float64)
+        mm_per_px = marker.local_mm_per_px(c)
+        r = 0.5 * size_px
+        ends = np.vstack([c - [r, 0.0], c + [r, 0.0]])
+        return size_px * mm_per_px, math.hypot(unc_px * mm_per_px, marker.length_std_mm(ends))
+    ends = np.vstack([np.asarray(pts[0], np.float64), np.asarray(pts[1], np.float64)])
+    q = marker.to_mm(ends)
+    mm = float(np.hypot(*(q[1] - q[0])))
+    if not (mm > 0 and math.isfinite(mm)):
+        raise MeasurementError("the scale marker's plane maps the edges to nothing")
+    return mm, math.hypot(unc_px * mm / max(size_px, 1e-9), marker.length_std_mm(ends))
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
@@ -311,12 +429,14 @@ def measure_dimensions(
     reference: DimensionReference | str = DimensionReference.UNIT_SCALE,
     marker: MarkerFrame | None = None,
     golden_px: Mapping[str, float] | None = None,
+    zero: Mapping[str, tuple[float, float | None, int]] | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
     ``scale_mm_per_px`` and ``reference`` as in :func:`measure_dimension`: with a station
     profile, ``reference="station_profile"`` and the profile's mm per unit px; without a
     metric frame of the unit, ``reference="golden_frame"`` and the golden's mm per golden px.
+    ``zero``: per dimension name, the zeroing on the golden (:func:`golden_zero_offsets`).
     The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
     scale, reference) still raises.
     """
@@ -328,7 +448,8 @@ def measure_dimensions(
     for dim in dims:
         try:
             out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref,
-                                         marker=marker, golden_px=(golden_px or {}).get(dim.name)))
+                                         marker=marker, golden_px=(golden_px or {}).get(dim.name),
+                                         zero=(zero or {}).get(dim.name)))
         except MeasurementError as exc:
             out.append(exc)
     return out

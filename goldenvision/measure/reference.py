@@ -33,8 +33,8 @@ class DimensionReference(str, enum.Enum):
         on a table, the spec's ``scale_marker``): the edges found in the unit photo are mapped
         through the plane homography of the marker's four corners into mm. Camera distance and
         tilt cancel, and unlike the golden frame a product larger than the golden as a whole
-        reads larger. The uncertainty includes the marker corners' and the registration's
-        (:mod:`goldenvision.measure.marker`).
+        reads larger. The uncertainty includes the marker corners' error carried over the
+        distance from the marker to the product (:mod:`goldenvision.measure.marker`).
     """
 
     STATION_PROFILE = "station_profile"
