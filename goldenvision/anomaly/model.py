@@ -41,7 +41,7 @@ from .config import AnomalyConfig
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
-from .threshold import find_defects, good_score_threshold
+from .threshold import find_defects, good_score_threshold, support_map
 from .variation import combine_stats, robust_gain, spread, tolerance_band
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
@@ -513,8 +513,10 @@ class AnomalyModel:
         -------
         AnomalyResult
             ``map`` float32 (H, W) golden px, each zone divided by its threshold (1.0 =
-            threshold; max over overlapping zones); ``zone_scores`` the max of the map per
-            zone; ``score`` the max over zones; ``defects`` connected regions >= 1.0.
+            threshold; max over overlapping zones), spread in pixel-statistics zones over the
+            extent of a smallest defect (:func:`.threshold.support_map`); ``zone_scores`` the
+            max of the map per zone; ``score`` the max over zones; ``defects`` connected
+            regions of the evidence >= 1.0.
         """
         img = _check_image(warped, "warped", self.shape_)
         v = _check_mask(valid, "valid", self.shape_)
@@ -527,12 +529,13 @@ class AnomalyModel:
             img, v = apply_shift_field(img, v, field)
             raw = self._raw_maps(img, v, explained=moved)
         total = np.zeros(self.shape_, np.float32)
+        ok = self._erode(v) & (self.n_ > 0)  # as in _raw_maps: the map stays 0 where no evidence exists
         zone_scores: dict[str, float] = {}
         defects: list[Defect] = []
         for z in self.zones_:
             norm = raw[z.spec.name] * np.float32(1.0 / z.threshold)
             zone_scores[z.spec.name] = float(norm.max())
-            np.maximum(total, norm, out=total)
+            np.maximum(total, support_map(norm, z.mask & ok, 4 * self.aggregate_sigma_px(z)), out=total)
             if zone_scores[z.spec.name] >= 1.0:
                 defects += find_defects(norm, z.mask, z.spec, scale_mm_per_px=self.scale_mm_per_px,
                                         merge_px=self.config.merge_px, low=self.config.region_low,

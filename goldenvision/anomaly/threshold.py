@@ -30,7 +30,7 @@ from ..errors import SpecError
 from ..results import Defect
 from ..spec import AnomalyZone
 
-__all__ = ["good_score_threshold", "find_defects", "DEFAULT_ALPHA"]
+__all__ = ["good_score_threshold", "find_defects", "support_map", "DEFAULT_ALPHA"]
 
 #: Target false-reject rate of the conformal rule.
 DEFAULT_ALPHA = 0.01
@@ -170,6 +170,40 @@ def find_defects(
     return out
 
 
+
+def support_map(norm_map: np.ndarray, zone_mask: np.ndarray, side_px: float) -> np.ndarray:
+    """The map a user reads: at each pixel, the strongest evidence of a defect that may cover it.
+
+    Evidence found at ``q`` belongs to a defect at least as large as the zone's smallest defect
+    (side ``side_px``), and ``q`` may lie anywhere in it, even at a corner: that defect may cover
+    every pixel within ``side_px`` of ``q`` (Chebyshev distance; every ``side_px`` square that
+    holds ``q`` lies in that square of half-width ``side_px``). The map at ``p`` is therefore
+    the grey-level dilation of the evidence by that square, inside the zone. A pixel map peaked
+    at a defect's strongest edge otherwise scores the rest of the defect (its interior, the
+    side away from the edge, the context an inspector frames) like a good pixel. The maximum,
+    the zone score and the defects (taken from ``norm_map`` itself) are unchanged; where the
+    result reaches 1.0 a reported defect may extend.
+
+    Parameters
+    ----------
+    norm_map : ndarray, shape (H, W), float32
+        Evidence map of one zone, 1.0 = its threshold, 0 outside the zone.
+    zone_mask : ndarray, shape (H, W), bool
+        Pixels of the zone.
+    side_px : float
+        Side of the zone's smallest defect, px (``sqrt(min_area_mm2)`` / mm per px); <= 0 or
+        below one px = the map unchanged.
+
+    Returns
+    -------
+    ndarray, shape (H, W), float32
+    """
+    r = int(round(side_px))
+    if r < 1 or not norm_map.any():
+        return norm_map
+    k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)  # rectangular: separable, O(1) per pixel
+    out = cv2.dilate(norm_map, k, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.where(zone_mask, out, np.float32(0)).astype(np.float32)
 
 
 def _label_stats(labels: np.ndarray, n: int) -> np.ndarray:

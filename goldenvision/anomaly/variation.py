@@ -169,8 +169,10 @@ def spread(
     # A per-pixel variance from a handful of captures is itself noisy (relative error
     # ~ sqrt(2 / (n - 1))); pooling it over a small neighbourhood and keeping the larger
     # value stops under-estimated pixels from dominating the max-score.
-    var = np.maximum(var, cv2.GaussianBlur(var, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT))
-    s2 = var + abs_floor**2 + (rel_floor * mean) ** 2 + (grad_px**2) * g2
+    edge = (grad_px**2) * g2
+    res = np.maximum(var - edge, 0.0)
+    var = np.maximum(var, cv2.GaussianBlur(res, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT))
+    s2 = var + abs_floor**2 + (rel_floor * mean) ** 2 + edge
     return np.sqrt(s2).astype(np.float32)
 
 

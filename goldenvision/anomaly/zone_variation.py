@@ -49,6 +49,9 @@ __all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials",
 _MIX_EPS = 1.0
 #: Smallest weight of a material in a pixel's golden colour for its pure gain to be tolerated too.
 _MIX_MIN = 0.25
+#: Golden level (grey, 0-255) at or below which a material's channel carries no gain information
+#: (``robust_gain``'s ``min_level``): the ratio of two near-black levels is noise and misregistration.
+_GAIN_MIN_LEVEL = 12.0
 
 
 class VariationMethod:
@@ -278,7 +281,7 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
     ms = mean[::step, ::step].reshape(-1, 3)
     ls = np.where(m[::step, ::step], lab[::step, ::step], -1).ravel()
     n_all = max(int((ls >= 0).sum()), 1)
-    ok = ms > 12.0
+    ok = ms > _GAIN_MIN_LEVEL
     ratio = us / np.maximum(ms, 1e-3)
     gains = np.tile(g0, (len(centres), 1))
     min_n = max(c.material_min_frac * n_all, c.material_min_px / step**2)
@@ -287,6 +290,8 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
         if sel.sum() < min_n:
             continue
         for ch in range(3):
+            if centres[k, ch] <= _GAIN_MIN_LEVEL:
+                continue  # no signal above the black level: the zone gain (see the docstring)
             r = ratio[sel & ok[:, ch], ch]
             if r.size >= 16:
                 gains[k, ch] = np.median(r)
