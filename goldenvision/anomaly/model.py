@@ -89,6 +89,7 @@ class AnomalyModel:
         self.pc_bank_: np.ndarray | None = None  # (K, h8, w8, C) float16
         self.padim_: dict[str, np.ndarray] | None = None
         self.tex_banks_: dict[str, np.ndarray] = {}
+        self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -564,6 +565,7 @@ class AnomalyModel:
         for i, z in enumerate(self.zones_):
             if z.spec.name in self.tex_banks_:
                 st[f"tex_bank_{i}"] = self.tex_banks_[z.spec.name]
+        st.update(ZF.norms_state(self))
         return st
 
     @classmethod
@@ -597,6 +599,7 @@ class AnomalyModel:
             for i, z in enumerate(m.zones_):
                 if f"tex_bank_{i}" in state:
                     m.tex_banks_[z.spec.name] = np.asarray(state[f"tex_bank_{i}"], np.float16)
+            ZF.load_norms(m, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
         return m
