@@ -26,8 +26,10 @@ patches from a seeded pool), image score = the largest nearest-neighbour distanc
 the same features (computed once per scale): input scale, random projection to 64 channels,
 bank size, the per-cell bank at the same cell +- r (the library's ``patchcore``), 3 x 3
 neighbourhood averaging of the features (PatchCore's local aggregation) and the image score
-(largest cell vs. largest Gaussian-averaged evidence). The ablation bank is a seeded random
-subsample (not a coreset) so that every row costs seconds; the plain row above keeps the coreset.
+(largest cell vs. largest Gaussian-averaged evidence); then the same rows with the library's
+good-map normaliser (each cell's distance divided by its RMS over held-out sealed photos, 5
+folds: ``zone_features.fit_norms``). The ablation bank is a seeded random subsample (not a
+coreset) so that every row costs seconds; the plain row above keeps the coreset.
 
 ``--memory N...``: peak resident memory (``ru_maxrss``) of ``AnomalyModel.fit`` on N
 synthetic 512 x 512 textured images served one at a time by a lazy sequence (the caller holds
@@ -135,6 +137,9 @@ def bench_kolektor(args: argparse.Namespace) -> None:
         print(f"  gv.seal + gv.inspect, method {method!r}: image AUROC {auroc(scores, labels):.4f}; defects not passed "
               f"{not_passed}/{len(bad)}; good photos flagged {flagged}/{len(held)}; seal {t_seal:.1f} s, "
               f"inspect median {1000 * float(np.median(ts)):.0f} ms")
+        sg, sb = np.array(scores[: len(held)]), np.array(scores[len(held):])
+        print(f"    anomaly_score (1.0 = threshold): good median {np.median(sg):.2f} max {sg.max():.2f}; "
+              f"defective median {np.median(sb):.2f} min {sb.min():.2f} max {sb.max():.2f}")
     if args.pc_bank > 0:
         t0 = time.perf_counter()
         s = plain_patchcore(sealed, test, bank=args.pc_bank)
@@ -174,23 +179,35 @@ def ablate(args: argparse.Namespace) -> None:
         return cache[p, scale].astype(np.float32)
 
     def row(name: str, *, scale: float = 0.5, proj: int = 0, bank: int = 10000, pool: int = 0,
-            local: tuple[int, int] | None = None, sigma: float = 0.0) -> None:
+            local: tuple[int, int] | None = None, sigma: float = 0.0, norm: bool = False) -> None:
         t0 = time.perf_counter()
 
         def tf(p: Path) -> np.ndarray:
             f = _pool_feats(raw(p, scale), pool)
             return f @ projection(f.shape[-1], proj) if proj else f
 
-        tr = [tf(p) for p in sealed]
-        if local is not None:
-            cell_bank = F.per_position_coreset(np.stack(tr), local[1])
-        else:
-            x = np.concatenate([f.reshape(-1, f.shape[-1]) for f in tr])
+        def scorer(fs: list[np.ndarray]):
+            if local is not None:
+                cb = F.per_position_coreset(np.stack(fs), local[1])
+                return lambda f: F.local_nn_score(f, cb, radius=local[0])
+            x = np.concatenate([f.reshape(-1, f.shape[-1]) for f in fs])
             mem = x[np.sort(np.random.default_rng(0).choice(len(x), min(len(x), bank), replace=False))]
+            return lambda f: F.global_nn_score(f, mem)
+
+        tr = [tf(p) for p in sealed]
+        nm = 1.0
+        if norm:  # the library's good-map normaliser (zone_features.fit_norms), 5 folds, prior 2
+            ms = 0.0
+            for k in range(5):
+                sc = scorer([f for j, f in enumerate(tr) if j % 5 != k])
+                ms = ms + sum(sc(f).astype(np.float64) ** 2 for f in tr[k::5])
+            ms = ms / len(tr)
+            g = float(np.median(ms))
+            nm = np.sqrt(np.maximum((len(tr) * ms + 2 * g) / (len(tr) + 2), g)).astype(np.float32)
+        score = scorer(tr)
         scores = []
         for p in test:
-            f = tf(p)
-            d = F.local_nn_score(f, cell_bank, radius=local[0]) if local is not None else F.global_nn_score(f, mem)
+            d = (score(tf(p)) / nm).astype(np.float32)
             if sigma > 0:
                 d = cv2.GaussianBlur(d, (0, 0), sigma)
             scores.append(float(d.max()))
@@ -208,6 +225,14 @@ def ablate(args: argparse.Namespace) -> None:
     row("scale 1.0", scale=1.0)
     row("scale 1.0 + 3x3 feature averaging", scale=1.0, pool=1)
     row("scale 1.0 + 3x3 averaging + evidence sigma 1 cell", scale=1.0, pool=1, sigma=1.0)
+    print("with the good-map normaliser (each cell / its held-out good RMS; library default):", flush=True)
+    row("per-cell bank 8, radius 1, 64 ch, 3x3 avg, sigma 1 + norm", local=(1, 8), proj=64, pool=1, sigma=1.0, norm=True)
+    row("per-cell bank 32, radius 4, 64 ch, 3x3 avg, sigma 1 + norm", local=(4, 32), proj=64, pool=1, sigma=1.0,
+        norm=True)
+    row("position-free bank 2000, 64 ch, 3x3 avg, sigma 1 + norm", bank=2000, proj=64, pool=1, sigma=1.0, norm=True)
+    row("position-free bank 10000, 64 ch, 3x3 avg, sigma 1 + norm", proj=64, pool=1, sigma=1.0, norm=True)
+    row("scale 1.0, per-cell bank 8, radius 1, 64 ch, 3x3 avg, sigma 1 + norm", scale=1.0, local=(1, 8), proj=64,
+        pool=1, sigma=1.0, norm=True)
 
 
 class LazyImages:

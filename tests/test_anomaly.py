@@ -469,14 +469,16 @@ def test_add_good_cross_fits_feature_scores_against_the_other_units():
     ok = np.ones((96, 128), bool)
     feats = [ZF.unit_features(model, ZF.gain_corrected(model, u, ok)) for u in units]
     bank0 = model.pc_bank_.copy()
+    nm = model.feat_norms_["method:patchcore"]  # the golden's good-map normaliser (kept by add_good)
+    assert nm.shape == feats[0].shape[:2] and (nm > 0).all()
     # against the golden alone (one grain) every new grain is far
-    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius)).max()) for f in feats]
+    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius) / nm).max()) for f in feats]
     model.add_good(units)
     z = model.zones_[0]
     assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
     # 5 folds: units 0 and 5 are one fold; known answer for unit 0 = NN in golden + units 1..4
     bank = np.concatenate([bank0, np.stack(feats[1:5]).astype(np.float16)]).astype(np.float32)
-    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius)).max())
+    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius) / nm).max())
     assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4)
     # a bank that holds the golden bank can only be nearer (all kept: bank_per_cell >= 9)
     assert all(s <= a + 1e-4 for s, a in zip(z.unit_scores, alone))
@@ -693,3 +695,36 @@ def test_stitching_zone_tolerates_another_weave_but_not_a_missing_stitch():
     assert model.score(shoot(_stitched_weave(99), rng, noise=1.5)).score < 1.0
     res = model.score(shoot(_stitched_weave(99, skip=True), rng, noise=1.5))
     assert res.score >= 1.0 and any(overlaps(d.bbox, (90, 37, 102, 43)) for d in res.defects)
+
+
+def _varying_strip(seed: int) -> np.ndarray:
+    """The printed label with a 24 px strip whose content differs on every unit (a loose edge, a glint)."""
+    img = printed(96, 160)
+    n = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (96, 24)).astype(np.float32), (0, 0), 1.2)
+    img[:, :24] = np.clip(150 + 60 * n[..., None] / n.std(), 0, 255).astype(np.uint8)
+    return img
+
+
+@needs_backbone
+def test_feature_distances_are_normalised_by_the_held_out_good_distance_of_their_cell():
+    rng = np.random.default_rng(0)
+    caps = [shoot(_varying_strip(s), rng) for s in range(8)]
+    unit = _varying_strip(200)
+    cv2.line(unit, (90, 40), (120, 44), (60, 60, 60), 2)  # a thin crack in the quiet print
+    zone = [AnomalyZone(name="z", method="patchcore")]
+    model = AnomalyModel.fit(caps, zone, config=AnomalyConfig(feature_scale=1.0))
+    nm = model.feat_norms_["method:patchcore"]
+    assert nm.shape == model.pc_bank_.shape[1:3]
+    assert nm[:, :2].mean() > 1.5 * np.median(nm)  # the strip's cells vary among the goods
+    np.testing.assert_allclose(nm.min(), np.median(nm), rtol=0.02)  # never sharpened below the median
+    goods = [model.score(shoot(_varying_strip(100 + s), rng)).score for s in range(3)]
+    res = model.score(shoot(unit, rng))
+    assert max(goods) < 1.0 <= res.score
+    y, x = np.unravel_index(np.argmax(res.map), res.map.shape)
+    assert 80 <= x <= 130 and 30 <= y <= 55  # the maximum is on the crack, not in the strip
+    # raw distances (no normaliser): the strip decides the maximum and the crack passes
+    raw = AnomalyModel.fit(caps, zone, config=AnomalyConfig(feature_scale=1.0, norm_prior=-1))
+    assert raw.feat_norms_ == {} and raw.score(shoot(unit, rng)).score < 1.0
+    again = AnomalyModel.from_state(model.to_state())
+    assert again.feat_norms_.keys() == model.feat_norms_.keys()
+    np.testing.assert_array_equal(again.score(unit).map, model.score(unit).map)

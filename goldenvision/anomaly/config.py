@@ -71,6 +71,10 @@ class AnomalyConfig:
         PaDiM channel subset size.
     texture_bank : int
         Texture coreset size per zone.
+    norm_prior : float
+        Each feature cell's distance is divided by its RMS over held-out good images
+        (``zone_features.fit_norms``), shrunk towards the zone's median cell by this many
+        pseudo-images; < 0 = no normalisation (raw distances).
     proj_dim : int
         Backbone features (152 channels) are projected to this many dimensions by a fixed
         seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
@@ -116,6 +120,7 @@ class AnomalyConfig:
     padim_dims: int = 48
     texture_bank: int = 2000
     proj_dim: int = 64
+    norm_prior: float = 2.0
     tex_sigma_mm: float = 0.5
     tex_window_mm: float = 2.0
     tex_sigma_px: float = 5.0

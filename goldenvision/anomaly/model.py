@@ -91,6 +91,7 @@ class AnomalyModel:
         self.padim_: dict[str, np.ndarray] | None = None
         self.tex_banks_: dict[str, np.ndarray] = {}
         self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
+        self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -588,6 +589,7 @@ class AnomalyModel:
                 st[f"tex_bank_{i}"] = self.tex_banks_[z.spec.name]
         if self.outline_ is not None:
             st["outline"] = self.outline_.to_state()
+        st.update(ZF.norms_state(self))
         return st
 
     @classmethod
@@ -623,6 +625,7 @@ class AnomalyModel:
                     m.tex_banks_[z.spec.name] = np.asarray(state[f"tex_bank_{i}"], np.float16)
             if "outline" in state:
                 m.outline_ = OutlineModel.from_state(state["outline"])
+            ZF.load_norms(m, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
         return m

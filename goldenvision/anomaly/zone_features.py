@@ -27,8 +27,8 @@ from .variation import prepare, robust_gain
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
-__all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "fit_features", "feature_raw",
-           "merged_banks"]
+__all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "fit_features", "fit_norms",
+           "feature_raw", "merged_banks", "norm_key", "norms_state", "load_norms"]
 
 
 class _FeatureMethod:
@@ -41,13 +41,31 @@ class _FeatureMethod:
         """Smallest threshold of the zone (feature units)."""
         return model.config.feat_floor
 
+    def raw_cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        """Feature distance per cell (h, w) float32, before the good-map normalisation."""
+        raise NotImplementedError
+
+    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+        """Cell score (h, w) float32: :meth:`raw_cells` divided by the cell's typical held-out good
+        distance (:func:`fit_norms`) when the model has one."""
+        d = self.raw_cells(model, z, feat)
+        nm = model.feat_norms_.get(norm_key(z))
+        return d if nm is None or nm.shape != d.shape else (d * (1.0 / nm)).astype(np.float32)
+
+
+def norm_key(z: _Zone) -> str:
+    """Key of the zone's good-map normaliser: one per image-wide method, one per texture zone."""
+    from .registry import get_method
+
+    return f"method:{z.method}" if get_method(z.method).image_wide else f"zone:{z.spec.name}"
+
 
 class PatchCoreMethod(_FeatureMethod):
     """``patchcore``: nearest good feature at the same cell ± ``radius`` cells."""
 
     name = "patchcore"
 
-    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+    def raw_cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
         assert model.pc_bank_ is not None  # fitted for every patchcore zone
         return F.local_nn_score(feat, model.pc_bank_, radius=model.config.radius)
 
@@ -57,7 +75,7 @@ class PadimMethod(_FeatureMethod):
 
     name = "padim"
 
-    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+    def raw_cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
         p = model.padim_
         assert p is not None  # fitted for every padim zone
         return F.padim_score(feat, p["mean"], p["inv_cov"], p["channels"])
@@ -69,7 +87,7 @@ class TextureMethod(_FeatureMethod):
     name = "texture"
     image_wide = False
 
-    def cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
+    def raw_cells(self, model: AnomalyModel, z: _Zone, feat: np.ndarray) -> np.ndarray:
         return F.global_nn_score(feat, model.tex_banks_[z.spec.name])
 
 
@@ -158,25 +176,107 @@ def zone_cells(model: AnomalyModel, z: _Zone, fshape: tuple[int, int]) -> np.nda
     return cv2.resize(z.mask.astype(np.uint8), (fshape[1], fshape[0]), interpolation=cv2.INTER_AREA) > 0
 
 
-def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
+def _banks(model: AnomalyModel, feats: list[np.ndarray], *, cheap: bool = False
+           ) -> tuple[np.ndarray | None, dict | None, dict[str, np.ndarray]]:
+    """(per-cell bank, PaDiM, texture banks) of ``feats``; ``cheap`` takes a seeded random texture
+    bank instead of the greedy coreset (the normaliser's inner folds)."""
     c = model.config
     methods = {z.method for z in model.zones_}
     bank = np.stack(feats)  # (N, h, w, C)
+    pc: np.ndarray | None = None
+    padim: dict | None = None
+    tex: dict[str, np.ndarray] = {}
     if methods & {"patchcore", "padim"}:
-        model.pc_bank_ = F.per_position_coreset(bank, c.bank_per_cell).astype(np.float16)
+        pc = F.per_position_coreset(bank, c.bank_per_cell).astype(np.float16)
     if "padim" in methods:
         ch = np.random.default_rng(0).choice(bank.shape[-1], size=min(c.padim_dims, bank.shape[-1]), replace=False)
         ch.sort()
-        assert model.pc_bank_ is not None  # set just above ("padim" in methods)
-        mean, inv = F.fit_padim(model.pc_bank_.astype(np.float32), ch, radius=c.radius)
-        model.padim_ = {"channels": ch.astype(np.int64), "mean": mean, "inv_cov": inv}
+        assert pc is not None  # set just above ("padim" in methods)
+        mean, inv = F.fit_padim(pc.astype(np.float32), ch, radius=c.radius)
+        padim = {"channels": ch.astype(np.int64), "mean": mean, "inv_cov": inv}
     for z in model.zones_:
         if z.method == "texture":
             zc = zone_cells(model, z, bank.shape[1:3])
-            x = bank[:, zc].reshape(-1, bank.shape[-1])
-            x = _pool(x, c.texture_bank)
-            sel = F.greedy_coreset(x, c.texture_bank)
-            model.tex_banks_[z.spec.name] = x[sel].astype(np.float16)
+            x = _pool(bank[:, zc].reshape(-1, bank.shape[-1]), c.texture_bank)
+            if cheap:
+                sel = np.sort(np.random.default_rng(0).choice(len(x), min(len(x), c.texture_bank), replace=False))
+            else:
+                sel = F.greedy_coreset(x, c.texture_bank)
+            tex[z.spec.name] = x[sel].astype(np.float16)
+    return pc, padim, tex
+
+
+def fit_norms(model: AnomalyModel, feats: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Typical held-out good distance per cell, one map (h, w) float32 per :func:`norm_key`.
+
+    A nearest-neighbour distance is not equally large everywhere on good images: cells at the
+    image border (the backbone's zero padding), at an edge that moves a little, at a glint or
+    at a part of the product that varies from unit to unit are always far from the bank, and
+    the image maximum of the raw map is read there rather than at a defect (KolektorSDD: the
+    maximum of 81 of 87 good photos lay on the border). Each cell's distance is therefore
+    divided by its root-mean-square over *held-out* good images (cross-fitted over
+    ``min(n_folds, n)`` folds of ``feats``, each scored against banks of the other folds),
+    shrunk towards the zone's median cell by ``norm_prior`` pseudo-images so that a few
+    golden captures give a stable map, and never below that median: cells where the goods
+    agree more than usual (flat print, a noise-free synthetic) are not sharpened, since a
+    unit's resampling or lighting differs from the captures' there more than among them.
+    Distances are thus only ever scaled down where the goods vary, and 1.0 = the typical good
+    distance of the zone; the thresholds are learnt on this scale as before. Empty with
+    fewer than 2 images.
+    """
+    from .registry import get_method
+
+    c = model.config
+    n = len(feats)
+    if n < 2 or c.norm_prior < 0:
+        return {}
+    k = min(c.n_folds, n)
+    zones = {norm_key(z): z for z in model.zones_ if get_method(z.method).uses_features}
+    sums: dict[str, np.ndarray] = {}
+    saved = (model.pc_bank_, model.padim_, model.tex_banks_)
+    try:
+        for f in range(k):
+            model.pc_bank_, model.padim_, model.tex_banks_ = _banks(
+                model, [feats[j] for j in range(n) if j % k != f], cheap=True)
+            for i in range(f, n, k):
+                for key, z in zones.items():
+                    d = get_method(z.method).raw_cells(model, z, feats[i]).astype(np.float64)
+                    sums[key] = sums.get(key, 0.0) + d * d
+    finally:
+        model.pc_bank_, model.padim_, model.tex_banks_ = saved
+    out = {}
+    for key, s in sums.items():
+        ms = s / n
+        z = zones[key]
+        zc = zone_cells(model, z, ms.shape) if not get_method(z.method).image_wide else np.ones(ms.shape, bool)
+        g = float(np.median(ms[zc])) if zc.any() else float(np.median(ms))
+        shrunk = (n * ms + c.norm_prior * g) / (n + c.norm_prior)
+        out[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
+    return out
+
+
+def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
+    """Banks of ``feats`` and their good-map normalisers (:func:`fit_norms`) into ``model``."""
+    model.pc_bank_, model.padim_, model.tex_banks_ = _banks(model, feats)
+    model.feat_norms_ = fit_norms(model, feats)
+
+
+def norms_state(model: AnomalyModel) -> dict:
+    """State entries of the good-map normalisers (for ``AnomalyModel.to_state``)."""
+    if not model.feat_norms_:
+        return {}
+    keys = sorted(model.feat_norms_)
+    return {"feat_norm_keys": keys, "feat_norm": np.stack([model.feat_norms_[k] for k in keys]).astype(np.float32)}
+
+
+def load_norms(model: AnomalyModel, state: dict) -> None:
+    """Restore :func:`norms_state` entries (a state without them scores unnormalised distances)."""
+    if "feat_norm" in state:
+        arr = np.asarray(state["feat_norm"], np.float32)
+        keys = [str(k) for k in state["feat_norm_keys"]]
+        if arr.ndim != 3 or len(keys) != arr.shape[0]:
+            raise ValueError(f"feat_norm: expected one (h, w) map per key, got {arr.shape} for {len(keys)} keys")
+        model.feat_norms_ = {k: arr[i] for i, k in enumerate(keys)}
 
 
 def feature_raw(model: AnomalyModel, z: _Zone, feat: np.ndarray, cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
