@@ -61,6 +61,7 @@ import numpy as np
 from ..render import _Canvas, _noise_field, _rgb_from_l
 from ..scene import lab_to_linear_srgb
 from .base import Family, ZooDefect, ZooUnit
+from .paint import paint_coverage
 
 __all__ = ["CeramicFamily"]
 
@@ -463,11 +464,4 @@ def _paint_placed(cv: _Canvas, mask: np.ndarray, place: np.ndarray, rgb: np.ndar
     if rs.stop <= rs.start or cs.stop <= cs.start:
         return
     tex = np.array([[cv.t, 0, cv.x0 + (cs.start + 0.5) * cv.t], [0, cv.t, cv.y0 + (rs.start + 0.5) * cv.t], [0, 0, 1.0]])
-    m = _decal_to_mask_px() @ np.linalg.inv(place) @ tex  # texel of the roi -> mask px
-    src = mask
-    if cv.t * _DECAL_PPM > 1.0:  # texel bigger than a mask pixel: box-filter first
-        k = max(1, int(round(cv.t * _DECAL_PPM)))
-        src = cv2.blur(mask, (k, k), borderType=cv2.BORDER_CONSTANT)
-    cov = cv2.warpAffine(src, m[:2], (cs.stop - cs.start, rs.stop - rs.start), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    cv.paint(rs, cs, np.clip(cov, 0.0, 1.0).astype(np.float32), rgb)
+    paint_coverage(cv, rs, cs, mask, _decal_to_mask_px() @ np.linalg.inv(place) @ tex, _DECAL_PPM, rgb)

@@ -65,14 +65,21 @@ def paint_mask(cv: _Canvas, mask: np.ndarray, box_mm: tuple[float, float, float,
         return
     to_hr = np.array([[ppm, 0, -x1 * ppm - 0.5], [0, ppm, -y1 * ppm - 0.5], [0, 0, 1.0]])
     tex = np.array([[cv.t, 0, cv.x0 + (cs.start + 0.5) * cv.t], [0, cv.t, cv.y0 + (rs.start + 0.5) * cv.t], [0, 0, 1.0]])
-    m = to_hr @ tex
+    paint_coverage(cv, rs, cs, mask, to_hr @ tex, ppm, rgb, opacity=opacity)
+
+
+def paint_coverage(cv: _Canvas, rs: slice, cs: slice, mask: np.ndarray, texel_to_mask: np.ndarray, mask_ppm: float,
+                   rgb: np.ndarray, *, opacity: float = 1.0) -> None:
+    """Paint ``rgb`` over the canvas rows/columns ``rs, cs`` with the coverage of ``mask``, where
+    ``texel_to_mask`` (3x3) maps a texel of that region to mask px and the mask has ``mask_ppm``
+    px per mm (box-filtered first when a texel is bigger than a mask pixel)."""
     src = mask
-    if cv.t * ppm > 1.0:  # texel bigger than a mask pixel: box-filter first
-        k = max(1, int(round(cv.t * ppm)))
+    if cv.t * mask_ppm > 1.0:
+        k = max(1, int(round(cv.t * mask_ppm)))
         src = cv2.blur(mask, (k, k), borderType=cv2.BORDER_CONSTANT)
-    cov = cv2.warpAffine(src, m[:2], (cs.stop - cs.start, rs.stop - rs.start), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    cv.paint(rs, cs, np.clip(cov * float(opacity), 0.0, 1.0), rgb)
+    cov = cv2.warpAffine(src, texel_to_mask[:2], (cs.stop - cs.start, rs.stop - rs.start),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    cv.paint(rs, cs, np.clip(cov * float(opacity), 0.0, 1.0).astype(np.float32), rgb)
 
 
 _EAN_L = ("0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011")
