@@ -82,7 +82,10 @@ import goldenvision.registration
 from goldenvision.registration import RegistrationModel, register, warp_to_reference
 from goldenvision.spec import AnomalyZone
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "deeppcb-trainval"
+#: ``shared/data/deeppcb-trainval`` beside the checkout, or beside any folder above it (a git worktree)
+DATA = next((d / "shared" / "data" / "deeppcb-trainval" for d in Path(__file__).resolve().parents
+             if (d / "shared" / "data" / "deeppcb-trainval").is_dir()),
+            Path(__file__).resolve().parents[2] / "shared" / "data" / "deeppcb-trainval")
 #: The registration module is under active development: the printout names the version measured.
 REG_SHA1 = hashlib.sha1(Path(goldenvision.registration.__file__).read_bytes()).hexdigest()[:10]
 ALIGN_MODES = ("lib", "ecc", "none")

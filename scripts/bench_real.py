@@ -48,7 +48,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kolektorsdd"
+#: ``shared/data/kolektorsdd`` beside the checkout, or beside any folder above it (a git worktree)
+DATA = next((d / "shared" / "data" / "kolektorsdd" for d in Path(__file__).resolve().parents
+             if (d / "shared" / "data" / "kolektorsdd").is_dir()),
+            Path(__file__).resolve().parents[2] / "shared" / "data" / "kolektorsdd")
 
 
 def auroc(scores, labels) -> float:
