@@ -69,25 +69,30 @@ def test_torch_onnxruntime_parity(tmp_path: Path):
     assert det.classes == ("a", "b", "c") and det.score_threshold == 0.3
 
 
-def test_tiny_training_run_exports_a_bundle_and_resumes(tmp_path: Path):
+def _spot_sample(tmp_path: Path, i: int, rng: np.random.Generator):
+    """A 64 px pair: a plain template and a unit with one dark 10 px spot, labelled."""
     from PIL import Image
 
-    from goldenvision.datasets import Annotation, Dataset, Sample, save_dataset
+    from goldenvision.datasets import Annotation, Sample
+
+    template = np.full((64, 64, 3), 230, np.uint8)
+    test = template.copy()
+    x, y = (int(v) for v in rng.integers(8, 44, 2))
+    test[y : y + 10, x : x + 10] = 20
+    Image.fromarray(test).save(tmp_path / f"u{i}.png")
+    Image.fromarray(template).save(tmp_path / f"t{i}.png")
+    return Sample(tmp_path / f"u{i}.png", tmp_path / f"t{i}.png",
+                  (Annotation((x, y, x + 10, y + 10), "spot"),), 64, 64, f"u{i}")
+
+
+def test_tiny_training_run_exports_a_bundle_and_resumes(tmp_path: Path):
+    from goldenvision.datasets import Dataset, save_dataset
     from goldenvision.detect.runtime import DefectDetector
     from goldenvision.training.run import train_model
     from goldenvision.training.train import TrainConfig
 
     rng = np.random.default_rng(0)
-    samples = []
-    for i in range(6):
-        template = np.full((64, 64, 3), 230, np.uint8)
-        test = template.copy()
-        x, y = (int(v) for v in rng.integers(8, 44, 2))
-        test[y : y + 10, x : x + 10] = 20
-        Image.fromarray(test).save(tmp_path / f"u{i}.png")
-        Image.fromarray(template).save(tmp_path / f"t{i}.png")
-        samples.append(Sample(tmp_path / f"u{i}.png", tmp_path / f"t{i}.png",
-                              (Annotation((x, y, x + 10, y + 10), "spot"),), 64, 64, f"u{i}"))
+    samples = [_spot_sample(tmp_path, i, rng) for i in range(6)]
     save_dataset(Dataset(("spot",), tuple(samples), "gv", tmp_path), tmp_path / "ds")
     cfg = TrainConfig(epochs=1, n_val=2, crop_px=64, batch=2, crops_per_epoch=4, threads=1)
     out = tmp_path / "model"
@@ -103,15 +108,7 @@ def test_tiny_training_run_exports_a_bundle_and_resumes(tmp_path: Path):
     with pytest.raises(Exception, match="resume"):
         train_model(tmp_path / "ds", "gv", out, cfg)
     # Newly labelled samples join on resume; the recorded validation side stays validation.
-    for i in range(6, 12):
-        template = np.full((64, 64, 3), 230, np.uint8)
-        test = template.copy()
-        x, y = (int(v) for v in rng.integers(8, 44, 2))
-        test[y : y + 10, x : x + 10] = 20
-        Image.fromarray(test).save(tmp_path / f"u{i}.png")
-        Image.fromarray(template).save(tmp_path / f"t{i}.png")
-        samples.append(Sample(tmp_path / f"u{i}.png", tmp_path / f"t{i}.png",
-                              (Annotation((x, y, x + 10, y + 10), "spot"),), 64, 64, f"u{i}"))
+    samples += [_spot_sample(tmp_path, i, rng) for i in range(6, 12)]
     save_dataset(Dataset(("spot",), tuple(samples), "gv", tmp_path), tmp_path / "ds", force=True)
     messages: list[str] = []
     s2 = train_model(tmp_path / "ds", "gv", out, dataclasses.replace(cfg, epochs=2), resume=True, version="0.2",
