@@ -32,7 +32,8 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
-from .measure.dimensions import edge_band_mask, golden_zero_offsets
+from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
+from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
@@ -238,9 +239,13 @@ class Inspector:
                                   if scale and isinstance(v, dict) and v.get("mean")}
         # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
         self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
+        # how far along its edges each width is read (the golden's straight stretch; see measure.dimensions)
+        self._edge_lines = golden_edge_lines(_measure_gray(golden.reference, self.models.registration),
+                                             self.models.spec.dimensions, self._golden_widths_px) \
+            if self.models.spec.dimensions else {}
         # the registration dimensions are read through in the golden frame: fitted without the
         # measured edges (see measure.dimensions.edge_band_mask); built on the first such unit
-        self._dim_registration: RegistrationModel | None | bool = None
+        self._dim_reference: tuple[np.ndarray, np.ndarray] | None | bool = None
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -271,30 +276,39 @@ class Inspector:
                          model=self._whole_registration, mask=None)
         return retry if retry.ok else reg
 
-    def _dimension_registration(self, frame: np.ndarray, reg: RegistrationResult,
-                                dims: list) -> tuple[RegistrationResult, str]:
-        """The registration dimensions are measured through in the golden frame, and how it was
-        made: the unit aligned again on the golden with the measured features' edges left out
-        (:func:`goldenvision.measure.dimensions.edge_band_mask`), so that the rest of the product
-        is the ruler and a panel cut narrow is not stretched onto the golden's; the unit's own
-        registration when that cannot be made or does not align (the result says so)."""
+    def _dimension_references(self, gray: np.ndarray, reg: RegistrationResult,
+                              dims: list) -> tuple[dict[str, ReferenceFit], str]:
+        """The registration dimensions are read through in the golden frame, per dimension name, and
+        how it was made: the unit's registration refined on the parts of the product that are not
+        measured (:func:`goldenvision.measure.scale_reference.refine_on_reference`; the reference
+        px are the product less every measured feature's whole outline,
+        :func:`goldenvision.measure.dimensions.edge_band_mask`, where the golden has structure):
+        the rest of the product is the ruler, and neither a panel cut narrow nor another measured
+        feature that is off size stretches the unit onto the golden. Without a fit the unit's own
+        registration is used, and the result says so."""
         m = self.models
-        if self._dim_registration is None:
-            self._dim_registration = False
-            keep = edge_band_mask(_measure_gray(self.golden.reference, m.registration), dims, self._golden_widths_px)
+        if self._dim_reference is None:
+            self._dim_reference = False
+            g_gray = _measure_gray(self.golden.reference, m.registration)
+            keep = edge_band_mask(g_gray, dims, self._golden_widths_px)
             base = _product_mask(m.profile, self.golden.shape, m.spec)
             if keep is not None:
-                area = keep if base is None else keep & base
-                # enough of the product left to pin the pose
-                if area.mean() >= 0.25 * (1.0 if base is None else float(base.mean())):
-                    self._dim_registration = RegistrationModel.fit(self.golden.reference, mask=area)
-        if self._dim_registration is False:
-            return reg, "the unit's registration (the measured edges cover too much of the product to leave them out)"
-        assert isinstance(self._dim_registration, RegistrationModel)
-        again = register(self.golden.reference, frame, method=m.registration_method, model=self._dim_registration)
-        if not again.ok:
-            return reg, f"the unit's registration (without the measured edges it did not align: {again.reason})"
-        return again, "the unit aligned on the golden without the measured features' edges"
+                refm = reference_mask(g_gray, keep if base is None else keep & base)
+                if int(refm.sum()) >= MIN_REFERENCE_PX:
+                    self._dim_reference = (g_gray, refm)
+        if self._dim_reference is False:
+            return {}, ("the unit's own registration (no part of the product outside the measured features' "
+                        "outlines has structure to take the scale from): a change of size is partly read as the "
+                        "golden's")
+        assert isinstance(self._dim_reference, tuple)
+        g_gray, refm = self._dim_reference
+        fit = refine_on_reference(g_gray, gray, reg, refm)
+        if fit is None:
+            return {}, ("the unit's own registration (refined on the product outside the measured features' "
+                        "outlines it did not converge): a change of size is partly read as the golden's")
+        return {d.name: fit for d in dims}, (
+            f"the unit's registration with its scale refined on the product outside the measured features' "
+            f"outlines ({fit.reference_px} golden px of structure)")
 
     @property
     def rt(self) -> StageModels:
@@ -469,12 +483,13 @@ class Inspector:
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
             dim_ref = _dimension_reference(m.profile, marker)
-            dim_reg = reg
+            ref_fits: dict[str, ReferenceFit] = {}
             if dim_ref == "golden_frame":
-                dim_reg, how = self._dimension_registration(frame, reg, dim_specs)
+                ref_fits, how = self._dimension_references(gray, reg, dim_specs)
                 provenance["dimension_registration"] = how
-            dims = measure_dimensions(gray, dim_specs, dim_reg, m.scale_mm_per_px, reference=dim_ref,
-                                      marker=marker, golden_px=self._golden_widths_px, zero=self._dimension_zero)
+            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=dim_ref,
+                                      marker=marker, golden_px=self._golden_widths_px, zero=self._dimension_zero,
+                                      reference_fits=ref_fits, edge_lines=self._edge_lines)
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3

@@ -34,6 +34,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
@@ -381,6 +382,7 @@ class GoldenCaptures:
         self.conditions: list[dict[str, Any]] = []
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+        self._edge_lines: dict[str, EdgeLine] = {}
         self.dimension_problems: list[str] = []
         self.dimension_failures: dict[str, list[str]] = {}
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
@@ -435,9 +437,11 @@ class GoldenCaptures:
             dims = list(self._spec.dimensions)
             marker = _find_marker(frame, self._spec, self._profile)
             gray = _measure_gray(frame, self.registration_model)
+            if i == 0:  # widths are read along the reference's straight edges (measure.dimensions)
+                self._edge_lines = golden_edge_lines(gray, dims)
             for dim, res in zip(dims, measure_dimensions(gray, dims, reg, self.scale_mm_per_px,
                                                          reference=_dimension_reference(self._profile, marker),
-                                                         marker=marker)):
+                                                         marker=marker, edge_lines=self._edge_lines)):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
                     self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")

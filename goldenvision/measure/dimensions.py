@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..errors import MeasurementError, SpecError
@@ -48,9 +50,11 @@ from ..transform import local_scale, map_points_to_moving, map_points_to_referen
 from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle
 from .marker import MarkerFrame
+from .scale_reference import ReferenceFit
 from .reference import DimensionReference, as_reference
 
-__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "DimensionReference", "RELATIVE_THRESHOLD",
+__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "measured_outlines",
+           "golden_edge_lines", "EdgeLine", "DimensionReference", "RELATIVE_THRESHOLD",
            "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
 #: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
@@ -104,17 +108,24 @@ EDGE_BAND_MIN_PX = 6.0
 def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
                    golden_px: Mapping[str, float] | None = None) -> np.ndarray | None:
     """Golden px where the registration used for dimensions in the golden frame may look:
-    False on a band around each measured edge of the golden, else True; None when no
-    dimension can be measured on the golden image.
+    False on the measured features' outlines, else True; None when no dimension can be
+    measured on the golden image.
 
     In the golden frame the rest of the product is the ruler, but a registration fitted on the
     whole product also fits the very edges being measured: a panel cut 2 % narrow is stretched
     onto the golden's and reads nominal (measured on the zoo's hand-held apparel: panel width
-    error 1.84 mm). Each width or distance's two golden edges lie on lines across its caliper;
-    the band is every golden px within ``max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size)`` of
-    those lines along the caliper, over the whole image (the whole side of the outline, not
-    only where the caliper crosses it); a diameter's band is the ring of that half-width
-    around its circle."""
+    error 1.84 mm). Two parts are left out:
+
+    * widened by ``max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size)``, the lines across the caliper
+      through each width or distance's two golden edges, over the whole image (the whole side of the outline, not only where the caliper crosses it); a
+      diameter's ring of that half-width around its circle;
+    * widened by ``max(EDGE_BAND_MIN_PX, OUTLINE_BAND_SHARE * size)``, the whole outline each
+      measured edge lies on (:func:`measured_outlines`): the golden's edge pixels connected to
+      the measured edges. A feature that is wider moves its whole
+      outline, not only the sides the caliper crosses: a plate 0.36 mm wider moves its rounded
+      corners outward too, and a homography fitted on those corners stretched the unit back onto
+      the golden's width (zoo jewellery hand-held: a +0.36 mm pendant read +0.01 mm). A measured
+      dimension must not be the reference of itself."""
     g = _check_gray(golden_gray)
     h, w = g.shape
     ident = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
@@ -131,6 +142,8 @@ def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
         if dim.measure == "diameter":
             c = np.asarray(pts[0], np.float64)
             keep &= np.abs(np.hypot(xx - c[0], yy - c[1]) - 0.5 * size_px) > m
+            ang = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
+            seeds = c + 0.5 * size_px * np.stack([np.cos(ang), np.sin(ang)], axis=1)
         else:
             cal = dim.caliper
             assert cal is not None
@@ -138,8 +151,55 @@ def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
             d = (math.cos(a), math.sin(a))
             for q in pts[:2]:
                 keep &= np.abs((xx - q[0]) * d[0] + (yy - q[1]) * d[1]) > m
+            seeds = np.asarray(pts[:2], np.float64)
+        outline = measured_outlines(g, seeds)
+        if outline.any():
+            r = int(math.ceil(max(EDGE_BAND_MIN_PX, OUTLINE_BAND_SHARE * size_px)))
+            keep &= ~(cv2.dilate(outline.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0)
         found = True
     return keep if found else None
+
+
+#: Half-width of the band kept out around a measured feature's whole outline: this share of its
+#: size (a feature 5 % larger moves its outline by 2.5 % of its size), at least EDGE_BAND_MIN_PX.
+OUTLINE_BAND_SHARE = 0.025
+#: Edge pixels of the golden at least this share of the measured edges' own gradient belong to an
+#: outline (:func:`measured_outlines`).
+OUTLINE_GRADIENT_SHARE = 0.3
+
+
+def measured_outlines(golden_gray: np.ndarray, seeds_px: np.ndarray, *, sigma_px: float = 1.0) -> np.ndarray:
+    """The golden's outlines through the measured edge points: (H, W) bool, golden px.
+
+    The gradient magnitude (Gaussian derivative, ``sigma_px``) is thresholded at
+    :data:`OUTLINE_GRADIENT_SHARE` of the weakest seed's own gradient (the strongest within 2 px
+    of each seed ``(x, y)`` golden px); the 8-connected regions of that edge map that touch a
+    seed are returned. A texture or print much weaker than the measured edge is not joined to
+    it; a feature that touches the outline (a bail on a pendant's top edge) is part of it."""
+    g = np.asarray(golden_gray, np.float32)
+    b = cv2.GaussianBlur(g, (0, 0), sigma_px)
+    mag = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    h, w = mag.shape
+    seeds = np.asarray(seeds_px, np.float64).reshape(-1, 2)
+    seed_mag, seed_px = [], []
+    for x, y in seeds:
+        xi, yi = int(round(x)), int(round(y))
+        x0, x1, y0, y1 = max(0, xi - 2), min(w, xi + 3), max(0, yi - 2), min(h, yi + 3)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        win = mag[y0:y1, x0:x1]
+        k = int(np.argmax(win))
+        seed_mag.append(float(win.flat[k]))
+        seed_px.append((y0 + k // win.shape[1], x0 + k % win.shape[1]))
+    out = np.zeros((h, w), dtype=bool)
+    if not seed_mag or not (min(seed_mag) > 0):
+        return out
+    edge = (mag >= OUTLINE_GRADIENT_SHARE * min(seed_mag)).astype(np.uint8)
+    n, labels = cv2.connectedComponents(edge, connectivity=8)
+    hit = {int(labels[yx]) for yx in seed_px} - {0}
+    if hit:
+        out = np.isin(labels, sorted(hit))
+    return out
 
 
 def _edge_std(e: Edge) -> float:
@@ -157,6 +217,8 @@ def measure_dimension(
     marker: MarkerFrame | None = None,
     golden_px: float | None = None,
     zero: tuple[float, float | None, int] | None = None,
+    reference_fit: ReferenceFit | None = None,
+    edge_line: EdgeLine | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -211,6 +273,11 @@ def measure_dimension(
         to the reading; its standard error ``sem_mm`` (None: one golden capture, taken as this
         reading's own uncertainty over sqrt(n)) and the golden captures' standard deviation
         (``sem_mm * sqrt(n)``) to the uncertainty in quadrature.
+    reference_fit : ReferenceFit, keyword-only
+        For ``reference="golden_frame"``: the unit's registration refined on the parts of the
+        product that are not measured (:func:`goldenvision.measure.scale_reference.refine_on_reference`).
+        Its registration replaces ``registration`` and its scale's covariance is the length's
+        registration uncertainty (instead of ``rms_px`` times the length over the half-diagonal).
 
     Returns
     -------
@@ -231,14 +298,23 @@ def measure_dimension(
     if ref is DimensionReference.MARKER and marker is None:
         raise SpecError("reference='marker' needs the marker found in the unit photo (marker=MarkerFrame)")
     g = _check_gray(gray)
+    if reference_fit is not None and ref.in_golden_frame:
+        registration = reference_fit.registration
     try:
-        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px)
+        size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px, edge_line)
         if ref is DimensionReference.MARKER:
             assert marker is not None  # checked above
             measured_mm, unc_mm = _marker_length(marker, dim, size_px, unc_px, pts)
         elif ref.in_golden_frame:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
-            unc_px = math.hypot(unc_px, _registration_length_std_px(registration, size_px))
+            if reference_fit is None:
+                reg_std = _registration_length_std_px(registration, size_px)
+            elif dim.measure == "diameter":
+                reg_std = reference_fit.diameter_std_px(size_px)
+            else:
+                ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
+                reg_std = reference_fit.length_std_px(ends_g[0], ends_g[1])
+            unc_px = math.hypot(unc_px, reg_std)
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
         else:
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
@@ -310,7 +386,7 @@ def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float
 
 
 def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float,
-                golden_px: float | None = None):
+                golden_px: float | None = None, edge_line: "EdgeLine | None" = None):
     hinv = np.linalg.inv(reg.homography)
     if dim.measure == "diameter":
         circ = dim.circle
@@ -385,10 +461,190 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
             )
     size = abs(edges[j].position_px - edges[i].position_px)
     unc = math.hypot(_edge_std(edges[i]), _edge_std(edges[j]))
+    if dim.measure == "width" and edge_line is not None and edge_line.strips_each_side > 0:
+        lo, hi = (i, j) if edges[i].position_px < edges[j].position_px else (j, i)
+        traced = _strip_width(g, cu, du, edges[lo], edges[hi], max(1.0, width_u), edge_line, sigma_px)
+        if traced is not None:
+            size, unc, p_lo, p_hi = traced
+            pts = np.vstack([pts, p_lo, p_hi])
+            i, j = len(pts) - 2, len(pts) - 1
     # unit -> golden length factor of this very segment (its two edge points mapped back)
     ends_g = map_points_to_reference(np.vstack([pts[i], pts[j]]), reg)
     to_golden = float(np.hypot(*(ends_g[1] - ends_g[0]))) / size if size > 0 else 1.0
     return size, unc, [pts[min(i, j)], pts[max(i, j)]], to_golden
+
+
+@dataclass(frozen=True)
+class EdgeLine:
+    """How a width is read along its edges (:func:`golden_edge_lines`): ``strips_each_side`` strips
+    of the caliper's band width on each side of its centre line (0: the caliper alone), and the
+    golden's own edge slope (px along the caliper per px across it) the obliquity is taken from."""
+
+    strips_each_side: int
+    golden_slope: float = 0.0
+
+
+#: A width is read on strips along its two edges (:func:`golden_edge_lines`): at most this many
+#: strips on each side of the caliper's centre line, over at most this share of the width.
+STRIP_MAX_EACH_SIDE = 6
+STRIP_MAX_SHARE = 0.25
+#: The golden's edges must hold to a straight line within this many px for a strip to be used.
+STRIP_STRAIGHT_PX = 0.35
+
+
+def _theil_sen(t: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
+    """Robust line ``p = a + b t``: Theil-Sen slope, median intercept, and a Tukey-biweight
+    refit (4.685 robust sigmas); returns (a, b, residual robust sigma)."""
+    k = len(t)
+    if k < 2:
+        return float(p[0]), 0.0, 0.0
+    ii, jj = np.triu_indices(k, 1)
+    b = float(np.median((p[jj] - p[ii]) / (t[jj] - t[ii])))
+    a = float(np.median(p - b * t))
+    for _ in range(5):
+        r = p - a - b * t
+        sig = max(1.4826 * float(np.median(np.abs(r))), 0.05)
+        u = r / (4.685 * sig)
+        w = np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+        if w.sum() < 2 or np.count_nonzero(w) < 2:
+            break
+        x = np.stack([np.ones(k), t], axis=1)
+        xw = x * w[:, None]
+        try:
+            a, b = (float(v) for v in np.linalg.solve(xw.T @ x, xw.T @ p))
+        except np.linalg.LinAlgError:
+            break
+    r = p - a - b * t
+    return a, b, 1.4826 * float(np.median(np.abs(r)))
+
+
+def _trace_edge(g: np.ndarray, centre: np.ndarray, d: np.ndarray, n: np.ndarray, edge: Edge, offsets: np.ndarray,
+                band_px: float, half_window_px: float, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (px along ``d`` from ``centre``) and 1-sigma of the edge like ``edge`` (same
+    polarity, at least half its strength) nearest ``edge.position_px`` on each strip at
+    ``offsets`` (px along ``n``); NaN where a strip has none."""
+    angle = math.degrees(math.atan2(d[1], d[0]))
+    pos = np.full(len(offsets), np.nan)
+    std = np.full(len(offsets), np.nan)
+    for k, t in enumerate(offsets):
+        c = centre + n * t + d * edge.position_px
+        try:
+            found, _ = measure_caliper_edges(g, (float(c[0]), float(c[1])), angle, 2.0 * half_window_px, band_px,
+                                             sigma_px=sigma_px, polarity="light_to_dark" if edge.polarity == "light_to_dark" else "dark_to_light")
+        except MeasurementError:
+            continue
+        cand = [e for e in found if e.strength >= 0.5 * edge.strength
+                and abs(e.position_px) <= half_window_px - 2.0 * sigma_px]
+        if cand:
+            best = min(cand, key=lambda e: abs(e.position_px))
+            pos[k] = edge.position_px + best.position_px
+            std[k] = _edge_std(best)
+    return pos, std
+
+
+def _strip_width(g: np.ndarray, centre: np.ndarray, d: np.ndarray, e_lo: Edge, e_hi: Edge, band_px: float,
+                 line: EdgeLine, sigma_px: float) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+    """A width read on strips along its two edges: (width px, 1-sigma px, lower and upper edge
+    points (x, y) px), or None when too few strips hold both edges.
+
+    Each edge's positions on the strips are fitted by a robust line (:func:`_theil_sen`): a burr
+    or a notch on a few strips is an outlier of its edge, not a change of the body's width. The
+    width is the two lines' distance at the caliper's centre line, taken across the edges (times
+    the cosine of their mean angle to the caliper's normal, over the golden's own: a part lying
+    askew is not read wider)."""
+    n = np.array([-d[1], d[0]])
+    k = int(line.strips_each_side)
+    offsets = np.arange(-k, k + 1, dtype=np.float64) * band_px
+    size0 = abs(e_hi.position_px - e_lo.position_px)
+    half_win = min(0.45 * size0, max(8.0, 6.0 * sigma_px) + 0.15 * float(np.abs(offsets).max()))
+    p_lo, s_lo = _trace_edge(g, centre, d, n, e_lo, offsets, band_px, half_win, sigma_px)
+    p_hi, s_hi = _trace_edge(g, centre, d, n, e_hi, offsets, band_px, half_win, sigma_px)
+    p_lo[k], s_lo[k] = e_lo.position_px, _edge_std(e_lo)  # the caliper's own band is the centre strip
+    p_hi[k], s_hi[k] = e_hi.position_px, _edge_std(e_hi)
+    fits = []
+    for p, sd in ((p_lo, s_lo), (p_hi, s_hi)):
+        ok = np.isfinite(p)
+        if ok.sum() < max(3, k + 1):  # fewer than half the strips (and at least 3) hold this edge
+            return None
+        a, b, sig = _theil_sen(offsets[ok], p[ok])
+        m = int(ok.sum())
+        # the intercept's 1-sigma: the strips' scatter about the line (a median's efficiency) or
+        # their edge fits', whichever is larger, over the number of strips
+        fits.append((a, b, max(1.2533 * sig, float(np.median(sd[ok]))) / math.sqrt(m)))
+    (a_lo, b_lo, u_lo), (a_hi, b_hi, u_hi) = fits
+    slope = 0.5 * (b_lo + b_hi)
+    gs = line.golden_slope
+    cos_ratio = math.sqrt((1.0 + gs * gs) / (1.0 + slope * slope))
+    width = (a_hi - a_lo) * cos_ratio
+    if not width > 0:
+        return None
+    q_lo = centre + d * a_lo
+    across = d - slope * n
+    across /= float(np.hypot(*across))
+    q_hi = q_lo + width * across
+    return width, math.hypot(u_lo, u_hi) * cos_ratio, q_lo, q_hi
+
+
+def golden_edge_lines(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
+                      golden_px: Mapping[str, float] | None = None, *, sigma_px: float = 1.0) -> dict[str, EdgeLine]:
+    """Per width: how far along its edges the golden's two edges run straight (module notes on
+    widths read on strips), measured on the golden reference (golden px, identity registration).
+
+    From the caliper's centre line outwards, strips of the caliper's band width are added in
+    pairs (one each side) while both edges of the golden are found on every strip and hold to
+    their robust line within :data:`STRIP_STRAIGHT_PX`, up to :data:`STRIP_MAX_EACH_SIDE` a side
+    and :data:`STRIP_MAX_SHARE` of the width; a width whose edges end at once (a zipper tooth,
+    a notch) keeps the caliper alone (0 strips)."""
+    g = _check_gray(golden_gray)
+    h, w = g.shape
+    ident = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
+                               reference_shape_hw=(h, w))
+    out: dict[str, EdgeLine] = {}
+    for dim in dims:
+        if dim.measure != "width" or dim.caliper is None:
+            continue
+        try:
+            size, _, pts, _ = _measure_px(g, dim, ident, sigma_px, (golden_px or {}).get(dim.name))
+        except MeasurementError:
+            continue
+        cal = dim.caliper
+        a = math.radians(cal.angle_deg)
+        d = np.array([math.cos(a), math.sin(a)])
+        n = np.array([-d[1], d[0]])
+        centre = np.asarray(cal.center, np.float64)
+        band = max(1.0, float(cal.width_px))
+        kmax = int(min(STRIP_MAX_EACH_SIDE, math.floor(STRIP_MAX_SHARE * size / band)))
+        if kmax < 1:
+            out[dim.name] = EdgeLine(0, 0.0)
+            continue
+        edges, _ = measure_caliper_edges(g, cal.center, cal.angle_deg, cal.length_px, band, sigma_px=sigma_px)
+        e_pts = [(float(np.dot(np.asarray(q) - centre, d))) for q in pts]
+        lo = min(edges, key=lambda e: abs(e.position_px - min(e_pts)))
+        hi = min(edges, key=lambda e: abs(e.position_px - max(e_pts)))
+        offsets = np.arange(-kmax, kmax + 1, dtype=np.float64) * band
+        half_win = min(0.45 * size, max(8.0, 6.0 * sigma_px) + 0.15 * float(np.abs(offsets).max()))
+        p_lo, _ = _trace_edge(g, centre, d, n, lo, offsets, band, half_win, sigma_px)
+        p_hi, _ = _trace_edge(g, centre, d, n, hi, offsets, band, half_win, sigma_px)
+        k_ok, slope = 0, 0.0
+        for k in range(1, kmax + 1):
+            sel = slice(kmax - k, kmax + k + 1)
+            t = offsets[sel]
+            good = True
+            slopes = []
+            for p in (p_lo[sel], p_hi[sel]):
+                if not np.all(np.isfinite(p)):
+                    good = False
+                    break
+                a0, b0, _ = _theil_sen(t, p)
+                if np.abs(p - a0 - b0 * t).max() > STRIP_STRAIGHT_PX:
+                    good = False
+                    break
+                slopes.append(b0)
+            if not good:
+                break
+            k_ok, slope = k, 0.5 * (slopes[0] + slopes[1])
+        out[dim.name] = EdgeLine(k_ok, slope)
+    return out
 
 
 def _pair_near_golden(edges: list, pts: np.ndarray, reg: RegistrationResult, polarity: str, golden_px: float,
@@ -430,6 +686,8 @@ def measure_dimensions(
     marker: MarkerFrame | None = None,
     golden_px: Mapping[str, float] | None = None,
     zero: Mapping[str, tuple[float, float | None, int]] | None = None,
+    reference_fits: Mapping[str, ReferenceFit] | None = None,
+    edge_lines: Mapping[str, EdgeLine] | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
@@ -437,6 +695,9 @@ def measure_dimensions(
     profile, ``reference="station_profile"`` and the profile's mm per unit px; without a
     metric frame of the unit, ``reference="golden_frame"`` and the golden's mm per golden px.
     ``zero``: per dimension name, the zeroing on the golden (:func:`golden_zero_offsets`).
+    ``reference_fits``: in the golden frame, per dimension name, the registration refined on the
+    parts of the product that are not that dimension's feature (see :func:`measure_dimension`).
+    ``edge_lines``: per width, how far along its edges it is read (:func:`golden_edge_lines`).
     The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
     scale, reference) still raises.
     """
@@ -449,7 +710,9 @@ def measure_dimensions(
         try:
             out.append(measure_dimension(g, dim, registration, scale_mm_per_px, sigma_px=sigma_px, reference=ref,
                                          marker=marker, golden_px=(golden_px or {}).get(dim.name),
-                                         zero=(zero or {}).get(dim.name)))
+                                         zero=(zero or {}).get(dim.name),
+                                         reference_fit=(reference_fits or {}).get(dim.name),
+                                         edge_line=(edge_lines or {}).get(dim.name)))
         except MeasurementError as exc:
             out.append(exc)
     return out

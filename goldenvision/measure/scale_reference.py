@@ -1,0 +1,263 @@
+"""The product as its own ruler: the unit's registration refined on the parts that are not measured.
+
+Without a station profile or a known-size marker, a dimension is read in the golden frame
+(:class:`~goldenvision.measure.reference.DimensionReference` ``GOLDEN_FRAME``): the unit's edges
+are mapped through the unit -> golden registration and times the golden's mm per px. The camera's
+distance and tilt are in that registration; the product's size must not be. A registration
+fitted on the whole product also fits the measured feature's own outline, and a plate 1.3 %
+wider is then stretched back onto the golden's width (zoo jewellery hand-held: a pendant
+0.36 mm wide of nominal read nominal). :func:`refine_on_reference` re-fits the linear part of the
+registration on the golden pixels the caller keeps (the product minus the measured features'
+outlines, :func:`goldenvision.measure.dimensions.edge_band_mask`): the unit, warped into the
+golden frame by its own registration, is aligned to the golden by an affine correction with
+OpenCV's enhanced correlation coefficient (ECC; Evangelidis & Psarakis 2008), starting from the
+identity. The registration's perspective part is kept (it is pinned by the whole product and a
+change of one feature's size does not tilt the product), a non-rigid flow is dropped (it was
+fitted on the measured edges too).
+
+Uncertainty: the affine correction's covariance from the Gauss-Newton normal equations of the
+same criterion at the solution, ``s^2 (J^T J)^-1`` (``J`` the image gradients times the affine
+Jacobian, with a gain and an offset as nuisance parameters; ``s^2`` the residual variance),
+times the residual's correlation area (:func:`_correlation_area`: neighbouring residuals of a
+blurred, JPEG-compressed photo are not independent, so the plain formula would count each
+blob of texture many times). A length ``L`` along the unit direction ``u`` then has the
+variance ``L^2 g^T C g`` with ``g = (u_x^2, u_x u_y, u_x u_y, u_y^2)`` over the linear terms: a
+reference that is small or far from the measured feature (three stones inside a pendant
+whose width is measured) extrapolates its scale and the uncertainty says so.
+
+References
+----------
+.. [1] G. D. Evangelidis, E. Z. Psarakis, "Parametric image alignment using enhanced
+       correlation coefficient maximization", IEEE TPAMI 30(10), 2008.
+       doi:10.1109/TPAMI.2008.113
+.. [2] S. Baker, I. Matthews, "Lucas-Kanade 20 years on: a unifying framework", IJCV 56(3),
+       2004 (the Gauss-Newton covariance of an image alignment). doi:10.1023/B:VISI.0000011205.11775.fd
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..results import RegistrationResult
+
+__all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "MIN_REFERENCE_PX"]
+
+#: Fewest kept golden px (with content on the unit) for a reference fit.
+MIN_REFERENCE_PX = 400
+#: Reference px are within 2 px of golden edges at least this share of the kept parts' strongest
+#: (99.5th percentile) gradient.
+STRUCTURE_SHARE = 0.2
+#: Largest change of the linear part the correction may make (a larger one is a wrong fit).
+MAX_CORRECTION = 0.05
+#: Largest strain and shift of one Gauss-Newton step.
+_MAX_STEP_STRAIN = 0.01
+_MAX_STEP_PX = 1.0
+#: Gaussian blur (sigma, px) of both images before the fit: the ECC and the covariance see the same.
+_SIGMA_PX = 1.0
+#: Half-size of the window (px) over which the residual's autocorrelation is summed.
+_CORR_RADIUS_PX = 6
+
+
+@dataclass(frozen=True)
+class ReferenceFit:
+    """The unit's registration refined on the reference parts (module notes).
+
+    Attributes
+    ----------
+    registration : RegistrationResult
+        unit px -> golden px: the affine correction composed with the unit's own homography
+        (no flow).
+    cov_linear : ndarray, shape (3, 3)
+        Covariance of the correction's strain ``(m00 - 1, m01 = m10, m11 - 1)`` (dimensionless),
+        the correlation area included.
+    reference_px : int
+        Golden px the fit used.
+    correction : ndarray, shape (2, 3)
+        The affine correction, golden px -> golden px of the unit warped by its own registration.
+    """
+
+    registration: RegistrationResult
+    cov_linear: np.ndarray
+    reference_px: int
+    correction: np.ndarray
+
+    def length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
+        """1-sigma (golden px) of the length between two golden points from the reference's scale."""
+        d = np.asarray(q_golden, np.float64) - np.asarray(p_golden, np.float64)
+        length = float(np.hypot(*d))
+        if not length > 0:
+            return 0.0
+        u = d / length
+        g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
+        return length * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
+
+    def diameter_std_px(self, diameter_golden_px: float) -> float:
+        """1-sigma (golden px) of a diameter from the reference's scale: the mean of the two axes'."""
+        g = np.array([0.5, 0.0, 0.5])
+        return float(diameter_golden_px) * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
+
+
+def _blur(img: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(np.asarray(img, np.float32), (0, 0), _SIGMA_PX)
+
+
+def _correlation_area(res: np.ndarray, mask: np.ndarray) -> float:
+    """Sum of the residual's normalised autocorrelation over a (2r+1)^2 window, px (>= 1)."""
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    e = np.where(mask, res, 0.0)[y0:y1, x0:x1].astype(np.float64)
+    m = mask[y0:y1, x0:x1].astype(np.float64)
+    h, w = e.shape
+    fh, fw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
+    fe = np.fft.rfft2(e, (fh, fw))
+    fm = np.fft.rfft2(m, (fh, fw))
+    ac = np.fft.irfft2(fe * np.conj(fe), (fh, fw))
+    cnt = np.fft.irfft2(fm * np.conj(fm), (fh, fw))
+    r = _CORR_RADIUS_PX
+    idx_y = np.r_[0:r + 1, fh - r:fh]
+    idx_x = np.r_[0:r + 1, fw - r:fw]
+    acw = ac[np.ix_(idx_y, idx_x)]
+    cw = np.maximum(cnt[np.ix_(idx_y, idx_x)], 1.0)
+    rho = (acw / cw) / max(float(ac[0, 0] / max(cnt[0, 0], 1.0)), 1e-12)
+    return max(1.0, float(rho.sum()))
+
+
+def reference_mask(golden_gray: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The golden px a unit's scale is taken from: (H, W) bool.
+
+    Within ``keep`` (the product minus the measured feature's outline), the px within 2 px of
+    the golden's structure: gradient magnitude at least :data:`STRUCTURE_SHARE` of the kept
+    parts' 99.5th percentile. A grain, a brushing, a mottled ground differ from unit to unit and
+    are no ruler; what else differs (a stone's facets turned, a missing part) is outweighed in
+    the fit (:func:`refine_on_reference`)."""
+    g = _blur(golden_gray)
+    keep = np.asarray(keep, bool)
+    if not keep.any():
+        return keep.copy()
+    mag = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    top = float(np.percentile(mag[keep], 99.5))
+    if not top > 0:
+        return np.zeros_like(keep)
+    return keep & (cv2.dilate((mag >= STRUCTURE_SHARE * top).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+
+
+def _tukey(r: np.ndarray) -> np.ndarray:
+    sig = 1.4826 * float(np.median(np.abs(r))) + 1e-9
+    u = r / (4.685 * sig)
+    return np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+
+
+def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registration: RegistrationResult,
+                        reference: np.ndarray, *, max_iter: int = 30) -> ReferenceFit | None:
+    """Refine the unit's registration on the golden px ``reference`` (module notes); None when
+    they cannot pin the correction (too few px with content, no convergence, singular normal
+    equations, a correction larger than :data:`MAX_CORRECTION`).
+
+    The correction is ``p -> c + M (p - c) + t`` in golden px (``c`` the reference px' centroid)
+    with a symmetric ``M`` (a strain: the rotation is left to the unit's registration, which the
+    whole product pins and a change of one feature's size does not turn), fitted by Gauss-Newton
+    with Tukey's biweight (4.685 robust sigmas) so that what differs from unit to unit (a stone's
+    facets, a sparkle) is outweighed, and a gain and an offset between the two grey levels.
+
+    Parameters
+    ----------
+    golden_gray : ndarray, (H, W) float or uint8
+        The golden's measuring gray (golden px).
+    unit_gray : ndarray, (h, w) float or uint8
+        The unit's measuring gray (unit px), on the same grey scale.
+    registration : RegistrationResult
+        unit px -> golden px, ``ok``.
+    reference : ndarray, (H, W) bool
+        Golden px that are the reference (:func:`reference_mask`).
+    max_iter : int, keyword-only
+        Gauss-Newton iterations.
+    """
+    g = np.asarray(golden_gray, np.float32)
+    hh, ww = g.shape
+    h0 = np.asarray(registration.homography, np.float64)
+    u = np.asarray(unit_gray, np.float32)
+    warped = cv2.warpPerspective(u, h0, (ww, hh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    ones = cv2.warpPerspective(np.ones(u.shape, np.uint8), h0, (ww, hh), flags=cv2.INTER_NEAREST,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    mask = np.asarray(reference, bool) & (cv2.erode(ones, np.ones((9, 9), np.uint8)) > 0)
+    if int(mask.sum()) < MIN_REFERENCE_PX:
+        return None
+    # work on the reference's bounding box (plus a margin)
+    ys, xs = np.nonzero(mask)
+    pad = 12
+    y0, y1 = max(0, int(ys.min()) - pad), min(hh, int(ys.max()) + pad + 1)
+    x0, x1 = max(0, int(xs.min()) - pad), min(ww, int(xs.max()) + pad + 1)
+    gc, wc, mc = _blur(g[y0:y1, x0:x1]), _blur(warped[y0:y1, x0:x1]), mask[y0:y1, x0:x1]
+    ys, xs = np.nonzero(mc)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    xc, yc = xs - cx, ys - cy
+    gv_ = gc[ys, xs].astype(np.float64)
+    m = np.eye(2)
+    t = np.zeros(2)
+    alpha, beta = 1.0, 0.0
+    wts = np.ones(len(xs))
+    size = (x1 - x0, y1 - y0)
+    c = np.array([cx, cy])
+    jac = res = None
+    for it in range(max_iter):
+        aff = np.hstack([m, (c + t - m @ c)[:, None]])
+        w2 = cv2.warpAffine(wc, aff, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        gx = (cv2.Sobel(w2, cv2.CV_32F, 1, 0, ksize=3) / 8.0)[ys, xs].astype(np.float64)
+        gy = (cv2.Sobel(w2, cv2.CV_32F, 0, 1, ksize=3) / 8.0)[ys, xs].astype(np.float64)
+        wv = w2[ys, xs].astype(np.float64)
+        if it == 0:  # the grey levels first, so the first weights already leave out what differs
+            ph = np.stack([wv, np.ones_like(wv)], axis=1)
+            alpha, beta = (float(v) for v in np.linalg.lstsq(ph, gv_, rcond=None)[0])
+        res = gv_ - alpha * wv - beta
+        wts = _tukey(res)
+        jac = np.stack([alpha * gx * xc, alpha * (gx * yc + gy * xc), alpha * gy * yc, alpha * gx, alpha * gy,
+                        wv, np.ones_like(wv)], axis=1)
+        # linearised: golden ~ alpha_new * w + beta_new + alpha * J_geo . delta
+        rhs = gv_
+        jw = jac * wts[:, None]
+        try:
+            sol = np.linalg.solve(jw.T @ jac, jw.T @ rhs)
+        except np.linalg.LinAlgError:
+            return None
+        # a step is at most 1 % of strain and 1 px (Gauss-Newton far from the optimum overshoots)
+        k = min(1.0, _MAX_STEP_STRAIN / max(1e-12, float(np.abs(sol[:3]).max())),
+                _MAX_STEP_PX / max(1e-12, float(np.abs(sol[3:5]).max())))
+        da, db, dc, dtx, dty = (k * float(v) for v in sol[:5])
+        alpha, beta = float(sol[5]), float(sol[6])
+        m = m + np.array([[da, db], [db, dc]])
+        t = t + np.array([dtx, dty])
+        if np.abs(m - np.eye(2)).max() > MAX_CORRECTION or not np.all(np.isfinite(m)):
+            return None
+        if max(abs(da), abs(db), abs(dc)) < 1e-6 and max(abs(dtx), abs(dty)) < 1e-3:
+            break
+    assert jac is not None and res is not None
+    # covariance at the solution (module notes)
+    wts = _tukey(res)
+    jw = jac * wts[:, None]
+    try:
+        cov = np.linalg.inv(jw.T @ jac)
+    except np.linalg.LinAlgError:
+        return None
+    n_eff = float(wts.sum())
+    s2 = float((wts * res * res).sum()) / max(1.0, n_eff - jac.shape[1])
+    resim = np.zeros(mc.shape, np.float64)
+    resim[ys, xs] = res * (wts > 0)
+    cov = cov * s2 * _correlation_area(resim, mc & (resim != 0))
+    if not np.all(np.isfinite(cov)):
+        return None
+    cov_lin = cov[:3, :3]
+    off = np.array([x0, y0], np.float64)
+    cg = c + off  # the centroid in full golden px
+    a = np.hstack([m, (cg + t - m @ cg)[:, None]])
+    full = np.vstack([a, [0.0, 0.0, 1.0]])
+    h = np.linalg.inv(full) @ h0
+    h = h / h[2, 2]
+    reg = RegistrationResult(homography=h, ok=True, rms_px=registration.rms_px, inliers=registration.inliers,
+                             confidence=registration.confidence, method=f"{registration.method}+reference-strain",
+                             reference_shape_hw=registration.reference_shape_hw)
+    return ReferenceFit(registration=reg, cov_linear=cov_lin, reference_px=int(mc.sum()), correction=a)
