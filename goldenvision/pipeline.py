@@ -51,6 +51,7 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     seal,
 )
 from .spec import Spec
+from .zones import zone_mask
 
 __all__ = [
     "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
@@ -292,17 +293,29 @@ class Inspector:
             g_gray = _measure_gray(self.golden.reference, m.registration)
             keep = edge_band_mask(g_gray, dims, self._golden_widths_px)
             base = _product_mask(m.profile, self.golden.shape, m.spec)
+            # the product itself: the spec's zones where it places any (the ground a hand-held product
+            # lies on moves from unit to unit and is no ruler), else the product area
+            regions = [z.region for z in m.spec.colors] + [z.region for z in m.spec.anomaly_zones]
+            placed = [zone_mask(r, self.golden.shape) for r in regions if not isinstance(r, str)]
+            zones = np.logical_or.reduce(placed) if placed else None
             if keep is not None:
-                refm = reference_mask(g_gray, keep if base is None else keep & base)
-                if int(refm.sum()) >= MIN_REFERENCE_PX:
-                    self._dim_reference = (g_gray, refm)
+                for area in ([] if zones is None else [keep & zones]) + [keep if base is None else keep & base]:
+                    refm = reference_mask(g_gray, area)
+                    if int(refm.sum()) >= MIN_REFERENCE_PX:
+                        self._dim_reference = (g_gray, refm)
+                        break
         if self._dim_reference is False:
             return {}, ("the unit's own registration (no part of the product outside the measured features' "
                         "outlines has structure to take the scale from): a change of size is partly read as the "
                         "golden's")
         assert isinstance(self._dim_reference, tuple)
         g_gray, refm = self._dim_reference
-        fit = refine_on_reference(g_gray, gray, reg, refm)
+        # the unit's own registration may be off in scale by what it absorbed of the measured features:
+        # a unit within tolerance moves an edge by at most a tolerance, over the product's extent
+        # (taken as the largest nominal)
+        extent = max((d.nominal_mm for d in dims), default=0.0)
+        prior = max((0.5 * (d.tol_minus_mm + d.tol_plus_mm) for d in dims), default=0.0) / extent if extent > 0 else None
+        fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior)
         if fit is None:
             return {}, ("the unit's own registration (refined on the product outside the measured features' "
                         "outlines it did not converge): a change of size is partly read as the golden's")

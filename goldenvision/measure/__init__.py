@@ -46,7 +46,9 @@ References
        D. C. Montgomery, "Introduction to Statistical Quality Control", 7th ed., §8.7.
 
 Layout: :mod:`.calipers` (profiles, edges), :mod:`.fitting` (lines, circles),
-:mod:`.dimensions` (spec dimensions through a registration), :mod:`.gauge` (gauge R&R).
+:mod:`.dimensions` (spec dimensions through a registration; widths read along their edges),
+:mod:`.scale_reference` (in the golden frame, the scale taken from the parts that are not
+measured), :mod:`.gauge` (gauge R&R).
 """
 
 from __future__ import annotations

@@ -14,12 +14,27 @@ Uncertainty (``DimensionResult.uncertainty_mm``, one standard deviation):
   ``rms_px * L / R``: exact for a scale error about the image centre, larger than the true
   figure when part of the corner error is translation or rotation (neither changes a length). Without the golden shape (a result not from
   :func:`goldenvision.registration.register`) the whole ``rms_px`` is counted;
+  With a :class:`~goldenvision.measure.scale_reference.ReferenceFit` (the registration refined
+  on the parts of the product that are not measured, what the pipeline passes), the length's
+  standard deviation from that fit's strain covariance instead;
 * the two in quadrature, times mm per px. The scale's own uncertainty (station calibration,
   golden scale) is not included;
 * zeroed on the golden (``zero``, see below): the zero's own standard error and the golden
   captures' spread (the same physical unit photographed again: the whole chain's
   reproducibility, registration included, which the fits' figures above underestimate), in
   quadrature.
+
+Widths read along their edges
+-----------------------------
+The spec's width is the body's width. A caliper alone reads a burr that crosses its band as a
+wider body, and a part lying askew as ``1/cos`` wider. With an :class:`EdgeLine` (from
+:func:`golden_edge_lines`: how far along its edges the golden's two edges run straight), each
+edge is traced on strips of the caliper's band width on both sides of its centre line and fitted
+by a robust line (Theil-Sen slope, median intercept, Tukey refit); the width is the two lines'
+distance at the caliper's centre line, across the edges (times ``cos`` of their angle over the
+golden's own). A burr on a minority of the strips is an outlier of its edge (an outline defect
+for the anomaly zones), not a change of width. Without an edge line (a tooth, a notch: edges that
+end at once) the caliper alone is read.
 
 Zeroing on the golden (a gauge mastered on its master part)
 -----------------------------------------------------------

@@ -145,6 +145,16 @@ def reference_mask(golden_gray: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return keep & (cv2.dilate((mag >= STRUCTURE_SHARE * top).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
 
 
+def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, k: int) -> float:
+    """Weighted residual variance times the residual's correlation area (grey^2)."""
+    n_eff = float(wts.sum())
+    s2 = float((wts * res * res).sum()) / max(1.0, n_eff - k)
+    resim = np.zeros(mask.shape, np.float64)
+    resim[ys, xs] = res * (wts > 0)
+    keep = mask & (resim != 0)
+    return max(s2, 1e-12) * (_correlation_area(resim, keep) if keep.any() else 1.0)
+
+
 def _tukey(r: np.ndarray) -> np.ndarray:
     sig = 1.4826 * float(np.median(np.abs(r))) + 1e-9
     u = r / (4.685 * sig)
@@ -152,7 +162,8 @@ def _tukey(r: np.ndarray) -> np.ndarray:
 
 
 def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registration: RegistrationResult,
-                        reference: np.ndarray, *, max_iter: int = 30) -> ReferenceFit | None:
+                        reference: np.ndarray, *, prior_strain_std: float | None = None,
+                        max_iter: int = 30) -> ReferenceFit | None:
     """Refine the unit's registration on the golden px ``reference`` (module notes); None when
     they cannot pin the correction (too few px with content, no convergence, singular normal
     equations, a correction larger than :data:`MAX_CORRECTION`).
@@ -173,6 +184,14 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         unit px -> golden px, ``ok``.
     reference : ndarray, (H, W) bool
         Golden px that are the reference (:func:`reference_mask`).
+    prior_strain_std : float or None, keyword-only
+        How far (1-sigma, as a strain) the unit's own registration may be from the true scale
+        because it also fitted the measured features (the pipeline takes the spec's largest
+        tolerance over its largest nominal: a unit within tolerance moves an edge by at most a
+        tolerance, over the product's extent). It is the prior of the strain: where the reference pins the scale it
+        decides, where it does not (a row of teeth says nothing across the row) the unit's
+        registration stands and the covariance says by how much it may be off. None: no prior
+        (the reference alone).
     max_iter : int, keyword-only
         Gauss-Newton iterations.
     """
@@ -203,6 +222,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     size = (x1 - x0, y1 - y0)
     c = np.array([cx, cy])
     jac = res = None
+    prior = np.zeros(7)
+    noise2 = 1.0  # residual variance times correlation area (grey^2), estimated at the first iteration
     for it in range(max_iter):
         aff = np.hstack([m, (c + t - m @ c)[:, None]])
         w2 = cv2.warpAffine(wc, aff, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -215,13 +236,17 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
             alpha, beta = (float(v) for v in np.linalg.lstsq(ph, gv_, rcond=None)[0])
         res = gv_ - alpha * wv - beta
         wts = _tukey(res)
+        if it == 0 and prior_strain_std is not None and prior_strain_std > 0:
+            noise2 = _noise2(res, wts, ys, xs, mc, 7)
+            prior[:3] = noise2 / float(prior_strain_std) ** 2
         jac = np.stack([alpha * gx * xc, alpha * (gx * yc + gy * xc), alpha * gy * yc, alpha * gx, alpha * gy,
                         wv, np.ones_like(wv)], axis=1)
         # linearised: golden ~ alpha_new * w + beta_new + alpha * J_geo . delta
         rhs = gv_
         jw = jac * wts[:, None]
+        theta = np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0, 0.0, 0.0, 0.0, 0.0])
         try:
-            sol = np.linalg.solve(jw.T @ jac, jw.T @ rhs)
+            sol = np.linalg.solve(jw.T @ jac + np.diag(prior), jw.T @ rhs - prior * theta)
         except np.linalg.LinAlgError:
             return None
         # a step is at most 1 % of strain and 1 px (Gauss-Newton far from the optimum overshoots)
@@ -236,18 +261,17 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         if max(abs(da), abs(db), abs(dc)) < 1e-6 and max(abs(dtx), abs(dty)) < 1e-3:
             break
     assert jac is not None and res is not None
-    # covariance at the solution (module notes)
+    # covariance at the solution (module notes): the data's, with the prior's precision added
     wts = _tukey(res)
+    noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
     jw = jac * wts[:, None]
+    prec = jw.T @ jac / noise2
+    if prior_strain_std is not None and prior_strain_std > 0:
+        prec[np.arange(3), np.arange(3)] += 1.0 / float(prior_strain_std) ** 2
     try:
-        cov = np.linalg.inv(jw.T @ jac)
+        cov = np.linalg.inv(prec)
     except np.linalg.LinAlgError:
         return None
-    n_eff = float(wts.sum())
-    s2 = float((wts * res * res).sum()) / max(1.0, n_eff - jac.shape[1])
-    resim = np.zeros(mc.shape, np.float64)
-    resim[ys, xs] = res * (wts > 0)
-    cov = cov * s2 * _correlation_area(resim, mc & (resim != 0))
     if not np.all(np.isfinite(cov)):
         return None
     cov_lin = cov[:3, :3]
