@@ -311,10 +311,9 @@ class Inspector:
         assert isinstance(self._dim_reference, tuple)
         g_gray, refm = self._dim_reference
         # the unit's own registration may be off in scale by what it absorbed of the measured features:
-        # a unit within tolerance moves an edge by at most a tolerance, over the product's extent
-        # (taken as the largest nominal)
-        extent = max((d.nominal_mm for d in dims), default=0.0)
-        prior = max((0.5 * (d.tol_minus_mm + d.tol_plus_mm) for d in dims), default=0.0) / extent if extent > 0 else None
+        # were it fitted on one feature alone, by that feature's tolerance over its size
+        prior = max((0.5 * (d.tol_minus_mm + d.tol_plus_mm) / d.nominal_mm for d in dims if d.nominal_mm > 0),
+                    default=None)
         fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior)
         if fit is None:
             return {}, ("the unit's own registration (refined on the product outside the measured features' "

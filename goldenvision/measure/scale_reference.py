@@ -187,8 +187,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     prior_strain_std : float or None, keyword-only
         How far (1-sigma, as a strain) the unit's own registration may be from the true scale
         because it also fitted the measured features (the pipeline takes the spec's largest
-        tolerance over its largest nominal: a unit within tolerance moves an edge by at most a
-        tolerance, over the product's extent). It is the prior of the strain: where the reference pins the scale it
+        tolerance over its nominal: what a registration fitted on that feature alone could have
+        absorbed). It is the prior of the strain: where the reference pins the scale it
         decides, where it does not (a row of teeth says nothing across the row) the unit's
         registration stands and the covariance says by how much it may be off. None: no prior
         (the reference alone).
