@@ -246,7 +246,7 @@ class Inspector:
             if self.models.spec.dimensions else {}
         # the registration dimensions are read through in the golden frame: fitted without the
         # measured edges (see measure.dimensions.edge_band_mask); built on the first such unit
-        self._dim_reference: tuple[np.ndarray, np.ndarray] | None | bool = None
+        self._dim_reference: tuple[np.ndarray, np.ndarray, str] | None | bool = None
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -299,28 +299,32 @@ class Inspector:
             placed = [zone_mask(r, self.golden.shape) for r in regions if not isinstance(r, str)]
             zones = np.logical_or.reduce(placed) if placed else None
             if keep is not None:
-                for area in ([] if zones is None else [keep & zones]) + [keep if base is None else keep & base]:
+                areas = ([] if zones is None else [(keep & zones, "inside the spec's zones")]) + \
+                    [(keep if base is None else keep & base, "in the product area")]
+                for area, where in areas:
                     refm = reference_mask(g_gray, area)
                     if int(refm.sum()) >= MIN_REFERENCE_PX:
-                        self._dim_reference = (g_gray, refm)
+                        self._dim_reference = (g_gray, refm, where)
                         break
         if self._dim_reference is False:
             return {}, ("the unit's own registration (no part of the product outside the measured features' "
                         "outlines has structure to take the scale from): a change of size is partly read as the "
                         "golden's")
         assert isinstance(self._dim_reference, tuple)
-        g_gray, refm = self._dim_reference
-        # the unit's own registration may be off in scale by what it absorbed of the measured features:
-        # were it fitted on one feature alone, by that feature's tolerance over its size
-        prior = max((0.5 * (d.tol_minus_mm + d.tol_plus_mm) / d.nominal_mm for d in dims if d.nominal_mm > 0),
+        g_gray, refm, where = self._dim_reference
+        # the unit's own registration may be stretched by what it absorbed of the measured features:
+        # were it fitted on one feature alone, by that feature's deviation over its size; a capable
+        # process (Cp >= 1) holds a feature within a third of its tolerance at 1 sigma
+        prior = max(((d.tol_minus_mm + d.tol_plus_mm) / 6.0 / d.nominal_mm for d in dims if d.nominal_mm > 0),
                     default=None)
         fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior)
         if fit is None:
             return {}, ("the unit's own registration (refined on the product outside the measured features' "
                         "outlines it did not converge): a change of size is partly read as the golden's")
         return {d.name: fit for d in dims}, (
-            f"the unit's registration with its scale refined on the product outside the measured features' "
-            f"outlines ({fit.reference_px} golden px of structure)")
+            f"the unit's registration with its scale refined on the product outside the outlines of "
+            f"{', '.join(d.name for d in dims)} ({fit.reference_px} golden px of structure {where}; "
+            f"the uncertainty is what that reference says about the scale at each feature)")
 
     @property
     def rt(self) -> StageModels:

@@ -145,6 +145,14 @@ def reference_mask(golden_gray: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return keep & (cv2.dilate((mag >= STRUCTURE_SHARE * top).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
 
 
+def _deviatoric_precision(std: float) -> np.ndarray:
+    """Prior precision over the strain ``(a, b, c)`` (``M - I = [[a, b], [b, c]]``) that leaves its
+    isotropic part free (the camera's distance) and holds its deviatoric part ``((a - c) / 2, b)``
+    at 0 with 1-sigma ``std`` (the unit's registration's own stretch and shear stand unless the
+    reference says otherwise)."""
+    return np.array([[0.25, 0.0, -0.25], [0.0, 1.0, 0.0], [-0.25, 0.0, 0.25]]) / (std * std)
+
+
 def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, k: int) -> float:
     """Weighted residual variance times the residual's correlation area (grey^2)."""
     n_eff = float(wts.sum())
@@ -185,11 +193,12 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     reference : ndarray, (H, W) bool
         Golden px that are the reference (:func:`reference_mask`).
     prior_strain_std : float or None, keyword-only
-        How far (1-sigma, as a strain) the unit's own registration may be from the true scale
-        because it also fitted the measured features (the pipeline takes the spec's largest
-        tolerance over its nominal: what a registration fitted on that feature alone could have
-        absorbed). It is the prior of the strain: where the reference pins the scale it
-        decides, where it does not (a row of teeth says nothing across the row) the unit's
+        How far (1-sigma, as a strain) the unit's own registration may be stretched or sheared
+        (the deviatoric part; the isotropic part, the camera's distance, is left free) because it
+        also fitted the measured features (the pipeline takes the spec's largest tolerance over
+        its nominal, over 3: a capable process holds a feature within a third of its tolerance at
+        1 sigma). It is the prior of the strain: where the reference pins the scale it decides,
+        where it does not (a row of teeth says nothing across the row) the unit's
         registration stands and the covariance says by how much it may be off. None: no prior
         (the reference alone).
     max_iter : int, keyword-only
@@ -222,7 +231,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     size = (x1 - x0, y1 - y0)
     c = np.array([cx, cy])
     jac = res = None
-    prior = np.zeros(7)
+    prior = np.zeros((7, 7))  # the prior's precision over the parameters, times the noise
     noise2 = 1.0  # residual variance times correlation area (grey^2), estimated at the first iteration
     for it in range(max_iter):
         aff = np.hstack([m, (c + t - m @ c)[:, None]])
@@ -238,7 +247,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         wts = _tukey(res)
         if it == 0 and prior_strain_std is not None and prior_strain_std > 0:
             noise2 = _noise2(res, wts, ys, xs, mc, 7)
-            prior[:3] = noise2 / float(prior_strain_std) ** 2
+            prior[:3, :3] = noise2 * _deviatoric_precision(float(prior_strain_std))
         jac = np.stack([alpha * gx * xc, alpha * (gx * yc + gy * xc), alpha * gy * yc, alpha * gx, alpha * gy,
                         wv, np.ones_like(wv)], axis=1)
         # linearised: golden ~ alpha_new * w + beta_new + alpha * J_geo . delta
@@ -246,7 +255,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         jw = jac * wts[:, None]
         theta = np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0, 0.0, 0.0, 0.0, 0.0])
         try:
-            sol = np.linalg.solve(jw.T @ jac + np.diag(prior), jw.T @ rhs - prior * theta)
+            sol = np.linalg.solve(jw.T @ jac + prior, jw.T @ rhs - prior @ theta)
         except np.linalg.LinAlgError:
             return None
         # a step is at most 1 % of strain and 1 px (Gauss-Newton far from the optimum overshoots)
@@ -267,7 +276,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     jw = jac * wts[:, None]
     prec = jw.T @ jac / noise2
     if prior_strain_std is not None and prior_strain_std > 0:
-        prec[np.arange(3), np.arange(3)] += 1.0 / float(prior_strain_std) ** 2
+        prec[:3, :3] += _deviatoric_precision(float(prior_strain_std))
     try:
         cov = np.linalg.inv(prec)
     except np.linalg.LinAlgError:
