@@ -75,3 +75,18 @@ def test_round_defects_are_still_found_by_the_isotropic_shape():
     assert iso.max() / null[0] > line.max() / null[1]  # it is the isotropic shape that finds it
     # without nulls (a model from before the shapes) the map is the isotropic average alone
     np.testing.assert_array_equal(ZF.aggregate_cells(stain), iso)
+
+
+def test_feature_input_fills_pixels_without_unit_data_with_the_golden_mean():
+    rng = np.random.default_rng(2)
+    golden = rng.integers(60, 200, (48, 40, 3)).astype(np.uint8)
+    model = AnomalyModel.fit([golden] * 3, [AnomalyZone(name="z", method="variation")],
+                             config=AnomalyConfig(feature_scale=1.0, blur_sigma_px=0))
+    unit = np.clip(golden.astype(np.float32) * 1.25, 0, 255).astype(np.uint8)  # brighter light
+    unit[0] = 0  # a warp's black fill on the first row
+    valid = np.ones((48, 40), bool)
+    valid[0] = False
+    out = ZF.gain_corrected(model, unit, valid)
+    mean = np.clip(model.mean_ + 0.5, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(out[0], mean[0])  # the fill is replaced by the golden
+    assert np.abs(out[1:].astype(int) - golden[1:].astype(int)).max() <= 2  # the gain is removed elsewhere

@@ -155,10 +155,20 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
 
 
 def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """uint8 image with the per-channel gain against the golden mean removed (feature input)."""
+    """uint8 image with the per-channel gain against the golden mean removed (feature input).
+
+    Pixels without unit data (``~valid``: a warp's fill, blended with black within a pixel of
+    the frame) are filled with the golden mean where the golden has data: the backbone's
+    receptive field would otherwise read the fill as content, in the unit's cells next to it and
+    in the banks (a registration-``none`` golden frame resized from photos of slightly different
+    heights has a dark first or last row on some photos and not on others)."""
     p = prepare(img, sigma_px=0)
     g = robust_gain(p, model.mean_, valid & (model.n_ > 0))
-    return np.clip(p * (1.0 / g) + 0.5, 0, 255).astype(np.uint8)
+    p = p * (1.0 / g)
+    fill = ~valid & (model.n_ > 0)
+    if fill.any():
+        p[fill] = model.mean_[fill]
+    return np.clip(p + 0.5, 0, 255).astype(np.uint8)
 
 
 #: Thin, long defects (a crack, a scratch, a seam slip) are a second evidence shape beside the
