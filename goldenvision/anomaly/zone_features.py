@@ -309,7 +309,7 @@ def fit_evidence(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[dict[str
         return {}, {}
     k = min(c.n_folds, n)
     zones = {norm_key(z): z for z in model.zones_ if get_method(z.method).uses_features}
-    held: dict[str, list[np.ndarray]] = {key: [] for key in zones}
+    held: dict[str, list[np.ndarray]] = {key: [] for key in zones}  # float16: n maps of (h, w) are kept
     saved = (model.pc_bank_, model.padim_, model.tex_banks_)
     try:
         for f in range(k):
@@ -317,20 +317,24 @@ def fit_evidence(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[dict[str
                 model, [feats[j] for j in range(n) if j % k != f], cheap=True)
             for i in range(f, n, k):
                 for key, z in zones.items():
-                    held[key].append(get_method(z.method).raw_cells(model, z, feats[i]).astype(np.float32))
+                    held[key].append(get_method(z.method).raw_cells(model, z, feats[i]).astype(np.float16))
     finally:
         model.pc_bank_, model.padim_, model.tex_banks_ = saved
     norms, nulls = {}, {}
     for key, maps in held.items():
-        ms = np.mean([d.astype(np.float64) ** 2 for d in maps], axis=0)
+        hw = (int(maps[0].shape[0]), int(maps[0].shape[1]))
+        ms = np.zeros(hw, np.float64)
+        for d in maps:
+            ms += d.astype(np.float64) ** 2
+        ms /= len(maps)
         z = zones[key]
-        zc = zone_cells(model, z, ms.shape) if not get_method(z.method).image_wide else np.ones(ms.shape, bool)
+        zc = zone_cells(model, z, hw) if not get_method(z.method).image_wide else np.ones(hw, bool)
         if not zc.any():
-            zc = np.ones(ms.shape, bool)
+            zc = np.ones(hw, bool)
         g = float(np.median(ms[zc]))
         shrunk = (n * ms + c.norm_prior * g) / (n + c.norm_prior)
         nm = norms[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
-        peaks = np.array([[s[zc].max() for s in shape_maps(d / nm)] for d in maps])  # (n, S)
+        peaks = np.array([[s[zc].max() for s in shape_maps(d.astype(np.float32) / nm)] for d in maps])  # (n, S)
         nulls[key] = np.maximum(np.median(peaks, axis=0), 1e-6).astype(np.float32)
     return norms, nulls
 
