@@ -727,5 +727,6 @@ def test_feature_distances_are_normalised_by_the_held_out_good_distance_of_their
     raw = AnomalyModel.fit(caps, zone, config=AnomalyConfig(feature_scale=1.0, norm_prior=-1))
     assert raw.feat_norms_ == {} and raw.score(shoot(unit, rng)).score < 1.0
     again = AnomalyModel.from_state(model.to_state())
-    assert again.feat_norms_.keys() == model.feat_norms_.keys()
+    assert again.feat_norms_.keys() == model.feat_norms_.keys() == again.feat_nulls_.keys()
+    np.testing.assert_array_equal(again.feat_nulls_["method:patchcore"], model.feat_nulls_["method:patchcore"])
     np.testing.assert_array_equal(again.score(unit).map, model.score(unit).map)
