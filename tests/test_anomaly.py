@@ -470,15 +470,16 @@ def test_add_good_cross_fits_feature_scores_against_the_other_units():
     feats = [ZF.unit_features(model, ZF.gain_corrected(model, u, ok)) for u in units]
     bank0 = model.pc_bank_.copy()
     nm = model.feat_norms_["method:patchcore"]  # the golden's good-map normaliser (kept by add_good)
-    assert nm.shape == feats[0].shape[:2] and (nm > 0).all()
+    null = model.feat_nulls_["method:patchcore"]  # and its shape nulls (kept by add_good)
+    assert nm.shape == feats[0].shape[:2] and (nm > 0).all() and null.shape == (2,)
     # against the golden alone (one grain) every new grain is far
-    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius) / nm).max()) for f in feats]
+    alone = [float(ZF.cells_to_px(model, F.local_nn_score(f, bank0, radius=cfg.radius) / nm, null).max()) for f in feats]
     model.add_good(units)
     z = model.zones_[0]
     assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
     # 5 folds: units 0 and 5 are one fold; known answer for unit 0 = NN in golden + units 1..4
     bank = np.concatenate([bank0, np.stack(feats[1:5]).astype(np.float16)]).astype(np.float32)
-    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius) / nm).max())
+    expect = float(ZF.cells_to_px(model, F.local_nn_score(feats[0], bank, radius=cfg.radius) / nm, null).max())
     assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4)
     # a bank that holds the golden bank can only be nearer (all kept: bank_per_cell >= 9)
     assert all(s <= a + 1e-4 for s, a in zip(z.unit_scores, alone))
@@ -726,5 +727,6 @@ def test_feature_distances_are_normalised_by_the_held_out_good_distance_of_their
     raw = AnomalyModel.fit(caps, zone, config=AnomalyConfig(feature_scale=1.0, norm_prior=-1))
     assert raw.feat_norms_ == {} and raw.score(shoot(unit, rng)).score < 1.0
     again = AnomalyModel.from_state(model.to_state())
-    assert again.feat_norms_.keys() == model.feat_norms_.keys()
+    assert again.feat_norms_.keys() == model.feat_norms_.keys() == again.feat_nulls_.keys()
+    np.testing.assert_array_equal(again.feat_nulls_["method:patchcore"], model.feat_nulls_["method:patchcore"])
     np.testing.assert_array_equal(again.score(unit).map, model.score(unit).map)

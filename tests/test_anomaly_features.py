@@ -29,3 +29,64 @@ def test_cell_evidence_is_averaged_so_a_region_outscores_a_single_cell():
     block[3:6, 3:6] = 1.0
     s_one, s_block = ZF.cells_to_px(model, one).max(), ZF.cells_to_px(model, block).max()
     assert s_one < 0.5 * s_block and s_block > 0.5
+
+
+def _good_cells(rng: np.random.Generator, shape=(60, 40)) -> np.ndarray:
+    """A normalised good cell map: about 1.0 with independent cell noise."""
+    return (1.0 + 0.3 * rng.standard_normal(shape)).astype(np.float32)
+
+
+def _nulls(goods: list[np.ndarray]) -> np.ndarray:
+    return np.median([[s.max() for s in ZF.shape_maps(g)] for g in goods], axis=0).astype(np.float32)
+
+
+def test_line_evidence_adds_up_along_a_thin_crack_at_any_orientation():
+    rng = np.random.default_rng(0)
+    goods = [_good_cells(rng) for _ in range(40)]
+    null = _nulls(goods)
+    assert null.shape == (2,) and null[1] < null[0]  # averaging along a line is quieter
+    good_max = max(ZF.aggregate_cells(g, null).max() for g in goods)
+    good_iso = max(ZF.aggregate_cells(g).max() for g in goods)
+    for angle in (0.0, 30.0, 90.0, 135.0):
+        crack = _good_cells(rng)
+        t = np.deg2rad(angle)
+        for s in np.arange(-10, 11):  # a one-cell-wide line 21 cells long, 1.0 above the goods
+            y, x = int(round(30 + s * np.sin(t))), int(round(20 + s * np.cos(t)))
+            if 0 <= y < 60 and 0 <= x < 40:
+                crack[y, x] += 1.0
+        agg = ZF.aggregate_cells(crack, null)
+        assert agg.max() > 1.12 * good_max, angle
+        y, x = np.unravel_index(np.argmax(agg), agg.shape)
+        assert abs(y - 30) <= 11 and abs(x - 20) <= 11
+        # the isotropic average alone does not lift the crack above the goods' maxima
+        assert ZF.aggregate_cells(crack).max() < 1.15 * good_iso
+
+
+def test_round_defects_are_still_found_by_the_isotropic_shape():
+    rng = np.random.default_rng(1)
+    goods = [_good_cells(rng) for _ in range(40)]
+    null = _nulls(goods)
+    good_max = max(ZF.aggregate_cells(g, null).max() for g in goods)
+    stain = _good_cells(rng)
+    stain[28:32, 18:22] += 1.2  # a round 4 x 4 cell stain
+    agg = ZF.aggregate_cells(stain, null)
+    assert agg.max() > 1.3 * good_max
+    iso, line = ZF.shape_maps(stain)
+    assert iso.max() / null[0] > line.max() / null[1]  # it is the isotropic shape that finds it
+    # without nulls (a model from before the shapes) the map is the isotropic average alone
+    np.testing.assert_array_equal(ZF.aggregate_cells(stain), iso)
+
+
+def test_feature_input_fills_pixels_without_unit_data_with_the_golden_mean():
+    rng = np.random.default_rng(2)
+    golden = rng.integers(60, 200, (48, 40, 3)).astype(np.uint8)
+    model = AnomalyModel.fit([golden] * 3, [AnomalyZone(name="z", method="variation")],
+                             config=AnomalyConfig(feature_scale=1.0, blur_sigma_px=0))
+    unit = np.clip(golden.astype(np.float32) * 1.25, 0, 255).astype(np.uint8)  # brighter light
+    unit[0] = 0  # a warp's black fill on the first row
+    valid = np.ones((48, 40), bool)
+    valid[0] = False
+    out = ZF.gain_corrected(model, unit, valid)
+    mean = np.clip(model.mean_ + 0.5, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(out[0], mean[0])  # the fill is replaced by the golden
+    assert np.abs(out[1:].astype(int) - golden[1:].astype(int)).max() <= 2  # the gain is removed elsewhere

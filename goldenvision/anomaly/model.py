@@ -92,6 +92,7 @@ class AnomalyModel:
         self.tex_banks_: dict[str, np.ndarray] = {}
         self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
+        self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self._derive()
 
     # ------------------------------------------------------------------ construction

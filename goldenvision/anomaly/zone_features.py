@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .model import AnomalyModel
 
 __all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "fit_features", "fit_norms",
-           "feature_raw", "merged_banks", "norm_key", "norms_state", "load_norms"]
+           "fit_evidence", "shape_maps", "feature_raw", "merged_banks", "norm_key", "norms_state", "load_norms"]
 
 
 class _FeatureMethod:
@@ -155,17 +155,83 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
 
 
 def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """uint8 image with the per-channel gain against the golden mean removed (feature input)."""
+    """uint8 image with the per-channel gain against the golden mean removed (feature input).
+
+    Pixels without unit data (``~valid``: a warp's fill, blended with black within a pixel of
+    the frame) are filled with the golden mean where the golden has data: the backbone's
+    receptive field would otherwise read the fill as content, in the unit's cells next to it and
+    in the banks (a registration-``none`` golden frame resized from photos of slightly different
+    heights has a dark first or last row on some photos and not on others)."""
     p = prepare(img, sigma_px=0)
     g = robust_gain(p, model.mean_, valid & (model.n_ > 0))
-    return np.clip(p * (1.0 / g) + 0.5, 0, 255).astype(np.uint8)
+    p = p * (1.0 / g)
+    fill = ~valid & (model.n_ > 0)
+    if fill.any():
+        p[fill] = model.mean_[fill]
+    return np.clip(p + 0.5, 0, 255).astype(np.uint8)
 
 
-def cells_to_px(model: AnomalyModel, cells: np.ndarray) -> np.ndarray:
-    """Cell score map -> golden px, after averaging the evidence over :data:`EVIDENCE_SIGMA_CELLS`."""
-    if EVIDENCE_SIGMA_CELLS > 0:
-        cells = cv2.GaussianBlur(np.ascontiguousarray(cells, np.float32), (0, 0), EVIDENCE_SIGMA_CELLS,
-                                 borderType=cv2.BORDER_REFLECT)
+#: Thin, long defects (a crack, a scratch, a seam slip) are a second evidence shape beside the
+#: isotropic one: the cell map is averaged along lines, an anisotropic Gaussian of sigma
+#: ``(along, across)`` cells at :data:`LINE_ORIENTATIONS` orientations, and the largest of the
+#: orientations is kept (a bank of oriented matched filters; the steerable-filter idea of Freeman
+#: & Adelson 1991, doi:10.1109/34.93808). A line of cells each a little above the goods adds up
+#: along its length, while the noise of a good map (and a round glint) is averaged down.
+#: sigma_along 4 cells = a line about 10 cells long (160 px at the default half-scale stride);
+#: across 0.5 cell: the line is one cell wide. 16 orientations (11.25 degrees apart): a line
+#: between two of them is at most 5.6 degrees off, 0.4 cell at one sigma along (< sigma across).
+LINE_SIGMA_CELLS = (4.0, 0.5)
+LINE_ORIENTATIONS = 16
+
+
+@functools.lru_cache(maxsize=4)
+def _line_kernels(along: float, across: float, n: int) -> tuple[np.ndarray, ...]:
+    """Unit-sum anisotropic Gaussian kernels (float32), one per orientation k pi / n."""
+    r = int(np.ceil(3 * max(along, across)))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
+    out = []
+    for t in np.arange(n) * np.pi / n:
+        u = xx * np.cos(t) + yy * np.sin(t)
+        v = -xx * np.sin(t) + yy * np.cos(t)
+        k = np.exp(-0.5 * (u / along) ** 2 - 0.5 * (v / across) ** 2)
+        out.append((k / k.sum()).astype(np.float32))
+    return tuple(out)
+
+
+def shape_maps(cells: np.ndarray) -> np.ndarray:
+    """The cell evidence averaged at each defect shape, (2, h, w) float32: [0] isotropic (Gaussian
+    of :data:`EVIDENCE_SIGMA_CELLS`), [1] along lines (:data:`LINE_SIGMA_CELLS`, the largest of
+    :data:`LINE_ORIENTATIONS` orientations). Borders reflected."""
+    c = np.ascontiguousarray(cells, np.float32)
+    iso = c if EVIDENCE_SIGMA_CELLS <= 0 else cv2.GaussianBlur(c, (0, 0), EVIDENCE_SIGMA_CELLS,
+                                                                borderType=cv2.BORDER_REFLECT)
+    line = np.full(c.shape, -np.inf, np.float32)
+    for k in _line_kernels(*LINE_SIGMA_CELLS, LINE_ORIENTATIONS):
+        np.maximum(line, cv2.filter2D(c, -1, k, borderType=cv2.BORDER_REFLECT), out=line)
+    return np.stack([iso, line])
+
+
+def aggregate_cells(cells: np.ndarray, null: np.ndarray | None = None) -> np.ndarray:
+    """Cell evidence at the defect's shape, (h, w) float32.
+
+    Without ``null`` (a model fitted before the shapes, or from one image): the isotropic
+    average alone. With ``null`` (one value per shape of :func:`shape_maps`: the median over
+    held-out good images of the shape's image maximum, :func:`fit_evidence`): each shape's map
+    in units of its own typical good maximum, and the larger of the shapes. A shape whose
+    average is noisier on good images (the isotropic one, where round glints count) thus counts
+    no more than a quieter one, and neither shape is lost: a round stain is still found by the
+    first, a crack by the second.
+    """
+    m = shape_maps(cells)
+    if null is None or len(null) != len(m):
+        return m[0]
+    return np.max(m * (1.0 / np.maximum(np.asarray(null, np.float32), 1e-6))[:, None, None], axis=0)
+
+
+def cells_to_px(model: AnomalyModel, cells: np.ndarray, null: np.ndarray | None = None) -> np.ndarray:
+    """Cell score map -> golden px, after aggregating the evidence at the defect's shape
+    (:func:`aggregate_cells`; ``null`` as there)."""
+    cells = aggregate_cells(cells, null)
     h, w = model.shape_
     hs, ws = max(16, round(h * model.config.feature_scale)), max(16, round(w * model.config.feature_scale))
     up = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_LINEAR)[:hs, :ws]
@@ -207,32 +273,43 @@ def _banks(model: AnomalyModel, feats: list[np.ndarray], *, cheap: bool = False
 
 
 def fit_norms(model: AnomalyModel, feats: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Typical held-out good distance per cell, one map (h, w) float32 per :func:`norm_key`.
+    """Typical held-out good distance per cell, one map (h, w) float32 per :func:`norm_key`
+    (the first part of :func:`fit_evidence`)."""
+    return fit_evidence(model, feats)[0]
 
-    A nearest-neighbour distance is not equally large everywhere on good images: cells at the
-    image border (the backbone's zero padding), at an edge that moves a little, at a glint or
-    at a part of the product that varies from unit to unit are always far from the bank, and
-    the image maximum of the raw map is read there rather than at a defect (KolektorSDD: the
-    maximum of 81 of 87 good photos lay on the border). Each cell's distance is therefore
-    divided by its root-mean-square over *held-out* good images (cross-fitted over
-    ``min(n_folds, n)`` folds of ``feats``, each scored against banks of the other folds),
-    shrunk towards the zone's median cell by ``norm_prior`` pseudo-images so that a few
-    golden captures give a stable map, and never below that median: cells where the goods
-    agree more than usual (flat print, a noise-free synthetic) are not sharpened, since a
-    unit's resampling or lighting differs from the captures' there more than among them.
-    Distances are thus only ever scaled down where the goods vary, and 1.0 = the typical good
-    distance of the zone; the thresholds are learnt on this scale as before. Empty with
-    fewer than 2 images.
+
+def fit_evidence(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Good-map normalisers and shape nulls, each a dict by :func:`norm_key`.
+
+    Normalisers (h, w) float32: a nearest-neighbour distance is not equally large everywhere on
+    good images: cells at the image border (the backbone's zero padding), at an edge that moves a
+    little, at a glint or at a part of the product that varies from unit to unit are always far
+    from the bank, and the image maximum of the raw map is read there rather than at a defect
+    (KolektorSDD: the maximum of 81 of 87 good photos lay on the border). Each cell's distance is
+    therefore divided by its root-mean-square over *held-out* good images (cross-fitted over
+    ``min(n_folds, n)`` folds of ``feats``, each scored against banks of the other folds), shrunk
+    towards the zone's median cell by ``norm_prior`` pseudo-images so that a few golden captures
+    give a stable map, and never below that median: cells where the goods agree more than usual
+    (flat print, a noise-free synthetic) are not sharpened, since a unit's resampling or lighting
+    differs from the captures' there more than among them. Distances are thus only ever scaled
+    down where the goods vary, and 1.0 = the typical good distance of the zone.
+
+    Shape nulls (S,) float32, S = the shapes of :func:`shape_maps`: the median over the same
+    held-out good images of each shape's image maximum (inside the zone) of the normalised map,
+    so that :func:`aggregate_cells` reads every shape in units of its own typical good maximum.
+
+    The thresholds are learnt on the aggregated scale as before. Both empty with fewer than 2
+    images or ``norm_prior < 0``.
     """
     from .registry import get_method
 
     c = model.config
     n = len(feats)
     if n < 2 or c.norm_prior < 0:
-        return {}
+        return {}, {}
     k = min(c.n_folds, n)
     zones = {norm_key(z): z for z in model.zones_ if get_method(z.method).uses_features}
-    sums: dict[str, np.ndarray] = {}
+    held: dict[str, list[np.ndarray]] = {key: [] for key in zones}  # float16: n maps of (h, w) are kept
     saved = (model.pc_bank_, model.padim_, model.tex_banks_)
     try:
         for f in range(k):
@@ -240,43 +317,59 @@ def fit_norms(model: AnomalyModel, feats: list[np.ndarray]) -> dict[str, np.ndar
                 model, [feats[j] for j in range(n) if j % k != f], cheap=True)
             for i in range(f, n, k):
                 for key, z in zones.items():
-                    d = get_method(z.method).raw_cells(model, z, feats[i]).astype(np.float64)
-                    sums[key] = sums.get(key, 0.0) + d * d
+                    held[key].append(get_method(z.method).raw_cells(model, z, feats[i]).astype(np.float16))
     finally:
         model.pc_bank_, model.padim_, model.tex_banks_ = saved
-    out = {}
-    for key, s in sums.items():
-        ms = s / n
+    norms, nulls = {}, {}
+    for key, maps in held.items():
+        hw = (int(maps[0].shape[0]), int(maps[0].shape[1]))
+        ms = np.zeros(hw, np.float64)
+        for d in maps:
+            ms += d.astype(np.float64) ** 2
+        ms /= len(maps)
         z = zones[key]
-        zc = zone_cells(model, z, ms.shape) if not get_method(z.method).image_wide else np.ones(ms.shape, bool)
-        g = float(np.median(ms[zc])) if zc.any() else float(np.median(ms))
+        zc = zone_cells(model, z, hw) if not get_method(z.method).image_wide else np.ones(hw, bool)
+        if not zc.any():
+            zc = np.ones(hw, bool)
+        g = float(np.median(ms[zc]))
         shrunk = (n * ms + c.norm_prior * g) / (n + c.norm_prior)
-        out[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
-    return out
+        nm = norms[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
+        peaks = np.array([[s[zc].max() for s in shape_maps(d.astype(np.float32) / nm)] for d in maps])  # (n, S)
+        nulls[key] = np.maximum(np.median(peaks, axis=0), 1e-6).astype(np.float32)
+    return norms, nulls
 
 
 def fit_features(model: AnomalyModel, feats: list[np.ndarray]) -> None:
-    """Banks of ``feats`` and their good-map normalisers (:func:`fit_norms`) into ``model``."""
+    """Banks of ``feats``, their good-map normalisers and shape nulls (:func:`fit_evidence`) into ``model``."""
     model.pc_bank_, model.padim_, model.tex_banks_ = _banks(model, feats)
-    model.feat_norms_ = fit_norms(model, feats)
+    model.feat_norms_, model.feat_nulls_ = fit_evidence(model, feats)
 
 
 def norms_state(model: AnomalyModel) -> dict:
-    """State entries of the good-map normalisers (for ``AnomalyModel.to_state``)."""
+    """State entries of the good-map normalisers and shape nulls (for ``AnomalyModel.to_state``)."""
     if not model.feat_norms_:
         return {}
     keys = sorted(model.feat_norms_)
-    return {"feat_norm_keys": keys, "feat_norm": np.stack([model.feat_norms_[k] for k in keys]).astype(np.float32)}
+    st = {"feat_norm_keys": keys, "feat_norm": np.stack([model.feat_norms_[k] for k in keys]).astype(np.float32)}
+    if model.feat_nulls_ and sorted(model.feat_nulls_) == keys:
+        st["feat_null"] = np.stack([model.feat_nulls_[k] for k in keys]).astype(np.float32)
+    return st
 
 
 def load_norms(model: AnomalyModel, state: dict) -> None:
-    """Restore :func:`norms_state` entries (a state without them scores unnormalised distances)."""
+    """Restore :func:`norms_state` entries (a state without them scores unnormalised distances;
+    one without shape nulls aggregates isotropically, as before the line shape)."""
     if "feat_norm" in state:
         arr = np.asarray(state["feat_norm"], np.float32)
         keys = [str(k) for k in state["feat_norm_keys"]]
         if arr.ndim != 3 or len(keys) != arr.shape[0]:
             raise ValueError(f"feat_norm: expected one (h, w) map per key, got {arr.shape} for {len(keys)} keys")
         model.feat_norms_ = {k: arr[i] for i, k in enumerate(keys)}
+        if "feat_null" in state:
+            nul = np.asarray(state["feat_null"], np.float32)
+            if nul.ndim != 2 or nul.shape[0] != len(keys):
+                raise ValueError(f"feat_null: expected one row of shape nulls per key, got {nul.shape} for {len(keys)} keys")
+            model.feat_nulls_ = {k: nul[i] for i, k in enumerate(keys)}
 
 
 def feature_raw(model: AnomalyModel, z: _Zone, feat: np.ndarray, cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -290,7 +383,7 @@ def feature_raw(model: AnomalyModel, z: _Zone, feat: np.ndarray, cache: dict[str
         return cache[z.method]
     from .registry import get_method
 
-    return cells_to_px(model, get_method(z.method).cells(model, z, feat))
+    return cells_to_px(model, get_method(z.method).cells(model, z, feat), model.feat_nulls_.get(norm_key(z)))
 
 
 def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarray | None, dict | None, dict[str, np.ndarray]]:
