@@ -129,7 +129,11 @@ def find_defects(
         extent a smallest defect has in that map (:func:`smallest_defect_extent_px`), not with
         its area before the blur: the blur rounds the corners of a just-detectable defect, so
         its extent at ``low`` is smaller than its area (0.88 x at sigma = side / 4, low 0.5)
-        and the plain area rule would drop the very defect the spec asks for.
+        and the plain area rule would drop the very defect the spec asks for. It also bounds the
+        hysteresis: a pixel between ``low`` and 1.0 joins a region only within ``2 blur_sigma_px``
+        (the support of the aggregation, half a smallest defect's side at the usual sigma) of a
+        pixel >= 1.0, so faint evidence along edges (a slight misregistration) does not chain a
+        defect to its neighbours or stretch its box along a trace.
 
     Returns
     -------
@@ -139,7 +143,12 @@ def find_defects(
     high = (norm_map >= 1.0) & zone_mask
     if not high.any():
         return []
-    hot = (((norm_map >= low) & zone_mask) | high).astype(np.uint8)
+    hot = (norm_map >= low) & zone_mask
+    reach = int(round(2.0 * blur_sigma_px))
+    if reach >= 1 and low < 1.0:  # evidence below threshold joins only within the aggregation's support
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        hot &= cv2.dilate(high.astype(np.uint8), k) > 0
+    hot = (hot | high).astype(np.uint8)
     if merge_px > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * merge_px + 1, 2 * merge_px + 1))
         n, labels = cv2.connectedComponents(cv2.dilate(hot, k), connectivity=8)
@@ -150,7 +159,8 @@ def find_defects(
     min_px = max(int(min_area_px), 1)
     if scale_mm_per_px is not None and zone.min_area_mm2 > 0:
         side = math.sqrt(zone.min_area_mm2) / scale_mm_per_px
-        min_px = max(min_px, int(math.ceil(smallest_defect_extent_px(side, blur_sigma_px, low) - 1e-6)))
+        ext = smallest_defect_extent_px(side, blur_sigma_px, low, reach_px=float(reach) if reach >= 1 else None)
+        min_px = max(min_px, int(math.ceil(ext - 1e-6)))
     seeded = np.zeros(n, bool)
     seeded[np.unique(labels[high])] = True
     keep = [i for i in range(1, n) if seeded[i] and stats[i, cv2.CC_STAT_AREA] >= min_px]
@@ -179,7 +189,7 @@ def find_defects(
     return out
 
 
-def smallest_defect_extent_px(side_px: float, sigma_px: float, low: float) -> float:
+def smallest_defect_extent_px(side_px: float, sigma_px: float, low: float, *, reach_px: float | None = None) -> float:
     """Extent (px) of a smallest defect in an aggregated map, at the hysteresis level ``low``.
 
     The defect is a square of side ``side_px`` whose contrast just reaches the threshold after
@@ -198,6 +208,10 @@ def smallest_defect_extent_px(side_px: float, sigma_px: float, low: float) -> fl
     low : float
         Level in map units, in (0, 1]; a level <= 0 counts the whole support (``side_px ** 2``
         without blur).
+
+    reach_px : float or None, keyword-only
+        Only the part within this distance of the defect's centre counts (the region bound of
+        :func:`find_defects`: the centre is where the map reaches 1.0); None = no bound.
 
     Returns
     -------
@@ -219,6 +233,9 @@ def smallest_defect_extent_px(side_px: float, sigma_px: float, low: float) -> fl
     # y*(x): largest y with h(y) >= need(x); h is decreasing, so search the reversed array
     idx = np.searchsorted(-h, -need, side="right") - 1  # last index with h >= need
     ystar = np.where(idx >= 0, x[np.clip(idx, 0, None)], -1.0)
+    if reach_px is not None:
+        ystar = np.minimum(ystar, np.sqrt(np.clip(reach_px**2 - x**2, 0.0, None)))
+        ystar = np.where(x <= reach_px, ystar, -1.0)
     width = np.where(ystar >= 0, 2.0 * ystar, 0.0)
     dx = x[1] - x[0]
     return float(2.0 * np.sum(width) * dx)
