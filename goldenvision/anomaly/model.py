@@ -541,7 +541,9 @@ class AnomalyModel:
             if zone_scores[z.spec.name] >= 1.0:
                 defects += find_defects(norm, z.mask, z.spec, scale_mm_per_px=self.scale_mm_per_px,
                                         merge_px=self.config.merge_px, low=self.config.region_low,
-                                        margin_px=int(round(2 * self.aggregate_sigma_px(z))))
+                                        margin_px=int(round(2 * self.aggregate_sigma_px(z))),
+                                        blur_sigma_px=0.0 if get_method(z.method).uses_features
+                                        else self.aggregate_sigma_px(z))
         if outline is not None:  # extra / missing material on the outline (:mod:`.outline`)
             np.maximum(total, outline.map, out=total)
             zone_scores.update({k: max(zone_scores[k], v) for k, v in outline.zone_scores.items()})
