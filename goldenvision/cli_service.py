@@ -21,7 +21,8 @@ def register_commands(app: typer.Typer) -> None:
         data: Path = typer.Option(..., "--data", help="Folder for uploaded goldens, photos and reports."),
         scheduler: str | None = typer.Option(
             None, "--scheduler", help="Dask scheduler address, or local[:N] for a LocalCluster of N workers "
-                                      "(default: score in this process)."),
+                                      "(default: score in this process). Start a real cluster's workers with "
+                                      "MALLOC_ARENA_MAX=1 in their environment, as the LocalCluster's are."),
         trust: list[Path] | None = typer.Option(
             None, "--trust", help="Public key (repeatable): uploaded goldens must carry a signature it verifies."),
         station: Path | None = typer.Option(

@@ -1,12 +1,16 @@
 """Upload-service throughput: in-process scoring vs a Dask LocalCluster, on the demo lot.
 
-    .venv/bin/python scripts/bench_service.py [--units 24] [--workers 2] [--size 1.0]
+    .venv/bin/python scripts/bench_service.py [--units 32] [--workers 2] [--size 1.0] [--compare-arenas]
 
 Renders the demo lot (1600x1200 photos at --size 1.0), seals its golden, then for each mode
 (in-process: one scoring thread in the service; Dask: a LocalCluster of --workers processes,
 one thread each) starts the service, uploads the golden and every photo of the lot in one
 request, and times from the upload until every photo is scored and stored. Prints photos per
-second for both modes, the speed-up, and whether both stored the same verdicts.
+second for both modes, the speed-up, and whether both stored the same verdicts; and, per photo,
+the CPU time and minor page faults of the service process and of the cluster's processes
+(load-independent where the throughput is not: other work on the machine shows in photos per
+second first). --compare-arenas adds a cluster run with glibc's default malloc arenas in the
+workers (see goldenvision.service.scoring.WORKER_ENV).
 """
 
 from __future__ import annotations
@@ -19,13 +23,31 @@ import time
 from pathlib import Path
 
 
-def run(mode: str | None, lot, product: str, pkg: Path, root: Path, poll_s: float) -> tuple[float, dict[str, str], float]:
+def _proc_counters() -> dict[int, tuple[float, int]]:
+    """CPU seconds (user + system) and minor page faults of this process and every descendant
+    (the LocalCluster's nannies and workers), by pid, from /proc (Linux; empty elsewhere)."""
+    import psutil
+
+    me = psutil.Process()
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            f = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[p.pid] = ((int(f[11]) + int(f[12])) / tick, int(f[7]))  # utime + stime, minflt
+    return out
+
+
+def run(mode: str | None, lot, product: str, pkg: Path, root: Path, poll_s: float,
+        tag: str = "") -> tuple[float, dict[str, str], dict[str, float]]:
     from fastapi.testclient import TestClient
 
     from goldenvision.service import create_app, new_key
     from goldenvision.store import open_store
 
-    d = root / (mode or "inproc").replace(":", "-")
+    d = root / ((mode or "inproc").replace(":", "-") + tag)
     db = f"sqlite:///{d / 'svc.db'}"
     app = create_app(db, d / "data", scheduler=mode)
     key = new_key(app.state.store.engine, "bench", role="admin")[1]
@@ -37,8 +59,8 @@ def run(mode: str | None, lot, product: str, pkg: Path, root: Path, poll_s: floa
         # a running service has its scorer (the Dask cluster) up and each worker's Inspector loaded
         c.app.state.scorer().warm(str(d / "data" / "goldens" / f"{gid}.golden"))
         files = [("files", (p.name, p.read_bytes(), "image/png")) for p in lot.unit_paths]
+        before = _proc_counters()
         t0 = time.perf_counter()
-        c0 = time.process_time()
         r = c.post(f"/api/lots/{lot_id}/photos", headers=h, files=files)
         r.raise_for_status()
         print(f"  {mode or 'in-process'}: upload answered after {time.perf_counter() - t0:.2f} s", flush=True)
@@ -49,9 +71,15 @@ def run(mode: str | None, lot, product: str, pkg: Path, root: Path, poll_s: floa
                 break
             time.sleep(poll_s)
         dt = time.perf_counter() - t0
-        cpu = time.process_time() - c0
+        after = _proc_counters()
+    me = os.getpid()
+    delta = {pid: (c - before.get(pid, (0.0, 0))[0], f - before.get(pid, (0.0, 0))[1]) for pid, (c, f) in after.items()}
+    cost = {"service_cpu_ms": delta.get(me, (0.0, 0))[0] * 1e3 / n,
+            "others_cpu_ms": sum(c for pid, (c, _) in delta.items() if pid != me) * 1e3 / n,
+            "service_faults": delta.get(me, (0.0, 0))[1] / n,
+            "others_faults": sum(f for pid, (_, f) in delta.items() if pid != me) / n}
     verdicts = {r["file"]: r["verdict"] for r in open_store(db).results(lot=lot_id)}
-    return n / dt, verdicts, cpu * 1e3 / n
+    return n / dt, verdicts, cost
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=float, default=1.0)
     ap.add_argument("--poll", type=float, default=0.25,
                     help="seconds between the client's progress requests (the lot page polls every 1 s)")
+    ap.add_argument("--compare-arenas", action="store_true",
+                    help="also time the cluster with glibc's default malloc arenas in the workers (no MALLOC_ARENA_MAX)")
     args = ap.parse_args(argv)
 
     import goldenvision as gv
@@ -72,20 +102,44 @@ def main(argv: list[str] | None = None) -> int:
     pkg = root / "golden.golden"
     golden.save(pkg)
 
-    inproc, v1, cpu1 = run(None, lot, golden.spec.product, pkg, root, args.poll)
-    one, v0, cpu0 = run("local:1", lot, golden.spec.product, pkg, root, args.poll)
-    dask, v2, cpu2 = run(f"local:{args.workers}", lot, golden.spec.product, pkg, root, args.poll)
+    from goldenvision.service import scoring
+
+    la0 = os.getloadavg()[0]
+    inproc, v1, c1 = run(None, lot, golden.spec.product, pkg, root, args.poll)
+    one, v0, c0 = run("local:1", lot, golden.spec.product, pkg, root, args.poll)
+    dask, v2, c2 = run(f"local:{args.workers}", lot, golden.spec.product, pkg, root, args.poll)
+    same = v1 == v2 == v0
+    if args.compare_arenas:  # the same cluster with glibc's default per-thread malloc arenas in the workers
+        # Dask's nanny copies its pre-spawn environment into this process's os.environ too, and
+        # later workers would inherit it from there: take it out for this run.
+        kept, scoring.WORKER_ENV = scoring.WORKER_ENV, {}
+        kept_env = {k: os.environ.pop(k) for k in kept if k in os.environ}
+        try:
+            arenas, v3, c3 = run(f"local:{args.workers}", lot, golden.spec.product, pkg, root, args.poll, tag="-arenas")
+        finally:
+            scoring.WORKER_ENV = kept
+            os.environ.update(kept_env)
+        same = same and v3 == v1
     print(f"photos: {args.units} demo units at size {args.size}; cpu count {os.cpu_count()}; "
-          f"the client asks for progress every {args.poll} s")
+          f"the client asks for progress every {args.poll} s; load average at start {la0:.2f}")
     print(f"in-process (1 scoring thread): {inproc:.2f} photos/s")
     print(f"Dask LocalCluster ({args.workers} workers x 1 thread): {dask:.2f} photos/s "
           f"(cluster up and every worker's Inspector loaded before the clock, as in a running service)")
     print(f"Dask LocalCluster (1 worker x 1 thread): {one:.2f} photos/s")
     print(f"speed-up of {args.workers} workers over 1 worker: {dask / one:.2f}x; over in-process: {dask / inproc:.2f}x "
           "(in-process scoring already spreads OpenCV and onnxruntime over every core)")
-    print(f"service process CPU per photo (upload, storing, answering the client; scoring excluded with Dask): "
-          f"in-process {cpu1:.0f} ms (scoring included), Dask 1 worker {cpu0:.0f} ms, Dask {args.workers} workers {cpu2:.0f} ms")
-    print(f"same verdicts in all three: {v1 == v2 == v0} ({len(v1)} units)")
+    rows = [("in-process", c1), ("Dask 1 worker", c0), (f"Dask {args.workers} workers", c2)]
+    if args.compare_arenas:
+        print(f"Dask LocalCluster ({args.workers} workers, glibc's default malloc arenas): {arenas:.2f} photos/s "
+              f"({arenas / inproc:.2f}x in-process)")
+        rows.append((f"Dask {args.workers} workers, default arenas", c3))
+    print("CPU and minor page faults per photo: service process (upload, storing, answering the client; "
+          "the scheduler; the scoring too in-process) | Dask nannies and workers")
+    for name, c in rows:
+        print(f"  {name:32s} service {c['service_cpu_ms']:4.0f} ms, {c['service_faults']:6.0f} faults | "
+              f"workers {c['others_cpu_ms']:4.0f} ms, {c['others_faults']:6.0f} faults | "
+              f"all {c['service_cpu_ms'] + c['others_cpu_ms']:4.0f} ms")
+    print(f"same verdicts in all modes: {same} ({len(v1)} units)")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

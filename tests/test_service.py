@@ -215,3 +215,21 @@ def test_a_worker_sizes_the_shared_backbone_session_to_one_thread():
     finally:
         set_backbone_threads(before)
     assert get_backbone().threads == before
+
+
+def test_local_cluster_workers_use_one_malloc_arena_and_glibc_trim_defaults():
+    """The LocalCluster's workers start with MALLOC_ARENA_MAX=1 (see scoring.WORKER_ENV), without
+    the fixed trim threshold Dask's nanny sets by default, and without Dask's profiler."""
+    import os
+
+    from goldenvision.service.scoring import WORKER_ENV, DaskScorer
+
+    assert WORKER_ENV.get("MALLOC_ARENA_MAX") == "1"
+    scorer = DaskScorer(None, n_workers=1)
+    try:
+        env = scorer.client.run(lambda: (os.environ.get("MALLOC_ARENA_MAX"), os.environ.get("MALLOC_TRIM_THRESHOLD_")))
+        profiling = scorer.client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+    finally:
+        scorer.close()
+    assert list(env.values()) == [("1", None)]
+    assert list(profiling.values()) == [False]  # no statistical profiler in the workers (no dashboard)

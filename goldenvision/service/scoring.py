@@ -39,6 +39,19 @@ def _in_dask_worker() -> bool:
 STATION_PROFILE_ENV = "GOLDENVISION_STATION_PROFILE"
 
 
+#: Environment of the LocalCluster's worker processes, set by each nanny before its worker starts.
+#: ``MALLOC_ARENA_MAX=1``: a Dask task runs on a worker thread, not the main thread, and glibc
+#: gives such a thread its own malloc arena, whose heaps it trims and unmaps as image-sized
+#: arrays come and go; the pages are then faulted in and zeroed afresh. Measured per task with
+#: getrusage on the task thread, demo lot at 1600x1200, 2-core machine under a load of 9-12:
+#: 6,000-9,000 minor page faults and 17-80 ms of kernel time per photo (the more, the busier the
+#: machine: zeroing pages competes for memory bandwidth), and the worker's CPU per photo 305-385
+#: ms; with one arena, under 100 faults, 2 ms of kernel time and 274-291 ms. A worker runs one task at a time, so its threads hardly
+#: compete for the one arena. A worker started by hand for ``--scheduler ADDRESS`` should be
+#: started with the same variable.
+WORKER_ENV: dict[str, str] = {"MALLOC_ARENA_MAX": "1"}
+
+
 def _station_calibration() -> Any:
     path = os.environ.get(STATION_PROFILE_ENV)
     if not path:
@@ -143,8 +156,14 @@ class DaskScorer:
             # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers; a fixed trim threshold
             # also freezes glibc's mmap threshold, so every image-sized array is mmap'd and
             # page-faulted afresh: the pipeline ran about 2x slower in a worker (464 vs 224 ms per
-            # demo photo). The workers keep glibc's defaults.
-            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            # demo photo). The workers keep glibc's defaults, with one malloc arena (WORKER_ENV).
+            # Dask's statistical profiler samples every worker thread's stack every 10 ms for the
+            # dashboard, which the service does not start: off. Measured on the 2-core machine
+            # under a load of about 23, an idle worker used 26-28 ms of CPU per second with it and
+            # 14-17 ms without.
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                                  **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()},
+                                  "distributed.worker.profile.enabled": False}):
                 self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                              dashboard_address=None, host="127.0.0.1")
             self.client = Client(self._cluster)
