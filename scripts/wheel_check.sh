@@ -21,7 +21,7 @@ done
 "$work/venv/bin/pip" install -q --upgrade pip
 "$work/venv/bin/pip" install -q "$wheel"
 cd "$work"   # outside the checkout: nothing can be found relative to it
-"$work/venv/bin/python" -c "import goldenvision, sys; assert '$root' not in goldenvision.__file__, goldenvision.__file__; print('goldenvision', goldenvision.__version__, 'from', goldenvision.__file__)"
+"$work/venv/bin/python" -c "import goldenvision, sys; assert '$root/' not in goldenvision.__file__, goldenvision.__file__; print('goldenvision', goldenvision.__version__, 'from', goldenvision.__file__)"
 "$work/venv/bin/goldenvision" --help > /dev/null
 "$work/venv/bin/goldenvision" demo --out "$work/demo-out"
 test -s "$work/demo-out/report.html" || { echo "demo wrote no report.html" >&2; exit 1; }
