@@ -63,7 +63,7 @@ from ..results import DimensionResult, RegistrationResult
 from ..spec import DimensionSpec
 from ..transform import local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
-from .fitting import measure_circle
+from .fitting import measure_circle, tukey_weights
 from .marker import MarkerFrame
 from .scale_reference import ReferenceFit
 from .reference import DimensionReference, as_reference
@@ -401,7 +401,7 @@ def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float
 
 
 def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigma_px: float,
-                golden_px: float | None = None, edge_line: "EdgeLine | None" = None):
+                golden_px: float | None = None, edge_line: EdgeLine | None = None):
     hinv = np.linalg.inv(reg.homography)
     if dim.measure == "diameter":
         circ = dim.circle
@@ -517,10 +517,7 @@ def _theil_sen(t: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
     b = float(np.median((p[jj] - p[ii]) / (t[jj] - t[ii])))
     a = float(np.median(p - b * t))
     for _ in range(5):
-        r = p - a - b * t
-        sig = max(1.4826 * float(np.median(np.abs(r))), 0.05)
-        u = r / (4.685 * sig)
-        w = np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+        w = tukey_weights(p - a - b * t, min_sigma=0.05)
         if w.sum() < 2 or np.count_nonzero(w) < 2:
             break
         x = np.stack([np.ones(k), t], axis=1)

@@ -31,6 +31,7 @@ from .calipers import (
 )
 
 __all__ = [
+    "tukey_weights",
     "LineFit",
     "CircleFit",
     "fit_line",
@@ -116,6 +117,14 @@ class CircleFit:
             "n_points": int(len(self.points_px)),
             "n_inliers": int(np.count_nonzero(self.inliers)),
         }
+
+
+def tukey_weights(r: np.ndarray, *, min_sigma: float = 1e-9) -> np.ndarray:
+    """Tukey's biweight IRLS weights of residuals ``r`` (c = 4.685 robust sigmas; the sigma is
+    1.4826 x the median absolute residual, at least ``min_sigma``)."""
+    sig = max(1.4826 * float(np.median(np.abs(r))), min_sigma)
+    u = r / (4.685 * sig)
+    return np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
 
 
 def fit_line(points: np.ndarray, *, outlier_k: float = 3.0) -> LineFit:

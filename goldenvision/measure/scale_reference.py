@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from ..results import RegistrationResult
+from .fitting import tukey_weights
 
 __all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "MIN_REFERENCE_PX"]
 
@@ -163,12 +164,6 @@ def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, ma
     return max(s2, 1e-12) * (_correlation_area(resim, keep) if keep.any() else 1.0)
 
 
-def _tukey(r: np.ndarray) -> np.ndarray:
-    sig = 1.4826 * float(np.median(np.abs(r))) + 1e-9
-    u = r / (4.685 * sig)
-    return np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
-
-
 def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registration: RegistrationResult,
                         reference: np.ndarray, *, prior_strain_std: float | None = None,
                         max_iter: int = 30) -> ReferenceFit | None:
@@ -244,7 +239,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
             ph = np.stack([wv, np.ones_like(wv)], axis=1)
             alpha, beta = (float(v) for v in np.linalg.lstsq(ph, gv_, rcond=None)[0])
         res = gv_ - alpha * wv - beta
-        wts = _tukey(res)
+        wts = tukey_weights(res)
         if it == 0 and prior_strain_std is not None and prior_strain_std > 0:
             noise2 = _noise2(res, wts, ys, xs, mc, 7)
             prior[:3, :3] = noise2 * _deviatoric_precision(float(prior_strain_std))
@@ -271,7 +266,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
             break
     assert jac is not None and res is not None
     # covariance at the solution (module notes): the data's, with the prior's precision added
-    wts = _tukey(res)
+    wts = tukey_weights(res)
     noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
     jw = jac * wts[:, None]
     prec = jw.T @ jac / noise2
