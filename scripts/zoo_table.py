@@ -1,12 +1,15 @@
 """The product-zoo table of issue 13: ``scripts/bench.py`` for every family in both modes, one row each.
 
     .venv/bin/python scripts/zoo_table.py [--units 8] [--goldens 3] [--size 0.6] [--families wallet,label,...]
+        [--workdir DIR]
 
 Runs ``bench.py --family F --mode M --units N --goldens G --size S --repeat 1`` in a child
 process per row and prints a Markdown table from its output: verdicts right (good / defective),
 defects found at their place, good units flagged, dimension RMS / max error (mm), mean colour
 error against the truth (ΔE00), registration error at the product centre (mean / max px) and the
-median latency per unit (ms).
+median latency per unit (ms). Each row's bench output (and its full text, ``bench.txt``) goes to
+``DIR/<family>-<mode>``; without ``--workdir`` a new temporary folder is made, so runs side by side
+never share a folder.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic")
@@ -23,8 +27,10 @@ FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "cera
 def row(family: str, mode: str, args: argparse.Namespace) -> str:
     cmd = [sys.executable, str(Path(__file__).with_name("bench.py")), "--family", family, "--mode", mode,
            "--units", str(args.units), "--goldens", str(args.goldens), "--size", str(args.size), "--repeat", "1",
-           "--out", f"/tmp/gv-zoo-{family}-{mode}"]
+           "--out", str(args.workdir / f"{family}-{mode}")]
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    (args.workdir / f"{family}-{mode}").mkdir(parents=True, exist_ok=True)
+    (args.workdir / f"{family}-{mode}" / "bench.txt").write_text(out)
     conf = re.search(r"verdict confusion.*?\n.*?\n\s+pass\s+(\d+)\s+(\d+)\s+(\d+)\n\s+fail\s+(\d+)\s+(\d+)\s+(\d+)", out, re.S)
     if conf is None:
         return f"| {family} / {mode} | bench failed: {out[-200:]!r} |"
@@ -54,7 +60,12 @@ def main() -> int:
     ap.add_argument("--size", type=float, default=0.6)
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--modes", default="station,handheld")
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="folder for each row's bench output (default: a new temporary folder)")
     args = ap.parse_args()
+    if args.workdir is None:
+        args.workdir = Path(tempfile.mkdtemp(prefix="gv-zoo-"))
+    print(f"bench output in {args.workdir}", file=sys.stderr)
     print("| family / mode | verdicts right | defects found | good flagged | dim RMS / max mm | colour ΔE00 | reg px (centre mean / max) | ms |")
     print("|---|---|---|---|---|---|---|---|")
     for mode in args.modes.split(","):
