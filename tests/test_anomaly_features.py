@@ -90,3 +90,42 @@ def test_feature_input_fills_pixels_without_unit_data_with_the_golden_mean():
     mean = np.clip(model.mean_ + 0.5, 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(out[0], mean[0])  # the fill is replaced by the golden
     assert np.abs(out[1:].astype(int) - golden[1:].astype(int)).max() <= 2  # the gain is removed elsewhere
+
+
+def _variation_model(shape=(64, 64)) -> AnomalyModel:
+    img = np.full(shape + (3,), 128, np.uint8)
+    return AnomalyModel.fit([img] * 3, [AnomalyZone(name="z", method="variation")],
+                            config=AnomalyConfig(feature_scale=1.0))
+
+
+def test_clipped_pixels_mark_their_cells_unless_the_photo_is_mostly_clipped():
+    model = _variation_model()
+    img = np.full((64, 64, 3), 180, np.uint8)
+    img[20:27, 41:46] = (255, 252, 251)  # a specular spot, JPEG-rounded below the top level
+    img[50, 10, 1] = 250  # one clipped channel is enough
+    cells = ZF.clipped_cells(model, img, (8, 8))
+    expect = np.zeros((8, 8), bool)
+    expect[2:4, 5] = True
+    expect[6, 1] = True
+    np.testing.assert_array_equal(cells, expect)
+    img[:] = 249  # just below the clip level: nothing is marked
+    assert not ZF.clipped_cells(model, img, (8, 8)).any()
+    img[:, :40] = 255  # an overexposed photo (62 % of the cells): scored as it is
+    assert not ZF.clipped_cells(model, img, (8, 8)).any()
+
+
+def test_no_data_cells_carry_no_evidence_and_stay_out_of_the_banks():
+    bank = np.arange(3 * 2 * 2 * 4, dtype=np.float32).reshape(3, 2, 2, 4)
+    bank[0, 0, 0] = np.nan
+    bank[:, 1, 1] = np.nan  # no image has data there
+    out = ZF._nan_free(bank)
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0, 0, 0], bank[1, 0, 0])  # a sample with data at the same cell
+    np.testing.assert_array_equal(out[1:, 0, 0], bank[1:, 0, 0])
+    model = _variation_model()
+    cells = np.zeros((8, 8), np.float32)
+    cells[3:6, 3:6] = 2.0
+    with_gap = cells.copy()
+    with_gap[3:6, 3:6] = np.nan
+    assert ZF.cells_to_px(model, with_gap).max() == 0.0  # a no-data cell scores nothing
+    assert ZF.cells_to_px(model, cells).max() > 1.0

@@ -219,7 +219,7 @@ class AnomalyModel:
         ok = self._erode(valid) & (self.n_ > 0)
         prep = ZV.prep(self, img) if any(not get_method(z.method).uses_features for z in self.zones_) else None
         if feat is None and self.uses_features and zones == "all":
-            feat = ZF.unit_features(self, ZF.gain_corrected(self, img, ok))
+            feat = ZF.input_features(self, img, ok)
         out = {}
         cache: dict[str, np.ndarray] = {}
         for z in self.zones_:
@@ -328,7 +328,7 @@ class AnomalyModel:
         if self.uses_features:
             self.n_, self.mean_, self.var_ = self._stats_from(preps, ws)
             self._derive()
-            feats = [ZF.unit_features(self, ZF.gain_corrected(self, im, m)) for im, m in zip(imgs, masks)]
+            feats = [ZF.input_features(self, im, m) for im, m in zip(imgs, masks)]
         for i in range(n):
             rest = [j for j in range(n) if j != i]
             self.n_, self.mean_, self.var_ = self._stats_from([preps[j] for j in rest], [ws[j] for j in rest])
@@ -396,7 +396,7 @@ class AnomalyModel:
             feats = []
             for i in range(n):
                 img, m = get(i)
-                feats.append(ZF.unit_features(self, ZF.gain_corrected(self, img, m)).astype(np.float16))
+                feats.append(ZF.input_features(self, img, m).astype(np.float16))
         held: dict[str, list[float]] = {z.spec.name: [0.0] * n for z in self.zones_}
         for f in range(k):
             self.n_, self.mean_, self.var_ = merged(f)
@@ -456,7 +456,7 @@ class AnomalyModel:
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
         masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
-        feats = [ZF.unit_features(self, ZF.gain_corrected(self, im, self._erode(m) & (self.n_ > 0))) for im, m in zip(imgs, masks)] if self.uses_features else None
+        feats = [ZF.input_features(self, im, self._erode(m) & (self.n_ > 0)) for im, m in zip(imgs, masks)] if self.uses_features else None
         held = self._cross_fitted_scores(feats, masks) if feats is not None else {}
         for i, (im, m) in enumerate(zip(imgs, masks)):
             raw = self._raw_maps(im, m, None if feats is None else feats[i], zones="variation")

@@ -27,7 +27,8 @@ from .variation import prepare, robust_gain
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
-__all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "fit_features", "fit_norms",
+__all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "input_features", "clipped_cells",
+           "fit_features", "fit_norms",
            "fit_evidence", "shape_maps", "feature_raw", "merged_banks", "norm_key", "norms_state", "load_norms"]
 
 
@@ -154,6 +155,71 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     return f
 
 
+#: A pixel at or above this 8-bit level in any channel of the unit's photo is clipped: a specular
+#: highlight (a glint on plating, a light box's reflection on a polished surface) drives the
+#: sensor to its top level, and what the surface looks like there is not recorded. 250, not 255:
+#: JPEG ringing spreads a clipped region's edge a few levels below the top.
+CLIP_LEVEL = 250
+#: Clipped cells are no evidence only while they are a minority of the image: a photo that is
+#: mostly clipped (overexposed) is scored as it is, so it fails rather than passes unseen.
+CLIP_MAX_FRACTION = 0.5
+
+
+def clipped_cells(model: AnomalyModel, img: np.ndarray, fshape: tuple[int, int]) -> np.ndarray:
+    """Cells (h, w) bool of the feature grid ``fshape`` holding a clipped pixel of ``img``
+    (:data:`CLIP_LEVEL`); none when more than :data:`CLIP_MAX_FRACTION` of the cells would be."""
+    h8, w8 = fshape
+    if img.dtype != np.uint8 or img.ndim != 3:
+        return np.zeros(fshape, bool)
+    clip: np.ndarray = np.asarray((img >= CLIP_LEVEL).any(axis=2))
+    if not clip.any():
+        return np.zeros(fshape, bool)
+    c = model.config
+    h, w = clip.shape
+    if c.feature_scale != 1.0:
+        hs, ws = max(16, round(h * c.feature_scale)), max(16, round(w * c.feature_scale))
+        clip = np.asarray(cv2.resize(clip.astype(np.uint8), (ws, hs), interpolation=cv2.INTER_AREA) > 0)
+    cell = max(1, int(np.ceil(max(clip.shape[0] / h8, clip.shape[1] / w8))))
+    pad = np.zeros((h8 * cell, w8 * cell), bool)
+    hh, ww = min(clip.shape[0], pad.shape[0]), min(clip.shape[1], pad.shape[1])
+    pad[:hh, :ww] = clip[:hh, :ww]
+    out: np.ndarray = np.asarray(pad.reshape(h8, cell, w8, cell).any(axis=(1, 3)))
+    return out if out.mean() <= CLIP_MAX_FRACTION else np.zeros(fshape, bool)
+
+
+def input_features(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Features (h, w, proj_dim) float32 of a golden-frame unit image (uint8 RGB) with its valid
+    pixels: :func:`unit_features` of :func:`gain_corrected`, with NaN in the cells that hold a
+    clipped pixel (:func:`clipped_cells`). Such a cell carries no evidence: it is left out of the
+    banks and the normalisers, and scores 0 on a unit (:func:`cells_to_px`)."""
+    f = unit_features(model, gain_corrected(model, img, valid))
+    nod = clipped_cells(model, img, f.shape[:2])
+    if nod.any():
+        f[nod] = np.nan
+    return f
+
+
+def _nan_free(bank: np.ndarray) -> np.ndarray:
+    """Per-cell bank (N, h, w, C) with each no-data (NaN) sample replaced by a sample with data at
+    the same cell (the bank's mean feature where no image has data there)."""
+    bad = np.isnan(bank).any(axis=-1)  # (N, h, w)
+    if not bad.any():
+        return bank
+    out = bank.copy()
+    ok = ~bad
+    first = np.argmax(ok, axis=0)  # first image with data per cell
+    h, w = bad.shape[1:]
+    ii, jj = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    donor = bank[first, ii, jj]  # (h, w, C)
+    none = ~ok.any(axis=0)
+    if none.any():
+        donor = donor.copy()
+        donor[none] = np.nanmean(bank[ok], axis=0) if ok.any() else 0.0
+    for i in range(bank.shape[0]):
+        out[i][bad[i]] = donor[bad[i]]
+    return out
+
+
 def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """uint8 image with the per-channel gain against the golden mean removed (feature input).
 
@@ -231,7 +297,7 @@ def aggregate_cells(cells: np.ndarray, null: np.ndarray | None = None) -> np.nda
 def cells_to_px(model: AnomalyModel, cells: np.ndarray, null: np.ndarray | None = None) -> np.ndarray:
     """Cell score map -> golden px, after aggregating the evidence at the defect's shape
     (:func:`aggregate_cells`; ``null`` as there)."""
-    cells = aggregate_cells(cells, null)
+    cells = aggregate_cells(np.nan_to_num(cells, nan=0.0), null)
     h, w = model.shape_
     hs, ws = max(16, round(h * model.config.feature_scale)), max(16, round(w * model.config.feature_scale))
     up = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_LINEAR)[:hs, :ws]
@@ -248,7 +314,8 @@ def _banks(model: AnomalyModel, feats: list[np.ndarray], *, cheap: bool = False
     bank instead of the greedy coreset (the normaliser's inner folds)."""
     c = model.config
     methods = {z.method for z in model.zones_}
-    bank = np.stack(feats)  # (N, h, w, C)
+    bank = _nan_free(np.stack(feats))  # (N, h, w, C)
+    nod = np.stack([np.isnan(f[..., 0]) for f in feats])  # (N, h, w) no-data cells
     pc: np.ndarray | None = None
     padim: dict | None = None
     tex: dict[str, np.ndarray] = {}
@@ -263,7 +330,7 @@ def _banks(model: AnomalyModel, feats: list[np.ndarray], *, cheap: bool = False
     for z in model.zones_:
         if z.method == "texture":
             zc = zone_cells(model, z, bank.shape[1:3])
-            x = _pool(bank[:, zc].reshape(-1, bank.shape[-1]), c.texture_bank)
+            x = _pool(bank[zc[None] & ~nod], c.texture_bank)
             if cheap:
                 sel = np.sort(np.random.default_rng(0).choice(len(x), min(len(x), c.texture_bank), replace=False))
             else:
@@ -324,17 +391,22 @@ def fit_evidence(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[dict[str
     for key, maps in held.items():
         hw = (int(maps[0].shape[0]), int(maps[0].shape[1]))
         ms = np.zeros(hw, np.float64)
+        cnt = np.zeros(hw, np.float64)
         for d in maps:
-            ms += d.astype(np.float64) ** 2
-        ms /= len(maps)
+            d64 = d.astype(np.float64)
+            ok = ~np.isnan(d64)
+            ms[ok] += d64[ok] ** 2
+            cnt += ok
+        ms /= np.maximum(cnt, 1)
         z = zones[key]
         zc = zone_cells(model, z, hw) if not get_method(z.method).image_wide else np.ones(hw, bool)
         if not zc.any():
             zc = np.ones(hw, bool)
-        g = float(np.median(ms[zc]))
-        shrunk = (n * ms + c.norm_prior * g) / (n + c.norm_prior)
+        g = float(np.median(ms[zc & (cnt > 0)])) if (zc & (cnt > 0)).any() else 1.0
+        shrunk = (cnt * ms + c.norm_prior * g) / (cnt + c.norm_prior)
         nm = norms[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
-        peaks = np.array([[s[zc].max() for s in shape_maps(d.astype(np.float32) / nm)] for d in maps])  # (n, S)
+        peaks = np.array([[s[zc].max() for s in shape_maps(np.nan_to_num(d.astype(np.float32) / nm, nan=0.0))]
+                          for d in maps])  # (n, S)
         nulls[key] = np.maximum(np.median(peaks, axis=0), 1e-6).astype(np.float32)
     return norms, nulls
 
@@ -392,9 +464,11 @@ def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarr
     pc, padim, tex = model.pc_bank_, model.padim_, dict(model.tex_banks_)
     if not feats:
         return pc, padim, tex
+    nod = np.stack([np.isnan(f[..., 0]) for f in feats])  # (N, h, w) no-data cells
     fs = np.stack(feats)
     if pc is not None:
-        pc = F.per_position_coreset(np.concatenate([pc, fs.astype(np.float16)]), c.bank_per_cell).astype(np.float16)
+        pc = F.per_position_coreset(_nan_free(np.concatenate([pc, fs.astype(np.float16)])),
+                                    c.bank_per_cell).astype(np.float16)
     if padim is not None:
         # Refit from the merged per-cell coreset (bounded memory; k-centre keeps the
         # extremes, so the Gaussian errs wide, i.e. towards fewer false rejects).
@@ -405,6 +479,6 @@ def merged_banks(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[np.ndarr
     for z in model.zones_:
         if z.method == "texture":
             zc = zone_cells(model, z, fs.shape[1:3])
-            x = np.concatenate([tex[z.spec.name].astype(np.float32), _pool(fs[:, zc].reshape(-1, fs.shape[-1]), c.texture_bank)])
+            x = np.concatenate([tex[z.spec.name].astype(np.float32), _pool(fs[zc[None] & ~nod], c.texture_bank)])
             tex[z.spec.name] = x[F.greedy_coreset(x, c.texture_bank)].astype(np.float16)
     return pc, padim, tex
