@@ -1,10 +1,12 @@
-"""Patch-feature aggregation of the feature methods (no backbone needed)."""
+"""Patch-feature aggregation and inputs of the feature methods (the backbone only where marked)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 
-from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+from goldenvision.anomaly import AnomalyConfig, AnomalyModel, backbone_available
 from goldenvision.anomaly import zone_features as ZF
 from goldenvision.spec import AnomalyZone
 
@@ -129,3 +131,28 @@ def test_no_data_cells_carry_no_evidence_and_stay_out_of_the_banks():
     with_gap[3:6, 3:6] = np.nan
     assert ZF.cells_to_px(model, with_gap).max() == 0.0  # a no-data cell scores nothing
     assert ZF.cells_to_px(model, cells).max() > 1.0
+
+
+def _grain(h: int, w: int, seed: int) -> np.ndarray:
+    """Leather-like grain: blurred noise, different each call (as ``test_anomaly.texture``)."""
+    n = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5)
+    return np.clip(np.array([120, 80, 50], np.float32) + 18 * (n / n.std())[..., None], 0, 255).astype(np.uint8)
+
+
+@pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
+def test_a_clipped_specular_spot_is_no_evidence_but_a_stain_still_is(monkeypatch):
+    cfg = AnomalyConfig(feature_scale=1.0, texture_bank=500)
+    caps = [_grain(128, 160, s) for s in range(5)]
+    cv2.circle(caps[1], (40, 30), 6, (255, 255, 255), -1)  # a golden capture with a glint
+    zone = AnomalyZone(name="leather", defect_type="finish", method="texture")
+    model = AnomalyModel.fit(caps, [zone], config=cfg)
+    assert np.isfinite(model.tex_banks_["leather"].astype(np.float32)).all()
+    assert all(np.isfinite(v).all() for v in model.feat_norms_.values())
+    glint = _grain(128, 160, 97)
+    cv2.circle(glint, (80, 64), 20, (255, 255, 255), -1)  # a specular highlight: the sensor clipped
+    assert model.score(glint).score < 1.0
+    stain = _grain(128, 160, 97)
+    cv2.circle(stain, (80, 64), 20, (60, 40, 30), -1)  # a dark stain of the same size: a defect
+    assert model.score(stain).score >= 1.0
+    monkeypatch.setattr(ZF, "CLIP_LEVEL", 256)  # without the clip mask the glint was a defect
+    assert AnomalyModel.fit(caps, [zone], config=cfg).score(glint).score >= 1.0
