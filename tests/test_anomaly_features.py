@@ -120,7 +120,7 @@ def test_no_data_cells_carry_no_evidence_and_stay_out_of_the_banks():
     bank = np.arange(3 * 2 * 2 * 4, dtype=np.float32).reshape(3, 2, 2, 4)
     bank[0, 0, 0] = np.nan
     bank[:, 1, 1] = np.nan  # no image has data there
-    out = ZF._nan_free(bank)
+    out = ZF._nan_free(bank.copy())
     assert np.isfinite(out).all()
     np.testing.assert_array_equal(out[0, 0, 0], bank[1, 0, 0])  # a sample with data at the same cell
     np.testing.assert_array_equal(out[1:, 0, 0], bank[1:, 0, 0])

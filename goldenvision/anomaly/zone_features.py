@@ -201,20 +201,21 @@ def input_features(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> n
 
 def _nan_free(bank: np.ndarray) -> np.ndarray:
     """Per-cell bank (N, h, w, C) with each no-data (NaN) sample replaced by a sample with data at
-    the same cell (the bank's mean feature where no image has data there)."""
+    the same cell (the bank's mean feature where no image has data there). In place (the banks
+    are built from a fresh stack of the images' maps; a copy would double the largest array of a
+    seal), returned for convenience."""
     bad = np.isnan(bank).any(axis=-1)  # (N, h, w)
     if not bad.any():
         return bank
-    out = bank.copy()
+    out = bank
     ok = ~bad
     first = np.argmax(ok, axis=0)  # first image with data per cell
     h, w = bad.shape[1:]
     ii, jj = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    donor = bank[first, ii, jj]  # (h, w, C)
+    donor = bank[first, ii, jj]  # (h, w, C), a copy (fancy indexing)
     none = ~ok.any(axis=0)
     if none.any():
-        donor = donor.copy()
-        donor[none] = np.nanmean(bank[ok], axis=0) if ok.any() else 0.0
+        donor[none] = bank[ok].astype(np.float32).mean(axis=0) if ok.any() else 0.0
     for i in range(bank.shape[0]):
         out[i][bad[i]] = donor[bad[i]]
     return out
