@@ -208,7 +208,6 @@ def _nan_free(bank: np.ndarray) -> np.ndarray:
     bad = np.isnan(bank).any(axis=-1)  # (N, h, w)
     if not bad.any():
         return bank
-    out = bank
     ok = ~bad
     first = np.argmax(ok, axis=0)  # first image with data per cell
     h, w = bad.shape[1:]
@@ -218,8 +217,8 @@ def _nan_free(bank: np.ndarray) -> np.ndarray:
     if none.any():
         donor[none] = bank[ok].astype(np.float32).mean(axis=0) if ok.any() else 0.0
     for i in range(bank.shape[0]):
-        out[i][bad[i]] = donor[bad[i]]
-    return out
+        bank[i][bad[i]] = donor[bad[i]]
+    return bank
 
 
 def gain_corrected(model: AnomalyModel, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -404,7 +403,8 @@ def fit_evidence(model: AnomalyModel, feats: list[np.ndarray]) -> tuple[dict[str
         zc = zone_cells(model, z, hw) if not get_method(z.method).image_wide else np.ones(hw, bool)
         if not zc.any():
             zc = np.ones(hw, bool)
-        g = float(np.median(ms[zc & (cnt > 0)])) if (zc & (cnt > 0)).any() else 1.0
+        seen = zc & (cnt > 0)
+        g = float(np.median(ms[seen])) if seen.any() else 1.0
         shrunk = (cnt * ms + c.norm_prior * g) / (cnt + c.norm_prior)
         nm = norms[key] = np.sqrt(np.maximum(shrunk, max(g, 1e-12))).astype(np.float32)
         peaks = np.array([[s[zc].max() for s in shape_maps(np.nan_to_num(d.astype(np.float32) / nm, nan=0.0))]
