@@ -15,7 +15,7 @@ Pixel AUROC is taken on a 5 % pixel sample per pair with every pixel of a ground
 positive: the annotated box frames a defect with its context (a gap in a trace and the trace
 around it), so a map peaked on the changed pixels alone scores the rest of the box like the
 board. The library's map is spread over the extent of a smallest defect
-(``goldenvision.anomaly.threshold.support_map``) for that reason, on every product.
+(``goldenvision.anomaly.regions.support_map``) for that reason, on every product.
 The rest of this docstring describes the older stage-level protocol (the default without
 ``--api``), which calls ``AnomalyModel`` directly and grows the boxes.
     .venv/bin/python scripts/bench_anomaly.py --speed-only --no-speed --large   # 12 MP, a 0.5 mm defect

@@ -173,7 +173,7 @@ def test_min_area_mm2_filters_small_regions():
     unit = shoot(unit, rng)
     small = AnomalyModel.fit(caps, [AnomalyZone(name="z", min_area_mm2=0.0)], scale_mm_per_px=SCALE).score(unit)
     # 1 mm²: the dot is a tenth of it. (At 0.5 mm² this high-contrast dot's evidence already covers the
-    # extent a just-detectable 0.5 mm² defect has in the aggregated map, threshold.smallest_defect_extent_px.)
+    # extent a just-detectable 0.5 mm² defect has in the aggregated map, regions.smallest_defect_extent_px.)
     big = AnomalyModel.fit(caps, [AnomalyZone(name="z", min_area_mm2=1.0)], scale_mm_per_px=SCALE).score(unit)
     assert small.defects and small.defects[0].area_mm2 < 0.5
     assert big.score >= 1.0 and big.defects == ()  # still scored, not reported as a region

@@ -8,7 +8,7 @@ import pytest
 
 from goldenvision.anomaly import AnomalyModel
 from goldenvision.anomaly import zone_variation as ZV
-from goldenvision.anomaly.threshold import support_map
+from goldenvision.anomaly.regions import support_map
 from goldenvision.spec import AnomalyZone
 
 SCALE = 1 / 48.0  # mm per px, a scanned board

@@ -1,4 +1,4 @@
-"""How defect regions and their boxes are formed from an aggregated anomaly map (threshold.find_defects)."""
+"""How defect regions and their boxes are formed from an aggregated anomaly map (regions.find_defects)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from goldenvision.anomaly.threshold import find_defects, smallest_defect_extent_px
+from goldenvision.anomaly.regions import find_defects, smallest_defect_extent_px
 from goldenvision.spec import AnomalyZone
 
 

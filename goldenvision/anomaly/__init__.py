@@ -7,7 +7,8 @@ on registered units -> :class:`goldenvision.results.AnomalyResult` (map normalis
 
 from .backbone import Backbone, backbone_available, get_backbone
 from .model import METHODS, AnomalyConfig, AnomalyModel
-from .threshold import find_defects, good_score_threshold
+from .regions import find_defects
+from .threshold import good_score_threshold
 
 __all__ = [
     "AnomalyModel",

@@ -41,7 +41,8 @@ from .config import AnomalyConfig
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
-from .threshold import find_defects, good_score_threshold, support_map
+from .regions import find_defects, support_map
+from .threshold import good_score_threshold
 from .variation import combine_stats, robust_gain, spread, tolerance_band
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
@@ -516,7 +517,7 @@ class AnomalyModel:
         AnomalyResult
             ``map`` float32 (H, W) golden px, each zone divided by its threshold (1.0 =
             threshold; max over overlapping zones), spread in pixel-statistics zones over the
-            extent of a smallest defect (:func:`.threshold.support_map`); ``zone_scores`` the
+            extent of a smallest defect (:func:`.regions.support_map`); ``zone_scores`` the
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
             regions of the evidence >= 1.0.
         """
