@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic")
+FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba")
 
 
 def row(family: str, mode: str, args: argparse.Namespace) -> str:

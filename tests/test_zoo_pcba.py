@@ -1,0 +1,93 @@
+"""The held-out zoo family "pcba" (generation only): shapes, truth, determinism, defects where the truth says."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from goldenvision import demo
+from goldenvision.demo import zoo
+from goldenvision.spec import load_spec
+
+FAM = zoo.FAMILIES["pcba"]
+SIZE = 0.4
+
+
+def _apply(h, pts):
+    pts = np.asarray(pts, np.float64).reshape(-1, 2)
+    xyw = pts @ np.asarray(h)[:, :2].T + np.asarray(h)[:, 2]
+    return xyw[:, :2] / xyw[:, 2:3]
+
+
+def _clean(u, **kw):
+    return dataclasses.replace(u, noise_sigma=0.0, jpeg_quality=0, gains=(1.0, 1.0, 1.0), light=(0.0, 0.0, 0.0), **kw)
+
+
+def test_lot_shapes_spec_and_truth(tmp_path):
+    lot = demo.generate_lot(tmp_path, family="pcba", mode="handheld", seed=2, n_golden=2, n_units=10, size=0.3)
+    assert len(lot.golden_paths) == 2 and len(lot.unit_paths) == 10
+    spec = load_spec(lot.spec_path)
+    assert [z.name for z in spec.anomaly_zones] == ["assembly", "board"]
+    assert {d.name for d in spec.dimensions} == {"board_width", "board_height", "hole_diameter"}
+    faults = [u["fault"] for u in lot.truth["units"]]
+    assert faults.count("none") == 6
+    for u in lot.truth["units"]:
+        assert (u["expected_verdict"] == "fail") == (u["fault"] != "none")
+        if u["fault"] in FAM.defect_zone:
+            (d,) = u["defects"]
+            assert d["type"] == u["fault"] and d["zone"] == FAM.defect_zone[u["fault"]]
+            x1, y1, x2, y2 = d["bbox"]
+            assert 0 <= x1 < x2 <= 480 and 0 <= y1 < y2 <= 360 and d["area_mm2"] >= 0.5
+
+
+def test_generation_is_deterministic_and_units_differ():
+    u = zoo.make_zoo_unit(FAM, 3, "solder_bridge", 3, "station")
+    a, b = zoo.photograph_unit(FAM, u, SIZE), zoo.photograph_unit(FAM, u, SIZE)
+    assert a.shape == (480, 640, 3) and np.array_equal(a, b)
+    u0, u1 = zoo.make_zoo_unit(FAM, 0, "none", 5, "station"), zoo.make_zoo_unit(FAM, 1, "none", 5, "station")
+    assert u0.texture_seed != u1.texture_seed and u0.lab("mask") != u1.lab("mask")
+    # pick-and-place scatter: the chips sit a little differently on every unit, well inside a shift defect
+    p0, p1 = FAM._placements(u0), FAM._placements(u1)
+    moved = [math.hypot(a[0][0] - b[0][0], a[0][1] - b[0][1]) for a, b in zip(p0, p1)]
+    assert max(moved) > 0.0 and max(moved) <= 0.15
+
+
+@pytest.mark.parametrize("kind", sorted(FAM.defect_zone))
+def test_defect_changes_pixels_where_its_box_says(kind):
+    for seed in (0, 1, 2):
+        u = _clean(zoo.make_zoo_unit(FAM, seed, kind, seed, "station"))
+        bad = zoo.photograph_unit(FAM, u, SIZE).astype(int)
+        good = zoo.photograph_unit(FAM, dataclasses.replace(u, defects=()), SIZE).astype(int)
+        diff = np.abs(bad - good).max(axis=2)
+        box, area = FAM.defect_footprint(u.defects[0], u)
+        cam = _apply(zoo.camera_of(u, SIZE) @ zoo.pose_of(u), [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]),
+                                                              (box[0], box[3])])
+        ys, xs = np.nonzero(diff > 2)
+        assert xs.size > 0 and diff.max() >= 12, (kind, seed, diff.max())
+        inside = ((xs >= cam[:, 0].min() - 1.5) & (xs <= cam[:, 0].max() + 1.5) & (ys >= cam[:, 1].min() - 1.5)
+                  & (ys <= cam[:, 1].max() + 1.5))
+        assert inside.all(), (kind, seed)
+        assert area >= 0.5, (kind, seed, area)
+
+
+def test_dimensions_are_the_rendered_geometry():
+    """The board's area (minus its corners and holes) and a hole's area give its true dimensions."""
+    for i, fault in enumerate(["none", "dimension", "dimension", "dimension", "dimension"]):
+        u = zoo.make_zoo_unit(FAM, i + 10, fault, 4, "station")
+        rgba, a = zoo.product_texture(FAM, u, SIZE)
+        t = float(a[0, 0])
+        alpha = rgba[..., 3].astype(np.float64)
+        w, h, d = u.dim("board_width"), u.dim("board_height"), u.dim("hole_diameter")
+        expect = w * h - (4 - math.pi) * 1.5**2 - 4 * math.pi * (d / 2) ** 2
+        assert alpha.sum() * t * t == pytest.approx(expect, abs=0.25)
+        # the row through the board's middle spans its width; a hole's missing area its diameter
+        row = alpha[np.argmin(np.abs(a[1, 2] + t * np.arange(alpha.shape[0]))), :]
+        assert row.sum() * t == pytest.approx(w, abs=0.02)
+        xs = a[0, 2] + t * np.arange(alpha.shape[1])
+        ys = a[1, 2] + t * np.arange(alpha.shape[0])
+        near = (np.hypot(xs[None, :] - 31.0, ys[:, None] - 18.5) < 2.0)
+        gone = ((1.0 - alpha) * near).sum() * t * t
+        assert 2 * math.sqrt(gone / math.pi) == pytest.approx(d, abs=0.02)
