@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .enums import Severity, Verdict
 from .errors import MeasurementError
-from .results import AnomalyResult, ColorResult, DimensionResult, RegistrationResult
+from .results import COVERAGE_K, AnomalyResult, ColorResult, DimensionResult, RegistrationResult
 
 __all__ = ["Decision", "decide", "MIN_VALID_FRACTION"]
 
@@ -96,6 +96,11 @@ def decide(
     for d in dimensions:
         if isinstance(d, MeasurementError):
             reviews.append(f"dimension {d}")
+        elif d.within_uncertainty:
+            assert d.uncertainty_mm is not None  # within_uncertainty needs it
+            ref = getattr(d.reference, "value", d.reference)
+            reviews.append(f"dimension {d.describe()} (out by less than the expanded measurement uncertainty "
+                           f"\u00b1{COVERAGE_K * d.uncertainty_mm:.2f} mm of {ref}; not proven)")
         elif not d.ok:
             fails.append(f"dimension {d.describe()}")
             severities.append(d.severity)

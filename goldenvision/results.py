@@ -32,7 +32,13 @@ __all__ = [
     "UnitResult",
     "jsonable",
     "color_shift_words",
+    "COVERAGE_K",
 ]
+
+#: Coverage factor of a dimension's expanded uncertainty (``uncertainty_mm`` is one standard
+#: deviation): k = 2, about 95 % for a normal error (JCGM 100:2008, GUM 6.2-6.3). A dimension
+#: out of tolerance by less than k u is not proven out (ISO 14253-1:2017) and goes to review.
+COVERAGE_K = 2.0
 
 
 def jsonable(value: Any) -> Any:
@@ -316,6 +322,19 @@ class DimensionResult:
         return self.nominal_mm - self.tol_minus_mm <= self.measured_mm <= self.nominal_mm + self.tol_plus_mm
 
     @property
+    def within_uncertainty(self) -> bool:
+        """Out of tolerance, but by no more than the expanded uncertainty ``COVERAGE_K *
+        uncertainty_mm``: the non-conformance is not proven (ISO 14253-1 decision rule), so
+        the decision says ``review``, not ``fail`` (as for colour, see
+        :attr:`ColorResult.within_uncertainty`)."""
+        u = self.uncertainty_mm
+        if self.ok or u is None or not u == u or not math.isfinite(self.measured_mm):
+            return False
+        lo, hi = self.nominal_mm - self.tol_minus_mm, self.nominal_mm + self.tol_plus_mm
+        excess = lo - self.measured_mm if self.measured_mm < lo else self.measured_mm - hi
+        return excess <= COVERAGE_K * u
+
+    @property
     def deviation_mm(self) -> float:
         return self.measured_mm - self.nominal_mm
 
@@ -338,6 +357,7 @@ class DimensionResult:
             "edges_unit_px": jsonable(self.edges_unit_px),
             "reference": cast("DimensionReference", self.reference).value,  # converted in __post_init__
             "ok": self.ok,
+            "within_uncertainty": self.within_uncertainty,
         }
 
 

@@ -80,3 +80,21 @@ def test_anomaly_regions_fail_with_zone_severity():
     assert d.verdict is Verdict.failed
     assert d.failed_severities == (Severity.critical,)
     assert "anomaly buckle (plating): 2 region(s), worst 3.2" in d.reasons[0]
+
+
+def test_dimension_out_by_less_than_its_expanded_uncertainty_is_review():
+    """ISO 14253-1: a non-conformance must be proven beyond k u (k = 2); a reading out of tolerance
+    by less is review with the reason, a reading beyond it fails, an unknown u keeps the plain rule."""
+    def d(measured, u):
+        return DimensionResult(name="board_width", measured_mm=measured, nominal_mm=70.0, tol_minus_mm=0.2,
+                               tol_plus_mm=0.2, uncertainty_mm=u, reference="marker")
+    near = d(70.42, 0.15)  # 0.22 beyond the limit, 2 u = 0.30
+    assert not near.ok and near.within_uncertainty and near.to_dict()["within_uncertainty"]
+    r = decide(registration=OK_REG, dimensions=[near])
+    assert r.verdict is Verdict.review and r.failed_severities == ()
+    assert "not proven" in r.reasons[0] and "\u00b10.30 mm of marker" in r.reasons[0]
+    far = d(69.45, 0.1)  # 0.35 beyond, 2 u = 0.20
+    assert not far.within_uncertainty and decide(registration=OK_REG, dimensions=[far]).verdict is Verdict.failed
+    assert not d(70.1, 0.5).within_uncertainty  # in tolerance: passes, nothing to prove
+    assert not d(70.25, None).within_uncertainty and not d(70.25, float("nan")).within_uncertainty
+    assert decide(registration=OK_REG, dimensions=[d(70.25, None)]).verdict is Verdict.failed

@@ -409,8 +409,9 @@ def _unit_pages(doc: PdfLayout, data: ReportData, u: Mapping[str, Any], index: i
                  f"{k['nominal_mm']:.2f} mm", f"{k['low_mm']:.2f} – {k['high_mm']:.2f} mm",
                  _fmt(k.get("deviation_mm"), "{:+.2f} mm"),
                  f"{k['beyond_limit_mm']:.2f} mm" if k["beyond_limit_mm"] else "–", k["words"],
-                 "ok" if k["ok"] else "OUT"] for k in u["dims"]]
-        fills = [[None] * 7 + ["#dff3e4" if k["ok"] else "#fbe0df"] for k in u["dims"]]
+                 "ok" if k["ok"] else "review" if k.get("within_uncertainty") else "OUT"] for k in u["dims"]]
+        fills = [[None] * 7 + ["#dff3e4" if k["ok"] else "#fdf1d6" if k.get("within_uncertainty") else "#fbe0df"]
+                 for k in u["dims"]]
         doc.table(["Dimension", "Measured", "Nominal", "Allowed range", "Deviation from nominal", "Beyond the limit",
                    "In words", "Result"], rows, [0.12, 0.15, 0.09, 0.13, 0.1, 0.09, 0.24, 0.07], fills=fills, gap=0.004)
         if any(k["uncertainty_text"] for k in u["dims"]):
