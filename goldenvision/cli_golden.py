@@ -1,4 +1,4 @@
-"""Command-line tools for sealed golden packages: keys, verify, diff, sign.
+"""Command-line tools for sealed golden packages: keys, verify, diff, sign, detectability.
 
 The lead wires these into the ``goldenvision`` entry point with
 ``register_commands(app)``. Each command parses, calls the API, prints; errors are raised
@@ -131,6 +131,46 @@ def register_commands(app: typer.Typer) -> None:
         console = Console()
         for i, line in enumerate(d.lines()):
             console.print(line, style="bold" if i == 0 else None, markup=False, highlight=False)
+
+    @app.command("detectability")
+    def detectability_cmd(
+        pkg: Path = typer.Argument(..., help="The .golden package."),
+        area: Optional[float] = typer.Option(
+            None, "--area", min=0.0, help="Test this defect area (mm²) instead of each zone's min_area_mm2."),
+        sites: int = typer.Option(8, "--sites", min=1, max=64, help="Test sites per zone, kind and contrast."),
+        trust: Optional[list[Path]] = typer.Option(None, "--trust", help="Trusted keyring (repeatable)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """How small a defect each anomaly zone finds: spec-minimum spots and removals implanted into
+        the golden and scored like units (probability of detection per zone)."""
+        from .anomaly.detectability import detectability
+        from .pipeline import Inspector
+
+        golden = package.load_golden(_exists(pkg, "golden package"), trusted_keys=_trust(trust))
+        model = Inspector(golden).models.anomaly
+        res = detectability(model, golden.reference, n_sites=sites, area_mm2=area)
+        scale = model.scale_mm_per_px
+        warnings = {k: v.warning(scale) for k, v in res.items()} if scale else {}
+        if as_json:
+            typer.echo(json.dumps({"scale_mm_per_px": scale, "zones": {k: {**v.to_dict(), "warning": warnings.get(k)}
+                                                                       for k, v in res.items()}}, indent=1))
+            return
+        console = Console()
+        if not res:
+            console.print("no zone to test: the golden has no scale (mm per px) or no zone sets min_area_mm2")
+            return
+        table = Table(title=f"probability of detection at {scale:.4f} mm/px ({sites} sites per kind)")
+        for col in ("zone", "area mm²", "px across", "spots: POD by ΔL*", "spots found from", "part gone: POD"):
+            table.add_column(col)
+        for k, v in res.items():
+            table.add_row(k, f"{v.area_mm2:g}", f"{2 * v.radius_px:.1f}",
+                          ", ".join(f"{dl:g}: {100 * p:.0f} %" for dl, p in v.pod_spot.items()) or "-",
+                          "-" if v.spot_contrast_dl is None else f"ΔL* {v.spot_contrast_dl:g}",
+                          "-" if v.pod_gone is None else f"{100 * v.pod_gone:.0f} %")
+        console.print(table)
+        for w in warnings.values():
+            if w:
+                console.print(f"[yellow]warning[/yellow] {w}", highlight=False)
 
     @app.command("sign")
     def sign_cmd(

@@ -69,6 +69,8 @@ def main() -> int:
     ap.add_argument("--family", default="wallet", help="demo product family: wallet or a zoo family (label, part, ...)")
     ap.add_argument("--mode", default="station", choices=("station", "handheld"), help="station light box or hand-held")
     ap.add_argument("--repeat", type=int, default=10, help="repeated runs on one unit for latency")
+    ap.add_argument("--no-pod", action="store_true",
+                    help="skip the probability-of-detection self-test of each anomaly zone at the spec's minimum")
     ap.add_argument("--out", type=Path, default=Path("/tmp/gv-bench"))
     ap.add_argument("--anomaly-method", default="spec",
                     choices=["spec", "variation", "texture_variation", "patchcore", "padim", "texture"],
@@ -282,6 +284,15 @@ def main() -> int:
             print(f"  {k:<34} {by_type[k][0]:3d} / {by_type[k][1]:3d}")
     print(f"\nanomaly: unit AUROC {auroc(pos, neg):.3f} ({len(pos)} defective, {len(neg)} without defects); "
           f"injected defects found at their place {found}/{n_def}; units without defects flagged {good_flagged}/{len(neg)}")
+    if not args.no_pod:  # the spec's smallest defect implanted into the golden (goldenvision.anomaly.detectability)
+        from goldenvision.anomaly.detectability import detectability
+
+        pod = detectability(inspector.models.anomaly, golden.reference)
+        for k, v in pod.items():
+            spots = ", ".join(f"ΔL* {dl:g} {100 * p:.0f} %" for dl, p in v.pod_spot.items()) or "-"
+            gone = "-" if v.pod_gone is None else f"{100 * v.pod_gone:.0f} %"
+            print(f"  POD at the spec minimum, zone {k} ({v.area_mm2:g} mm², {2 * v.radius_px:.1f} px across): "
+                  f"spots {spots}; part gone {gone}")
 
     # --- verdicts ------------------------------------------------------------------------------
     conf: dict[tuple[str, str], int] = {}
