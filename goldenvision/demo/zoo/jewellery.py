@@ -29,7 +29,7 @@ import numpy as np
 from ..render import _Canvas, _noise_field, _rgb_from_l, _sdf_round_box
 from ..scene import lab_to_linear_srgb
 from .base import Family, ZooDefect, ZooUnit
-from .paint import seg_ends, soft_segment
+from .paint import seg_box, seg_ends, soft_segment
 
 __all__ = ["JewelleryFamily"]
 
@@ -106,7 +106,7 @@ class JewelleryFamily(Family):
         if d.kind == "scratch":
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.1
-            box = (min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r, max(p0[1], p1[1]) + r)
+            box = seg_box(p0, p1, r)
             return box, d.length_mm * d.width_mm + math.pi * (d.width_mm / 2) ** 2
         if d.kind == "missing_stone":
             x, y = _SMALL[d.index]

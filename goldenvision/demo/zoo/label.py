@@ -30,6 +30,7 @@ from .paint import (
     ean13_modules,
     mask_box_mm,
     paint_mask,
+    seg_box,
     seg_ends,
     soft_segment,
     text_mask,
@@ -151,7 +152,7 @@ class LabelFamily(Family):
         if d.kind == "smear":  # a smear lies where it was dragged, whatever the print offset
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.25  # soft rim
-            box = (min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r, max(p0[1], p1[1]) + r)
+            box = seg_box(p0, p1, r)
             return box, d.length_mm * d.width_mm + math.pi * (d.width_mm / 2) ** 2
         removed, box = self._removed(d)
         b = mask_box_mm(removed, box)
@@ -194,7 +195,7 @@ class LabelFamily(Family):
             d = defects["smear"]
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.3
-            rs, cs, X, Y = cv.roi((min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r, max(p0[1], p1[1]) + r))
+            rs, cs, X, Y = cv.roi(seg_box(p0, p1, r))
             # streaky drag: the opacity fades along the smear and varies across it
             t = np.clip(((X - p0[0]) * (p1[0] - p0[0]) + (Y - p0[1]) * (p1[1] - p0[1])) / (d.length_mm**2), 0.0, 1.0)
             streak = 0.8 + 0.2 * np.cos(2 * np.pi * ((Y - d.center_mm[1]) / 0.45))

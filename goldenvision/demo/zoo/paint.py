@@ -14,7 +14,7 @@ import numpy as np
 
 from ..render import _Canvas
 
-__all__ = ["MASK_PX_PER_MM", "text_mask", "paint_mask", "mask_box_mm", "ean13_modules"]
+__all__ = ["MASK_PX_PER_MM", "text_mask", "paint_mask", "mask_box_mm", "ean13_modules", "seg_box"]
 
 #: Resolution of the print masks.
 MASK_PX_PER_MM = 20.0
@@ -110,6 +110,12 @@ def soft_segment(x: np.ndarray, y: np.ndarray, p0: np.ndarray, p1: np.ndarray, h
     t = np.clip(((x - p0[0]) * d[0] + (y - p0[1]) * d[1]) / max(float(d @ d), 1e-12), 0.0, 1.0)
     dist = np.hypot(x - (p0[0] + t * d[0]), y - (p0[1] + t * d[1])) - half_w
     return np.clip(0.5 - dist / max(soft_mm, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def seg_box(p0: np.ndarray, p1: np.ndarray, r: float) -> tuple[float, float, float, float]:
+    """Bounding box (mm) of a segment ``p0``-``p1`` grown by ``r`` on every side."""
+    return (float(min(p0[0], p1[0]) - r), float(min(p0[1], p1[1]) - r), float(max(p0[0], p1[0]) + r),
+            float(max(p0[1], p1[1]) + r))
 
 
 def seg_ends(center: tuple[float, float], length: float, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 from ..render import _Canvas, _noise_field, _rgb_from_l, _sdf_round_box
 from ..scene import lab_to_linear_srgb
 from .base import Family, ZooDefect, ZooUnit
-from .paint import paint_mask, seg_ends, soft_segment, text_mask
+from .paint import paint_mask, seg_box, seg_ends, soft_segment, text_mask
 
 __all__ = ["PcbaFamily"]
 
@@ -203,7 +203,7 @@ class PcbaFamily(Family):
         if d.kind == "mask_scratch":
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.15
-            box = (min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r, max(p0[1], p1[1]) + r)
+            box = seg_box(p0, p1, r)
             return box, d.length_mm * d.width_mm
         if d.kind == "solder_bridge":
             p0, p1 = self._bridge_ends(d)
@@ -254,8 +254,7 @@ class PcbaFamily(Family):
             d = defects["mask_scratch"]
             p0, p1 = seg_ends(d.center_mm, d.length_mm, d.angle_deg)
             r = d.width_mm / 2 + 0.2
-            rs2, cs2, X2, Y2 = cv.roi((min(p0[0], p1[0]) - r, min(p0[1], p1[1]) - r, max(p0[0], p1[0]) + r,
-                                       max(p0[1], p1[1]) + r))
+            rs2, cs2, X2, Y2 = cv.roi(seg_box(p0, p1, r))
             scov = soft_segment(X2, Y2, p0, p1, d.width_mm / 2, 0.1) * np.float32(0.8)
             cv.paint(rs2, cs2, scov, lab_to_linear_srgb(_LAB_LAMINATE))
         gold = lab_to_linear_srgb(_LAB_GOLD)
