@@ -153,3 +153,15 @@ def test_a_print_in_its_place_keeps_the_alignment_accurate():
     out = check_print_on_body(find_round_body(golden), unit, content)
     assert out.ok, out.reason
     assert _centre_error(out.homography, pose) < 0.6
+
+
+def test_blank_or_tiny_photos_give_a_reason_not_a_crash():
+    assert isinstance(find_round_body(np.full((64, 64, 3), 128, np.uint8)), str)
+    assert isinstance(find_round_body(np.zeros((40, 50), np.uint8)), str)
+    refused = RegistrationResult(homography=np.eye(3), ok=False, rms_px=float("inf"), reason="x")
+    golden = find_round_body(_photo(_dish_plane(), np.eye(3), 0))
+    assert check_print_on_body(golden, np.zeros((H_PX, W_PX, 3), np.uint8), refused) is refused
+    # a unit photo without the dish: the body cannot be checked, so the alignment is not passed on
+    ok = RegistrationResult(homography=np.eye(3), ok=True, rms_px=0.1, method="test", reference_shape_hw=(H_PX, W_PX))
+    out = check_print_on_body(golden, np.full((H_PX, W_PX, 3), 90, np.uint8), ok)
+    assert out.ok is False and out.reason

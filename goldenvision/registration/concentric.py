@@ -226,6 +226,14 @@ def find_round_body(image: np.ndarray, *, ring: tuple[float, tuple[float, float,
     the golden's outline mapped by the unit's alignment, which may slide it along itself but
     puts it within a few px; the edges found there are the unit's own).
     """
+    try:
+        return _find_round_body(image, ring, outline)
+    except (cv2.error, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:  # odd content: no body
+        return f"no round body found ({type(exc).__name__}: {exc})"
+
+
+def _find_round_body(image: np.ndarray, ring: tuple[float, tuple[float, float, float]] | None,
+                     outline: tuple[float, float, float, float, float] | None) -> RoundBody | str:
     from .outline import _WORK_PX, silhouette  # the silhouette lives with the outline registration
 
     rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
