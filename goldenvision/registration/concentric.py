@@ -374,9 +374,9 @@ PRINT_SLACK_PX = 1.5
 
 
 def check_print_on_body(golden: RoundBody | None, unit_image: np.ndarray, reg: RegistrationResult) -> RegistrationResult:
-    """``reg`` re-aligned to the unit's round body (method ``"...+body"``; a print that moved on
-    the body stays moved in the warped image, for the anomaly stage to judge); ``reg`` itself when
-    the body does not align on its own but the print sits on it where the golden's does; else a
+    """``reg`` when the print it follows sits on the unit's body where the golden's does; else
+    ``reg`` re-aligned to the unit's round body (method ``"...+body"``; a print that moved on the
+    body stays moved in the warped image, for the anomaly stage to judge); else a
     refusal (``ok`` False, :attr:`RefusalCode.PRINT_MOVED`, or :attr:`RefusalCode.UNDETERMINED` when
     the unit's rings are not found) with the reason in words.
 
@@ -384,10 +384,11 @@ def check_print_on_body(golden: RoundBody | None, unit_image: np.ndarray, reg: R
     sliding the outline along itself (its perspective terms map a circle onto itself), so
     neither the content's fit nor the outline's says that anything moved. The unit's body
     centre (:func:`find_round_body`, its outline looked for where ``reg`` puts the golden's) is
-    taken onto the golden's by :func:`body_alignment`, kept when the unit's outline and ring then
-    lie on the golden's within ``PRINT_SLACK_PX`` RMS (their mean distance apart, a diameter off
-    size, excepted). Without that, ``reg``'s own image of the unit's centre must land on the
-    golden's within ``PRINT_SLACK_PX`` plus 3 sigma of the two centres and of the alignment. ``golden`` None (not a round product
+    mapped by ``reg``; within 3 sigma of the golden's (the two centres' and the alignment's
+    ``rms_px``) ``reg`` stands. Beyond, the unit is taken onto the golden's body by
+    :func:`body_alignment`, kept when the unit's outline and ring then lie on the golden's within
+    ``PRINT_SLACK_PX`` RMS (their mean distance apart, a diameter off size, excepted); without
+    that, ``reg`` stands only within ``PRINT_SLACK_PX`` plus 3 sigma. ``golden`` None (not a round product
     with a ring, or not found on the golden) returns ``reg`` unchanged, as does a refused ``reg``.
     """
     if golden is None or not reg.ok or reg.flow is not None:
@@ -406,12 +407,14 @@ def check_print_on_body(golden: RoundBody | None, unit_image: np.ndarray, reg: R
     scale = math.sqrt(abs(float(np.linalg.det(h[:2, :2]))))
     sigma = math.sqrt(golden.sigma_px ** 2 + (scale * unit.sigma_px) ** 2 + float(reg.rms_px) ** 2)
     tol = PRINT_SLACK_PX + 3.0 * sigma
+    if off <= 3.0 * sigma:  # the content alignment agrees with the body: it stands (it is the finer one)
+        return reg
     hb = body_alignment(golden, unit, h)
     misfit = None if hb is None else _body_misfit_px(golden, unit, hb)
     if hb is not None and misfit is not None and misfit <= PRINT_SLACK_PX:
-        # aligned to the body (its centre pinned by the rings, better than the print follows it:
-        # zoo ceramic hand-held, 0.23-0.31 px against 0.24-0.82 px); a print that moved on the body
-        # stays moved in the warped image, for the anomaly stage to judge
+        # aligned to the body (its centre pinned by the rings, better than a print that slid the
+        # outline along itself: zoo ceramic hand-held, 0.23-0.31 px against 0.60-5.13 px); a print
+        # that moved on the body stays moved in the warped image, for the anomaly stage to judge
         return replace(reg, homography=hb, method=f"{reg.method}+body", rms_px=float(math.sqrt(
             float(reg.rms_px) ** 2 + golden.sigma_px ** 2 + (scale * unit.sigma_px) ** 2)))
     if off <= tol:
@@ -421,4 +424,3 @@ def check_print_on_body(golden: RoundBody | None, unit_image: np.ndarray, reg: R
         f"outline and concentric ring) {off:.1f} px from the golden's (allowed {tol:.1f} px), and the body does "
         f"not align on its own (outline and ring misfit {misfit if misfit is not None else math.inf:.1f} px): "
         "review the unit"))
-    return reg
