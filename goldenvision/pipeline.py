@@ -35,6 +35,7 @@ from .measure import measure_dimensions
 from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
 from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
 from .registration import RegistrationModel, register, warp_to_reference
+from .registration.concentric import RoundBody, check_print_on_body, find_round_body
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     MAX_STORED_CAPTURES,
@@ -232,6 +233,7 @@ class Inspector:
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
+        self._round_body: RoundBody | str | None = None  # the golden's round body, found on first need
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
         golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
@@ -264,18 +266,26 @@ class Inspector:
         registration model restricted to the product area its spec's zones describe; when that
         area cannot pin this unit's pose (a flat zone under different light, say), the whole
         photo is tried once, with the same verification, and the first refusal stands if it
-        fails too."""
+        fails too. On a round product with a ring concentric with its outline, an alignment
+        that puts the print elsewhere on the body than the golden's is refused
+        (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
                        mask=m.product_mask)
         spec_area = m.registration.has_mask_ and (m.profile is None or m.profile.product_area_mm is None)
-        if reg.ok or not spec_area:
+        if not reg.ok and spec_area:
+            if self._whole_registration is None:
+                self._whole_registration = RegistrationModel.fit(self.golden.reference, mask=None)
+            retry = register(self.golden.reference, frame, method=m.registration_method,
+                             model=self._whole_registration, mask=None)
+            reg = retry if retry.ok else reg
+        if not reg.ok or m.registration_method in ("none", "outline"):
             return reg
-        if self._whole_registration is None:
-            self._whole_registration = RegistrationModel.fit(self.golden.reference, mask=None)
-        retry = register(self.golden.reference, frame, method=m.registration_method,
-                         model=self._whole_registration, mask=None)
-        return retry if retry.ok else reg
+        # a round product: the print the alignment follows must sit on the body where the golden's does
+        if self._round_body is None:
+            self._round_body = find_round_body(self.golden.reference)
+        body = self._round_body if isinstance(self._round_body, RoundBody) else None
+        return check_print_on_body(body, frame, reg)
 
     def _dimension_references(self, gray: np.ndarray, reg: RegistrationResult,
                               dims: list) -> tuple[dict[str, ReferenceFit], str]:

@@ -39,7 +39,8 @@ Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"`
    (RMS) position error of the worst reference corner in golden px, refused above 0.2 px.
 
 Hand-held photos and partial views: with a mask, the corner uncertainty is taken at the
-mask's bounding-box corners (the product, not the far background); keypoint inliers must
+vertices of the convex hull of the reference's edge points inside the mask (where the product
+is: a round dish's bounding-box corners lie 0.41 r outside it); keypoint inliers must
 spread over at least a third of the reference keypoints' own minor-axis spread (a thin part);
 a zoomed view vouched for by >= ``_ZOOM_MIN_INLIERS`` keypoint inliers may show only
 ``_MIN_EDGE_INSIDE_ZOOM`` of the reference's edge points; and when the golden's luminance

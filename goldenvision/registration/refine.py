@@ -66,21 +66,31 @@ class _Fine:
 
 
 def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
-    """(4, 2) corners, level ``lvl`` px, where the alignment's uncertainty is predicted: the
-    reference's corners, or with a mask the corners of the mask's bounding box (the product's
-    extent: a photo of a product on a table is judged on the product, not the far table)."""
+    """(n, 2) points, level ``lvl`` px, where the alignment's uncertainty is predicted.
+
+    Without a mask, the reference's four corners (the whole photo is the product). With a mask
+    (a product on a table), the vertices of the convex hull of the level's edge points: the
+    extent of the content the alignment is fitted to, which lies inside the mask. The error
+    of an affine map at a point is linear in the point, so its variance is a convex quadratic
+    and its maximum over the hull is taken at a vertex; for a round or oval product the
+    corners of the mask's bounding box lie 0.41 r outside it and would extrapolate a rotation's
+    uncertainty to places where nothing is judged. For a rectangular product the hull's
+    vertices are its corners, as before."""
     if not model.has_mask_:
         return _corners(_level_shape(model.shape_hw_, lvl))
-    box = getattr(model, "_extent_px", None)
-    if box is None:
-        ys, xs = np.nonzero(model.work_mask_)
-        f = 2.0**model.work_level_
-        h, w = model.shape_hw_
-        box = (max(0.0, xs.min() * f), max(0.0, ys.min() * f), min(w - 1.0, (xs.max() + 1) * f - 1),
-               min(h - 1.0, (ys.max() + 1) * f - 1)) if len(xs) else (0.0, 0.0, w - 1.0, h - 1.0)
-        object.__setattr__(model, "_extent_px", box)
-    x0, y0, x1, y1 = (v / 2.0**lvl for v in box)
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+    cache = getattr(model, "_extent_hull", None)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_extent_hull", cache)
+    hull = cache.get(lvl)
+    if hull is None:
+        pts = np.asarray(model.levels_[lvl]["pts"], np.float32).reshape(-1, 2)
+        if len(pts) >= 3:
+            hull = cv2.convexHull(pts.reshape(-1, 1, 2)).reshape(-1, 2).astype(np.float64)
+        else:  # no content to bound (the refinement refuses such a level anyway)
+            hull = _corners(_level_shape(model.shape_hw_, lvl))
+        cache[lvl] = hull
+    return hull
 
 
 def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
@@ -201,13 +211,13 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             cc = (_extent_corners(model, lvl) - _norm_mat(lvl_shape)[2]) / s
             du, dv = _dwarp_dp(cc[:, 0], cc[:, 1])
             with np.errstate(all="ignore"):
-                var = [np.trace((s * np.vstack([du[i, :n_par], dv[i, :n_par]])) @ cov
-                                @ (s * np.vstack([du[i, :n_par], dv[i, :n_par]])).T) for i in range(4)]
-            # 1 sigma: the RMS error of the worst corner (sqrt of the trace of its 2 x 2 covariance).
+                ju, jv = s * du[:, :n_par], s * dv[:, :n_par]
+                var = np.einsum("ij,jk,ik->i", ju, cov, ju) + np.einsum("ij,jk,ik->i", jv, cov, jv)
+            # 1 sigma: the RMS error of the worst corner or hull vertex (sqrt of the trace of its 2 x 2 covariance).
             # Measured on DeepPCB warps (scripts/bench_registration.py) the true worst-corner error
             # is about this at the median (neighbouring points' residuals are correlated, so the
             # plain Gauss-Newton sigma^2 (J^T W J)^-1 is not inflated further; it held as is)
-            std = 2.0**lvl * math.sqrt(max(max(var), 0.0)) if np.all(np.isfinite(var)) else math.inf
+            std = 2.0**lvl * math.sqrt(max(float(np.max(var)), 0.0)) if np.all(np.isfinite(var)) else math.inf
             worst_std = max(worst_std, std)
             if lvl == final and np.all(np.isfinite(cov)):
                 weak = np.linalg.eigh(cov)[1][:, -1]
@@ -330,7 +340,7 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
                                      f"correlation over the mask {ncc:.2f} < {min_ncc}")
     if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
         return h, fine, ncc, Refusal(RefusalCode.UNDETERMINED, (
-            f"alignment not determined by the content (predicted corner uncertainty "
+            f"alignment not determined by the content (predicted uncertainty over the product "
             f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"))
     if pairs is None:  # no feature inliers vouch for it: test the minimum itself
         refusal = _basin_check(model, mpyr, h, fine, affine)

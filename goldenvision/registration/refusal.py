@@ -44,6 +44,9 @@ class RefusalCode(str, enum.Enum):
     UNDETERMINED = "undetermined"
     #: A second, distinct alignment fits about as well (symmetric or repetitive part).
     AMBIGUOUS = "ambiguous"
+    #: The alignment follows a print that sits elsewhere on the product's body than on the
+    #: golden (a round product's outline slides along itself; :mod:`.concentric`).
+    PRINT_MOVED = "print_moved"
 
     def __str__(self) -> str:  # "undetermined", not "RefusalCode.UNDETERMINED"
         return self.value
