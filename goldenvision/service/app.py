@@ -368,6 +368,9 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         buf = bytearray()
         try:
             async for chunk in request.stream():
+                if not buf and len(chunk) >= _FEED_BYTES:  # a large chunk as it is, without two copies
+                    await run_in_threadpool(stream.feed, chunk)
+                    continue
                 buf += chunk
                 if len(buf) >= _FEED_BYTES:  # one hop to a worker thread per MiB, not per network chunk
                     await run_in_threadpool(stream.feed, bytes(buf))
