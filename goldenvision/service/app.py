@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.core import for_writing
+from ..store.models import Result, Unit
 
 from ..errors import GoldenVisionError
 from .auth import KeyInfo, RateLimiter, authenticate
@@ -367,6 +368,9 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
         buf = bytearray()
         try:
             async for chunk in request.stream():
+                if not buf and len(chunk) >= _FEED_BYTES:  # a large chunk as it is, without two copies
+                    await run_in_threadpool(stream.feed, chunk)
+                    continue
                 buf += chunk
                 if len(buf) >= _FEED_BYTES:  # one hop to a worker thread per MiB, not per network chunk
                     await run_in_threadpool(stream.feed, bytes(buf))
@@ -408,7 +412,12 @@ def create_app(db_url: str, data_dir: str | Path, *, scheduler: str | None = Non
     def lot_status(lot: Lot) -> dict[str, Any]:
         with Session(engine) as s:
             photos = s.scalars(select(LotPhoto).where(LotPhoto.lot_id == lot.lot_id).order_by(LotPhoto.id)).all()
-        scored = {r["image_sha256"]: r for r in store.results(lot=lot.lot_id, golden_id=lot.golden_id)}
+            # the columns the status shows, not store.results()' whole stored result and metrics:
+            # the lot page and API clients poll this while the lot is scored
+            q = (select(Unit.image_sha256, Result.verdict, Result.defect_class, Result.reasons)
+                 .join(Result, Result.unit_id == Unit.id)
+                 .where(Unit.lot == lot.lot_id, Unit.golden_id == lot.golden_id).order_by(Unit.id))
+            scored = {sha: {"verdict": v, "defect_class": dc, "reasons": list(rs or [])} for sha, v, dc, rs in s.execute(q)}
         units = []
         for p in photos:
             r = scored.get(p.image_sha256)
