@@ -242,12 +242,16 @@ def main() -> int:
 
     # --- dimensions ----------------------------------------------------------------------------
     dim_err: dict[str, list[float]] = {}
+    dim_z: dict[str, list[float]] = {}  # |error| / stated uncertainty, for the coverage check
     for p, r in zip(lot.unit_paths, results):
         t = units_truth[p.stem]
         for d in r.dimensions:
             true_mm = t["dimensions"].get(d.name)
             if true_mm is not None:
-                dim_err.setdefault(f"{d.name} [{d.reference}]", []).append(d.measured_mm - float(true_mm))
+                key = f"{d.name} [{d.reference}]"
+                dim_err.setdefault(key, []).append(d.measured_mm - float(true_mm))
+                if d.uncertainty_mm is not None and d.uncertainty_mm > 0:
+                    dim_z.setdefault(key, []).append(abs(d.measured_mm - float(true_mm)) / d.uncertainty_mm)
     if dim_err:
         print("\ndimension error, mm (measured - true):")
         allv = []
@@ -257,6 +261,19 @@ def main() -> int:
             print(f"  {k:<28} mean {v.mean():+.4f} rms {np.sqrt((v ** 2).mean()):.4f} max |e| {np.abs(v).max():.4f}")
         allv = np.asarray(allv)
         print(f"  {'all':<28} rms {np.sqrt((allv ** 2).mean()):.4f} max |e| {np.abs(allv).max():.4f}")
+    if dim_z:
+        # Coverage of the stated uncertainty u (one standard deviation): the fraction of readings
+        # with |error| <= k u should be about 68 % for k = 1 and 95 % for k = 2 if u is honest.
+        print("\ndimension uncertainty coverage (|e| <= k u; normal: 68 % at k=1, 95 % at k=2):")
+        allz: list[float] = []
+        for k, z in dim_z.items():
+            allz += z
+            za = np.asarray(z)
+            print(f"  {k:<28} n {za.size:3d} k=1 {np.mean(za <= 1):5.0%} k=2 {np.mean(za <= 2):5.0%} "
+                  f"rms |e|/u {np.sqrt((za ** 2).mean()):.2f}")
+        za = np.asarray(allz)
+        print(f"  {'all':<28} n {za.size:3d} k=1 {np.mean(za <= 1):5.0%} k=2 {np.mean(za <= 2):5.0%} "
+              f"rms |e|/u {np.sqrt((za ** 2).mean()):.2f}")
 
     # --- anomaly -------------------------------------------------------------------------------
     pos, neg, found, n_def = [], [], 0, 0
