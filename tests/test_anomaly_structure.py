@@ -9,8 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from goldenvision.anomaly.structure import structure_residual
+from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+from goldenvision.anomaly.structure import MIN_GOOD_UNITS, structure_residual
 from goldenvision.anomaly.variation import prepare, spread
+from goldenvision.spec import AnomalyZone
 
 SS = 8  # super-sampling
 H, W = 96, 128
@@ -95,3 +97,47 @@ def test_a_missing_or_moved_small_part_stands_out():
         assert _part_peak(z, k) > 10.0, (kw, _part_peak(z, k))
         others = [_part_peak(z, j) for j in range(len(PARTS)) if j != k]
         assert max(others) < 3.0, (kw, others)
+
+
+def test_focus_and_contrast_changes_stay_low():
+    golden = render()
+    soft = cv2.GaussianBlur(render(0.25, 0.0), (0, 0), 0.7)
+    z = _score(soft, golden)
+    assert z[4:-4, 4:-4].max() < 3.0, float(z.max())
+    sharp_golden = cv2.GaussianBlur(golden, (0, 0), 0.7)  # a soft golden mean, a sharp unit
+    z = _score(render(-0.25, 0.25), sharp_golden)
+    assert z[4:-4, 4:-4].max() < 3.0, float(z.max())
+    # gloss: the contrast of the board's structure around its mean is 1.5x
+    img = render(0.0, 0.25).astype(np.float32)
+    loc = cv2.GaussianBlur(img, (0, 0), 3.0)
+    glossy = np.clip(loc + 1.5 * (img - loc), 0, 255).astype(np.uint8)
+    z = _score(glossy, golden)
+    assert z[4:-4, 4:-4].max() < 3.0, float(z.max())
+
+
+def _lot(n: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [render(*rng.uniform(-0.4, 0.4, 2), tone=float(rng.uniform(0.9, 1.1)), noise=1.5, seed=seed * 100 + i)
+            for i in range(n)]
+
+
+def test_the_model_judges_structure_once_production_units_are_taught():
+    zone = AnomalyZone(name="board", min_area_mm2=0.5)
+    caps = _lot(3, 1)
+    m = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM)
+    off = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM, config=AnomalyConfig(structure_window_px=0.0))
+    missing = render(0.2, 0.1, noise=1.5, seed=9, missing=1)
+    # golden captures only (one physical unit): the variation model as it was
+    assert m.score(missing).score == off.score(missing).score
+    teach = _lot(MIN_GOOD_UNITS + 1, 2)
+    m.add_good(teach)
+    off.add_good(teach)
+    assert m.n_good_units_ == MIN_GOOD_UNITS + 1
+    r = m.score(missing)
+    assert r.score >= 1.0 and r.score > 1.5 * off.score(missing).score, (r.score, off.score(missing).score)
+    cx, cy = PARTS[1]
+    assert any(d.bbox[0] - 4 <= cx <= d.bbox[2] + 4 and d.bbox[1] - 4 <= cy <= d.bbox[3] + 4 for d in r.defects)
+    for good in _lot(4, 3):
+        assert m.score(good).score < 1.0
+    back = AnomalyModel.from_state(m.to_state())
+    assert back.n_good_units_ == m.n_good_units_ and back.score(missing).score == r.score
