@@ -49,6 +49,10 @@ class AnomalyConfig:
         smallest defect, at most ``4 * local_block_px``).
     local_trunc : float
         Truncation of the grey difference in the block cost (grey levels, 0-255).
+    structure_window_px : float
+        Smallest Gaussian window (sigma, px) sharing one local change (displacement, focus,
+        contrast) in the structure residual of ``variation`` zones (:mod:`.structure`), judged
+        once ``add_good`` has taught the model production units; 0 = off.
     exact_loo_max : int
         With up to this many captures the thresholds come from exact leave-one-out; with more,
         the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
@@ -109,6 +113,7 @@ class AnomalyConfig:
     local_shift_px: int = 3
     local_block_px: int = 48
     local_trunc: float = 32.0
+    structure_window_px: float = 2.0
     exact_loo_max: int = 12
     n_folds: int = 5
     merge_px: int = 0

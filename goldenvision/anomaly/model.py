@@ -94,6 +94,7 @@ class AnomalyModel:
         self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
+        self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -457,6 +458,7 @@ class AnomalyModel:
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
         masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
+        self.n_good_units_ += len(imgs)  # before scoring them: their held-out scores include the structure term
         feats = [ZF.input_features(self, im, self._erode(m) & (self.n_ > 0)) for im, m in zip(imgs, masks)] if self.uses_features else None
         held = self._cross_fitted_scores(feats, masks) if feats is not None else {}
         for i, (im, m) in enumerate(zip(imgs, masks)):
@@ -581,6 +583,7 @@ class AnomalyModel:
             "n": np.minimum(self.n_, 65535).astype(np.uint16),
             "mean": self.mean_.astype(np.float16),
             "std": np.sqrt(self.var_).astype(np.float16),
+            "n_good_units": int(self.n_good_units_),
         }
         if self.pc_bank_ is not None:
             st["pc_bank"] = self.pc_bank_.astype(np.float16)
@@ -615,6 +618,7 @@ class AnomalyModel:
             m.mean_ = np.asarray(state["mean"], np.float32)
             std = np.asarray(state["std"], np.float32)
             m.var_ = std * std
+            m.n_good_units_ = int(state.get("n_good_units", 0))
             if m.n_.shape != shape or m.mean_.shape != shape + (3,) or std.shape != shape + (3,):
                 raise ModelError(f"anomaly state: statistics do not match the golden frame {shape}")
             m._derive()

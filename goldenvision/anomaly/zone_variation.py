@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from ._zone import _Zone
+from .structure import structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, tolerance_band
 
 if TYPE_CHECKING:
@@ -344,6 +345,9 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
         _, hi = tolerance_band(model.mean_[sl] * g_hi, shift_px=model.config.shift_px)
         mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+    st = structure_zone_raw(model, z, u, g)  # what no small local displacement explains (:mod:`.structure`)
+    if st is not None:
+        np.maximum(zmap, st, out=zmap)
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
     if min_dl > 0:
         zmap *= np.clip(contrast_dl(u, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)

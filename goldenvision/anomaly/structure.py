@@ -1,0 +1,259 @@
+"""Structure residual: what no small local change of the golden explains (internal).
+
+The variation model (:mod:`.variation`) tolerates misregistration twice over, per pixel: a
+min/max band over ``±shift_px`` of the blurred golden mean and a spread term
+``grad_px · |∇mean|`` (dilated). On a structure only a few px across (an 0805 chip body of
+about 5 x 6 px at 4.8 px/mm), every pixel lies in the blurred edge of its neighbours: the edge
+term alone is ~13-20 grey levels at the body's centre where the statistical spread is ~4, so a
+whole part gone or moved is "explained" as misregistration, because each pixel may pick its
+own shift (issue 13, found on the zoo's ``pcba`` family).
+
+A genuine misregistration is one small displacement ``δ`` shared by a neighbourhood and
+predicts a signed difference ``u - E ≈ -∇E · δ`` (Lucas & Kanade, IJCAI 1981). Here the local
+model of a good unit also allows a focus change ``γ ∇²E`` and a contrast (gloss) change
+``α (E - Ē)``; per pixel the parameters are fitted over a Gaussian window by weighted least
+squares (channels whitened by their spread; a small ridge keeps flat or one-directional windows
+near 0, the aperture problem), one Gauss-Newton step for zones (``iterations=2`` resamples the
+golden at the first displacement and fits again: larger shifts, +35 % anomaly latency), bounded (``|δ| <= shift_px + grad_px``, ``|γ| <= 0.5`` px², ``-0.5 <= α <= 1``),
+removed, and the residual is judged against the zone's spread without its misregistration term.
+Only the Taylor remainder ``½ |∇²E| |δ|²`` is tolerated on top. A part that is gone or moved
+does not fit one small change of its surroundings and keeps its contrast; a unit shifted by a
+fraction of a pixel, noisier, softer, glossier or re-toned does not. The zone's raw score is the
+larger of this residual and the variation model's.
+
+Why only once production units are taught (``add_good``, :data:`MIN_GOOD_UNITS`): parts of one
+product also move against each other from unit to unit, and at such scales that motion is as
+large as a small part (the zoo's zipper: the chain's phase, ±0.3 mm = ±1.4 px at 4.8 px/mm, opens
+and closes the 2 px gap between the last tooth and the slider; an 0805 body is 4-5 px). The
+golden captures are re-photographs of one physical unit and cannot tell the two apart: with
+them alone the residual flagged 6 of 7 good zippers. Held-out scores of taught production units
+calibrate the zone's threshold to that motion, and their variance enters the spread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from ._zone import _Zone
+    from .model import AnomalyModel
+
+__all__ = ["MIN_GOOD_UNITS", "structure_residual", "structure_zone_raw"]
+
+#: Production units (``add_good``) a model needs before its ``variation`` zones judge structure:
+#: the golden captures are one physical unit and cannot show how far parts move against each
+#: other from unit to unit (see the module doc); the held-out scores of taught units can.
+MIN_GOOD_UNITS = 5
+
+#: Ridge of the normal equations (whitened units): keeps the parameters near 0 where the golden
+#: is flat or a window's structure is one-directional (the aperture problem).
+_RIDGE = 1e-2
+#: Bounds of the local blur change ``γ`` (px², ``u ≈ E + γ ∇²E``: a Gaussian blur of variance
+#: ``2 γ``): focus and the golden mean's own blur (an average of slightly misregistered captures
+#: is softer than any one of them) differ by up to about 1 px sigma either way.
+_BLUR_MAX = 0.5
+#: Bounds of the local contrast change ``α`` (``u ≈ E + α (E - Ē)``): gloss, a highlight's
+#: strength, a print's density; the structure may halve or double its contrast, not vanish.
+_CONTRAST_MIN, _CONTRAST_MAX = -0.5, 1.0
+
+
+def _grad(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gx = cv2.Sobel(a, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(a, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
+    return gx, gy
+
+
+def _blur_planes(planes: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+    """Gaussian blur of 2-D float32 planes, four at a time (one OpenCV call per 4 planes)."""
+    out: list[np.ndarray] = []
+    for i in range(0, len(planes), 4):
+        grp = planes[i:i + 4]
+        if len(grp) == 1:
+            out.append(cv2.GaussianBlur(grp[0], (0, 0), sigma, borderType=cv2.BORDER_REFLECT))
+            continue
+        pad = grp + [grp[-1]] * (4 - len(grp)) if len(grp) == 2 else grp
+        b = cv2.GaussianBlur(np.dstack(pad), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        out += [np.ascontiguousarray(b[..., k]) for k in range(len(grp))]
+    return out
+
+
+def _solve_spd(a: list[list[np.ndarray]], b: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-pixel solution of ``A p = b`` for symmetric positive definite ``A`` (n x n planes,
+    only ``a[i][j]`` with ``j <= i`` read), by an elementwise Cholesky factorisation."""
+    n = len(b)
+    low: list[list[np.ndarray]] = [[np.empty(0, np.float32)] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            acc = a[i][j].copy()
+            for k in range(j):
+                acc -= low[i][k] * low[j][k]
+            if i == j:
+                low[i][i] = np.sqrt(np.maximum(acc, np.float32(1e-12)))
+            else:
+                acc /= low[j][j]
+                low[i][j] = acc
+    y: list[np.ndarray] = []
+    for i in range(n):
+        acc = b[i].copy()
+        for k in range(i):
+            acc -= low[i][k] * y[k]
+        y.append(acc / low[i][i])
+    x: list[np.ndarray] = [np.empty(0, np.float32)] * n
+    for i in reversed(range(n)):
+        acc = y[i].copy()
+        for k in range(i + 1, n):
+            acc -= low[k][i] * x[k]
+        x[i] = acc / low[i][i]
+    return x
+
+
+def structure_residual(
+    golden: np.ndarray,
+    unit: np.ndarray,
+    inv_spread: np.ndarray,
+    *,
+    window_sigma_px: float,
+    max_shift_px: float,
+    iterations: int = 2,
+) -> np.ndarray:
+    """Per-pixel z of the unit after the locally best small change of the golden.
+
+    The local model of a good unit is ``u ≈ E - ∇E · δ + γ ∇²E + α (E - Ē)`` (per pixel
+    over a Gaussian window of sigma ``window_sigma_px``; ``Ē`` the golden's mean over that
+    window): a displacement ``δ`` (misregistration, placement), a blur change ``γ`` (focus)
+    and a contrast change ``α`` (gloss), shared by the three channels and the window. The
+    parameters are fitted by weighted least squares (each channel whitened by its spread),
+    bounded (``|δ| <= max_shift_px``, ``|γ| <= 0.5`` px², ``-0.5 <= α <= 1``; a vector out of
+    bounds is scaled back into them), and removed.
+
+    Parameters
+    ----------
+    golden : ndarray, shape (h, w, 3), float32
+        Prepared golden mean in the unit's colours (0-255).
+    unit : ndarray, shape (h, w, 3), float32
+        Prepared unit (0-255).
+    inv_spread : ndarray, shape (h, w, 3), float32
+        1 / statistical spread per channel (no misregistration term); 0 = no data.
+    window_sigma_px : float, keyword-only
+        Gaussian sigma (px) of the neighbourhood that shares one set of parameters (> 0).
+    max_shift_px : float, keyword-only
+        Largest displacement (px) accepted as misregistration.
+
+    Returns
+    -------
+    ndarray, shape (h, w), float32, >= 0
+        ``max_c max(|u - model| - ½ |∇²E| |δ|², 0) / spread`` (the Taylor remainder of the
+        displacement is tolerated).
+    """
+    s = max(float(window_sigma_px), 0.5)
+    h, w = golden.shape[:2]
+    cur = golden
+    dx_tot = dy_tot = None
+    for it in range(max(1, int(iterations))):
+        gx, gy = _grad(cur)
+        lap = cv2.Laplacian(cur, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+        hp = cur - cv2.GaussianBlur(cur, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+        d = unit - cur
+        basis = [-gx, -gy, lap, hp]
+        p = _fit(basis, d, inv_spread, s)
+        if dx_tot is not None:  # total displacement bounded: the increment is what is left of it
+            tx, ty = dx_tot + p[0], dy_tot + p[1]
+            r = np.sqrt(tx * tx + ty * ty)
+            f = np.minimum(np.float32(1.0), np.float32(max_shift_px) / np.maximum(r, np.float32(1e-6)))
+            p[0], p[1] = tx * f - dx_tot, ty * f - dy_tot
+        f = _bound_factor(p, np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf))
+        p = [pk * f for pk in p]
+        if it + 1 < iterations:
+            # Gauss-Newton: move the golden by the displacement found, fit again around it
+            dx_tot = p[0] if dx_tot is None else dx_tot + p[0]
+            dy_tot = p[1] if dy_tot is None else dy_tot + p[1]
+            gxx, gyy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            cur = cv2.remap(golden, gxx - dx_tot, gyy - dy_tot, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            continue
+        e = d
+        for pk, j in zip(p, basis):
+            e -= j * pk[..., None]
+        r2 = (p[0] * p[0] + p[1] * p[1])[..., None]
+        e = np.abs(e) - np.float32(0.5) * np.abs(lap) * r2
+        np.maximum(e, 0.0, out=e)
+        e *= inv_spread
+        c0, c1, c2 = cv2.split(e)
+        return cv2.max(cv2.max(c0, c1), c2)
+    raise AssertionError("unreachable")
+
+
+def _fit(basis: list[np.ndarray], d: np.ndarray, inv_spread: np.ndarray, s: float) -> list[np.ndarray]:
+    """Per-pixel weighted least-squares parameters of ``d ≈ sum_k p_k J_k`` over a Gaussian window."""
+    # channel-first planes: the sums over the three channels add contiguous planes (numpy's
+    # reduction over a trailing axis of 3 is ~10x slower)
+    jw = [np.ascontiguousarray(np.moveaxis(j * inv_spread, 2, 0)) for j in basis]
+    dw = np.ascontiguousarray(np.moveaxis(d * inv_spread, 2, 0))
+    n = len(jw)
+
+    def csum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+    planes = [csum(jw[i], jw[j]) for i in range(n) for j in range(i + 1)]
+    planes += [csum(jw[i], dw) for i in range(n)]
+    planes = _blur_planes(planes, s)
+    a: list[list[np.ndarray]] = [[np.empty(0, np.float32)] * n for _ in range(n)]
+    k = 0
+    for i in range(n):
+        for j in range(i + 1):
+            a[i][j] = planes[k]
+            k += 1
+        a[i][i] = a[i][i] + np.float32(_RIDGE)
+    return _solve_spd(a, planes[k:])
+
+
+def _bound_factor(p: list[np.ndarray], max_shift: np.float32) -> np.ndarray:
+    """One factor per pixel that scales the parameter vector into its bounds (its direction is the fit's)."""
+    eps = np.float32(1e-6)
+    r = np.sqrt(p[0] * p[0] + p[1] * p[1])
+    f = np.minimum(np.float32(1.0), max_shift / np.maximum(r, eps))
+    f = np.minimum(f, np.float32(_BLUR_MAX) / np.maximum(np.abs(p[2]), eps))
+    return np.minimum(f, np.where(p[3] > 0, np.float32(_CONTRAST_MAX) / np.maximum(p[3], eps),
+                                  np.float32(-_CONTRAST_MIN) / np.maximum(-p[3], eps)))
+
+
+def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units), or None
+    when off (``structure_window_px`` 0, fewer than :data:`MIN_GOOD_UNITS` production units taught,
+    or not a ``variation`` zone: ``texture_variation`` is
+    low-passed, and a zone whose spread is floored by a unit-to-unit texture, a textile's weave,
+    has no fine structure that every unit shares).
+
+    The golden is taken in the unit's colours (``g``: the zone's gain field, (3,) or (h, w, 3)),
+    and judged against the zone's own spread less its misregistration term
+    (``grad_px · |∇mean|``, :func:`.variation.spread`): the statistical variance, the absolute
+    and relative floors and any texture floor stay, in the unit's colours as in
+    :func:`.zone_variation.variation_raw`. The shared displacement's window is a Gaussian of
+    sigma ``max(structure_window_px, side / 4)`` (``side`` of the zone's smallest defect, as the
+    evidence's aggregation), and ``|δ| <= shift_px + grad_px`` (the misregistration the
+    variation model tolerates).
+    """
+    c = model.config
+    win = float(getattr(c, "structure_window_px", 0.0) or 0.0)
+    if (win <= 0 or z.method != "variation" or z.spec.name in getattr(model, "tex_sd_", {})
+            or getattr(model, "n_good_units_", 0) < MIN_GOOD_UNITS):
+        return None
+    x0, y0, x1, y1 = z.bbox
+    sl = (slice(y0, y1), slice(x0, x1))
+    mean = model.mean_[sl]
+    inv = model.inv_spread_[sl]
+    gx, gy = _grad(mean)
+    g2 = cv2.dilate(gx * gx + gy * gy, np.ones((3, 3), np.uint8))  # as spread()
+    a2 = np.float32(c.abs_floor**2)
+    with np.errstate(divide="ignore"):
+        s2 = np.reciprocal(inv * inv)  # inf where the golden has no sample
+    s2 -= np.float32(c.grad_px**2) * g2
+    np.maximum(s2, a2, out=s2)
+    gg = np.asarray(g, np.float32) ** 2
+    s2 = gg * (s2 - a2) + np.maximum(gg, np.float32(1.0)) * a2
+    inv_u = np.reciprocal(np.sqrt(s2))
+    sigma = max(win, model.aggregate_sigma_px(z))
+    return structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
+                              window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1)
