@@ -18,6 +18,12 @@ board. The library's map is spread over the extent of a smallest defect
 (``goldenvision.anomaly.regions.support_map``) for that reason, on every product.
 The rest of this docstring describes the older stage-level protocol (the default without
 ``--api``), which calls ``AnomalyModel`` directly and grows the boxes.
+    .venv/bin/python scripts/bench_anomaly.py --api --first 0 --pairs 100 --no-speed --errors /tmp/x.json
+
+``--errors [FILE]`` (with ``--api``) lists, per pair, each missed ground-truth box (its DeepPCB
+class from the annotation's 5th column, its size) and each false box with a cause, then totals
+per cause (``classify_errors``); the evidence map before the spread and the regions the
+``min_area_mm2`` rule dropped are read by wrapping the model's ``find_defects`` for the run.
     .venv/bin/python scripts/bench_anomaly.py --speed-only --no-speed --large   # 12 MP, a 0.5 mm defect
 
 Nothing is trained on defects: each pair's model is fitted on its template alone (the model
@@ -256,6 +262,182 @@ def region_scores(preds: list[np.ndarray], gts: list[np.ndarray], kind: str, px:
     return tp, sum(len(p) for p in preds), sum(len(g) for g in gts)
 
 
+DEEPPCB_CLASSES = {1: "open", 2: "short", 3: "mousebite", 4: "spur", 5: "copper", 6: "pin-hole"}
+#: Causes, in the order they are tested (the first that applies is reported).
+MISS_CAUSES = ("faint (below threshold)", "dropped by area rule", "merged with another", "split",
+               "box size mismatch (IoU too low)", "other")
+FALSE_CAUSES = ("frame edge", "merged with another", "split", "box size mismatch (IoU too low)",
+                "registration residual / shifted copper", "unexplained change")
+
+
+def read_classes(path: Path) -> list[int]:
+    """The 5th column (DeepPCB class) of each box line; 0 when absent."""
+    out = []
+    for line in path.read_text().split("\n"):
+        parts = line.replace(",", " ").split()
+        if len(parts) >= 4:
+            out.append(int(float(parts[4])) if len(parts) >= 5 else 0)
+    return out
+
+
+def match_pairs(pred: np.ndarray, gt: np.ndarray, thr: float = 0.33) -> dict[int, int]:
+    """Greedy one-to-one matching by descending IoU (as ``match_flags``): {pred index: gt index}."""
+    m = iou_matrix(pred, gt)
+    out: dict[int, int] = {}
+    while m.size and m.max() > thr:
+        i, j = np.unravel_index(np.argmax(m), m.shape)
+        out[int(i)] = int(j)
+        m[i, :] = -1
+        m[:, j] = -1
+    return out
+
+
+class CaptureRegions:
+    """Bench instrumentation for ``--errors``: wraps the anomaly model's ``find_defects`` so each
+    call's evidence map is kept, and the regions the same call gives without the zone's
+    ``min_area_mm2`` rule (what the area rule dropped). Nothing the user sees is changed."""
+
+    def __init__(self) -> None:
+        import goldenvision.anomaly.model as am
+
+        self._mod = am
+        self._orig = am.find_defects
+        self.calls: list[tuple[np.ndarray, np.ndarray, list]] = []
+
+    def __enter__(self) -> "CaptureRegions":
+        orig = self._orig
+
+        def wrapped(norm_map, zone_mask, zone, **kw):
+            out = orig(norm_map, zone_mask, zone, **kw)
+            no_area = orig(norm_map, zone_mask, zone.model_copy(update={"min_area_mm2": 0.0}), **kw)
+            self.calls.append((norm_map.copy(), zone_mask.copy(), no_area))
+            return out
+
+        self._mod.find_defects = wrapped
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._mod.find_defects = self._orig
+
+    def evidence(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(max of the zones' evidence maps, boxes found without the area rule)."""
+        ev = np.zeros(shape, np.float32)
+        boxes = []
+        for norm, mask, no_area in self.calls:
+            np.maximum(ev, np.where(mask, norm, 0), out=ev)
+            boxes += [d.bbox for d in no_area]
+        return ev, np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def shift_explained(temp: np.ndarray, test: np.ndarray, box: np.ndarray, max_shift: int = 3) -> bool:
+    """True when the grey difference inside ``box`` mostly (>= 60 %) disappears once the test is
+    shifted by at most ``max_shift`` px: the box shows content that moved, not content that changed."""
+    a = cv2.cvtColor(temp, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    b = cv2.cvtColor(test, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = a.shape
+    x1, y1, x2, y2 = (int(v) for v in box)
+    x1, y1 = max(x1, max_shift), max(y1, max_shift)
+    x2, y2 = min(x2, w - max_shift), min(y2, h - max_shift)
+    if x2 <= x1 or y2 <= y1:
+        return False
+    ref = a[y1:y2, x1:x2]
+    d0 = float(np.abs(b[y1:y2, x1:x2] - ref).sum())
+    if d0 <= 0:
+        return False
+    best = min(float(np.abs(b[y1 + dy:y2 + dy, x1 + dx:x2 + dx] - ref).sum())
+               for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1))
+    return best <= 0.4 * d0
+
+
+def classify_errors(pred: np.ndarray, gt: np.ndarray, classes: list[int], evidence: np.ndarray,
+                    no_area: np.ndarray, temp: np.ndarray, test: np.ndarray, edge_px: int = 3) -> dict:
+    """Each missed ground-truth box and each false box of one pair with its cause.
+
+    Misses: ``faint`` when the evidence (the zones' maps before the spread, 1.0 = threshold)
+    stays below 1.0 inside the box; ``dropped by area rule`` when it reaches 1.0 but no reported
+    box overlaps it and a region found without ``min_area_mm2`` does; ``merged`` when an
+    overlapping reported box also overlaps another ground-truth box; ``split`` when two or more
+    reported boxes overlap it; otherwise ``box size mismatch``. False boxes: ``frame edge`` when
+    the box touches the frame (within ``edge_px``); then merged / split / size mismatch when it
+    overlaps a ground-truth box; else ``shifted copper`` when a shift of at most 3 px explains
+    the difference inside it (:func:`shift_explained`), else ``unexplained change``."""
+    h, w = evidence.shape
+    pairs = match_pairs(pred, gt)
+    matched_gt = set(pairs.values())
+    ov = iou_matrix(pred, gt) > 0  # (n_pred, n_gt) any overlap
+    ov_na = iou_matrix(no_area, gt) > 0
+    misses, falses = [], []
+    for j in range(len(gt)):
+        if j in matched_gt:
+            continue
+        x1, y1, x2, y2 = (int(v) for v in gt[j])
+        peak = float(evidence[max(y1, 0):y2, max(x1, 0):x2].max(initial=0.0))
+        over = np.nonzero(ov[:, j])[0]
+        if peak < 1.0:
+            cause = MISS_CAUSES[0]
+        elif len(over) == 0:
+            cause = MISS_CAUSES[1] if ov_na[:, j].any() else MISS_CAUSES[5]
+        elif any(ov[i].sum() >= 2 for i in over):
+            cause = MISS_CAUSES[2]
+        elif len(over) >= 2:
+            cause = MISS_CAUSES[3]
+        else:
+            cause = MISS_CAUSES[4]
+        best = float(iou_matrix(gt[j : j + 1], pred).max(initial=0.0))
+        misses.append({"box": [x1, y1, x2, y2], "class": DEEPPCB_CLASSES.get(classes[j], str(classes[j])),
+                       "size": [x2 - x1, y2 - y1], "peak": round(peak, 3), "best_iou": round(best, 3),
+                       "cause": cause})
+    for i in range(len(pred)):
+        if i in pairs:
+            continue
+        x1, y1, x2, y2 = (int(v) for v in pred[i])
+        over = np.nonzero(ov[i])[0]
+        if x1 <= edge_px or y1 <= edge_px or x2 >= w - edge_px or y2 >= h - edge_px:
+            cause = FALSE_CAUSES[0]
+        elif len(over) >= 2:
+            cause = FALSE_CAUSES[1]
+        elif len(over) == 1 and ov[:, over[0]].sum() >= 2:
+            cause = FALSE_CAUSES[2]
+        elif len(over) == 1:
+            cause = FALSE_CAUSES[3]
+        elif shift_explained(temp, test, pred[i]):
+            cause = FALSE_CAUSES[4]
+        else:
+            cause = FALSE_CAUSES[5]
+        falses.append({"box": [x1, y1, x2, y2], "size": [x2 - x1, y2 - y1], "cause": cause})
+    return {"misses": misses, "falses": falses}
+
+
+def print_errors(per_pair: list[dict]) -> None:
+    miss_tot: Counter[str] = Counter()
+    false_tot: Counter[str] = Counter()
+    miss_cls: Counter[tuple[str, str]] = Counter()
+    lines = []
+    for rec in per_pair:
+        if not rec["misses"] and not rec["falses"]:
+            continue
+        lines.append(f"  {rec['pair']}:")
+        for m in rec["misses"]:
+            miss_tot[m["cause"]] += 1
+            miss_cls[(m["class"], m["cause"])] += 1
+            lines.append(f"    missed {m['class']:9s} {m['size'][0]:3d}x{m['size'][1]:<3d} at {tuple(m['box'])}: "
+                         f"{m['cause']} (peak {m['peak']:.2f}, best IoU {m['best_iou']:.2f})")
+        for fb in rec["falses"]:
+            false_tot[fb["cause"]] += 1
+            lines.append(f"    false {fb['size'][0]:3d}x{fb['size'][1]:<3d} at {tuple(fb['box'])}: {fb['cause']}")
+    print("errors per pair (missed ground-truth boxes with their class, false boxes):")
+    print("\n".join(lines) if lines else "  none")
+    print(f"missed boxes by cause ({sum(miss_tot.values())}): " +
+          ", ".join(f"{c} {miss_tot[c]}" for c in MISS_CAUSES if miss_tot[c]))
+    by_cls: dict[str, Counter[str]] = {}
+    for (cls, cause), n in miss_cls.items():
+        by_cls.setdefault(cls, Counter())[cause] += n
+    for cls, cnt in sorted(by_cls.items()):
+        print(f"  {cls}: " + ", ".join(f"{c} {cnt[c]}" for c in MISS_CAUSES if cnt[c]))
+    print(f"false boxes by cause ({sum(false_tot.values())}): " +
+          ", ".join(f"{c} {false_tot[c]}" for c in FALSE_CAUSES if false_tot[c]))
+
+
 def bench_deeppcb(args: argparse.Namespace) -> None:
     pairs = read_pairs(DATA)
     if args.pairs and args.pairs < len(pairs):
@@ -418,17 +600,28 @@ def bench_deeppcb_api(args: argparse.Namespace) -> None:
     preds, gts, pos, neg = [], [], [], []
     rng = np.random.default_rng(1)
     t_seal, t_insp = [], []
+    errors: list[dict] = []
     for temp_p, test_p, ann_p in pairs:
         t0 = time.perf_counter()
         golden = gv.seal([str(temp_p)], spec)
         t1 = time.perf_counter()
-        res = gv.inspect(str(test_p), golden)
+        if args.errors is None:
+            res = gv.inspect(str(test_p), golden)
+        else:
+            with CaptureRegions() as cap:
+                res = gv.inspect(str(test_p), golden)
         t2 = time.perf_counter()
         t_seal.append(t1 - t0)
         t_insp.append(t2 - t1)
         gt = read_boxes(ann_p)
         preds.append(np.asarray([d.bbox for d in res.defects], np.float64).reshape(-1, 4))
         gts.append(gt)
+        if args.errors is not None:
+            ev, no_area = cap.evidence(res.anomaly_map.shape)
+            temp = cv2.cvtColor(cv2.imread(str(temp_p)), cv2.COLOR_BGR2RGB)
+            test = cv2.cvtColor(cv2.imread(str(test_p)), cv2.COLOR_BGR2RGB)
+            rec = classify_errors(preds[-1], gt, read_classes(ann_p), ev, no_area, temp, test)
+            errors.append({"pair": test_p.name, **rec})
         amap = res.anomaly_map
         lab = np.zeros(amap.shape, bool)
         for x1, y1, x2, y2 in gt.astype(int):
@@ -449,6 +642,13 @@ def bench_deeppcb_api(args: argparse.Namespace) -> None:
         p2, r2, f2 = prf(*region_scores(preds, gts, kind, px))
         print(f"    for reference, {label}: P {p2:.3f} R {r2:.3f} F {f2:.3f}")
     print(f"  seal median {1000 * statistics.median(t_seal):.0f} ms, inspect median {1000 * statistics.median(t_insp):.0f} ms")
+    if args.errors is not None:
+        print_errors(errors)
+        if args.errors:
+            import json
+
+            Path(args.errors).write_text(json.dumps(errors, indent=1))
+            print(f"errors written to {args.errors}")
 
 
 def synthetic_board(h: int, w: int, seed: int) -> np.ndarray:
@@ -561,6 +761,9 @@ def main() -> None:
     ap.add_argument("--api-registration", default="none", help="spec registration with --api")
     ap.add_argument("--api-min-area-mm2", type=float, default=0.05, help="zone min_area_mm2 with --api")
     ap.add_argument("--api-method", default="auto", help="anomaly zone method with --api (auto = library default)")
+    ap.add_argument("--errors", nargs="?", const="", default=None, metavar="FILE",
+                    help="with --api: list each missed ground-truth box (class, size) and each false box with "
+                         "its cause, totals per cause; FILE = also write them as JSON")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--large", action="store_true", help="also the 12 MP tiling check")

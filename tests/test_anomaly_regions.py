@@ -116,3 +116,38 @@ def test_two_defects_joined_by_faint_evidence_are_two_boxes():
     assert len(out) == 2
     centres = sorted((d.bbox[0] + d.bbox[2]) / 2 for d in out)
     assert centres[0] == pytest.approx(36, abs=2) and centres[1] == pytest.approx(156, abs=2)
+
+
+def test_evidence_only_at_the_frame_edge_seeds_no_defect_and_the_map_agrees():
+    """Within 2 sigma of the photo's frame the aggregation window lies partly outside the image
+    (content cut by the frame, reflected at the border): evidence peaking only there is
+    extrapolated, so it seeds no region and the map the user reads stays below 1.0 there."""
+    from goldenvision.anomaly.regions import support_map
+
+    scale, side = 0.1, 12
+    sigma = side / 4.0
+    zone = AnomalyZone(name="z", min_area_mm2=(side * scale) ** 2)
+    m = np.zeros((100, 160), np.float32)
+    m[20:60, 0:4] = 2.5  # a strip along the left frame, inside the 6 px band
+    m = cv2.GaussianBlur(m, (0, 0), 1.0)
+    m[20:60, 0:4] = 2.5
+    mask = np.ones(m.shape, bool)
+    assert m[:, 6:].max() < 1.0 <= m.max()
+    assert find_defects(m, mask, zone, scale_mm_per_px=scale, low=0.5, blur_sigma_px=sigma) == []
+    assert support_map(m, mask, 4 * sigma).max() < 1.0
+    # without aggregation (feature zones) nothing changes: the strip is a region
+    assert len(find_defects(m, mask, zone, scale_mm_per_px=scale, low=0.5)) == 1
+
+
+def test_a_defect_reaching_into_the_frame_band_is_found_and_its_box_reaches_the_frame():
+    from goldenvision.anomaly.regions import support_map
+
+    scale, side = 0.1, 12
+    sigma = side / 4.0
+    zone = AnomalyZone(name="z", min_area_mm2=(side * scale) ** 2)
+    m = _blurred_square((80, 120), 0, 30, 14, sigma, 3.0)  # cut by the left frame
+    mask = np.ones(m.shape, bool)
+    (d,) = find_defects(m, mask, zone, scale_mm_per_px=scale, low=0.5, blur_sigma_px=sigma)
+    assert d.bbox[0] == 0 and 28 <= (d.bbox[1] + d.bbox[3]) / 2 <= 46
+    sm = support_map(m, mask, 4 * sigma)
+    assert sm[30:44, 0:6].min() >= 1.0  # the map reaches 1.0 where the box is

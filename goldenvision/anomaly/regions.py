@@ -77,10 +77,20 @@ def find_defects(
         Sorted by descending peak score; bbox ``(x1, y1, x2, y2)`` golden px, x2/y2 exclusive.
     """
     high = (norm_map >= 1.0) & zone_mask
+    reach = int(round(2.0 * blur_sigma_px))
+    if reach >= 1 and min(high.shape) > 2 * reach:
+        # A region is seeded only where the aggregation window (its 2-sigma support) lies inside
+        # the photo: within that band of the frame the window is partly outside the image, so the
+        # evidence there is extrapolated (content cut by the frame, reflected at the border), not
+        # measured. A defect reaching into the band is still found from its inner part and its
+        # region still extends into the band through the hysteresis below.
+        high[:reach, :] = False
+        high[-reach:, :] = False
+        high[:, :reach] = False
+        high[:, -reach:] = False
     if not high.any():
         return []
     hot = (norm_map >= low) & zone_mask
-    reach = int(round(2.0 * blur_sigma_px))
     if reach >= 1 and low < 1.0:  # evidence below threshold joins only within the aggregation's support
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
         hot &= cv2.dilate(high.astype(np.uint8), k) > 0
@@ -207,8 +217,17 @@ def support_map(norm_map: np.ndarray, zone_mask: np.ndarray, side_px: float) -> 
     r = int(round(side_px))
     if r < 1 or not norm_map.any():
         return norm_map
+    src = norm_map
+    band = int(round(side_px / 2.0))  # 2 sigma of the aggregation (sigma = side / 4): see find_defects
+    if band >= 1 and min(src.shape) > 2 * band:
+        # no defect is seeded in the frame band (find_defects): there the map stays below 1.0
+        below = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
+        src = norm_map.copy()
+        for sl in ((slice(0, band), slice(None)), (slice(-band, None), slice(None)),
+                   (slice(None), slice(0, band)), (slice(None), slice(-band, None))):
+            np.minimum(src[sl], below, out=src[sl])
     k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)  # rectangular: separable, O(1) per pixel
-    out = cv2.dilate(norm_map, k, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    out = cv2.dilate(src, k, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return np.where(zone_mask, out, np.float32(0)).astype(np.float32)
 
 
