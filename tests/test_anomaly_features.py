@@ -156,3 +156,23 @@ def test_a_clipped_specular_spot_is_no_evidence_but_a_stain_still_is(monkeypatch
     assert model.score(stain).score >= 1.0
     monkeypatch.setattr(ZF, "CLIP_LEVEL", 256)  # without the clip mask the glint was a defect
     assert AnomalyModel.fit(caps, [zone], config=cfg).score(glint).score >= 1.0
+
+
+@pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
+def test_a_mirrored_margin_gives_edge_cells_mirrored_context_not_zero_padding():
+    from goldenvision.anomaly import get_backbone
+    from goldenvision.errors import ImageError
+
+    bb = get_backbone()
+    img = _grain(192, 256, 3)
+    plain = bb.features(img, tile_px=1024)
+    framed = bb.features(img, tile_px=1024, margin_px=32)
+    assert framed.shape == plain.shape == (24, 32, 152)
+    # the same as running the backbone on the explicitly mirrored image and cropping 4 cells
+    ref = bb.features(np.pad(img, ((32, 32), (32, 32), (0, 0)), mode="reflect"), tile_px=1024)[4:-4, 4:-4]
+    assert np.allclose(framed, ref, atol=1e-5)
+    # inside, far from the frame, the margin changes little; at the frame edge it is what differs
+    d = np.abs(framed - plain).mean(axis=-1)
+    assert d[0].mean() > 3 * d[10:14, 12:20].mean()
+    with pytest.raises(ImageError, match="margin_px"):
+        bb.features(img, margin_px=10)

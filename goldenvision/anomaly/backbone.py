@@ -106,12 +106,15 @@ class Backbone:
         out = self._sess.run(None, {"image": np.ascontiguousarray(x)})[0]
         return out[0].transpose(1, 2, 0)
 
-    def features(self, image: np.ndarray, *, tile_px: int = 512, overlap_px: int = 96) -> np.ndarray:
+    def features(self, image: np.ndarray, *, tile_px: int = 512, overlap_px: int = 96, margin_px: int = 0) -> np.ndarray:
         """Features of an image of any size, tiled with overlap.
 
         The image is padded (reflect) to a multiple of 16; tiles of ``tile_px`` overlap by
         ``overlap_px`` and each keeps only its centre, so seams do not see the zero padding
-        of the convolutions.
+        of the convolutions. With ``margin_px`` the image is first mirrored outwards by that
+        many px on every side and the margin's cells are cropped again, so that the cells at the
+        frame edge see mirrored content rather than the convolutions' zero padding (as a seam
+        between two tiles sees its neighbour).
 
         Parameters
         ----------
@@ -120,6 +123,8 @@ class Backbone:
             Tile side in px (multiple of 16).
         overlap_px : int, keyword-only
             Overlap between tiles in px (multiple of 16, < tile_px / 2).
+        margin_px : int, keyword-only
+            Mirrored margin in px around the image (multiple of 16, >= 0; 0: none).
 
         Returns
         -------
@@ -130,6 +135,14 @@ class Backbone:
             raise ImageError(f"backbone input: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
         if tile_px % _ALIGN or overlap_px % _ALIGN or not (0 <= overlap_px < tile_px // 2):
             raise ImageError(f"tile_px/overlap_px: expected multiples of 16 with overlap < tile/2, got {tile_px}/{overlap_px}")
+        if margin_px % _ALIGN or margin_px < 0:
+            raise ImageError(f"margin_px: expected a multiple of 16 >= 0, got {margin_px}")
+        if margin_px:
+            h, w = image.shape[:2]
+            m = margin_px // FEATURE_STRIDE
+            image = np.pad(image, ((margin_px, margin_px), (margin_px, margin_px), (0, 0)), mode="reflect")
+            f = self.features(image, tile_px=tile_px, overlap_px=overlap_px)
+            return f[m : m + -(-h // FEATURE_STRIDE), m : m + -(-w // FEATURE_STRIDE)]
         h, w = image.shape[:2]
         H, W = -(-h // _ALIGN) * _ALIGN, -(-w // _ALIGN) * _ALIGN
         if (H, W) != (h, w):
