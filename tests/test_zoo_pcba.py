@@ -11,19 +11,10 @@ import pytest
 from goldenvision import demo
 from goldenvision.demo import zoo
 from goldenvision.spec import load_spec
+from tests.test_zoo_ceramic import _apply, _clean
 
 FAM = zoo.FAMILIES["pcba"]
 SIZE = 0.4
-
-
-def _apply(h, pts):
-    pts = np.asarray(pts, np.float64).reshape(-1, 2)
-    xyw = pts @ np.asarray(h)[:, :2].T + np.asarray(h)[:, 2]
-    return xyw[:, :2] / xyw[:, 2:3]
-
-
-def _clean(u, **kw):
-    return dataclasses.replace(u, noise_sigma=0.0, jpeg_quality=0, gains=(1.0, 1.0, 1.0), light=(0.0, 0.0, 0.0), **kw)
 
 
 def test_lot_shapes_spec_and_truth(tmp_path):
