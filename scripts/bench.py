@@ -60,6 +60,25 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _extra_good_photos(family: str, mode: str, size: float, seed: int, good_seed: int, k: int, profile):
+    """K good units of the lot's own product, photographed in the lot's mode, disjoint from the lot.
+
+    The wallet station units come from the wallet renderer (seed ``good_seed``); zoo families (and
+    the hand-held wallet) from the zoo: production indices 1000.. of the lot's seed, which draw
+    their own grain, tone, pose, lighting and noise but keep the product the golden shows."""
+    if family == "wallet" and mode == "station":
+        from goldenvision.demo import make_variant_unit, render_unit
+
+        return [render_unit(make_variant_unit(i, "good", seed=good_seed), profile, size=size)[0] for i in range(k)]
+    from goldenvision.demo.zoo import FAMILIES
+    from goldenvision.demo.zoo.camera import photograph_unit
+    from goldenvision.demo.zoo.lot import make_zoo_unit
+    from goldenvision.demo.zoo.wallet import WalletHandheld
+
+    fam = WalletHandheld() if family == "wallet" else FAMILIES[family]
+    return [photograph_unit(fam, make_zoo_unit(fam, 1000 + i, "none", seed, mode), size) for i in range(k)]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=40)
@@ -104,12 +123,10 @@ def main() -> int:
     if args.add_good > 0:
         # K good units from another seed: their grain, pose, lighting and noise draws are disjoint
         # from the evaluated lot's (no calibration on the lot's own units).
-        from goldenvision.demo import make_variant_unit, render_unit
         from goldenvision.pipeline import add_good_units
 
         good_seed = args.seed + 7777
-        good_imgs = [render_unit(make_variant_unit(i, "good", seed=good_seed), profile, size=args.size)[0]
-                     for i in range(args.add_good)]
+        good_imgs = _extra_good_photos(args.family, args.mode, args.size, args.seed, good_seed, args.add_good, profile)
         t0 = time.perf_counter()
         golden = add_good_units(golden, good_imgs)
         t_add = time.perf_counter() - t0
