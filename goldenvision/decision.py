@@ -47,6 +47,10 @@ def _color_reason(c: ColorResult) -> str:
             f"uneven: 95th percentile \u0394E00 {c.uniformity_de00:.2f} inside the zone "
             f"(tolerance {c.uniformity_tolerance:.2f})"
         )
+    if c.clipped:
+        parts.append(f"{100 * (c.clipped_fraction or 0.0):.0f} % of the zone clipped at the photo's gamut or "
+                     f"exposure (the golden's {100 * (c.golden_clipped_fraction or 0.0):.0f} %): the difference "
+                     f"is larger than measured")
     return f"color {c.name}: " + "; ".join(parts) + f" \u2014 {c.describe()}"
 
 
@@ -85,6 +89,13 @@ def decide(
             reviews.append(
                 f"color {c.name}: only {100 * c.valid_fraction:.0f} % of the zone usable "
                 f"(covered, shadowed or specular); not judged"
+            )
+        elif c.clipped and c.ok:
+            reviews.append(
+                f"color {c.name}: {100 * (c.clipped_fraction or 0.0):.0f} % of the zone clipped (a channel at 0 "
+                f"or 255; the golden's {100 * (c.golden_clipped_fraction or 0.0):.0f} %): the colour is outside "
+                f"what the photo recorded (gamut or exposure), so \u0394E00 {c.delta_e_golden:.2f} against the "
+                f"golden is a lower bound; not proven within tolerance (check the exposure)"
             )
         elif c.within_uncertainty:
             reviews.append(_color_reason(c) + f" (within the measurement uncertainty "

@@ -33,12 +33,18 @@ __all__ = [
     "jsonable",
     "color_shift_words",
     "COVERAGE_K",
+    "CLIPPED_FRACTION",
 ]
 
 #: Coverage factor of a dimension's expanded uncertainty (``uncertainty_mm`` is one standard
 #: deviation): k = 2, about 95 % for a normal error (JCGM 100:2008, GUM 6.2-6.3). A dimension
 #: out of tolerance by less than k u is not proven out (ISO 14253-1:2017) and goes to review.
 COVERAGE_K = 2.0
+
+#: Share of a colour zone's pixels with a channel at 0 or 255 from which its colour is taken as
+#: clipped (see :attr:`ColorResult.clipped`): a quarter of the zone is past the photo's gamut or
+#: exposure, so its robust colour is.
+CLIPPED_FRACTION = 0.25
 
 
 def jsonable(value: Any) -> Any:
@@ -221,6 +227,16 @@ class ColorResult:
     reference: str | None = None
     uncertainty_de00: float | None = None
     note: str | None = None
+    clipped_fraction: float | None = None
+    golden_clipped_fraction: float | None = None
+
+    @property
+    def clipped(self) -> bool:
+        """The unit's zone is clipped (a channel at 0 or 255 on :data:`CLIPPED_FRACTION` of its
+        pixels or more) where the golden's is not: outside the photo's gamut or exposure, so its
+        Lab sits on the gamut boundary and a difference from the golden is under-read."""
+        return (self.clipped_fraction is not None and self.clipped_fraction >= CLIPPED_FRACTION
+                and (self.golden_clipped_fraction or 0.0) < CLIPPED_FRACTION / 2)
 
     @property
     def ok_target(self) -> bool:
@@ -279,6 +295,8 @@ class ColorResult:
             "reference": self.reference,
             "uncertainty_de00": jsonable(self.uncertainty_de00),
             "note": self.note,
+            "clipped_fraction": jsonable(self.clipped_fraction),
+            "golden_clipped_fraction": jsonable(self.golden_clipped_fraction),
             "ok": self.ok,
             "within_uncertainty": self.within_uncertainty,
         }

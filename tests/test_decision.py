@@ -98,3 +98,34 @@ def test_dimension_out_by_less_than_its_expanded_uncertainty_is_review():
     assert not d(70.1, 0.5).within_uncertainty  # in tolerance: passes, nothing to prove
     assert not d(70.25, None).within_uncertainty and not d(70.25, float("nan")).within_uncertainty
     assert decide(registration=OK_REG, dimensions=[d(70.25, None)]).verdict is Verdict.failed
+
+
+def test_clipped_colour_zone_that_passes_is_review_and_a_failing_one_says_it_is_a_lower_bound():
+    from dataclasses import replace
+
+    ok = replace(colour(0.8), clipped_fraction=0.9, golden_clipped_fraction=0.0)
+    assert ok.clipped and ok.ok
+    d = decide(registration=OK_REG, colors=[ok])
+    assert d.verdict is Verdict.review and "90 % of the zone clipped" in d.reasons[0]
+    bad = replace(colour(2.4), clipped_fraction=0.9, golden_clipped_fraction=0.0)
+    d = decide(registration=OK_REG, colors=[bad])
+    assert d.verdict is Verdict.failed and "larger than measured" in d.reasons[0]
+    # a product whose golden is itself clipped there (a saturated colour every photo clips):
+    # the unit is judged as usual, and so is a zone with a few clipped highlights
+    for c in (replace(colour(0.8), clipped_fraction=0.9, golden_clipped_fraction=0.8),
+              replace(colour(0.8), clipped_fraction=0.1, golden_clipped_fraction=0.0)):
+        assert not c.clipped and decide(registration=OK_REG, colors=[c]).verdict is Verdict.passed
+
+
+def test_clipped_fraction_counts_pixels_with_a_channel_at_its_limit():
+    from goldenvision.color.relative import clipped_fraction
+
+    rgb = np.full((10, 10, 3), 120, np.uint8)
+    rgb[:5, :, 0] = 0  # a deep green beyond sRGB: red clipped at 0
+    rgb[9, :5] = 255  # a highlight
+    mask = np.ones((10, 10), bool)
+    assert clipped_fraction(rgb, mask) == 0.55
+    assert clipped_fraction(rgb, np.zeros_like(mask)) == 0.0
+    mask[:, :] = False
+    mask[6:9] = True
+    assert clipped_fraction(rgb, mask) == 0.0

@@ -676,10 +676,48 @@ def judge_colors(
         rel = relative_zone_colors(unit_rgb, valid, golden_rgb, model, zones, target_labs=target_labs,
                                    captures=captures)
         if rel is not None:
-            return rel
+            return _with_clipping(rel, unit_rgb, valid, golden_rgb, model)
         note = ("no chart or station profile, and too little product outside a zone to fit the light: "
                 "camera RGB assumed sRGB; light and white balance differences read as colour differences")
     else:
         note = None
     res = measure_zone_colors(lab_of(), valid, model, zones, target_labs=target_labs)
-    return [replace(r, reference=ref, note=note) for r in res]
+    return _with_clipping([replace(r, reference=ref, note=note) for r in res], unit_rgb, valid, golden_rgb, model)
+
+
+#: A pixel is clipped when a channel is at most ``_CLIP_LO`` or at least ``_CLIP_HI`` (8-bit).
+_CLIP_LO, _CLIP_HI = 1, 254
+
+
+def clipped_fraction(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the ``mask`` pixels of an 8-bit RGB image with a channel at its limit (0 or 255).
+
+    Such a pixel's colour is outside what the photo recorded: a saturated colour outside the
+    camera's encoding gamut (sRGB cannot hold a deep green's negative red) or an over- or
+    under-exposure. Its Lab is pulled to the gamut's boundary, so a difference from an
+    unclipped golden is under-read."""
+    m = np.asarray(mask, bool)
+    n = int(m.sum())
+    if n == 0 or rgb.dtype != np.uint8:
+        return 0.0
+    px = rgb[m]
+    return float(((px <= _CLIP_LO) | (px >= _CLIP_HI)).any(axis=-1).mean())
+
+
+def _with_clipping(results: Sequence[ColorResult], unit_rgb: np.ndarray, valid: np.ndarray | None,
+                   golden_rgb: np.ndarray, model: ZoneColorModel) -> list[ColorResult]:
+    """Each result with its zone's clipped share of pixels, against the golden's own."""
+    out = []
+    for r in results:
+        try:
+            zm = model.mask(r.name)
+        except (KeyError, ValueError):
+            out.append(r)
+            continue
+        if zm.shape != unit_rgb.shape[:2] or zm.shape != golden_rgb.shape[:2]:
+            out.append(r)
+            continue
+        m = zm & valid if valid is not None else zm
+        out.append(replace(r, clipped_fraction=clipped_fraction(unit_rgb, m),
+                           golden_clipped_fraction=clipped_fraction(golden_rgb, zm)))
+    return out
