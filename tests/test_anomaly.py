@@ -390,6 +390,37 @@ def test_auto_picks_texture_variation_for_finish_zones_and_new_grain_passes():
     assert hits and overlaps(hits[0].bbox, (62, 97, 99, 134))
 
 
+def test_texture_low_pass_is_matched_to_the_zones_smallest_defect():
+    """A 0.5 mm² spot (0.8 mm across) on grain: a fixed 0.5 mm low-pass leaves it a quarter of
+    its contrast and misses it; matched to the zone's ``min_area_mm2`` it is found, while a
+    new grain still passes; packages sealed before keep their fixed low-pass."""
+    from goldenvision.anomaly.zone_variation import tex_sigma_px
+
+    rng = np.random.default_rng(1)
+    one = grain_unit(7)
+    caps = [shoot(one, rng, noise=1.5) for _ in range(5)]
+    region = [[0, 70], [200, 70], [200, 160], [0, 160]]
+    zone = AnomalyZone(name="leather", defect_type="finish", region=region, min_area_mm2=0.5)
+    matched = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE)
+    fixed = AnomalyModel.fit(caps, [zone], scale_mm_per_px=SCALE, config=AnomalyConfig(tex_sigma_matched=False))
+    r = math.sqrt(0.5 / math.pi) / SCALE
+    assert tex_sigma_px(matched, matched.zones_[0]) == pytest.approx(r / math.sqrt(2))
+    assert tex_sigma_px(fixed, fixed.zones_[0]) == pytest.approx(5.0)  # 0.5 mm
+    yy, xx = np.mgrid[:160, :200]
+    for seed in (97, 98, 99):
+        assert matched.score(shoot(grain_unit(seed), rng, noise=1.5)).score < 0.8
+        unit = grain_unit(seed).astype(np.int16)
+        unit[(xx - 80) ** 2 + (yy - 115) ** 2 < r**2] -= 55
+        photo = shoot(np.clip(unit, 0, 255).astype(np.uint8), rng, noise=1.5)
+        hits = [d for d in matched.score(photo).defects if d.zone == "leather"]
+        assert hits and overlaps(hits[0].bbox, (76, 111, 85, 120))
+        assert fixed.score(photo).score < 1.0
+    state = matched.to_state()
+    del state["config"]["tex_sigma_matched"]  # a package sealed before the matched low-pass
+    assert AnomalyModel.from_state(state).config.tex_sigma_matched is False
+    assert AnomalyModel.from_state(matched.to_state()).config.tex_sigma_matched is True
+
+
 @pytest.mark.parametrize("which", ["leather", "patch"])
 def test_uniform_recolouring_of_one_material_is_not_anomalous_but_a_local_blot_is(which):
     rng = np.random.default_rng(2)

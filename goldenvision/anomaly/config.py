@@ -84,7 +84,14 @@ class AnomalyConfig:
         seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
         every feature model (0 = keep all 152): 2.4x faster distances, smaller banks.
     tex_sigma_mm : float
-        Low-pass sigma of ``texture_variation`` zones, mm (total, including ``blur_sigma_px``).
+        Low-pass sigma of ``texture_variation`` zones, mm (total, including ``blur_sigma_px``);
+        the largest one: see ``tex_sigma_matched``.
+    tex_sigma_matched : bool
+        A zone's low-pass is at most matched to its smallest defect: a disc of ``min_area_mm2``
+        (radius ``r``) keeps 63 % of its contrast under a Gaussian of sigma ``r / sqrt(2)``, and
+        the texture the low-pass no longer averages out is in the spread (``texture_spread``
+        measures it at the zone's own sigma). False (packages sealed before it) = ``tex_sigma_mm``
+        for every zone.
     tex_window_mm : float
         Window (Gaussian sigma, mm) of the local texture variance of ``texture_variation`` zones.
     tex_sigma_px : float
@@ -127,6 +134,7 @@ class AnomalyConfig:
     proj_dim: int = 64
     norm_prior: float = 2.0
     tex_sigma_mm: float = 0.5
+    tex_sigma_matched: bool = True
     tex_window_mm: float = 2.0
     tex_sigma_px: float = 5.0
     n_materials: int = 6

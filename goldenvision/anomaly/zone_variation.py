@@ -6,7 +6,8 @@
     The variation model at a coarser scale for textured surfaces with no fixed geometry
     (leather grain, fabric), where every physical unit has its own pattern: inside the zone the
     images are low-passed (Gaussian ``tex_sigma_mm``, 0.5 mm: a 1 mm grain averages out, a
-    stain of several mm does not) and the spread is floored by the texture's own
+    stain of several mm does not; at most matched to the zone's smallest defect, see
+    :func:`tex_sigma_px`) and the spread is floored by the texture's own
     realisation-to-realisation difference, ``sqrt(2) *`` the local sd of the low-passed golden
     around its local mean (window ``tex_window_mm``). The golden captures share one grain, so
     their leave-one-out scores cannot calibrate this; the threshold is floored by the expected
@@ -31,6 +32,7 @@ statistics (``n_``, ``mean_``, ``var_``, ``inv_spread_``, ``mid_``, ``half_``) t
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import cv2
@@ -82,10 +84,19 @@ class TextureVariationMethod(VariationMethod):
         return max(model.config.var_floor, texture_floor(model, z))
 
 
-def tex_sigma_px(model: AnomalyModel) -> float:
-    """Low-pass sigma (px) of ``texture_variation`` zones (``tex_sigma_mm`` at the golden scale)."""
+def tex_sigma_px(model: AnomalyModel, z: _Zone | None = None) -> float:
+    """Low-pass sigma (px) of ``texture_variation`` zone ``z``: ``tex_sigma_mm`` at the golden
+    scale, or less when the zone's smallest defect is smaller (``tex_sigma_matched``): a disc of
+    ``min_area_mm2`` (radius ``r``) keeps 63 % of its contrast at sigma ``r / sqrt(2)``, where a
+    0.5 mm low-pass leaves a 0.8 mm spot a quarter of it. Never below the comparison's own blur."""
     c = model.config
-    return c.tex_sigma_mm / model.scale_mm_per_px if model.scale_mm_per_px else c.tex_sigma_px
+    if not model.scale_mm_per_px:
+        return c.tex_sigma_px
+    s = c.tex_sigma_mm
+    area = float(getattr(z.spec, "min_area_mm2", 0.0) or 0.0) if z is not None else 0.0
+    if c.tex_sigma_matched and area > 0:
+        s = min(s, math.sqrt(area / math.pi) / math.sqrt(2.0))
+    return max(s / model.scale_mm_per_px, c.blur_sigma_px)
 
 
 def tex_zones(model: AnomalyModel) -> list[_Zone]:
@@ -115,19 +126,48 @@ def tex_slices(model: AnomalyModel, z: _Zone, margin: int) -> tuple[tuple[slice,
 
 def prep(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     """Prepared float image; inside ``texture_variation`` zones further low-passed so that the
-    unit-specific grain averages out (sigma ``tex_sigma_px_`` in total)."""
+    unit-specific grain averages out (sigma :func:`tex_sigma_px` of the zone in total)."""
     p = prepare(img, sigma_px=model.config.blur_sigma_px)
-    zs = tex_zones(model)
-    if zs:
-        s = float(np.sqrt(max(tex_sigma_px(model)**2 - model.config.blur_sigma_px**2, 0.0)))
-        if s > 0:
-            for z in zs:
-                outer, inner = tex_slices(model, z, int(np.ceil(3 * s)))
-                b = cv2.GaussianBlur(p[outer], (0, 0), s, borderType=cv2.BORDER_REFLECT)
-                x0, y0, x1, y1 = z.bbox
-                zm = z.mask[y0:y1, x0:x1, None]
-                p[y0:y1, x0:x1] = np.where(zm, b[inner], p[y0:y1, x0:x1])
+    b0 = model.config.blur_sigma_px
+    for z in tex_zones(model):
+        s_full = _extra_sigma(tex_sigma_px(model), b0)
+        s = _extra_sigma(tex_sigma_px(model, z), b0)
+        if max(s, s_full) <= 0:
+            continue
+        outer, inner = tex_slices(model, z, int(np.ceil(3 * max(s, s_full))))
+        x0, y0, x1, y1 = z.bbox
+        zm = z.mask[y0:y1, x0:x1]
+        b = _blur_or_copy(p[outer], s)[inner]
+        if s != s_full:
+            # pixels another zone also judges keep the full low-pass (what that zone was fitted to):
+            # a print inside a fabric zone is not compared sharper for the fabric's small defects
+            shared = _shared_with_other_zones(model, z)[y0:y1, x0:x1] & zm
+            if shared.any():
+                b = np.where(shared[..., None], _blur_or_copy(p[outer], s_full)[inner], b)
+        p[y0:y1, x0:x1] = np.where(zm[..., None], b, p[y0:y1, x0:x1])
     return p
+
+
+def _extra_sigma(total: float, base: float) -> float:
+    """Gaussian sigma that takes an image blurred by ``base`` to ``total`` (0 when none is needed)."""
+    return float(np.sqrt(max(total**2 - base**2, 0.0)))
+
+
+def _blur_or_copy(a: np.ndarray, s: float) -> np.ndarray:
+    return cv2.GaussianBlur(a, (0, 0), s, borderType=cv2.BORDER_REFLECT) if s > 0 else a
+
+
+def _shared_with_other_zones(model: AnomalyModel, z: _Zone) -> np.ndarray:
+    """Full-frame bool mask of ``z``'s pixels that another zone also covers (cached on the model)."""
+    cache = model.__dict__.setdefault("_tex_shared", {})
+    key = z.spec.name
+    if key not in cache:
+        other = np.zeros(model.shape_, bool)
+        for o in model.zones_:
+            if o is not z:
+                other |= o.mask
+        cache[key] = other & z.mask
+    return cache[key]
 
 
 def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
@@ -186,7 +226,7 @@ def texture_floor(model: AnomalyModel, z: _Zone) -> float:
     """Smallest threshold (z units) of a texture zone: the expected maximum of |z| over the zone's
     independent low-passed samples, ``sqrt(2 ln N)``, ``N = area / (4 pi sigma^2)``, plus 1 (the
     golden cannot calibrate it: its captures share one grain)."""
-    n = max(float(z.mask.sum()) / (4 * np.pi * tex_sigma_px(model)**2), 2.0)
+    n = max(float(z.mask.sum()) / (4 * np.pi * tex_sigma_px(model, z)**2), 2.0)
     return float(np.sqrt(2 * np.log(n))) + 1.0
 
 
