@@ -90,7 +90,7 @@ def test_a_residual_scale_is_undone_and_a_real_defect_kept():
     """A 2.8 % x -1.2 % scale error moves the far side by 9 px: neither the global shift (the mean
     displacement) nor the local alignment (3 px) undoes it, and edges away from the centre are
     reported as defects; the residual affine (ECC) removes them and keeps a thin cut."""
-    m = model()
+    m = model(AnomalyConfig(max_residual_strain=0.03))  # what seal sets for `registration: none`
     unit = scanned_at_another_scale(board(), 0.028, -0.012)
     aff = m.residual_affine(unit, np.ones((H, W), bool), m.residual_shift_px(unit, np.ones((H, W), bool)))
     assert aff is not None
@@ -100,7 +100,7 @@ def test_a_residual_scale_is_undone_and_a_real_defect_kept():
     assert np.hypot(*(aff[:, :2] @ [W - 1, H - 1] + aff[:, 2] - 1.0 * np.array([(W - 1) * 1.028, (H - 1) * 0.988]))) < 0.5
     good = m.score(unit)
     assert good.score < 1.0 and not good.defects
-    off = model(AnomalyConfig(max_residual_strain=0.0)).score(unit)
+    off = model().score(unit)  # the default: a registration has fitted scale and rotation
     assert off.score > 1.0 and off.defects  # translation + local alignment alone: the misplaced copper is reported
     # a thin cut across copper near the far corner, where the misalignment is largest
     cut = board()
@@ -117,5 +117,22 @@ def test_a_residual_scale_is_undone_and_a_real_defect_kept():
 
 
 def test_no_residual_affine_on_an_aligned_unit():
-    m = model()
+    m = model(AnomalyConfig(max_residual_strain=0.03))
     assert m.residual_affine(board(), np.ones((H, W), bool)) is None
+    unit = scanned_at_another_scale(board(), 0.028, -0.012)
+    assert model().residual_affine(unit, np.ones((H, W), bool)) is None  # off by default
+
+
+def test_seal_undoes_a_residual_scale_only_without_registration():
+    """Through the public API: ``registration: none`` seals a model that undoes a scanner's scale
+    error; with a registration the linear residual is left to it (the product's own otherwise)."""
+    import goldenvision as gv
+
+    spec = {"product": "pcb", "scale_mm_per_px": SCALE, "registration": "none",
+            "anomaly_zones": [{"name": "board", "region": "full", "min_area_mm2": 0.02}]}
+    golden = gv.seal([board()], spec)
+    assert golden.states["anomaly"]["config"]["max_residual_strain"] == pytest.approx(0.03)
+    res = gv.inspect(scanned_at_another_scale(board(), 0.028, -0.012), golden)
+    assert not res.defects and res.anomaly_score < 1.0
+    registered = gv.seal([board()], {**spec, "registration": "affine"})
+    assert registered.states["anomaly"]["config"]["max_residual_strain"] == 0.0
