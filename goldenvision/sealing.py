@@ -59,6 +59,10 @@ def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None
     return load_profile(spec.station)
 
 
+#: Largest linear residual misalignment (scale, shear, rotation per entry of ``A - I``) the anomaly
+#: stage undoes when the spec has no registration (``AnomalyConfig.max_residual_strain``): two
+#: "pre-aligned" scans differ by a scanner's scale calibration of 1-3 % per axis.
+RESIDUAL_STRAIN_UNREGISTERED = 0.03
 #: margin (of the golden image's diagonal) around the spec's regions in the registration mask
 #: derived from the spec: the product's outline just outside its zones is part of its evidence
 _SPEC_MASK_MARGIN = 0.04
@@ -711,8 +715,12 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         del pairs
     else:  # the fit streams them
         aligned, valids = caps.aligned, caps.valid
+    # Without registration the anomaly stage is the only alignment: it also undoes a small global
+    # scale / shear / rotation (AnomalyModel.residual_affine). After a registration that fitted
+    # those itself, a linear residual is the product's own (an end cut longer), not the pose.
+    cfg = AnomalyConfig(max_residual_strain=RESIDUAL_STRAIN_UNREGISTERED) if caps.method == "none" else None
     anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
-                                     valid_masks=valids)
+                                     valid_masks=valids, config=cfg)
     del aligned, valids
     if progress:
         progress(n + 1, total)

@@ -8,7 +8,8 @@
 
 ``--api`` runs each pair exactly as a user would: ``gv.seal([template], spec)`` with
 ``registration: none`` (the pairs are pre-aligned scans; nothing for registration to find
-that the anomaly stage's residual-shift check does not) and one ``full`` zone whose only
+that the anomaly stage's residual checks do not: a global shift, and without registration a
+small scale / shear / rotation, ``AnomalyModel.residual_affine``) and one ``full`` zone whose only
 setting is the buyer's smallest defect area, then ``gv.inspect(test, golden)``; the boxes are
 ``result.defects`` as they come and the map is ``result.anomaly_map`` (see ``api_spec``).
 Pixel AUROC is taken on a 5 % pixel sample per pair with every pixel of a ground-truth box a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel
 from goldenvision.anomaly.local_shift import apply_shift_field, local_shift_field
@@ -65,8 +66,9 @@ def test_a_misaligned_unit_keeps_its_thin_defect_and_loses_its_doubled_edges():
     assert any(d.bbox[0] - 4 <= x <= d.bbox[2] + 4 and d.bbox[1] - 4 <= y <= d.bbox[3] + 4 for d in r.defects)
     # no defect reported on the misaligned right half
     assert not [d for d in r.defects if (d.bbox[0] + d.bbox[2]) / 2 > W / 2 + 20], [d.bbox for d in r.defects]
-    # without the local alignment, the doubled edges are reported there
-    off = model(AnomalyConfig(local_shift_px=0)).score(unit)
+    # without the local alignment (nor the global affine, which absorbs part of a half-board
+    # distortion), the doubled edges are reported there
+    off = model(AnomalyConfig(local_shift_px=0, max_residual_strain=0.0)).score(unit)
     assert [d for d in off.defects if (d.bbox[0] + d.bbox[2]) / 2 > W / 2 + 20]
 
 
@@ -75,3 +77,62 @@ def test_a_good_unit_is_left_alone():
     r = m.score(board())
     assert r.score < 1.0 and not r.defects
     assert m._local_shift(board(), np.ones((H, W), bool), {"board": np.zeros((H, W), np.float32)}) is None
+
+
+def scanned_at_another_scale(img: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """The board scanned with a scale error of (sx, sy) about the top-left corner (a scanner's
+    calibration): the displacement grows across the frame, (sx W, sy H) px at the far corner."""
+    m = np.float32([[1 + sx, 0, 0], [0, 1 + sy, 0]])
+    return cv2.warpAffine(img, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_a_residual_scale_is_undone_and_a_real_defect_kept():
+    """A 2.8 % x -1.2 % scale error moves the far side by 9 px: neither the global shift (the mean
+    displacement) nor the local alignment (3 px) undoes it, and edges away from the centre are
+    reported as defects; the residual affine (ECC) removes them and keeps a thin cut."""
+    m = model(AnomalyConfig(max_residual_strain=0.03))  # what seal sets for `registration: none`
+    unit = scanned_at_another_scale(board(), 0.028, -0.012)
+    aff = m.residual_affine(unit, np.ones((H, W), bool), m.residual_shift_px(unit, np.ones((H, W), bool)))
+    assert aff is not None
+    # golden px -> unit px: the scan's own scale, recovered within 0.3 %
+    assert aff[0, 0] == pytest.approx(1.028, abs=0.003) and aff[1, 1] == pytest.approx(0.988, abs=0.003)
+    assert abs(aff[0, 1]) < 0.003 and abs(aff[1, 0]) < 0.003
+    assert np.hypot(*(aff[:, :2] @ [W - 1, H - 1] + aff[:, 2] - 1.0 * np.array([(W - 1) * 1.028, (H - 1) * 0.988]))) < 0.5
+    good = m.score(unit)
+    assert good.score < 1.0 and not good.defects
+    off = model().score(unit)  # the default: a registration has fitted scale and rotation
+    assert off.score > 1.0 and off.defects  # translation + local alignment alone: the misplaced copper is reported
+    # a thin cut across copper near the far corner, where the misalignment is largest
+    cut = board()
+    ys, xs = np.nonzero(cut[H // 2 :, W - 90 : W - 30, 0] < 100)
+    y, x = int(ys[len(ys) // 2]) + H // 2, int(xs[len(xs) // 2]) + W - 90
+    damaged = cut.copy()
+    damaged[y - 7 : y + 7, x - 1 : x + 2] = 250
+    unit = scanned_at_another_scale(damaged, 0.028, -0.012)
+    ux, uy = x * 1.028, y * 0.988  # where the cut lies in the scan
+    r = m.score(unit)
+    assert len(r.defects) == 1, [d.bbox for d in r.defects]
+    x1, y1, x2, y2 = r.defects[0].bbox  # golden px: the cut's place on the golden
+    assert x1 - 4 <= x <= x2 + 4 and y1 - 4 <= y <= y2 + 4, (r.defects[0].bbox, (x, y), (ux, uy))
+
+
+def test_no_residual_affine_on_an_aligned_unit():
+    m = model(AnomalyConfig(max_residual_strain=0.03))
+    assert m.residual_affine(board(), np.ones((H, W), bool)) is None
+    unit = scanned_at_another_scale(board(), 0.028, -0.012)
+    assert model().residual_affine(unit, np.ones((H, W), bool)) is None  # off by default
+
+
+def test_seal_undoes_a_residual_scale_only_without_registration():
+    """Through the public API: ``registration: none`` seals a model that undoes a scanner's scale
+    error; with a registration the linear residual is left to it (the product's own otherwise)."""
+    import goldenvision as gv
+
+    spec = {"product": "pcb", "scale_mm_per_px": SCALE, "registration": "none",
+            "anomaly_zones": [{"name": "board", "region": "full", "min_area_mm2": 0.02}]}
+    golden = gv.seal([board()], spec)
+    assert golden.states["anomaly"]["config"]["max_residual_strain"] == pytest.approx(0.03)
+    res = gv.inspect(scanned_at_another_scale(board(), 0.028, -0.012), golden)
+    assert not res.defects and res.anomaly_score < 1.0
+    registered = gv.seal([board()], {**spec, "registration": "affine"})
+    assert registered.states["anomaly"]["config"]["max_residual_strain"] == 0.0

@@ -41,6 +41,15 @@ class AnomalyConfig:
         phase-correlation peak 0.2-0.9), while spurious peaks of periodic content lie far out.
     min_residual_shift_px : float
         Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    max_residual_strain : float
+        Largest linear part of a global residual misalignment (scale, shear, rotation: each entry
+        of ``A - I`` of an affine, dimensionless) that ``score`` measures (ECC, Evangelidis &
+        Psarakis 2008) and undoes where the first pass reaches the threshold; 0 = translation
+        only (the default: a registration has fitted scale and rotation, so a linear residual
+        is the product's own). ``seal`` sets 0.03 when the spec has ``registration: none``:
+        two "pre-aligned" scans differ by a scanner's scale calibration of 1-3 % per axis
+        (DeepPCB: up to 2.4 % x 0.8 %, +-8 px at the corners of 640 px once the translation is
+        removed), far more than the local alignment's ``local_shift_px``.
     local_shift_px : int
         Largest local residual misalignment (px) that ``score`` measures block by block and
         undoes where the first pass reaches the threshold (:mod:`.local_shift`); 0 = off.
@@ -117,6 +126,7 @@ class AnomalyConfig:
     valid_erode_px: int = 2
     max_residual_shift_px: float = 10.0
     min_residual_shift_px: float = 0.3
+    max_residual_strain: float = 0.0
     local_shift_px: int = 3
     local_block_px: int = 48
     local_trunc: float = 32.0

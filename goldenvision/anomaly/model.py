@@ -272,16 +272,85 @@ class AnomalyModel:
             return None
         return float(dx), float(dy)
 
-    def _undo_residual_shift(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The unit resampled onto the golden by its residual shift when that is >= ``min_residual_shift_px``."""
-        sh = self.residual_shift_px(img, valid)
+    def _undo_residual_shift(self, img: np.ndarray, valid: np.ndarray,
+                             sh: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The unit resampled onto the golden by its residual shift ``sh`` (:meth:`residual_shift_px`)
+        when that is >= ``min_residual_shift_px``."""
         if sh is None or np.hypot(*sh) < self.config.min_residual_shift_px:
             return img, valid
+        return self._resample(img, valid, np.array([[1, 0, sh[0]], [0, 1, sh[1]]], np.float64))
+
+    def _resample(self, img: np.ndarray, valid: np.ndarray, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The unit read at ``warp @ (x, y, 1)`` for each golden pixel (x, y): warp (2, 3) maps golden
+        px to unit px. Pixels that fall outside the unit, or on its invalid pixels, are invalid."""
         h, w = self.shape_
-        m = np.array([[1, 0, -sh[0]], [0, 1, -sh[1]]], np.float32)
-        out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        v = cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+        m = np.asarray(warp, np.float64)
+        out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
+        v = cv2.warpAffine(valid.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                           borderValue=0) > 0
         return out, v
+
+    def residual_affine(self, img: np.ndarray, valid: np.ndarray,
+                        shift: tuple[float, float] | None = None) -> np.ndarray | None:
+        """Global affine residual misalignment of a unit against the golden mean, (2, 3) float64
+        mapping golden px to unit px, or None when there is none to undo.
+
+        A "pre-aligned" scan (``registration: none``) or a registration that stopped at a
+        translation can leave a small scale, shear or rotation (a scanner's scale calibration,
+        a board slightly turned): a displacement that grows with the distance from the image
+        centre, a few px at the frame while the centre agrees. Neither the global shift
+        (:meth:`residual_shift_px`) nor the block-wise local alignment (radius ``local_shift_px``)
+        undoes that, and every edge far from the centre then reads as misplaced copper. It is
+        estimated by enhanced correlation coefficient maximisation (ECC; Evangelidis & Psarakis,
+        IEEE TPAMI 30(10) 2008, doi:10.1109/TPAMI.2008.113), started at ``shift`` (the global
+        translation, unit px = golden px + shift). Kept only when the correlation rises, the linear
+        part stays within ``max_residual_strain`` per entry, the displacement at the centre within
+        ``max_residual_shift_px``, and it moves some pixel of the frame by at least
+        ``min_residual_shift_px`` more than the plain translation.
+        """
+        c = self.config
+        if c.max_residual_strain <= 0 or c.max_residual_shift_px <= 0 or not self.n_.any():
+            return None
+        ref: np.ndarray = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        cur: np.ndarray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        ok = valid & (self.n_ > 0)
+        f = 1.0
+        while max(ref.shape) * f > 1024:
+            f *= 0.5
+        if f < 1.0:
+            ref = cv2.resize(ref, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            cur = cv2.resize(cur, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            ok = cv2.resize(ok.astype(np.uint8), (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        if ok.mean() < 0.5:
+            return None
+        dx, dy = shift if shift is not None else (0.0, 0.0)
+        # scaled frame: x_f = f (x + 1/2) - 1/2, so a translation d becomes f d
+        w0 = np.array([[1, 0, f * dx], [0, 1, f * dy]], np.float32)
+        hh, ww = ref.shape
+        mask = ok.astype(np.uint8)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        try:
+            rho0 = cv2.computeECC(ref, cv2.warpAffine(cur, w0, (ww, hh), flags=flags, borderMode=cv2.BORDER_REPLICATE), mask)
+            rho, wf = cv2.findTransformECC(ref, cur, w0.copy(), cv2.MOTION_AFFINE,
+                                           (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4), mask, 5)
+        except cv2.error:  # no texture to correlate, or the iteration diverged
+            return None
+        if not (np.isfinite(rho) and rho > rho0):
+            return None
+        a = wf[:, :2].astype(np.float64)
+        # back to full resolution: x = (x_f + 1/2) / f - 1/2
+        t = (wf[:, 2].astype(np.float64) + 0.5 - 0.5 * a.sum(axis=1)) / f - 0.5 + 0.5 * a.sum(axis=1)
+        if np.abs(a - np.eye(2)).max() > c.max_residual_strain:
+            return None
+        h, w = self.shape_
+        corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [(w - 1) / 2, (h - 1) / 2]], np.float64)
+        disp = corners @ a.T + t - corners
+        if np.hypot(*disp[4]) > c.max_residual_shift_px:
+            return None
+        if np.hypot(*(disp[:4] - np.array([dx, dy])).T).max() < c.min_residual_shift_px:
+            return None
+        return np.hstack([a, t[:, None]])
 
     def _local_shift(self, img: np.ndarray, valid: np.ndarray,
                      raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -523,12 +592,21 @@ class AnomalyModel:
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
             regions of the evidence >= 1.0.
         """
-        img = _check_image(warped, "warped", self.shape_)
-        v = _check_mask(valid, "valid", self.shape_)
-        img, v = self._undo_residual_shift(img, v)
+        img0 = _check_image(warped, "warped", self.shape_)
+        v0 = _check_mask(valid, "valid", self.shape_)
+        shift = self.residual_shift_px(img0, v0)
+        img, v = self._undo_residual_shift(img0, v0, shift)
         outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
         moved = None if outline is None else outline.moved  # edges that moved as a whole: judged by the outline
         raw = self._raw_maps(img, v, explained=moved)
+        if any((raw[z.spec.name] >= z.threshold).any() for z in self.zones_):
+            # only where the first pass is hot: a residual scale / rotation (residual_affine)
+            aff = self.residual_affine(img0, v0, shift)
+            if aff is not None:
+                img, v = self._resample(img0, v0, aff)
+                outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
+                moved = None if outline is None else outline.moved
+                raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
