@@ -42,6 +42,7 @@ from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, support_map
+from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
 from .variation import combine_stats, robust_gain, spread, tolerance_band
 
@@ -95,6 +96,7 @@ class AnomalyModel:
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
+        self.round_: dict[str, list[RoundElement]] = {}  # round elements per zone (:mod:`.rotation`)
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -198,6 +200,21 @@ class AnomalyModel:
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+        self._find_round_elements()
+
+    def _find_round_elements(self) -> None:
+        """Round elements (stones, rivets, screw heads) of the zones whose type lets them turn in
+        their seat (:mod:`.rotation`), from the golden mean."""
+        self.round_ = {}
+        zs = [z for z in self.zones_ if not get_method(z.method).uses_features
+              and getattr(z.spec.defect_type, "value", z.spec.defect_type) in ROTATING_DEFECT_TYPES]
+        if not zs or not self.n_.any():
+            return
+        gray = self.mean_.mean(axis=2).astype(np.float32)
+        for z in zs:
+            x0, y0, x1, y1 = z.bbox
+            self.round_[z.spec.name] = find_round_elements(
+                gray, z.mask & (self.n_ > 0), min_radius_px=4.0, max_radius_px=min(x1 - x0, y1 - y0) / 3.0)
 
     def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
         h, w = self.shape_
@@ -299,6 +316,12 @@ class AnomalyModel:
         if not hot.any():
             return None
         block = int(min(max(c.local_block_px, 4 * max(sides, default=0.0)), 4 * c.local_block_px))
+        ref, cur = self._grey_pair(img, valid)
+        return local_shift_field(ref, cur, hot, radius=c.local_shift_px, block_px=block, trunc=c.local_trunc)
+
+    def _grey_pair(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Golden mean grey and the unit's prepared grey at the golden's gain (the golden where the
+        unit has no data), (H, W) float32 each."""
         ref = self.mean_.mean(axis=2)
         cur = ZV.prep(self, img).mean(axis=2)
         ok = valid & (self.n_ > 0)
@@ -306,9 +329,24 @@ class AnomalyModel:
             g = float(np.median(cur[ok][::7] / np.maximum(ref[ok][::7], 1.0)))
             if 0.25 < g < 4.0:
                 cur *= np.float32(1.0 / g)
-        cur = np.where(ok, cur, ref).astype(np.float32)
-        return local_shift_field(ref.astype(np.float32), cur, hot, radius=c.local_shift_px, block_px=block,
-                                 trunc=c.local_trunc)
+        return ref.astype(np.float32), np.where(ok, cur, ref).astype(np.float32)
+
+    def _turned_elements(self, img: np.ndarray, valid: np.ndarray,
+                         raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Displacement field turning back the round elements (:mod:`.rotation`) whose disc holds a
+        pixel at or above its zone's threshold, or None."""
+        if not self.round_:
+            return None
+        hot = np.zeros(self.shape_, bool)
+        elements: list[RoundElement] = []
+        for z in self.zones_:
+            if self.round_.get(z.spec.name):
+                hot |= raw[z.spec.name] >= z.threshold
+                elements += self.round_[z.spec.name]
+        if not hot.any():
+            return None
+        ref, cur = self._grey_pair(img, valid)
+        return rotation_field(ref, cur, hot, elements, trunc=self.config.local_trunc)
 
     def aggregate_sigma_px(self, z: _Zone) -> float:
         """Gaussian sigma (px) over which a pixel-statistics zone's evidence is averaged: a quarter
@@ -532,6 +570,10 @@ class AnomalyModel:
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
+            raw = self._raw_maps(img, v, explained=moved)
+        turn = self._turned_elements(img, v, raw)
+        if turn is not None:
+            img, v = apply_shift_field(img, v, turn)
             raw = self._raw_maps(img, v, explained=moved)
         total = np.zeros(self.shape_, np.float32)
         ok = self._erode(v) & (self.n_ > 0)  # as in _raw_maps: the map stays 0 where no evidence exists
