@@ -44,7 +44,7 @@ from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, support_map
 from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
-from .variation import combine_stats, robust_gain, spread, tolerance_band
+from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
@@ -319,12 +319,20 @@ class AnomalyModel:
         ref, cur = self._grey_pair(img, valid)
         return local_shift_field(ref, cur, hot, radius=c.local_shift_px, block_px=block, trunc=c.local_trunc)
 
-    def _grey_pair(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _grey_pair(self, img: np.ndarray, valid: np.ndarray,
+                   window: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Golden mean grey and the unit's prepared grey at the golden's gain (the golden where the
-        unit has no data), (H, W) float32 each."""
-        ref = self.mean_.mean(axis=2)
-        cur = ZV.prep(self, img).mean(axis=2)
-        ok = valid & (self.n_ > 0)
+        unit has no data), float32 each: the whole frame, or the ``window`` (x0, y0, x1, y1) only
+        (blurred without the texture zones' low-pass)."""
+        if window is None:
+            ref = self.mean_.mean(axis=2)
+            cur = ZV.prep(self, img).mean(axis=2)
+            ok = valid & (self.n_ > 0)
+        else:
+            x0, y0, x1, y1 = window
+            ref = self.mean_[y0:y1, x0:x1].mean(axis=2)
+            cur = prepare(img[y0:y1, x0:x1], sigma_px=self.config.blur_sigma_px).mean(axis=2)
+            ok = valid[y0:y1, x0:x1] & (self.n_[y0:y1, x0:x1] > 0)
         if ok.any():
             g = float(np.median(cur[ok][::7] / np.maximum(ref[ok][::7], 1.0)))
             if 0.25 < g < 4.0:
@@ -345,8 +353,24 @@ class AnomalyModel:
                 elements += self.round_[z.spec.name]
         if not hot.any():
             return None
-        ref, cur = self._grey_pair(img, valid)
-        return rotation_field(ref, cur, hot, elements, trunc=self.config.local_trunc)
+        h, w = self.shape_
+        pad = 8  # px round each disc: its taper and the blur's support
+        boxes = [(max(0, int(cx - r) - pad), max(0, int(cy - r) - pad), min(w, int(np.ceil(cx + r)) + pad + 1),
+                  min(h, int(np.ceil(cy + r)) + pad + 1)) for cx, cy, r in elements]
+        keep = [k for k, b in enumerate(boxes) if hot[b[1]:b[3], b[0]:b[2]].any()]
+        if not keep:
+            return None
+        boxes = [boxes[k] for k in keep]
+        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        ref, cur = self._grey_pair(img, valid, (x0, y0, x1, y1))
+        local = [(elements[k][0] - x0, elements[k][1] - y0, elements[k][2]) for k in keep]
+        f = rotation_field(ref, cur, hot[y0:y1, x0:x1], local, trunc=self.config.local_trunc)
+        if f is None:
+            return None
+        fx, fy = np.zeros(self.shape_, np.float32), np.zeros(self.shape_, np.float32)
+        fx[y0:y1, x0:x1], fy[y0:y1, x0:x1] = f
+        return fx, fy
 
     def aggregate_sigma_px(self, z: _Zone) -> float:
         """Gaussian sigma (px) over which a pixel-statistics zone's evidence is averaged: a quarter

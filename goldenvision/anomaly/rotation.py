@@ -43,6 +43,8 @@ RoundElement = tuple[float, float, float]
 
 #: Angles sampled on the rings of the uniformity check.
 _N_RING = 72
+#: Most disc pixels the angle search compares (a larger disc is subsampled; remap maps < 32767 wide).
+_MAX_SAMPLES = 8000
 
 
 def _ring(gray: np.ndarray, cx: float, cy: float, r: float) -> np.ndarray | None:
@@ -123,11 +125,18 @@ def find_round_elements(
     return out
 
 
-def _rotate_crop(a: np.ndarray, c: tuple[float, float], deg: float) -> np.ndarray:
-    """``a`` sampled at the points turned by ``deg`` about ``c`` (crop coordinates)."""
-    m = cv2.getRotationMatrix2D(c, deg, 1.0)
-    return cv2.warpAffine(a, m, a.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+def _turn_costs(cur: np.ndarray, g_disc: np.ndarray, pts: tuple[float, float, np.ndarray, np.ndarray],
+                degs: np.ndarray, trunc: float) -> np.ndarray:
+    """Mean truncated |unit turned by each angle - golden| over a disc's sample points, shape (len(degs),).
+
+    ``pts`` = (cx, cy, px, py): the centre and the points' offsets from it (px); the unit is sampled
+    at ``(cx + cos t px + sin t py, cy - sin t px + cos t py)`` (bilinear), all angles in one remap."""
+    cx, cy, px, py = pts
+    t = np.deg2rad(np.asarray(degs, np.float64))[:, None]
+    mx = (cx + np.cos(t) * px + np.sin(t) * py).astype(np.float32)
+    my = (cy - np.sin(t) * px + np.cos(t) * py).astype(np.float32)
+    s = cv2.remap(cur, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.minimum(np.abs(s - g_disc[None, :]), np.float32(trunc)).mean(axis=1)
 
 
 def rotation_field(
@@ -171,31 +180,29 @@ def rotation_field(
         ro = r + taper_px
         x0, y0 = max(0, int(np.floor(cx - ro)) - 1), max(0, int(np.floor(cy - ro)) - 1)
         x1, y1 = min(w, int(np.ceil(cx + ro)) + 2), min(h, int(np.ceil(cy + ro)) + 2)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue  # off the image
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         rho = np.hypot(xx - cx, yy - cy)
         disc = rho <= r
         if not (hot[y0:y1, x0:x1] & (rho <= ro)).any() or disc.sum() < 16:
             continue
-        g, u = ref[y0:y1, x0:x1], cur[y0:y1, x0:x1]
-        c = (cx - x0, cy - y0)
-
-        def cost(deg: float) -> float:
-            d = cv2.absdiff(_rotate_crop(u, c, deg), g)  # noqa: B023 (used inside the loop only)
-            return float(np.minimum(d[disc], trunc).mean())  # noqa: B023
-
-        c0 = cost(0.0)
+        # the disc's pixels (at most _MAX_SAMPLES of them), where the unit is sampled turned by each angle
+        k = max(1, int(np.ceil(disc.sum() / _MAX_SAMPLES)))
+        pts = (float(cx), float(cy), (xx - cx)[disc][::k], (yy - cy)[disc][::k])
+        g_disc = ref[y0:y1, x0:x1][disc][::k]
+        c0 = float(_turn_costs(cur, g_disc, pts, np.zeros(1), trunc)[0])
         coarse = np.arange(-180.0, 180.0, step_deg)
-        costs = np.array([cost(a) for a in coarse])
-        best = float(coarse[int(np.argmin(costs))])
+        best = float(coarse[int(np.argmin(_turn_costs(cur, g_disc, pts, coarse, trunc)))])
         fine = best + np.linspace(-step_deg / 2, step_deg / 2, 7)
-        fc = np.array([cost(a) for a in fine])
+        fc = _turn_costs(cur, g_disc, pts, fine, trunc)
         best, cb = float(fine[int(np.argmin(fc))]), float(fc.min())
         if cb > (1.0 - min_gain) * c0:
             continue
         # field of the turn about (cx, cy), fading to 0 between r and r + taper_px
         t = np.deg2rad(best)
         px, py = xx - cx, yy - cy
-        # cv2.getRotationMatrix2D(c, a) samples at (cos a px + sin a py, -sin a px + cos a py)
+        # as in the search: the unit is sampled at (cos t px + sin t py, -sin t px + cos t py)
         rx, ry = np.cos(t) * px + np.sin(t) * py, -np.sin(t) * px + np.cos(t) * py
         wgt = np.clip((ro - rho) / max(taper_px, 1e-6), 0.0, 1.0) if taper_px > 0 else disc.astype(np.float32)
         if fx is None or fy is None:
