@@ -583,7 +583,9 @@ class AnomalyModel:
             threshold; max over overlapping zones), spread in pixel-statistics zones over the
             extent of a smallest defect (:func:`.regions.support_map`); ``zone_scores`` the
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
-            regions of the evidence >= 1.0.
+            regions of the evidence >= 1.0. Where the first pass reaches the threshold, a local
+            residual misalignment (:mod:`.local_shift`) and round elements of ``plating`` zones
+            turned in their seat (:mod:`.rotation`) are undone on the unit before it is scored again.
         """
         img = _check_image(warped, "warped", self.shape_)
         v = _check_mask(valid, "valid", self.shape_)

@@ -43,6 +43,8 @@ RoundElement = tuple[float, float, float]
 
 #: Angles sampled on the rings of the uniformity check.
 _N_RING = 72
+#: Most Hough circles checked per zone (strongest first; bounds the fit's cost on a busy surface).
+_MAX_CANDIDATES = 32
 #: Most disc pixels the angle search compares (a larger disc is subsampled; remap maps < 32767 wide).
 _MAX_SAMPLES = 8000
 
@@ -102,7 +104,7 @@ def find_round_elements(
         return []
     inside = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     out: list[RoundElement] = []
-    for cx, cy, r in found[0]:
+    for cx, cy, r in found[0][:_MAX_CANDIDATES]:
         cx, cy, r = float(cx) + x0, float(cy) + y0, float(r)
         if any(np.hypot(cx - ox, cy - oy) < max(r, orr) for ox, oy, orr in out):
             continue  # one element, one disc (Hough returns the strongest first)
