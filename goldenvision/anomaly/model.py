@@ -96,7 +96,7 @@ class AnomalyModel:
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
-        self.round_: dict[str, list[RoundElement]] = {}  # round elements per zone (:mod:`.rotation`)
+        self._round: dict[str, list[RoundElement]] | None = None  # see ``round_``
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -200,21 +200,25 @@ class AnomalyModel:
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
-        self._find_round_elements()
+        self._round = None  # derived from the new mean when first needed
 
-    def _find_round_elements(self) -> None:
-        """Round elements (stones, rivets, screw heads) of the zones whose type lets them turn in
-        their seat (:mod:`.rotation`), from the golden mean."""
-        self.round_ = {}
-        zs = [z for z in self.zones_ if not get_method(z.method).uses_features
-              and getattr(z.spec.defect_type, "value", z.spec.defect_type) in ROTATING_DEFECT_TYPES]
-        if not zs or not self.n_.any():
-            return
-        gray = self.mean_.mean(axis=2).astype(np.float32)
-        for z in zs:
-            x0, y0, x1, y1 = z.bbox
-            self.round_[z.spec.name] = find_round_elements(
-                gray, z.mask & (self.n_ > 0), min_radius_px=4.0, max_radius_px=min(x1 - x0, y1 - y0) / 3.0)
+    @property
+    def round_(self) -> dict[str, list[RoundElement]]:
+        """Round elements (stones, rivets, screw heads; (cx, cy, r) golden px) per zone whose type
+        lets them turn in their seat (:mod:`.rotation`), found in the golden mean. Derived from the
+        statistics on first use after each change (the leave-one-out fits never score with them)."""
+        if self._round is None:
+            found: dict[str, list[RoundElement]] = {}
+            zs = [z for z in self.zones_ if not get_method(z.method).uses_features
+                  and getattr(z.spec.defect_type, "value", z.spec.defect_type) in ROTATING_DEFECT_TYPES]
+            if zs and self.n_.any():
+                gray = self.mean_.mean(axis=2).astype(np.float32)
+                for z in zs:
+                    x0, y0, x1, y1 = z.bbox
+                    found[z.spec.name] = find_round_elements(
+                        gray, z.mask & (self.n_ > 0), min_radius_px=4.0, max_radius_px=min(x1 - x0, y1 - y0) / 3.0)
+            self._round = found
+        return self._round
 
     def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
         h, w = self.shape_
