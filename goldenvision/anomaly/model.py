@@ -42,8 +42,9 @@ from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, support_map
+from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
-from .variation import combine_stats, robust_gain, spread, tolerance_band
+from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
@@ -95,6 +96,7 @@ class AnomalyModel:
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
+        self._round: dict[str, list[RoundElement]] | None = None  # see ``round_``
         self._derive()
 
     # ------------------------------------------------------------------ construction
@@ -198,6 +200,25 @@ class AnomalyModel:
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+        self._round = None  # derived from the new mean when first needed
+
+    @property
+    def round_(self) -> dict[str, list[RoundElement]]:
+        """Round elements (stones, rivets, screw heads; (cx, cy, r) golden px) per zone whose type
+        lets them turn in their seat (:mod:`.rotation`), found in the golden mean. Derived from the
+        statistics on first use after each change (the leave-one-out fits never score with them)."""
+        if self._round is None:
+            found: dict[str, list[RoundElement]] = {}
+            zs = [z for z in self.zones_ if not get_method(z.method).uses_features
+                  and getattr(z.spec.defect_type, "value", z.spec.defect_type) in ROTATING_DEFECT_TYPES]
+            if zs and self.n_.any():
+                gray = self.mean_.mean(axis=2).astype(np.float32)
+                for z in zs:
+                    x0, y0, x1, y1 = z.bbox
+                    found[z.spec.name] = find_round_elements(
+                        gray, z.mask & (self.n_ > 0), min_radius_px=4.0, max_radius_px=min(x1 - x0, y1 - y0) / 3.0)
+            self._round = found
+        return self._round
 
     def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
         h, w = self.shape_
@@ -368,16 +389,61 @@ class AnomalyModel:
         if not hot.any():
             return None
         block = int(min(max(c.local_block_px, 4 * max(sides, default=0.0)), 4 * c.local_block_px))
-        ref = self.mean_.mean(axis=2)
-        cur = ZV.prep(self, img).mean(axis=2)
-        ok = valid & (self.n_ > 0)
+        ref, cur = self._grey_pair(img, valid)
+        return local_shift_field(ref, cur, hot, radius=c.local_shift_px, block_px=block, trunc=c.local_trunc)
+
+    def _grey_pair(self, img: np.ndarray, valid: np.ndarray,
+                   window: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Golden mean grey and the unit's prepared grey at the golden's gain (the golden where the
+        unit has no data), float32 each: the whole frame, or the ``window`` (x0, y0, x1, y1) only
+        (blurred without the texture zones' low-pass)."""
+        if window is None:
+            ref = self.mean_.mean(axis=2)
+            cur = ZV.prep(self, img).mean(axis=2)
+            ok = valid & (self.n_ > 0)
+        else:
+            x0, y0, x1, y1 = window
+            ref = self.mean_[y0:y1, x0:x1].mean(axis=2)
+            cur = prepare(img[y0:y1, x0:x1], sigma_px=self.config.blur_sigma_px).mean(axis=2)
+            ok = valid[y0:y1, x0:x1] & (self.n_[y0:y1, x0:x1] > 0)
         if ok.any():
             g = float(np.median(cur[ok][::7] / np.maximum(ref[ok][::7], 1.0)))
             if 0.25 < g < 4.0:
                 cur *= np.float32(1.0 / g)
-        cur = np.where(ok, cur, ref).astype(np.float32)
-        return local_shift_field(ref.astype(np.float32), cur, hot, radius=c.local_shift_px, block_px=block,
-                                 trunc=c.local_trunc)
+        return ref.astype(np.float32), np.where(ok, cur, ref).astype(np.float32)
+
+    def _turned_elements(self, img: np.ndarray, valid: np.ndarray,
+                         raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Displacement field turning back the round elements (:mod:`.rotation`) whose disc holds a
+        pixel at or above its zone's threshold, or None."""
+        if not self.round_:
+            return None
+        hot = np.zeros(self.shape_, bool)
+        elements: list[RoundElement] = []
+        for z in self.zones_:
+            if self.round_.get(z.spec.name):
+                hot |= raw[z.spec.name] >= z.threshold
+                elements += self.round_[z.spec.name]
+        if not hot.any():
+            return None
+        h, w = self.shape_
+        pad = 8  # px round each disc: its taper and the blur's support
+        boxes = [(max(0, int(cx - r) - pad), max(0, int(cy - r) - pad), min(w, int(np.ceil(cx + r)) + pad + 1),
+                  min(h, int(np.ceil(cy + r)) + pad + 1)) for cx, cy, r in elements]
+        keep = [k for k, b in enumerate(boxes) if hot[b[1]:b[3], b[0]:b[2]].any()]
+        if not keep:
+            return None
+        boxes = [boxes[k] for k in keep]
+        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        ref, cur = self._grey_pair(img, valid, (x0, y0, x1, y1))
+        local = [(elements[k][0] - x0, elements[k][1] - y0, elements[k][2]) for k in keep]
+        f = rotation_field(ref, cur, hot[y0:y1, x0:x1], local, trunc=self.config.local_trunc)
+        if f is None:
+            return None
+        fx, fy = np.zeros(self.shape_, np.float32), np.zeros(self.shape_, np.float32)
+        fx[y0:y1, x0:x1], fy[y0:y1, x0:x1] = f
+        return fx, fy
 
     def aggregate_sigma_px(self, z: _Zone) -> float:
         """Gaussian sigma (px) over which a pixel-statistics zone's evidence is averaged: a quarter
@@ -590,7 +656,9 @@ class AnomalyModel:
             threshold; max over overlapping zones), spread in pixel-statistics zones over the
             extent of a smallest defect (:func:`.regions.support_map`); ``zone_scores`` the
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
-            regions of the evidence >= 1.0.
+            regions of the evidence >= 1.0. Where the first pass reaches the threshold, a local
+            residual misalignment (:mod:`.local_shift`) and round elements of ``plating`` zones
+            turned in their seat (:mod:`.rotation`) are undone on the unit before it is scored again.
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
@@ -610,6 +678,10 @@ class AnomalyModel:
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
+            raw = self._raw_maps(img, v, explained=moved)
+        turn = self._turned_elements(img, v, raw)
+        if turn is not None:
+            img, v = apply_shift_field(img, v, turn)
             raw = self._raw_maps(img, v, explained=moved)
         total = np.zeros(self.shape_, np.float32)
         ok = self._erode(v) & (self.n_ > 0)  # as in _raw_maps: the map stays 0 where no evidence exists
