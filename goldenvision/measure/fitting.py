@@ -368,6 +368,12 @@ def measure_circle(
     of :func:`find_edges` (single edge, all calipers fitted at once by a batched
     Levenberg-Marquardt); :func:`fit_circle` fits them.
 
+    ``threshold`` (grey levels per px) is the response a caliper's edge must exceed; None: as
+    :func:`find_edges`' automatic threshold, with each profile's noise at most the noise of the
+    image patch around the annulus (:func:`~goldenvision.measure.calipers._image_noise`) over
+    the square root of the arc lines averaged: a short radial profile of a small circle is
+    mostly its edge, whose curvature its own second differences read as noise.
+
     Raises
     ------
     MeasurementError
