@@ -81,6 +81,10 @@ AMBIGUITY_RATIO = 0.8
 #: first/last pair is further from it than this share (a highlight's edge taken for the outline).
 GOLDEN_EDGE_FLOOR = 0.08
 GOLDEN_PAIR_SLACK = 0.03
+#: When the first/last rule finds no pair at all (a strong edge of the ground or a shadow in the
+#: caliper leaves the product's edges under RELATIVE_THRESHOLD), the pair nearest the golden's
+#: width is measured if it is within this share of it; else the unit goes to review.
+GOLDEN_FALLBACK_SLACK = 0.05
 #: Largest offset (golden px, times the golden's mm per px) taken as the edge tool's own error on a
 #: feature when zeroing on the golden: an edge's systematic error stays within about a pixel.
 ZERO_MAX_PX = 1.5
@@ -442,20 +446,30 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
         raise MeasurementError("no edge found along the caliper (flat or featureless profile)")
     if dim.measure == "width":
         first = next((i for i, e in enumerate(edges) if dim.polarity == "any" or e.polarity == dim.polarity), None)
+        last: int | None = None
         if first is None:
-            raise MeasurementError(f"no {dim.polarity} edge along the caliper")
-        opp = "light_to_dark" if edges[first].polarity == "dark_to_light" else "dark_to_light"
-        last = next((i for i in range(len(edges) - 1, first, -1) if edges[i].polarity == opp), None)
-        if last is None:
-            raise MeasurementError(
+            problem = f"no {dim.polarity} edge along the caliper"
+        else:
+            opp = "light_to_dark" if edges[first].polarity == "dark_to_light" else "dark_to_light"
+            last = next((i for i in range(len(edges) - 1, first, -1) if edges[i].polarity == opp), None)
+            problem = "" if last is not None else (
                 f"no {opp} edge after the first {edges[first].polarity} edge at "
-                f"{edges[first].position_px:+.1f} px: the caliper does not span both sides"
-            )
-        i, j = first, last
-        if golden_px is not None and golden_px > 0:
-            found = _pair_near_golden(all_edges, all_pts, reg, dim.polarity, golden_px, (pts[i], pts[j]))
-            if found is not None:
-                edges, pts, i, j = found
+                f"{edges[first].position_px:+.1f} px: the caliper does not span both sides")
+        g_px = golden_px if golden_px is not None and golden_px > 0 else None
+        if first is None or last is None:
+            # A strong edge of something else in the caliper (the ground, a shadow, a fixture) can
+            # put the product's own edges under RELATIVE_THRESHOLD: pair the edges nearest the
+            # golden's width instead, when one pair is near enough to be that width.
+            found = None if g_px is None else _pair_near_golden(all_edges, all_pts, reg, dim.polarity, g_px, None)
+            if found is None:
+                raise MeasurementError(problem)
+            edges, pts, i, j = found
+        else:
+            i, j = first, last
+            if g_px is not None:
+                found = _pair_near_golden(all_edges, all_pts, reg, dim.polarity, g_px, (pts[i], pts[j]))
+                if found is not None:
+                    edges, pts, i, j = found
     else:  # distance
         order = sorted(range(len(edges)), key=lambda k: -edges[k].strength)
         if dim.polarity != "any":
@@ -660,16 +674,24 @@ def golden_edge_lines(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
 
 
 def _pair_near_golden(edges: list, pts: np.ndarray, reg: RegistrationResult, polarity: str, golden_px: float,
-                      chosen: tuple[np.ndarray, np.ndarray]) -> tuple[list, np.ndarray, int, int] | None:
+                      chosen: tuple[np.ndarray, np.ndarray] | None) -> tuple[list, np.ndarray, int, int] | None:
     """The opposite-edge pair (strength >= GOLDEN_EDGE_FLOOR of the strongest) whose length in
     golden px is nearest ``golden_px``, when the ``chosen`` pair is off by more than
-    GOLDEN_PAIR_SLACK and that pair is closer; else None (keep the chosen pair)."""
+    GOLDEN_PAIR_SLACK and that pair is closer; else None (keep the chosen pair). Without a
+    ``chosen`` pair (the first/last rule found none), the nearest pair if it lies within
+    :data:`GOLDEN_FALLBACK_SLACK` of ``golden_px``, else None."""
     def golden_len(a: np.ndarray, b: np.ndarray) -> float:
         e = map_points_to_reference(np.vstack([a, b]), reg)
         return float(np.hypot(*(e[1] - e[0])))
 
-    if abs(golden_len(*chosen) - golden_px) <= GOLDEN_PAIR_SLACK * golden_px or len(edges) < 2:
+    if len(edges) < 2:
         return None
+    if chosen is None:
+        limit = GOLDEN_FALLBACK_SLACK * golden_px
+    else:
+        limit = abs(golden_len(*chosen) - golden_px)
+        if limit <= GOLDEN_PAIR_SLACK * golden_px:
+            return None
     top = max(e.strength for e in edges)
     keep = [k for k, e in enumerate(edges) if e.strength >= GOLDEN_EDGE_FLOOR * top]
     best: tuple[float, int, int] | None = None
@@ -682,7 +704,7 @@ def _pair_near_golden(edges: list, pts: np.ndarray, reg: RegistrationResult, pol
             d = abs(golden_len(pts[a], pts[b]) - golden_px)
             if best is None or d < best[0]:
                 best = (d, a, b)
-    if best is None or best[0] >= abs(golden_len(*chosen) - golden_px):
+    if best is None or best[0] >= limit:
         return None
     return edges, pts, best[1], best[2]
 

@@ -24,6 +24,7 @@ from .calipers import (
     Polarity,
     _check_choice,
     _check_gray,
+    _image_noise,
     _profile_noise,
     _sample,
     _threshold_from_noise,
@@ -367,6 +368,12 @@ def measure_circle(
     of :func:`find_edges` (single edge, all calipers fitted at once by a batched
     Levenberg-Marquardt); :func:`fit_circle` fits them.
 
+    ``threshold`` (grey levels per px) is the response a caliper's edge must exceed; None: as
+    :func:`find_edges`' automatic threshold, with each profile's noise at most the noise of the
+    image patch around the annulus (:func:`~goldenvision.measure.calipers._image_noise`) over
+    the square root of the arc lines averaged: a short radial profile of a small circle is
+    mostly its edge, whose curvature its own second differences read as noise.
+
     Raises
     ------
     MeasurementError
@@ -394,7 +401,17 @@ def measure_circle(
     # strongest edge of each radial profile (Gaussian derivative + parabola), all at once
     resp = ndimage.gaussian_filter1d(prof, sigma_px / step_px, axis=1, order=1, mode="nearest") / step_px
     if threshold is None:
-        thr = _threshold_from_noise(_profile_noise(prof, step_px), prof, sigma_px, step_px)
+        # A radial profile of a small circle is short and mostly its edge: the edge's own curvature
+        # inflates its second differences (a 3 mm hole at 7 px radius: 2-6 times the noise, and
+        # no caliper found its edge). The noise of the image patch around the annulus, over the
+        # square root of the arc lines averaged, bounds it from above where the profiles cannot.
+        rr_out = radius_px + search_px + 2.0
+        patch_noise = _image_noise(g, int(math.floor(center_px[0] - rr_out)), int(math.floor(center_px[1] - rr_out)),
+                                   int(math.ceil(center_px[0] + rr_out)) + 1, int(math.ceil(center_px[1] + rr_out)) + 1)
+        noise = _profile_noise(prof, step_px)
+        if math.isfinite(patch_noise):
+            noise = np.minimum(noise, patch_noise / math.sqrt(m))
+        thr = _threshold_from_noise(noise, prof, sigma_px, step_px)
     else:
         thr = np.full(n, float(threshold))
     signed = resp if polarity == "dark_to_light" else (-resp if polarity == "light_to_dark" else np.abs(resp))
