@@ -203,7 +203,7 @@ def test_flip_averaged_features_of_a_mirrored_image_are_the_mirrored_features():
 
 
 @pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
-def test_feature_models_average_flips_by_default_and_old_states_keep_scoring_without():
+def test_texture_models_average_flips_by_default_and_old_states_keep_scoring_without():
     caps = [_grain(64, 96, s) for s in range(4)]
     zone = AnomalyZone(name="leather", defect_type="finish", method="texture")
     assert AnomalyConfig().feature_flips
@@ -221,3 +221,11 @@ def test_feature_models_average_flips_by_default_and_old_states_keep_scoring_wit
     assert not old.config.feature_flips
     assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
     assert AnomalyModel.from_state(flipped.to_state()).config.feature_flips
+    # a registered part judged at the same place keeps features that tell a pattern from its mirror
+    from goldenvision.anomaly import get_backbone
+
+    part = AnomalyModel.fit(caps, [AnomalyZone(name="plate", method="patchcore")],
+                            config=AnomalyConfig(feature_scale=1.0))
+    assert not ZF.uses_flips(part) and ZF.uses_flips(flipped)
+    expect = ZF.pool_features(get_backbone().features(unit, tile_px=1024)) @ ZF.projection(152, 64)
+    np.testing.assert_allclose(ZF.unit_features(part, unit), expect, atol=1e-4)

@@ -80,9 +80,10 @@ class AnomalyConfig:
         (``zone_features.fit_norms``), shrunk towards the zone's median cell by this many
         pseudo-images; < 0 = no normalisation (raw distances).
     feature_flips : bool
-        Test-time flip averaging of the backbone features (``zone_features.unit_features``): each
-        cell's feature is the mean of the image's and its left-right mirror's (mirrored back), on
-        the golden captures and on every unit alike; twice the backbone time. A state saved
+        Test-time flip averaging of the backbone features of models whose feature zones are all
+        position-free ``texture`` zones (``zone_features.uses_flips``): each cell's feature is the
+        mean of the image's and its left-right mirror's (mirrored back), on the golden captures and
+        on every unit alike; twice the backbone time. A state saved
         without this key was fitted without it and is scored without it (``AnomalyModel.from_state``).
     proj_dim : int
         Backbone features (152 channels) are projected to this many dimensions by a fixed

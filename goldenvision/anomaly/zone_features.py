@@ -163,9 +163,21 @@ def flip_averaged_features(img: np.ndarray, *, tile_px: int) -> np.ndarray:
     return np.ascontiguousarray(f[:, : -(-w // FEATURE_STRIDE)] * np.float32(0.5))
 
 
+def uses_flips(model: AnomalyModel) -> bool:
+    """Whether the model's features are flip-averaged (:func:`flip_averaged_features`): with
+    ``feature_flips`` and only position-free ``texture`` feature zones. A texture (leather grain,
+    fabric, a ground surface) has no fixed geometry, so its mirror image is as good as it is; a
+    registered part judged at the same place (``patchcore``, ``padim``) keeps features that tell
+    a pattern from its mirror image."""
+    from .registry import get_method
+
+    feat = [z.method for z in model.zones_ if get_method(z.method).uses_features]
+    return bool(model.config.feature_flips and feat and all(m == "texture" for m in feat))
+
+
 def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``,
-    averaged with its mirror's when ``feature_flips`` (:func:`flip_averaged_features`) and over the
+    averaged with its mirror's when :func:`uses_flips` (:func:`flip_averaged_features`) and over the
     cell's neighbourhood (:data:`FEATURE_POOL_CELLS`)."""
     from .backbone import get_backbone
 
@@ -174,7 +186,7 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     if c.feature_scale != 1.0:
         img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
                          interpolation=cv2.INTER_AREA)
-    raw = (flip_averaged_features(img, tile_px=c.tile_px) if c.feature_flips
+    raw = (flip_averaged_features(img, tile_px=c.tile_px) if uses_flips(model)
            else get_backbone().features(img, tile_px=c.tile_px))
     f = pool_features(raw, FEATURE_POOL_CELLS)
     if 0 < c.proj_dim < f.shape[-1]:
