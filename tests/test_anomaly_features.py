@@ -176,3 +176,56 @@ def test_a_mirrored_margin_gives_edge_cells_mirrored_context_not_zero_padding():
     assert d[0].mean() > 3 * d[10:14, 12:20].mean()
     with pytest.raises(ImageError, match="margin_px"):
         bb.features(img, margin_px=10)
+
+
+@pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
+def test_flip_averaged_features_of_a_mirrored_image_are_the_mirrored_features():
+    from goldenvision.anomaly import get_backbone
+
+    img = _grain(96, 128, 5)
+    cv2.line(img, (20, 10), (60, 80), (30, 20, 10), 3)  # an oblique stroke: not mirror-symmetric
+    f = ZF.flip_averaged_features(img, tile_px=1024)
+    g = ZF.flip_averaged_features(np.ascontiguousarray(img[:, ::-1]), tile_px=1024)
+    assert f.shape == g.shape == (12, 16, 152) and f.dtype == np.float32
+    np.testing.assert_allclose(g[:, ::-1], f, atol=1e-4)
+    plain = get_backbone().features(img, tile_px=1024)
+    mirror = get_backbone().features(np.ascontiguousarray(img[:, ::-1]), tile_px=1024)[:, ::-1]
+    assert np.abs(mirror - plain).mean() > 0.1  # the backbone alone is not mirror-equivariant
+    np.testing.assert_allclose(f, 0.5 * (plain + mirror), atol=1e-4)
+    # a width that is no multiple of 16: padded before mirroring, so each cell keeps its place
+    odd = img[:, :100]
+    fo = ZF.flip_averaged_features(odd, tile_px=1024)
+    assert fo.shape == (12, 13, 152)
+    padded = np.pad(odd, ((0, 0), (0, 12), (0, 0)), mode="reflect")
+    ref = 0.5 * (get_backbone().features(padded, tile_px=1024)
+                 + get_backbone().features(np.ascontiguousarray(padded[:, ::-1]), tile_px=1024)[:, ::-1])
+    np.testing.assert_allclose(fo, ref[:, :13], atol=1e-4)
+
+
+@pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
+def test_texture_models_average_flips_by_default_and_old_states_keep_scoring_without():
+    caps = [_grain(64, 96, s) for s in range(4)]
+    zone = AnomalyZone(name="leather", defect_type="finish", method="texture")
+    assert AnomalyConfig().feature_flips
+    flipped = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(feature_scale=1.0, texture_bank=200))
+    unit = _grain(64, 96, 50)
+    expect = ZF.pool_features(ZF.flip_averaged_features(unit, tile_px=1024)) @ ZF.projection(152, 64)
+    np.testing.assert_allclose(ZF.unit_features(flipped, unit), expect, atol=1e-4)
+    # a golden sealed before the option has no key in its state: its banks were fitted without
+    # flips, so it must score without them (as when it was sealed), not with the new default
+    plain = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(feature_scale=1.0, texture_bank=200,
+                                                                feature_flips=False))
+    st = plain.to_state()
+    del st["config"]["feature_flips"]
+    old = AnomalyModel.from_state(st)
+    assert not old.config.feature_flips
+    assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
+    assert AnomalyModel.from_state(flipped.to_state()).config.feature_flips
+    # a registered part judged at the same place keeps features that tell a pattern from its mirror
+    from goldenvision.anomaly import get_backbone
+
+    part = AnomalyModel.fit(caps, [AnomalyZone(name="plate", method="patchcore")],
+                            config=AnomalyConfig(feature_scale=1.0))
+    assert not ZF.uses_flips(part) and ZF.uses_flips(flipped)
+    expect = ZF.pool_features(get_backbone().features(unit, tile_px=1024)) @ ZF.projection(152, 64)
+    np.testing.assert_allclose(ZF.unit_features(part, unit), expect, atol=1e-4)

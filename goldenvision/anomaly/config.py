@@ -88,6 +88,12 @@ class AnomalyConfig:
         Each feature cell's distance is divided by its RMS over held-out good images
         (``zone_features.fit_norms``), shrunk towards the zone's median cell by this many
         pseudo-images; < 0 = no normalisation (raw distances).
+    feature_flips : bool
+        Test-time flip averaging of the backbone features of models whose feature zones are all
+        position-free ``texture`` zones (``zone_features.uses_flips``): each cell's feature is the
+        mean of the image's and its left-right mirror's (mirrored back), on the golden captures and
+        on every unit alike; twice the backbone time. A state saved
+        without this key was fitted without it and is scored without it (``AnomalyModel.from_state``).
     proj_dim : int
         Backbone features (152 channels) are projected to this many dimensions by a fixed
         seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
@@ -142,6 +148,7 @@ class AnomalyConfig:
     padim_dims: int = 48
     texture_bank: int = 2000
     proj_dim: int = 64
+    feature_flips: bool = True
     norm_prior: float = 2.0
     tex_sigma_mm: float = 0.5
     tex_sigma_matched: bool = True

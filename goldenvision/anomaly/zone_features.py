@@ -139,9 +139,46 @@ def pool_features(f: np.ndarray, r: int = FEATURE_POOL_CELLS) -> np.ndarray:
     return out
 
 
+def flip_averaged_features(img: np.ndarray, *, tile_px: int) -> np.ndarray:
+    """Backbone features (ceil(H / 8), ceil(W / 8), 152) float32 of ``img`` (H, W, 3) uint8 RGB,
+    averaged with those of its left-right mirror, mirrored back (test-time flip augmentation).
+
+    The image is first padded (reflect) on the right to a width that is a multiple of the
+    backbone's alignment (16 px), so that the mirror's cells fall exactly on the image's cells;
+    the padding's cells are cropped again. A cell's feature thus no longer depends on the
+    direction in which the backbone's learnt filters read the surface (its response to a line
+    or an edge is not mirror-symmetric), only on what lies there (test-time augmentation by
+    flips; the features are mirror-equivariant). Costs a second backbone pass (docs/DESIGN.md
+    gives the KolektorSDD figures). The price: a pattern and its own mirror image at the same
+    place give the same feature, so a mirrored print is left to the pixel methods.
+    """
+    from .backbone import _ALIGN, FEATURE_STRIDE, get_backbone
+
+    bb = get_backbone()
+    w = img.shape[1]
+    wp = -(-w // _ALIGN) * _ALIGN
+    if wp != w:
+        img = np.pad(img, ((0, 0), (0, wp - w), (0, 0)), mode="reflect")
+    f = bb.features(img, tile_px=tile_px) + bb.features(np.ascontiguousarray(img[:, ::-1]), tile_px=tile_px)[:, ::-1]
+    return np.ascontiguousarray(f[:, : -(-w // FEATURE_STRIDE)] * np.float32(0.5))
+
+
+def uses_flips(model: AnomalyModel) -> bool:
+    """Whether the model's features are flip-averaged (:func:`flip_averaged_features`): with
+    ``feature_flips`` and only position-free ``texture`` feature zones. A texture (leather grain,
+    fabric, a ground surface) has no fixed geometry, so its mirror image is as good as it is; a
+    registered part judged at the same place (``patchcore``, ``padim``) keeps features that tell
+    a pattern from its mirror image."""
+    from .registry import get_method
+
+    feat = [z.method for z in model.zones_ if get_method(z.method).uses_features]
+    return bool(model.config.feature_flips and feat and all(m == "texture" for m in feat))
+
+
 def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
-    """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``
-    and averaged over the cell's neighbourhood (:data:`FEATURE_POOL_CELLS`)."""
+    """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``,
+    averaged with its mirror's when :func:`uses_flips` (:func:`flip_averaged_features`) and over the
+    cell's neighbourhood (:data:`FEATURE_POOL_CELLS`)."""
     from .backbone import get_backbone
 
     c = model.config
@@ -149,7 +186,9 @@ def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     if c.feature_scale != 1.0:
         img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
                          interpolation=cv2.INTER_AREA)
-    f = pool_features(get_backbone().features(img, tile_px=c.tile_px), FEATURE_POOL_CELLS)
+    raw = (flip_averaged_features(img, tile_px=c.tile_px) if uses_flips(model)
+           else get_backbone().features(img, tile_px=c.tile_px))
+    f = pool_features(raw, FEATURE_POOL_CELLS)
     if 0 < c.proj_dim < f.shape[-1]:
         f = f @ projection(f.shape[-1], c.proj_dim)
     return f
