@@ -757,7 +757,9 @@ class AnomalyModel:
                 raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
             # packages sealed before the matched texture low-pass have their statistics at tex_sigma_mm;
             # a state from before test-time flips was fitted without them (its banks are unflipped)
-            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, **state["config"]})
+            # and one from before stitching zones' golden-only structure residual waited for taught units
+            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_stitching": False,
+                                   **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
