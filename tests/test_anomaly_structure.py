@@ -121,10 +121,32 @@ def _lot(n: int, seed: int) -> list[np.ndarray]:
             for i in range(n)]
 
 
-def test_the_model_judges_structure_once_production_units_are_taught():
+def test_a_missing_part_is_found_from_the_golden_captures_alone():
+    """A zone of a type whose structure every unit shares (``other``, the default) judges the
+    residual from the golden captures, counted above the expected largest |z| of its samples."""
     zone = AnomalyZone(name="board", min_area_mm2=0.5)
     caps = _lot(3, 1)
     m = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM)
+    off = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM,
+                           config=AnomalyConfig(structure_from_golden=False))
+    missing = render(0.2, 0.1, noise=1.5, seed=9, missing=1)
+    r = m.score(missing)
+    assert r.score >= 1.0 and off.score(missing).score < 1.0, (r.score, off.score(missing).score)
+    cx, cy = PARTS[1]
+    assert any(d.bbox[0] - 4 <= cx <= d.bbox[2] + 4 and d.bbox[1] - 4 <= cy <= d.bbox[3] + 4 for d in r.defects)
+    for good in _lot(4, 3):
+        assert m.score(good).score < 1.0
+    # a plating zone (highlights, plated assemblies move) waits for taught units
+    plated = AnomalyModel.fit(caps, [AnomalyZone(name="board", min_area_mm2=0.5, defect_type="plating")],
+                              scale_mm_per_px=1 / PX_PER_MM)
+    assert plated.score(missing).score == off.score(missing).score
+
+
+def test_the_model_judges_structure_once_production_units_are_taught():
+    zone = AnomalyZone(name="board", min_area_mm2=0.5)
+    caps = _lot(3, 1)
+    # without the golden-only residual (as a package sealed before it, or a plating zone)
+    m = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM, config=AnomalyConfig(structure_from_golden=False))
     off = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM, config=AnomalyConfig(structure_window_px=0.0))
     missing = render(0.2, 0.1, noise=1.5, seed=9, missing=1)
     # golden captures only (one physical unit): the variation model as it was

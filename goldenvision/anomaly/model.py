@@ -757,8 +757,8 @@ class AnomalyModel:
                 raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
             # packages sealed before the matched texture low-pass have their statistics at tex_sigma_mm;
             # a state from before test-time flips was fitted without them (its banks are unflipped)
-            # and one from before stitching zones' golden-only structure residual waited for taught units
-            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_stitching": False,
+            # and in one from before the golden-only structure residual it waited for taught units
+            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
                                    **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))

@@ -29,11 +29,12 @@ golden captures are re-photographs of one physical unit and cannot tell the two 
 them alone the residual flagged 6 of 7 good zippers. Held-out scores of taught production units
 calibrate the zone's threshold to that motion, and their variance enters the spread.
 
-``stitching`` zones are the exception (:func:`stitching_structure`): a seam is sewn to one
-pattern, its thread is thinner than the misregistration band, and without the residual a
-skipped stitch was never found (zoo apparel: 0 of 2 seam slips at 24 units). They judge it from
-the golden captures alone, with the threshold floored by the expected maximum over the zone's
-independent samples (:func:`structure_floor`) until production units are taught.
+Zones of a type whose structure every unit shares (:data:`GOLDEN_STRUCTURE_TYPES`: print,
+stitching, other) are the exception (:func:`golden_structure`): they judge it from the golden
+captures alone, a residual counting only where it exceeds the expected largest ``|z|`` over the
+zone's independent samples (:func:`expected_max_z`), since one unit's captures cannot show the
+next unit's. Without it a skipped stitch (zoo apparel) or a missing 0805 (zoo pcba at 4.8 px/mm)
+was never found before units were taught.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
     from ._zone import _Zone
     from .model import AnomalyModel
 
-__all__ = ["MIN_GOOD_UNITS", "stitching_structure", "structure_floor", "structure_residual", "structure_zone_raw"]
+__all__ = ["GOLDEN_STRUCTURE_TYPES", "MIN_GOOD_UNITS", "expected_max_z", "golden_structure", "structure_residual",
+           "structure_zone_raw"]
 
 #: Production units (``add_good``) a model needs before its ``variation`` zones judge structure:
 #: the golden captures are one physical unit and cannot show how far parts move against each
@@ -225,32 +227,45 @@ def _bound_factor(p: list[np.ndarray], max_shift: np.float32) -> np.ndarray:
                                   np.float32(-_CONTRAST_MIN) / np.maximum(-p[3], eps)))
 
 
-def stitching_structure(model: AnomalyModel, z: _Zone) -> bool:
-    """True when ``variation`` zone ``z`` is a ``stitching`` zone that judges the structure residual
-    from the golden captures alone (``AnomalyConfig.structure_stitching``).
+#: Zone defect types whose structure every unit shares as the golden shows it, judged by the
+#: residual from the golden captures alone (:func:`golden_structure`): a print (one plate or
+#: screen), a seam (one stitch pattern) and ``other`` (assemblies placed by a machine, the
+#: default of a zone the spec does not type). Not ``plating``: a highlight on polished metal moves
+#: with the unit's tilt and the light by more than a small displacement, and plated assemblies
+#: (a zipper's chain, a stone in its bezel) move against each other; nor ``finish``, a texture.
+GOLDEN_STRUCTURE_TYPES = ("print", "stitching", "other")
 
-    A seam is sewn to one pattern that every unit shares, like a print; its thread is 2-3 px wide
-    at a station's scale, so the variation model's misregistration band (``±shift_px`` plus the
-    edge term ``grad_px · |∇mean|``) covers a whole stitch and a missing one is "explained" as
-    misregistration (zoo apparel: the golden's stitch pixels read 1-3.3 z where the unit shows
-    bare cloth). The weave around it has no such shared structure, but its texture floor is in
-    the spread the residual is judged against (:func:`.zone_variation.texture_spread`)."""
+
+def _defect_type(z: _Zone) -> str:
+    return str(getattr(z.spec.defect_type, "value", z.spec.defect_type))
+
+
+def golden_structure(model: AnomalyModel, z: _Zone) -> bool:
+    """True when ``variation`` zone ``z`` judges the structure residual from the golden captures
+    alone (``AnomalyConfig.structure_from_golden``): its type is one of
+    :data:`GOLDEN_STRUCTURE_TYPES`, its spread is not floored by a textile's weave (except a seam's
+    own zone, ``stitching``) and fewer than :data:`MIN_GOOD_UNITS` production units are taught
+    (with more, every ``variation`` zone judges it, calibrated by their held-out scores).
+
+    A structure 2-6 px across (a 2 px thread, an 0805 chip body at 4.8 px/mm) lies wholly inside
+    the variation model's misregistration band (``±shift_px`` plus the edge term
+    ``grad_px · |∇mean|``): a missing stitch or part is "explained" as misregistration (zoo
+    apparel: the golden's stitch pixels read at most 3.3 z where the unit shows bare cloth;
+    pcba: a missing resistor 1.4 z), so without the residual such defects were never found."""
     c = model.config
-    return (bool(getattr(c, "structure_stitching", False)) and z.method == "variation"
-            and getattr(z.spec.defect_type, "value", z.spec.defect_type) == "stitching"
-            and float(getattr(c, "structure_window_px", 0.0) or 0.0) > 0)
+    dt = _defect_type(z)
+    return (bool(getattr(c, "structure_from_golden", False)) and z.method == "variation"
+            and float(getattr(c, "structure_window_px", 0.0) or 0.0) > 0
+            and dt in GOLDEN_STRUCTURE_TYPES
+            and (dt == "stitching" or z.spec.name not in getattr(model, "tex_sd_", {}))
+            and getattr(model, "n_good_units_", 0) < MIN_GOOD_UNITS)
 
 
-def structure_floor(model: AnomalyModel, z: _Zone) -> float:
-    """Smallest threshold (z units) of a zone judged by the golden-only structure residual
-    (:func:`stitching_structure`) before :data:`MIN_GOOD_UNITS` production units are taught: the
-    expected maximum of ``|z|`` over the zone's independent aggregated samples,
-    ``sqrt(2 ln N) + 1``, ``N = area / (4 pi sigma^2)`` with ``sigma`` the evidence's aggregation
-    (:meth:`.model.AnomalyModel.aggregate_sigma_px`), as :func:`.zone_variation.texture_floor`
-    for a texture: the golden captures are one unit's stitches and cannot calibrate the next
-    unit's. 0 when the zone is not judged so."""
-    if not stitching_structure(model, z) or getattr(model, "n_good_units_", 0) >= MIN_GOOD_UNITS:
-        return 0.0
+def expected_max_z(model: AnomalyModel, z: _Zone) -> float:
+    """Expected largest ``|z|`` over the zone's independent aggregated samples, ``sqrt(2 ln N) + 1``,
+    ``N = area / (4 pi sigma^2)`` with ``sigma`` the evidence's aggregation
+    (:meth:`.model.AnomalyModel.aggregate_sigma_px`, at least 0.5 px), as
+    :func:`.zone_variation.texture_floor` for a texture."""
     s = max(model.aggregate_sigma_px(z), 0.5)
     n = max(float(z.mask.sum()) / (4 * np.pi * s * s), 2.0)
     return float(np.sqrt(2 * np.log(n))) + 1.0
@@ -258,10 +273,12 @@ def structure_floor(model: AnomalyModel, z: _Zone) -> float:
 
 def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units), or None
-    when off (``structure_window_px`` 0, fewer than :data:`MIN_GOOD_UNITS` production units taught,
-    or not a ``variation`` zone: ``texture_variation`` is
-    low-passed, and a zone whose spread is floored by a unit-to-unit texture, a textile's weave,
-    has no fine structure that every unit shares).
+    when off: ``structure_window_px`` 0; not a ``variation`` zone (``texture_variation`` is
+    low-passed); a zone whose spread is floored by a unit-to-unit texture, a textile's weave, which
+    has no fine structure that every unit shares (a seam's own ``stitching`` zone excepted, with
+    ``structure_from_golden``); fewer than :data:`MIN_GOOD_UNITS` production units taught, unless
+    the zone judges it from the golden (:func:`golden_structure`: the residual is then scaled by
+    ``var_floor / expected_max_z``).
 
     The golden is taken in the unit's colours (``g``: the zone's gain field, (3,) or (h, w, 3)),
     and judged against the zone's own spread less its misregistration term
@@ -274,9 +291,11 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     """
     c = model.config
     win = float(getattr(c, "structure_window_px", 0.0) or 0.0)
-    if win <= 0 or z.method != "variation" or not (
-            stitching_structure(model, z)
-            or (z.spec.name not in getattr(model, "tex_sd_", {}) and getattr(model, "n_good_units_", 0) >= MIN_GOOD_UNITS)):
+    from_golden = golden_structure(model, z)
+    taught = getattr(model, "n_good_units_", 0) >= MIN_GOOD_UNITS and (
+        z.spec.name not in getattr(model, "tex_sd_", {}) or (
+            bool(getattr(c, "structure_from_golden", False)) and _defect_type(z) == "stitching"))
+    if win <= 0 or z.method != "variation" or not (from_golden or taught):
         return None
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))
@@ -293,5 +312,11 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     s2 = gg * (s2 - a2) + np.maximum(gg, np.float32(1.0)) * a2
     inv_u = np.reciprocal(np.sqrt(s2))
     sigma = max(win, model.aggregate_sigma_px(z))
-    return structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
-                              window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1)
+    res = structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
+                             window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1)
+    if from_golden and z.spec.name not in getattr(model, "tex_sd_", {}):
+        # the captures are one unit: the residual must reach the expected largest |z| of the
+        # zone's samples (not the variation floor) to reach the zone's threshold (a seam's zone,
+        # floored by its weave, has that floor as its threshold: VariationMethod.floor)
+        res *= np.float32(c.var_floor / max(expected_max_z(model, z), c.var_floor))
+    return res

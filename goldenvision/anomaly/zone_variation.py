@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from ._zone import _Zone
-from .structure import structure_floor, structure_zone_raw
+from .structure import expected_max_z, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, tolerance_band
 
 if TYPE_CHECKING:
@@ -66,10 +66,13 @@ class VariationMethod:
     low_pass = False
 
     def floor(self, model: AnomalyModel, z: _Zone) -> float:
-        """Smallest threshold of the zone in spread units (z): ``var_floor``, or the expected
-        maximum of a stitching zone judged by the golden-only structure residual
-        (:func:`.structure.structure_floor`)."""
-        return max(model.config.var_floor, structure_floor(model, z))
+        """Smallest threshold of the zone in spread units (z): ``var_floor``; for a zone on a
+        textile (:data:`TEXTILE_DEFECT_TYPES`, with ``structure_from_golden``) the expected largest
+        ``|z|`` over its independent samples, as a texture zone's (:func:`texture_floor`): its
+        spread is floored by the weave, which the golden captures, one unit, cannot calibrate."""
+        if getattr(model.config, "structure_from_golden", False) and _defect_type(z) in TEXTILE_DEFECT_TYPES:
+            return max(model.config.var_floor, expected_max_z(model, z))
+        return model.config.var_floor
 
     def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units)."""
@@ -109,6 +112,10 @@ def tex_zones(model: AnomalyModel) -> list[_Zone]:
 #: differs from unit to unit like a grain: their spread gets the texture floor too (no low-pass:
 #: a stitch is thinner than the low-pass of ``finish`` zones).
 TEXTILE_DEFECT_TYPES = ("stitching",)
+
+
+def _defect_type(z: _Zone) -> str:
+    return str(getattr(z.spec.defect_type, "value", z.spec.defect_type))
 
 
 def floored_zones(model: AnomalyModel) -> list[_Zone]:
