@@ -185,6 +185,9 @@ def bench_kolektor(args: argparse.Namespace) -> None:
               f"defective median {np.median(sb):.2f} min {sb.min():.2f} max {sb.max():.2f}")
         zst = golden.states["anomaly"]["zones"][0]
         fit_scores = np.asarray(zst.get("unit_scores") or zst["good_scores"], np.float64)
+        if args.save is not None:  # raw scores for offline analysis of threshold rules and image scores
+            np.savez(args.save.with_name(f"{args.save.stem}-{method}.npz"), held=sg, bad=sb, dev=dev,
+                     fit_scores=fit_scores / zst["threshold"], threshold=zst["threshold"])
         print(f"    threshold = {zst['threshold'] / fit_scores.max():.2f} x the largest of the {len(fit_scores)} "
               f"cross-fitted sealed good scores (their median {np.median(fit_scores) / zst['threshold']:.2f} of it)")
         if peaks:
@@ -327,6 +330,7 @@ def main() -> None:
     ap.add_argument("--pc-bank", type=int, default=10000, help="plain PatchCore coreset size (0 = skip)")
     ap.add_argument("--memory", type=int, nargs="*", help="peak RSS of fitting N 512x512 images (no Kolektor run)")
     ap.add_argument("--memory-methods", nargs="+", default=["variation", "texture"])
+    ap.add_argument("--save", type=Path, help="also save each method's scores to SAVE-<method>.npz")
     ap.add_argument("--ablate", action="store_true", help="one-factor ablation plain PatchCore vs. ours")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
