@@ -45,6 +45,12 @@ def auroc(pos: list[float], neg: list[float]) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
+def dimension_bar_mm(mode: str, nominal_mm: float) -> float:
+    """Issue 13's bar for a dimension error: 0.05 mm with a station, and 0.1 mm or 0.5 % of the
+    nominal (whichever is larger) hand-held."""
+    return 0.05 if mode == "station" else max(0.1, 0.005 * abs(nominal_mm))
+
+
 def checks_failed(result: gv.UnitResult) -> set[str]:
     out = {f"color:{c.name}" for c in result.color if not c.ok}
     out |= {f"dimension:{d.name}" for d in result.dimensions if not d.ok}
@@ -260,6 +266,7 @@ def main() -> int:
     # --- dimensions ----------------------------------------------------------------------------
     dim_err: dict[str, list[float]] = {}
     dim_z: dict[str, list[float]] = {}  # |error| / stated uncertainty, for the coverage check
+    dim_bar: dict[str, list[float]] = {}  # |error| / the issue's bar for the mode
     for p, r in zip(lot.unit_paths, results):
         t = units_truth[p.stem]
         for d in r.dimensions:
@@ -267,6 +274,8 @@ def main() -> int:
             if true_mm is not None:
                 key = f"{d.name} [{d.reference}]"
                 dim_err.setdefault(key, []).append(d.measured_mm - float(true_mm))
+                bar = dimension_bar_mm(args.mode, d.nominal_mm)
+                dim_bar.setdefault(d.name, []).append(abs(d.measured_mm - float(true_mm)) / bar)
                 if d.uncertainty_mm is not None and d.uncertainty_mm > 0:
                     dim_z.setdefault(key, []).append(abs(d.measured_mm - float(true_mm)) / d.uncertainty_mm)
     if dim_err:
@@ -278,6 +287,15 @@ def main() -> int:
             print(f"  {k:<28} mean {v.mean():+.4f} rms {np.sqrt((v ** 2).mean()):.4f} max |e| {np.abs(v).max():.4f}")
         allv = np.asarray(allv)
         print(f"  {'all':<28} rms {np.sqrt((allv ** 2).mean()):.4f} max |e| {np.abs(allv).max():.4f}")
+        bar_text = ("0.05 mm" if args.mode == "station" else "0.1 mm or 0.5 % of nominal, whichever is larger")
+        print(f"\ndimension error against the bar ({args.mode}: {bar_text}):")
+        allb: list[float] = []
+        for k, b in dim_bar.items():
+            allb += b
+            ba = np.asarray(b)
+            print(f"  {k:<28} within {int((ba <= 1).sum())}/{ba.size}, worst |e|/bar {ba.max():.2f}")
+        ba = np.asarray(allb)
+        print(f"  {'all':<28} within {int((ba <= 1).sum())}/{ba.size}, worst |e|/bar {ba.max():.2f}")
     if dim_z:
         # Coverage of the stated uncertainty u (one standard deviation): the fraction of readings
         # with |error| <= k u should be about 68 % for k = 1 and 95 % for k = 2 if u is honest.

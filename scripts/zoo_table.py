@@ -5,9 +5,11 @@
 
 Runs ``bench.py --family F --mode M --units N --goldens G --size S --repeat 1`` in a child
 process per row and prints a Markdown table from its output: verdicts right (good / defective),
-defects found at their place, good units flagged, dimension RMS / max error (mm), mean colour
-error against the truth (ΔE00), registration error at the product centre (mean / max px) and the
-median latency per unit (ms). Each row's bench output (and its full text, ``bench.txt``) goes to
+defects found at their place, good units flagged, dimension RMS / max error (mm), the readings
+within the issue's dimension bar (station 0.05 mm, hand-held 0.1 mm or 0.5 % of nominal,
+whichever is larger) and the worst error as a multiple of that bar, mean colour error against
+the truth (ΔE00), registration error at the product centre (mean / max px) and the median
+latency per unit (ms). Each row's bench output (and its full text, ``bench.txt``) goes to
 ``DIR/<family>-<mode>``; without ``--workdir`` a new temporary folder is made, so runs side by side
 never share a folder.
 """
@@ -39,6 +41,7 @@ def row(family: str, mode: str, args: argparse.Namespace) -> str:
     found = re.search(r"injected defects found at their place (\d+)/(\d+)", out)
     flagged = re.search(r"units without defects flagged (\d+)/(\d+)", out)
     dim = re.search(r"\n\s+all\s+rms ([\d.]+) max \|e\| ([\d.]+)", out)
+    bar = re.search(r"against the bar.*?\n\s+all\s+within (\d+)/(\d+), worst \|e\|/bar ([\d.]+)", out, re.S)
     col = re.search(r"all zones\s+mean ([\d.]+)", out)
     reg = re.search(r"registration error at the product centre.*?mean ([\d.]+), max ([\d.]+) px", out)
     refused = re.search(r"\((\d+) units aligned, (\d+) not\)", out)
@@ -49,7 +52,8 @@ def row(family: str, mode: str, args: argparse.Namespace) -> str:
         reg_s += f" ({refused.group(2)} refused)"
     return (f"| {family} / {mode} | {verdicts} | {found.group(1) + '/' + found.group(2) if found else '-'} | "
             f"{flagged.group(1) + '/' + flagged.group(2) if flagged else '-'} | "
-            f"{dim.group(1) + ' / ' + dim.group(2) if dim else '-'} | {col.group(1) if col else '-'} | {reg_s} | "
+            f"{dim.group(1) + ' / ' + dim.group(2) if dim else '-'} | "
+            f"{bar.group(1) + '/' + bar.group(2) + ' (worst ' + bar.group(3) + ')' if bar else '-'} | {col.group(1) if col else '-'} | {reg_s} | "
             f"{lat.group(1) if lat else '-'} |")
 
 
@@ -66,8 +70,8 @@ def main() -> int:
     if args.workdir is None:
         args.workdir = Path(tempfile.mkdtemp(prefix="gv-zoo-"))
     print(f"bench output in {args.workdir}", file=sys.stderr)
-    print("| family / mode | verdicts right | defects found | good flagged | dim RMS / max mm | colour ΔE00 | reg px (centre mean / max) | ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| family / mode | verdicts right | defects found | good flagged | dim RMS / max mm | dims within bar | colour ΔE00 | reg px (centre mean / max) | ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for mode in args.modes.split(","):
         for fam in args.families.split(","):
             print(row(fam, mode, args), flush=True)

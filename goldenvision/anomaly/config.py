@@ -62,6 +62,14 @@ class AnomalyConfig:
         Smallest Gaussian window (sigma, px) sharing one local change (displacement, focus,
         contrast) in the structure residual of ``variation`` zones (:mod:`.structure`), judged
         once ``add_good`` has taught the model production units; 0 = off.
+    structure_stitching : bool
+        ``stitching`` zones judge that structure residual from the golden captures alone: a seam
+        is sewn to one pattern, so a stitch that is missing or slipped is a structure no small
+        local change of the golden explains, while its thread is thinner than the variation
+        model's misregistration band. Their threshold is then floored by the expected largest
+        ``|z|`` over the zone's independent samples, as a texture zone's (the captures of one
+        unit cannot show the next unit's stitches). False (packages sealed before it) = the
+        residual waits for taught units, as in other zones.
     exact_loo_max : int
         With up to this many captures the thresholds come from exact leave-one-out; with more,
         the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
@@ -143,6 +151,7 @@ class AnomalyConfig:
     local_block_px: int = 48
     local_trunc: float = 32.0
     structure_window_px: float = 2.0
+    structure_stitching: bool = True
     exact_loo_max: int = 12
     n_folds: int = 5
     merge_px: int = 0

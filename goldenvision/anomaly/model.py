@@ -757,9 +757,11 @@ class AnomalyModel:
             if state["version"] != STATE_VERSION:
                 raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
             # packages sealed before the matched texture low-pass have their statistics at tex_sigma_mm;
-            # a state from before test-time flips was fitted without them (its banks are unflipped);
-            # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule
-            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "tail_threshold": False,
+            # a state from before test-time flips was fitted without them (its banks are unflipped),
+            # one from before stitching zones' golden-only structure residual waited for taught units,
+            # and one from before the Gumbel tail rule recalibrates (add_good) with the margin rule
+            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_stitching": False,
+                                   "tail_threshold": False,
                                    **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))

@@ -28,6 +28,12 @@ and closes the 2 px gap between the last tooth and the slider; an 0805 body is 4
 golden captures are re-photographs of one physical unit and cannot tell the two apart: with
 them alone the residual flagged 6 of 7 good zippers. Held-out scores of taught production units
 calibrate the zone's threshold to that motion, and their variance enters the spread.
+
+``stitching`` zones are the exception (:func:`stitching_structure`): a seam is sewn to one
+pattern, its thread is thinner than the misregistration band, and without the residual a
+skipped stitch was never found (zoo apparel: 0 of 2 seam slips at 24 units). They judge it from
+the golden captures alone, with the threshold floored by the expected maximum over the zone's
+independent samples (:func:`structure_floor`) until production units are taught.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ if TYPE_CHECKING:
     from ._zone import _Zone
     from .model import AnomalyModel
 
-__all__ = ["MIN_GOOD_UNITS", "structure_residual", "structure_zone_raw"]
+__all__ = ["MIN_GOOD_UNITS", "stitching_structure", "structure_floor", "structure_residual", "structure_zone_raw"]
 
 #: Production units (``add_good``) a model needs before its ``variation`` zones judge structure:
 #: the golden captures are one physical unit and cannot show how far parts move against each
@@ -219,6 +225,37 @@ def _bound_factor(p: list[np.ndarray], max_shift: np.float32) -> np.ndarray:
                                   np.float32(-_CONTRAST_MIN) / np.maximum(-p[3], eps)))
 
 
+def stitching_structure(model: AnomalyModel, z: _Zone) -> bool:
+    """True when ``variation`` zone ``z`` is a ``stitching`` zone that judges the structure residual
+    from the golden captures alone (``AnomalyConfig.structure_stitching``).
+
+    A seam is sewn to one pattern that every unit shares, like a print; its thread is 2-3 px wide
+    at a station's scale, so the variation model's misregistration band (``±shift_px`` plus the
+    edge term ``grad_px · |∇mean|``) covers a whole stitch and a missing one is "explained" as
+    misregistration (zoo apparel: the golden's stitch pixels read 1-3.3 z where the unit shows
+    bare cloth). The weave around it has no such shared structure, but its texture floor is in
+    the spread the residual is judged against (:func:`.zone_variation.texture_spread`)."""
+    c = model.config
+    return (bool(getattr(c, "structure_stitching", False)) and z.method == "variation"
+            and getattr(z.spec.defect_type, "value", z.spec.defect_type) == "stitching"
+            and float(getattr(c, "structure_window_px", 0.0) or 0.0) > 0)
+
+
+def structure_floor(model: AnomalyModel, z: _Zone) -> float:
+    """Smallest threshold (z units) of a zone judged by the golden-only structure residual
+    (:func:`stitching_structure`) before :data:`MIN_GOOD_UNITS` production units are taught: the
+    expected maximum of ``|z|`` over the zone's independent aggregated samples,
+    ``sqrt(2 ln N) + 1``, ``N = area / (4 pi sigma^2)`` with ``sigma`` the evidence's aggregation
+    (:meth:`.model.AnomalyModel.aggregate_sigma_px`), as :func:`.zone_variation.texture_floor`
+    for a texture: the golden captures are one unit's stitches and cannot calibrate the next
+    unit's. 0 when the zone is not judged so."""
+    if not stitching_structure(model, z) or getattr(model, "n_good_units_", 0) >= MIN_GOOD_UNITS:
+        return 0.0
+    s = max(model.aggregate_sigma_px(z), 0.5)
+    n = max(float(z.mask.sum()) / (4 * np.pi * s * s), 2.0)
+    return float(np.sqrt(2 * np.log(n))) + 1.0
+
+
 def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units), or None
     when off (``structure_window_px`` 0, fewer than :data:`MIN_GOOD_UNITS` production units taught,
@@ -237,8 +274,9 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     """
     c = model.config
     win = float(getattr(c, "structure_window_px", 0.0) or 0.0)
-    if (win <= 0 or z.method != "variation" or z.spec.name in getattr(model, "tex_sd_", {})
-            or getattr(model, "n_good_units_", 0) < MIN_GOOD_UNITS):
+    if win <= 0 or z.method != "variation" or not (
+            stitching_structure(model, z)
+            or (z.spec.name not in getattr(model, "tex_sd_", {}) and getattr(model, "n_good_units_", 0) >= MIN_GOOD_UNITS)):
         return None
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from ._zone import _Zone
-from .structure import structure_zone_raw
+from .structure import structure_floor, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, tolerance_band
 
 if TYPE_CHECKING:
@@ -66,8 +66,10 @@ class VariationMethod:
     low_pass = False
 
     def floor(self, model: AnomalyModel, z: _Zone) -> float:
-        """Smallest threshold of the zone in spread units (z)."""
-        return model.config.var_floor
+        """Smallest threshold of the zone in spread units (z): ``var_floor``, or the expected
+        maximum of a stitching zone judged by the golden-only structure residual
+        (:func:`.structure.structure_floor`)."""
+        return max(model.config.var_floor, structure_floor(model, z))
 
     def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units)."""
