@@ -162,7 +162,7 @@ def bench_kolektor(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         golden = gv.seal([str(p) for p in sealed], spec)
         t_seal = time.perf_counter() - t0
-        scores, verdicts, ts, peaks = [], [], [], []
+        scores, verdicts, ts, peaks, maps = [], [], [], [], []
         for p, lab in zip(test, labels):
             t0 = time.perf_counter()
             r = gv.inspect(str(p), golden)
@@ -171,6 +171,9 @@ def bench_kolektor(args: argparse.Namespace) -> None:
             verdicts.append(str(getattr(r.verdict, "value", r.verdict)))
             if lab and r.anomaly_map is not None:
                 peaks.append(_peak_place(r.anomaly_map, p))
+            if args.save is not None and r.anomaly_map is not None:  # 1/4 scale (area mean)
+                maps.append(cv2.resize(np.asarray(r.anomaly_map, np.float32), None, fx=0.25, fy=0.25,
+                                       interpolation=cv2.INTER_AREA))
         not_passed = sum(v != "pass" for v, lab in zip(verdicts, labels) if lab)
         flagged = sum(v != "pass" for v, lab in zip(verdicts, labels) if not lab)
         print(f"  gv.seal + gv.inspect, method {method!r}: image AUROC {auroc(scores, labels):.4f}; defects not passed "
@@ -185,6 +188,10 @@ def bench_kolektor(args: argparse.Namespace) -> None:
               f"defective median {np.median(sb):.2f} min {sb.min():.2f} max {sb.max():.2f}")
         zst = golden.states["anomaly"]["zones"][0]
         fit_scores = np.asarray(zst.get("unit_scores") or zst["good_scores"], np.float64)
+        if args.save is not None:  # raw scores for offline analysis of threshold rules and image scores
+            np.savez(args.save.with_name(f"{args.save.stem}-{method}.npz"), held=sg, bad=sb, dev=dev,
+                     fit_scores=fit_scores / zst["threshold"], threshold=zst["threshold"],
+                     maps=np.stack(maps) if maps and len({m.shape for m in maps}) == 1 else np.zeros(0))
         print(f"    threshold = {zst['threshold'] / fit_scores.max():.2f} x the largest of the {len(fit_scores)} "
               f"cross-fitted sealed good scores (their median {np.median(fit_scores) / zst['threshold']:.2f} of it)")
         if peaks:
@@ -327,6 +334,7 @@ def main() -> None:
     ap.add_argument("--pc-bank", type=int, default=10000, help="plain PatchCore coreset size (0 = skip)")
     ap.add_argument("--memory", type=int, nargs="*", help="peak RSS of fitting N 512x512 images (no Kolektor run)")
     ap.add_argument("--memory-methods", nargs="+", default=["variation", "texture"])
+    ap.add_argument("--save", type=Path, help="also save each method's scores to SAVE-<method>.npz")
     ap.add_argument("--ablate", action="store_true", help="one-factor ablation plain PatchCore vs. ours")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -361,6 +361,52 @@ def test_threshold_never_below_a_good_score_it_must_pass(scores, sens):
     assert good_score_threshold(s, sensitivity=sens) == pytest.approx(thr / sens)
 
 
+def test_good_score_threshold_tail_rule_known_answers():
+    # 88 held-out good scores (KolektorSDD's count): 44 at 1, 43 at 2 and one outlier at 10
+    s = np.r_[np.full(44, 1.0), np.full(43, 2.0), 10.0]
+    # too few for the conformal rank at 0.01 (k = ceil(89 * 0.99) = 89 > 88): margin rule 10 * (1 + 1 / sqrt(88))
+    assert good_score_threshold(s) == pytest.approx(10.0 * (1 + 1 / math.sqrt(88)))
+    # tail rule: Gumbel by moments, mean 1.590909, sd 1.035418 -> beta = sqrt(6) sd / pi = 0.807314,
+    # mu = mean - 0.577216 beta = 1.124913; 0.99 quantile mu + 4.600149 beta = 4.838687 (> s_(87) = 2)
+    assert good_score_threshold(s, tail=True) == pytest.approx(4.838687, abs=1e-5)
+    assert good_score_threshold(s, tail=True, sensitivity=2.0) == pytest.approx(4.838687 / 2, abs=1e-5)
+    # at most 2 alpha of the scores above it: s_(ceil(88 * 0.98)) = s_(87) = 5 beats the Gumbel 4.40
+    s2 = np.r_[np.full(86, 1.0), 5.0, 5.0]
+    assert good_score_threshold(s2, tail=True) == 5.0
+    # fewer than 1 / (2 alpha) = 50 scores: the margin rule as before; with the rank: the rank as before
+    s3 = np.r_[np.full(44, 1.0), np.full(4, 2.0), 3.0]
+    assert good_score_threshold(s3, tail=True) == good_score_threshold(s3)
+    s4 = np.arange(1, 200, dtype=float)
+    assert good_score_threshold(s4, tail=True) == 198.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores=st.lists(st.floats(0.01, 100.0), min_size=50, max_size=98))
+def test_tail_threshold_flags_at_most_two_alpha_of_the_goods(scores):
+    s = np.sort(scores)
+    thr = good_score_threshold(s, tail=True)
+    assert (s > thr).sum() <= 0.02 * len(s)
+    assert thr <= good_score_threshold(s) + 1e-9  # never stricter on the goods than the margin rule
+
+
+def test_states_without_tail_key_recalibrate_with_the_margin_rule():
+    rng = np.random.default_rng(0)
+    caps = [np.clip(rng.normal(128, 10, (48, 64, 3)), 0, 255).astype(np.uint8) for _ in range(3)]
+    m = AnomalyModel.fit(caps, [AnomalyZone(name="z", method="variation")])
+    assert m.config.tail_threshold
+    st_ = m.to_state()
+    del st_["config"]["tail_threshold"]
+    old = AnomalyModel.from_state(st_)
+    assert not old.config.tail_threshold and old.zones_[0].threshold == m.zones_[0].threshold
+    many = list(np.r_[np.full(44, 1.0), np.full(43, 2.0), 10.0])
+    for model in (m, old):
+        model.zones_[0].good_scores = list(many)
+        model._calibrate()
+    floor = m.config.var_floor
+    assert m.zones_[0].threshold == pytest.approx(max(4.838687, floor), abs=1e-5)
+    assert old.zones_[0].threshold == pytest.approx(10.0 * (1 + 1 / math.sqrt(88)))
+
+
 def grain_unit(seed: int, *, h: int = 160, w: int = 200, leather=(150, 90, 50), patch=(60, 40, 120)) -> np.ndarray:
     """Leather with a unit-specific fine grain (0.15 mm, sd 6 levels at 0.1 mm/px) and a printed patch."""
     rng = np.random.default_rng(seed)

@@ -101,6 +101,12 @@ class AnomalyConfig:
         mean of the image's and its left-right mirror's (mirrored back), on the golden captures and
         on every unit alike; twice the backbone time. A state saved
         without this key was fitted without it and is scored without it (``AnomalyModel.from_state``).
+    tail_threshold : bool
+        With between ``1 / (2 alpha)`` and ``1 / alpha - 1`` held-out good scores (50-98 at alpha
+        0.01: a lot of accepted units, too few for the conformal rank), a zone's threshold is the
+        ``1 - alpha`` quantile of a Gumbel law fitted to them, at most ``2 alpha`` of them above it
+        (``threshold.good_score_threshold(tail=True)``), instead of 1.07-1.14x their maximum. A state
+        saved without this key recalibrates (``add_good``) with the margin rule it was sealed with.
     proj_dim : int
         Backbone features (152 channels) are projected to this many dimensions by a fixed
         seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
@@ -157,6 +163,7 @@ class AnomalyConfig:
     texture_bank: int = 2000
     proj_dim: int = 64
     feature_flips: bool = True
+    tail_threshold: bool = True
     norm_prior: float = 2.0
     tex_sigma_mm: float = 0.5
     tex_sigma_matched: bool = True

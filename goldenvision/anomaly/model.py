@@ -561,7 +561,8 @@ class AnomalyModel:
             meth = get_method(z.method)
             floor = meth.floor(self, z)
             scores = z.unit_scores if (meth.uses_features and z.unit_scores) else z.good_scores
-            z.threshold = good_score_threshold(scores, alpha=c.alpha, sensitivity=z.spec.sensitivity, floor=floor)
+            z.threshold = good_score_threshold(scores, alpha=c.alpha, sensitivity=z.spec.sensitivity, floor=floor,
+                                               tail=c.tail_threshold)
 
     # ------------------------------------------------------------------ public API
     def add_good(self, images: list[np.ndarray], valid_masks: list[np.ndarray] | None = None) -> None:
@@ -756,9 +757,11 @@ class AnomalyModel:
             if state["version"] != STATE_VERSION:
                 raise ModelError(f"anomaly state: expected version {STATE_VERSION}, got {state['version']}")
             # packages sealed before the matched texture low-pass have their statistics at tex_sigma_mm;
-            # a state from before test-time flips was fitted without them (its banks are unflipped)
-            # and in one from before the golden-only structure residual it waited for taught units
+            # a state from before test-time flips was fitted without them (its banks are unflipped),
+            # in one from before the golden-only structure residual it waited for taught units,
+            # and one from before the Gumbel tail rule recalibrates (add_good) with the margin rule
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
+                                   "tail_threshold": False,
                                    **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))

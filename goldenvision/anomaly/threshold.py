@@ -13,6 +13,16 @@ the scores of accepted units scored before they joined the model):
   pixels is in the Gumbel domain; Gumbel, *Statistics of Extremes*, 1958):
   ``mu - beta ln(-ln(1 - alpha))``, ``beta = sqrt(6) sd / pi``, ``mu = mean - 0.5772 beta``.
 
+* with ``tail`` and enough samples for the tail to be seen, ``n >= 1 / (2 alpha)`` (50 at
+  alpha 0.01) but fewer than ``1 / alpha`` (where the conformal rank at alpha is little more than
+  the sample maximum), the ``1 - alpha`` quantile of that Gumbel law alone, never below the
+  ``ceil(n (1 - 2 alpha))``-th smallest score: the rule states its false-alarm rate (alpha under
+  the fitted law, at most ``2 alpha`` of the held-out good scores above it) instead of a margin
+  over the largest one. The margin rule's ``max * (1 + margin_few / sqrt(n))`` is made for the
+  usual 4-8 captures; at n = 88 it sets the threshold 1.11x above the single largest good score,
+  and one good photo with a glint then decides what every defect must exceed (KolektorSDD,
+  docs/DESIGN.md). Where the conformal rank exists (``n >= 1 / alpha - 1``) it is used as before.
+
 The threshold is then divided by the zone's ``sensitivity`` and never put below
 ``floor`` (a minimum deviation in score units that keeps a noise-free golden from giving
 a threshold of zero).
@@ -39,6 +49,7 @@ def good_score_threshold(
     sensitivity: float = 1.0,
     floor: float = 0.0,
     margin_few: float = 1.0,
+    tail: bool = False,
 ) -> float:
     """Threshold on a zone's max-score from held-out good scores only.
 
@@ -55,6 +66,11 @@ def good_score_threshold(
     margin_few : float, keyword-only
         With too few samples for the conformal rank, threshold >= ``max * (1 + margin_few / sqrt(n))``
         (and >= the Gumbel quantile when n >= 3).
+    tail : bool, keyword-only
+        With ``1 / (2 alpha) <= n`` and too few samples for the conformal rank: the Gumbel
+        ``1 - alpha`` quantile alone, at least the ``ceil(n (1 - 2 alpha))``-th smallest score (see
+        the module docstring). False: the margin rule for every n below the conformal rank (models
+        sealed before this option).
 
     Returns
     -------
@@ -72,10 +88,18 @@ def good_score_threshold(
     k = math.ceil((n + 1) * (1 - alpha))
     if k <= n:
         base = float(s[k - 1])
+    elif tail and n >= max(3.0, 1.0 / (2.0 * alpha)):
+        base = max(_gumbel_quantile(s, alpha), float(s[math.ceil(n * (1.0 - 2.0 * alpha)) - 1]))
     else:
         base = float(s[-1]) * (1.0 + margin_few / math.sqrt(n))
-        if n >= 3:  # Gumbel (max-domain) quantile from the method of moments
-            beta = float(np.std(s, ddof=1)) * math.sqrt(6.0) / math.pi
-            mu = float(np.mean(s)) - 0.5772156649 * beta
-            base = max(base, mu - beta * math.log(-math.log(1.0 - alpha)))
+        if n >= 3:
+            base = max(base, _gumbel_quantile(s, alpha))
     return max(base, floor, 1e-6) / sensitivity
+
+
+def _gumbel_quantile(s: np.ndarray, alpha: float) -> float:
+    """``1 - alpha`` quantile of a Gumbel (max-domain) law fitted to ``s`` (n >= 2) by moments:
+    ``mu - beta ln(-ln(1 - alpha))``, ``beta = sqrt(6) sd / pi``, ``mu = mean - 0.5772 beta``."""
+    beta = float(np.std(s, ddof=1)) * math.sqrt(6.0) / math.pi
+    mu = float(np.mean(s)) - 0.5772156649 * beta
+    return mu - beta * math.log(-math.log(1.0 - alpha))
