@@ -1,0 +1,83 @@
+"""Tolerance band taken on the scene before the comparison's blur (internal).
+
+The variation model tolerates a misregistration of ``shift_px`` px through a min/max band over
+the *blurred* golden mean (:func:`.variation.tolerance_band`). That band is right when a whole
+neighbourhood moves as one (a wide edge shifts), but parts of a product also move against each
+other from unit to unit by as much: a chain's teeth against the tape's end or the slider (the
+zipper's phase along its tape, ±1.4 px), a component against its neighbour, a fold against a
+seam. The two edges of a thin gap (or ridge) then move apart or together, and once the blur
+has merged the two edges, a gap 1.4 px wider is *darker* than any blurred golden pixel within
+``shift_px``: the band over the blurred mean cannot hold it, however wide.
+
+What the band should hold is every image of the golden scene ``f`` whose points move by up to
+``s`` px each, seen through the blur ``B``: ``B * (f o phi)`` with
+``|phi - id| <= s``. Since ``f o phi >= erode_s f`` pointwise and ``B >= 0``,
+``B * (erode_s f) <= B * (f o phi)``, and likewise with the dilation above: the grey-level
+erosion / dilation (Serra, *Image Analysis and Mathematical Morphology*, 1982) must be taken
+*before* the blur. And ``B * (erode_s f) <= erode_s (B * f)`` (the minimum of an average is at
+least the average of the minima), so the band over the blurred mean is the tighter of the two,
+and too tight exactly at structures thinner than the blur. The photo's own blur is already in
+the capture, so :func:`scene_envelope` erodes / dilates the capture and then applies the
+comparison's blur (``blur_sigma_px``): still tighter than the true bound at the thinnest
+structures, but the gap of the zipper above comes within the band (hardware hand-held: a
+1.4 px wider gap at 72 grey levels against a band floor of 97 on the blurred mean, 80 this way).
+
+The band used is the union of both (:func:`combine_band`): never tighter than before. Its price
+is what a relative motion of ``s`` px may hide: a dark defect that only widens a thin dark gap
+by up to ``s`` px on each side, or a thin line (narrower than about ``2 s`` px plus the blur)
+that disappears, is within the band. Wide structures are unchanged (both bands agree there).
+Texture zones (low-passed, :mod:`.zone_variation`) keep the band of their low-passed mean.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+__all__ = ["scene_envelope", "combine_band"]
+
+
+def scene_envelope(image: np.ndarray, *, shift_px: float, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper envelope of an image under local motions of up to ``shift_px`` px.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), uint8
+        RGB capture (or unit) in golden px, before the comparison's blur.
+    shift_px : float, keyword-only
+        Largest motion of any scene point, px: the erosion / dilation is the minimum / maximum
+        of the image and its copies shifted by ``shift_px`` in 8 directions (bilinear, so a
+        sub-pixel radius is a sub-pixel motion).
+    sigma_px : float, keyword-only
+        The comparison's Gaussian blur (:func:`.variation.prepare`), px.
+
+    Returns
+    -------
+    lo, hi : ndarray, shape (H, W, 3), float32, range [0, 255]
+        The eroded and the dilated image, each blurred as ``prepare`` blurs; both equal to
+        ``prepare(image)`` when ``shift_px <= 0``.
+    """
+    f = image.astype(np.float32)
+    lo, hi = f, f.copy()
+    if shift_px > 0:
+        h, w = f.shape[:2]
+        for a in np.arange(8) * (np.pi / 4):
+            m = np.float32([[1, 0, shift_px * np.cos(a)], [0, 1, shift_px * np.sin(a)]])
+            moved = cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            np.minimum(lo, moved, out=lo)
+            np.maximum(hi, moved, out=hi)
+    if sigma_px > 0:
+        lo = cv2.GaussianBlur(lo, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+        hi = cv2.GaussianBlur(hi, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    return lo, hi
+
+
+def combine_band(lo: np.ndarray, hi: np.ndarray, env_lo: np.ndarray | None,
+                 env_hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the band over the blurred mean ``[lo, hi]`` and the scene envelope
+    ``[env_lo, env_hi]`` (same shapes, or broadcastable), as ``(mid, half)`` float32."""
+    if env_lo is not None and env_hi is not None:
+        lo = np.minimum(lo, env_lo)
+        hi = np.maximum(hi, env_hi)
+    return ((lo + hi) * np.float32(0.5)).astype(np.float32), ((hi - lo) * np.float32(0.5)).astype(np.float32)
