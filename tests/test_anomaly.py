@@ -658,8 +658,10 @@ def test_residual_shift_is_measured_and_undone():
     assert dx == pytest.approx(1.6, abs=0.15) and dy == pytest.approx(-1.2, abs=0.15)
     assert model.score(moved).score < 1.0
     off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
-                           config=AnomalyConfig(max_residual_shift_px=0, local_shift_px=0))
-    assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
+                           config=AnomalyConfig(max_residual_shift_px=0, local_shift_px=0, scene_shift_px=0))
+    # without the correction the shifted print is flagged (the scene envelope, which lets thin strokes
+    # move by half a px against each other, brings it to 0.86 of the threshold: off here too)
+    assert off.score(moved).score > 1.0
 
 
 def test_min_contrast_dl_ignores_fainter_deviations_and_keeps_stronger_ones():

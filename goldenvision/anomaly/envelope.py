@@ -58,18 +58,18 @@ def scene_envelope(image: np.ndarray, *, shift_px: float, sigma_px: float) -> tu
         The eroded and the dilated image, each blurred as ``prepare`` blurs; both equal to
         ``prepare(image)`` when ``shift_px <= 0``.
     """
-    f = image.astype(np.float32)
-    lo, hi = f, f.copy()
+    f = np.asarray(image, np.float32)
+    lo, hi = f.copy(), f.copy()
     if shift_px > 0:
         h, w = f.shape[:2]
         for a in np.arange(8) * (np.pi / 4):
-            m = np.float32([[1, 0, shift_px * np.cos(a)], [0, 1, shift_px * np.sin(a)]])
-            moved = cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            m = np.array([[1.0, 0.0, shift_px * np.cos(a)], [0.0, 1.0, shift_px * np.sin(a)]], np.float32)
+            moved = np.asarray(cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
             np.minimum(lo, moved, out=lo)
             np.maximum(hi, moved, out=hi)
     if sigma_px > 0:
-        lo = cv2.GaussianBlur(lo, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
-        hi = cv2.GaussianBlur(hi, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+        lo = np.asarray(cv2.GaussianBlur(lo, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT), np.float32)
+        hi = np.asarray(cv2.GaussianBlur(hi, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT), np.float32)
     return lo, hi
 
 
