@@ -132,7 +132,7 @@ class AnomalyConfig:
     rel_floor: float = 0.03
     grad_px: float = 0.5
     shift_px: int = 1
-    scene_shift_px: float = 0.5
+    scene_shift_px: float = 0.75
     blur_sigma_px: float = BLUR_SIGMA_PX
     alpha: float = DEFAULT_ALPHA
     var_floor: float = 3.0
