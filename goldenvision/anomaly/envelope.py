@@ -7,7 +7,7 @@ other from unit to unit by as much: a chain's teeth against the tape's end or th
 zipper's phase along its tape, ±1.4 px), a component against its neighbour, a fold against a
 seam. The two edges of a thin gap (or ridge) then move apart or together, and once the blur
 has merged the two edges, a gap 1.4 px wider is *darker* than any blurred golden pixel within
-``shift_px``: the band over the blurred mean cannot hold it, however wide.
+``shift_px``: the band over the blurred mean cannot hold it.
 
 What the band should hold is every image of the golden scene ``f`` whose points move by up to
 ``s`` px each, seen through the blur ``B``: ``B * (f o phi)`` with
@@ -17,15 +17,17 @@ erosion / dilation (Serra, *Image Analysis and Mathematical Morphology*, 1982) m
 *before* the blur. And ``B * (erode_s f) <= erode_s (B * f)`` (the minimum of an average is at
 least the average of the minima), so the band over the blurred mean is the tighter of the two,
 and too tight exactly at structures thinner than the blur. The photo's own blur is already in
-the capture, so :func:`scene_envelope` erodes / dilates the capture and then applies the
-comparison's blur (``blur_sigma_px``): still tighter than the true bound at the thinnest
-structures, but the gap of the zipper above comes within the band (hardware hand-held: a
-1.4 px wider gap at 72 grey levels against a band floor of 97 on the blurred mean, 80 this way).
+the capture, so :func:`scene_envelope` erodes / dilates the capture by ``s`` (the model's
+``scene_shift_px``) and then applies the comparison's blur (``blur_sigma_px``): still tighter
+than the true bound at the thinnest structures, but the zipper's gap comes within reach
+(hardware hand-held, the gap between the tape's end and the first tooth 1.4 px wider: 72 grey
+levels on the unit, a band floor of 97 on the blurred mean, 87 with ``s`` = 0.75 px).
 
 The band used is the union of both (:func:`combine_band`): never tighter than before. Its price
 is what a relative motion of ``s`` px may hide: a dark defect that only widens a thin dark gap
 by up to ``s`` px on each side, or a thin line (narrower than about ``2 s`` px plus the blur)
-that disappears, is within the band. Wide structures are unchanged (both bands agree there).
+that disappears, is within the band; a small spot touching a thin gap loses the part of its
+contrast that lies within ``s`` of the gap. Wide structures are unchanged (both bands agree there).
 Texture zones (low-passed, :mod:`.zone_variation`) keep the band of their low-passed mean.
 """
 
@@ -55,8 +57,10 @@ def scene_envelope(image: np.ndarray, *, shift_px: float, sigma_px: float) -> tu
     Returns
     -------
     lo, hi : ndarray, shape (H, W, 3), float32, range [0, 255]
-        The eroded and the dilated image, each blurred as ``prepare`` blurs; both equal to
-        ``prepare(image)`` when ``shift_px <= 0``.
+        The eroded and the dilated image, each blurred as ``prepare`` blurs, less the noise's
+        bias (the median of ``prepare(image) - lo`` and of ``hi - prepare(image)`` over the flatter
+        half of the image, per channel: there the scene's envelope is the image itself), and never
+        inside ``prepare(image)``; both equal to ``prepare(image)`` when ``shift_px <= 0``.
     """
     f = np.asarray(image, np.float32)
     lo, hi = f.copy(), f.copy()
@@ -70,6 +74,23 @@ def scene_envelope(image: np.ndarray, *, shift_px: float, sigma_px: float) -> tu
     if sigma_px > 0:
         lo = np.asarray(cv2.GaussianBlur(lo, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT), np.float32)
         hi = np.asarray(cv2.GaussianBlur(hi, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT), np.float32)
+    if shift_px > 0:
+        # The minimum of noisy samples is biased low (the maximum high) by about the noise itself,
+        # everywhere, not only at thin structures: on flat ground (where the scene's envelope is the
+        # ground itself) that bias is measured and taken back, per channel.
+        p = f if sigma_px <= 0 else np.asarray(cv2.GaussianBlur(f, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT), np.float32)
+        step = max(1, int(np.sqrt(f.shape[0] * f.shape[1] / 50_000)))
+        ps = p[::step, ::step]
+        grey = ps.mean(axis=2)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+        g2 = gx * gx + gy * gy
+        flat = g2 <= np.percentile(g2, 50)
+        if flat.sum() >= 16:
+            b_lo = np.median((ps - lo[::step, ::step])[flat], axis=0).astype(np.float32)
+            b_hi = np.median((hi[::step, ::step] - ps)[flat], axis=0).astype(np.float32)
+            lo = np.minimum(lo + np.maximum(b_lo, 0), p)
+            hi = np.maximum(hi - np.maximum(b_hi, 0), p)
     return lo, hi
 
 
