@@ -50,6 +50,9 @@ from .variation import combine_stats, prepare, robust_gain, spread, tolerance_ba
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
 STATE_VERSION = 1
+#: The scene envelope is kept (and stored) as whole steps of this many grey levels below / above the
+#: mean (uint8, at most 255 steps), rounded outwards: it compresses to a fraction of a float array.
+ENV_STEP = 0.5
 
 
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -237,12 +240,14 @@ class AnomalyModel:
 
     def _env_band(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The scene envelope (:mod:`.envelope`) as used in the band, (H, W, 3) float32 each, or
-        (None, None): float16 precision as stored, and no wider than the band over the mean in
-        low-passed (texture) zones, whose band is that of their low-passed mean. Where the golden
-        has no sample it is the mean."""
+        (None, None): as stored (whole ``ENV_STEP`` below / above the mean, rounded outwards), and
+        no wider than the band over the mean in low-passed (texture) zones, whose band is that of
+        their low-passed mean, nor where the golden has no sample."""
         if self.env_lo_ is None or self.env_hi_ is None:
             return None, None
-        self.env_lo_, self.env_hi_ = _f16(self.env_lo_), _f16(self.env_hi_)
+        d_lo, d_hi = self.env_steps_()
+        self.env_lo_ = self.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+        self.env_hi_ = self.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
         off = self.n_ <= 0
         for z in self.zones_:
             if get_method(z.method).low_pass:
@@ -251,6 +256,14 @@ class AnomalyModel:
             return self.env_lo_, self.env_hi_
         keep = ~off[..., None]
         return np.where(keep, self.env_lo_, np.inf).astype(np.float32), np.where(keep, self.env_hi_, -np.inf).astype(np.float32)
+
+    def env_steps_(self) -> tuple[np.ndarray, np.ndarray]:
+        """The scene envelope as whole ``ENV_STEP`` below and above the mean, (H, W, 3) uint8 each."""
+        assert self.env_lo_ is not None and self.env_hi_ is not None
+        inv = np.float32(1.0 / ENV_STEP)
+        d_lo = np.ceil((self.mean_ - self.env_lo_) * inv - np.float32(1e-3))
+        d_hi = np.ceil((self.env_hi_ - self.mean_) * inv - np.float32(1e-3))
+        return np.clip(d_lo, 0, 255).astype(np.uint8), np.clip(d_hi, 0, 255).astype(np.uint8)
 
     @property
     def round_(self) -> dict[str, list[RoundElement]]:
@@ -810,8 +823,7 @@ class AnomalyModel:
             "n_good_units": int(self.n_good_units_),
         }
         if self.env_lo_ is not None and self.env_hi_ is not None:
-            st["env_lo"] = self.env_lo_.astype(np.float16)
-            st["env_hi"] = self.env_hi_.astype(np.float16)
+            st["env_lo_steps"], st["env_hi_steps"] = self.env_steps_()
         if self.pc_bank_ is not None:
             st["pc_bank"] = self.pc_bank_.astype(np.float16)
         if self.padim_ is not None:
@@ -852,11 +864,13 @@ class AnomalyModel:
             m.n_good_units_ = int(state.get("n_good_units", 0))
             if m.n_.shape != shape or m.mean_.shape != shape + (3,) or std.shape != shape + (3,):
                 raise ModelError(f"anomaly state: statistics do not match the golden frame {shape}")
-            if cfg.scene_shift_px > 0 and "env_lo" in state:
-                m.env_lo_ = np.asarray(state["env_lo"], np.float32)
-                m.env_hi_ = np.asarray(state["env_hi"], np.float32)
-                if m.env_lo_.shape != shape + (3,) or m.env_hi_.shape != shape + (3,):
+            if cfg.scene_shift_px > 0 and "env_lo_steps" in state:
+                d_lo = np.asarray(state["env_lo_steps"], np.uint8)
+                d_hi = np.asarray(state["env_hi_steps"], np.uint8)
+                if d_lo.shape != shape + (3,) or d_hi.shape != shape + (3,):
                     raise ModelError(f"anomaly state: scene envelope does not match the golden frame {shape}")
+                m.env_lo_ = m.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+                m.env_hi_ = m.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
             m._derive()
             if "pc_bank" in state:
                 m.pc_bank_ = np.asarray(state["pc_bank"], np.float16)
