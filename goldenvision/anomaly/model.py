@@ -252,10 +252,15 @@ class AnomalyModel:
         for z in self.zones_:
             if get_method(z.method).low_pass:
                 off = off | z.mask
-        if not off.any():
-            return self.env_lo_, self.env_hi_
+        # A thin structure may widen, not narrow away: a dark line (darker than its surroundings)
+        # may get darker and wider (lower envelope), a bright one brighter and wider (upper), but
+        # neither may fade (a skipped stitch, a missing thin print: the defect, not a motion).
+        local = cv2.GaussianBlur(self.mean_, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+        dark = self.mean_ <= local
         keep = ~off[..., None]
-        return np.where(keep, self.env_lo_, np.inf).astype(np.float32), np.where(keep, self.env_hi_, -np.inf).astype(np.float32)
+        lo = np.where(keep & dark, self.env_lo_, np.inf).astype(np.float32)
+        hi = np.where(keep & ~dark, self.env_hi_, -np.inf).astype(np.float32)
+        return lo, hi
 
     def env_steps_(self) -> tuple[np.ndarray, np.ndarray]:
         """The scene envelope as whole ``ENV_STEP`` below and above the mean, (H, W, 3) uint8 each."""
