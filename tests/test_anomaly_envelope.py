@@ -124,3 +124,34 @@ def test_add_good_keeps_the_envelope_a_mean_over_every_image():
     body = (slice(35, 85), slice(25, 105))
     assert np.abs(m.env_lo_[body] - before[body]).max() < 3.0
     assert m.n_.max() == 5
+
+
+def stitched(missing: bool = False, seed: int = 0) -> np.ndarray:
+    """Bright cloth with a row of thin dark stitches (3.2 px wide, 12 px long, 16 px apart)."""
+    hs, ws = H * SS, W * SS
+    y, x = np.mgrid[0:hs, 0:ws].astype(np.float32) / SS
+    img = np.full((hs, ws), 170.0, np.float32)
+    for i in range(6):
+        if missing and i == 3:
+            continue
+        x0 = 22 + 16 * i
+        img[(x >= x0) & (x < x0 + 12) & (np.abs(y - 60) < 1.6)] = 30.0
+    img = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA)
+    img = cv2.GaussianBlur(img, (0, 0), 0.7) + np.random.default_rng(seed).normal(0, 1.0, (H, W))
+    return np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_a_thin_line_may_not_fade_away():
+    """The envelope lets a thin structure widen, never vanish: a skipped stitch scores as without it."""
+    zone = AnomalyZone(name="seam", region=[[10, 40], [150, 40], [150, 80], [10, 80]], defect_type="other",
+                       min_area_mm2=0.5)
+    scores = []
+    for s in (0.0, 1.0):
+        m = AnomalyModel.fit([stitched(seed=k) for k in range(3)], [zone], scale_mm_per_px=SCALE,
+                             config=AnomalyConfig(scene_shift_px=s))
+        assert m.score(stitched(seed=5)).score < 0.5, s
+        r = m.score(stitched(missing=True, seed=6))
+        assert r.score >= 1.0, s
+        assert any(d.bbox[0] <= 72 and d.bbox[2] >= 80 and d.bbox[1] <= 60 <= d.bbox[3] for d in r.defects), (s, r.defects)
+        scores.append(r.score)
+    assert scores[1] == pytest.approx(scores[0], rel=1e-3)
