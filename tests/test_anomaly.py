@@ -137,7 +137,7 @@ def test_state_round_trip_gives_identical_scores(golden):
     g, model = golden
     state = model.to_state()
     arrays = [v for v in state.values() if isinstance(v, np.ndarray)]
-    assert {a.dtype for a in arrays} <= {np.dtype(np.float16), np.dtype(np.uint16)}
+    assert {a.dtype for a in arrays} <= {np.dtype(np.float16), np.dtype(np.uint16), np.dtype(np.uint8)}
     again = AnomalyModel.from_state(state)
     unit = g.copy()
     cv2.line(unit, (40, 60), (120, 100), (120, 110, 100), 2)
@@ -704,8 +704,10 @@ def test_residual_shift_is_measured_and_undone():
     assert dx == pytest.approx(1.6, abs=0.15) and dy == pytest.approx(-1.2, abs=0.15)
     assert model.score(moved).score < 1.0
     off = AnomalyModel.fit([shoot(g, rng, jitter=0) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE,
-                           config=AnomalyConfig(max_residual_shift_px=0, local_shift_px=0))
-    assert off.score(moved).score > 1.0  # without the correction the shifted print is flagged
+                           config=AnomalyConfig(max_residual_shift_px=0, local_shift_px=0, scene_shift_px=0))
+    # without the correction the shifted print is flagged (the scene envelope, which lets thin strokes
+    # move by 0.75 px against each other, brings it to 0.78 of the threshold: off here too)
+    assert off.score(moved).score > 1.0
 
 
 def test_min_contrast_dl_ignores_fainter_deviations_and_keeps_stronger_ones():

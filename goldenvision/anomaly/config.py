@@ -24,6 +24,13 @@ class AnomalyConfig:
         Sub-pixel misregistration tolerated at edges through the spread, px.
     shift_px : int
         Whole-pixel misregistration tolerated by the min/max tolerance band, px.
+    scene_shift_px : float
+        The tolerance band also holds the golden captures' *scene envelope* (:mod:`.envelope`):
+        each capture eroded / dilated by this many px before the comparison's blur, so the two
+        edges of a gap or ridge thinner than the blur may each move by that much (parts that
+        move against each other from unit to unit: a chain's teeth beside the slider); 0 = off.
+        Texture zones keep the band of their low-passed mean. A state saved without this key has
+        no envelope and is scored as it was fitted (``AnomalyModel.from_state``).
     blur_sigma_px : float
         Gaussian pre-blur of the variation model, px.
     alpha : float
@@ -138,6 +145,7 @@ class AnomalyConfig:
     rel_floor: float = 0.03
     grad_px: float = 0.5
     shift_px: int = 1
+    scene_shift_px: float = 0.75
     blur_sigma_px: float = BLUR_SIGMA_PX
     alpha: float = DEFAULT_ALPHA
     var_floor: float = 3.0

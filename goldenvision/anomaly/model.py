@@ -38,6 +38,7 @@ from . import zone_features as ZF
 from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
+from .envelope import combine_band, scene_envelope
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
@@ -49,6 +50,9 @@ from .variation import combine_stats, prepare, robust_gain, spread, tolerance_ba
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
 STATE_VERSION = 1
+#: The scene envelope is kept (and stored) as whole steps of this many grey levels below / above the
+#: mean (uint8, at most 255 steps), rounded outwards: it compresses to a fraction of a float array.
+ENV_STEP = 0.5
 
 
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -88,6 +92,9 @@ class AnomalyModel:
         self.n_ = np.zeros((h, w), np.float32)
         self.mean_ = np.zeros((h, w, 3), np.float32)
         self.var_ = np.zeros((h, w, 3), np.float32)
+        #: mean of the captures' scene envelopes (:mod:`.envelope`), (H, W, 3) each, or None (off, old state)
+        self.env_lo_: np.ndarray | None = None
+        self.env_hi_: np.ndarray | None = None
         self.ref_gain_mean_: np.ndarray | None = None  # golden mean used to normalise feature inputs
         self.pc_bank_: np.ndarray | None = None  # (K, h8, w8, C) float16
         self.padim_: dict[str, np.ndarray] | None = None
@@ -171,16 +178,44 @@ class AnomalyModel:
         return any(get_method(z.method).uses_features for z in self.zones_)
 
     # ------------------------------------------------------------------ internals: statistics
-    def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Prepared, gain-normalised (to the first image) float images and float weights."""
+    def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray]
+                       ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]] | None]:
+        """Prepared, gain-normalised (to the first image) float images, float weights and, with
+        ``scene_shift_px``, each image's scene envelope (:mod:`.envelope`) under the same gain."""
         preps = [ZV.prep(self, im) for im in imgs]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
         out = []
-        for p, v in zip(preps, valids):
-            g = robust_gain(p, base, v)
-            out.append(p * (1.0 / g).astype(np.float32))
-        return out, [v.astype(np.float32) for v in valids]
+        envs: list[tuple[np.ndarray, np.ndarray]] | None = [] if self.config.scene_shift_px > 0 else None
+        for im, p, v in zip(imgs, preps, valids):
+            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            out.append(p * inv)
+            if envs is not None:
+                lo, hi = self._envelope(im)
+                envs.append((lo * inv, hi * inv))
+        return out, [v.astype(np.float32) for v in valids], envs
+
+    def _envelope(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.config
+        return scene_envelope(img, shift_px=c.scene_shift_px, sigma_px=c.blur_sigma_px)
+
+    @staticmethod
+    def _env_sums(envs: list[tuple[np.ndarray, np.ndarray]], ws: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted sums (sum w lo, sum w hi) of scene envelopes, (H, W, 3) float32 each."""
+        s_lo = np.zeros_like(envs[0][0])
+        s_hi = np.zeros_like(envs[0][1])
+        for (lo, hi), w in zip(envs, ws):
+            s_lo += lo * w[..., None]
+            s_hi += hi * w[..., None]
+        return s_lo, s_hi
+
+    def _set_env(self, sums: tuple[np.ndarray, np.ndarray] | None, n: np.ndarray) -> None:
+        """Scene envelope means from weighted sums over ``n`` samples per pixel (None = off)."""
+        if sums is None:
+            self.env_lo_ = self.env_hi_ = None
+            return
+        inv = (1.0 / np.maximum(n, 1))[..., None].astype(np.float32)
+        self.env_lo_, self.env_hi_ = sums[0] * inv, sums[1] * inv
 
     def _erode(self, m: np.ndarray) -> np.ndarray:
         r = self.config.valid_erode_px
@@ -199,8 +234,41 @@ class AnomalyModel:
         ZV.texture_spread(self, sp)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
         lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
-        self.mid_, self.half_ = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+        self.band_env_ = self._env_band()
+        self.mid_, self.half_ = combine_band(lo, hi, *self.band_env_)
         self._round = None  # derived from the new mean when first needed
+
+    def _env_band(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The scene envelope (:mod:`.envelope`) as used in the band, (H, W, 3) float32 each, or
+        (None, None): as stored (whole ``ENV_STEP`` below / above the mean, rounded outwards), and
+        no wider than the band over the mean in low-passed (texture) zones, whose band is that of
+        their low-passed mean, nor where the golden has no sample."""
+        if self.env_lo_ is None or self.env_hi_ is None:
+            return None, None
+        d_lo, d_hi = self.env_steps_()
+        self.env_lo_ = self.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+        self.env_hi_ = self.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
+        off = self.n_ <= 0
+        for z in self.zones_:
+            if get_method(z.method).low_pass:
+                off = off | z.mask
+        # A thin structure may widen, not narrow away: a dark line (darker than its surroundings)
+        # may get darker and wider (lower envelope), a bright one brighter and wider (upper), but
+        # neither may fade (a skipped stitch, a missing thin print: the defect, not a motion).
+        local = cv2.GaussianBlur(self.mean_, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+        dark = self.mean_ <= local
+        keep = ~off[..., None]
+        lo = np.where(keep & dark, self.env_lo_, np.inf).astype(np.float32)
+        hi = np.where(keep & ~dark, self.env_hi_, -np.inf).astype(np.float32)
+        return lo, hi
+
+    def env_steps_(self) -> tuple[np.ndarray, np.ndarray]:
+        """The scene envelope as whole ``ENV_STEP`` below and above the mean, (H, W, 3) uint8 each."""
+        assert self.env_lo_ is not None and self.env_hi_ is not None
+        inv = np.float32(1.0 / ENV_STEP)
+        d_lo = np.ceil((self.mean_ - self.env_lo_) * inv - np.float32(1e-3))
+        d_hi = np.ceil((self.env_hi_ - self.mean_) * inv - np.float32(1e-3))
+        return np.clip(d_lo, 0, 255).astype(np.uint8), np.clip(d_hi, 0, 255).astype(np.uint8)
 
     @property
     def round_(self) -> dict[str, list[RoundElement]]:
@@ -220,10 +288,17 @@ class AnomalyModel:
             self._round = found
         return self._round
 
-    def _stats_from(self, preps: list[np.ndarray], ws: list[np.ndarray]):
+    def _set_stats(self, preps: list[np.ndarray], ws: list[np.ndarray],
+                   envs: list[tuple[np.ndarray, np.ndarray]] | None, idx: list[int] | None = None) -> None:
+        """Statistics (and scene envelope) of the prepared images ``idx`` (all when None); derived."""
+        if idx is None:
+            idx = list(range(len(preps)))
         h, w = self.shape_
-        return combine_stats(np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32),
-                             np.zeros((h, w, 3), np.float32), preps, ws)
+        sel_w = [ws[j] for j in idx]
+        self.n_, self.mean_, self.var_ = combine_stats(np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32),
+                                                       np.zeros((h, w, 3), np.float32), [preps[j] for j in idx], sel_w)
+        self._set_env(None if envs is None else self._env_sums([envs[j] for j in idx], sel_w), self.n_)
+        self._derive()
 
     def _feature_zone_raw(self, z: _Zone, feat: np.ndarray, ok: np.ndarray,
                           cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -457,26 +532,23 @@ class AnomalyModel:
         return float(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px / 4.0)
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
-        preps, ws = self._prep_captures(imgs, masks)
+        preps, ws, envs = self._prep_captures(imgs, masks)
         n = len(preps)
         # Leave-one-out scores: statistics (and banks) without capture i, then score capture i.
         loo: dict[str, list[float]] = {z.spec.name: [] for z in self.zones_}
         feats = None
         if self.uses_features:
-            self.n_, self.mean_, self.var_ = self._stats_from(preps, ws)
-            self._derive()
+            self._set_stats(preps, ws, envs)
             feats = [ZF.input_features(self, im, m) for im, m in zip(imgs, masks)]
         for i in range(n):
             rest = [j for j in range(n) if j != i]
-            self.n_, self.mean_, self.var_ = self._stats_from([preps[j] for j in rest], [ws[j] for j in rest])
-            self._derive()
+            self._set_stats(preps, ws, envs, rest)
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in rest])
             raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i])
             for z in self.zones_:
                 loo[z.spec.name].append(float(raw[z.spec.name].max()))
-        self.n_, self.mean_, self.var_ = self._stats_from(preps, ws)
-        self._derive()
+        self._set_stats(preps, ws, envs)
         if feats is not None:
             ZF.fit_features(self, feats)
         for z in self.zones_:
@@ -505,6 +577,7 @@ class AnomalyModel:
 
         zero = (np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32))
         folds = [zero] * k
+        env_folds: list[tuple[np.ndarray, np.ndarray] | None] = [None] * k  # weighted sums (scene_shift_px)
         base = None
         outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
         for i in range(n):
@@ -514,16 +587,27 @@ class AnomalyModel:
             v = self._erode(m)
             if base is None:
                 base = p
-            p *= (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            p *= inv
             folds[i % k] = combine_stats(*folds[i % k], [p], [v.astype(np.float32)])
+            if c.scene_shift_px > 0:
+                lo, hi = self._envelope(img)
+                s_lo, s_hi = self._env_sums([(lo * inv, hi * inv)], [v.astype(np.float32)])
+                acc_f = env_folds[i % k]
+                env_folds[i % k] = (s_lo, s_hi) if acc_f is None else (acc_f[0] + s_lo, acc_f[1] + s_hi)
         del base
         self.outline_ = outline.result()
 
         def merged(skip: int | None):
             acc = zero
+            env: tuple[np.ndarray, np.ndarray] | None = None
             for f, st in enumerate(folds):
                 if f != skip:
                     acc = _merge_stats(acc, st)
+                    e = env_folds[f]
+                    if e is not None:
+                        env = e if env is None else (env[0] + e[0], env[1] + e[1])
+            self._set_env(env, acc[0])
             return acc
 
         feats: list[np.ndarray] | None = None
@@ -607,9 +691,17 @@ class AnomalyModel:
         if self.outline_ is not None:
             self.outline_.add_good(imgs, masks)
         self.ref_gain_mean_ = self.mean_
-        preps, ws = self._prep_captures(imgs, masks)
+        preps, ws, envs = self._prep_captures(imgs, masks)
         self.ref_gain_mean_ = None
+        n_old = self.n_
+        if envs is not None and self.env_lo_ is not None and self.env_hi_ is not None:
+            s_lo, s_hi = self._env_sums(envs, ws)
+            old = n_old[..., None]
+            env_sums: tuple[np.ndarray, np.ndarray] | None = (self.env_lo_ * old + s_lo, self.env_hi_ * old + s_hi)
+        else:  # a model fitted without the scene envelope keeps its band
+            env_sums = None
         self.n_, self.mean_, self.var_ = combine_stats(self.n_, self.mean_, self.var_, preps, ws)
+        self._set_env(env_sums, self.n_)
         self._derive()
         if feats is not None:
             self._set_banks(*ZF.merged_banks(self, feats))
@@ -736,6 +828,8 @@ class AnomalyModel:
             "std": np.sqrt(self.var_).astype(np.float16),
             "n_good_units": int(self.n_good_units_),
         }
+        if self.env_lo_ is not None and self.env_hi_ is not None:
+            st["env_lo_steps"], st["env_hi_steps"] = self.env_steps_()
         if self.pc_bank_ is not None:
             st["pc_bank"] = self.pc_bank_.astype(np.float16)
         if self.padim_ is not None:
@@ -759,9 +853,10 @@ class AnomalyModel:
             # packages sealed before the matched texture low-pass have their statistics at tex_sigma_mm;
             # a state from before test-time flips was fitted without them (its banks are unflipped),
             # in one from before the golden-only structure residual it waited for taught units,
-            # and one from before the Gumbel tail rule recalibrates (add_good) with the margin rule
+            # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule,
+            # and one from before the scene envelope has none (the band over the blurred mean alone)
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
-                                   "tail_threshold": False,
+                                   "tail_threshold": False, "scene_shift_px": 0.0,
                                    **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
@@ -778,6 +873,13 @@ class AnomalyModel:
             m.n_good_units_ = int(state.get("n_good_units", 0))
             if m.n_.shape != shape or m.mean_.shape != shape + (3,) or std.shape != shape + (3,):
                 raise ModelError(f"anomaly state: statistics do not match the golden frame {shape}")
+            if cfg.scene_shift_px > 0 and "env_lo_steps" in state:
+                d_lo = np.asarray(state["env_lo_steps"], np.uint8)
+                d_hi = np.asarray(state["env_hi_steps"], np.uint8)
+                if d_lo.shape != shape + (3,) or d_hi.shape != shape + (3,):
+                    raise ModelError(f"anomaly state: scene envelope does not match the golden frame {shape}")
+                m.env_lo_ = m.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+                m.env_hi_ = m.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
             m._derive()
             if "pc_bank" in state:
                 m.pc_bank_ = np.asarray(state["pc_bank"], np.float16)

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from ._zone import _Zone
+from .envelope import combine_band
 from .structure import expected_max_z, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, tolerance_band
 
@@ -392,7 +393,9 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     else:
         lo, _ = tolerance_band(model.mean_[sl] * g_lo, shift_px=model.config.shift_px)
         _, hi = tolerance_band(model.mean_[sl] * g_hi, shift_px=model.config.shift_px)
-        mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+        e_lo, e_hi = model.band_env_  # the scene envelope (:mod:`.envelope`), recoloured alike
+        mid, half = combine_band(lo, hi, None if e_lo is None else e_lo[sl] * g_lo,
+                                 None if e_hi is None else e_hi[sl] * g_hi)
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
     st = structure_zone_raw(model, z, u, g)  # what no small local displacement explains (:mod:`.structure`)
     if st is not None:
