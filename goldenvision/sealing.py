@@ -48,6 +48,10 @@ __all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
 #: capture's sha256 and conditions only, so that its size does not grow with the captures.
 MAX_STORED_CAPTURES = 5
 
+#: ``meta`` key of a golden sealed since round products' units may be started from their body
+#: (:meth:`goldenvision.pipeline.Inspector._register`); a golden without it is inspected as before
+ROUND_BODY_STARTS_KEY = "registration_round_body_starts"
+
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
     if spec.station is None:
@@ -789,6 +793,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
         "dimensions_not_measurable": not_measurable,
+        ROUND_BODY_STARTS_KEY: True,
     }
     if calibration is not None:
         meta["station_calibration"] = calibration.record()
