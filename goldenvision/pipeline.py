@@ -39,6 +39,7 @@ from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
+    BODY_PINS_ANOMALY_KEY,
     MAX_STORED_CAPTURES,
     ROUND_BODY_STARTS_KEY,
     _color_correction,
@@ -293,6 +294,12 @@ class Inspector:
         # a round product: the print the alignment follows must sit on the body where the golden's does
         return check_print_on_body(body, frame, reg)
 
+    def _residual_global(self, reg: RegistrationResult) -> bool:
+        """Whether the anomaly stage may undo a global residual shift of this unit: not when a
+        round product was aligned by its body (its print may have moved on it; see
+        :meth:`goldenvision.anomaly.AnomalyModel.score`), on a golden sealed since that rule."""
+        return not (reg.method.endswith("+body") and bool((self.golden.meta or {}).get(BODY_PINS_ANOMALY_KEY)))
+
     def _register_round(self, frame: np.ndarray, body: RoundBody, refused: RegistrationResult) -> RegistrationResult:
         """A round product that neither keypoints nor Fourier-Mellin aligned: registration again,
         started from the unit's body (outline and concentric ring) turned as its print pins it
@@ -387,7 +394,8 @@ class Inspector:
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
-        amap = m.anomaly.score(warped, valid).map if m.spec.anomaly_zones else None
+        amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg)).map \
+            if m.spec.anomaly_zones else None
         try:
             correction: ColorCorrection | None = self._color_correction(frame)
         except CalibrationError:
@@ -546,7 +554,7 @@ class Inspector:
         anomaly = None
         if spec.anomaly_zones:
             t = time.perf_counter()
-            anomaly = m.anomaly.score(warped, valid)
+            anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg))
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         found: tuple[Defect, ...] = ()

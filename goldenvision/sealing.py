@@ -51,6 +51,10 @@ MAX_STORED_CAPTURES = 5
 #: ``meta`` key of a golden sealed since round products' units may be started from their body
 #: (:meth:`goldenvision.pipeline.Inspector._register`); a golden without it is inspected as before
 ROUND_BODY_STARTS_KEY = "registration_round_body_starts"
+#: ``meta`` key of a golden sealed since a unit aligned by its round body is scored without the
+#: anomaly stage's global residual shift (:meth:`goldenvision.anomaly.AnomalyModel.score`,
+#: ``residual_global``); a golden without it is scored as before
+BODY_PINS_ANOMALY_KEY = "anomaly_body_pins_alignment"
 
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
@@ -794,6 +798,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         },
         "dimensions_not_measurable": not_measurable,
         ROUND_BODY_STARTS_KEY: True,
+        BODY_PINS_ANOMALY_KEY: True,
     }
     if calibration is not None:
         meta["station_calibration"] = calibration.record()
