@@ -56,3 +56,26 @@ def test_a_print_moved_on_the_body_is_found_when_the_body_pins_the_alignment():
     # a good unit scores the same either way: nothing to undo
     good = _shoot(_dish((0.0, 0.0)), rng)
     assert model.score(good, residual_global=False).score < 1.0
+
+
+def test_only_goldens_sealed_with_the_rule_skip_the_global_shift():
+    """Old packages score as before: the rule is on only with the seal's meta key, and only for a
+    unit aligned by its body."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import goldenvision as gv
+    from goldenvision.pipeline import Inspector
+    from goldenvision.results import RegistrationResult
+    from goldenvision.sealing import BODY_PINS_ANOMALY_KEY, ROUND_BODY_STARTS_KEY
+
+    from synthetic import SPEC, product
+
+    reg = RegistrationResult(np.eye(3), ok=True, rms_px=0.1, method="orb+magsac+ic+body")
+    old = SimpleNamespace(golden=SimpleNamespace(meta={}))
+    new = SimpleNamespace(golden=SimpleNamespace(meta={BODY_PINS_ANOMALY_KEY: True}))
+    assert Inspector._residual_global(old, reg) is True  # type: ignore[arg-type]
+    assert Inspector._residual_global(new, reg) is False  # type: ignore[arg-type]
+    assert Inspector._residual_global(new, replace(reg, method="orb+magsac+ic")) is True  # type: ignore[arg-type]
+    meta = gv.seal([product(1), product(2)], SPEC).meta
+    assert meta[BODY_PINS_ANOMALY_KEY] is True and meta[ROUND_BODY_STARTS_KEY] is True
