@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -71,6 +71,10 @@ def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None
 #: stage undoes when the spec has no registration (``AnomalyConfig.max_residual_strain``): two
 #: "pre-aligned" scans differ by a scanner's scale calibration of 1-3 % per axis.
 RESIDUAL_STRAIN_UNREGISTERED = 0.03
+#: sigma (mm) of the anomaly stage's smooth shading field on goldens sealed without a station
+#: (``AnomalyConfig.shading_sigma_mm``): a glaze's or plating's reflection of a lamp or window
+#: spans several mm; defects judged by pixel statistics are a few mm at most
+HANDHELD_SHADING_SIGMA_MM = 6.0
 #: margin (of the golden image's diagonal) around the spec's regions in the registration mask
 #: derived from the spec: the product's outline just outside its zones is part of its evidence
 _SPEC_MASK_MARGIN = 0.04
@@ -773,6 +777,10 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
     # scale / shear / rotation (AnomalyModel.residual_affine). After a registration that fitted
     # those itself, a linear residual is the product's own (an end cut longer), not the pose.
     cfg = AnomalyConfig(max_residual_strain=RESIDUAL_STRAIN_UNREGISTERED) if caps.method == "none" else None
+    if profile is None and calibration is None:
+        # Without a station the light differs from photo to photo (golden re-photographs too): a
+        # soft highlight or shade on a glossy surface moves with it (``shading_sigma_mm``).
+        cfg = replace(cfg or AnomalyConfig(), shading_sigma_mm=HANDHELD_SHADING_SIGMA_MM)
     anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
                                      valid_masks=valids, config=cfg)
     del aligned, valids
