@@ -63,7 +63,7 @@ def test_states_saved_without_the_key_load_with_the_field_off():
     assert AnomalyModel.from_state(st).config.shading_sigma_mm == 0.0
 
 
-def test_seal_turns_the_field_on_only_without_a_station():
+def test_seal_turns_the_field_on_without_a_station():
     import goldenvision as gv
     from goldenvision.sealing import HANDHELD_SHADING_SIGMA_MM
 
