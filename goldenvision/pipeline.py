@@ -35,10 +35,13 @@ from .measure import measure_dimensions
 from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
 from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
 from .registration import RegistrationModel, register, warp_to_reference
-from .registration.concentric import RoundBody, check_print_on_body, find_round_body
+from .registration._base import _as_gray, _project_gray
+from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
+    BODY_PINS_ANOMALY_KEY,
     MAX_STORED_CAPTURES,
+    ROUND_BODY_STARTS_KEY,
     _color_correction,
     _dimension_reference,
     _find_marker,
@@ -279,13 +282,40 @@ class Inspector:
             retry = register(self.golden.reference, frame, method=m.registration_method,
                              model=self._whole_registration, mask=None)
             reg = retry if retry.ok else reg
-        if not reg.ok or m.registration_method in ("none", "outline"):
+        if m.registration_method in ("none", "outline"):
             return reg
-        # a round product: the print the alignment follows must sit on the body where the golden's does
         if self._round_body is None:
             self._round_body = find_round_body(self.golden.reference)
         body = self._round_body if isinstance(self._round_body, RoundBody) else None
+        if not reg.ok and body is not None and (self.golden.meta or {}).get(ROUND_BODY_STARTS_KEY):
+            reg = self._register_round(frame, body, reg)
+        if not reg.ok:
+            return reg
+        # a round product: the print the alignment follows must sit on the body where the golden's does
         return check_print_on_body(body, frame, reg)
+
+    def _residual_global(self, reg: RegistrationResult) -> bool:
+        """Whether the anomaly stage may undo a global residual shift of this unit: not when a
+        round product was aligned by its body (its print may have moved on it; see
+        :meth:`goldenvision.anomaly.AnomalyModel.score`), on a golden sealed since that rule."""
+        return not (reg.method.endswith("+body") and bool((self.golden.meta or {}).get(BODY_PINS_ANOMALY_KEY)))
+
+    def _register_round(self, frame: np.ndarray, body: RoundBody, refused: RegistrationResult) -> RegistrationResult:
+        """A round product that neither keypoints nor Fourier-Mellin aligned: registration again,
+        started from the unit's body (outline and concentric ring) turned as its print pins it
+        (:func:`goldenvision.registration.concentric.body_starts`), with the same verification;
+        ``refused`` stands when the unit's body is not found."""
+        m = self.models
+        unit = find_round_body(frame)
+        if not isinstance(unit, RoundBody):
+            return refused
+        weights = m.registration.gray_weights_
+        gray = (lambda im: _project_gray(im, weights, "image")) if weights is not None else (
+            lambda im: _as_gray(im, "image"))
+        starts = [h for h, _ in body_starts(gray(self.golden.reference), body, gray(frame), unit)]
+        retry = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
+                         mask=m.product_mask, starts=starts)
+        return retry  # refused too: its reason names every start tried as well
 
     def _dimension_references(self, gray: np.ndarray, reg: RegistrationResult,
                               dims: list) -> tuple[dict[str, ReferenceFit], str]:
@@ -364,7 +394,8 @@ class Inspector:
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
-        amap = m.anomaly.score(warped, valid).map if m.spec.anomaly_zones else None
+        amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg)).map \
+            if m.spec.anomaly_zones else None
         try:
             correction: ColorCorrection | None = self._color_correction(frame)
         except CalibrationError:
@@ -523,7 +554,7 @@ class Inspector:
         anomaly = None
         if spec.anomaly_zones:
             t = time.perf_counter()
-            anomaly = m.anomaly.score(warped, valid)
+            anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg))
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         found: tuple[Defect, ...] = ()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +48,14 @@ __all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
 #: capture's sha256 and conditions only, so that its size does not grow with the captures.
 MAX_STORED_CAPTURES = 5
 
+#: ``meta`` key of a golden sealed since round products' units may be started from their body
+#: (:meth:`goldenvision.pipeline.Inspector._register`); a golden without it is inspected as before
+ROUND_BODY_STARTS_KEY = "registration_round_body_starts"
+#: ``meta`` key of a golden sealed since a unit aligned by its round body is scored without the
+#: anomaly stage's global residual shift (:meth:`goldenvision.anomaly.AnomalyModel.score`,
+#: ``residual_global``); a golden without it is scored as before
+BODY_PINS_ANOMALY_KEY = "anomaly_body_pins_alignment"
+
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
     if spec.station is None:
@@ -63,12 +71,17 @@ def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None
 #: stage undoes when the spec has no registration (``AnomalyConfig.max_residual_strain``): two
 #: "pre-aligned" scans differ by a scanner's scale calibration of 1-3 % per axis.
 RESIDUAL_STRAIN_UNREGISTERED = 0.03
+#: sigma (mm) of the anomaly stage's smooth shading field on goldens sealed without a station
+#: (``AnomalyConfig.shading_sigma_mm``): a glaze's or plating's reflection of a lamp or window
+#: spans several mm; defects judged by pixel statistics are a few mm at most
+HANDHELD_SHADING_SIGMA_MM = 6.0
 #: margin (of the golden image's diagonal) around the spec's regions in the registration mask
 #: derived from the spec: the product's outline just outside its zones is part of its evidence
 _SPEC_MASK_MARGIN = 0.04
 
 
-def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int]) -> np.ndarray | None:
+def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int], image: np.ndarray | None = None
+                       ) -> np.ndarray | None:
     """The product area a spec describes, in golden px: the convex hull of its colour and
     anomaly zones' polygons and its calipers and circles, grown by ``_SPEC_MASK_MARGIN`` of the
     diagonal. None when the spec places nothing but ``full`` zones or its regions cover most
@@ -76,7 +89,12 @@ def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int]) -> np.ndarray | No
 
     Without a station, the photo shows the product on whatever it lies on (a table, a ruler, a
     marker); the product moves on it from unit to unit, so only the product may drive the
-    alignment, and its predicted uncertainty is taken at the product's corners."""
+    alignment, and its predicted uncertainty is taken at the product's corners. With ``image``
+    (the golden reference, (H, W, 3) uint8 RGB) the area is also kept within the product's own
+    extent on a plain ground (:func:`_within_silhouette`): the grown hull reaches well past a
+    product's outline, where a ruler or marker laid beside it on a unit would otherwise enter
+    the correlation and the edge points (zoo ceramic hand-held: a ruler 9 mm from a round dish
+    took the coarse correlation over the mask from 0.87-0.97 down to 0.25 at the true pose)."""
     h, w = shape_hw
     pts: list[np.ndarray] = []
     regions = [z.region for z in spec.colors] + [z.region for z in spec.anomaly_zones]
@@ -106,16 +124,56 @@ def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int]) -> np.ndarray | No
     mask = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
     if mask.mean() > 0.8 or mask.sum() < 0.02 * h * w:
         return None
+    if image is not None:
+        mask = _within_silhouette(mask, canvas > 0, image)
     return mask
 
 
+#: margin (of the golden image's diagonal) around the product's silhouette hull in the
+#: registration mask: the outline's edge with the ground on both sides of it, beyond the
+#: silhouette's own precision (a few px of its 256 px working image)
+_SILHOUETTE_MARGIN = 0.02
+#: share of the spec's regions (their hull, not grown) the grown silhouette hull must cover
+#: for the silhouette to count as the product's extent (less: it found a part of the product,
+#: a print on a body the colour of the ground, or something else; the spec's area stands)
+_SILHOUETTE_MIN_COVER = 0.8
+
+
+def _within_silhouette(mask: np.ndarray, regions: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``mask`` (the grown hull of the spec's regions) within the convex hull of the product's
+    silhouette on a plain ground (:func:`goldenvision.registration.outline.silhouette`), grown by
+    ``_SILHOUETTE_MARGIN`` of the diagonal; ``mask`` unchanged when the photo shows no product on
+    a plain ground or the silhouette's grown hull leaves more than ``1 - _SILHOUETTE_MIN_COVER`` of
+    the spec's ``regions`` (bool, golden px) out. The hull (not the silhouette itself) keeps a
+    notch or a hole the ground's colour shows through (a label's white next to its barcode)."""
+    from .registration.outline import silhouette
+
+    if image.ndim != 3 or image.shape[:2] != mask.shape:
+        return mask
+    sil = silhouette(image)
+    if sil is None:
+        return mask
+    cs, _ = cv2.findContours(sil.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs:
+        return mask
+    hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate(cs)), 1)
+    h, w = mask.shape
+    grow = max(1, int(round(_SILHOUETTE_MARGIN * float(np.hypot(h, w)))))
+    extent = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+    if float((extent & regions).sum()) < _SILHOUETTE_MIN_COVER * float(regions.sum()):
+        return mask
+    return mask & extent
+
+
 def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int],
-                  spec: Spec | None = None) -> np.ndarray | None:
+                  spec: Spec | None = None, image: np.ndarray | None = None) -> np.ndarray | None:
     """Registration mask in golden px: the profile's product area (fiducials and chart
     excluded); without one, the product area the spec's regions describe
-    (:func:`_spec_product_mask`), when ``spec`` is given."""
+    (:func:`_spec_product_mask`, within the product's silhouette in ``image`` when given), when
+    ``spec`` is given."""
     if profile is None or profile.product_area_mm is None:
-        return None if spec is None else _spec_product_mask(spec, shape_hw)
+        return None if spec is None else _spec_product_mask(spec, shape_hw, image)
     x1, y1, x2, y2 = profile.product_area_mm
     (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[x1, y1], [x2, y2]]))
     mask = np.zeros(shape_hw, dtype=bool)
@@ -394,7 +452,7 @@ class GoldenCaptures:
             self.scale_mm_per_px = calibration.mm_per_px
         frame, correction, info = self._read(0)
         self.reference = frame
-        self.product_mask = _product_mask(profile, frame.shape[:2], spec)
+        self.product_mask = _product_mask(profile, frame.shape[:2], spec, frame)
         self.registration_model = RegistrationModel.fit(frame, mask=self.product_mask)
         self.method = _registration_method(spec, profile)
         self._reference_correction = correction
@@ -719,6 +777,10 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
     # scale / shear / rotation (AnomalyModel.residual_affine). After a registration that fitted
     # those itself, a linear residual is the product's own (an end cut longer), not the pose.
     cfg = AnomalyConfig(max_residual_strain=RESIDUAL_STRAIN_UNREGISTERED) if caps.method == "none" else None
+    if profile is None and calibration is None:
+        # Without a station the light differs from photo to photo (golden re-photographs too): a
+        # soft highlight or shade on a glossy surface moves with it (``shading_sigma_mm``).
+        cfg = replace(cfg or AnomalyConfig(), shading_sigma_mm=HANDHELD_SHADING_SIGMA_MM)
     anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
                                      valid_masks=valids, config=cfg)
     del aligned, valids
@@ -743,6 +805,8 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
         "dimensions_not_measurable": not_measurable,
+        ROUND_BODY_STARTS_KEY: True,
+        BODY_PINS_ANOMALY_KEY: True,
     }
     if calibration is not None:
         meta["station_calibration"] = calibration.record()

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from goldenvision.registration import register
-from goldenvision.registration.concentric import RoundBody, check_print_on_body, common_centre, find_round_body, fit_conic
+from goldenvision.registration.concentric import (RoundBody, body_starts, check_print_on_body, common_centre, find_round_body,
+                                                  fit_conic)
 from goldenvision.results import RegistrationResult
 from goldenvision.transform import apply_homography
 
@@ -165,3 +166,90 @@ def test_blank_or_tiny_photos_give_a_reason_not_a_crash():
     ok = RegistrationResult(homography=np.eye(3), ok=True, rms_px=0.1, method="test", reference_shape_hw=(H_PX, W_PX))
     out = check_print_on_body(golden, np.full((H_PX, W_PX, 3), 90, np.uint8), ok)
     assert out.ok is False and out.reason
+
+
+# ----------------------------------------------------------------------------- starts from the body
+def _turned_pose(angle_deg: float, seed: int) -> np.ndarray:
+    """Dish plane -> photo: turned ``angle_deg`` about the dish, then :func:`_pose`'s tilt and shift."""
+    th = np.radians(angle_deg)
+    c = np.array([W_PX / 2, H_PX / 2])
+    rot = np.eye(3)
+    rot[:2, :2] = [[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]
+    rot[:2, 2] = c - rot[:2, :2] @ c
+    return _pose(seed) @ rot
+
+
+def _rim_error(h_unit_to_golden: np.ndarray, pose: np.ndarray) -> float:
+    """Worst true error (golden px) of an alignment at the dish's centre and round its rim."""
+    pts = np.vstack([[0.0, 0.0], _circle(R_PX, 16)]) + (W_PX / 2, H_PX / 2)
+    return float(np.max(np.linalg.norm(apply_homography(apply_homography(pts, pose), h_unit_to_golden) - pts, axis=1)))
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def test_body_starts_find_the_turn_the_print_pins_over_the_full_circle():
+    golden = _photo(_dish_plane(), np.eye(3), 0)
+    g_body = find_round_body(golden)
+    assert isinstance(g_body, RoundBody), g_body
+    for angle, seed in ((100.0, 7), (-150.0, 8), (35.0, 9)):
+        pose = _turned_pose(angle, seed)
+        unit = _photo(_dish_plane(seed=seed), pose, seed)
+        u_body = find_round_body(unit)
+        assert isinstance(u_body, RoundBody), u_body
+        starts = body_starts(_gray(golden), g_body, _gray(unit), u_body)
+        # the right turn alone (no other correlates half as well), within a px at the rim: the
+        # tilt's shift of the centre is undone by the concentric ring
+        assert len(starts) == 1
+        best, c0 = starts[0]
+        assert c0 > 0.9
+        assert _rim_error(best, pose) < 1.0
+
+
+def _no_coarse_candidates(monkeypatch) -> None:
+    """Keypoints and Fourier-Mellin turned off, as on a dish whose sparse decal gives neither a
+    start (the zoo's ceramic hand-held units 000, 004, 007, 015 of the 24-unit lot)."""
+    import goldenvision.registration.align as align
+
+    monkeypatch.setattr(align, "_features_candidate", lambda *a, **k: (None, 0, "features off", None, None))
+    monkeypatch.setattr(align, "_fm_candidates", lambda *a, **k: ([], []))
+
+
+def test_a_round_product_is_aligned_from_its_body_starts(monkeypatch):
+    _no_coarse_candidates(monkeypatch)
+    golden, _, _, mask = _golden_and_unit((0.0, 0.0))
+    pose = _turned_pose(100.0, 7)
+    unit = _photo(_dish_plane(seed=7), pose, 7)
+    assert register(golden, unit, mask=mask).ok is False  # nothing to start from
+    g_body, u_body = find_round_body(golden), find_round_body(unit)
+    assert isinstance(g_body, RoundBody) and isinstance(u_body, RoundBody)
+    starts = [h for h, _ in body_starts(_gray(golden), g_body, _gray(unit), u_body)]
+    r = register(golden, unit, mask=mask, starts=starts)
+    assert r.ok, r.reason
+    assert r.method == "start+ic"
+    assert _rim_error(r.homography, pose) < 0.5
+
+
+def test_a_plain_banded_dish_is_still_refused_from_body_starts(monkeypatch):
+    """Nothing on a plain dish with a band pins its turn: the starts converge to as many turns,
+    and the registration refuses rather than picking one."""
+    _no_coarse_candidates(monkeypatch)
+
+    def plain(seed: int) -> np.ndarray:
+        img = np.empty((H_PX, W_PX, 3), np.float32)
+        img[:] = (120, 105, 95)
+        c = (int(W_PX / 2 * 16), int(H_PX / 2 * 16))
+        cv2.circle(img, c, int(R_PX * 16), (150, 185, 160), -1, cv2.LINE_AA, 4)
+        cv2.circle(img, c, int(0.87 * R_PX * 16), (220, 180, 90), 4, cv2.LINE_AA, 4)
+        return img
+
+    golden = _photo(plain(0), np.eye(3), 0)
+    pose = _turned_pose(60.0, 11)
+    unit = _photo(plain(11), pose, 11)
+    mask = np.zeros((H_PX, W_PX), np.uint8)
+    cv2.circle(mask, (W_PX // 2, H_PX // 2), int(R_PX + 10), 1, -1)
+    g_body, u_body = find_round_body(golden), find_round_body(unit)
+    assert isinstance(g_body, RoundBody) and isinstance(u_body, RoundBody)
+    starts = [h for h, _ in body_starts(_gray(golden), g_body, _gray(unit), u_body)]
+    assert register(golden, unit, mask=mask > 0, starts=starts).ok is False

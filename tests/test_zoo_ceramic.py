@@ -133,3 +133,14 @@ def test_highlight_stays_with_the_light():
     # the difference of two Gaussians 6 mm apart peaks on the far side of the new centre
     assert X[0, hi[1]] < X[0, lo[1]] and diff.max() > 0.01
     assert abs(Y[hi[0], 0] - Y[lo[0], 0]) < 3.0
+
+
+def test_anomaly_zones_are_drawn_on_the_dish_not_the_table():
+    """A buyer draws a zone on the product: every anomaly zone ends within 1 mm past the dish's
+    edge (r 35 mm), the edge itself lies inside the rim zone, and the ruler a hand-held frame
+    lays beside the dish (centre ``ruler_spot_mm``, 15 mm past the edge) is in none of them."""
+    radii = {k: np.hypot(*np.asarray(z["polygon_mm"], float).T) for k, z in FAM.anomaly_zones.items()}
+    assert max(float(r.max()) for r in radii.values()) <= 35.0 + 1.0 + 1e-3
+    assert float(radii["rim"].max()) > 35.0 + 0.3  # the outline (and a chip on it) is inside the rim zone
+    rx, ry = FAM.ruler_spot_mm
+    assert math.hypot(rx, ry) - 36.0 > 10.0

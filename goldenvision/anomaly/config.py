@@ -139,6 +139,15 @@ class AnomalyConfig:
         ... and at least this many px, else it is merged into the others.
     material_gain_limit : float
         A material's gain stays within ``[1/limit, limit]`` times the zone's overall gain.
+    shading_sigma_mm : float
+        Sigma (mm, golden scale) of a smooth per-channel shading field of ``variation`` zones:
+        the unit's ratio to the recoloured golden, clipped to ``1 +- shading_clip``, averaged
+        over the zone with this Gaussian, multiplies the golden before comparison, so a soft
+        highlight or shade that moves with the light (glaze, plating, under a hand-held photo's
+        light) is not a defect while a spot much smaller than the sigma keeps its contrast;
+        0 = off (the default, and what states saved without it load with).
+    shading_clip : float
+        Largest shading ratio change a pixel contributes (a defect's strong contrast is bounded).
     """
 
     abs_floor: float = 3.0
@@ -181,3 +190,5 @@ class AnomalyConfig:
     material_min_frac: float = 0.01
     material_min_px: int = 200
     material_gain_limit: float = 3.0
+    shading_sigma_mm: float = 0.0
+    shading_clip: float = 0.15

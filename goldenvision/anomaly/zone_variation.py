@@ -362,6 +362,31 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
     return g.reshape(u.shape), g_lo.reshape(u.shape), g_hi.reshape(u.shape)
 
 
+def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
+                  g: np.ndarray) -> np.ndarray | None:
+    """Smooth per-channel shading of the unit crop against the recoloured golden, (h, w, 3)
+    float32, or None when ``shading_sigma_mm`` is off or the model has no scale.
+
+    A specular highlight or a shade that moves with the light is smooth over the product
+    (a glaze's reflection of a light box: sigma of several mm) and differs between photos
+    under another light; a defect is small against it. The ratio ``u / (g * mean)`` over the
+    zone's valid pixels, each clipped to ``1 +- shading_clip`` (a strong defect's contrast
+    is bounded), is averaged with a Gaussian of ``shading_sigma_mm`` (normalised over the
+    zone's pixels, so its border is not pulled to 1)."""
+    c = model.config
+    sig_mm = float(getattr(c, "shading_sigma_mm", 0.0) or 0.0)
+    if sig_mm <= 0 or not model.scale_mm_per_px:
+        return None
+    sigma = sig_mm / float(model.scale_mm_per_px)
+    x0, y0, x1, y1 = z.bbox
+    e = model.mean_[y0:y1, x0:x1] * np.asarray(g, np.float32)
+    w = (m[..., None] & (e > _GAIN_MIN_LEVEL)).astype(np.float32)
+    r = np.clip(u / np.maximum(e, np.float32(1e-3)), 1.0 - c.shading_clip, 1.0 + c.shading_clip).astype(np.float32)
+    num = cv2.GaussianBlur(r * w, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return np.where(den > 1e-3, num / np.maximum(den, np.float32(1e-3)), np.float32(1.0)).astype(np.float32)
+
+
 def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Raw variation score of a zone's prepared unit crop ``u`` (bbox-sized, z units).
 
@@ -377,6 +402,9 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))
     g, g_lo, g_hi = gain_field(model, z, u, m)
+    shade = shading_field(model, z, u, m, g)
+    if shade is not None:
+        g, g_lo, g_hi = g * shade, g_lo * shade, g_hi * shade
     inv = model.inv_spread_[sl]
     a2 = np.float32(model.config.abs_floor**2)
     gg = np.asarray(g, np.float32) ** 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -33,7 +34,8 @@ from .refusal import Refusal, RefusalCode
 __all__ = ["register"]
 
 def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
-             model: RegistrationModel | None = None, mask: np.ndarray | None = None) -> RegistrationResult:
+             model: RegistrationModel | None = None, mask: np.ndarray | None = None,
+             starts: Sequence[np.ndarray] = ()) -> RegistrationResult:
     """Align ``moving`` (a unit) onto ``reference`` (the golden), or refuse with a reason.
 
     Parameters
@@ -54,6 +56,11 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
     mask : ndarray, (H, W) bool, optional
         Where keypoints and correlation count, in reference px. Used when ``model`` is None;
         a model carries the mask it was fitted with and ``mask`` is then only shape-checked.
+    starts : sequence of ndarray (3, 3), optional
+        Coarse alignments (moving px -> reference px) known from elsewhere (a round product's
+        body and the turn its print pins: :func:`goldenvision.registration.concentric.body_starts`),
+        refined and verified like Fourier-Mellin's candidates and judged with them (rivals,
+        alignments not determined by the content) when the keypoints fail.
 
     Returns
     -------
@@ -153,6 +160,12 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         if found is None:
             n_inl = 0
             passed = []
+            from_start: list[int] = []  # ids of the passed alignments reached from ``starts``
+            for h0 in starts:
+                r = attempt(np.asarray(h0, np.float64), "start", None)
+                if r is not None:
+                    passed.append(r)
+                    from_start.append(id(r))
             fm, angles = _fm_candidates(model, mpyr)
             for h0 in fm:
                 r = attempt(h0, "fourier-mellin", None)
@@ -201,7 +214,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                         f"({rho_best:.3f}); repetitive or striped part: mark an asymmetric feature, or mask the "
                         "repeating part out of the registration"))
                 found = best
-                label = "fourier-mellin+ic"
+                label = "start+ic" if id(best) in from_start else "fourier-mellin+ic"
     except (np.linalg.LinAlgError, cv2.error, FloatingPointError) as exc:  # numerical breakdown on bad content
         return made(fail, False, math.inf, method=method, refusal=RefusalCode.NUMERICAL,
                                   reason=f"numerical failure: {exc}")

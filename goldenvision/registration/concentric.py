@@ -26,7 +26,7 @@ from ..results import RegistrationResult
 from .refusal import RefusalCode
 
 __all__ = ["ellipse_conic", "fit_conic", "conic_residual_px", "common_centre", "RoundBody", "find_round_body",
-           "map_ellipse", "body_alignment", "check_print_on_body", "PRINT_SLACK_PX"]
+           "map_ellipse", "body_alignment", "check_print_on_body", "PRINT_SLACK_PX", "body_starts"]
 
 
 def ellipse_conic(cx: float, cy: float, a: float, b: float, theta: float) -> np.ndarray:
@@ -424,3 +424,110 @@ def check_print_on_body(golden: RoundBody | None, unit_image: np.ndarray, reg: R
         f"outline and concentric ring) {off:.1f} px from the golden's (allowed {tol:.1f} px), and the body does "
         f"not align on its own (outline and ring misfit {misfit if misfit is not None else math.inf:.1f} px): "
         "review the unit"))
+
+
+# ------------------------------------------------------------------ starts from the body
+_START_RADII = 48  # rings of the polar comparison, over _START_RHO of the outline's radius
+_START_RHO = (0.05, 0.95)
+_START_ANGLES = 720  # angle bins of the polar comparison (0.5 degree)
+_START_PEAKS = 3  # turns (correlation peaks) handed on as starts
+_START_PEAK_SEP_DEG = 10.0  # peaks closer than this are one
+_START_RIVAL_SHARE = 0.5  # a turn correlating under this share of the best one is no rival of it
+_START_HARMONICS = 3  # harmonics along each ring taken out (its mean, a light gradient, a soft highlight)
+
+
+def _disc_norm(body: RoundBody) -> np.ndarray:
+    """The projective map (3x3, px -> plane) that takes the body's outline ellipse onto the unit
+    circle and its centre's image onto the origin: the view of the dish's own plane, scaled to its
+    radius, up to a turn about the centre (an affine map onto the circle, then the boost of the
+    disc that moves the centre to the origin)."""
+    cx, cy, a, b, th = body.rim
+    c, s = math.cos(th), math.sin(th)
+    norm = np.diag([1.0 / a, 1.0 / b, 1.0]) @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) @ np.array(
+        [[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
+    q = norm @ np.array([body.centre[0], body.centre[1], 1.0])
+    p = q[:2] / q[2]
+    if not np.hypot(*p) < 0.9:
+        return norm
+    return np.linalg.inv(_boost(p)) @ norm
+
+
+def _polar(gray: np.ndarray, body: RoundBody) -> tuple[np.ndarray, np.ndarray]:
+    """(rings, angles) samples of ``gray`` less its blur (detail only) on circles about the centre
+    of the dish's own plane (:func:`_disc_norm`), each ring less its first ``_START_HARMONICS``
+    harmonics along the angle, scaled to unit RMS over all rings (a ring with content weighs more
+    than a plain one); and the plane -> px map."""
+    norm = _disc_norm(body)
+    # the print's detail, not the shading: less a blur over a few % of the radius
+    sig = 0.03 * math.sqrt(body.rim[2] * body.rim[3])
+    gray = gray - cv2.GaussianBlur(gray, (0, 0), sig)
+    rho = np.linspace(*_START_RHO, _START_RADII)
+    phi = np.linspace(0, 2 * np.pi, _START_ANGLES, endpoint=False)
+    inv = np.linalg.inv(norm)
+    u = rho[:, None] * np.cos(phi)[None, :]
+    v = rho[:, None] * np.sin(phi)[None, :]
+    w = inv[2, 0] * u + inv[2, 1] * v + inv[2, 2]
+    x = (inv[0, 0] * u + inv[0, 1] * v + inv[0, 2]) / w
+    y = (inv[1, 0] * u + inv[1, 1] * v + inv[1, 2]) / w
+    p = cv2.remap(gray, x.astype(np.float32), y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    p = p.astype(np.float64)
+    # uneven light along a ring is smooth in the angle: its first harmonics go with the mean
+    f = np.fft.rfft(p, axis=1)
+    f[:, :_START_HARMONICS] = 0.0
+    p = np.fft.irfft(f, n=_START_ANGLES, axis=1)
+    rms = math.sqrt(float(np.mean(p * p)))
+    return p / max(rms, 1e-6), norm
+
+
+def body_starts(golden_gray: np.ndarray, golden: RoundBody, unit_gray: np.ndarray, unit: RoundBody
+                ) -> list[tuple[np.ndarray, float]]:
+    """Coarse alignments (unit px -> golden px, 3x3) of a round product from its body, with the
+    turn that its content (a decal, a print) pins, and each turn's correlation; best first.
+
+    The unit's outline ellipse is taken onto the golden's and its centre (pinned by the concentric
+    ring) onto the golden's, each by the projective map of its own dish plane onto the unit disc
+    (:func:`_disc_norm`); the turn about the centre is searched over the full
+    circle by the circular cross-correlation of the two images' detail sampled on rings of the
+    disc (each ring less its smooth variation along the ring, the first ``_START_HARMONICS``
+    harmonics: its mean, a light gradient, a soft highlight). Up to ``_START_PEAKS`` turns are
+    returned, those that correlate at least ``_START_RIVAL_SHARE`` as well as the best: a
+    symmetric print gives several about as good, which the registration's verification and its
+    rival check then judge. Nothing here claims precision: these are starts for
+    :func:`goldenvision.registration.register` (zoo ceramic hand-held: the right turn at
+    correlation 0.89-0.97, the next peaks 0.10-0.16, starts 0.6-1.5 px off on the rim).
+
+    Parameters
+    ----------
+    golden_gray, unit_gray : ndarray, (H, W) uint8 or float32
+        The golden reference and the unit photo in gray, px.
+    golden, unit : RoundBody
+        Their bodies (:func:`find_round_body`).
+    """
+    pg, n_g = _polar(np.asarray(golden_gray, np.float32), golden)
+    pu, n_u = _polar(np.asarray(unit_gray, np.float32), unit)
+    # corr[k]: unit angle phi matches golden angle phi + k bins (summed over rings)
+    corr = np.fft.irfft((np.fft.rfft(pg, axis=1) * np.conj(np.fft.rfft(pu, axis=1))).sum(axis=0),
+                        n=_START_ANGLES) / pg.size
+    step = 360.0 / _START_ANGLES
+    sep = int(round(_START_PEAK_SEP_DEG / step))
+    order = np.argsort(corr)[::-1]
+    peaks: list[int] = []
+    for k in order:
+        if all(min(abs(int(k) - q), _START_ANGLES - abs(int(k) - q)) > sep for q in peaks):
+            peaks.append(int(k))
+        if len(peaks) == _START_PEAKS:
+            break
+    out = []
+    for k in peaks:
+        if not corr[k] >= _START_RIVAL_SHARE * corr[peaks[0]]:
+            continue
+        # sub-bin turn from the parabola through the peak and its neighbours
+        y0, y1, y2 = corr[k - 1], corr[k], corr[(k + 1) % _START_ANGLES]
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if abs(den) > 1e-12 else 0.0
+        th = math.radians((k + float(np.clip(off, -0.5, 0.5))) * step)
+        c, s_ = math.cos(th), math.sin(th)
+        turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+        h = np.linalg.inv(n_g) @ turn @ n_u
+        out.append((h / h[2, 2], float(corr[k])))
+    return out

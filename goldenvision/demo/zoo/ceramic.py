@@ -45,8 +45,10 @@ Spec (what a buyer would write): the glaze colour (ΔE00 2.0) on the flat rim (r
 4 to 5 o'clock); the diameter (70 ± 0.35 mm, 0.5 %) and the band width (2.0 ± 0.2 mm, a
 caliper across the band at 3 o'clock); anomaly zones: the decal (``print``, r < 16 mm), the
 glaze round it (``finish``, r 16-23.5 mm) and the rim with its band and edge (``plating``,
-r 23.5-40.5 mm). The zones do not overlap (annuli as keyhole polygons); their radii are set so
-that a defect's axis-aligned truth box lies inside its own zone.
+r 23.5-36 mm: drawn on the dish, 1 mm past its edge so the outline lies inside it, as a buyer
+draws a zone on the product and not on the table it lies on). The zones do not overlap (annuli as
+keyhole polygons). An edge chip's axis-aligned truth box reaches past the rim zone's outer circle
+(up to ~38 mm at 45 deg); a finding counts when it overlaps the box, so it need not be inside it.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ _DECAL_BOX = (-13.0, -13.0, 13.0, 13.0)
 _DECAL_PPM = 20.0
 _ZONE_DECAL = 16.0
 _ZONE_RIM = 23.5
-_ZONE_OUT = 40.5
+_ZONE_OUT = 36.0  # the dish edge (35 mm, +-0.05 mm in production) plus 1 mm: on the product, not the table
 _COLOR_ANGLES = (30.0, 60.0)  # the colour zone's sector (deg, from +x towards +y)
 _LAB_GOLD = (72.0, 4.0, 42.0)
 _LAB_BISCUIT = (86.0, 1.0, 9.0)

@@ -1,0 +1,74 @@
+"""A soft highlight that moves with the light (a glaze's reflection under a hand-held photo's
+light) is not a defect when the model has a smooth shading field (``shading_sigma_mm``); a small
+spot under it still is, and states saved without the key keep the old comparison."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+from goldenvision.spec import AnomalyZone
+
+H, W = 240, 320
+C = (160, 120)
+SCALE = 0.2  # mm/px
+SPOT = (190, 100)
+
+
+def _dish(highlight: float = 0.0, spot: bool = False) -> np.ndarray:
+    """A pale glazed dish on a plain ground; a white highlight (sigma 10 mm, ``highlight`` x the
+    glaze at its peak) at the lower left; a dark spot (r 0.8 mm) at ``SPOT``."""
+    img = np.full((H, W, 3), 150.0, np.float32)
+    cv2.circle(img, C, 100, (170, 175, 165), -1, cv2.LINE_AA)
+    cv2.circle(img, C, 88, (160, 165, 150), 3, cv2.LINE_AA)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    g = np.exp(-((xx - 120) ** 2 + (yy - 150) ** 2) / (2 * 50.0**2))
+    dish = (np.hypot(xx - C[0], yy - C[1]) < 100).astype(np.float32)
+    img = img * (1 + highlight * g * dish)[..., None]
+    if spot:
+        cv2.circle(img, SPOT, 4, (110, 115, 105), -1, cv2.LINE_AA)
+    return img
+
+
+def _shoot(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(img + rng.normal(0, 1.5, (H, W, 3)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _fit(sigma_mm: float) -> AnomalyModel:
+    rng = np.random.default_rng(0)
+    caps = [_shoot(_dish(), rng) for _ in range(5)]
+    return AnomalyModel.fit(caps, [AnomalyZone(name="dish", defect_type="finish")], scale_mm_per_px=SCALE,
+                            config=AnomalyConfig(shading_sigma_mm=sigma_mm))
+
+
+def test_a_moving_highlight_is_not_a_defect_with_the_shading_field():
+    rng = np.random.default_rng(1)
+    lit = _shoot(_dish(highlight=0.3), rng)
+    assert _fit(0.0).score(lit).score >= 1.0  # without the field: the highlight is flagged
+    on = _fit(6.0)
+    assert on.score(lit).score < 1.0
+    assert on.score(_shoot(_dish(), rng)).score < 1.0
+    # a small spot under the highlight is still found, at its place
+    res = on.score(_shoot(_dish(highlight=0.3, spot=True), rng))
+    assert res.score >= 1.0
+    assert any(d.bbox[0] - 3 <= SPOT[0] <= d.bbox[2] + 3 and d.bbox[1] - 3 <= SPOT[1] <= d.bbox[3] + 3
+               for d in res.defects), [d.bbox for d in res.defects]
+
+
+def test_states_saved_without_the_key_load_with_the_field_off():
+    st = _fit(6.0).to_state()
+    assert AnomalyModel.from_state(st).config.shading_sigma_mm == 6.0
+    st["config"].pop("shading_sigma_mm")
+    assert AnomalyModel.from_state(st).config.shading_sigma_mm == 0.0
+
+
+def test_seal_turns_the_field_on_without_a_station():
+    import goldenvision as gv
+    from goldenvision.sealing import HANDHELD_SHADING_SIGMA_MM
+
+    from synthetic import SPEC, product
+
+    g = gv.seal([product(1), product(2)], SPEC)  # the synthetic spec names no station
+    cfg = gv.Inspector(g).models.anomaly.config
+    assert cfg.shading_sigma_mm == HANDHELD_SHADING_SIGMA_MM > 0
