@@ -55,6 +55,16 @@ STATE_VERSION = 1
 ENV_STEP = 0.5
 
 
+def _downscale_to(limit_px: int, *planes: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    """Planes halved (area) until their larger side is at most ``limit_px``; returns the factor."""
+    f = 1.0
+    while max(planes[0].shape) * f > limit_px:
+        f *= 0.5
+    if f < 1.0:
+        return f, [cv2.resize(p, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) for p in planes]
+    return f, list(planes)
+
+
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
                  b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979)."""
@@ -342,6 +352,11 @@ class AnomalyModel:
                 full[y0:y1, x0:x1] = r
         return out
 
+    def _grey_mean_and_unit(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Golden mean and unit ``img`` as grey float32 planes (H, W), 0-255."""
+        ref = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return ref, cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
     def residual_shift_px(self, img: np.ndarray, valid: np.ndarray) -> tuple[float, float] | None:
         """Global translation (dx, dy) px of a unit against the golden mean that registration left
         (``registration: none`` on "pre-aligned" scans, a sub-pixel drift), by phase correlation
@@ -350,17 +365,11 @@ class AnomalyModel:
         c = self.config
         if c.max_residual_shift_px <= 0 or not self.n_.any():
             return None
-        ref: np.ndarray = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        cur: np.ndarray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        ref, cur = self._grey_mean_and_unit(img)
         bad = ~(valid & (self.n_ > 0))
         if bad.any():  # no evidence outside: put the golden there (pulls towards 0 shift)
             cur[bad] = ref[bad]
-        f = 1.0
-        while max(ref.shape) * f > 1024:
-            f *= 0.5
-        if f < 1.0:
-            ref = cv2.resize(ref, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            cur = cv2.resize(cur, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        f, (ref, cur) = _downscale_to(1024, ref, cur)
         win = cv2.createHanningWindow(ref.shape[::-1], cv2.CV_32F)
         (dx, dy), resp = cv2.phaseCorrelate(ref, cur, win)
         dx, dy = dx / f, dy / f
@@ -408,15 +417,10 @@ class AnomalyModel:
         c = self.config
         if c.max_residual_strain <= 0 or c.max_residual_shift_px <= 0 or not self.n_.any():
             return None
-        ref: np.ndarray = cv2.cvtColor(np.clip(self.mean_, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        cur: np.ndarray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        ref, cur = self._grey_mean_and_unit(img)
         ok = valid & (self.n_ > 0)
-        f = 1.0
-        while max(ref.shape) * f > 1024:
-            f *= 0.5
+        f, (ref, cur) = _downscale_to(1024, ref, cur)
         if f < 1.0:
-            ref = cv2.resize(ref, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            cur = cv2.resize(cur, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
             ok = cv2.resize(ok.astype(np.uint8), (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
         if ok.mean() < 0.5:
             return None
