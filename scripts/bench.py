@@ -330,12 +330,18 @@ def main() -> int:
                 found += 1
     good_flagged = sum(1 for p, r in zip(lot.unit_paths, results)
                        if not units_truth[p.stem]["defects"] and r.defects)
+    # Good units in the sense: no fault of any kind (a unit failed for a dimension or a colour
+    # can also show the moved edge or the shade in an anomaly zone; that is not a false alarm).
+    good = [(p, r) for p, r in zip(lot.unit_paths, results)
+            if not units_truth[p.stem]["defects"] and units_truth[p.stem].get("fault", "none") == "none"]
+    good_units_flagged = sum(1 for _, r in good if r.defects)
     if by_type:
         print("defects by type (area): found / missed (a unit put up for review counts its defects missed)")
         for k in sorted(by_type):
             print(f"  {k:<34} {by_type[k][0]:3d} / {by_type[k][1]:3d}")
     print(f"\nanomaly: unit AUROC {auroc(pos, neg):.3f} ({len(pos)} defective, {len(neg)} without defects); "
-          f"injected defects found at their place {found}/{n_def}; units without defects flagged {good_flagged}/{len(neg)}")
+          f"injected defects found at their place {found}/{n_def}; units without defects flagged {good_flagged}/{len(neg)}; "
+          f"good units (no fault of any kind) flagged {good_units_flagged}/{len(good)}")
     if not args.no_pod:  # the spec's smallest defect implanted into the golden (goldenvision.anomaly.detectability)
         from goldenvision.anomaly.detectability import detectability
 
