@@ -60,6 +60,13 @@ class AnomalyConfig:
     local_shift_px : int
         Largest local residual misalignment (px) that ``score`` measures block by block and
         undoes where the first pass reaches the threshold (:mod:`.local_shift`); 0 = off.
+    local_shift_from_golden : bool
+        Fit the local alignment's radius on the golden captures (with at least three real
+        captures): their leave-one-out local misalignment's 99th percentile, rounded up, plus
+        1 px, at most ``local_shift_px``. A rigid part in a station whose captures agree to a
+        tenth of a px gets 1 px, so a hole 4 px out of position is not realigned away; soft goods
+        or hand-held photos whose captures move keep more. States saved without the key: off
+        (``local_shift_px`` as before).
     local_block_px : int
         Smallest block side of that local alignment, px (grown to 4 sides of the zone's
         smallest defect, at most ``4 * local_block_px``).
@@ -164,6 +171,7 @@ class AnomalyConfig:
     min_residual_shift_px: float = 0.3
     max_residual_strain: float = 0.0
     local_shift_px: int = 3
+    local_shift_from_golden: bool = True
     local_block_px: int = 48
     local_trunc: float = 32.0
     structure_window_px: float = 2.0

@@ -110,6 +110,8 @@ class AnomalyModel:
         self.padim_: dict[str, np.ndarray] | None = None
         self.tex_banks_: dict[str, np.ndarray] = {}
         self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
+        # radius of the local alignment fitted on the golden captures (None: config.local_shift_px)
+        self.local_radius_px_: int | None = None
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
@@ -179,6 +181,8 @@ class AnomalyModel:
         zones = list(zones) or [AnomalyZone(name="full")]
         methods = [resolve(z.method if z.method != "auto" else method, z) for z in zones]
         model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
+        if cfg.local_shift_from_golden and len(captures) >= 3:
+            model.local_radius_px_ = model._golden_local_radius(imgs[:len(captures)], masks[:len(captures)])
         model._fit_all(imgs, masks)
         model.outline_ = fit_outline(imgs, masks, model.zones_, scale_mm_per_px=scale_mm_per_px)
         return model
@@ -452,6 +456,44 @@ class AnomalyModel:
             return None
         return np.hstack([a, t[:, None]])
 
+    def _golden_local_radius(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> int:
+        """Radius of the local alignment fitted on the golden captures
+        (``AnomalyConfig.local_shift_from_golden``): each capture is aligned block by block onto
+        the mean of the others over the zones (:func:`.local_shift.local_shift_field`, radius
+        ``local_shift_px``); the 99th percentile of the field's length over all captures, rounded
+        up, plus 1 px, clipped to [1, ``local_shift_px``]."""
+        c = self.config
+        zone = np.zeros(self.shape_, bool)
+        for z in self.zones_:
+            zone |= z.mask
+        greys = [ZV.prep(self, im).mean(axis=2).astype(np.float32) for im in imgs]
+        oks = [self._erode(m) & zone for m in masks]
+        block = self._local_block_px()
+        q = 0.0
+        for i in range(len(greys)):
+            rest = [j for j in range(len(greys)) if j != i]
+            ref = np.mean([greys[j] for j in rest], axis=0).astype(np.float32)
+            ok = oks[i] & np.logical_and.reduce([oks[j] for j in rest])
+            if ok.sum() < 64:
+                return int(c.local_shift_px)
+            cur = greys[i]
+            g = float(np.median(cur[ok][::7] / np.maximum(ref[ok][::7], 1.0)))
+            if 0.25 < g < 4.0:
+                cur = cur * np.float32(1.0 / g)
+            field = local_shift_field(ref, np.where(ok, cur, ref).astype(np.float32), ok,
+                                      radius=c.local_shift_px, block_px=block, trunc=c.local_trunc)
+            if field is not None:
+                q = max(q, float(np.percentile(np.hypot(*field)[ok], 99)))
+        return int(min(max(int(np.ceil(q - 1e-6)) + 1, 1), c.local_shift_px))
+
+    def _local_block_px(self) -> int:
+        """Block side of the local alignment: ``local_block_px`` grown to 4 sides of the zones'
+        largest smallest-defect, at most ``4 * local_block_px``."""
+        c = self.config
+        sides = [np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px for z in self.zones_
+                 if self.scale_mm_per_px and z.spec.min_area_mm2 > 0]
+        return int(min(max(c.local_block_px, 4 * max(sides, default=0.0)), 4 * c.local_block_px))
+
     def _local_shift(self, img: np.ndarray, valid: np.ndarray,
                      raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         """Local residual misalignment field near the pixels whose first-pass score reaches the
@@ -460,16 +502,13 @@ class AnomalyModel:
         if c.local_shift_px <= 0 or not self.n_.any():
             return None
         hot = np.zeros(self.shape_, bool)
-        sides = []
         for z in self.zones_:
             hot |= raw[z.spec.name] >= z.threshold
-            if self.scale_mm_per_px and z.spec.min_area_mm2 > 0:
-                sides.append(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px)
         if not hot.any():
             return None
-        block = int(min(max(c.local_block_px, 4 * max(sides, default=0.0)), 4 * c.local_block_px))
+        radius = c.local_shift_px if self.local_radius_px_ is None else self.local_radius_px_
         ref, cur = self._grey_pair(img, valid)
-        return local_shift_field(ref, cur, hot, radius=c.local_shift_px, block_px=block, trunc=c.local_trunc)
+        return local_shift_field(ref, cur, hot, radius=radius, block_px=self._local_block_px(), trunc=c.local_trunc)
 
     def _grey_pair(self, img: np.ndarray, valid: np.ndarray,
                    window: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -854,6 +893,8 @@ class AnomalyModel:
                 st[f"tex_bank_{i}"] = self.tex_banks_[z.spec.name]
         if self.outline_ is not None:
             st["outline"] = self.outline_.to_state()
+        if self.local_radius_px_ is not None:
+            st["local_radius_px"] = int(self.local_radius_px_)
         st.update(ZF.norms_state(self))
         return st
 
@@ -867,10 +908,11 @@ class AnomalyModel:
             # a state from before test-time flips was fitted without them (its banks are unflipped),
             # in one from before the golden-only structure residual it waited for taught units,
             # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule,
-            # and one from before the scene envelope has none (the band over the blurred mean alone)
+            # one from before the scene envelope has none (the band over the blurred mean alone),
+            # and one from before the fitted local radius aligns locally by local_shift_px
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0,
-                                   **state["config"]})
+                                   "local_shift_from_golden": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
@@ -884,6 +926,8 @@ class AnomalyModel:
             std = np.asarray(state["std"], np.float32)
             m.var_ = std * std
             m.n_good_units_ = int(state.get("n_good_units", 0))
+            if state.get("local_radius_px") is not None:
+                m.local_radius_px_ = int(state["local_radius_px"])
             if m.n_.shape != shape or m.mean_.shape != shape + (3,) or std.shape != shape + (3,):
                 raise ModelError(f"anomaly state: statistics do not match the golden frame {shape}")
             if cfg.scene_shift_px > 0 and "env_lo_steps" in state:
