@@ -32,6 +32,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.colour_axis import by_grey
 from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
 from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
 from .registration import RegistrationModel, register, warp_to_reference
@@ -246,9 +247,15 @@ class Inspector:
         # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
         self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
         # how far along its edges each width is read (the golden's straight stretch; see measure.dimensions)
-        self._edge_lines = golden_edge_lines(_measure_gray(golden.reference, self.models.registration),
-                                             self.models.spec.dimensions, self._golden_widths_px) \
-            if self.models.spec.dimensions else {}
+        # dimensions whose two materials share a lightness are read on the colour axis between them
+        # (measure.colour_axis; packages sealed before it read every dimension on the grey)
+        self._dim_weights: dict[str, list[float]] = dict((golden.meta or {}).get("dimension_gray_weights") or {})
+        self._edge_lines = {}
+        if self.models.spec.dimensions:
+            g_gray = _measure_gray(golden.reference, self.models.registration)
+            for lines in by_grey(golden.reference, g_gray, list(self.models.spec.dimensions), self._dim_weights,
+                                 lambda g, ds: [golden_edge_lines(g, ds, self._golden_widths_px)] * len(ds)):
+                self._edge_lines.update(lines)
         # the registration dimensions are read through in the golden frame: fitted without the
         # measured edges (see measure.dimensions.edge_band_mask); built on the first such unit
         self._dim_reference: tuple[np.ndarray, np.ndarray, str] | None | bool = None
@@ -544,9 +551,12 @@ class Inspector:
             if dim_ref == "golden_frame":
                 ref_fits, how = self._dimension_references(gray, reg, dim_specs)
                 provenance["dimension_registration"] = how
-            dims = measure_dimensions(gray, dim_specs, reg, m.scale_mm_per_px, reference=dim_ref,
-                                      marker=marker, golden_px=self._golden_widths_px, zero=self._dimension_zero,
-                                      reference_fits=ref_fits, edge_lines=self._edge_lines)
+            scale = m.scale_mm_per_px
+            dims = by_grey(frame, gray, dim_specs, self._dim_weights,
+                           lambda g, ds: measure_dimensions(g, ds, reg, scale, reference=dim_ref,
+                                                            marker=marker, golden_px=self._golden_widths_px,
+                                                            zero=self._dimension_zero, reference_fits=ref_fits,
+                                                            edge_lines=self._edge_lines))
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3

@@ -34,6 +34,7 @@ from .errors import CalibrationError, GoldenVisionError, ImageError, Registratio
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
+from .measure.colour_axis import by_grey, edge_colour_weights
 from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
 from .registration import RegistrationModel, register, warp_to_reference
@@ -445,6 +446,8 @@ class GoldenCaptures:
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
         self._edge_lines: dict[str, EdgeLine] = {}
+        #: per dimension read on a colour axis (measure.colour_axis), fitted on capture 0
+        self.dimension_gray_weights: dict[str, list[float]] = {}
         self.dimension_problems: list[str] = []
         self.dimension_failures: dict[str, list[str]] = {}
         self.scale_mm_per_px = profile.scale_mm_per_px if profile is not None else spec.scale_mm_per_px
@@ -499,11 +502,20 @@ class GoldenCaptures:
             dims = list(self._spec.dimensions)
             marker = _find_marker(frame, self._spec, self._profile)
             gray = _measure_gray(frame, self.registration_model)
-            if i == 0:  # widths are read along the reference's straight edges (measure.dimensions)
-                self._edge_lines = golden_edge_lines(gray, dims)
-            for dim, res in zip(dims, measure_dimensions(gray, dims, reg, self.scale_mm_per_px,
-                                                         reference=_dimension_reference(self._profile, marker),
-                                                         marker=marker, edge_lines=self._edge_lines)):
+            weights = self.dimension_gray_weights
+            if i == 0:
+                # two materials of one lightness: their edge is read on the colour axis between them
+                self.dimension_gray_weights = weights = edge_colour_weights(
+                    frame, gray, dims, reg, self.registration_model.gray_weights_)
+                # widths are read along the reference's straight edges (measure.dimensions)
+                self._edge_lines = {}
+                for lines in by_grey(frame, gray, dims, weights, lambda g, ds: [golden_edge_lines(g, ds)] * len(ds)):
+                    self._edge_lines.update(lines)
+            ref_kind, scale = _dimension_reference(self._profile, marker), self.scale_mm_per_px
+            measured = by_grey(frame, gray, dims, weights,
+                               lambda g, ds: measure_dimensions(g, ds, reg, scale, reference=ref_kind,
+                                                                marker=marker, edge_lines=self._edge_lines))
+            for dim, res in zip(dims, measured):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
                     self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")
@@ -805,6 +817,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
         "dimensions_not_measurable": not_measurable,
+        "dimension_gray_weights": caps.dimension_gray_weights,
         ROUND_BODY_STARTS_KEY: True,
         BODY_PINS_ANOMALY_KEY: True,
     }
