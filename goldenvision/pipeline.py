@@ -557,6 +557,9 @@ class Inspector:
                                                             marker=marker, golden_px=self._golden_widths_px,
                                                             zero=self._dimension_zero, reference_fits=ref_fits,
                                                             edge_lines=self._edge_lines))
+            on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
+            if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
+                provenance["dimensions_on_colour_axis"] = on_axis
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3

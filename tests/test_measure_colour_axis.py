@@ -62,6 +62,8 @@ def test_a_print_on_a_ground_of_its_lightness_is_read_on_the_colour_axis():
     assert set(w) == {"print_diameter"}
     assert abs(sum(abs(v) for v in w["print_diameter"]) - 1) < 1e-6
     # a darker dye lot of the ground (5 L*): nearly the print's lightness
+    res = gv.Inspector(golden).inspect(photo(blue, 9))
+    assert res.provenance["dimensions_on_colour_axis"] == ["print_diameter"]
     errs = [_error(golden, photo((50.0, -8.0, -30.0), s)) for s in range(10, 14)]
     assert max(abs(e) for e in errs) < 0.02, errs
     # the same package read on the grey (as sealed before the colour axis): the edge's contrast
