@@ -229,3 +229,70 @@ def test_texture_models_average_flips_by_default_and_old_states_keep_scoring_wit
     assert not ZF.uses_flips(part) and ZF.uses_flips(flipped)
     expect = ZF.pool_features(get_backbone().features(unit, tile_px=1024)) @ ZF.projection(152, 64)
     np.testing.assert_allclose(ZF.unit_features(part, unit), expect, atol=1e-4)
+
+
+class _BlockMeanBackbone:
+    """A stand-in backbone: each 8 x 8 px cell's grey mean in all 152 channels (stride 8)."""
+
+    threads = 1
+
+    def features(self, image: np.ndarray, *, tile_px: int = 512, overlap_px: int = 96, margin_px: int = 0):
+        h, w = image.shape[:2]
+        H, W = -(-h // 8) * 8, -(-w // 8) * 8
+        g = np.pad(image.astype(np.float32).mean(axis=2), ((0, H - h), (0, W - w)), mode="edge")
+        cells = g.reshape(H // 8, 8, W // 8, 8).mean(axis=(1, 3))
+        return np.repeat(cells[..., None], 152, axis=-1)
+
+
+def test_fine_level_keeps_the_strongest_of_the_four_finer_cells(monkeypatch):
+    from goldenvision.anomaly import backbone as B
+
+    monkeypatch.setitem(B._cache, "default", _BlockMeanBackbone())
+    img = np.full((64, 96, 3), 100, np.uint8)
+    model = AnomalyModel.fit([img] * 2, [AnomalyZone(name="z", method="variation")],
+                             config=AnomalyConfig(feature_scale=0.5))
+    assert ZF.has_fine_level(model)
+    unit = img.copy()
+    unit[37, 50:58] = 228  # a 1 px line along one 8 px cell of the photo (x 48-55 and 56-63)
+    f = ZF.fine_level(model, unit, (4, 6))
+    assert f.shape == (4, 6, ZF.FINE_CHANNELS) and f.dtype == np.float32
+    # the line lies in photo cells (4, 6) and (4, 7): both in feature cell (2, 3) (16 px cells)
+    hot = np.zeros((4, 6), bool)
+    hot[2, 3] = True
+    np.testing.assert_allclose(f[~hot], 100.0, atol=1e-4)
+    assert f[2, 3, 0] == pytest.approx(100 + 128 * 6 / 64, abs=1e-3)  # 6 of the cell's 64 px at 228
+    # the coarse cell of the half-scale image dilutes the line over 4x the area
+    coarse = _BlockMeanBackbone().features(cv2.resize(unit, (48, 32), interpolation=cv2.INTER_AREA))
+    assert coarse[2, 3, 0] - 100 == pytest.approx((f[2, 3, 0] - 100) / 3, abs=1e-3)  # 8 of 256 px
+    # without the option, or when the photo holds no finer image, there is no fine level
+    assert not ZF.has_fine_level(AnomalyModel.fit([img] * 2, [AnomalyZone(name="z", method="variation")],
+                                                  config=AnomalyConfig(feature_scale=0.5, fine_features=False)))
+    assert not ZF.has_fine_level(AnomalyModel.fit([img] * 2, [AnomalyZone(name="z", method="variation")],
+                                                  config=AnomalyConfig(feature_scale=0.75)))
+
+
+@pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
+def test_feature_models_carry_the_fine_level_and_old_states_keep_scoring_without():
+    caps = [_grain(96, 128, s) for s in range(6)]
+    zone = AnomalyZone(name="leather", defect_type="finish", method="texture")
+    assert AnomalyConfig().fine_features
+    fine = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(feature_scale=0.5, texture_bank=300))
+    unit = _grain(96, 128, 50)
+    half = cv2.resize(unit, (64, 48), interpolation=cv2.INTER_AREA)
+    coarse = ZF.flip_averaged_features(half, tile_px=1024)
+    full = ZF.flip_averaged_features(unit, tile_px=1024)[..., : ZF.FINE_CHANNELS]
+    fl = full.reshape(6, 2, 8, 2, -1).max(axis=(1, 3))
+    expect = ZF.pool_features(np.concatenate([coarse, fl], axis=-1)) @ ZF.projection(152 + ZF.FINE_CHANNELS, 64)
+    np.testing.assert_allclose(ZF.unit_features(fine, unit), expect, atol=1e-4)
+    # a golden sealed before the option has no key in its state: its banks were fitted without the
+    # fine level, so it must score without it (as when it was sealed), not with the new default
+    plain = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(feature_scale=0.5, texture_bank=300,
+                                                                fine_features=False))
+    np.testing.assert_allclose(ZF.unit_features(plain, unit),
+                               ZF.pool_features(coarse) @ ZF.projection(152, 64), atol=1e-4)
+    st = plain.to_state()
+    del st["config"]["fine_features"]
+    old = AnomalyModel.from_state(st)
+    assert not old.config.fine_features
+    assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
+    assert AnomalyModel.from_state(fine.to_state()).config.fine_features

@@ -115,6 +115,14 @@ class AnomalyConfig:
         mean of the image's and its left-right mirror's (mirrored back), on the golden captures and
         on every unit alike; twice the backbone time. A state saved
         without this key was fitted without it and is scored without it (``AnomalyModel.from_state``).
+    fine_features : bool
+        The features of every feature zone carry a finer level beside the backbone's two
+        (``zone_features.fine_level``): the stride-8 block of the image at twice ``feature_scale``
+        (the photo itself at the default 0.5), each 2 x 2 of its cells max-pooled onto one feature
+        cell, so that a defect thinner than a cell (a 1-3 px crack) is not averaged away among the
+        texture around it. Only while ``feature_scale <= 0.5`` (the photo holds the finer image).
+        About 5x the backbone time of a unit. A state saved without this key was fitted without it
+        and is scored without it (``AnomalyModel.from_state``).
     tail_threshold : bool
         With between ``1 / (2 alpha)`` and ``1 / alpha - 1`` held-out good scores (50-98 at alpha
         0.01: a lot of accepted units, too few for the conformal rank), a zone's threshold is the
@@ -122,9 +130,9 @@ class AnomalyConfig:
         (``threshold.good_score_threshold(tail=True)``), instead of 1.07-1.14x their maximum. A state
         saved without this key recalibrates (``add_good``) with the margin rule it was sealed with.
     proj_dim : int
-        Backbone features (152 channels) are projected to this many dimensions by a fixed
-        seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore §3.3) before
-        every feature model (0 = keep all 152): 2.4x faster distances, smaller banks.
+        Backbone features (152 channels, 192 with ``fine_features``) are projected to this many
+        dimensions by a fixed seeded Gaussian random projection (Johnson-Lindenstrauss; PatchCore
+        §3.3) before every feature model (0 = keep them all): 2.4x faster distances, smaller banks.
     tex_sigma_mm : float
         Low-pass sigma of ``texture_variation`` zones, mm (total, including ``blur_sigma_px``);
         the largest one: see ``tex_sigma_matched``.
@@ -188,6 +196,7 @@ class AnomalyConfig:
     texture_bank: int = 2000
     proj_dim: int = 64
     feature_flips: bool = True
+    fine_features: bool = True
     tail_threshold: bool = True
     norm_prior: float = 2.0
     tex_sigma_mm: float = 0.5

@@ -909,8 +909,10 @@ class AnomalyModel:
             # in one from before the golden-only structure residual it waited for taught units,
             # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule,
             # one from before the scene envelope has none (the band over the blurred mean alone),
-            # and one from before the fitted local radius aligns locally by local_shift_px
-            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
+            # one from before the fitted local radius aligns locally by local_shift_px,
+            # and one from before the fine feature level has banks without it
+            cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
+                                   "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0,
                                    "local_shift_from_golden": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .model import AnomalyModel
 
 __all__ = ["PatchCoreMethod", "PadimMethod", "TextureMethod", "unit_features", "input_features", "clipped_cells",
+           "has_fine_level", "fine_level",
            "fit_features", "fit_norms",
            "fit_evidence", "shape_maps", "feature_raw", "merged_banks", "norm_key", "norms_state", "load_norms"]
 
@@ -175,19 +176,64 @@ def uses_flips(model: AnomalyModel) -> bool:
     return bool(model.config.feature_flips and feat and all(m == "texture" for m in feat))
 
 
+#: Channels of the backbone's stride-8 block (the first of its 152; the other 112 are the stride-16
+#: block upsampled): the finest level the backbone has, and the one a thin defect reaches first.
+FINE_CHANNELS = 40
+
+
+def has_fine_level(model: AnomalyModel) -> bool:
+    """Whether the model's features carry the fine level (:func:`fine_level`): with
+    ``fine_features`` and a ``feature_scale`` of at most 0.5, so that the photo holds the twice finer
+    image (at a larger scale the finer level would only read an upsampled photo)."""
+    c = model.config
+    return bool(c.fine_features and 2.0 * c.feature_scale <= 1.0)
+
+
+def fine_level(model: AnomalyModel, img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The stride-8 block (:data:`FINE_CHANNELS`) of the golden-frame image ``img`` (H, W, 3) uint8
+    resized by twice ``feature_scale``, its cells half the size of the feature grid's, each 2 x 2 of
+    them max-pooled onto one cell of ``grid`` (h, w): (h, w, FINE_CHANNELS) float32.
+
+    A crack or a scratch 1-3 px wide covers a small part of a feature cell (16 px of the photo at
+    the default half scale), and the cell's mean response (the backbone's own 3 x 3 average) dilutes
+    it among the texture around it; a cell of the finer level is a quarter of the area, and the
+    largest of the four keeps the strongest response to such a line wherever it falls in the cell.
+    The maximum, not the mean: a mean of the four is the coarse cell again. (The hypercolumn of a
+    feature pyramid, Hariharan et al. 2015, doi:10.1109/CVPR.2015.7298642; max-pooling as the
+    spatial pooling of SPADE/PatchCore-style local features.) Flip-averaged when :func:`uses_flips`.
+    """
+    from .backbone import get_backbone
+
+    c = model.config
+    h, w = model.shape_
+    s = 2.0 * c.feature_scale
+    if s != 1.0:
+        img = cv2.resize(img, (max(16, round(w * s)), max(16, round(h * s))), interpolation=cv2.INTER_AREA)
+    g = (flip_averaged_features(img, tile_px=c.tile_px) if uses_flips(model)
+         else get_backbone().features(img, tile_px=c.tile_px))[..., :FINE_CHANNELS]
+    gh, gw = grid
+    g = np.pad(g, ((0, max(0, 2 * gh - g.shape[0])), (0, max(0, 2 * gw - g.shape[1])), (0, 0)),
+               mode="edge")[: 2 * gh, : 2 * gw]
+    return np.ascontiguousarray(g.reshape(gh, 2, gw, 2, -1).max(axis=(1, 3)), np.float32)
+
+
 def unit_features(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
     """Backbone features (h, w, proj_dim) float32 of a golden-frame image, resized by ``feature_scale``,
-    averaged with its mirror's when :func:`uses_flips` (:func:`flip_averaged_features`) and over the
+    averaged with its mirror's when :func:`uses_flips` (:func:`flip_averaged_features`), with the
+    fine level appended when :func:`has_fine_level` (:func:`fine_level`), and averaged over the
     cell's neighbourhood (:data:`FEATURE_POOL_CELLS`)."""
     from .backbone import get_backbone
 
     c = model.config
     h, w = model.shape_
+    full = img
     if c.feature_scale != 1.0:
         img = cv2.resize(img, (max(16, round(w * c.feature_scale)), max(16, round(h * c.feature_scale))),
                          interpolation=cv2.INTER_AREA)
     raw = (flip_averaged_features(img, tile_px=c.tile_px) if uses_flips(model)
            else get_backbone().features(img, tile_px=c.tile_px))
+    if has_fine_level(model):
+        raw = np.concatenate([raw, fine_level(model, full, raw.shape[:2])], axis=-1)
     f = pool_features(raw, FEATURE_POOL_CELLS)
     if 0 < c.proj_dim < f.shape[-1]:
         f = f @ projection(f.shape[-1], c.proj_dim)
