@@ -867,9 +867,10 @@ class AnomalyModel:
             # a state from before test-time flips was fitted without them (its banks are unflipped),
             # in one from before the golden-only structure residual it waited for taught units,
             # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule,
-            # and one from before the scene envelope has none (the band over the blurred mean alone)
+            # one from before the scene envelope has none (the band over the blurred mean alone),
+            # and one from before the structure context fits focus and contrast in the window
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "structure_from_golden": False,
-                                   "tail_threshold": False, "scene_shift_px": 0.0,
+                                   "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
