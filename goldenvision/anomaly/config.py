@@ -71,9 +71,8 @@ class AnomalyConfig:
         once ``add_good`` has taught the model production units; 0 = off.
     structure_context : float
         The structure residual's focus and contrast changes are estimated from the surroundings of
-        each pixel outside its window (a ring out to this many window sigmas) and only the
-        displacement from the window itself, so a small part gone is not read as its window's
-        contrast halved (:func:`.structure._fit_with_context`); <= 1 = all from the window (what
+        each pixel outside its window (a ring out to this many window sigmas), the displacement
+        from the window itself, so a small part gone is not read as its window's contrast halved (:func:`.structure._fit_with_context`); <= 1 = all from the window (what
         states saved without this key load with).
     structure_from_golden : bool
         ``variation`` zones of a type whose structure every unit shares (print, stitching, other:

@@ -157,7 +157,7 @@ def structure_residual(
         When larger than ``window_sigma_px``: the focus and contrast changes ``γ, α`` are
         estimated from the pixel's surroundings *outside* its own window, over the ring weight
         ``exp(-r²/2C²) - exp(-r²/2S²)`` (``C`` this sigma, ``S`` the window's; 0 at the pixel,
-        >= 0 everywhere), then removed, and only the displacement is fitted over the window
+        >= 0 everywhere) and removed, the displacement still from the window
         (:func:`_fit_with_context`). 0 (the default) = all four from the window.
 
     Returns
@@ -177,18 +177,14 @@ def structure_residual(
         d = unit - cur
         basis = [-gx, -gy, lap, hp]
         ctx = float(context_sigma_px)
-        p = _fit_with_context(basis, d, inv_spread, s, ctx) if ctx > s else _fit(basis, d, inv_spread, s)
+        lim = np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf)
+        p = _fit_with_context(basis, d, inv_spread, s, ctx, lim) if ctx > s else _fit(basis, d, inv_spread, s)
         if dx_tot is not None:  # total displacement bounded: the increment is what is left of it
             tx, ty = dx_tot + p[0], dy_tot + p[1]
             r = np.sqrt(tx * tx + ty * ty)
             f = np.minimum(np.float32(1.0), np.float32(max_shift_px) / np.maximum(r, np.float32(1e-6)))
             p[0], p[1] = tx * f - dx_tot, ty * f - dy_tot
-        lim = np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf)
-        if ctx > s:  # γ, α bounded already: a displacement out of bounds is scaled back alone
-            zero = np.zeros_like(p[0])
-            f = _bound_factor([p[0], p[1], zero, zero], lim)
-            p = [p[0] * f, p[1] * f, p[2], p[3]]
-        else:
+        if ctx <= s:  # (with a context, _fit_with_context bounded them)
             f = _bound_factor(p, lim)
             p = [pk * f for pk in p]
         if it + 1 < iterations:
@@ -248,24 +244,27 @@ def _ring_blur_planes(planes: list[np.ndarray], inner: float, outer: float) -> l
 
 
 def _fit_with_context(basis: list[np.ndarray], d: np.ndarray, inv_spread: np.ndarray, s: float,
-                      context: float) -> list[np.ndarray]:
-    """Parameters ``[δx, δy, γ, α]`` per pixel: the focus and contrast changes ``γ, α`` from the
-    ring between the window (sigma ``s``) and its context (sigma ``context``), bounded and removed;
-    then the displacement alone over the window.
+                      context: float, max_shift: np.float32) -> list[np.ndarray]:
+    """Parameters ``[δx, δy, γ, α]`` per pixel: the displacement of the joint fit over the window
+    (bounded as :func:`structure_residual` bounds it without a context), and the focus and contrast
+    changes ``γ, α`` fitted over the ring between the window (sigma ``s``) and its context (sigma
+    ``context``), bounded.
 
     Why: a focus or gloss change is a property of the photo and of a material over a region, and
     is as present around a pixel as at it, while a small part gone is not. Fitted over the window
-    itself they take up a part that is gone (a dark 0805 body between its tinned terminations,
-    5 x 6 px at 4.7 px/mm, reads as its window's contrast halved and softened: ``α = -0.5``,
-    ``γ = 0.1`` left 4.4 z of its 7 on the zoo's ``pcba`` photographed by hand). The surroundings
-    exclude the pixel's own neighbourhood as a CFAR detector's guard cells exclude the target's
-    (Finn & Johnson, RCA Review 1968)."""
+    itself and removed, they take up a part that is gone (a dark 0805 body between its tinned
+    terminations, 5 x 6 px at 4.7 px/mm, reads as its window's contrast halved and softened,
+    ``α = -0.5``: 4.4 z were left of its 7 on the zoo's ``pcba`` photographed by hand). The
+    surroundings leave the pixel's own neighbourhood out as a CFAR detector's guard cells leave
+    out the target's (Finn & Johnson, RCA Review 1968). The displacement keeps the window's own
+    focus and contrast as nuisance parameters: fitted alone it grows where a thin structure is
+    gone (a seam's skipped stitches), and with it the Taylor remainder it tolerates."""
+    p_loc = _fit(basis, d, inv_spread, s)
+    f = _bound_factor(p_loc, max_shift)
     p_ctx = _fit(basis, d, inv_spread, s, blur=lambda planes: _ring_blur_planes(planes, s, context))
-    f = _bound_factor([np.zeros_like(p_ctx[0]), np.zeros_like(p_ctx[0]), p_ctx[2], p_ctx[3]], np.float32(np.inf))
-    gam, alpha = p_ctx[2] * f, p_ctx[3] * f
-    rest = d - basis[2] * gam[..., None] - basis[3] * alpha[..., None]
-    dx, dy = _fit(basis[:2], rest, inv_spread, s)
-    return [dx, dy, gam, alpha]
+    zero = np.zeros_like(p_ctx[0])
+    g = _bound_factor([zero, zero, p_ctx[2], p_ctx[3]], np.float32(np.inf))
+    return [p_loc[0] * f, p_loc[1] * f, p_ctx[2] * g, p_ctx[3] * g]
 
 
 def _bound_factor(p: list[np.ndarray], max_shift: np.float32) -> np.ndarray:
