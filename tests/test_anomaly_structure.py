@@ -189,3 +189,18 @@ def test_the_model_judges_structure_once_production_units_are_taught():
         assert m.score(good).score < 1.0
     back = AnomalyModel.from_state(m.to_state())
     assert back.n_good_units_ == m.n_good_units_ and back.score(missing).score == r.score
+
+
+def test_a_state_saved_before_the_context_fits_focus_and_contrast_in_the_window():
+    zone = AnomalyZone(name="board", min_area_mm2=0.5)
+    caps = _lot(3, 1)
+    m = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM)
+    assert m.config.structure_context > 1.0
+    state = m.to_state()
+    del state["config"]["structure_context"]  # a package sealed before the option
+    old = AnomalyModel.from_state(state)
+    assert old.config.structure_context == 0.0
+    ref = AnomalyModel.fit(caps, [zone], scale_mm_per_px=1 / PX_PER_MM, config=AnomalyConfig(structure_context=0.0))
+    unit = render(0.2, 0.1, noise=1.5, seed=9, missing=1)
+    assert old.score(unit).score == AnomalyModel.from_state(ref.to_state()).score(unit).score
+    assert AnomalyModel.from_state(m.to_state()).score(unit).score == m.score(unit).score

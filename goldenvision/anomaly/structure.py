@@ -16,6 +16,10 @@ squares (channels whitened by their spread; a small ridge keeps flat or one-dire
 near 0, the aperture problem), one Gauss-Newton step for zones (``iterations=2`` resamples the
 golden at the first displacement and fits again: larger shifts, +35 % anomaly latency), bounded (``|δ| <= shift_px + grad_px``, ``|γ| <= 0.5`` px², ``-0.5 <= α <= 1``),
 removed, and the residual is judged against the zone's spread without its misregistration term.
+In zones the focus and contrast changes removed are those of each pixel's surroundings outside
+its window (``AnomalyConfig.structure_context``, :func:`_fit_with_context`): fitted over the
+window itself they read a small dark part gone (an 0805 body between its terminations) as the
+window's contrast halved.
 Only the Taylor remainder ``½ |∇²E| |δ|²`` is tolerated on top. A part that is gone or moved
 does not fit one small change of its surroundings and keeps its contrast; a unit shifted by a
 fraction of a pixel, noisier, softer, glossier or re-toned does not. The zone's raw score is the
