@@ -132,6 +132,7 @@ def structure_residual(
     max_shift_px: float,
     iterations: int = 2,
     context_sigma_px: float = 0.0,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-pixel z of the unit after the locally best small change of the golden.
 
@@ -163,6 +164,9 @@ def structure_residual(
         ``exp(-r²/2C²) - exp(-r²/2S²)`` (``C`` this sigma, ``S`` the window's; 0 at the pixel,
         >= 0 everywhere) and removed, the displacement still from the window
         (:func:`_fit_with_context`). 0 (the default) = all four from the window.
+    valid : ndarray, shape (h, w), bool, or None, keyword-only
+        Pixels whose unit data the context may use (None = all): the ring reaches several window
+        sigmas, past the eroded border of a warp's invalid pixels.
 
     Returns
     -------
@@ -182,7 +186,8 @@ def structure_residual(
         basis = [-gx, -gy, lap, hp]
         ctx = float(context_sigma_px)
         lim = np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf)
-        p = _fit_with_context(basis, d, inv_spread, s, ctx, lim) if ctx > s else _fit(basis, d, inv_spread, s)
+        p = (_fit_with_context(basis, d, inv_spread, s, ctx, lim, valid) if ctx > s
+             else _fit(basis, d, inv_spread, s))
         if dx_tot is not None:  # total displacement bounded: the increment is what is left of it
             tx, ty = dx_tot + p[0], dy_tot + p[1]
             r = np.sqrt(tx * tx + ty * ty)
@@ -248,7 +253,7 @@ def _ring_blur_planes(planes: list[np.ndarray], inner: float, outer: float) -> l
 
 
 def _fit_with_context(basis: list[np.ndarray], d: np.ndarray, inv_spread: np.ndarray, s: float,
-                      context: float, max_shift: np.float32) -> list[np.ndarray]:
+                      context: float, max_shift: np.float32, valid: np.ndarray | None = None) -> list[np.ndarray]:
     """Parameters ``[δx, δy, γ, α]`` per pixel: the displacement of the joint fit over the window
     (bounded as :func:`structure_residual` bounds it without a context), and the focus and contrast
     changes ``γ, α`` fitted over the ring between the window (sigma ``s``) and its context (sigma
@@ -262,10 +267,12 @@ def _fit_with_context(basis: list[np.ndarray], d: np.ndarray, inv_spread: np.nda
     surroundings leave the pixel's own neighbourhood out as a CFAR detector's guard cells leave
     out the target's (Finn & Johnson, RCA Review 1968). The displacement keeps the window's own
     focus and contrast as nuisance parameters: fitted alone it grows where a thin structure is
-    gone (a seam's skipped stitches), and with it the Taylor remainder it tolerates."""
+    gone (a seam's skipped stitches), and with it the Taylor remainder it tolerates. Pixels not
+    ``valid`` carry no weight in the ring."""
     p_loc = _fit(basis, d, inv_spread, s)
     f = _bound_factor(p_loc, max_shift)
-    p_ctx = _fit(basis, d, inv_spread, s, blur=lambda planes: _ring_blur_planes(planes, s, context))
+    w = inv_spread if valid is None else inv_spread * valid[..., None].astype(np.float32)
+    p_ctx = _fit(basis, d, w, s, blur=lambda planes: _ring_blur_planes(planes, s, context))
     zero = np.zeros_like(p_ctx[0])
     g = _bound_factor([zero, zero, p_ctx[2], p_ctx[3]], np.float32(np.inf))
     return [p_loc[0] * f, p_loc[1] * f, p_ctx[2] * g, p_ctx[3] * g]
@@ -325,8 +332,10 @@ def expected_max_z(model: AnomalyModel, z: _Zone) -> float:
     return float(np.sqrt(2 * np.log(n))) + 1.0
 
 
-def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray) -> np.ndarray | None:
-    """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units), or None
+def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray,
+                       m: np.ndarray | None = None) -> np.ndarray | None:
+    """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units; ``m``, bbox-sized
+    bool, the zone's valid pixels, the only ones the focus and contrast context reads), or None
     when off: ``structure_window_px`` 0; not a ``variation`` zone (``texture_variation`` is
     low-passed); a zone whose spread is floored by a unit-to-unit texture, a textile's weave, which
     has no fine structure that every unit shares (a seam's own ``stitching`` zone excepted, with
@@ -369,7 +378,7 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     ctx = float(getattr(c, "structure_context", 0.0) or 0.0)
     res = structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
                              window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1,
-                             context_sigma_px=ctx * sigma if ctx > 1 else 0.0)
+                             context_sigma_px=ctx * sigma if ctx > 1 else 0.0, valid=m)
     if from_golden and z.spec.name not in getattr(model, "tex_sd_", {}):
         # the captures are one unit: the residual must reach the expected largest |z| of the
         # zone's samples (not the variation floor) to reach the zone's threshold (a seam's zone,
