@@ -76,6 +76,11 @@ class AnomalyConfig:
         Smallest Gaussian window (sigma, px) sharing one local change (displacement, focus,
         contrast) in the structure residual of ``variation`` zones (:mod:`.structure`), judged
         once ``add_good`` has taught the model production units; 0 = off.
+    structure_context : float
+        The structure residual's focus and contrast changes are estimated from the surroundings of
+        each pixel outside its window (a ring out to this many window sigmas), the displacement
+        from the window itself, so a small part gone is not read as its window's contrast halved (:func:`.structure._fit_with_context`); <= 1 = all from the window (what
+        states saved without this key load with).
     structure_from_golden : bool
         ``variation`` zones of a type whose structure every unit shares (print, stitching, other:
         ``structure.GOLDEN_STRUCTURE_TYPES``) judge that structure residual from the golden
@@ -183,6 +188,7 @@ class AnomalyConfig:
     local_block_px: int = 48
     local_trunc: float = 32.0
     structure_window_px: float = 2.0
+    structure_context: float = 4.0
     structure_from_golden: bool = True
     exact_loo_max: int = 12
     n_folds: int = 5

@@ -910,10 +910,11 @@ class AnomalyModel:
             # one from before the Gumbel tail rule recalibrates (add_good) with the margin rule,
             # one from before the scene envelope has none (the band over the blurred mean alone),
             # one from before the fitted local radius aligns locally by local_shift_px,
-            # and one from before the fine feature level has banks without it
+            # one from before the fine feature level has banks without it,
+            # and one from before the structure context fits focus and contrast in the window
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "structure_from_golden": False,
-                                   "tail_threshold": False, "scene_shift_px": 0.0,
+                                   "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))

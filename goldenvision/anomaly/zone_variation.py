@@ -454,7 +454,7 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
         mid, half = combine_band(lo, hi, None if e_lo is None else e_lo[sl] * g_lo,
                                  None if e_hi is None else e_hi[sl] * g_hi)
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
-    st = structure_zone_raw(model, z, u, g)  # what no small local displacement explains (:mod:`.structure`)
+    st = structure_zone_raw(model, z, u, g, m)  # what no small local displacement explains (:mod:`.structure`)
     if st is not None:
         np.maximum(zmap, st, out=zmap)
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
