@@ -12,7 +12,8 @@ Pipeline of :func:`register` (``method="auto"`` / ``"homography"`` / ``"affine"`
    1996, doi:10.1109/83.506761) for low-texture and repetitive parts.
 2. **Fine**: inverse-compositional Gauss-Newton alignment (Baker & Matthews 2004,
    doi:10.1023/B:VISI.0000011205.11775.fd) of the homography on a coarse-to-fine pyramid, on
-   the reference's high-gradient pixels, with a per-iteration gain/offset fit (so the
+   the reference's high-gradient pixels, with a per-iteration photometric fit (a tone curve,
+   see below; where the reference has no more than two material tones, a gain/offset, so the
    criterion is the correlation coefficient, as in ECC: Evangelidis & Psarakis 2008,
    doi:10.1109/TPAMI.2008.113) and Huber weights against occlusion. When the unit image is
    clipped (most of its pixels at >= 250 sit exactly at 255, or at <= 5 exactly at 0), two

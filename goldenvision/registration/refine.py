@@ -2,7 +2,8 @@
 
 Inverse-compositional Gauss-Newton (Baker & Matthews 2004,
 doi:10.1023/B:VISI.0000011205.11775.fd) on the reference's edge points, coarse to fine, with
-a gain/offset fit per iteration (the criterion is then the correlation coefficient, as in
+a tone-curve fit per iteration (piecewise linear, knots at the reference's material tones;
+with two tones a gain/offset, and the criterion is then the correlation coefficient, as in
 ECC: Evangelidis & Psarakis 2008, doi:10.1109/TPAMI.2008.113) and Huber-then-Tukey weights;
 then every check that keeps a wrong homography from being reported ``ok``.
 """
@@ -157,12 +158,11 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             t_in = t[inside]
             # photometric model: moving = f(reference), f a monotone piecewise-linear tone curve
             # (weighted least squares; two knots: the gain/offset a * reference + b)
-            use = w_all[inside] > 0
-            if use.sum() < max(30, 0.2 * len(t_in)):
-                use = np.ones(len(t_in), bool)
-            sw = np.sqrt(w_all[inside][use])
+            wt = w_all[inside]
+            if np.count_nonzero(wt) < max(30, 0.2 * len(t_in)):
+                wt = np.ones(len(t_in))
             t_in = t_in + basis[inside] @ d_edge if bloat else t_in
-            tone = _tone_fit(t_in, iw, use, sw, knots)
+            tone = _tone_fit(t_in, iw, wt, knots)
             if tone is None:
                 return None
             ti, slope, tb = tone
@@ -281,37 +281,41 @@ def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
     return np.asarray(keep, np.float64)
 
 
-def _tone_fit(t: np.ndarray, iw: np.ndarray, use: np.ndarray, sw: np.ndarray, knots: np.ndarray
+def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Weighted least-squares piecewise-linear tone curve ``iw ~ f(t)`` with values at ``knots``.
 
-    ``t`` (n,) reference gray, ``iw`` (n,) moving gray, ``use`` (n,) bool points fitted with
-    sqrt weights ``sw``. Returns ``f(t)`` (n,), its slope ``f'(t)`` (n,) and the derivative of
-    ``f(t)`` by the curve's parameters (n, k): the hat basis of its knot values. A segment whose
-    slope is not positive (no data to hold it, or a real fold) gives the gain/offset model
-    (parameters a, b); None when its gain is not positive either."""
-    k = len(knots)
+    ``t`` (n,) reference gray, ``iw`` (n,) moving gray, ``wt`` (n,) weights (>= 0). Returns
+    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and the derivative of ``f(t)`` by the curve's
+    parameters (n, k): the hat basis of its knot values. A segment whose slope is not
+    positive (no data to hold it, or a real fold) gives the gain/offset model (parameters
+    a, b); None when its gain is not positive either."""
+    n, k = len(t), len(knots)
     j = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, k - 2)
     width = np.diff(knots)
     u = (t - knots[j]) / width[j]  # beyond the end knots: the end segments extended
-    rows = np.arange(len(t))
-    tb = np.zeros((len(t), k))
-    tb[rows, j] = 1.0 - u
-    tb[rows, j + 1] = u
-    a_mat = tb[use] * sw[:, None]
-    y = iw[use] * sw
-    coef, *_ = np.linalg.lstsq(a_mat, y, rcond=None)
+    tb = np.zeros((n, k))
+    flat, idx = tb.reshape(-1), np.arange(n) * k + j
+    flat[idx] = 1.0 - u
+    flat[idx + 1] = u
+    aw = tb.T * wt
+    try:  # normal equations: k x k, a few times cheaper than an SVD of the n x k system
+        coef = np.linalg.solve(aw @ tb, aw @ iw)
+    except np.linalg.LinAlgError:
+        coef = np.full(k, np.nan)
     seg = np.diff(coef) / width
-    if k > 2 and not np.all(seg > 1e-3):
-        # a segment without data to hold it (or a real fold): the gain/offset model
-        lin = np.c_[t[use], np.ones(int(use.sum()))] * sw[:, None]
-        (ga, gb), *_ = np.linalg.lstsq(lin, y, rcond=None)
-        if not np.isfinite(ga) or ga <= 1e-3:
-            return None
-        return ga * t + gb, np.full(len(t), ga), np.c_[t, np.ones(len(t))]
-    if not np.all(np.isfinite(coef)) or not np.all(seg > 1e-3):
+    if np.all(np.isfinite(coef)) and np.all(seg > 1e-3):
+        return tb @ coef, seg[j], tb
+    # a segment without data to hold it (or a real fold): the gain/offset model
+    lin = np.c_[t, np.ones(n)]
+    lw = lin.T * wt
+    try:
+        ga, gb = np.linalg.solve(lw @ lin, lw @ iw)
+    except np.linalg.LinAlgError:
         return None
-    return tb @ coef, seg[j], tb
+    if not np.isfinite(ga) or ga <= 1e-3:
+        return None
+    return ga * t + gb, np.full(n, ga), lin
 
 
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
