@@ -33,9 +33,11 @@ from ._base import (
     _N_BLOAT,
     _RIVAL_RHO_MARGIN,
     _SAT_SHARE,
+    _TONE_MIN_GAIN,
     _TONE_MIN_SEP,
     _TONE_MIN_SHARE,
     _ZOOM_MIN_INLIERS,
+    _mad_normal_fast,
     _UNCERTAINTY_LEVELS,
     _blur,
     _corner_diff,
@@ -156,8 +158,8 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             qf = q[inside].astype(np.float32).reshape(-1, 1, 2)
             iw = cv2.remap(img, qf, None, cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
             t_in = t[inside]
-            # photometric model: moving = f(reference), f a monotone piecewise-linear tone curve
-            # (weighted least squares; two knots: the gain/offset a * reference + b)
+            # photometric model: moving = f(reference), a gain/offset or, when a material's tone
+            # changed, a monotone piecewise-linear tone curve (weighted least squares)
             wt = w_all[inside]
             if np.count_nonzero(wt) < max(30, 0.2 * len(t_in)):
                 wt = np.ones(len(t_in))
@@ -283,30 +285,22 @@ def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
 
 def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Weighted least-squares piecewise-linear tone curve ``iw ~ f(t)`` with values at ``knots``.
+    """Weighted least-squares photometric model ``iw ~ f(t)``: a gain/offset, or the
+    piecewise-linear tone curve with values at ``knots`` when that explains the edges clearly
+    better.
 
     ``t`` (n,) reference gray, ``iw`` (n,) moving gray, ``wt`` (n,) weights (>= 0). Returns
-    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and the derivative of ``f(t)`` by the curve's
-    parameters (n, k): the hat basis of its knot values. A segment whose slope is not
-    positive (no data to hold it, or a real fold) gives the gain/offset model (parameters
-    a, b); None when its gain is not positive either."""
+    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and the derivative of ``f(t)`` by the model's
+    parameters (n, k): ``[t, 1]`` for the gain/offset, the hat basis of the knot values for the
+    curve; None when the gain is not positive.
+
+    The curve is taken only when it divides the robust variance of the residuals (MAD^2 over
+    all ``n`` points, whatever their weights: the weights come from the incumbent model and
+    would favour it) by more than ``_TONE_MIN_GAIN`` (a material's tone changed) and every
+    segment rises. Otherwise the gain/offset stands: a curve fitted to edges that do not
+    match (a print shifted on its body) flattens their segment and so discounts the
+    information they carry, with no better fit to show for it."""
     n, k = len(t), len(knots)
-    j = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, k - 2)
-    width = np.diff(knots)
-    u = (t - knots[j]) / width[j]  # beyond the end knots: the end segments extended
-    tb = np.zeros((n, k))
-    flat, idx = tb.reshape(-1), np.arange(n) * k + j
-    flat[idx] = 1.0 - u
-    flat[idx + 1] = u
-    aw = tb.T * wt
-    try:  # normal equations: k x k, a few times cheaper than an SVD of the n x k system
-        coef = np.linalg.solve(aw @ tb, aw @ iw)
-    except np.linalg.LinAlgError:
-        coef = np.full(k, np.nan)
-    seg = np.diff(coef) / width
-    if np.all(np.isfinite(coef)) and np.all(seg > 1e-3):
-        return tb @ coef, seg[j], tb
-    # a segment without data to hold it (or a real fold): the gain/offset model
     lin = np.c_[t, np.ones(n)]
     lw = lin.T * wt
     try:
@@ -315,7 +309,27 @@ def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
         return None
     if not np.isfinite(ga) or ga <= 1e-3:
         return None
-    return ga * t + gb, np.full(n, ga), lin
+    f_lin = ga * t + gb
+    if k > 2:
+        j = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, k - 2)
+        width = np.diff(knots)
+        u = (t - knots[j]) / width[j]  # beyond the end knots: the end segments extended
+        tb = np.zeros((n, k))
+        flat, idx = tb.reshape(-1), np.arange(n) * k + j
+        flat[idx] = 1.0 - u
+        flat[idx + 1] = u
+        aw = tb.T * wt
+        try:  # normal equations: k x k, a few times cheaper than an SVD of the n x k system
+            coef = np.linalg.solve(aw @ tb, aw @ iw)
+        except np.linalg.LinAlgError:
+            coef = np.full(k, np.nan)
+        seg = np.diff(coef) / width
+        if np.all(np.isfinite(coef)) and np.all(seg > 1e-3):
+            f_tone = tb @ coef
+            mad_lin = float(_mad_normal_fast(iw - f_lin, scale="normal"))
+            if mad_lin**2 > _TONE_MIN_GAIN * float(_mad_normal_fast(iw - f_tone, scale="normal")) ** 2:
+                return f_tone, seg[j], tb
+    return f_lin, np.full(n, ga), lin
 
 
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
