@@ -59,21 +59,26 @@ a refusal. A clipped-linear photometric model (unit = blur(min(255, a R + b)) fr
 reference neighbourhoods) was tried and dropped: it cannot see a gain hidden by a golden that
 is itself saturated, and on a soft golden it did worse than the edge shift.
 Photometric model (measured with ``scripts/bench.py`` and ``tests/test_registration_photometric.py``):
-the unit's gray is ``f(reference gray)``, ``f`` piecewise linear with knots at the reference's
-material tones (peaks of the histogram of the coarse reference's flat pixels in the mask,
->= 3 % of them, >= 12 gray apart) and at the 1st and 99th percentiles of the edge points'
-values; refitted by weighted least squares every iteration, the steepest-descent rows
-scaled by ``f'``, and its knot values marginalised in the corner covariance like the edge
-shifts. A gain/offset cannot follow a colour fault of one material (a plating 4.5 L* darker,
-stones and ground unchanged): the misfit counted as noise (sigma^2 17-22 against ~1) and the
-predicted corner uncertainty rose to 0.23-0.27 px, so the unit was refused and put up for
-review instead of failing its colour check (zoo jewellery station, ``--size 0.6``, 24 units:
-21/24 verdicts right; with the tone curve 23/24, those units predicted 0.11-0.12 px against a
-true worst-corner error of 0.09 px). Between two knots ``f`` is linear, so it cannot bend
-inside one edge's profile: knots at quantiles of the edge values instead (4) did, and on a
-binary board with edges on one side only turned an edge shift into a 2 px translation
-reported ok (predicted 0.17 px). A part with two tones (a binarised board) keeps the
-gain/offset model exactly.
+a gain/offset, or ``unit gray = f(reference gray)`` with ``f`` piecewise linear, knots at the
+reference's material tones (peaks of the histogram of the coarse reference's flat pixels in
+the mask, >= 3 % of them, >= 12 gray apart) and at the 1st and 99th percentiles of the edge
+points' values; both refitted by weighted least squares every iteration, the curve taken
+when it divides the residuals' MAD^2 by more than ``_TONE_MIN_GAIN`` = 2 and rises on every
+segment; the steepest-descent rows are scaled by ``f'`` and the photometric parameters are
+marginalised in the corner covariance like the edge shifts. A gain/offset cannot follow a
+colour fault of one material (a plating 4.5 L* darker, stones and ground unchanged): the
+misfit counted as noise (sigma^2 17-22 against ~1), the predicted corner uncertainty rose to
+0.23-0.27 px and the unit was refused and put up for review instead of failing its colour
+check (zoo jewellery station, ``--size 0.6``, 24 units: 21/24 verdicts right, 23/24 with the
+curve; those units then predict 0.13 px against a true worst-corner error of 0.09 px; MAD^2
+ratio 2.4-10 on them, <= 1.12 on good units, which keep the gain/offset). Two ways that
+failed: knots at quantiles of the edge values (4) bend inside one edge's profile, so the
+curve mimics an edge's shift: on a binary board with edges on one side only a 2 px
+translation was reported ok (predicted 0.17 px); and the curve taken whenever it rises: on
+edges that do not match (a ceramic decal shifted 1.1 mm on its body) it flattens their
+segment (slope 0.28 against a gain of 0.90), discounting their information, and a dish that
+aligned at 0.15 px was refused at 0.23 px. A part with two tones (a binarised board) keeps
+the gain/offset exactly.
 4. **Non-rigid** (``method="nonrigid"``): the homography found as above (with only the
    sanity, feature-agreement, coverage and a loose correlation >= ``_MIN_RHO_START`` check:
    a bent unit does not fit a homography) is the start of a smooth deformation ``d``: a

@@ -37,7 +37,6 @@ from ._base import (
     _TONE_MIN_SEP,
     _TONE_MIN_SHARE,
     _ZOOM_MIN_INLIERS,
-    _mad_normal_fast,
     _UNCERTAINTY_LEVELS,
     _blur,
     _corner_diff,
@@ -177,15 +176,19 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             hess = sdi.T @ (sdi * w[:, None])
             grad = sdi.T @ (w * e)
             # nuisance unknowns bordered onto the 8 x 8 system by hand (a 10-column matmul is
-            # many times slower than the 8-column one with this OpenBLAS): the tone curve's
-            # values at its knots, and, on a clipped unit, two edge shifts: a shift of every
-            # edge along its gradient, uniform and growing with obliquity (the unit's whites
-            # dilated by clipping, or its traces etched thinner). They cannot move the part, so
-            # the homography stays unbiased, and its covariance marginalises them.
-            nuis = np.c_[slope[:, None] * basis[inside], tb] if bloat else tb
-            cross = sdi.T @ (nuis * w[:, None])
-            hess = np.block([[hess, cross], [cross.T, nuis.T @ (nuis * w[:, None])]])
-            grad = np.r_[grad, nuis.T @ (w * e)]
+            # many times slower than the 8-column one with this OpenBLAS): on a clipped unit,
+            # two edge shifts: a shift of every edge along its gradient, uniform and growing
+            # with obliquity (the unit's whites dilated by clipping, or its traces etched
+            # thinner); and the tone curve's values at its knots when it is taken (the
+            # gain/offset is left out, as it always was: it hardly couples to the geometry).
+            # They cannot move the part, so the homography stays unbiased, and its covariance
+            # marginalises them.
+            parts = ([slope[:, None] * basis[inside]] if bloat else []) + ([] if tb is None else [tb])
+            if parts:
+                nuis = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+                cross = sdi.T @ (nuis * w[:, None])
+                hess = np.block([[hess, cross], [cross.T, nuis.T @ (nuis * w[:, None])]])
+                grad = np.r_[grad, nuis.T @ (w * e)]
             n_all = hess.shape[0]
             try:
                 dp = np.linalg.solve(hess + 1e-9 * np.trace(hess) * np.eye(n_all), grad)
@@ -284,18 +287,18 @@ def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
 
 
 def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """Weighted least-squares photometric model ``iw ~ f(t)``: a gain/offset, or the
     piecewise-linear tone curve with values at ``knots`` when that explains the edges clearly
     better.
 
     ``t`` (n,) reference gray, ``iw`` (n,) moving gray, ``wt`` (n,) weights (>= 0). Returns
-    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and the derivative of ``f(t)`` by the model's
-    parameters (n, k): ``[t, 1]`` for the gain/offset, the hat basis of the knot values for the
-    curve; None when the gain is not positive.
+    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and, for the curve, the derivative of ``f(t)`` by
+    its knot values (n, k), the hat basis (None for the gain/offset); None when the gain is not
+    positive.
 
-    The curve is taken only when it divides the robust variance of the residuals (MAD^2 over
-    all ``n`` points, whatever their weights: the weights come from the incumbent model and
+    The curve is taken only when it divides the robust variance of the residuals (the squared
+    median absolute residual over all ``n`` points, whatever their weights: the weights come from the incumbent model and
     would favour it) by more than ``_TONE_MIN_GAIN`` (a material's tone changed) and every
     segment rises. Otherwise the gain/offset stands: a curve fitted to edges that do not
     match (a print shifted on its body) flattens their segment and so discounts the
@@ -311,25 +314,42 @@ def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
         return None
     f_lin = ga * t + gb
     if k > 2:
-        j = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, k - 2)
+        j = np.zeros(n, np.intp)  # segment of each value (the ends extended)
+        for kv in knots[1:-1]:
+            j += t >= kv
         width = np.diff(knots)
         u = (t - knots[j]) / width[j]  # beyond the end knots: the end segments extended
-        tb = np.zeros((n, k))
-        flat, idx = tb.reshape(-1), np.arange(n) * k + j
-        flat[idx] = 1.0 - u
-        flat[idx + 1] = u
-        aw = tb.T * wt
-        try:  # normal equations: k x k, a few times cheaper than an SVD of the n x k system
-            coef = np.linalg.solve(aw @ tb, aw @ iw)
+        # normal equations of the hat basis (tridiagonal k x k) by bincount: no n x k matrix
+        v = 1.0 - u
+        wv, wu = wt * v, wt * u
+        gram = np.zeros((k, k))
+        ii = np.arange(k - 1)
+        gram[ii, ii] += np.bincount(j, wv * v, k - 1)
+        gram[ii + 1, ii + 1] += np.bincount(j, wu * u, k - 1)
+        off = np.bincount(j, wv * u, k - 1)
+        gram[ii, ii + 1] += off
+        gram[ii + 1, ii] += off
+        rhs = np.zeros(k)
+        rhs[:-1] += np.bincount(j, wv * iw, k - 1)
+        rhs[1:] += np.bincount(j, wu * iw, k - 1)
+        try:
+            coef = np.linalg.solve(gram, rhs)
         except np.linalg.LinAlgError:
             coef = np.full(k, np.nan)
         seg = np.diff(coef) / width
         if np.all(np.isfinite(coef)) and np.all(seg > 1e-3):
-            f_tone = tb @ coef
-            mad_lin = float(_mad_normal_fast(iw - f_lin, scale="normal"))
-            if mad_lin**2 > _TONE_MIN_GAIN * float(_mad_normal_fast(iw - f_tone, scale="normal")) ** 2:
+            f_tone = coef[j] * v + coef[j + 1] * u
+            # robust scales as the median |residual| (least-squares residuals are centred), on
+            # up to ~3000 points: a statistic to choose by
+            sub = slice(None, None, max(1, n // 3000))
+            mad_lin = float(np.median(np.abs((iw - f_lin)[sub])))
+            if mad_lin**2 > _TONE_MIN_GAIN * float(np.median(np.abs((iw - f_tone)[sub]))) ** 2:
+                tb = np.zeros((n, k))
+                flat, idx = tb.reshape(-1), np.arange(n) * k + j
+                flat[idx] = v
+                flat[idx + 1] = u
                 return f_tone, seg[j], tb
-    return f_lin, np.full(n, ga), lin
+    return f_lin, np.full(n, ga), None
 
 
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
