@@ -63,15 +63,16 @@ a gain/offset, or ``unit gray = f(reference gray)`` with ``f`` piecewise linear,
 reference's material tones (peaks of the histogram of the coarse reference's flat pixels in
 the mask, >= 3 % of them, >= 12 gray apart) and at the 1st and 99th percentiles of the edge
 points' values; both refitted by weighted least squares every iteration, the curve taken
-when it divides the residuals' MAD^2 by more than ``_TONE_MIN_GAIN`` = 2 and rises on every
-segment; the steepest-descent rows are scaled by ``f'`` and the photometric parameters are
-marginalised in the corner covariance like the edge shifts. A gain/offset cannot follow a
+when it divides the squared median |residual| (all edge points, whatever their weights) by
+more than ``_TONE_MIN_GAIN`` = 2 and rises on every segment; the steepest-descent rows are
+scaled by ``f'`` and the curve's knot values are marginalised in the corner covariance like
+the edge shifts. A gain/offset cannot follow a
 colour fault of one material (a plating 4.5 L* darker, stones and ground unchanged): the
 misfit counted as noise (sigma^2 17-22 against ~1), the predicted corner uncertainty rose to
 0.23-0.27 px and the unit was refused and put up for review instead of failing its colour
 check (zoo jewellery station, ``--size 0.6``, 24 units: 21/24 verdicts right, 23/24 with the
-curve; those units then predict 0.13 px against a true worst-corner error of 0.09 px; MAD^2
-ratio 2.4-10 on them, <= 1.12 on good units, which keep the gain/offset). Two ways that
+curve; those units then predict 0.13 px against a true worst-corner error of 0.09 px; the
+ratio is 2.4-10 on them, <= 1.12 on good units, which keep the gain/offset; +3 ms per unit). Two ways that
 failed: knots at quantiles of the edge values (4) bend inside one edge's profile, so the
 curve mimics an edge's shift: on a binary board with edges on one side only a 2 px
 translation was reported ok (predicted 0.17 px); and the curve taken whenever it rises: on

@@ -148,7 +148,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             basis = np.stack([mag, mag * (diag - 1.2)], 1)[:, :_N_BLOAT]  # 1.2 ~ mean of diag: less correlated
         if lvl < start:
             d_edge *= 2.0
-        knots = _tone_knots(t, _material_tones(model))
+        knots = _level_knots(model, lvl)
         for it in range(max_it):
             q = apply_homography(pts, gl)
             inside = (q[:, 0] >= 0) & (q[:, 0] <= img.shape[1] - 1) & (q[:, 1] >= 0) & (q[:, 1] <= img.shape[0] - 1)
@@ -268,6 +268,18 @@ def _material_tones(model: RegistrationModel) -> np.ndarray:
     return tones
 
 
+def _level_knots(model: RegistrationModel, lvl: int) -> np.ndarray:
+    """:func:`_tone_knots` of level ``lvl``'s reference values, cached on the model."""
+    cache = getattr(model, "_tone_knots", None)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_tone_knots", cache)
+    knots = cache.get(lvl)
+    if knots is None:
+        knots = cache[lvl] = _tone_knots(model.levels_[lvl]["t"].astype(np.float64), _material_tones(model))
+    return knots
+
+
 def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
     """Knots (gray, ascending) of the tone curve for reference values ``t``: the 1st and 99th
     percentiles of ``t`` and the material tones between them, none closer than
@@ -284,6 +296,40 @@ def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
             keep.append(float(v))
     keep.append(max(float(hi), keep[-1] + 1.0))
     return np.asarray(keep, np.float64)
+
+
+def _hat_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Weighted least-squares piecewise-linear ``iw ~ f(t)`` with values at ``knots``: ``f(t)``,
+    ``f'(t)``, each value's segment and its place in it (0-1, beyond at the ends), or None
+    unless every segment rises."""
+    n, k = len(t), len(knots)
+    j = np.zeros(n, np.intp)  # segment of each value (the ends extended)
+    for kv in knots[1:-1]:
+        j += t >= kv
+    width = np.diff(knots)
+    u = (t - knots[j]) / width[j]
+    # normal equations of the hat basis (tridiagonal k x k) by bincount: no n x k matrix
+    v = 1.0 - u
+    wv, wu = wt * v, wt * u
+    gram = np.zeros((k, k))
+    ii = np.arange(k - 1)
+    gram[ii, ii] += np.bincount(j, wv * v, k - 1)
+    gram[ii + 1, ii + 1] += np.bincount(j, wu * u, k - 1)
+    off = np.bincount(j, wv * u, k - 1)
+    gram[ii, ii + 1] += off
+    gram[ii + 1, ii] += off
+    rhs = np.zeros(k)
+    rhs[:-1] += np.bincount(j, wv * iw, k - 1)
+    rhs[1:] += np.bincount(j, wu * iw, k - 1)
+    try:
+        coef = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    seg = np.diff(coef) / width
+    if not (np.all(np.isfinite(coef)) and np.all(seg > 1e-3)):
+        return None
+    return coef[j] * v + coef[j + 1] * u, seg[j], j, u
 
 
 def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
@@ -314,41 +360,21 @@ def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
         return None
     f_lin = ga * t + gb
     if k > 2:
-        j = np.zeros(n, np.intp)  # segment of each value (the ends extended)
-        for kv in knots[1:-1]:
-            j += t >= kv
-        width = np.diff(knots)
-        u = (t - knots[j]) / width[j]  # beyond the end knots: the end segments extended
-        # normal equations of the hat basis (tridiagonal k x k) by bincount: no n x k matrix
-        v = 1.0 - u
-        wv, wu = wt * v, wt * u
-        gram = np.zeros((k, k))
-        ii = np.arange(k - 1)
-        gram[ii, ii] += np.bincount(j, wv * v, k - 1)
-        gram[ii + 1, ii + 1] += np.bincount(j, wu * u, k - 1)
-        off = np.bincount(j, wv * u, k - 1)
-        gram[ii, ii + 1] += off
-        gram[ii + 1, ii] += off
-        rhs = np.zeros(k)
-        rhs[:-1] += np.bincount(j, wv * iw, k - 1)
-        rhs[1:] += np.bincount(j, wu * iw, k - 1)
-        try:
-            coef = np.linalg.solve(gram, rhs)
-        except np.linalg.LinAlgError:
-            coef = np.full(k, np.nan)
-        seg = np.diff(coef) / width
-        if np.all(np.isfinite(coef)) and np.all(seg > 1e-3):
-            f_tone = coef[j] * v + coef[j + 1] * u
-            # robust scales as the median |residual| (least-squares residuals are centred), on
-            # up to ~3000 points: a statistic to choose by
-            sub = slice(None, None, max(1, n // 3000))
-            mad_lin = float(np.median(np.abs((iw - f_lin)[sub])))
-            if mad_lin**2 > _TONE_MIN_GAIN * float(np.median(np.abs((iw - f_tone)[sub]))) ** 2:
-                tb = np.zeros((n, k))
-                flat, idx = tb.reshape(-1), np.arange(n) * k + j
-                flat[idx] = v
-                flat[idx + 1] = u
-                return f_tone, seg[j], tb
+        # choose on up to ~3000 points (the curve fitted to them, robust scales as the median
+        # |residual|: least-squares residuals are centred); fit all points only if chosen
+        sub = slice(None, None, max(1, n // 3000))
+        hat = _hat_fit(t[sub], iw[sub], wt[sub], knots)
+        if hat is not None:
+            mad_lin = float(np.median(np.abs(iw[sub] - f_lin[sub])))
+            if mad_lin**2 > _TONE_MIN_GAIN * float(np.median(np.abs(iw[sub] - hat[0]))) ** 2:
+                hat = _hat_fit(t, iw, wt, knots) if sub.step > 1 else hat
+                if hat is not None:
+                    f_tone, slope, j, u = hat
+                    tb = np.zeros((n, k))
+                    flat, idx = tb.reshape(-1), np.arange(n) * k + j
+                    flat[idx] = 1.0 - u
+                    flat[idx + 1] = u
+                    return f_tone, slope, tb
     return f_lin, np.full(n, ga), None
 
 
