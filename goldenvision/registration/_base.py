@@ -65,6 +65,9 @@ _FM_SEARCH_STEP = 1.06  # scale grid ratio of the Fourier-Mellin fallback's scal
 _FM_SEARCH_TOP = 4  # candidates of that search (per group of rotations) that are refined and verified
 _FM_ROT_PEAKS = 5  # log-polar correlation peaks whose rotations the scale search also tries
 _N_BLOAT = 2  # edge-shift unknowns fitted on a clipped unit image (uniform, obliquity-dependent)
+_TONE_MIN_SHARE = 0.03  # a material tone (a knot of the fine alignment's tone curve): share of the flat pixels within +-8 gray
+_TONE_MIN_GAIN = 2.0  # the tone curve replaces the gain/offset only when it divides the squared median |residual| by more
+_TONE_MIN_SEP = 12.0  # least gray distance between two knots of the tone curve
 _SAT_SHARE = 0.8  # share of the >= 250 (<= 5) pixels exactly at 255 (0) that means "clipped"
 _NR_KNOTS = 12  # non-rigid: B-spline control intervals along the reference's longest side (8: seam ends 0.55 px off under an S-bend)
 _NR_MIN_KNOT_PX = 60.0  # non-rigid: smallest control spacing, reference px (a spline finer than this follows texture, not bends)

@@ -2,7 +2,8 @@
 
 Inverse-compositional Gauss-Newton (Baker & Matthews 2004,
 doi:10.1023/B:VISI.0000011205.11775.fd) on the reference's edge points, coarse to fine, with
-a gain/offset fit per iteration (the criterion is then the correlation coefficient, as in
+a tone-curve fit per iteration (piecewise linear, knots at the reference's material tones;
+with two tones a gain/offset, and the criterion is then the correlation coefficient, as in
 ECC: Evangelidis & Psarakis 2008, doi:10.1109/TPAMI.2008.113) and Huber-then-Tukey weights;
 then every check that keeps a wrong homography from being reported ``ok``.
 """
@@ -32,6 +33,9 @@ from ._base import (
     _N_BLOAT,
     _RIVAL_RHO_MARGIN,
     _SAT_SHARE,
+    _TONE_MIN_GAIN,
+    _TONE_MIN_SEP,
+    _TONE_MIN_SHARE,
     _ZOOM_MIN_INLIERS,
     _UNCERTAINTY_LEVELS,
     _blur,
@@ -144,6 +148,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             basis = np.stack([mag, mag * (diag - 1.2)], 1)[:, :_N_BLOAT]  # 1.2 ~ mean of diag: less correlated
         if lvl < start:
             d_edge *= 2.0
+        knots = _level_knots(model, lvl)
         for it in range(max_it):
             q = apply_homography(pts, gl)
             inside = (q[:, 0] >= 0) & (q[:, 0] <= img.shape[1] - 1) & (q[:, 1] >= 0) & (q[:, 1] <= img.shape[0] - 1)
@@ -152,18 +157,17 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             qf = q[inside].astype(np.float32).reshape(-1, 1, 2)
             iw = cv2.remap(img, qf, None, cv2.INTER_LINEAR).reshape(-1).astype(np.float64)
             t_in = t[inside]
-            # photometric model: moving = a * reference + b (weighted least squares)
-            use = w_all[inside] > 0
-            if use.sum() < max(30, 0.2 * len(t_in)):
-                use = np.ones(len(t_in), bool)
-            sw = np.sqrt(w_all[inside][use])
+            # photometric model: moving = f(reference), a gain/offset or, when a material's tone
+            # changed, a monotone piecewise-linear tone curve (weighted least squares)
+            wt = w_all[inside]
+            if np.count_nonzero(wt) < max(30, 0.2 * len(t_in)):
+                wt = np.ones(len(t_in))
             t_in = t_in + basis[inside] @ d_edge if bloat else t_in
-            a_mat = np.c_[t_in[use], np.ones(int(use.sum()))] * sw[:, None]
-            (ga, gb), *_ = np.linalg.lstsq(a_mat, iw[use] * sw, rcond=None)
-            if not np.isfinite(ga) or ga <= 1e-3:
+            tone = _tone_fit(t_in, iw, wt, knots)
+            if tone is None:
                 return None
-            ti = ga * t_in + gb
-            sdi = ga * sd[inside]
+            ti, slope, tb = tone
+            sdi = slope[:, None] * sd[inside]
             e = iw - ti
             # Huber while far off, then Tukey so that occluded or changed areas drop out
             w = _robust_weights(e, redescending=(lvl < start or it >= 5))
@@ -171,24 +175,28 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             w_all[inside] = w
             hess = sdi.T @ (sdi * w[:, None])
             grad = sdi.T @ (w * e)
-            if bloat:
-                # two more unknowns: a shift of every edge along its gradient, uniform and
-                # growing with obliquity (the unit's whites dilated by clipping, or its traces
-                # etched thinner); they cannot move the part, so the homography stays unbiased
-                # and its covariance marginalises them. (Bordered by hand: a 10-column matmul
-                # is many times slower than the 8-column one with this OpenBLAS.)
-                jd = ga * basis[inside]
-                cross = sdi.T @ (jd * w[:, None])
-                hess = np.block([[hess, cross], [cross.T, jd.T @ (jd * w[:, None])]])
-                grad = np.r_[grad, jd.T @ (w * e)]
+            # nuisance unknowns bordered onto the 8 x 8 system by hand (a 10-column matmul is
+            # many times slower than the 8-column one with this OpenBLAS): on a clipped unit,
+            # two edge shifts: a shift of every edge along its gradient, uniform and growing
+            # with obliquity (the unit's whites dilated by clipping, or its traces etched
+            # thinner); and the tone curve's values at its knots when it is taken (the
+            # gain/offset is left out, as it always was: it hardly couples to the geometry).
+            # They cannot move the part, so the homography stays unbiased, and its covariance
+            # marginalises them.
+            parts = ([slope[:, None] * basis[inside]] if bloat else []) + ([] if tb is None else [tb])
+            if parts:
+                nuis = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+                cross = sdi.T @ (nuis * w[:, None])
+                hess = np.block([[hess, cross], [cross.T, nuis.T @ (nuis * w[:, None])]])
+                grad = np.r_[grad, nuis.T @ (w * e)]
             n_all = hess.shape[0]
             try:
                 dp = np.linalg.solve(hess + 1e-9 * np.trace(hess) * np.eye(n_all), grad)
             except np.linalg.LinAlgError:
                 return None
             if bloat:
-                d_edge += dp[n_par:]
-                dp = dp[:n_par]
+                d_edge += dp[n_par:n_par + _N_BLOAT]
+            dp = dp[:n_par]
             gl = gl @ np.linalg.inv(_step_warp(dp, nmat))
             gl /= gl[2, 2]
             corner_move = _corner_move(dp, lvl_shape)  # level px
@@ -222,11 +230,152 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             if lvl == final and np.all(np.isfinite(cov)):
                 weak = np.linalg.eigh(cov)[1][:, -1]
         if lvl == final:
-            rho = float(np.corrcoef(iw, ti)[0, 1]) if iw.std() > 1e-6 and ti.std() > 1e-6 else 0.0
+            # the edge correlation of a gain/offset model (the correlation coefficient, as
+            # before the tone curve: a more flexible photometric model must not lift it)
+            rho = float(np.corrcoef(iw, t_in)[0, 1]) if iw.std() > 1e-6 and t_in.std() > 1e-6 else 0.0
             res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
                         inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
                         inside_frac=float(inside.sum() / len(pts)), weak=weak, final_level=final)
     return res
+
+
+def _material_tones(model: RegistrationModel) -> np.ndarray:
+    """Gray values (ascending) of the reference's flat areas: the tones of its materials.
+
+    Peaks of the histogram of the coarse reference's flat pixels (gradient < 1 gray / px)
+    inside the mask that hold at least ``_TONE_MIN_SHARE`` of them, at least ``_TONE_MIN_SEP``
+    gray apart. Cached on the model."""
+    tones = getattr(model, "_tones", None)
+    if tones is None:
+        ref = model.coarse_.astype(np.float32)
+        gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        flat = (np.hypot(gx, gy) < 1.0) & model.coarse_mask_
+        n = int(flat.sum())
+        keep: list[int] = []
+        if n >= 50:
+            hist = np.bincount(model.coarse_[flat].ravel(), minlength=256).astype(np.float64)
+            sm = cv2.GaussianBlur(hist.reshape(1, -1), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT).ravel()
+            peak = (sm >= np.r_[sm[0], sm[:-1]]) & (sm >= np.r_[sm[1:], sm[-1]]) & (sm > 0)
+            mass = np.convolve(hist, np.ones(17), "same") / n  # share within +-8 gray
+            for i in sorted(np.flatnonzero(peak), key=lambda i: -mass[i]):
+                if mass[i] < _TONE_MIN_SHARE:
+                    break
+                if all(abs(int(i) - k) >= _TONE_MIN_SEP for k in keep):
+                    keep.append(int(i))
+        tones = np.asarray(sorted(keep), np.float64)
+        object.__setattr__(model, "_tones", tones)
+    return tones
+
+
+def _level_knots(model: RegistrationModel, lvl: int) -> np.ndarray:
+    """:func:`_tone_knots` of level ``lvl``'s reference values, cached on the model."""
+    cache = getattr(model, "_tone_knots", None)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_tone_knots", cache)
+    knots = cache.get(lvl)
+    if knots is None:
+        knots = cache[lvl] = _tone_knots(model.levels_[lvl]["t"].astype(np.float64), _material_tones(model))
+    return knots
+
+
+def _tone_knots(t: np.ndarray, tones: np.ndarray) -> np.ndarray:
+    """Knots (gray, ascending) of the tone curve for reference values ``t``: the 1st and 99th
+    percentiles of ``t`` and the material tones between them, none closer than
+    ``_TONE_MIN_SEP`` to another (two knots: the gain/offset model).
+
+    Knots only at the tones of flat areas (and the ends of the data): between two materials'
+    tones the curve is linear, so it follows a change of one material's tone but cannot bend
+    within one edge's profile, which would let it mimic an edge's shift (a one-sided edge's
+    shift is a translation of the part)."""
+    lo, hi = np.percentile(t, [1.0, 99.0])
+    keep = [float(lo)]
+    for v in tones:
+        if v - keep[-1] >= _TONE_MIN_SEP and hi - v >= _TONE_MIN_SEP:
+            keep.append(float(v))
+    keep.append(max(float(hi), keep[-1] + 1.0))
+    return np.asarray(keep, np.float64)
+
+
+def _hat_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Weighted least-squares piecewise-linear ``iw ~ f(t)`` with values at ``knots``: ``f(t)``,
+    ``f'(t)``, each value's segment and its place in it (0-1, beyond at the ends), or None
+    unless every segment rises."""
+    n, k = len(t), len(knots)
+    j = np.zeros(n, np.intp)  # segment of each value (the ends extended)
+    for kv in knots[1:-1]:
+        j += t >= kv
+    width = np.diff(knots)
+    u = (t - knots[j]) / width[j]
+    # normal equations of the hat basis (tridiagonal k x k) by bincount: no n x k matrix
+    v = 1.0 - u
+    wv, wu = wt * v, wt * u
+    gram = np.zeros((k, k))
+    ii = np.arange(k - 1)
+    gram[ii, ii] += np.bincount(j, wv * v, k - 1)
+    gram[ii + 1, ii + 1] += np.bincount(j, wu * u, k - 1)
+    off = np.bincount(j, wv * u, k - 1)
+    gram[ii, ii + 1] += off
+    gram[ii + 1, ii] += off
+    rhs = np.zeros(k)
+    rhs[:-1] += np.bincount(j, wv * iw, k - 1)
+    rhs[1:] += np.bincount(j, wu * iw, k - 1)
+    try:
+        coef = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    seg = np.diff(coef) / width
+    if not (np.all(np.isfinite(coef)) and np.all(seg > 1e-3)):
+        return None
+    return coef[j] * v + coef[j + 1] * u, seg[j], j, u
+
+
+def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Weighted least-squares photometric model ``iw ~ f(t)``: a gain/offset, or the
+    piecewise-linear tone curve with values at ``knots`` when that explains the edges clearly
+    better.
+
+    ``t`` (n,) reference gray, ``iw`` (n,) moving gray, ``wt`` (n,) weights (>= 0). Returns
+    ``f(t)`` (n,), its slope ``f'(t)`` (n,) and, for the curve, the derivative of ``f(t)`` by
+    its knot values (n, k), the hat basis (None for the gain/offset); None when the gain is not
+    positive.
+
+    The curve is taken only when it divides the robust variance of the residuals (the squared
+    median absolute residual over all ``n`` points, whatever their weights: the weights come from the incumbent model and
+    would favour it) by more than ``_TONE_MIN_GAIN`` (a material's tone changed) and every
+    segment rises. Otherwise the gain/offset stands: a curve fitted to edges that do not
+    match (a print shifted on its body) flattens their segment and so discounts the
+    information they carry, with no better fit to show for it."""
+    n, k = len(t), len(knots)
+    lin = np.c_[t, np.ones(n)]
+    lw = lin.T * wt
+    try:
+        ga, gb = np.linalg.solve(lw @ lin, lw @ iw)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.isfinite(ga) or ga <= 1e-3:
+        return None
+    f_lin = ga * t + gb
+    if k > 2:
+        # choose on up to ~3000 points (the curve fitted to them, robust scales as the median
+        # |residual|: least-squares residuals are centred); fit all points only if chosen
+        sub = slice(None, None, max(1, n // 3000))
+        hat = _hat_fit(t[sub], iw[sub], wt[sub], knots)
+        if hat is not None:
+            mad_lin = float(np.median(np.abs(iw[sub] - f_lin[sub])))
+            if mad_lin**2 > _TONE_MIN_GAIN * float(np.median(np.abs(iw[sub] - hat[0]))) ** 2:
+                hat = _hat_fit(t, iw, wt, knots) if sub.step > 1 else hat
+                if hat is not None:
+                    f_tone, slope, j, u = hat
+                    tb = np.zeros((n, k))
+                    flat, idx = tb.reshape(-1), np.arange(n) * k + j
+                    flat[idx] = 1.0 - u
+                    flat[idx + 1] = u
+                    return f_tone, slope, tb
+    return f_lin, np.full(n, ga), None
 
 
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
