@@ -12,6 +12,10 @@ DEMO_OUT ?= demo-out
 CONSTRAINTS := $(abspath constraints.txt)
 EXTRAS_ALL  := test,service,bench,lint
 PIN := PIP_CONSTRAINT=$(CONSTRAINTS)
+# the suite runs on every core (pytest-xdist); a test file stays on one worker (its fixtures, its
+# servers and the PostgreSQL tables of test_store.py are not shared between workers)
+TEST_WORKERS ?= auto
+PYTEST := -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: demo test lint venv venv-test clean bench constraints test-latest wheel-check
 
@@ -32,7 +36,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/goldenvision demo --out $(DEMO_OUT)
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) $(PYTEST)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check goldenvision tests scripts
@@ -64,7 +68,7 @@ test-latest:
 	.venv-latest/bin/pip install -q --upgrade pip
 	PIP_CONSTRAINT= .venv-latest/bin/pip install -q --upgrade -e '.[test]'
 	.venv-latest/bin/pip freeze | grep -iE '^(numpy|opencv-python|scipy|onnxruntime|colour-science|pydantic)=='
-	.venv-latest/bin/python -m pytest -q
+	.venv-latest/bin/python $(PYTEST)
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-pins $(DEMO_OUT) .pytest_cache dist build
