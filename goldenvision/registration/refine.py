@@ -82,10 +82,7 @@ def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
     vertices are its corners, as before."""
     if not model.has_mask_:
         return _corners(_level_shape(model.shape_hw_, lvl))
-    cache = getattr(model, "_extent_hull", None)
-    if cache is None:
-        cache = {}
-        object.__setattr__(model, "_extent_hull", cache)
+    cache = _model_cache(model, "_extent_hull")
     hull = cache.get(lvl)
     if hull is None:
         pts = np.asarray(model.levels_[lvl]["pts"], np.float32).reshape(-1, 2)
@@ -268,12 +265,19 @@ def _material_tones(model: RegistrationModel) -> np.ndarray:
     return tones
 
 
-def _level_knots(model: RegistrationModel, lvl: int) -> np.ndarray:
-    """:func:`_tone_knots` of level ``lvl``'s reference values, cached on the model."""
-    cache = getattr(model, "_tone_knots", None)
+def _model_cache(model: RegistrationModel, attr: str) -> dict:
+    """A per-level cache kept on the (frozen) model under ``attr``: derived at run time, so the
+    package format does not change."""
+    cache = getattr(model, attr, None)
     if cache is None:
         cache = {}
-        object.__setattr__(model, "_tone_knots", cache)
+        object.__setattr__(model, attr, cache)
+    return cache
+
+
+def _level_knots(model: RegistrationModel, lvl: int) -> np.ndarray:
+    """:func:`_tone_knots` of level ``lvl``'s reference values, cached on the model."""
+    cache = _model_cache(model, "_tone_knots")
     knots = cache.get(lvl)
     if knots is None:
         knots = cache[lvl] = _tone_knots(model.levels_[lvl]["t"].astype(np.float64), _material_tones(model))
