@@ -202,6 +202,17 @@ def test_flip_averaged_features_of_a_mirrored_image_are_the_mirrored_features():
     np.testing.assert_allclose(fo, ref[:, :13], atol=1e-4)
 
 
+def _old_state_scores_without(plain: AnomalyModel, new: AnomalyModel, key: str, unit: np.ndarray) -> None:
+    """A state saved before config option ``key`` (no key) loads with it off and scores as ``plain``
+    (fitted with it off) does; a state saved with it (``new``) keeps it on."""
+    st = plain.to_state()
+    del st["config"][key]
+    old = AnomalyModel.from_state(st)
+    assert not getattr(old.config, key)
+    assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
+    assert getattr(AnomalyModel.from_state(new.to_state()).config, key)
+
+
 @pytest.mark.skipif(not backbone_available(), reason="ONNX backbone not shipped")
 def test_texture_models_average_flips_by_default_and_old_states_keep_scoring_without():
     caps = [_grain(64, 96, s) for s in range(4)]
@@ -215,12 +226,7 @@ def test_texture_models_average_flips_by_default_and_old_states_keep_scoring_wit
     # flips, so it must score without them (as when it was sealed), not with the new default
     plain = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(feature_scale=1.0, texture_bank=200,
                                                                 feature_flips=False))
-    st = plain.to_state()
-    del st["config"]["feature_flips"]
-    old = AnomalyModel.from_state(st)
-    assert not old.config.feature_flips
-    assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
-    assert AnomalyModel.from_state(flipped.to_state()).config.feature_flips
+    _old_state_scores_without(plain, flipped, "feature_flips", unit)
     # a registered part judged at the same place keeps features that tell a pattern from its mirror
     from goldenvision.anomaly import get_backbone
 
@@ -290,9 +296,4 @@ def test_feature_models_carry_the_fine_level_and_old_states_keep_scoring_without
                                                                 fine_features=False))
     np.testing.assert_allclose(ZF.unit_features(plain, unit),
                                ZF.pool_features(coarse) @ ZF.projection(152, 64), atol=1e-4)
-    st = plain.to_state()
-    del st["config"]["fine_features"]
-    old = AnomalyModel.from_state(st)
-    assert not old.config.fine_features
-    assert old.score(unit).score == pytest.approx(plain.score(unit).score, rel=1e-6)
-    assert AnomalyModel.from_state(fine.to_state()).config.fine_features
+    _old_state_scores_without(plain, fine, "fine_features", unit)
