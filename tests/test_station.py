@@ -181,7 +181,7 @@ def test_sigkill_then_restart_stores_every_photo_exactly_once(golden_pkg, tmp_pa
     hot = tmp_path / "hot"
     hot.mkdir()
     db = f"sqlite:///{tmp_path / 'r.db'}"
-    n = 120  # enough that the kill falls partway (>= 40 judged before it, the rest after the restart)
+    n = 48  # enough that the kill falls partway (>= 16 judged before it, the rest after the restart)
     blobs = [png_bytes(product(1000 + i, (float(i % 5) - 2, float(i % 3) - 1))) for i in range(n)]
     proc = _start(golden_pkg, db, hot, "run")
     for i, b in enumerate(blobs):  # photos keep landing while the station works
@@ -190,13 +190,13 @@ def test_sigkill_then_restart_stores_every_photo_exactly_once(golden_pkg, tmp_pa
             time.sleep(0.5)
     done = hot / "done"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not done.exists() or len(list(done.iterdir())) < 40):
+    while time.monotonic() < deadline and (not done.exists() or len(list(done.iterdir())) < 16):
         time.sleep(0.05)
     assert proc.poll() is None, _log_tail(hot, "run")
     proc.send_signal(signal.SIGKILL)  # a power cut, mid-unit
     proc.wait()
     judged_before = len(list(done.iterdir()))
-    assert 40 <= judged_before < n, "the kill must fall partway through the batch"
+    assert 16 <= judged_before < n, "the kill must fall partway through the batch"
     proc = _start(golden_pkg, db, hot, "drain")
     assert proc.wait(timeout=240) == 0, _log_tail(hot, "drain")
     rows = open_store(db).results()
