@@ -333,10 +333,13 @@ def measure_dimension(
             if reference_fit is None:
                 reg_std = _registration_length_std_px(registration, size_px)
             elif dim.measure == "diameter":
-                reg_std = reference_fit.diameter_std_px(size_px)
+                centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
+                reg_std = math.hypot(reference_fit.diameter_std_px(size_px),
+                                     reference_fit.perspective_diameter_std_px(centre_g, size_px))
             else:
                 ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
-                reg_std = reference_fit.length_std_px(ends_g[0], ends_g[1])
+                reg_std = math.hypot(reference_fit.length_std_px(ends_g[0], ends_g[1]),
+                                     reference_fit.perspective_length_std_px(ends_g[0], ends_g[1]))
             unc_px = math.hypot(unc_px, reg_std)
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
         else:

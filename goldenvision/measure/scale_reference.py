@@ -121,6 +121,31 @@ class ReferenceFit:
         g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
         return length * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
 
+    def perspective_length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
+        """1-sigma (golden px) of the length between two golden points from the perspective the fit
+        keeps (``perspective_cov``; 0 when not estimated): ``x -> x / (1 + p . x)`` about
+        ``centre_px`` moves a point by ``-(p . x) x``, so the length along ``u`` changes by
+        ``-p . ((u . x_q) x_q - (u . x_p) x_p)``."""
+        if self.perspective_cov is None or self.centre_px is None:
+            return 0.0
+        c = np.asarray(self.centre_px, np.float64)
+        a, b = np.asarray(p_golden, np.float64) - c, np.asarray(q_golden, np.float64) - c
+        d = b - a
+        length = float(np.hypot(*d))
+        if not length > 0:
+            return 0.0
+        u = d / length
+        v = float(u @ b) * b - float(u @ a) * a
+        return math.sqrt(max(0.0, float(v @ self.perspective_cov @ v)))
+
+    def perspective_diameter_std_px(self, centre_golden: np.ndarray, diameter_golden_px: float) -> float:
+        """1-sigma (golden px) of a diameter from the perspective the fit keeps: the mean length factor
+        over all directions at ``x`` is ``1 - 1.5 p . x``."""
+        if self.perspective_cov is None or self.centre_px is None:
+            return 0.0
+        x = np.asarray(centre_golden, np.float64) - np.asarray(self.centre_px, np.float64)
+        return 1.5 * float(diameter_golden_px) * math.sqrt(max(0.0, float(x @ self.perspective_cov @ x)))
+
     def diameter_std_px(self, diameter_golden_px: float) -> float:
         """1-sigma (golden px) of a diameter from the reference's scale: the mean of the two axes'."""
         g = np.array([0.5, 0.0, 0.5])
