@@ -364,12 +364,7 @@ class Inspector:
         # process (Cp >= 1) holds a feature within a third of its tolerance at 1 sigma
         prior = max(((d.tol_minus_mm + d.tol_plus_mm) / 6.0 / d.nominal_mm for d in dims if d.nominal_mm > 0),
                     default=None)
-        # and its perspective by as much as those features' edges may move (one edge: half the band)
-        edge_px = None
-        if m.scale_mm_per_px:
-            edge_px = max(((d.tol_minus_mm + d.tol_plus_mm) / 6.0 / 2.0 / m.scale_mm_per_px for d in dims),
-                          default=None)
-        fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior, prior_edge_px=edge_px)
+        fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior)
         if fit is None:
             return {}, ("the unit's own registration (refined on the product outside the measured features' "
                         "outlines it did not converge): a change of size is partly read as the golden's")

@@ -261,7 +261,6 @@ def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, ma
 
 def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registration: RegistrationResult,
                         reference: np.ndarray, *, prior_strain_std: float | None = None,
-                        prior_edge_px: float | None = None,
                         max_iter: int = 30) -> ReferenceFit | None:
     """Refine the unit's registration on the golden px ``reference`` (module notes); None when
     they cannot pin the correction (too few px with content, no convergence, singular normal
@@ -295,13 +294,6 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         direction drag the other along: zoo hardware hand-held, 24 units, the slider across the
         chain max 0.081 -> 0.062 mm, jewellery pendant 0.64 -> 0.06 mm) and the covariance says by how much it may be off. None: no prior
         (the reference alone).
-    prior_edge_px : float or None, keyword-only
-        How far (1-sigma, golden px) a measured feature's edge may lie from the golden's on a good
-        unit (the pipeline: the spec's largest tolerance band over 6, halved for one edge, in
-        golden px). The registration fitted those edges too, so its perspective may be tilted by
-        about that displacement over the product's half-extent squared; this is the prior of
-        ``perspective_cov`` (where the reference px pin the perspective better, they decide).
-        None: the reference alone.
     max_iter : int, keyword-only
         Gauss-Newton iterations.
     """
@@ -397,7 +389,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     off = np.array([x0, y0], np.float64)
     cg = c + off  # the centroid in full golden px
     persp = _perspective_spread(jac, wts, res, pr, theta, xs.astype(np.float64), ys.astype(np.float64),
-                                alpha, gc, wc, m, t, c, size, noise2, prior_edge_px)
+                                alpha, gc, wc, m, t, c, size, noise2)
     a = np.hstack([m, (cg + t - m @ cg)[:, None]])
     full = np.vstack([a, [0.0, 0.0, 1.0]])
     h = np.linalg.inv(full) @ h0
@@ -411,18 +403,10 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
 
 def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior: np.ndarray, theta: np.ndarray,
                         xs: np.ndarray, ys: np.ndarray, alpha: float, gc: np.ndarray, wc: np.ndarray, m: np.ndarray,
-                        t: np.ndarray, c: np.ndarray, size: tuple[int, int], noise2: float,
-                        prior_edge_px: float | None = None) -> np.ndarray | None:
+                        t: np.ndarray, c: np.ndarray, size: tuple[int, int], noise2: float) -> np.ndarray | None:
     """``ReferenceFit.perspective_cov``: the fit's parameters with two perspective terms added,
     one Gauss-Newton step from the solution (all the reference px, and each jackknife block left
-    out): what the reference says of the kept perspective, its step ``s`` with covariance ``C``
-    (the larger of the normal equations' and the jackknife's). With ``prior_edge_px`` ``e``, the
-    kept perspective's own prior ``N(0, P)``, ``P = (e / R^2)^2 I`` (``R`` the RMS radius of the
-    reference px about their centroid: an edge moved by ``e`` at the product's half-extent tilts the
-    registration by about that), is combined with it: ``S = (P^-1 + C^-1)^-1``, ``m = S C^-1 s``;
-    the result is the second moment ``S + m m^T`` (without a prior, ``C + s s^T``). A reference
-    that barely sees the perspective (a band of grain far from the feature) leaves the prior; one
-    that pins it and disagrees (a board's components against a tilt its outline gave) wins."""
+    out); the perspective part of the full step squared plus the larger of its covariances."""
     aff = np.hstack([m, (c + t - m @ c)[:, None]])
     w2 = cv2.warpAffine(wc, aff, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -446,16 +430,5 @@ def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior
     jk = _block_jackknife_cov(j9, wts, res, pr9, th9, xs, ys, keep=slice(7, 9))
     if jk is not None and np.all(np.isfinite(jk)):
         cov = _psd_max(cov, jk)
-    s = step[7:]
-    if prior_edge_px is not None and prior_edge_px > 0:
-        r2 = float(np.mean(xc * xc + yc * yc))
-        p_var = (float(prior_edge_px) / max(r2, 1.0)) ** 2
-        try:
-            c_inv = np.linalg.inv(cov)
-            post = np.linalg.inv(np.eye(2) / p_var + c_inv)
-        except np.linalg.LinAlgError:
-            return None
-        s = post @ c_inv @ s
-        cov = post
-    out = cov + np.outer(s, s)
+    out = cov + np.outer(step[7:], step[7:])
     return out if np.all(np.isfinite(out)) else None
