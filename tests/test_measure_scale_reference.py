@@ -204,3 +204,8 @@ def test_the_reference_says_how_far_off_the_registrations_perspective_is(golden)
     size = float(np.hypot(*p_err))
     assert sd_right < 0.3 * size
     assert 0.5 * size < sd_wrong < 3.0 * size
+    # lengths inside the product carry it only where the reference shows the perspective off
+    assert wrong.perspective_off and not right.perspective_off
+    ends = np.array([[100.0, 300.0], [380.0, 300.0]])
+    assert right.perspective_length_std_px(ends[0], ends[1]) == 0.0
+    assert wrong.perspective_length_std_px(ends[0], ends[1]) > 0.05

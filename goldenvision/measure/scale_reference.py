@@ -71,6 +71,9 @@ _SIGMA_PX = 1.0
 #: px, and at least this many blocks holding px.
 JACKKNIFE_GRID = 4
 JACKKNIFE_MIN_BLOCKS = 6
+#: The reference's perspective step is significant above this ``s^T C^-1 s`` (chi-square, 2 degrees
+#: of freedom, 95 %).
+PERSPECTIVE_CHI2 = 5.991
 #: Half-size of the window (px) over which the residual's autocorrelation is summed.
 _CORR_RADIUS_PX = 6
 
@@ -102,6 +105,13 @@ class ReferenceFit:
         :func:`goldenvision.measure.dimensions._marker_golden_length`). None when not estimated.
     centre_px : (x, y) or None
         The reference px' centroid, full golden px: the origin of ``perspective_cov``.
+    perspective_off : bool
+        Whether the reference's step is significant (``s^T C^-1 s`` over the 95 % point of
+        chi-square with 2 degrees of freedom, :data:`PERSPECTIVE_CHI2`): the kept perspective
+        is then shown off by the product itself, and lengths inside the product carry its spread
+        too (:meth:`perspective_length_std_px`). Otherwise the registration, which the whole
+        product pinned, stands there, and only a length carried far out (a marker) takes
+        ``perspective_cov``.
     """
 
     registration: RegistrationResult
@@ -110,6 +120,7 @@ class ReferenceFit:
     correction: np.ndarray
     perspective_cov: np.ndarray | None = None
     centre_px: tuple[float, float] | None = None
+    perspective_off: bool = False
 
     def length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
         """1-sigma (golden px) of the length between two golden points from the reference's scale."""
@@ -123,10 +134,10 @@ class ReferenceFit:
 
     def perspective_length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
         """1-sigma (golden px) of the length between two golden points from the perspective the fit
-        keeps (``perspective_cov``; 0 when not estimated): ``x -> x / (1 + p . x)`` about
-        ``centre_px`` moves a point by ``-(p . x) x``, so the length along ``u`` changes by
+        keeps, where the reference shows it off (``perspective_off``; else 0): ``x -> x / (1 + p . x)``
+        about ``centre_px`` moves a point by ``-(p . x) x``, so the length along ``u`` changes by
         ``-p . ((u . x_q) x_q - (u . x_p) x_p)``."""
-        if self.perspective_cov is None or self.centre_px is None:
+        if self.perspective_cov is None or self.centre_px is None or not self.perspective_off:
             return 0.0
         c = np.asarray(self.centre_px, np.float64)
         a, b = np.asarray(p_golden, np.float64) - c, np.asarray(q_golden, np.float64) - c
@@ -140,8 +151,8 @@ class ReferenceFit:
 
     def perspective_diameter_std_px(self, centre_golden: np.ndarray, diameter_golden_px: float) -> float:
         """1-sigma (golden px) of a diameter from the perspective the fit keeps: the mean length factor
-        over all directions at ``x`` is ``1 - 1.5 p . x``."""
-        if self.perspective_cov is None or self.centre_px is None:
+        over all directions at ``x`` is ``1 - 1.5 p . x`` (0 unless ``perspective_off``)."""
+        if self.perspective_cov is None or self.centre_px is None or not self.perspective_off:
             return 0.0
         x = np.asarray(centre_golden, np.float64) - np.asarray(self.centre_px, np.float64)
         return 1.5 * float(diameter_golden_px) * math.sqrt(max(0.0, float(x @ self.perspective_cov @ x)))
@@ -398,15 +409,18 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
                              confidence=registration.confidence, method=f"{registration.method}+reference-strain",
                              reference_shape_hw=registration.reference_shape_hw)
     return ReferenceFit(registration=reg, cov_linear=cov_lin, reference_px=int(mc.sum()), correction=a,
-                        perspective_cov=persp, centre_px=(float(cg[0]), float(cg[1])))
+                        perspective_cov=None if persp is None else persp[0], centre_px=(float(cg[0]), float(cg[1])),
+                        perspective_off=persp is not None and persp[1])
 
 
 def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior: np.ndarray, theta: np.ndarray,
                         xs: np.ndarray, ys: np.ndarray, alpha: float, gc: np.ndarray, wc: np.ndarray, m: np.ndarray,
-                        t: np.ndarray, c: np.ndarray, size: tuple[int, int], noise2: float) -> np.ndarray | None:
-    """``ReferenceFit.perspective_cov``: the fit's parameters with two perspective terms added,
-    one Gauss-Newton step from the solution (all the reference px, and each jackknife block left
-    out); the perspective part of the full step squared plus the larger of its covariances."""
+                        t: np.ndarray, c: np.ndarray, size: tuple[int, int], noise2: float
+                        ) -> tuple[np.ndarray, bool] | None:
+    """(``ReferenceFit.perspective_cov``, ``perspective_off``): the fit's parameters with two
+    perspective terms added, one Gauss-Newton step from the solution (all the reference px, and
+    each jackknife block left out); the perspective part ``s`` of the full step squared plus ``C``,
+    the larger of its covariances, and whether ``s^T C^-1 s`` exceeds :data:`PERSPECTIVE_CHI2`."""
     aff = np.hstack([m, (c + t - m @ c)[:, None]])
     w2 = cv2.warpAffine(wc, aff, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -430,5 +444,12 @@ def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior
     jk = _block_jackknife_cov(j9, wts, res, pr9, th9, xs, ys, keep=slice(7, 9))
     if jk is not None and np.all(np.isfinite(jk)):
         cov = _psd_max(cov, jk)
-    out = cov + np.outer(step[7:], step[7:])
-    return out if np.all(np.isfinite(out)) else None
+    s = step[7:]
+    out = cov + np.outer(s, s)
+    if not np.all(np.isfinite(out)):
+        return None
+    try:
+        off = float(s @ np.linalg.solve(cov, s)) > PERSPECTIVE_CHI2
+    except np.linalg.LinAlgError:
+        off = False
+    return out, off
