@@ -548,7 +548,9 @@ class Inspector:
             marker = _find_marker(frame, spec, m.profile)
             dim_ref = _dimension_reference(m.profile, marker)
             ref_fits: dict[str, ReferenceFit] = {}
-            if dim_ref == "golden_frame":
+            # a marker's reading also goes through the golden frame when that is the more certain
+            # (measure.dimensions._marker_golden_length): the same refined registration
+            if dim_ref in ("golden_frame", "marker"):
                 ref_fits, how = self._dimension_references(gray, reg, dim_specs)
                 provenance["dimension_registration"] = how
             scale = m.scale_mm_per_px

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -118,3 +119,40 @@ def test_no_marker_in_the_photo_gives_none_and_a_bad_dictionary_a_spec_error():
         find_scale_marker(blank, MARKER.model_copy(update={"dictionary": "DICT_NOPE"}))
     with pytest.raises(SpecError, match="marker"):
         measure_dimension(blank, _dim(), RegistrationResult(np.eye(3), ok=True, rms_px=0.0), 0.2, reference="marker")
+
+
+def _wide_dim() -> DimensionSpec:
+    # an 80 mm bar seen across: its far edge 110 mm from the marker's centre, 5.5 marker sides
+    return DimensionSpec(name="bar", measure="width", nominal_mm=80.0, tolerance_mm=(-0.3, 0.3),
+                         caliper={"center": [450.0, 225.0], "angle_deg": 0.0, "length_px": 460.0, "width_px": 20.0})
+
+
+@pytest.mark.parametrize("grow", [1.0, 1.01])
+def test_a_long_length_takes_the_marker_scale_and_the_products_plane(grow):
+    """A 20 mm marker's own plane carries its corners' error far out (its tilt is poorly fixed
+    by four close corners); read in the golden frame, with the registration giving the plane's
+    tilt and the marker only the scale, the same length is known several times better, and a
+    product larger than the golden as a whole still reads larger."""
+    from goldenvision.measure.scale_reference import ReferenceFit
+
+    cam = _camera(1.0, 6.0)
+    photo = _photo(_plane(80.0, grow=grow), cam)
+    marker = find_scale_marker(photo, MARKER)
+    assert marker is not None
+    c = np.array([90.0, 45.0]) * PX_PER_MM
+    shrink = np.array([[1 / grow, 0, c[0] * (1 - 1 / grow)], [0, 1 / grow, c[1] * (1 - 1 / grow)], [0, 0, 1]])
+    reg = RegistrationResult(_golden_of_plane() @ shrink @ np.linalg.inv(cam), ok=True, rms_px=0.05,
+                             reference_shape_hw=(450, 700))
+    fit = ReferenceFit(registration=reg, cov_linear=np.diag([1e-8, 1e-8, 1e-8]), reference_px=5000,
+                       correction=np.eye(2, 3), perspective_cov=np.diag([1e-14, 1e-14]), centre_px=(450.0, 225.0))
+    plane = measure_dimension(_gray(photo), _wide_dim(), reg, GOLDEN_MM_PER_PX, reference="marker", marker=marker)
+    both = measure_dimension(_gray(photo), _wide_dim(), reg, GOLDEN_MM_PER_PX, reference="marker", marker=marker,
+                             reference_fit=fit)
+    assert str(both.reference) == "marker"
+    assert both.uncertainty_mm < 0.5 * plane.uncertainty_mm
+    assert abs(both.measured_mm - 80.0 * grow) < max(0.03, 3 * both.uncertainty_mm)
+    # the registration's uncertainty is carried to the marker: a looser registration, a larger figure
+    loose = replace(reg, rms_px=0.5)
+    wide = measure_dimension(_gray(photo), _wide_dim(), loose, GOLDEN_MM_PER_PX, reference="marker", marker=marker,
+                             reference_fit=replace(fit, registration=loose))
+    assert wide.uncertainty_mm > both.uncertainty_mm

@@ -181,3 +181,31 @@ def test_no_reference_structure_gives_no_fit():
     keep = np.ones(SHAPE, bool)
     assert not reference_mask(flat, keep).any()
     assert refine_on_reference(flat, flat, _registration(np.eye(3)), np.zeros(SHAPE, bool)) is None
+
+
+def test_the_reference_says_how_far_off_the_registrations_perspective_is(golden):
+    """The fit keeps the registration's perspective; ``perspective_cov`` is what the reference px
+    say of it (used far out, at a marker beside the product): small on a right registration, and
+    about the error on one tilted by a wrong perspective."""
+    g, ref, _ = golden
+    cam = _camera(0.95, 5.0, shift=(4.0, -3.0))
+    unit = _render(cam, seed=3)
+    h_true = GOLDEN_CAM @ np.linalg.inv(cam)
+    c = np.array([SHAPE[1] / 2, SHAPE[0] / 2])
+    to_c = np.array([[1.0, 0.0, -c[0]], [0.0, 1.0, -c[1]], [0.0, 0.0, 1.0]])
+    p_err = np.array([6e-5, -4e-5])  # 1/px: the scale 200 px out off by about 2 %
+    tilt = np.linalg.inv(to_c) @ np.array([[1.0, 0, 0], [0, 1.0, 0], [p_err[0], p_err[1], 1.0]]) @ to_c
+    right = refine_on_reference(g, unit, _registration(h_true), ref)
+    wrong = refine_on_reference(g, unit, _registration(tilt @ h_true), ref)
+    assert right is not None and wrong is not None
+    assert right.perspective_cov is not None and wrong.perspective_cov is not None
+    sd_right = math.sqrt(float(np.trace(right.perspective_cov)))
+    sd_wrong = math.sqrt(float(np.trace(wrong.perspective_cov)))
+    size = float(np.hypot(*p_err))
+    assert sd_right < 0.3 * size
+    assert 0.5 * size < sd_wrong < 3.0 * size
+    # lengths inside the product carry it only where the reference shows the perspective off
+    assert wrong.perspective_off and not right.perspective_off
+    ends = np.array([[100.0, 300.0], [380.0, 300.0]])
+    assert right.perspective_length_std_px(ends[0], ends[1]) == 0.0
+    assert wrong.perspective_length_std_px(ends[0], ends[1]) > 0.05

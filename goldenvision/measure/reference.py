@@ -34,7 +34,11 @@ class DimensionReference(str, enum.Enum):
         through the plane homography of the marker's four corners into mm. Camera distance and
         tilt cancel, and unlike the golden frame a product larger than the golden as a whole
         reads larger. The uncertainty includes the marker corners' error carried over the
-        distance from the marker to the product (:mod:`goldenvision.measure.marker`).
+        distance from the marker to the product (:mod:`goldenvision.measure.marker`). When the
+        unit is also registered onto the golden, the length may instead be read in the golden
+        frame with the marker giving only the scale (the product's registration gives the plane's
+        tilt, which four close corners fix poorly); the one with the smaller uncertainty is
+        reported (``goldenvision.measure.dimensions._marker_golden_length``).
     """
 
     STATION_PROFILE = "station_profile"

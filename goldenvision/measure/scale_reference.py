@@ -71,6 +71,9 @@ _SIGMA_PX = 1.0
 #: px, and at least this many blocks holding px.
 JACKKNIFE_GRID = 4
 JACKKNIFE_MIN_BLOCKS = 6
+#: The reference's perspective step is significant above this ``s^T C^-1 s`` (chi-square, 2 degrees
+#: of freedom, 95 %).
+PERSPECTIVE_CHI2 = 5.991
 #: Half-size of the window (px) over which the residual's autocorrelation is summed.
 _CORR_RADIUS_PX = 6
 
@@ -91,12 +94,33 @@ class ReferenceFit:
         Golden px the fit used.
     correction : ndarray, shape (2, 3)
         The affine correction, golden px -> golden px of the unit warped by its own registration.
+    perspective_cov : ndarray, shape (2, 2), or None
+        How far the registration's perspective may be off, as the reference sees it: the
+        second-moment matrix of the perspective terms ``(p_x, p_y)`` (1/golden px, about
+        ``centre_px``: ``p -> p / (1 + p_x x + p_y y)``) that one Gauss-Newton step from the
+        solution would add (its square: the reference's own disagreement with the kept
+        perspective) plus that step's covariance (the larger of the normal equations' and the
+        delete-a-block jackknife's). The fit keeps the registration's perspective; this only says
+        how well it holds far out (a marker beside the product,
+        :func:`goldenvision.measure.dimensions._marker_golden_length`). None when not estimated.
+    centre_px : (x, y) or None
+        The reference px' centroid, full golden px: the origin of ``perspective_cov``.
+    perspective_off : bool
+        Whether the reference's step is significant (``s^T C^-1 s`` over the 95 % point of
+        chi-square with 2 degrees of freedom, :data:`PERSPECTIVE_CHI2`): the kept perspective
+        is then shown off by the product itself, and lengths inside the product carry its spread
+        too (:meth:`perspective_length_std_px`). Otherwise the registration, which the whole
+        product pinned, stands there, and only a length carried far out (a marker) takes
+        ``perspective_cov``.
     """
 
     registration: RegistrationResult
     cov_linear: np.ndarray
     reference_px: int
     correction: np.ndarray
+    perspective_cov: np.ndarray | None = None
+    centre_px: tuple[float, float] | None = None
+    perspective_off: bool = False
 
     def length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
         """1-sigma (golden px) of the length between two golden points from the reference's scale."""
@@ -107,6 +131,31 @@ class ReferenceFit:
         u = d / length
         g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
         return length * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
+
+    def perspective_length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
+        """1-sigma (golden px) of the length between two golden points from the perspective the fit
+        keeps, where the reference shows it off (``perspective_off``; else 0): ``x -> x / (1 + p . x)``
+        about ``centre_px`` moves a point by ``-(p . x) x``, so the length along ``u`` changes by
+        ``-p . ((u . x_q) x_q - (u . x_p) x_p)``."""
+        if self.perspective_cov is None or self.centre_px is None or not self.perspective_off:
+            return 0.0
+        c = np.asarray(self.centre_px, np.float64)
+        a, b = np.asarray(p_golden, np.float64) - c, np.asarray(q_golden, np.float64) - c
+        d = b - a
+        length = float(np.hypot(*d))
+        if not length > 0:
+            return 0.0
+        u = d / length
+        v = float(u @ b) * b - float(u @ a) * a
+        return math.sqrt(max(0.0, float(v @ self.perspective_cov @ v)))
+
+    def perspective_diameter_std_px(self, centre_golden: np.ndarray, diameter_golden_px: float) -> float:
+        """1-sigma (golden px) of a diameter from the perspective the fit keeps: the mean length factor
+        over all directions at ``x`` is ``1 - 1.5 p . x`` (0 unless ``perspective_off``)."""
+        if self.perspective_cov is None or self.centre_px is None or not self.perspective_off:
+            return 0.0
+        x = np.asarray(centre_golden, np.float64) - np.asarray(self.centre_px, np.float64)
+        return 1.5 * float(diameter_golden_px) * math.sqrt(max(0.0, float(x @ self.perspective_cov @ x)))
 
     def diameter_std_px(self, diameter_golden_px: float) -> float:
         """1-sigma (golden px) of a diameter from the reference's scale: the mean of the two axes'."""
@@ -159,11 +208,13 @@ def reference_mask(golden_gray: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _block_jackknife_cov(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior: np.ndarray,
-                         theta: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
+                         theta: np.ndarray, xs: np.ndarray, ys: np.ndarray, keep: slice = slice(0, 3)
+                         ) -> np.ndarray | None:
     """Delete-a-block jackknife covariance of the strain (module notes): the reference px are cut
     into a grid of :data:`JACKKNIFE_GRID` x :data:`JACKKNIFE_GRID` blocks (equal counts along x and
     along y); each block is left out in turn and the fit moved by one Gauss-Newton step from the
-    solution without it. None with fewer than :data:`JACKKNIFE_MIN_BLOCKS` blocks."""
+    solution without it. None with fewer than :data:`JACKKNIFE_MIN_BLOCKS` blocks. ``keep``: the
+    parameters whose covariance is returned (the strain's by default)."""
     k = JACKKNIFE_GRID
     qx = np.quantile(xs, np.linspace(0, 1, k + 1)[1:-1])
     qy = np.quantile(ys, np.linspace(0, 1, k + 1)[1:-1])
@@ -183,7 +234,7 @@ def _block_jackknife_cov(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prio
         a_b = jw[sel].T @ jac[sel]
         g_b = jw[sel].T @ res[sel]
         try:
-            steps.append(np.linalg.solve(a_all - a_b, g_all - g_b)[:3] - base[:3])
+            steps.append(np.linalg.solve(a_all - a_b, g_all - g_b)[keep] - base[keep])
         except np.linalg.LinAlgError:
             return None
     nb = len(steps)
@@ -348,6 +399,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         cov_lin = _psd_max(cov_lin, jk)
     off = np.array([x0, y0], np.float64)
     cg = c + off  # the centroid in full golden px
+    persp = _perspective_spread(jac, wts, res, pr, theta, xs.astype(np.float64), ys.astype(np.float64),
+                                alpha, gc, wc, m, t, c, size, noise2)
     a = np.hstack([m, (cg + t - m @ cg)[:, None]])
     full = np.vstack([a, [0.0, 0.0, 1.0]])
     h = np.linalg.inv(full) @ h0
@@ -355,4 +408,48 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     reg = RegistrationResult(homography=h, ok=True, rms_px=registration.rms_px, inliers=registration.inliers,
                              confidence=registration.confidence, method=f"{registration.method}+reference-strain",
                              reference_shape_hw=registration.reference_shape_hw)
-    return ReferenceFit(registration=reg, cov_linear=cov_lin, reference_px=int(mc.sum()), correction=a)
+    return ReferenceFit(registration=reg, cov_linear=cov_lin, reference_px=int(mc.sum()), correction=a,
+                        perspective_cov=None if persp is None else persp[0], centre_px=(float(cg[0]), float(cg[1])),
+                        perspective_off=persp is not None and persp[1])
+
+
+def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior: np.ndarray, theta: np.ndarray,
+                        xs: np.ndarray, ys: np.ndarray, alpha: float, gc: np.ndarray, wc: np.ndarray, m: np.ndarray,
+                        t: np.ndarray, c: np.ndarray, size: tuple[int, int], noise2: float
+                        ) -> tuple[np.ndarray, bool] | None:
+    """(``ReferenceFit.perspective_cov``, ``perspective_off``): the fit's parameters with two
+    perspective terms added, one Gauss-Newton step from the solution (all the reference px, and
+    each jackknife block left out); the perspective part ``s`` of the full step squared plus ``C``,
+    the larger of its covariances, and whether ``s^T C^-1 s`` exceeds :data:`PERSPECTIVE_CHI2`."""
+    aff = np.hstack([m, (c + t - m @ c)[:, None]])
+    w2 = cv2.warpAffine(wc, aff, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    yi, xi = ys.astype(np.intp), xs.astype(np.intp)
+    gx = (cv2.Sobel(w2, cv2.CV_32F, 1, 0, ksize=3) / 8.0)[yi, xi].astype(np.float64)
+    gy = (cv2.Sobel(w2, cv2.CV_32F, 0, 1, ksize=3) / 8.0)[yi, xi].astype(np.float64)
+    xc, yc = xs - c[0], ys - c[1]
+    # p -> p / (1 + px x + py y) about the centroid: d/dpx = -x p, d/dpy = -y p
+    jp = np.stack([-alpha * (gx * xc * xc + gy * yc * xc), -alpha * (gx * xc * yc + gy * yc * yc)], axis=1)
+    j9 = np.hstack([jac, jp])
+    pr9 = np.zeros((9, 9))
+    pr9[:7, :7] = prior
+    th9 = np.concatenate([theta, [0.0, 0.0]])
+    jw = j9 * wts[:, None]
+    a_all = jw.T @ j9 + pr9
+    try:
+        step = np.linalg.solve(a_all, jw.T @ res - pr9 @ th9)
+        cov = np.linalg.inv(a_all / noise2)[7:, 7:]
+    except np.linalg.LinAlgError:
+        return None
+    jk = _block_jackknife_cov(j9, wts, res, pr9, th9, xs, ys, keep=slice(7, 9))
+    if jk is not None and np.all(np.isfinite(jk)):
+        cov = _psd_max(cov, jk)
+    s = step[7:]
+    out = cov + np.outer(s, s)
+    if not np.all(np.isfinite(out)):
+        return None
+    try:
+        off = float(s @ np.linalg.solve(cov, s)) > PERSPECTIVE_CHI2
+    except np.linalg.LinAlgError:
+        off = False
+    return out, off
