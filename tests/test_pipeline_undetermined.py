@@ -149,19 +149,31 @@ def test_an_undetermined_unit_with_good_dimensions_is_review_saying_what_passed(
     assert any("within tolerance: " in x and "dimension bar" in x for x in r.reasons)
 
 
-@pytest.mark.parametrize("code", [RefusalCode.AMBIGUOUS, RefusalCode.FEATURES_DISAGREE, RefusalCode.PRINT_MOVED])
-def test_an_estimate_is_never_used_on_a_refusal_of_another_kind(inspector, monkeypatch, code):
+@pytest.fixture(scope="module")
+def wide_unit(inspector) -> tuple[np.ndarray, np.ndarray]:
+    """A unit whose bar is 1 mm too wide, and its real alignment (moving px -> golden px)."""
     unit = _scene(5, bar_mm=13.0, shift=SHIFT)
     real = gv.register(inspector.golden.reference, unit, model=inspector.models.registration)
     assert real.ok
+    return unit, real.homography
+
+
+@pytest.mark.parametrize("code", [RefusalCode.AMBIGUOUS, RefusalCode.FEATURES_DISAGREE])
+def test_an_estimate_is_never_used_on_a_refusal_of_another_kind(inspector, wide_unit, monkeypatch, code):
+    unit, h = wide_unit
     refused = RegistrationResult(np.eye(3), ok=False, rms_px=math.inf, refusal=code, reason=f"{code} (test)",
-                                 estimate=real.homography, estimate_std_px=0.3)
+                                 estimate=h, estimate_std_px=0.3)
     monkeypatch.setattr(Inspector, "_register", lambda self, frame: refused)
     r = inspector.inspect(unit)
     assert r.verdict.value == "review" and r.reasons == (f"registration: {code} (test)",)
     assert r.dimensions == () and r.color == ()
-    # the same estimate on an undetermined refusal is used: the dimension fails
-    monkeypatch.setattr(Inspector, "_register", lambda self, frame: RegistrationResult(
-        np.eye(3), ok=False, rms_px=math.inf, refusal=RefusalCode.UNDETERMINED, reason="undetermined (test)",
-        estimate=real.homography, estimate_std_px=0.3))
-    assert inspector.inspect(unit).verdict.value == "fail"
+
+
+def test_the_same_estimate_on_an_undetermined_refusal_is_used(inspector, wide_unit, monkeypatch):
+    unit, h = wide_unit
+    refused = RegistrationResult(np.eye(3), ok=False, rms_px=math.inf, refusal=RefusalCode.UNDETERMINED,
+                                 reason="undetermined (test)", estimate=h, estimate_std_px=0.3)
+    monkeypatch.setattr(Inspector, "_register", lambda self, frame: refused)
+    r = inspector.inspect(unit)
+    assert r.verdict.value == "fail" and r.reasons[0].startswith("dimension bar ")
+    assert r.reasons[-1].endswith("(registration: undetermined (test))")
