@@ -276,8 +276,8 @@ class Inspector:
         registration model restricted to the product area its spec's zones describe; when that
         area cannot pin this unit's pose (a flat zone under different light, say), the whole
         photo is tried once, with the same verification, and the first refusal stands if it
-        fails too (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`). On a round product with a ring concentric with its outline, an alignment
-        that puts the print elsewhere on the body than the golden's is refused
+        fails too (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`).
+        On a round product with a ring concentric with its outline, an alignment that puts the print elsewhere on the body than the golden's is refused
         (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,

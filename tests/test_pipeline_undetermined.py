@@ -149,6 +149,16 @@ def test_an_undetermined_unit_with_good_dimensions_is_review_saying_what_passed(
     assert any("within tolerance: " in x and "dimension bar" in x for x in r.reasons)
 
 
+def test_dimensions_in_the_golden_frame_are_not_judged_on_an_undetermined_alignment(inspector, tight):
+    """Without the marker in the photo the bar would be measured in the golden frame, whose scale
+    comes from the registration itself: not judged, and said so (the bar is 1 mm too wide)."""
+    unit = _scene(5, bar_mm=13.0, shift=SHIFT)
+    unit[5:70, 5:70] = 200  # the marker covered
+    r = inspector.inspect(unit)
+    assert r.verdict.value == "review" and r.dimensions == ()
+    assert any(x.startswith("dimensions bar: not judged (measured in the golden frame") for x in r.reasons)
+
+
 @pytest.fixture(scope="module")
 def wide_unit(inspector) -> tuple[np.ndarray, np.ndarray]:
     """A unit whose bar is 1 mm too wide, and its real alignment (moving px -> golden px)."""
