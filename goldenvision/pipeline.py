@@ -26,7 +26,7 @@ from .calibration.profile import StationProfile, load_profile
 from .color import ZoneColorModel
 from .color.relative import judge_colors, prepare_relative_colors
 from .context import CONTEXT_KEYS, validate_context
-from .decision import Decision, decide
+from .decision import MIN_VALID_FRACTION, Decision, decide
 from .enums import DefectType
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
@@ -35,7 +35,7 @@ from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
 from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
 from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
-from .registration import RegistrationModel, register, warp_to_reference
+from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
 from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
 from .results import Defect, RegistrationResult, UnitResult, Verdict
@@ -276,8 +276,8 @@ class Inspector:
         registration model restricted to the product area its spec's zones describe; when that
         area cannot pin this unit's pose (a flat zone under different light, say), the whole
         photo is tried once, with the same verification, and the first refusal stands if it
-        fails too. On a round product with a ring concentric with its outline, an alignment
-        that puts the print elsewhere on the body than the golden's is refused
+        fails too (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`).
+        On a round product with a ring concentric with its outline, an alignment that puts the print elsewhere on the body than the golden's is refused
         (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
@@ -288,7 +288,8 @@ class Inspector:
                 self._whole_registration = RegistrationModel.fit(self.golden.reference, mask=None)
             retry = register(self.golden.reference, frame, method=m.registration_method,
                              model=self._whole_registration, mask=None)
-            reg = retry if retry.ok else reg
+            # a retry refused only for its predicted uncertainty still places colours and calipers
+            reg = retry if retry.ok or (reg.estimate is None and retry.estimate is not None) else reg
         if m.registration_method in ("none", "outline"):
             return reg
         if self._round_body is None:
@@ -300,6 +301,58 @@ class Inspector:
             return reg
         # a round product: the print the alignment follows must sit on the body where the golden's does
         return check_print_on_body(body, frame, reg)
+
+    def _placement(self, frame: np.ndarray, refused: RegistrationResult) -> RegistrationResult | None:
+        """The alignment a refusal carries as its estimate (refused for its predicted uncertainty
+        alone; see :attr:`RegistrationResult.estimate`), as an ``ok`` result that places the colour
+        boxes and the calipers, or None: no estimate, a refusal of another kind, or (a round
+        product) an estimate whose print sits elsewhere on the body than the golden's
+        (:func:`goldenvision.registration.concentric.check_print_on_body`). Never recorded as the
+        unit's registration, and never used for anomaly scoring."""
+        if refused.ok or refused.estimate is None or refused.refusal is not RefusalCode.UNDETERMINED:
+            return None
+        assert refused.estimate_std_px is not None  # RegistrationResult checks they come together
+        placed = replace(refused, homography=refused.estimate, ok=True, rms_px=refused.estimate_std_px,
+                         reason=None, refusal=None, estimate=None, estimate_std_px=None,
+                         method=f"{refused.method} estimate")
+        body = self._round_body if isinstance(self._round_body, RoundBody) else None
+        if body is not None:
+            placed = check_print_on_body(body, frame, placed)
+        return placed if placed.ok else None
+
+    def _loosely_aligned(self, reg: RegistrationResult, colors: list, dims: list, problems: list[str],
+                         provenance: dict[str, Any], timings: dict[str, float], t_start: float,
+                         name: str | None, ctx: dict[str, str | float]) -> UnitResult:
+        """The verdict of a unit whose alignment was refused for its predicted uncertainty alone:
+        its colours and dimensions were read through the estimate (:meth:`_placement`), the
+        anomaly and the detector not run. A colour or dimension that fails beyond its
+        uncertainty fails the unit (a proven nonconformity, whatever else could not be judged);
+        otherwise it is ``review`` for the registration, with a note on what was read."""
+        d = decide(registration=reg, colors=colors, dimensions=dims, problems=problems)
+        reg_reason = f"registration: {reg.reason or 'not aligned'}"
+        skipped = [x for x, on in (("anomaly", bool(self.models.spec.anomaly_zones)),
+                                   ("the defect detector", self.detector is not None)) if on]
+        loose = (f"registration not pinned down (predicted uncertainty {reg.estimate_std_px:.2f} px): colours "
+                 f"and dimensions read through its best estimate"
+                 + (f"; {' and '.join(skipped)} not judged" if skipped else ""))
+        others = [r for r in d.reasons if r != reg_reason]
+        if d.verdict is Verdict.failed:
+            reasons = (*others, f"{loose} ({reg_reason})")
+        else:
+            passed = [f"color {c.name}" for c in colors if c.ok and not c.clipped
+                      and c.valid_fraction >= MIN_VALID_FRACTION] + \
+                [f"dimension {x.name}" for x in dims if not isinstance(x, Exception) and x.ok]
+            note = f"{loose}; within tolerance: {', '.join(passed)}" if passed else \
+                f"{loose}; none proven within tolerance"
+            reasons = (reg_reason, *others, note)
+        provenance["loose_alignment"] = {"estimate_std_px": reg.estimate_std_px, "not_judged": skipped}
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+        return UnitResult(
+            verdict=d.verdict, reasons=reasons, registration=reg, color=tuple(colors),
+            dimensions=tuple(x for x in dims if not isinstance(x, Exception)),
+            failed_severities=d.failed_severities, provenance=provenance, timings_ms=timings,
+            unit_id=name, context=ctx,
+        )
 
     def _residual_global(self, reg: RegistrationResult) -> bool:
         """Whether the anomaly stage may undo a global residual shift of this unit: not when a
@@ -518,10 +571,12 @@ class Inspector:
         t = time.perf_counter()
         reg = self._register(frame)
         timings["registration"] = (time.perf_counter() - t) * 1e3
-        if not reg.ok:
+        placed = reg if reg.ok else self._placement(frame, reg)
+        if placed is None:
             return review(f"registration: {reg.reason or 'not aligned'}", reg)
+        loose = not reg.ok  # aligned only roughly: colours and dimensions judged, nothing pixelwise
         t = time.perf_counter()
-        warped, valid = warp_to_reference(frame, reg, self.golden.shape)
+        warped, valid = warp_to_reference(frame, placed, self.golden.shape)
         timings["warp"] = (time.perf_counter() - t) * 1e3
 
         colors = []
@@ -548,23 +603,31 @@ class Inspector:
             marker = _find_marker(frame, spec, m.profile)
             dim_ref = _dimension_reference(m.profile, marker)
             ref_fits: dict[str, ReferenceFit] = {}
-            # a marker's reading also goes through the golden frame when that is the more certain
-            # (measure.dimensions._marker_golden_length): the same refined registration
-            if dim_ref in ("golden_frame", "marker"):
+            if dim_ref == "golden_frame" and loose:
+                # their scale would come from the registration itself, which is not pinned down
+                problems.append(f"dimensions {', '.join(d.name for d in dim_specs)}: not judged (measured in the "
+                                "golden frame, whose scale comes from the registration, which is not pinned down)")
+                dim_specs = []
+            elif dim_ref in ("golden_frame", "marker") and not loose:
+                # a marker's reading also goes through the golden frame when that is the more certain
+                # (measure.dimensions._marker_golden_length): the same refined registration
                 ref_fits, how = self._dimension_references(gray, reg, dim_specs)
                 provenance["dimension_registration"] = how
             scale = m.scale_mm_per_px
-            dims = by_grey(frame, gray, dim_specs, self._dim_weights,
-                           lambda g, ds: measure_dimensions(g, ds, reg, scale, reference=dim_ref,
-                                                            marker=marker, golden_px=self._golden_widths_px,
-                                                            zero=self._dimension_zero, reference_fits=ref_fits,
-                                                            edge_lines=self._edge_lines))
+            dims = [] if not dim_specs else by_grey(
+                frame, gray, dim_specs, self._dim_weights,
+                lambda g, ds: measure_dimensions(g, ds, placed, scale, reference=dim_ref, marker=marker,
+                                                 golden_px=self._golden_widths_px, zero=self._dimension_zero,
+                                                 reference_fits=ref_fits, edge_lines=self._edge_lines))
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
             if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
                 provenance["dimensions_on_colour_axis"] = on_axis
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
             timings["measure"] = (time.perf_counter() - t) * 1e3
+
+        if loose:
+            return self._loosely_aligned(reg, colors, dims, problems, provenance, timings, t_start, name, ctx)
 
         anomaly = None
         if spec.anomaly_zones:

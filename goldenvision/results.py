@@ -147,6 +147,19 @@ class RegistrationResult:
     reference_shape_hw : (int, int) or None
         (H, W) of the reference (golden) frame, px, whose corners ``rms_px`` refers to (set by
         :func:`goldenvision.registration.register`; None when unknown).
+    estimate : ndarray, shape (3, 3), float64, or None
+        On a refusal (``ok`` False) whose only fault was its predicted uncertainty (every other
+        check passed, :attr:`RefusalCode.UNDETERMINED <goldenvision.registration.refusal.RefusalCode>`
+        from the corner-uncertainty test, not the basin check, a rival or features that disagree):
+        the best such alignment (moving px -> reference px), when its predicted uncertainty is at
+        most ``goldenvision.registration.align.MAX_ESTIMATE_STD_PX`` and no distinct alignment
+        fits about as well. Too loose for pixelwise comparison, close enough to place the colour
+        boxes and the calipers' search windows (the pipeline reads colours and dimensions through
+        it; see docs/DESIGN.md). ``homography`` stays the identity and ``rms_px`` inf, as for
+        every refusal. None otherwise (always None when ``ok``).
+    estimate_std_px : float or None
+        The estimate's predicted 1-sigma worst-corner uncertainty, golden px (as ``rms_px``
+        would be); None without an estimate.
     """
 
     homography: np.ndarray
@@ -159,6 +172,8 @@ class RegistrationResult:
     flow: np.ndarray | None = None
     refusal: RefusalCode | None = None
     reference_shape_hw: tuple[int, int] | None = None
+    estimate: np.ndarray | None = None
+    estimate_std_px: float | None = None
 
     def __post_init__(self) -> None:
         from .registration.refusal import RefusalCode  # here, not at the top: registration imports this module
@@ -176,6 +191,20 @@ class RegistrationResult:
         object.__setattr__(self, "homography", h)
         if self.flow is not None and (self.flow.ndim != 3 or self.flow.shape[2] != 2):
             raise ValueError(f"RegistrationResult.flow: expected shape (H, W, 2), got {self.flow.shape}")
+        if self.estimate is not None:
+            if self.ok:
+                raise ValueError("RegistrationResult.estimate: only a refusal (ok False) carries an estimate")
+            e = np.asarray(self.estimate, dtype=np.float64)
+            if e.shape != (3, 3) or not np.all(np.isfinite(e)):
+                raise ValueError(f"RegistrationResult.estimate: expected a finite (3, 3) array, got shape {e.shape}")
+            std = self.estimate_std_px
+            if std is None or not (math.isfinite(std) and std >= 0):
+                raise ValueError(f"RegistrationResult.estimate_std_px: expected a finite value >= 0 with an estimate, "
+                                 f"got {std!r}")
+            object.__setattr__(self, "estimate", e)
+            object.__setattr__(self, "estimate_std_px", float(std))
+        elif self.estimate_std_px is not None:
+            raise ValueError("RegistrationResult.estimate_std_px: given without an estimate")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +219,8 @@ class RegistrationResult:
             "reference_shape_hw": None if self.reference_shape_hw is None else list(self.reference_shape_hw),
             "nonrigid": self.flow is not None,
             "max_flow_px": None if self.flow is None else float(np.abs(self.flow).max(initial=0.0)),
+            "estimate": None if self.estimate is None else self.estimate.tolist(),
+            "estimate_std_px": None if self.estimate_std_px is None else float(self.estimate_std_px),
         }
 
 

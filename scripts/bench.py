@@ -377,6 +377,9 @@ def main() -> int:
                               for s in stages if any(s in r.timings_ms for r in results)},
         "peak_mb": peak_mb,
         "confusion": {f"{k[0]}->{k[1]}": v for k, v in conf.items()},
+        # per unit: expected and got verdicts and the reasons (to compare two runs unit by unit)
+        "verdicts": {p.stem: {"expected": units_truth[p.stem]["expected_verdict"], "got": r.verdict.value,
+                              "reasons": list(r.reasons)} for p, r in zip(lot.unit_paths, results)},
     }
     (args.out / "bench.json").write_text(json.dumps(out, indent=2))
     return 0

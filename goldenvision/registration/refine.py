@@ -494,7 +494,8 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     if not fine.corner_std_px <= _MAX_CORNER_STD_PX:
         return h, fine, ncc, Refusal(RefusalCode.UNDETERMINED, (
             f"alignment not determined by the content (predicted uncertainty over the product "
-            f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"))
+            f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"),
+            std_px=float(fine.corner_std_px))
     if pairs is None:  # no feature inliers vouch for it: test the minimum itself
         refusal = _basin_check(model, mpyr, h, fine, affine)
         if refusal:
