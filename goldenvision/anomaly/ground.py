@@ -139,7 +139,7 @@ class GroundModel:
         self.mask_ = np.zeros(self.shape_, bool)
         return self
 
-    def paint(self, img: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    def paint(self, img: np.ndarray, valid: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The unit with its ground-like see-through pixels replaced by the golden's expected colour.
 
         Parameters
@@ -153,31 +153,33 @@ class GroundModel:
 
         Returns
         -------
-        ndarray (H, W, 3) uint8
+        painted_img : ndarray (H, W, 3) uint8
             ``img`` itself when nothing is painted, else a painted copy.
+        painted : ndarray (H, W) bool or None
+            The painted pixels (None when none).
         """
         if not self.active:
-            return img
+            return img, None
         c = self.config
         band = self.band_ & valid
         if band.sum() < c.min_band_valid_frac * self.band_.sum():
-            return img
+            return img, None
         med, s = ground_stats(img, band, c.spread_floor)
         if (s > c.max_spread_ratio * self.spread_).any():
-            return img  # the unit's band is far less uniform than the golden's: not read as ground
+            return img, None  # the unit's band is far less uniform than the golden's: not read as ground
         ys, xs = np.nonzero(self.mask_ & valid)
         if len(ys) == 0:
-            return img
+            return img, None
         # the unit's ground must stand apart from its product as the golden's did
         prod = self.product_ & valid
         step = max(1, int(np.sqrt(prod.sum() / 20_000)))
         pp = img[::step, ::step][prod[::step, ::step]]
         if len(pp) == 0 or float(np.median(ground_z(pp, med, s))) < c.min_contrast:
-            return img
+            return img, None
         z = ground_z(img[ys, xs], med, s)
         hit = z <= c.k_sigma
         if not hit.any():
-            return img
+            return img, None
         # an open hole: most of its see-through region reads as this photo's ground; there the
         # looser bound takes in what the photo adds to the ground inside a small opening (JPEG
         # chroma ringing of the surrounding colour: zoo pcba, a pink spot 9 spreads off in blue)
@@ -186,11 +188,11 @@ class GroundModel:
             c.open_frac * np.maximum(np.bincount(lab, minlength=self.n_regions_ + 1), 1)
         hit |= open_[lab] & (z <= self.k_open())
         ys, xs = ys[hit], xs[hit]
-        # the golden's expected colour under this photo's light on the ground (its band's median
-        # over the golden's, per channel)
-        val = mean[ys, xs] * (med / np.maximum(self.median_, 1.0))
         out = img.copy()
-        out[ys, xs] = np.clip(np.rint(val), 0, 255).astype(np.uint8)
+        out[ys, xs] = np.clip(np.rint(mean[ys, xs]), 0, 255).astype(np.uint8)  # the golden's expected colour
+        painted = np.zeros(self.shape_, bool)
+        painted[ys, xs] = True
+        return out, painted
         return out
 
     # ------------------------------------------------------------------ persistence

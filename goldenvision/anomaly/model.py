@@ -66,6 +66,13 @@ def _downscale_to(limit_px: int, *planes: np.ndarray) -> tuple[float, list[np.nd
     return f, list(planes)
 
 
+def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Union of two optional (H, W) bool masks."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a | b
+
+
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
                  b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979)."""
@@ -732,7 +739,7 @@ class AnomalyModel:
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
         masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
-        imgs = [self.paint_ground(im, m) for im, m in zip(imgs, masks)]  # as ``score`` sees them
+        imgs = [self.paint_ground(im, m)[0] for im, m in zip(imgs, masks)]  # as ``score`` sees them
         self.n_good_units_ += len(imgs)  # before scoring them: their held-out scores include the structure term
         feats = [ZF.input_features(self, im, self._erode(m) & (self.n_ > 0)) for im, m in zip(imgs, masks)] if self.uses_features else None
         held = self._cross_fitted_scores(feats, masks) if feats is not None else {}
@@ -819,11 +826,11 @@ class AnomalyModel:
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
-        img0 = self.paint_ground(img0, v0)
+        img0, ground = self.paint_ground(img0, v0)  # see-through ground read as ground: no evidence
         shift = self.residual_shift_px(img0, v0) if residual_global else None
         img, v = self._undo_residual_shift(img0, v0, shift)
         outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
-        moved = None if outline is None else outline.moved  # edges that moved as a whole: judged by the outline
+        moved = _either(None if outline is None else outline.moved, ground)  # edges moved as a whole: the outline's
         raw = self._raw_maps(img, v, explained=moved)
         if residual_global and any((raw[z.spec.name] >= z.threshold).any() for z in self.zones_):
             # only where the first pass is hot: a residual scale / rotation (residual_affine)
@@ -831,7 +838,7 @@ class AnomalyModel:
             if aff is not None:
                 img, v = self._resample(img0, v0, aff)
                 outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
-                moved = None if outline is None else outline.moved
+                moved = _either(None if outline is None else outline.moved, ground)
                 raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
@@ -864,11 +871,11 @@ class AnomalyModel:
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
         )
 
-    def paint_ground(self, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def paint_ground(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The unit with the ground it shows through the product's holes painted as the golden's
-        (:meth:`.ground.GroundModel.paint`); ``img`` itself when the check is off."""
+        (:meth:`.ground.GroundModel.paint`) and the painted pixels; ``(img, None)`` when off."""
         if self.ground_ is None:
-            return img
+            return img, None
         return self.ground_.paint(img, valid, self.mean_)
 
     @property
