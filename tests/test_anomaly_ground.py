@@ -141,3 +141,20 @@ def test_the_state_keeps_the_ground_and_old_states_score_as_before(models):
     full = AnomalyModel.fit(_golden(), [AnomalyZone(name="full", method="variation")])
     again = AnomalyModel.from_state(full.to_state())
     assert again.ground_ is not None and again.ground_.reason_ == full.ground_.reason_
+
+
+def test_a_burr_into_the_ground_beside_the_edge_is_still_found():
+    # the zone reaches past the plate's right edge: a strip of table inside it is see-through
+    zone = AnomalyZone(name="edge", method="variation", region=[[55, 45], [162, 45], [162, 115], [55, 115]])
+    caps = _golden()
+    on = AnomalyModel.fit(caps, [zone])
+    off = AnomalyModel.fit(caps, [zone], config=AnomalyConfig(ground_see_through=False))
+    g = on.ground_
+    assert g is not None and g.active and g.mask_[60:100, 153:160].all()  # the strip is ground
+    unit = _photo(50, tint=(14, -8, 22))
+    assert on.score(unit).score < 1.0  # the strip on another table passes
+    burr = unit.copy()
+    burr[78:84, 150:153] = GREEN  # plate material 3 px proud of the edge, 6 px long
+    for m in (off, on):
+        res = m.score(burr)
+        assert res.score >= 1.0 and _at_hole(res, (151, 81)), res.defects
