@@ -119,6 +119,11 @@ class GroundModel:
         self.product_ = np.zeros(shape, bool)  # zone pixels that are not see-through (derived)
         self.labels_ = np.zeros(shape, np.int32)  # see-through regions 1.. (derived)
         self.interior_ = np.zeros(shape, bool)  # (derived, see _derive)
+        self.mask_idx_: np.ndarray = np.zeros(0, np.intp)
+        self.mask_lab_: np.ndarray = np.zeros(0, np.int32)
+        self.mask_inner_: np.ndarray = np.zeros(0, bool)
+        self.band_idx_: np.ndarray = np.zeros(0, np.intp)
+        self.product_idx_: np.ndarray = np.zeros(0, np.intp)
         self.n_regions_ = 0
 
     def k_open(self) -> float:
@@ -134,6 +139,14 @@ class GroundModel:
         r = self.config.edge_px
         near = cv2.dilate(self.product_.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
         self.interior_ = self.mask_ & ~near  # see-through px at least edge_px from the golden's product
+        # flat indices for scoring: the mask (with region and interior), subsamples of band and product
+        self.mask_idx_ = np.flatnonzero(self.mask_)
+        self.mask_lab_ = self.labels_.ravel()[self.mask_idx_]
+        self.mask_inner_ = self.interior_.ravel()[self.mask_idx_]
+        b = np.flatnonzero(self.band_)
+        self.band_idx_ = b[::max(1, len(b) // 20_000)]
+        p = np.flatnonzero(self.product_)
+        self.product_idx_ = p[::max(1, len(p) // 20_000)]
 
     @property
     def active(self) -> bool:
@@ -166,43 +179,42 @@ class GroundModel:
         if not self.active:
             return img, None
         c = self.config
-        band = self.band_ & valid
-        if band.sum() < c.min_band_valid_frac * self.band_.sum():
+        vf = valid.ravel()
+        flat = img.reshape(-1, 3)
+        ok = vf[self.band_idx_]  # the band's statistics from a regular subsample (<= ~20 000 px)
+        if ok.mean() < c.min_band_valid_frac:
             return img, None
-        med, s = ground_stats(img, band, c.spread_floor)
+        med, s = ground_stats(flat[self.band_idx_[ok]], np.ones(int(ok.sum()), bool), c.spread_floor)
         if (s > c.max_spread_ratio * self.spread_).any():
             return img, None  # the unit's band is far less uniform than the golden's: not read as ground
-        ys, xs = np.nonzero(self.mask_ & valid)
-        if len(ys) == 0:
-            return img, None
         # the unit's ground must stand apart from its product as the golden's did
-        prod = self.product_ & valid
-        step = max(1, int(np.sqrt(prod.sum() / 20_000)))
-        pp = img[::step, ::step][prod[::step, ::step]]
+        pp = flat[self.product_idx_[vf[self.product_idx_]]]
         if len(pp) == 0 or float(np.median(ground_z(pp, med, s))) < c.min_contrast:
             return img, None
-        z = ground_z(img[ys, xs], med, s)
+        sel = vf[self.mask_idx_]
+        idx = self.mask_idx_[sel]
+        if len(idx) == 0:
+            return img, None
+        z = ground_z(flat[idx], med, s)
         hit = z <= c.k_sigma
         if not hit.any():
             return img, None
         # an open hole: most of its see-through region reads as this photo's ground; there the
         # looser bound takes in what the photo adds to the ground inside a small opening (JPEG
         # chroma ringing of the surrounding colour: zoo pcba, a pink spot 9 spreads off in blue)
-        lab = self.labels_[ys, xs]
+        lab = self.mask_lab_[sel]
         open_ = np.bincount(lab, weights=hit, minlength=self.n_regions_ + 1) >= \
             c.open_frac * np.maximum(np.bincount(lab, minlength=self.n_regions_ + 1), 1)
-        inner = self.interior_[ys, xs]
+        inner = self.mask_inner_[sel]
         hit |= open_[lab] & inner & (z <= self.k_open())
-        inner = inner[hit]
-        ys, xs = ys[hit], xs[hit]
+        idx, inner = idx[hit], inner[hit]
         out = img.copy()
-        out[ys, xs] = np.clip(np.rint(mean[ys, xs]), 0, 255).astype(np.uint8)  # the golden's expected colour
+        out.reshape(-1, 3)[idx] = np.clip(np.rint(mean.reshape(-1, 3)[idx]), 0, 255).astype(np.uint8)  # the golden's
         # evidence is dropped only away from the product's edge: there a burr's blurred evidence
         # spreads onto ground-like px beside it (zoo part hand-held: a burr 1.07 -> 0.92 x threshold)
         painted = np.zeros(self.shape_, bool)
-        painted[ys[inner], xs[inner]] = True
+        painted.ravel()[idx[inner]] = True
         return out, painted
-        return out
 
     # ------------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:
