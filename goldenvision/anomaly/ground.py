@@ -29,15 +29,19 @@ pixels below ``min_contrast``: the product's own colour would read as ground), o
 see-through share of a zone exceeds ``max_share`` (the product looks like the ground there and
 painting would blind the check).
 
-Score (:meth:`GroundModel.paint`, first thing): the unit's own ground statistics from the same
-band (the table under this photo); in the see-through mask, a unit pixel that is ground-like
-under them is replaced by the golden mean times the unit's light gain (so the comparison sees
-what the golden saw); a pixel that is not ground-like (material filling the hole, a short shot,
-a hole out of position) is left, and judged as before. Pixels where the golden shows product are
-never touched: a hole that moved shows ground where the golden has product and is found there.
-The unit is left alone when its band cannot be read (mostly invalid), is far less uniform than
-the golden's (spread over ``max_spread_ratio`` x the golden's: a shadow or an object in it would
-make everything look like ground), or when its ground is not distinct from its product.
+Score (:meth:`GroundModel.paint`, first thing in ``AnomalyModel.score`` and ``add_good``): the
+unit's own ground statistics from the same band (the table under this photo); in the see-through
+mask, a unit pixel that is ground-like under them (within ``k_sigma``; inside a region that is
+mostly ground-like and ``edge_px`` from the golden's product, within :meth:`GroundModel.k_open`,
+which takes in the JPEG chroma ringing of the surrounding colour inside a small opening) is
+replaced by the golden mean, and its evidence is dropped where it lies ``edge_px`` from the
+product (beside the edge a burr's blurred evidence spreads onto ground-like pixels and stays). A
+pixel that is not ground-like (material filling the hole, a short shot, a hole out of position)
+is left and judged as before. Pixels where the golden shows product are never touched: a hole
+that moved shows ground where the golden has product and is found there. The unit is left alone
+when its band cannot be read (mostly invalid), is far less uniform than the golden's (spread over
+``max_spread_ratio`` x the golden's: a shadow or an object in it would make everything look like
+ground), or when its ground is not distinct from its product.
 """
 
 from __future__ import annotations
@@ -312,11 +316,3 @@ class GroundFit:
             m.reason_ = "no ground seen through the product inside the anomaly zones"
         return m
 
-
-def fit_ground(captures: list[np.ndarray], valid_masks: list[np.ndarray], zones: list[_Zone],
-               shape: tuple[int, int]) -> GroundModel:
-    """Fit a :class:`GroundModel` on aligned golden captures (see the module docstring)."""
-    fit = GroundFit(zones, shape)
-    for img, v in zip(captures, valid_masks):
-        fit.add(img, v)
-    return fit.result()
