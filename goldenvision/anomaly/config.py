@@ -67,6 +67,13 @@ class AnomalyConfig:
         tenth of a px gets 1 px, so a hole 4 px out of position is not realigned away; soft goods
         or hand-held photos whose captures move keep more. States saved without the key: off
         (``local_shift_px`` as before).
+    ground_see_through : bool
+        Judge the ground seen through the product's holes as the golden saw it (:mod:`.ground`):
+        zone pixels that show the surface around the product in every golden capture, and that
+        show a unit's own surface (its border band's colour) in the unit, are scored as the
+        golden's mean there. The surface under a hand-held photo is not the product. Off by itself,
+        with the reason kept, where the ground is not a uniform surface distinct from the product.
+        States saved without the key: off (scored as before).
     local_block_px : int
         Smallest block side of that local alignment, px (grown to 4 sides of the zone's
         smallest defect, at most ``4 * local_block_px``).
@@ -185,6 +192,7 @@ class AnomalyConfig:
     max_residual_strain: float = 0.0
     local_shift_px: int = 3
     local_shift_from_golden: bool = True
+    ground_see_through: bool = True
     local_block_px: int = 48
     local_trunc: float = 32.0
     structure_window_px: float = 2.0

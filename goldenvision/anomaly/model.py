@@ -39,6 +39,7 @@ from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
 from .envelope import combine_band, scene_envelope
+from .ground import GroundFit, GroundModel
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
@@ -63,6 +64,13 @@ def _downscale_to(limit_px: int, *planes: np.ndarray) -> tuple[float, list[np.nd
     if f < 1.0:
         return f, [cv2.resize(p, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) for p in planes]
     return f, list(planes)
+
+
+def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Union of two optional (H, W) bool masks."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a | b
 
 
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -110,6 +118,7 @@ class AnomalyModel:
         self.padim_: dict[str, np.ndarray] | None = None
         self.tex_banks_: dict[str, np.ndarray] = {}
         self.outline_: OutlineModel | None = None  # outline check (:mod:`.outline`)
+        self.ground_: GroundModel | None = None  # ground seen through holes (:mod:`.ground`; None = off, old state)
         # radius of the local alignment fitted on the golden captures (None: config.local_shift_px)
         self.local_radius_px_: int | None = None
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
@@ -185,6 +194,11 @@ class AnomalyModel:
             model.local_radius_px_ = model._golden_local_radius(imgs[:len(captures)], masks[:len(captures)])
         model._fit_all(imgs, masks)
         model.outline_ = fit_outline(imgs, masks, model.zones_, scale_mm_per_px=scale_mm_per_px)
+        if cfg.ground_see_through:
+            ground = GroundFit(model.zones_, shape)
+            for im, m in zip(imgs[:len(captures)], masks[:len(captures)]):
+                ground.add(im, m)
+            model.ground_ = ground.result()
         return model
 
     @property
@@ -623,9 +637,12 @@ class AnomalyModel:
         env_folds: list[tuple[np.ndarray, np.ndarray] | None] = [None] * k  # weighted sums (scene_shift_px)
         base = None
         outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
+        ground = GroundFit(self.zones_, self.shape_) if c.ground_see_through else None
         for i in range(n):
             img, m = get(i)
             outline.add(img, m)
+            if ground is not None:
+                ground.add(img, m)
             p = ZV.prep(self, img)
             v = self._erode(m)
             if base is None:
@@ -640,6 +657,7 @@ class AnomalyModel:
                 env_folds[i % k] = (s_lo, s_hi) if acc_f is None else (acc_f[0] + s_lo, acc_f[1] + s_hi)
         del base
         self.outline_ = outline.result()
+        self.ground_ = None if ground is None else ground.result()
 
         def merged(skip: int | None):
             acc = zero
@@ -721,6 +739,7 @@ class AnomalyModel:
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
         masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
+        imgs = [self.paint_ground(im, m)[0] for im, m in zip(imgs, masks)]  # as ``score`` sees them
         self.n_good_units_ += len(imgs)  # before scoring them: their held-out scores include the structure term
         feats = [ZF.input_features(self, im, self._erode(m) & (self.n_ > 0)) for im, m in zip(imgs, masks)] if self.uses_features else None
         held = self._cross_fitted_scores(feats, masks) if feats is not None else {}
@@ -807,10 +826,11 @@ class AnomalyModel:
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
+        img0, ground = self.paint_ground(img0, v0)  # see-through ground read as ground: no evidence
         shift = self.residual_shift_px(img0, v0) if residual_global else None
         img, v = self._undo_residual_shift(img0, v0, shift)
         outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
-        moved = None if outline is None else outline.moved  # edges that moved as a whole: judged by the outline
+        moved = _either(None if outline is None else outline.moved, ground)  # edges moved as a whole: the outline's
         raw = self._raw_maps(img, v, explained=moved)
         if residual_global and any((raw[z.spec.name] >= z.threshold).any() for z in self.zones_):
             # only where the first pass is hot: a residual scale / rotation (residual_affine)
@@ -818,7 +838,7 @@ class AnomalyModel:
             if aff is not None:
                 img, v = self._resample(img0, v0, aff)
                 outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
-                moved = None if outline is None else outline.moved
+                moved = _either(None if outline is None else outline.moved, ground)
                 raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
@@ -850,6 +870,13 @@ class AnomalyModel:
         return AnomalyResult(
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
         )
+
+    def paint_ground(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The unit with the ground it shows through the product's holes painted as the golden's
+        (:meth:`.ground.GroundModel.paint`) and the painted pixels; ``(img, None)`` when off."""
+        if self.ground_ is None:
+            return img, None
+        return self.ground_.paint(img, valid, self.mean_)
 
     @property
     def thresholds_(self) -> dict[str, float]:
@@ -895,6 +922,8 @@ class AnomalyModel:
             st["outline"] = self.outline_.to_state()
         if self.local_radius_px_ is not None:
             st["local_radius_px"] = int(self.local_radius_px_)
+        if self.ground_ is not None:
+            st["ground"] = self.ground_.to_state()
         st.update(ZF.norms_state(self))
         return st
 
@@ -911,11 +940,13 @@ class AnomalyModel:
             # one from before the scene envelope has none (the band over the blurred mean alone),
             # one from before the fitted local radius aligns locally by local_shift_px,
             # one from before the fine feature level has banks without it,
-            # and one from before the structure context fits focus and contrast in the window
+            # one from before the structure context fits focus and contrast in the window,
+            # and one from before the see-through ground has no ground model (scored as before)
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
-                                   "local_shift_from_golden": False, **state["config"]})
+                                   "local_shift_from_golden": False, "ground_see_through": False,
+                                   **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
@@ -952,6 +983,8 @@ class AnomalyModel:
                     m.tex_banks_[z.spec.name] = np.asarray(state[f"tex_bank_{i}"], np.float16)
             if "outline" in state:
                 m.outline_ = OutlineModel.from_state(state["outline"])
+            if cfg.ground_see_through and "ground" in state:
+                m.ground_ = GroundModel.from_state(state["ground"], m.zones_)
             ZF.load_norms(m, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
