@@ -156,7 +156,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path, golden
     db = f"sqlite:///{d / 'svc.db'}"
     app = create_app(db, d / "data", scheduler="local:2")
     key = new_key(app.state.store.engine, "k", role="admin")[1]
-    blobs = [png_bytes(product(900 + i, (1.0, 0.5))) for i in range(40)]
+    blobs = [png_bytes(product(900 + i, (1.0, 0.5))) for i in range(20)]  # the kill falls after 3: 17 still to do
     with TestClient(app) as client:
         gid = upload_golden(client, key, golden_pkg)
         lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
