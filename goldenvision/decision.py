@@ -110,8 +110,9 @@ def decide(
         elif d.within_uncertainty:
             assert d.uncertainty_mm is not None  # within_uncertainty needs it
             ref = getattr(d.reference, "value", d.reference)
+            expanded = COVERAGE_K * d.uncertainty_mm
             reviews.append(f"dimension {d.describe()} (out by less than the expanded measurement uncertainty "
-                           f"\u00b1{COVERAGE_K * d.uncertainty_mm:.2f} mm of {ref}; not proven)")
+                           f"\u00b1{expanded:.2f} mm of {ref}; not proven{_incapable(ref, expanded, d)})")
         elif not d.ok:
             fails.append(f"dimension {d.describe()}")
             severities.append(d.severity)
@@ -140,3 +141,24 @@ def decide(
     order = {Severity.critical: 0, Severity.major: 1, Severity.minor: 2}
     uniq = tuple(sorted(set(severities), key=order.__getitem__))
     return Decision(verdict=verdict, reasons=tuple(fails + reviews), failed_severities=uniq)
+
+
+#: What would decide a dimension whose reference's expanded uncertainty is as wide as half its
+#: tolerance band (no reading near a limit can be proven either way), per reference.
+_BETTER_REFERENCE = {
+    "marker": "a larger marker laid nearer the feature, or a station, would decide it",
+    "golden_frame": "a known-size marker in the photo, or a station, would decide it",
+    "station_profile": "the station's resolution or calibration is too coarse for this tolerance",
+    "unit_scale": "a station profile or a marker would decide it",
+}
+
+
+def _incapable(ref: str, expanded_mm: float, d: DimensionResult) -> str:
+    """A note when the reference cannot decide this tolerance: its expanded uncertainty reaches half
+    the tolerance band (a gauge should use a small part of it; ISO 14253-1 only says what an
+    unproven reading is, this says why there will be many)."""
+    half = 0.5 * (d.tol_minus_mm + d.tol_plus_mm)
+    if not (half > 0 and expanded_mm >= half):
+        return ""
+    hint = _BETTER_REFERENCE.get(ref, "a more precise reference would decide it")
+    return f"; this reference cannot decide a \u00b1{half:.2f} mm band: {hint}"

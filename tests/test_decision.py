@@ -129,3 +129,18 @@ def test_clipped_fraction_counts_pixels_with_a_channel_at_its_limit():
     mask[:, :] = False
     mask[6:9] = True
     assert clipped_fraction(rgb, mask) == 0.0
+
+
+def test_a_reference_too_coarse_for_the_tolerance_says_what_would_decide_it():
+    """A reading not proven out whose expanded uncertainty reaches half the tolerance band says the
+    reference cannot decide that band, and what would; a capable one does not."""
+    def d(measured, u, ref):
+        return DimensionResult(name="part_width", measured_mm=measured, nominal_mm=72.0, tol_minus_mm=0.3,
+                               tol_plus_mm=0.3, uncertainty_mm=u, reference=ref)
+    coarse = decide(registration=OK_REG, dimensions=[d(71.48, 0.23, "marker")])
+    assert coarse.verdict is Verdict.review
+    assert "cannot decide a \u00b10.30 mm band" in coarse.reasons[0] and "larger marker" in coarse.reasons[0]
+    frame = decide(registration=OK_REG, dimensions=[d(72.5, 0.2, "golden_frame")])
+    assert "known-size marker" in frame.reasons[0]
+    fine = decide(registration=OK_REG, dimensions=[d(72.35, 0.1, "marker")])  # 2 u = 0.20 < 0.30
+    assert fine.verdict is Verdict.review and "cannot decide" not in fine.reasons[0]
