@@ -147,7 +147,8 @@ def decide(
 #: tolerance band (no reading near a limit can be proven either way), per reference.
 _BETTER_REFERENCE = {
     "marker": "a larger marker laid nearer the feature, or a station, would decide it",
-    "golden_frame": "a known-size marker in the photo, or a station, would decide it",
+    "ruler": "a longer stretch of ruler in the photo, a marker, or a station would decide it",
+    "golden_frame": "a known-size marker or a ruler in the photo, or a station, would decide it",
     "station_profile": "the station's resolution or calibration is too coarse for this tolerance",
     "unit_scale": "a station profile or a marker would decide it",
 }

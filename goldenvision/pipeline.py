@@ -46,6 +46,7 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     _color_correction,
     _dimension_reference,
     _find_marker,
+    _find_ruler,
     _measure_gray,
     _model_versions,
     _product_mask,
@@ -601,14 +602,17 @@ class Inspector:
             t = time.perf_counter()
             gray = _measure_gray(frame, m.registration)
             marker = _find_marker(frame, spec, m.profile)
-            dim_ref = _dimension_reference(m.profile, marker)
+            # a ruler only sets the scale: without a pinned registration it is not used (golden frame)
+            ruler = None if marker is not None or loose else _find_ruler(frame, spec, m.profile, placed,
+                                                                          m.scale_mm_per_px)
+            dim_ref = _dimension_reference(m.profile, marker, ruler)
             ref_fits: dict[str, ReferenceFit] = {}
             if dim_ref == "golden_frame" and loose:
                 # their scale would come from the registration itself, which is not pinned down
                 problems.append(f"dimensions {', '.join(d.name for d in dim_specs)}: not judged (measured in the "
                                 "golden frame, whose scale comes from the registration, which is not pinned down)")
                 dim_specs = []
-            elif dim_ref in ("golden_frame", "marker") and not loose:
+            elif dim_ref in ("golden_frame", "marker", "ruler") and not loose:
                 # a marker's reading also goes through the golden frame when that is the more certain
                 # (measure.dimensions._marker_golden_length): the same refined registration
                 ref_fits, how = self._dimension_references(gray, reg, dim_specs)
@@ -616,7 +620,7 @@ class Inspector:
             scale = m.scale_mm_per_px
             dims = [] if not dim_specs else by_grey(
                 frame, gray, dim_specs, self._dim_weights,
-                lambda g, ds: measure_dimensions(g, ds, placed, scale, reference=dim_ref, marker=marker,
+                lambda g, ds: measure_dimensions(g, ds, placed, scale, reference=dim_ref, marker=marker, ruler=ruler,
                                                  golden_px=self._golden_widths_px, zero=self._dimension_zero,
                                                  reference_fits=ref_fits, edge_lines=self._edge_lines))
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)

@@ -15,6 +15,7 @@ colour correction, model versions) live here, below the inspection code that imp
 from __future__ import annotations
 
 import json
+import math
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -37,8 +38,10 @@ from .measure import measure_dimensions
 from .measure.colour_axis import by_grey, edge_colour_weights
 from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
+from .measure.ruler import RulerFrame, find_scale_ruler
 from .registration import RegistrationModel, register, warp_to_reference
 from .results import RegistrationResult
+from .transform import local_scale
 from .enums import Severity
 from .spec import Spec, load_spec
 
@@ -203,9 +206,12 @@ def _registration_method(spec: Spec, profile: StationProfile | None) -> str:
     return spec.registration
 
 
-def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | None = None) -> str:
+def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | None = None,
+                         ruler: RulerFrame | None = None) -> str:
     """What a dimension is measured against: the station's metric frame when its fiducials
     rectify every photo into it; else the spec's known-size marker when this photo shows it;
+    else the spec's ruler when this photo shows it (the caller looks for one only when the
+    registration is pinned down: the ruler gives the scale, the registration the tilt);
     otherwise the golden frame after registration, so that the rest of the product is the
     ruler. Either way a change of camera distance never reads as a change of size (see
     :mod:`goldenvision.measure.reference`)."""
@@ -213,6 +219,8 @@ def _dimension_reference(profile: StationProfile | None, marker: MarkerFrame | N
         return "station_profile"
     if marker is not None:
         return "marker"
+    if ruler is not None:
+        return "ruler"
     return "golden_frame"
 
 
@@ -237,6 +245,26 @@ def _find_marker(frame: np.ndarray, spec: Spec, profile: StationProfile | None) 
     if spec.scale_marker is None or (profile is not None and profile.marker_dictionary is not None):
         return None
     return find_scale_marker(frame, spec.scale_marker)
+
+
+def _find_ruler(frame: np.ndarray, spec: Spec, profile: StationProfile | None, reg: RegistrationResult,
+                golden_mm_per_px: float) -> RulerFrame | None:
+    """The spec's ruler in a photo without a station frame, or None. Its pitch must give a scale
+    within :data:`goldenvision.measure.ruler.SCALE_FACTOR_TOLERANCE` of the golden's mm per px
+    times the registration's scale at the photo's centre (a product's own periodic structure at
+    another pitch is not a ruler)."""
+    if spec.scale_ruler is None or (profile is not None and profile.marker_dictionary is not None):
+        return None
+    h, w = frame.shape[:2]
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    hm = np.asarray(reg.homography, np.float64)
+    try:
+        g_per_u = math.sqrt(local_scale(hm, c, np.array([1.0, 0.0])) * local_scale(hm, c, np.array([0.0, 1.0])))
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not (math.isfinite(g_per_u) and g_per_u > 0):
+        return None
+    return find_scale_ruler(frame, spec.scale_ruler, expected_mm_per_px=golden_mm_per_px * g_per_u)
 
 
 def _color_correction(frame: np.ndarray, profile: StationProfile | None) -> ColorCorrection:

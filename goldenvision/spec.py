@@ -33,6 +33,7 @@ __all__ = [
     "AnomalyZone",
     "AqlSettings",
     "ScaleMarker",
+    "ScaleRuler",
     "Spec",
     "load_spec",
     "spec_json_schema",
@@ -244,6 +245,18 @@ class ScaleMarker(_Model):
     size_mm: float = Field(gt=0, le=10_000, description="Side of the marker's black square, mm.")
 
 
+class ScaleRuler(_Model):
+    """A ruler laid beside the product in hand-held photos (issue 13): its row of ticks, ``tick_mm``
+    apart (1 mm on an ordinary ruler; longer 5 and 10 mm ticks and printed numbers do not matter),
+    gives the photo's scale. Found by :func:`goldenvision.measure.ruler.find_scale_ruler`; used only
+    when the unit's registration is pinned down by the product (``DimensionResult.reference ==
+    "ruler"``): the ruler sets the scale, the product's registration the plane's tilt. When a
+    photo shows both the ``scale_marker`` and the ruler, the marker is used."""
+
+    tick_mm: float = Field(default=1.0, ge=0.1, le=50.0,
+                           description="Pitch of the ruler's finest ticks, mm (0.1 to 50).")
+
+
 class Spec(_Model):
     """A product's spec sheet (see ARCHITECTURE.md for the YAML form)."""
 
@@ -265,6 +278,10 @@ class Spec(_Model):
     color_library: str | None = Field(default=None, description="CSV of name -> Lab for named targets.")
     scale_marker: ScaleMarker | None = Field(
         default=None, description="Known-size marker in hand-held photos (without a station): the dimensions' reference."
+    )
+    scale_ruler: ScaleRuler | None = Field(
+        default=None,
+        description="A ruler in hand-held photos (without a station): the dimensions' scale where no marker shows.",
     )
     required_signatures: list[str] = Field(
         default_factory=list,

@@ -52,7 +52,7 @@ nominal (or a caliper on another feature): it is not applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -65,6 +65,7 @@ from ..transform import apply_homography, local_scale, map_points_to_moving, map
 from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle, tukey_weights
 from .marker import MarkerFrame
+from .ruler import RulerFrame
 from .scale_reference import ReferenceFit
 from .reference import DimensionReference, as_reference
 
@@ -238,6 +239,7 @@ def measure_dimension(
     zero: tuple[float, float | None, int] | None = None,
     reference_fit: ReferenceFit | None = None,
     edge_line: EdgeLine | None = None,
+    ruler: RulerFrame | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -277,11 +279,17 @@ def measure_dimension(
         Gaussian-derivative scale of the edge detector, px.
     reference : DimensionReference or str, keyword-only
         ``"unit_scale"`` (default, the behaviour before this parameter existed),
-        ``"station_profile"``, ``"golden_frame"`` or ``"marker"``; see above.
+        ``"station_profile"``, ``"golden_frame"``, ``"marker"`` or ``"ruler"``; see above.
     marker : MarkerFrame, keyword-only
         For ``reference="marker"``: the known-size marker found in the unit photo
         (:func:`goldenvision.measure.reference.find_scale_marker`); the edge points are mapped
         through its plane into mm and ``scale_mm_per_px`` is not used.
+    ruler : RulerFrame, keyword-only
+        For ``reference="ruler"``: the ruler found in the unit photo
+        (:func:`goldenvision.measure.ruler.find_scale_ruler`). The length is read in the golden
+        frame and scaled by the ruler (:func:`_ruler_golden_length`), which needs
+        ``reference_fit``; without it, or when the ruler maps to nothing, the length is the golden
+        frame's and the result says ``reference="golden_frame"``.
     golden_px : float, keyword-only
         The golden captures' own measurement of this width in golden px, when known. A
         ``width`` whose first/last edge pair is more than :data:`GOLDEN_PAIR_SLACK` from it is
@@ -316,8 +324,11 @@ def measure_dimension(
     ref = as_reference(reference)
     if ref is DimensionReference.MARKER and marker is None:
         raise SpecError("reference='marker' needs the marker found in the unit photo (marker=MarkerFrame)")
+    if ref is DimensionReference.RULER and ruler is None:
+        raise SpecError("reference='ruler' needs the ruler found in the unit photo (ruler=RulerFrame)")
     g = _check_gray(gray)
-    if reference_fit is not None and (ref.in_golden_frame or ref is DimensionReference.MARKER):
+    if reference_fit is not None and (ref.in_golden_frame or ref in (DimensionReference.MARKER,
+                                                                      DimensionReference.RULER)):
         registration = reference_fit.registration
     try:
         size_px, unc_px, pts, to_golden = _measure_px(g, dim, registration, sigma_px, golden_px, edge_line)
@@ -328,9 +339,18 @@ def measure_dimension(
                 fused = _marker_golden_length(marker, dim, reference_fit, size_px * to_golden, unc_px * to_golden, pts)
                 if fused is not None and fused[1] < unc_mm:
                     measured_mm, unc_mm = fused
-        elif ref.in_golden_frame:
+        elif ref.in_golden_frame or ref is DimensionReference.RULER:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
-            if reference_fit is None:
+            ruled = None
+            if ref is DimensionReference.RULER:
+                assert ruler is not None  # checked above
+                if reference_fit is not None:
+                    ruled = _ruler_golden_length(ruler, dim, reference_fit, size_px, unc_px, pts)
+                if ruled is None:
+                    ref = DimensionReference.GOLDEN_FRAME  # the ruler's scale needs the product's registration
+            if ruled is not None:
+                reg_std = 0.0
+            elif reference_fit is None:
                 reg_std = _registration_length_std_px(registration, size_px)
             elif dim.measure == "diameter":
                 centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
@@ -341,7 +361,7 @@ def measure_dimension(
                 reg_std = math.hypot(reference_fit.length_std_px(ends_g[0], ends_g[1]),
                                      reference_fit.perspective_length_std_px(ends_g[0], ends_g[1]))
             unc_px = math.hypot(unc_px, reg_std)
-            measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
+            measured_mm, unc_mm = ruled if ruled is not None else (size_px * scale_mm_per_px, unc_px * scale_mm_per_px)
         else:
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
         if zero is not None:
@@ -438,6 +458,34 @@ def _marker_golden_length(marker: MarkerFrame, dim: DimensionSpec, fit: Referenc
     little, and the tilt grows into a scale error with the distance to the marker). None when the
     registration's uncertainty or that perspective spread is unknown, or the marker maps to nothing;
     the caller then keeps the marker plane's reading."""
+    return _known_size_golden_length(marker.corners_px, marker.corner_std_px, float(marker.size_mm), _quad_side,
+                                     dim, fit, size_g, unc_g, pts)
+
+
+def _ruler_golden_length(ruler: RulerFrame, dim: DimensionSpec, fit: ReferenceFit, size_g: float, unc_g: float,
+                         pts: list) -> tuple[float, float] | None:
+    """(mm, its 1-sigma) of a length read in the golden frame and scaled by a ruler, or None.
+
+    As :func:`_marker_golden_length`, with the ruler's first and last fitted ticks for the marker's
+    corners: both are mapped into golden px through the registration refined on the product, and
+    their distance there over the ticks' span in mm gives mm per golden px (the ruler sets only the
+    scale, the product's registration the plane's tilt). The ends' error is the tick fit's (from its
+    residuals, :class:`goldenvision.measure.ruler.RulerFrame`), drawn with the registration's."""
+    return _known_size_golden_length(ruler.ends_px, ruler.end_std_px, float(ruler.span_mm), _segment_length,
+                                     dim, fit, size_g, unc_g, pts)
+
+
+def _segment_length(q: np.ndarray) -> float:
+    """Length of the segment between the two points ``q`` (2, 2)."""
+    return float(np.hypot(*(q[1] - q[0])))
+
+
+def _known_size_golden_length(ref_px: np.ndarray, ref_std_px: float, ref_mm: float,
+                              ref_size: Callable[[np.ndarray], float], dim: DimensionSpec, fit: ReferenceFit,
+                              size_g: float, unc_g: float, pts: list) -> tuple[float, float] | None:
+    """A length in golden px scaled by a known-size object in the photo (its points ``ref_px``, unit
+    px, each with 1-sigma ``ref_std_px``; ``ref_size`` of them mapped into golden px is ``ref_mm``
+    long): (mm, its 1-sigma) or None. The method and its uncertainty: :func:`_marker_golden_length`."""
     reg = fit.registration
     shape = reg.reference_shape_hw
     rms = float(reg.rms_px)
@@ -450,10 +498,10 @@ def _marker_golden_length(marker: MarkerFrame, dim: DimensionSpec, fit: Referenc
         return None
     to_c = np.array([[1.0, 0.0, -fit.centre_px[0]], [0.0, 1.0, -fit.centre_px[1]], [0.0, 0.0, 1.0]])
     h = np.asarray(reg.homography, np.float64)
-    side = _quad_side(apply_homography(marker.corners_px, h))
+    side = ref_size(apply_homography(ref_px, h))
     if not (side > 1.0 and math.isfinite(side)):
         return None
-    k = float(marker.size_mm) / side  # mm per golden px
+    k = ref_mm / side  # mm per golden px
     if dim.measure == "diameter":
         c = np.asarray(pts[0], np.float64)
         r = 0.5 * size_g / max(local_scale(h, c, np.array([1.0, 0.0])), 1e-9)
@@ -473,9 +521,9 @@ def _marker_golden_length(marker: MarkerFrame, dim: DimensionSpec, fit: Referenc
         hd = cv2.getPerspectiveTransform(u_corners, gd.astype(np.float32)).astype(np.float64)
         pxy = p_chol @ rng.normal(0.0, 1.0, 2)  # the perspective as far off as the reference allows
         hd = np.linalg.inv(to_c) @ np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [pxy[0], pxy[1], 1.0]]) @ to_c @ hd
-        cd = marker.corners_px + rng.normal(0.0, marker.corner_std_px, marker.corners_px.shape)
+        cd = ref_px + rng.normal(0.0, ref_std_px, ref_px.shape)
         ed = apply_homography(ends, hd)
-        ratios.append(float(np.hypot(*(ed[1] - ed[0]))) / max(_quad_side(apply_homography(cd, hd)), 1e-9))
+        ratios.append(float(np.hypot(*(ed[1] - ed[0]))) / max(ref_size(apply_homography(cd, hd)), 1e-9))
     ratios_a = np.asarray(ratios)
     if not np.all(np.isfinite(ratios_a)):
         return None
@@ -817,6 +865,7 @@ def measure_dimensions(
     zero: Mapping[str, tuple[float, float | None, int]] | None = None,
     reference_fits: Mapping[str, ReferenceFit] | None = None,
     edge_lines: Mapping[str, EdgeLine] | None = None,
+    ruler: RulerFrame | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
@@ -827,6 +876,7 @@ def measure_dimensions(
     ``reference_fits``: in the golden frame, per dimension name, the registration refined on the
     parts of the product that are not that dimension's feature (see :func:`measure_dimension`).
     ``edge_lines``: per width, how far along its edges it is read (:func:`golden_edge_lines`).
+    ``ruler``: for ``reference="ruler"``, the ruler found in the photo (see :func:`measure_dimension`).
     The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
     scale, reference) still raises.
     """
@@ -841,7 +891,7 @@ def measure_dimensions(
                                          marker=marker, golden_px=(golden_px or {}).get(dim.name),
                                          zero=(zero or {}).get(dim.name),
                                          reference_fit=(reference_fits or {}).get(dim.name),
-                                         edge_line=(edge_lines or {}).get(dim.name)))
+                                         edge_line=(edge_lines or {}).get(dim.name), ruler=ruler))
         except MeasurementError as exc:
             out.append(exc)
     return out

@@ -39,12 +39,22 @@ class DimensionReference(str, enum.Enum):
         frame with the marker giving only the scale (the product's registration gives the plane's
         tilt, which four close corners fix poorly); the one with the smaller uncertainty is
         reported (``goldenvision.measure.dimensions._marker_golden_length``).
+
+    ``RULER``
+        A ruler lies in the photo, in the plane of the product (the spec's ``scale_ruler``): its
+        fitted tick row gives a 1-D scale only, so the length is read in the golden frame through
+        the registration refined on the product's unmeasured parts, and the ruler's first and last
+        fitted ticks, mapped through the same registration, give mm per golden px
+        (``goldenvision.measure.dimensions._ruler_golden_length``). As with a marker, a product
+        larger than the golden as a whole reads larger. Used only when the registration is
+        pinned down by the product; otherwise the golden frame's reading is reported.
     """
 
     STATION_PROFILE = "station_profile"
     GOLDEN_FRAME = "golden_frame"
     UNIT_SCALE = "unit_scale"
     MARKER = "marker"
+    RULER = "ruler"
 
     def __str__(self) -> str:  # "golden_frame", not "DimensionReference.GOLDEN_FRAME"
         return self.value

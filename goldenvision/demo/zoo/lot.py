@@ -259,6 +259,8 @@ def build_zoo_spec(fam: Family, mode: str = "station", size: float = 1.0, seed: 
         spec["station"] = PROFILE_NAME if size == 1.0 else _jsonable(copy.deepcopy(demo_profile(size).raw))
     elif "aruco" in fam.markers:  # the inspector's known-size marker: the dimensions' reference where it shows
         spec["scale_marker"] = {"type": "aruco", "dictionary": "DICT_4X4_50", "id": MARKER_ID, "size_mm": MARKER_SIZE_MM}
+    if mode != "station" and "ruler" in fam.markers:  # a ruler's ticks: the scale where it shows and no marker does
+        spec["scale_ruler"] = {"tick_mm": 1.0}
     spec.update({"scale_mm_per_px": s, "colors": colors, "dimensions": dims, "anomaly_zones": zones,
                  "aql": {"level": "II", "critical": 0.0, "major": 2.5, "minor": 4.0}})
     return spec

@@ -1,0 +1,377 @@
+"""A ruler in a hand-held photo (the spec's ``scale_ruler``): its row of ticks found, their
+positions fitted along the ruler, and the span they give (:class:`RulerFrame`) for dimensions
+scaled by it (``DimensionReference.RULER``, see :mod:`goldenvision.measure.dimensions`).
+
+How the ruler is found (:func:`find_scale_ruler`), with nothing keyed on one ruler's drawing
+(colour, tick lengths, numbers, which end shows):
+
+1. Candidate directions: the strongest orientations of the image gradient (a row of ticks is
+   many parallel edges, its gradient points along the ruler).
+2. For each, the photo is turned so that direction is horizontal, and every pixel scores how
+   periodic the second derivative across the ticks is around it (the normalised
+   autocorrelation of the tick-scale second derivative at the best lag of 3 to 40 px, over a
+   48 px window). The tick row is the longest horizontal run of periodic pixels; a straight
+   line is fitted through it (the ruler's row need not be exactly perpendicular to the
+   dominant gradient under perspective).
+3. Along that line, a profile averaged over a few px across the row; the ticks are its
+   second-derivative extrema of one polarity (dark ticks on a light ruler or the reverse),
+   each located to sub-pixel precision (a parabola through the peak). Successive ticks are
+   given indices from their gaps over the local pitch; peaks between ticks (printed numbers,
+   dirt) are dropped; the longest chain is kept.
+4. The tick positions are fitted with a 1-D homography ``t(i) = (a i + b) / (c i + 1)`` (a
+   ruler seen at a tilt has its pitch change projectively along it), robustly (residuals over
+   3.5 MAD dropped, refitted); the span's uncertainty is the fit's, from its residuals.
+
+Told apart from a product's own periodic structure (a zipper's teeth, knit, stitches, a PCB's pin
+rows) by: at least :data:`MIN_TICKS` ticks in one chain with few missing (a ruler's row is long
+and unbroken), a regular spacing (fit residuals under a fifth of the pitch), and, when the caller
+knows the expected scale (the golden's mm per px times the registration's scale), the pitch
+consistent with ``tick_mm`` within :data:`SCALE_FACTOR_TOLERANCE`. A periodic band of the
+product at another pitch fails the last check; one at the pitch of a tick and as regular as a
+ruler cannot be told from one (say so in the spec by not giving ``scale_ruler``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = ["RulerFrame", "find_scale_ruler", "MIN_TICKS", "SCALE_FACTOR_TOLERANCE"]
+
+#: Fewest ticks in one regular chain for a ruler.
+MIN_TICKS = 20
+#: The ruler's scale (tick_mm over its pitch) must lie within this factor of the expected one.
+SCALE_FACTOR_TOLERANCE = 1.2
+#: Lags (px) searched for the tick pitch.
+_MIN_LAG, _MAX_LAG = 3, 24
+#: Rows of the turned photo scored for periodicity (every third: a tick is longer than that).
+_ROW_STEP = 3
+_WINDOW = 48
+_N_ORIENT = 3
+
+
+@dataclass(frozen=True)
+class RulerFrame:
+    """A ruler's fitted tick row in a unit photo.
+
+    Attributes
+    ----------
+    ticks_px : ndarray (N, 2)
+        The fitted tick positions (unit px) along the row, for tick indices ``indices``.
+    indices : ndarray (N,)
+        The ticks' indices (consecutive ticks differ by 1), first 0.
+    ends_px : ndarray (2, 2)
+        The fitted positions of the first and last tick, unit px.
+    span_mm : float
+        The distance between those two ticks on the ruler: ``(last index) * tick_mm``.
+    end_std_px : float
+        1-sigma error of each end's position along the row (from the fit's residuals), px.
+    pitch_px : float
+        Mean tick pitch in unit px.
+    tick_mm : float
+    residual_px : float
+        RMS of the tick positions about the fit, px.
+    """
+
+    ticks_px: np.ndarray
+    indices: np.ndarray
+    ends_px: np.ndarray
+    span_mm: float
+    end_std_px: float
+    pitch_px: float
+    tick_mm: float
+    residual_px: float
+
+    @property
+    def n_ticks(self) -> int:
+        return int(len(self.indices))
+
+
+def _gray(image: np.ndarray) -> np.ndarray | None:
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] >= 3:
+        img = img[..., :3].astype(np.float32).mean(axis=2)
+    if img.ndim != 2 or img.shape[0] < 16 or img.shape[1] < 64:
+        return None
+    g = img.astype(np.float32)
+    if not np.all(np.isfinite(g)):
+        return None
+    return g
+
+
+def find_scale_ruler(image: np.ndarray, ruler: Any, expected_mm_per_px: float | None = None) -> RulerFrame | None:
+    """Find a ruler's tick row in a unit photo (module notes), or None.
+
+    Parameters
+    ----------
+    image : ndarray (H, W) or (H, W, 3)
+        The unit photo.
+    ruler : ScaleRuler
+        ``ruler.tick_mm``: the pitch of its finest ticks, mm.
+    expected_mm_per_px : float, optional
+        The photo's expected mm per px where the ruler lies (e.g. the golden's mm per golden
+        px times the registration's local scale); a ruler whose ``tick_mm`` over its pitch is
+        not within :data:`SCALE_FACTOR_TOLERANCE` of it is not taken.
+
+    Returns None (never raises) for a photo without a ruler, with fewer than :data:`MIN_TICKS`
+    regular ticks, or that cannot be read (empty, truncated, non-finite).
+    """
+    try:
+        return _find(image, float(ruler.tick_mm), expected_mm_per_px)
+    except (cv2.error, ValueError, np.linalg.LinAlgError, FloatingPointError, IndexError, TypeError):
+        return None
+
+
+def _orientations(g: np.ndarray) -> list[float]:
+    """The strongest gradient orientations (rad, 0..pi) of the photo."""
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.hypot(gx, gy)
+    thr = np.percentile(mag, 90)
+    m = mag > max(thr, 1e-6)
+    ang = np.mod(np.arctan2(gy[m], gx[m]), np.pi)
+    hist, _ = np.histogram(ang, bins=180, range=(0, np.pi), weights=mag[m])
+    hist = np.convolve(np.r_[hist[-2:], hist, hist[:2]], np.ones(5) / 5, mode="valid")
+    out: list[float] = []
+    h = hist.copy()
+    for _ in range(_N_ORIENT):
+        k = int(np.argmax(h))
+        if h[k] <= 0:
+            break
+        out.append((k + 0.5) * np.pi / 180)
+        for d in range(-10, 11):
+            h[(k + d) % 180] = 0
+    return out
+
+
+def _second_derivative_x(r: np.ndarray) -> np.ndarray:
+    d2 = cv2.Sobel(cv2.GaussianBlur(r, (0, 0), 0.8), cv2.CV_32F, 2, 0, ksize=3)
+    return cv2.blur(d2, (1, 5))  # along the ticks
+
+
+def _periodicity(d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the best normalised autocorrelation of ``d2`` along x over lags, and that lag."""
+    e = cv2.blur(d2 * d2, (_WINDOW, 1)) + 1e-9
+    best = np.full(d2.shape, -1.0, np.float32)
+    lag = np.zeros(d2.shape, np.float32)
+    w = d2.shape[1]
+    prev = None
+    for p in range(_MIN_LAG, min(_MAX_LAG, w // 4) + 1):
+        prod = np.zeros_like(d2)
+        prod[:, :-p] = d2[:, :-p] * d2[:, p:]
+        a = cv2.blur(prod, (_WINDOW, 1)) / e
+        a = np.roll(a, p // 2, axis=1)  # centred between the pair
+        # the first strong lag (a period's multiples correlate as well)
+        upd = (a > best + 0.1) if prev is not None else np.ones(d2.shape, bool)
+        best = np.where(upd, a, best)
+        lag = np.where(upd, float(p), lag)
+        prev = a
+    return best, lag
+
+
+def _find(image: np.ndarray, tick_mm: float, expected: float | None) -> RulerFrame | None:
+    g = _gray(image)
+    if g is None:
+        return None
+    hh, ww = g.shape
+    best: RulerFrame | None = None
+    for theta in _orientations(g):
+        cand = _along(g, theta, tick_mm, expected)
+        if cand is not None and (best is None or cand.n_ticks > best.n_ticks):
+            best = cand
+    return best
+
+
+def _along(g: np.ndarray, theta: float, tick_mm: float, expected: float | None) -> RulerFrame | None:
+    hh, ww = g.shape
+    c = (ww / 2.0, hh / 2.0)
+    diag = int(math.ceil(math.hypot(hh, ww)))
+    rot = cv2.getRotationMatrix2D(c, math.degrees(theta), 1.0)  # the direction theta -> +x
+    rot[:, 2] += [(diag - ww) / 2.0, (diag - hh) / 2.0]
+    r = cv2.warpAffine(g, rot, (diag, diag), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=float("nan"))
+    valid = np.isfinite(r)
+    r = np.where(valid, r, np.nanmean(r) if valid.any() else 0.0).astype(np.float32)
+    d2 = _second_derivative_x(r)
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    score_s, lag_s = _periodicity(np.ascontiguousarray(d2[::_ROW_STEP]))
+    periodic_s = (score_s > 0.5) & valid[::_ROW_STEP]
+    # the tick row: the row with the longest run of periodic pixels
+    runs = _longest_runs(periodic_s)
+    ys = int(np.argmax(runs[:, 0]))
+    length, x_start = int(runs[ys, 0]), int(runs[ys, 1])
+    if length < MIN_TICKS * _MIN_LAG:
+        return None
+    y0 = ys * _ROW_STEP
+    periodic = np.repeat(periodic_s, _ROW_STEP, axis=0)[:r.shape[0]]
+    # fit the row's line: per column of the run, the row of the strongest periodic energy nearby
+    xs = np.arange(x_start, x_start + length)
+    ylo, yhi = max(0, y0 - 12), min(r.shape[0], y0 + 13)
+    energy = np.abs(d2[ylo:yhi, xs]) * periodic[ylo:yhi, xs]
+    energy = cv2.blur(energy.astype(np.float32), (15, 1))
+    yy = ylo + np.argmax(energy, axis=0).astype(np.float64)
+    ok = energy.max(axis=0) > 0
+    if ok.sum() < 10:
+        return None
+    k, b = np.polyfit(xs[ok], yy[ok], 1)
+    res = yy[ok] - (k * xs[ok] + b)
+    keep = np.abs(res) < max(2.0, 2.5 * float(np.median(np.abs(res))))
+    if keep.sum() >= 10:
+        k, b = np.polyfit(xs[ok][keep], yy[ok][keep], 1)
+    # the profile along the line, a few px beyond the run at each end
+    x_a, x_b = max(0, x_start - 10), min(r.shape[1] - 1, x_start + length + 10)
+    t = np.arange(x_a, x_b, 0.5)
+    dirv = np.array([1.0, k]) / math.hypot(1.0, k)
+    normal = np.array([-dirv[1], dirv[0]])
+    pitch0 = float(np.median(lag_s[ys, x_start:x_start + length]))
+    fit = None
+    for shift in np.arange(-9.0, 9.5, 1.5):  # across the row: where the most ticks cross it
+        base = np.c_[t, k * t + b + shift]
+        prof = np.zeros(len(t))
+        for off in (-1.0, 0.0, 1.0):
+            p = base + off * normal
+            prof += cv2.remap(r, p[:, 0].astype(np.float32).reshape(1, -1), p[:, 1].astype(np.float32).reshape(1, -1),
+                              cv2.INTER_LINEAR).ravel()
+        f = _ticks(prof / 3.0, t, pitch0)
+        if f is not None and (fit is None or len(f[1]) > len(fit[0][1])):
+            fit = (f, shift)
+    if fit is None:
+        return None
+    (pos_r, idx, std_end, resid, pitch_r), shift = fit  # positions along t (rotated x)
+    b = b + shift
+    # back to unit px: rotated (t, k t + b) -> photo through the inverse rotation
+    inv = cv2.invertAffineTransform(rot)
+    pts_r = np.c_[pos_r, k * pos_r + b]
+    pts = pts_r @ inv[:, :2].T + inv[:, 2]
+    step = math.hypot(1.0, k)  # px of the photo per unit of t
+    ends = pts[[0, -1]]
+    pitch_px = float(np.hypot(*(ends[1] - ends[0]))) / max(float(idx[-1]), 1.0)
+    if expected is not None and expected > 0:
+        ratio = (tick_mm / pitch_px) / expected
+        if not (1.0 / SCALE_FACTOR_TOLERANCE <= ratio <= SCALE_FACTOR_TOLERANCE):
+            return None
+    return RulerFrame(ticks_px=pts, indices=idx.astype(np.int64), ends_px=ends, span_mm=float(idx[-1]) * tick_mm,
+                      end_std_px=std_end * step, pitch_px=pitch_px, tick_mm=tick_mm, residual_px=resid * step)
+
+
+def _longest_runs(mask: np.ndarray) -> np.ndarray:
+    """Per row, (length, start) of its longest run of True."""
+    h, w = mask.shape
+    out = np.zeros((h, 2), np.int64)
+    m = np.pad(mask.astype(np.int8), ((0, 0), (1, 1)))
+    d = np.diff(m, axis=1)
+    for y in np.nonzero(mask.any(axis=1))[0]:
+        s = np.nonzero(d[y] == 1)[0]
+        e = np.nonzero(d[y] == -1)[0]
+        ln = e - s
+        j = int(np.argmax(ln))
+        out[y] = (ln[j], s[j])
+    return out
+
+
+def _ticks(prof: np.ndarray, t: np.ndarray, pitch0: float) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
+    """Tick positions (in ``t`` units), their indices, the ends' 1-sigma, the fit's RMS and pitch."""
+    dt = float(t[1] - t[0])
+    best = None
+    # the lag found may be a multiple of the finest ticks' pitch: its sub-multiples are tried too
+    for m in (1, 2, 3, 4, 5):
+        s = pitch0 / m / dt  # samples per pitch
+        if s * dt < 2.5:
+            break
+        sig = max(0.8, 0.12 * s)
+        p = cv2.GaussianBlur(prof.reshape(1, -1).astype(np.float64), (0, 0), sig).ravel()
+        d2 = np.gradient(np.gradient(p))
+        for pol in (1.0, -1.0):
+            q = pol * d2
+            pk = np.nonzero((q[1:-1] > q[:-2]) & (q[1:-1] >= q[2:]) & (q[1:-1] > 0))[0] + 1
+            if len(pk) < MIN_TICKS:
+                continue
+            strong = np.percentile(q[pk], 90)
+            pk = pk[q[pk] > 0.2 * strong]
+            chain = _chain(pk, q, s) if len(pk) >= MIN_TICKS else None
+            if chain is not None and (best is None or len(chain[0]) > len(best[0])):
+                best = (chain[0], chain[1], q)
+    if best is None:
+        return None
+    pk, idx, q = best
+    # sub-sample peak: parabola through the three samples
+    y0, y1, y2 = q[pk - 1], q[pk], q[pk + 1]
+    den = y0 - 2 * y1 + y2
+    off = np.where(np.abs(den) > 1e-12, 0.5 * (y0 - y2) / np.where(np.abs(den) > 1e-12, den, 1.0), 0.0)
+    x = t[0] + (pk + np.clip(off, -0.5, 0.5)) * dt
+    return _homography_fit(x, idx.astype(np.float64))
+
+
+def _chain(pk: np.ndarray, q: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The longest run of peaks whose gaps are whole numbers of the (locally updated) pitch."""
+    chains: list[tuple[list[int], list[int]]] = []
+    cur_p, cur_i = [int(pk[0])], [0]
+    pitch = s
+    for j in pk[1:]:
+        gap = (j - cur_p[-1]) / pitch
+        n = round(gap)
+        if n >= 1 and abs(gap - n) < 0.25 and n <= 2:
+            cur_p.append(int(j))
+            cur_i.append(cur_i[-1] + n)
+            if n == 1:
+                pitch = 0.8 * pitch + 0.2 * (j - cur_p[-2])
+        elif n == 0 or gap < 0.75:  # a peak between two ticks: keep the stronger
+            if q[j] > q[cur_p[-1]] and len(cur_p) == 1:
+                cur_p[-1] = int(j)
+            continue
+        else:
+            chains.append((cur_p, cur_i))
+            cur_p, cur_i, pitch = [int(j)], [0], s
+    chains.append((cur_p, cur_i))
+    p_best, i_best = max(chains, key=lambda c: len(c[0]))
+    if len(p_best) < MIN_TICKS or len(p_best) < 0.8 * (i_best[-1] + 1):
+        return None
+    return np.asarray(p_best), np.asarray(i_best)
+
+
+def _homography_fit(x: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
+    """Fit x(i) = (a i + b) / (c i + 1) robustly; (fitted x, indices, ends' 1-sigma, rms, pitch)."""
+    keep = np.ones(len(x), bool)
+    for _ in range(3):
+        a_m = np.c_[i[keep], np.ones(keep.sum()), -i[keep] * x[keep]]
+        sol, *_ = np.linalg.lstsq(a_m, x[keep], rcond=None)
+        a, b, c = (float(v) for v in sol)
+        den = c * i + 1.0
+        if np.any(den <= 0.05):
+            return None
+        model = (a * i + b) / den
+        res = x - model
+        mad = float(np.median(np.abs(res[keep] - np.median(res[keep])))) * 1.4826
+        new = np.abs(res) <= max(3.5 * mad, 1e-3)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    if keep.sum() < MIN_TICKS:
+        return None
+    ii, xx = i[keep], x[keep]
+    model = (a * ii + b) / (c * ii + 1.0)
+    res = xx - model
+    dof = max(1, len(xx) - 3)
+    rms = float(math.sqrt(float(np.sum(res ** 2)) / dof))
+    pitch = float((model[-1] - model[0]) / max(ii[-1] - ii[0], 1.0))
+    if not (pitch > 0 and rms < 0.2 * pitch):
+        return None
+    den = c * ii + 1.0
+    jac = np.c_[ii / den, 1.0 / den, -(a * ii + b) * ii / den ** 2]
+    cov = rms ** 2 * np.linalg.inv(jac.T @ jac)
+    i0, i1 = float(ii[0]), float(ii[-1])
+
+    def grad(iv: float) -> np.ndarray:
+        dd = c * iv + 1.0
+        return np.array([iv / dd, 1.0 / dd, -(a * iv + b) * iv / dd ** 2])
+
+    # the span's variance, shared equally by its two ends
+    gspan = grad(i1) - grad(i0)
+    span_var = float(gspan @ cov @ gspan)
+    end_std = math.sqrt(max(span_var, 0.0) / 2.0)
+    idx = (ii - i0).astype(np.int64)
+    return model, idx, end_std, rms, pitch

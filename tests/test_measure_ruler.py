@@ -1,0 +1,193 @@
+"""Dimensions scaled by a ruler in a hand-held photo (issue 13: "a ruler or a known-size marker")."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from goldenvision.errors import SpecError
+from goldenvision.measure import measure_dimension
+from goldenvision.measure.ruler import find_scale_ruler
+from goldenvision.measure.scale_reference import ReferenceFit
+from goldenvision.results import RegistrationResult
+from goldenvision.spec import DimensionSpec, ScaleRuler, load_spec
+
+PX_PER_MM = 10.0  # the drawn plane
+GOLDEN_MM_PER_PX = 0.2  # the golden frame: the plane seen square-on at 5 px/mm
+PLANE_MM = (140.0, 95.0)
+RULER = ScaleRuler(tick_mm=1.0)
+
+
+def _cover(lo: float, hi: float, n: int) -> np.ndarray:
+    """Fraction of each plane px (0..n) inside [lo, hi] mm."""
+    xs = np.arange(n) + 0.5
+    return np.clip(np.minimum(xs, hi * PX_PER_MM) - np.maximum(xs - 1, lo * PX_PER_MM), 0, 1)
+
+
+def _paint(img: np.ndarray, x0: float, x1: float, y0: float, y1: float, value: float) -> None:
+    h, w = img.shape
+    cover = np.outer(_cover(y0, y1, h), _cover(x0, x1, w))
+    img[:] = img * (1 - cover) + value * cover
+
+
+def _plane(bar_width_mm: float, grow: float = 1.0, ruler: bool = True, zipper: bool = False,
+           ruler_from_mm: float = 0.0) -> np.ndarray:
+    """Linear reflectance: a grey table, a dark bar ``bar_width_mm`` wide about (90, 40) mm (a
+    product ``grow`` times its nominal size as a whole), and below it a yellowish ruler with 1 mm
+    ticks (longer every 5 and 10 mm) from ``ruler_from_mm`` to 100 mm, or a zipper-like band of
+    teeth 3 mm apart."""
+    w, h = int(PLANE_MM[0] * PX_PER_MM), int(PLANE_MM[1] * PX_PER_MM)
+    img = np.full((h, w), 0.35, np.float32)
+    cx, cy = 90.0, 40.0
+    _paint(img, cx - grow * bar_width_mm / 2, cx + grow * bar_width_mm / 2, cy - grow * 28.0, cy + grow * 28.0, 0.03)
+    if ruler:
+        _paint(img, 12.0, 128.0, 78.0, 90.0, 0.6)
+        for k in range(int(ruler_from_mm), 101):
+            x = 20.0 + k
+            ln = 5.0 if k % 10 == 0 else (3.5 if k % 5 == 0 else 2.2)
+            _paint(img, x - 0.1, x + 0.1, 78.0, 78.0 + ln, 0.04)
+    if zipper:
+        _paint(img, 15.0, 125.0, 80.0, 88.0, 0.08)
+        for k in range(36):
+            x = 17.0 + 3.0 * k
+            _paint(img, x, x + 1.5, 80.5, 87.5, 0.7)
+    return img
+
+
+def _camera(scale: float, tilt_deg: float) -> np.ndarray:
+    """Plane px -> unit px: ``scale`` times the golden's 5 px/mm, a turn and a tilt."""
+    s = scale * (1.0 / GOLDEN_MM_PER_PX) / PX_PER_MM
+    a = np.array([[s * math.cos(0.15), -s * math.sin(0.15), 70.0], [s * math.sin(0.15), s * math.cos(0.15), 10.0],
+                  [0, 0, 1]])
+    t = math.radians(tilt_deg)
+    persp = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [math.sin(t) / 900.0, 0.0, 1.0]])
+    return persp @ a
+
+
+def _photo(plane: np.ndarray, cam: np.ndarray, seed: int = 1) -> np.ndarray:
+    """The plane photographed: optics blur and resample in linear light, then sRGB-encoded."""
+    soft = cv2.GaussianBlur(plane, (0, 0), 0.5 * PX_PER_MM / 5.0)
+    img = cv2.warpPerspective(soft, cam, (900, 620), flags=cv2.INTER_LINEAR, borderValue=float(plane[0, 0]))
+    enc = np.where(img <= 0.0031308, 12.92 * img, 1.055 * np.clip(img, 0, None) ** (1 / 2.4) - 0.055) * 255.0
+    enc = enc + np.random.default_rng(seed).normal(0, 1.0, enc.shape)
+    return np.dstack([np.clip(np.round(enc), 0, 255).astype(np.uint8)] * 3)
+
+
+def _gray(photo: np.ndarray) -> np.ndarray:
+    from goldenvision.calibration.color import linear_luminance
+
+    return linear_luminance(photo)
+
+
+def _dim() -> DimensionSpec:
+    # the bar (nominal 12 mm) seen across, in golden px (5 px/mm): centre (90, 40) mm
+    return DimensionSpec(name="bar", measure="width", nominal_mm=12.0, tolerance_mm=(-0.3, 0.3),
+                         caliper={"center": [450.0, 200.0], "angle_deg": 0.0, "length_px": 100.0, "width_px": 20.0})
+
+
+def _fit(cam: np.ndarray, grow: float, rms_px: float = 0.05) -> ReferenceFit:
+    """The registration refined on the product: it maps the (grown) product onto the golden."""
+    f = 1.0 / GOLDEN_MM_PER_PX / PX_PER_MM
+    c = np.array([90.0, 40.0]) * PX_PER_MM
+    shrink = np.array([[1 / grow, 0, c[0] * (1 - 1 / grow)], [0, 1 / grow, c[1] * (1 - 1 / grow)], [0, 0, 1]])
+    reg = RegistrationResult(np.diag([f, f, 1.0]) @ shrink @ np.linalg.inv(cam), ok=True, rms_px=rms_px,
+                             reference_shape_hw=(475, 700))
+    return ReferenceFit(registration=reg, cov_linear=np.diag([1e-8, 1e-8, 1e-8]), reference_px=5000,
+                        correction=np.eye(2, 3), perspective_cov=np.diag([1e-14, 1e-14]), centre_px=(450.0, 200.0))
+
+
+@pytest.mark.parametrize(("scale", "tilt"), [(0.95, 0.0), (1.1, 8.0)])
+def test_the_ruler_is_found_and_its_pitch_fitted(scale, tilt):
+    cam = _camera(scale, tilt)
+    r = find_scale_ruler(_photo(_plane(12.0), cam), RULER)
+    assert r is not None
+    assert r.n_ticks >= 90
+    # the true positions of the fitted first and last tick: plane mm (20 + k, 78) through the camera
+    k0 = round(r.span_mm)
+    true = cv2.perspectiveTransform(np.array([[[20.0 * PX_PER_MM, 78.0 * PX_PER_MM],
+                                                [(20.0 + k0) * PX_PER_MM, 78.0 * PX_PER_MM]]]), cam)[0]
+    true_len = float(np.hypot(*(true[1] - true[0])))
+    got_len = float(np.hypot(*(r.ends_px[1] - r.ends_px[0])))
+    assert got_len == pytest.approx(true_len, rel=2e-3)
+    assert r.end_std_px < 0.2
+
+
+@pytest.mark.parametrize(("scale", "tilt", "grow"), [(0.92, 0.0, 1.0), (1.08, 8.0, 1.0), (1.0, 5.0, 1.01)])
+def test_a_width_through_the_ruler_matches_the_truth_and_a_larger_product_reads_larger(scale, tilt, grow):
+    """A product uniformly 1 % larger reads 1 % larger through the ruler; the golden frame, whose
+    scale is the product's own registration, reads the nominal size."""
+    cam = _camera(scale, tilt)
+    photo = _photo(_plane(12.0, grow=grow), cam)
+    fit = _fit(cam, grow)
+    r = find_scale_ruler(photo, RULER, expected_mm_per_px=GOLDEN_MM_PER_PX / scale)
+    assert r is not None
+    ruled = measure_dimension(_gray(photo), _dim(), fit.registration, GOLDEN_MM_PER_PX, reference="ruler", ruler=r,
+                              reference_fit=fit)
+    golden = measure_dimension(_gray(photo), _dim(), fit.registration, GOLDEN_MM_PER_PX, reference="golden_frame",
+                               reference_fit=fit)
+    truth = 12.0 * grow
+    assert str(ruled.reference) == "ruler"
+    assert 0 < ruled.uncertainty_mm < 0.05
+    assert abs(ruled.measured_mm - truth) <= max(3 * ruled.uncertainty_mm, 0.01)
+    if grow != 1.0:
+        assert abs(golden.measured_mm - 12.0) < 0.03  # the golden frame cannot see it
+        assert ruled.measured_mm - golden.measured_mm == pytest.approx(12.0 * (grow - 1.0), abs=0.04)
+
+
+def test_without_the_products_registration_the_ruler_is_not_used():
+    cam = _camera(1.0, 0.0)
+    photo = _photo(_plane(12.0), cam)
+    r = find_scale_ruler(photo, RULER)
+    assert r is not None
+    reg = _fit(cam, 1.0).registration
+    res = measure_dimension(_gray(photo), _dim(), reg, GOLDEN_MM_PER_PX, reference="ruler", ruler=r)
+    assert str(res.reference) == "golden_frame"
+    with pytest.raises(SpecError, match="ruler"):
+        measure_dimension(_gray(photo), _dim(), reg, GOLDEN_MM_PER_PX, reference="ruler")
+
+
+def test_a_partly_covered_ruler_is_still_read():
+    cam = _camera(1.0, 4.0)
+    r = find_scale_ruler(_photo(_plane(12.0, ruler_from_mm=45.0), cam), RULER)
+    assert r is not None and 45 <= r.n_ticks <= 57
+
+
+def test_a_zipper_like_periodic_band_is_not_a_ruler():
+    """Teeth 3 mm apart, as regular as a ruler's ticks: their pitch gives 3 times the expected
+    scale, so they are not taken for 1 mm ticks."""
+    cam = _camera(1.0, 3.0)
+    photo = _photo(_plane(12.0, ruler=False, zipper=True), cam)
+    assert find_scale_ruler(photo, RULER, expected_mm_per_px=GOLDEN_MM_PER_PX) is None
+    # the same band is a ruler of 3 mm ticks: the check is the scale, not the drawing
+    assert find_scale_ruler(photo, ScaleRuler(tick_mm=3.0), expected_mm_per_px=GOLDEN_MM_PER_PX) is not None
+    # and a photo with nothing periodic has no ruler
+    blank = _photo(_plane(12.0, ruler=False), cam)
+    assert find_scale_ruler(blank, RULER) is None
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros((0, 0, 3), np.uint8),
+    np.zeros((5, 900, 3), np.uint8),
+    np.zeros((40,), np.uint8),
+    np.full((200, 300), np.nan, np.float32),
+    np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8),
+])
+def test_a_truncated_or_corrupt_image_gives_none(bad):
+    assert find_scale_ruler(bad, RULER) is None
+
+
+def test_a_truncated_photo_with_half_a_ruler_never_raises():
+    photo = _photo(_plane(12.0), _camera(1.0, 0.0))[:430]  # cut through the ruler's ticks
+    r = find_scale_ruler(photo, RULER)
+    assert r is None or r.n_ticks >= 20
+
+
+@pytest.mark.parametrize("tick", [0.0, -1.0, 1000.0, float("nan")])
+def test_absurd_ruler_ticks_are_spec_errors(tick):
+    base = {"product": "p", "scale_mm_per_px": 0.2}
+    assert load_spec({**base, "scale_ruler": {}}).scale_ruler.tick_mm == 1.0
+    with pytest.raises(SpecError, match="scale_ruler"):
+        load_spec({**base, "scale_ruler": {"tick_mm": tick}})
