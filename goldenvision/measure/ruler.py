@@ -276,7 +276,7 @@ def _longest_runs(mask: np.ndarray) -> np.ndarray:
 def _ticks(prof: np.ndarray, t: np.ndarray, pitch0: float) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
     """Tick positions (in ``t`` units), their indices, the ends' 1-sigma, the fit's RMS and pitch."""
     dt = float(t[1] - t[0])
-    best = None
+    cands: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
     # the lag found may be a multiple of the finest ticks' pitch: its sub-multiples are tried too
     for m in (1, 2, 3, 4, 5):
         s = pitch0 / m / dt  # samples per pitch
@@ -293,11 +293,14 @@ def _ticks(prof: np.ndarray, t: np.ndarray, pitch0: float) -> tuple[np.ndarray, 
             strong = np.percentile(q[pk], 90)
             pk = pk[q[pk] > 0.2 * strong]
             chain = _chain(pk, q, s) if len(pk) >= MIN_TICKS else None
-            if chain is not None and (best is None or len(chain[0]) > len(best[0])):
-                best = (chain[0], chain[1], q)
-    if best is None:
+            if chain is not None:
+                cands.append((chain[0], chain[1], q, float(np.median(q[chain[0]]) / (np.std(q) + 1e-12))))
+    if not cands:
         return None
-    pk, idx, q = best
+    # of the chains nearly as long as the longest, the sharpest: a row of thin ticks gives peaks of
+    # one polarity on the ticks and weaker, broader ones on the gaps between them
+    longest = max(len(c[0]) for c in cands)
+    pk, idx, q, _ = max((c for c in cands if len(c[0]) >= 0.9 * longest), key=lambda c: c[3])
     # sub-sample peak: parabola through the three samples
     y0, y1, y2 = q[pk - 1], q[pk], q[pk + 1]
     den = y0 - 2 * y1 + y2
@@ -369,9 +372,29 @@ def _homography_fit(x: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarra
         dd = c * iv + 1.0
         return np.array([iv / dd, 1.0 / dd, -(a * iv + b) * iv / dd ** 2])
 
-    # the span's variance, shared equally by its two ends
+    # the span's variance, shared equally by its two ends: the normal equations' (independent
+    # residuals) or, where larger, a delete-a-block jackknife over 8 runs of ticks (the residuals
+    # are correlated along the ruler: JPEG blocks, the sub-pixel peaks' phase; measured on the zoo's
+    # ruler photos against their true tick positions: scale error rms 0.025 %, the normal
+    # equations alone said 0.01 %)
     gspan = grad(i1) - grad(i0)
-    span_var = float(gspan @ cov @ gspan)
+    span_var = max(float(gspan @ cov @ gspan), _jackknife_span_var(ii, xx, i0, i1))
     end_std = math.sqrt(max(span_var, 0.0) / 2.0)
     idx = (ii - i0).astype(np.int64)
     return model, idx, end_std, rms, pitch
+
+
+def _jackknife_span_var(i: np.ndarray, x: np.ndarray, i0: float, i1: float, blocks: int = 8) -> float:
+    """Delete-a-block jackknife variance of the fitted span ``x(i1) - x(i0)`` (1-D homography)."""
+    edges = np.linspace(0, len(i), blocks + 1).astype(int)
+    spans = []
+    for b in range(blocks):
+        keep = np.ones(len(i), bool)
+        keep[edges[b]:edges[b + 1]] = False
+        a_m = np.c_[i[keep], np.ones(keep.sum()), -i[keep] * x[keep]]
+        (a, bb, c), *_ = np.linalg.lstsq(a_m, x[keep], rcond=None)
+        spans.append((a * i1 + bb) / (c * i1 + 1.0) - (a * i0 + bb) / (c * i0 + 1.0))
+    sp = np.asarray(spans, np.float64)
+    if not np.all(np.isfinite(sp)):
+        return math.inf
+    return float((blocks - 1) / blocks * np.sum((sp - sp.mean()) ** 2))
