@@ -347,8 +347,9 @@ class DimensionResult:
     reference : goldenvision.measure.reference.DimensionReference
         What turned px into mm: ``"station_profile"`` (the unit's metric frame),
         ``"golden_frame"`` (unit px mapped into golden px through the registration, times
-        the golden's scale) or ``"unit_scale"`` (unit px times a given scale, the unit's frame
-        unknown). A str is accepted and converted; ``to_dict`` writes the value.
+        the golden's scale), ``"marker"`` (a known-size marker in the photo), ``"ruler"`` (the
+        golden frame scaled by a ruler in the photo) or ``"unit_scale"`` (unit px times a given
+        scale, the unit's frame unknown). A str is accepted and converted; ``to_dict`` writes the value.
     """
 
     name: str

@@ -191,3 +191,28 @@ def test_absurd_ruler_ticks_are_spec_errors(tick):
     assert load_spec({**base, "scale_ruler": {}}).scale_ruler.tick_mm == 1.0
     with pytest.raises(SpecError, match="scale_ruler"):
         load_spec({**base, "scale_ruler": {"tick_mm": tick}})
+
+
+def test_the_pipeline_takes_the_ruler_only_after_a_marker_and_only_when_the_spec_names_one():
+    from goldenvision.sealing import _dimension_reference, _find_ruler
+
+    cam = _camera(1.0, 3.0)
+    photo = _photo(_plane(12.0), cam)
+    reg = _fit(cam, 1.0).registration
+    spec = {"product": "p", "scale_mm_per_px": GOLDEN_MM_PER_PX}
+    assert _find_ruler(photo, load_spec(spec), None, reg, GOLDEN_MM_PER_PX) is None  # not in the spec
+    ruler = _find_ruler(photo, load_spec({**spec, "scale_ruler": {"tick_mm": 1.0}}), None, reg, GOLDEN_MM_PER_PX)
+    assert ruler is not None and ruler.n_ticks >= 90
+    # a golden scale twice the true one: the ticks' pitch is not plausible, no ruler
+    assert _find_ruler(photo, load_spec({**spec, "scale_ruler": {}}), None, reg, 2 * GOLDEN_MM_PER_PX) is None
+    assert _dimension_reference(None, None, ruler) == "ruler"
+    assert _dimension_reference(None, None, None) == "golden_frame"
+
+
+def test_a_ruler_reading_that_cannot_decide_its_band_says_what_would():
+    from goldenvision.decision import _incapable
+    from goldenvision.results import DimensionResult
+
+    d = DimensionResult(name="bar", measured_mm=12.1, nominal_mm=12.0, tol_minus_mm=0.1, tol_plus_mm=0.1,
+                        uncertainty_mm=0.08, reference="ruler")
+    assert "ruler" in _incapable("ruler", 0.16, d)
