@@ -216,3 +216,20 @@ def test_a_ruler_reading_that_cannot_decide_its_band_says_what_would():
     d = DimensionResult(name="bar", measured_mm=12.1, nominal_mm=12.0, tol_minus_mm=0.1, tol_plus_mm=0.1,
                         uncertainty_mm=0.08, reference="ruler")
     assert "ruler" in _incapable("ruler", 0.16, d)
+
+
+def test_a_ruler_that_cannot_decide_the_band_gives_way_to_the_golden_frame():
+    """Where the ruler's expanded uncertainty reaches half the tolerance band (the registration
+    carried far out to it), its reading could decide nothing: the golden frame's is reported."""
+    cam = _camera(1.0, 3.0)
+    photo = _photo(_plane(12.0), cam)
+    fit = _fit(cam, 1.0)
+    r = find_scale_ruler(photo, RULER)
+    assert r is not None
+    wide = measure_dimension(_gray(photo), _dim(), fit.registration, GOLDEN_MM_PER_PX, reference="ruler", ruler=r,
+                             reference_fit=fit)
+    assert str(wide.reference) == "ruler"
+    narrow_dim = _dim().model_copy(update={"tolerance_mm": (-1.5 * wide.uncertainty_mm, 1.5 * wide.uncertainty_mm)})
+    narrow = measure_dimension(_gray(photo), narrow_dim, fit.registration, GOLDEN_MM_PER_PX, reference="ruler",
+                               ruler=r, reference_fit=fit)
+    assert str(narrow.reference) == "golden_frame"

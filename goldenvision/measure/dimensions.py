@@ -59,7 +59,7 @@ import cv2
 import numpy as np
 
 from ..errors import MeasurementError, SpecError
-from ..results import DimensionResult, RegistrationResult
+from ..results import COVERAGE_K, DimensionResult, RegistrationResult
 from ..spec import DimensionSpec
 from ..transform import apply_homography, local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
@@ -288,8 +288,10 @@ def measure_dimension(
         For ``reference="ruler"``: the ruler found in the unit photo
         (:func:`goldenvision.measure.ruler.find_scale_ruler`). The length is read in the golden
         frame and scaled by the ruler (:func:`_ruler_golden_length`), which needs
-        ``reference_fit``; without it, or when the ruler maps to nothing, the length is the golden
-        frame's and the result says ``reference="golden_frame"``.
+        ``reference_fit``; without it, when the ruler maps to nothing, or when the ruler's expanded
+        uncertainty reaches half the tolerance band (the registration carried far out to the ruler:
+        the reading could decide nothing, as ``goldenvision.decision`` says of such a reference), the
+        length is the golden frame's and the result says ``reference="golden_frame"``.
     golden_px : float, keyword-only
         The golden captures' own measurement of this width in golden px, when known. A
         ``width`` whose first/last edge pair is more than :data:`GOLDEN_PAIR_SLACK` from it is
@@ -346,6 +348,8 @@ def measure_dimension(
                 assert ruler is not None  # checked above
                 if reference_fit is not None:
                     ruled = _ruler_golden_length(ruler, dim, reference_fit, size_px, unc_px, pts)
+                if ruled is not None and COVERAGE_K * ruled[1] >= 0.5 * (dim.tol_minus_mm + dim.tol_plus_mm):
+                    ruled = None  # the ruler cannot decide this band (decision._incapable): the golden frame's reading
                 if ruled is None:
                     ref = DimensionReference.GOLDEN_FRAME  # the ruler's scale needs the product's registration
             if ruled is not None:
