@@ -76,6 +76,15 @@ def _golden_of_plane() -> np.ndarray:
     return np.diag([f, f, 1.0])
 
 
+def _grown_registration(cam: np.ndarray, grow: float, rms_px: float) -> RegistrationResult:
+    """The registration that maps a product ``grow`` times the golden's size (about (90, 45) mm) onto
+    the golden: the camera undone, then shrunk about the product's centre (what a fit on it does)."""
+    c = np.array([90.0, 45.0]) * PX_PER_MM
+    shrink = np.array([[1 / grow, 0, c[0] * (1 - 1 / grow)], [0, 1 / grow, c[1] * (1 - 1 / grow)], [0, 0, 1]])
+    return RegistrationResult(_golden_of_plane() @ shrink @ np.linalg.inv(cam), ok=True, rms_px=rms_px,
+                              reference_shape_hw=(450, 700))
+
+
 @pytest.mark.parametrize(("scale", "tilt"), [(0.9, 0.0), (1.1, 6.0)])
 def test_camera_distance_and_tilt_do_not_read_as_size(scale, tilt):
     cam = _camera(scale, tilt)
@@ -98,11 +107,7 @@ def test_a_product_larger_as_a_whole_reads_larger_against_the_marker():
     photo = _photo(_plane(12.0, grow=grow), cam)
     marker = find_scale_marker(photo, MARKER)
     assert marker is not None
-    # the registration that maps the grown product onto the golden: shrink about its centre
-    c = np.array([90.0, 45.0]) * PX_PER_MM
-    shrink = np.array([[1 / grow, 0, c[0] * (1 - 1 / grow)], [0, 1 / grow, c[1] * (1 - 1 / grow)], [0, 0, 1]])
-    reg = RegistrationResult(_golden_of_plane() @ shrink @ np.linalg.inv(cam), ok=True, rms_px=0.03,
-                             reference_shape_hw=(450, 700))
+    reg = _grown_registration(cam, grow, 0.03)
     golden = measure_dimension(_gray(photo), _dim(), reg, GOLDEN_MM_PER_PX, reference="golden_frame")
     marked = measure_dimension(_gray(photo), _dim(), reg, GOLDEN_MM_PER_PX, reference="marker", marker=marker)
     assert golden.measured_mm == pytest.approx(12.0, abs=0.03)
@@ -139,10 +144,7 @@ def test_a_long_length_takes_the_marker_scale_and_the_products_plane(grow):
     photo = _photo(_plane(80.0, grow=grow), cam)
     marker = find_scale_marker(photo, MARKER)
     assert marker is not None
-    c = np.array([90.0, 45.0]) * PX_PER_MM
-    shrink = np.array([[1 / grow, 0, c[0] * (1 - 1 / grow)], [0, 1 / grow, c[1] * (1 - 1 / grow)], [0, 0, 1]])
-    reg = RegistrationResult(_golden_of_plane() @ shrink @ np.linalg.inv(cam), ok=True, rms_px=0.05,
-                             reference_shape_hw=(450, 700))
+    reg = _grown_registration(cam, grow, 0.05)
     fit = ReferenceFit(registration=reg, cov_linear=np.diag([1e-8, 1e-8, 1e-8]), reference_px=5000,
                        correction=np.eye(2, 3), perspective_cov=np.diag([1e-14, 1e-14]), centre_px=(450.0, 225.0))
     plane = measure_dimension(_gray(photo), _wide_dim(), reg, GOLDEN_MM_PER_PX, reference="marker", marker=marker)
