@@ -153,14 +153,25 @@ def _second_derivative_x(r: np.ndarray) -> np.ndarray:
     return cv2.blur(d2, (1, 5))  # along the ticks
 
 
-def _periodicity(d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel, the best normalised autocorrelation of ``d2`` along x over lags, and that lag."""
+def _lags(w: int, tick_mm: float, expected: float | None) -> range:
+    """The lags (px) worth trying: all of ``_MIN_LAG.._MAX_LAG``, or, with the expected scale, only
+    those a ruler within :data:`SCALE_FACTOR_TOLERANCE` of it can have (any other pitch is refused
+    later anyway): a few lags instead of twenty, the search's whole cost."""
+    lo, hi = _MIN_LAG, min(_MAX_LAG, w // 4)
+    if expected is not None and expected > 0 and math.isfinite(expected):
+        pitch = tick_mm / expected
+        lo = max(lo, int(math.floor(pitch / SCALE_FACTOR_TOLERANCE)) - 1)
+        hi = min(hi, int(math.ceil(pitch * SCALE_FACTOR_TOLERANCE)) + 1)
+    return range(lo, hi + 1)
+
+
+def _periodicity(d2: np.ndarray, lags: range) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the best normalised autocorrelation of ``d2`` along x over ``lags``, and that lag."""
     e = cv2.blur(d2 * d2, (_WINDOW, 1)) + 1e-9
     best = np.full(d2.shape, -1.0, np.float32)
     lag = np.zeros(d2.shape, np.float32)
-    w = d2.shape[1]
     prev = None
-    for p in range(_MIN_LAG, min(_MAX_LAG, w // 4) + 1):
+    for p in lags:
         prod = np.zeros_like(d2)
         prod[:, :-p] = d2[:, :-p] * d2[:, p:]
         a = cv2.blur(prod, (_WINDOW, 1)) / e
@@ -198,7 +209,7 @@ def _along(g: np.ndarray, theta: float, tick_mm: float, expected: float | None) 
     r = np.where(valid, r, np.nanmean(r) if valid.any() else 0.0).astype(np.float32)
     d2 = _second_derivative_x(r)
     valid = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    score_s, lag_s = _periodicity(np.ascontiguousarray(d2[::_ROW_STEP]))
+    score_s, lag_s = _periodicity(np.ascontiguousarray(d2[::_ROW_STEP]), _lags(d2.shape[1], tick_mm, expected))
     periodic_s = (score_s > 0.5) & valid[::_ROW_STEP]
     # the tick row: the row with the longest run of periodic pixels
     runs = _longest_runs(periodic_s)
