@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .enums import Severity, Verdict
 from .errors import MeasurementError
-from .results import COVERAGE_K, AnomalyResult, ColorResult, DimensionResult, RegistrationResult
+from .results import COVERAGE_K, AnomalyResult, ColorResult, DimensionResult, RegistrationResult, cannot_decide
 
 __all__ = ["Decision", "decide", "MIN_VALID_FRACTION"]
 
@@ -112,7 +112,7 @@ def decide(
             ref = getattr(d.reference, "value", d.reference)
             expanded = COVERAGE_K * d.uncertainty_mm
             reviews.append(f"dimension {d.describe()} (out by less than the expanded measurement uncertainty "
-                           f"\u00b1{expanded:.2f} mm of {ref}; not proven{_incapable(ref, expanded, d)})")
+                           f"\u00b1{expanded:.2f} mm of {ref}; not proven{_incapable(ref, d)})")
         elif not d.ok:
             fails.append(f"dimension {d.describe()}")
             severities.append(d.severity)
@@ -154,12 +154,13 @@ _BETTER_REFERENCE = {
 }
 
 
-def _incapable(ref: str, expanded_mm: float, d: DimensionResult) -> str:
+def _incapable(ref: str, d: DimensionResult) -> str:
     """A note when the reference cannot decide this tolerance: its expanded uncertainty reaches half
     the tolerance band (a gauge should use a small part of it; ISO 14253-1 only says what an
     unproven reading is, this says why there will be many)."""
     half = 0.5 * (d.tol_minus_mm + d.tol_plus_mm)
-    if not (half > 0 and expanded_mm >= half):
+    u = d.uncertainty_mm
+    if not (half > 0 and u is not None and cannot_decide(u, d.tol_minus_mm, d.tol_plus_mm)):
         return ""
     hint = _BETTER_REFERENCE.get(ref, "a more precise reference would decide it")
     return f"; this reference cannot decide a \u00b1{half:.2f} mm band: {hint}"

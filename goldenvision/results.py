@@ -41,6 +41,13 @@ __all__ = [
 #: out of tolerance by less than k u is not proven out (ISO 14253-1:2017) and goes to review.
 COVERAGE_K = 2.0
 
+
+def cannot_decide(uncertainty_mm: float, tol_minus_mm: float, tol_plus_mm: float) -> bool:
+    """Whether a reading of this 1-sigma uncertainty cannot decide this tolerance band: its expanded
+    uncertainty (:data:`COVERAGE_K` u) reaches half the band, so no reading near a limit can be
+    proven either way (a gauge should use a small part of the band)."""
+    return COVERAGE_K * uncertainty_mm >= 0.5 * (tol_minus_mm + tol_plus_mm)
+
 #: Share of a colour zone's pixels with a channel at 0 or 255 from which its colour is taken as
 #: clipped (see :attr:`ColorResult.clipped`): a quarter of the zone is past the photo's gamut or
 #: exposure, so its robust colour is.

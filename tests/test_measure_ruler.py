@@ -215,7 +215,7 @@ def test_a_ruler_reading_that_cannot_decide_its_band_says_what_would():
 
     d = DimensionResult(name="bar", measured_mm=12.1, nominal_mm=12.0, tol_minus_mm=0.1, tol_plus_mm=0.1,
                         uncertainty_mm=0.08, reference="ruler")
-    assert "ruler" in _incapable("ruler", 0.16, d)
+    assert "ruler" in _incapable("ruler", d)
 
 
 def test_a_ruler_that_cannot_decide_the_band_gives_way_to_the_golden_frame():

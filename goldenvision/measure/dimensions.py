@@ -59,7 +59,7 @@ import cv2
 import numpy as np
 
 from ..errors import MeasurementError, SpecError
-from ..results import COVERAGE_K, DimensionResult, RegistrationResult
+from ..results import DimensionResult, RegistrationResult, cannot_decide
 from ..spec import DimensionSpec
 from ..transform import apply_homography, local_scale, map_points_to_moving, map_points_to_reference
 from .calipers import Edge, _check_gray, measure_caliper_edges
@@ -348,8 +348,8 @@ def measure_dimension(
                 assert ruler is not None  # checked above
                 if reference_fit is not None:
                     ruled = _ruler_golden_length(ruler, dim, reference_fit, size_px, unc_px, pts)
-                if ruled is not None and COVERAGE_K * ruled[1] >= 0.5 * (dim.tol_minus_mm + dim.tol_plus_mm):
-                    ruled = None  # the ruler cannot decide this band (decision._incapable): the golden frame's reading
+                if ruled is not None and cannot_decide(ruled[1], dim.tol_minus_mm, dim.tol_plus_mm):
+                    ruled = None  # the ruler cannot decide this band: the golden frame's reading
                 if ruled is None:
                     ref = DimensionReference.GOLDEN_FRAME  # the ruler's scale needs the product's registration
             if ruled is not None:
