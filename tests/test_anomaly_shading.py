@@ -72,3 +72,47 @@ def test_seal_turns_the_field_on_without_a_station():
     g = gv.seal([product(1), product(2)], SPEC)  # the synthetic spec names no station
     cfg = gv.Inspector(g).models.anomaly.config
     assert cfg.shading_sigma_mm == HANDHELD_SHADING_SIGMA_MM > 0
+
+
+BUD = (150, 110)
+
+
+def _decal(highlight: float = 0.0, spot: bool = False) -> np.ndarray:
+    """The dish with a dark red decal (r 2 mm) at ``BUD``; a highlight (sigma 9 mm, its centre
+    8 mm right of the decal) *adds* ``highlight`` grey levels at its peak, on the decal as on the
+    glaze (a lamp's white light; a ratio would brighten the dark decal far less)."""
+    img = _dish()
+    cv2.circle(img, BUD, 10, (150, 40, 35), -1, cv2.LINE_AA)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    img = img + (highlight * np.exp(-((xx - BUD[0] - 40) ** 2 + (yy - BUD[1]) ** 2) / (2 * 45.0**2)))[..., None]
+    if spot:
+        cv2.circle(img, (BUD[0] + 40, BUD[1] + 30), 4, (110, 115, 105), -1, cv2.LINE_AA)
+    return img
+
+
+def _fit_decal(offset: bool) -> AnomalyModel:
+    rng = np.random.default_rng(0)
+    caps = [_shoot(_decal(highlight=20.0), rng) for _ in range(3)]  # the golden's highlight lies by the decal
+    return AnomalyModel.fit(caps, [AnomalyZone(name="dish", defect_type="print", min_area_mm2=0.5)],
+                            scale_mm_per_px=SCALE, config=AnomalyConfig(shading_sigma_mm=6.0, shading_offset=offset))
+
+
+def test_a_highlight_off_a_dark_decal_is_not_read_as_a_darker_decal():
+    rng = np.random.default_rng(2)
+    unlit = _shoot(_decal(), rng)  # the unit's highlight is elsewhere: the decal is its own dark red
+    assert _fit_decal(False).score(unlit).score >= 1.0  # the ratio alone reads the decal darker
+    with_offset = _fit_decal(True)
+    assert with_offset.score(unlit).score < 1.0
+    assert with_offset.score(_shoot(_decal(highlight=20.0), rng)).score < 1.0
+    res = with_offset.score(_shoot(_decal(spot=True), rng))  # a small spot by the decal is still found
+    assert res.score >= 1.0
+    spot = (BUD[0] + 40, BUD[1] + 30)
+    assert any(d.bbox[0] - 3 <= spot[0] <= d.bbox[2] + 3 and d.bbox[1] - 3 <= spot[1] <= d.bbox[3] + 3
+               for d in res.defects), [d.bbox for d in res.defects]
+
+
+def test_states_saved_without_the_offset_read_the_ratio_alone():
+    st = _fit_decal(True).to_state()
+    assert AnomalyModel.from_state(st).config.shading_offset is True
+    st["config"].pop("shading_offset")
+    assert AnomalyModel.from_state(st).config.shading_offset is False

@@ -175,6 +175,10 @@ class AnomalyConfig:
         0 = off (the default, and what states saved without it load with).
     shading_clip : float
         Largest shading ratio change a pixel contributes (a defect's strong contrast is bounded).
+    shading_offset : bool
+        The shading field also has a smooth offset (:func:`.zone_variation.shading_field`): a
+        highlight adds the lamp's light, the same grey levels on a dark material as on a light
+        one. States saved without the key: off (the ratio alone, as before).
     """
 
     abs_floor: float = 3.0
@@ -223,3 +227,4 @@ class AnomalyConfig:
     material_gain_limit: float = 3.0
     shading_sigma_mm: float = 0.0
     shading_clip: float = 0.15
+    shading_offset: bool = True

@@ -941,12 +941,13 @@ class AnomalyModel:
             # one from before the fitted local radius aligns locally by local_shift_px,
             # one from before the fine feature level has banks without it,
             # one from before the structure context fits focus and contrast in the window,
-            # and one from before the see-through ground has no ground model (scored as before)
+            # one from before the see-through ground has no ground model (scored as before),
+            # and one from before the shading offset reads a highlight as a ratio
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
-                                   **state["config"]})
+                                   "shading_offset": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,

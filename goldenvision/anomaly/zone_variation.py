@@ -363,16 +363,34 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
 
 
 def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
-                  g: np.ndarray) -> np.ndarray | None:
-    """Smooth per-channel shading of the unit crop against the recoloured golden, (h, w, 3)
-    float32, or None when ``shading_sigma_mm`` is off or the model has no scale.
+                  g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Smooth per-channel shading of the unit crop against the recoloured golden: ``(shade,
+    offset)``, each (h, w, 3) float32 (``offset`` None when ``shading_offset`` is off), so that
+    ``u ≈ shade * g * mean + offset``; None when ``shading_sigma_mm`` is off or the model has no scale.
 
     A specular highlight or a shade that moves with the light is smooth over the product
     (a glaze's reflection of a light box: sigma of several mm) and differs between photos
-    under another light; a defect is small against it. The ratio ``u / (g * mean)`` over the
-    zone's valid pixels, each clipped to ``1 +- shading_clip`` (a strong defect's contrast
-    is bounded), is averaged with a Gaussian of ``shading_sigma_mm`` (normalised over the
-    zone's pixels, so its border is not pulled to 1)."""
+    under another light; a defect is small against it. Each unit px, clipped to ``1 +-
+    shading_clip`` times the recoloured golden ``e = g * mean`` (a strong defect's contrast is
+    bounded), enters a fit weighted by a Gaussian of ``shading_sigma_mm`` over the zone's valid
+    pixels (normalised over them, so the zone's border is not pulled to 1).
+
+    Without the offset ``shade`` is the window's mean of the clipped ratios ``u / e``: a change
+    of the light's strength. A highlight, though, *adds* the lamp's white light: a dark material
+    under it brightens by more than its ratio to a light one says (zoo ceramic hand-held, 24
+    units: an iron-red bud by the golden's highlight was read darker on units whose highlight
+    lay elsewhere, 1.08-1.20 times the threshold on three units with no defect). With
+    ``shading_offset`` the fit is the least-squares line ``u = shade * e + offset`` in each
+    window, the offset held towards 0 by a ridge ``SHADING_OFFSET_RIDGE * offset^2``: where the
+    window holds one material (levels spread by much less than ``sqrt(SHADING_OFFSET_RIDGE)`` of
+    their RMS, no leverage to tell a gain from an offset) it is a ratio as before, and where it
+    holds a light and a dark material both are read (the three units: 0.91-0.99). It is a line in
+    grey levels, not the sRGB-decoded light, and the offset is the window's: by a highlight's
+    peak, where the added light bends within the window, part of its effect on a dark material
+    is left (a fit in linear light with the gain taken from the materials' edges left less of it
+    on a synthetic decal, but flagged 5 of 14 good units of the zoo's hand-held zipper, whose
+    edges are soft in some photos and sharp in others).
+    """
     c = model.config
     sig_mm = float(getattr(c, "shading_sigma_mm", 0.0) or 0.0)
     if sig_mm <= 0 or not model.scale_mm_per_px:
@@ -381,10 +399,31 @@ def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
     x0, y0, x1, y1 = z.bbox
     e = model.mean_[y0:y1, x0:x1] * np.asarray(g, np.float32)
     w = (m[..., None] & (e > _GAIN_MIN_LEVEL)).astype(np.float32)
-    r = np.clip(u / np.maximum(e, np.float32(1e-3)), 1.0 - c.shading_clip, 1.0 + c.shading_clip).astype(np.float32)
-    num, den = smooth_pair(r * w, w, sigma)
-    return np.where(den > 1e-3, num / np.maximum(den, np.float32(1e-3)), np.float32(1.0)).astype(np.float32)
+    ee = np.maximum(e, np.float32(1e-3))
+    uc = np.clip(u, ee * (1.0 - c.shading_clip), ee * (1.0 + c.shading_clip)).astype(np.float32)
+    if not getattr(c, "shading_offset", False):
+        num, den = smooth_pair((uc / ee) * w, w, sigma)
+        return np.where(den > 1e-3, num / np.maximum(den, np.float32(1e-3)), np.float32(1.0)).astype(np.float32), None
+    sw, se, su, see, seu = smooth_all([w, e * w, uc * w, e * e * w, e * uc * w], sigma)
+    ok = sw > 1e-3
+    inv = np.float32(1.0) / np.maximum(sw, np.float32(1e-3))
+    me, mu, mee, meu = se * inv, su * inv, see * inv, seu * inv  # window means
+    lam = np.float32(SHADING_OFFSET_RIDGE)
+    # normal equations of min E[(u - a e - b)^2] + lam b^2 (per window, per channel); the
+    # determinant is var(e) + lam E[e^2]: the offset is read where var(e) outweighs lam E[e^2]
+    det = mee * (1.0 + lam) - me * me
+    det = np.maximum(det, np.float32(1e-6) * np.maximum(mee, np.float32(1.0)))
+    a = (meu * (1.0 + lam) - me * mu) / det
+    b = (mee * mu - me * meu) / det
+    a = np.where(ok, a, np.float32(1.0)).astype(np.float32)
+    b = np.where(ok, b, np.float32(0.0)).astype(np.float32)
+    return a, b
 
+
+#: Ridge on the shading fit's offset (``shading_field``): the offset is read only where the
+#: window's levels spread by more than about a tenth of their RMS (two materials), not from the
+#: noise around one level.
+SHADING_OFFSET_RIDGE = 0.01
 
 #: A smooth field's Gaussian is run on a grid this many of its sigmas coarser (at most): the box
 #: average of the downscale and the bilinear upscale then change it by well under 1 %.
@@ -392,28 +431,33 @@ _SMOOTH_PX_PER_SIGMA = 4.0
 
 
 def smooth_pair(a: np.ndarray, b: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` and ``b`` each blurred by a Gaussian of ``sigma`` px (zero outside the image), on a
-    grid coarse enough that the Gaussian spans about ``_SMOOTH_PX_PER_SIGMA`` cells per sigma.
+    """``a`` and ``b`` each blurred by a Gaussian of ``sigma`` px (:func:`smooth_all`)."""
+    out = smooth_all([a, b], sigma)
+    return out[0], out[1]
+
+
+def smooth_all(arrays: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+    """Each array blurred by a Gaussian of ``sigma`` px (zero outside the image), on a grid
+    coarse enough that the Gaussian spans about ``_SMOOTH_PX_PER_SIGMA`` cells per sigma.
 
     The shading field's sigma is several mm: at a fine scale (DeepPCB's 0.02 mm/px) that is a
     kernel of 1700 px, whose direct convolution took seconds per zone. The result is the same
     smooth field to within the bilinear interpolation of a function that hardly bends over a cell.
     """
-    h, w = a.shape[:2]
+    h, w = arrays[0].shape[:2]
     f = int(sigma // _SMOOTH_PX_PER_SIGMA)
     f = min(f, max(1, min(h, w) // 8))
     if f <= 1:
-        return (cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT),
-                cv2.GaussianBlur(b, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT))
+        return [cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT) for x in arrays]
     size = (-(-w // f), -(-h // f))
     # The box average of the downscale is itself a blur of variance (f^2 - 1) / 12 px^2.
     s = math.sqrt(max(sigma * sigma - (f * f - 1) / 12.0, 0.25)) / f
     out = []
-    for x in (a, b):
+    for x in arrays:
         lo = cv2.resize(x, size, interpolation=cv2.INTER_AREA)
         lo = cv2.GaussianBlur(lo, (0, 0), s, borderType=cv2.BORDER_CONSTANT)
         out.append(cv2.resize(lo, (w, h), interpolation=cv2.INTER_LINEAR))
-    return out[0], out[1]
+    return out
 
 
 def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -431,8 +475,10 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))
     g, g_lo, g_hi = gain_field(model, z, u, m)
-    shade = shading_field(model, z, u, m, g)
-    if shade is not None:
+    shading = shading_field(model, z, u, m, g)
+    offset = None
+    if shading is not None:
+        shade, offset = shading
         g, g_lo, g_hi = g * shade, g_lo * shade, g_hi * shade
     inv = model.inv_spread_[sl]
     a2 = np.float32(model.config.abs_floor**2)
@@ -453,6 +499,8 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
         e_lo, e_hi = model.band_env_  # the scene envelope (:mod:`.envelope`), recoloured alike
         mid, half = combine_band(lo, hi, None if e_lo is None else e_lo[sl] * g_lo,
                                  None if e_hi is None else e_hi[sl] * g_hi)
+    if offset is not None:  # the light a highlight adds (shading_field)
+        mid = mid + offset
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
     st = structure_zone_raw(model, z, u, g, m)  # what no small local displacement explains (:mod:`.structure`)
     if st is not None:
