@@ -34,6 +34,8 @@ from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
 from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
+from .measure.reference import DimensionReference, as_reference
+from .measure.ruler import RulerFrame
 from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
 from .registration._base import _as_gray, _project_gray
@@ -628,6 +630,8 @@ class Inspector:
                 provenance["dimensions_on_colour_axis"] = on_axis
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
+            if spec.scale_ruler is not None and dim_specs:
+                provenance["scale_ruler"] = _ruler_record(ruler, marker is not None, loose, dims)
             timings["measure"] = (time.perf_counter() - t) * 1e3
 
         if loose:
@@ -673,6 +677,25 @@ class Inspector:
 # --------------------------------------------------------------------------------------
 # Trained defect detector (spec `detector`; goldenvision.detect, onnxruntime only)
 # --------------------------------------------------------------------------------------
+def _ruler_record(ruler: RulerFrame | None, marker: bool, loose: bool, dims: Sequence[Any]) -> dict[str, Any]:
+    """What became of the spec's ruler in one photo (``UnitResult.provenance["scale_ruler"]``):
+    whether it was looked for and found, its tick pitch, the dimensions read through it and those
+    it could not decide (their expanded uncertainty through the ruler reached half their band,
+    :func:`goldenvision.results.cannot_decide`), which were read in the golden frame instead."""
+    if marker:
+        return {"searched": False, "why": "a known-size marker was found: the marker is the reference"}
+    if loose:
+        return {"searched": False, "why": "the registration is not pinned down: a ruler only sets the scale of "
+                                          "lengths read through it"}
+    if ruler is None:
+        return {"searched": True, "found": False}
+    read = [d for d in dims if not isinstance(d, Exception)]
+    used = sorted(d.name for d in read if as_reference(d.reference) is DimensionReference.RULER)
+    return {"searched": True, "found": True, "tick_mm": ruler.tick_mm, "pitch_px": round(float(ruler.pitch_px), 4),
+            "ticks": int(len(ruler.indices)), "span_mm": round(float(ruler.span_mm), 3),
+            "used_for": used, "not_decided_by_it": sorted(d.name for d in read if d.name not in used)}
+
+
 def _load_detector(spec: Spec) -> Any:
     """The spec's detector bundle, verified against its pinned sha256 (and version), or None."""
     ref = spec.detector
