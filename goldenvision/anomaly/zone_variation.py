@@ -33,6 +33,7 @@ statistics (``n_``, ``mean_``, ``var_``, ``inv_spread_``, ``mid_``, ``half_``) t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import cv2
@@ -404,7 +405,8 @@ def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
     if not getattr(c, "shading_offset", False):
         num, den = smooth_pair((uc / ee) * w, w, sigma)
         return np.where(den > 1e-3, num / np.maximum(den, np.float32(1e-3)), np.float32(1.0)).astype(np.float32), None
-    sw, se, su, see, seu = smooth_all([w, e * w, uc * w, e * e * w, e * uc * w], sigma)
+    # the line is solved per cell of the coarse grid and brought to full size (smooth_coarse)
+    (sw, se, su, see, seu), up = smooth_coarse([w, e * w, uc * w, e * e * w, e * uc * w], sigma)
     ok = sw > 1e-3
     inv = np.float32(1.0) / np.maximum(sw, np.float32(1e-3))
     me, mu, mee, meu = se * inv, su * inv, see * inv, seu * inv  # window means
@@ -417,7 +419,7 @@ def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
     b = (mee * mu - me * meu) / det
     a = np.where(ok, a, np.float32(1.0)).astype(np.float32)
     b = np.where(ok, b, np.float32(0.0)).astype(np.float32)
-    return a, b
+    return up(a), up(b)
 
 
 #: Ridge on the shading fit's offset (``shading_field``): the offset is read only where the
@@ -438,26 +440,33 @@ def smooth_pair(a: np.ndarray, b: np.ndarray, sigma: float) -> tuple[np.ndarray,
 
 def smooth_all(arrays: list[np.ndarray], sigma: float) -> list[np.ndarray]:
     """Each array blurred by a Gaussian of ``sigma`` px (zero outside the image), on a grid
-    coarse enough that the Gaussian spans about ``_SMOOTH_PX_PER_SIGMA`` cells per sigma.
+    coarse enough that the Gaussian spans about ``_SMOOTH_PX_PER_SIGMA`` cells per sigma
+    (:func:`smooth_coarse`), back at full size.
 
     The shading field's sigma is several mm: at a fine scale (DeepPCB's 0.02 mm/px) that is a
     kernel of 1700 px, whose direct convolution took seconds per zone. The result is the same
     smooth field to within the bilinear interpolation of a function that hardly bends over a cell.
     """
+    lows, up = smooth_coarse(arrays, sigma)
+    return [up(x) for x in lows]
+
+
+def smooth_coarse(arrays: list[np.ndarray], sigma: float
+                  ) -> tuple[list[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """The arrays blurred by a Gaussian of ``sigma`` px on the coarse grid of :func:`smooth_all`,
+    and the function that brings a coarse array (any smooth field computed from them) to full
+    size: a field derived from several blurred arrays is computed once per cell, not per px."""
     h, w = arrays[0].shape[:2]
     f = int(sigma // _SMOOTH_PX_PER_SIGMA)
     f = min(f, max(1, min(h, w) // 8))
     if f <= 1:
-        return [cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT) for x in arrays]
+        return [cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT) for x in arrays], lambda x: x
     size = (-(-w // f), -(-h // f))
     # The box average of the downscale is itself a blur of variance (f^2 - 1) / 12 px^2.
     s = math.sqrt(max(sigma * sigma - (f * f - 1) / 12.0, 0.25)) / f
-    out = []
-    for x in arrays:
-        lo = cv2.resize(x, size, interpolation=cv2.INTER_AREA)
-        lo = cv2.GaussianBlur(lo, (0, 0), s, borderType=cv2.BORDER_CONSTANT)
-        out.append(cv2.resize(lo, (w, h), interpolation=cv2.INTER_LINEAR))
-    return out
+    lows = [cv2.GaussianBlur(cv2.resize(x, size, interpolation=cv2.INTER_AREA), (0, 0), s,
+                             borderType=cv2.BORDER_CONSTANT) for x in arrays]
+    return lows, lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
