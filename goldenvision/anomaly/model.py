@@ -43,7 +43,7 @@ from .ground import GroundFit, GroundModel
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
 from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
-from .regions import find_defects, support_map
+from .regions import find_defects, most_specific, support_map
 from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
 from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band
@@ -820,7 +820,8 @@ class AnomalyModel:
             threshold; max over overlapping zones), spread in pixel-statistics zones over the
             extent of a smallest defect (:func:`.regions.support_map`); ``zone_scores`` the
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
-            regions of the evidence >= 1.0. Where the first pass reaches the threshold, a local
+            regions of the evidence >= 1.0, a region found in two nested zones once, in the
+            inner one (:func:`.regions.most_specific`; the zone scores keep both). Where the first pass reaches the threshold, a local
             residual misalignment (:mod:`.local_shift`) and round elements of ``plating`` zones
             turned in their seat (:mod:`.rotation`) are undone on the unit before it is scored again.
         """
@@ -866,6 +867,7 @@ class AnomalyModel:
             np.maximum(total, outline.map, out=total)
             zone_scores.update({k: max(zone_scores[k], v) for k, v in outline.zone_scores.items()})
             defects += outline.defects
+        defects = most_specific(defects, {z.spec.name: z.mask for z in self.zones_})
         defects.sort(key=lambda d: -d.score)
         return AnomalyResult(
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)

@@ -3,7 +3,8 @@
 ``find_defects`` turns a zone's map in units of its threshold into connected regions
 (:class:`~goldenvision.results.Defect`), applying the zone's ``min_area_mm2`` through the
 extent a smallest defect at threshold contrast has in the same aggregated map
-(``smallest_defect_extent_px``); ``support_map`` is that aggregation. The thresholds
+(``smallest_defect_extent_px``); ``support_map`` is that aggregation; ``most_specific`` keeps
+a region found in two nested zones once, in the inner one. The thresholds
 themselves come from :mod:`.threshold`.
 """
 
@@ -15,10 +16,11 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from ..enums import Severity
 from ..results import Defect
 from ..spec import AnomalyZone
 
-__all__ = ["find_defects", "support_map", "smallest_defect_extent_px"]
+__all__ = ["find_defects", "support_map", "smallest_defect_extent_px", "most_specific"]
 
 
 def find_defects(
@@ -239,3 +241,49 @@ def _label_stats(labels: np.ndarray, n: int) -> np.ndarray:
         if sl is not None:
             st[i, :4] = sl[1].start, sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start
     return st
+
+
+#: Share of a zone's px inside another zone for it to count as nested in it (a zone drawn inside
+#: another with a slightly wider polygon still is).
+NESTED_SHARE = 0.9
+#: Share of the smaller box two regions of nested zones must share to be one defect.
+SAME_REGION_SHARE = 0.5
+_SEVERITY_RANK = {Severity.minor: 0, Severity.major: 1, Severity.critical: 2}
+
+
+def most_specific(defects: list[Defect], masks: dict[str, np.ndarray]) -> list[Defect]:
+    """Each defect once: a region found in a zone and again in a zone nested inside it (at least
+    :data:`NESTED_SHARE` of the inner zone's px in the outer one, the inner one smaller) is the
+    inner zone's, where their boxes share at least :data:`SAME_REGION_SHARE` of the smaller box
+    and the inner zone's defect is at least as severe (a stone missing from a pendant is reported
+    in the zone of the stones, not in the pendant's face that holds them too). ``masks``: each
+    zone's mask by name; a defect of a zone not in it is kept."""
+    area = {k: int(np.count_nonzero(m)) for k, m in masks.items()}
+    nested: dict[tuple[str, str], bool] = {}
+
+    def inside(inner: str, outer: str) -> bool:
+        key = (inner, outer)
+        if key not in nested:
+            a_in = area[inner]
+            nested[key] = 0 < a_in < area[outer] and \
+                int(np.count_nonzero(masks[inner] & masks[outer])) >= NESTED_SHARE * a_in
+        return nested[key]
+
+    def shared(p: tuple[int, int, int, int], q: tuple[int, int, int, int]) -> float:
+        w = min(p[2], q[2]) - max(p[0], q[0])
+        h = min(p[3], q[3]) - max(p[1], q[1])
+        if w <= 0 or h <= 0:
+            return 0.0
+        smaller = min((p[2] - p[0]) * (p[3] - p[1]), (q[2] - q[0]) * (q[3] - q[1]))
+        return w * h / max(smaller, 1)
+
+    out = []
+    for d in defects:
+        dup = d.zone in masks and any(
+            e.zone != d.zone and e.zone in masks and inside(e.zone, d.zone)
+            and _SEVERITY_RANK[Severity(e.severity)] >= _SEVERITY_RANK[Severity(d.severity)]
+            and shared(d.bbox, e.bbox) >= SAME_REGION_SHARE
+            for e in defects)
+        if not dup:
+            out.append(d)
+    return out
