@@ -574,15 +574,40 @@ def test_add_good_cross_fits_feature_scores_against_the_other_units():
     assert AnomalyModel.from_state(st).zones_[0].unit_scores == []
 
 
-def test_add_good_variation_zones_keep_sequential_scores_and_no_unit_scores():
+def test_add_good_cross_fits_variation_scores_against_the_other_units():
+    """A variation zone's held-out scores of accepted units are cross-fitted as the feature
+    zones' are (each against the golden's statistics plus the batch's other folds), and the
+    threshold comes from them: scored against the golden alone, every unit of another grain
+    looked far, and 40 accepted zoo pendants loosened the plating face's threshold 3.1x."""
+    from goldenvision.anomaly.variation import combine_stats
+
     rng = np.random.default_rng(2)
-    g = printed(96, 128)
-    model = AnomalyModel.fit([shoot(g, rng) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
-    unit = shoot(g, rng)
-    expect = model.score(unit).zone_scores["z"] * model.thresholds_["z"]  # raw score before it joins
-    model.add_good([unit])
+    zones = [AnomalyZone(name="leather", defect_type="other")]
+    model = AnomalyModel.fit([shoot(grain_unit(11), rng, noise=1.5) for _ in range(3)], zones, scale_mm_per_px=SCALE)
+    units = [shoot(grain_unit(20 + i), rng, noise=1.5) for i in range(6)]
+    alone = [model.score(u).zone_scores["leather"] * model.thresholds_["leather"] for u in units]
+    # known answer for unit 0 (fold 0 = units 0 and 5): the golden's statistics merged with units 1..4
+    ref = AnomalyModel.from_state(model.to_state())
+    ref.n_good_units_ += 6  # as add_good counts the batch before scoring it (the structure term)
+    ok = np.ones(units[0].shape[:2], bool)
+    ref.ref_gain_mean_ = ref.mean_
+    preps, ws, envs = ref._prep_captures(units, [ok] * 6)
+    ref.ref_gain_mean_ = None
+    assert envs is not None and ref.env_lo_ is not None and ref.env_hi_ is not None
+    s_lo, s_hi = ref._env_sums(envs[1:5], ws[1:5])
+    sums = (ref.env_lo_ * ref.n_[..., None] + s_lo, ref.env_hi_ * ref.n_[..., None] + s_hi)
+    ref.n_, ref.mean_, ref.var_ = combine_stats(ref.n_, ref.mean_, ref.var_, preps[1:5], ws[1:5])
+    ref._set_env(sums, ref.n_)
+    ref._derive()
+    expect = float(ref._raw_maps(units[0], ok, zones="variation")["leather"].max())
+    model.add_good(units)
     z = model.zones_[0]
-    assert z.unit_scores == [] and z.good_scores[-1] == pytest.approx(expect, rel=1e-5)
+    assert len(z.unit_scores) == 6 and len(z.good_scores) == 3 + 6
+    assert max(z.unit_scores) < max(alone)  # the other units' grains are learnt, not held against them
+    assert z.threshold == pytest.approx(
+        good_score_threshold(z.unit_scores, alpha=model.config.alpha, sensitivity=1.0, floor=model.config.var_floor,
+                             tail=model.config.tail_threshold))
+    assert z.unit_scores[0] == pytest.approx(expect, rel=1e-4) and expect < alone[0]
 
 
 @needs_backbone
