@@ -836,3 +836,44 @@ def test_feature_distances_are_normalised_by_the_held_out_good_distance_of_their
     assert again.feat_norms_.keys() == model.feat_norms_.keys() == again.feat_nulls_.keys()
     np.testing.assert_array_equal(again.feat_nulls_["method:patchcore"], model.feat_nulls_["method:patchcore"])
     np.testing.assert_array_equal(again.score(unit).map, model.score(unit).map)
+
+
+def test_the_floors_shrink_once_accepted_units_outnumber_their_prior():
+    """The spread's floors stand for what a few captures of one unit cannot show; once a pixel
+    has more accepted units than ``floor_prior_n``, their variance speaks and the floors weigh
+    ``floor_prior_n / (n - 1)``: a faint mark on a quiet surface is found after many accepted
+    units that the golden alone does not resolve, and no accepted-like good unit is flagged."""
+    from goldenvision.anomaly.variation import spread
+
+    mean = np.full((4, 4, 3), 150.0, np.float32)
+    var = np.full((4, 4, 3), 1.0, np.float32)
+    whole = spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5)
+    for n in (3.0, 11.0):  # the golden's captures, or no more units than the prior: the floors whole
+        assert np.allclose(spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5,
+                                  n=np.full((4, 4), n, np.float32), floor_prior_n=10.0), whole)
+    many = spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5, n=np.full((4, 4), 41.0, np.float32),
+                  floor_prior_n=10.0)
+    expect = math.sqrt(1.0 + (9.0 + (0.03 * 150.0) ** 2) * 10.0 / 40.0)
+    assert np.allclose(many, expect, rtol=1e-4)
+
+    rng = np.random.default_rng(8)
+    plate = np.full((96, 128, 3), 150, np.uint8)
+    cv2.rectangle(plate, (20, 20), (108, 76), (90, 90, 90), 2)
+    zones = [AnomalyZone(name="z", min_area_mm2=0.5)]
+    mark = plate.copy()
+    cv2.circle(mark, (64, 48), 4, (138, 138, 138), -1)  # 12 grey levels darker, 1.6 mm across
+    models = {}
+    for prior in (0.0, 10.0):
+        cfg = AnomalyConfig(floor_prior_n=prior)
+        m = AnomalyModel.fit([shoot(plate, rng, noise=1.0) for _ in range(3)], zones, scale_mm_per_px=SCALE, config=cfg)
+        assert m.score(shoot(mark, rng, noise=1.0)).score < 1.0  # the golden alone: under the floors
+        m.add_good([shoot(plate, rng, noise=1.0) for _ in range(40)])
+        models[prior] = m
+    fresh = [shoot(plate, rng, noise=1.0) for _ in range(10)]
+    assert max(models[10.0].score(u).score for u in fresh) < 1.0
+    found = models[10.0].score(shoot(mark, rng, noise=1.0))
+    assert found.score >= 1.0 and any(d.bbox[0] <= 64 <= d.bbox[2] and d.bbox[1] <= 48 <= d.bbox[3] for d in found.defects)
+    assert models[0.0].score(shoot(mark, rng, noise=1.0)).score < 1.0  # floors kept whole: still under them
+    st = models[10.0].to_state()
+    st["config"].pop("floor_prior_n")
+    assert AnomalyModel.from_state(st).config.floor_prior_n == 0.0

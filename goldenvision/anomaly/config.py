@@ -20,6 +20,11 @@ class AnomalyConfig:
         Absolute spread floor, grey levels (0-255).
     rel_floor : float
         Spread floor as a fraction of the golden mean.
+    floor_prior_n : float
+        The two floors weigh as this many samples (:func:`.variation.spread`): a pixel learnt from
+        more accepted units than that has its own variance speak and the floors shrink as
+        ``floor_prior_n / (n - 1)``; with the golden's captures alone (or up to
+        ``floor_prior_n + 1`` samples) they are whole. States saved without the key: 0 (whole).
     grad_px : float
         Sub-pixel misregistration tolerated at edges through the spread, px.
     shift_px : int
@@ -183,6 +188,7 @@ class AnomalyConfig:
 
     abs_floor: float = 3.0
     rel_floor: float = 0.03
+    floor_prior_n: float = 10.0
     grad_px: float = 0.5
     shift_px: int = 1
     scene_shift_px: float = 0.75

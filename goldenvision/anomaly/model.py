@@ -257,7 +257,8 @@ class AnomalyModel:
         self.mean_ = _f16(self.mean_)
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
-        sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px)
+        sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
+                    n=self.n_, floor_prior_n=c.floor_prior_n)
         ZV.fit_materials(self)  # materials first: the texture spread is pooled per material
         ZV.texture_spread(self, sp)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
@@ -983,12 +984,13 @@ class AnomalyModel:
             # one from before the fine feature level has banks without it,
             # one from before the structure context fits focus and contrast in the window,
             # one from before the see-through ground has no ground model (scored as before),
-            # and one from before the shading offset reads a highlight as a ratio
+            # one from before the shading offset reads a highlight as a ratio,
+            # and one from before the floors' prior keeps them whole however many units it learnt
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
-                                   "shading_offset": False, **state["config"]})
+                                   "shading_offset": False, "floor_prior_n": 0.0, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
