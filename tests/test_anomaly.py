@@ -839,22 +839,21 @@ def test_feature_distances_are_normalised_by_the_held_out_good_distance_of_their
 
 
 def test_the_floors_shrink_once_accepted_units_outnumber_their_prior():
-    """The spread's floors stand for what a few captures of one unit cannot show; once a pixel
-    has more accepted units than ``floor_prior_n``, their variance speaks and the floors weigh
+    """The spread's floors stand for what captures of one unit cannot show; once more production
+    units than ``floor_prior_n`` were accepted, their variance speaks and the floors weigh
     ``floor_prior_n / (n - 1)``: a faint mark on a quiet surface is found after many accepted
     units that the golden alone does not resolve, and no accepted-like good unit is flagged."""
     from goldenvision.anomaly.variation import spread
 
     mean = np.full((4, 4, 3), 150.0, np.float32)
     var = np.full((4, 4, 3), 1.0, np.float32)
-    whole = spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5)
-    for n in (3.0, 11.0):  # the golden's captures, or no more units than the prior: the floors whole
-        assert np.allclose(spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5,
-                                  n=np.full((4, 4), n, np.float32), floor_prior_n=10.0), whole)
-    many = spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5, n=np.full((4, 4), 41.0, np.float32),
-                  floor_prior_n=10.0)
-    expect = math.sqrt(1.0 + (9.0 + (0.03 * 150.0) ** 2) * 10.0 / 40.0)
-    assert np.allclose(many, expect, rtol=1e-4)
+    half = spread(mean, var, abs_floor=3.0, rel_floor=0.03, grad_px=0.5, floor_weight=0.25)
+    assert np.allclose(half, math.sqrt(1.0 + 0.25 * (9.0 + (0.03 * 150.0) ** 2)), rtol=1e-4)
+    m0 = AnomalyModel.fit([np.full((32, 32, 3), 150, np.uint8)] * 3, [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    assert m0.floor_weight_ == 1.0  # the golden's captures, however many, keep the floors whole
+    for n, w in ((0, 1.0), (11, 1.0), (41, 0.25)):
+        m0.n_good_units_ = n
+        assert m0.floor_weight_ == pytest.approx(w)
 
     rng = np.random.default_rng(8)
     plate = np.full((96, 128, 3), 150, np.uint8)

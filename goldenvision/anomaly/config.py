@@ -21,10 +21,11 @@ class AnomalyConfig:
     rel_floor : float
         Spread floor as a fraction of the golden mean.
     floor_prior_n : float
-        The two floors weigh as this many samples (:func:`.variation.spread`): a pixel learnt from
-        more accepted units than that has its own variance speak and the floors shrink as
-        ``floor_prior_n / (n - 1)``; with the golden's captures alone (or up to
-        ``floor_prior_n + 1`` samples) they are whole. States saved without the key: 0 (whole).
+        The two floors weigh as this many accepted units (``AnomalyModel.floor_weight_``): after
+        more production units than that were accepted (``add_good``), their own variance shows
+        the unit-to-unit variation and the floors shrink as ``floor_prior_n / (n - 1)``. Golden
+        captures do not count (they may be one unit photographed again). States saved without
+        the key: 0 (whole).
     grad_px : float
         Sub-pixel misregistration tolerated at edges through the spread, px.
     shift_px : int

@@ -258,7 +258,7 @@ class AnomalyModel:
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
         sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
-                    n=self.n_, floor_prior_n=c.floor_prior_n)
+                    floor_weight=self.floor_weight_)
         ZV.fit_materials(self)  # materials first: the texture spread is pooled per material
         ZV.texture_spread(self, sp)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
@@ -266,6 +266,20 @@ class AnomalyModel:
         self.band_env_ = self._env_band()
         self.mid_, self.half_ = combine_band(lo, hi, *self.band_env_)
         self._round = None  # derived from the new mean when first needed
+
+    @property
+    def floor_weight_(self) -> float:
+        """The spread floors' weight: 1 until more production units than ``config.floor_prior_n``
+        were accepted (:meth:`add_good`), then ``floor_prior_n / (n - 1)`` for ``n`` of them. The
+        floors stand for what captures of the one golden unit cannot show (another unit's
+        surface, the light and the sensor on another day); accepted units show it in their own
+        variance. Captures at sealing, however many, do not count: they may be one unit
+        photographed again and again."""
+        prior = float(getattr(self.config, "floor_prior_n", 0.0) or 0.0)
+        n = int(getattr(self, "n_good_units_", 0))
+        if prior <= 0 or n - 1 <= prior:
+            return 1.0
+        return prior / (n - 1)
 
     def _env_band(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The scene envelope (:mod:`.envelope`) as used in the band, (H, W, 3) float32 each, or

@@ -140,8 +140,7 @@ def spread(
     abs_floor: float,
     rel_floor: float,
     grad_px: float,
-    n: np.ndarray | None = None,
-    floor_prior_n: float = 0.0,
+    floor_weight: float = 1.0,
 ) -> np.ndarray:
     """Per-pixel, per-channel spread ``sqrt(var' + w (abs² + (rel·mean)²) + (grad_px·|∇mean|)²)``.
 
@@ -156,15 +155,8 @@ def spread(
     grad_px : float, keyword-only
         Tolerated misregistration in px; multiplies the gradient magnitude (grey levels / px,
         central differences via Sobel / 8).
-    n : ndarray, shape (H, W), or None, keyword-only
-        Samples per pixel behind ``var``.
-    floor_prior_n : float, keyword-only
-        How many samples the two floors weigh as (0 = always whole): the floors stand for the
-        variation a handful of captures of one unit cannot show (another unit's surface, the
-        sensor's noise on another day). Once a pixel has more samples than that (accepted
-        production units), their own variance shows it, and the floors' weight is
-        ``w = min(1, floor_prior_n / (n - 1))``: a prior worth ``floor_prior_n`` samples beside
-        ``n - 1`` degrees of freedom of the data.
+    floor_weight : float, keyword-only
+        ``w``, the two floors' weight in (0, 1] (:attr:`AnomalyConfig.floor_prior_n`).
 
     Returns
     -------
@@ -183,10 +175,7 @@ def spread(
     edge = (grad_px**2) * g2
     res = np.maximum(var - edge, 0.0)
     var = np.maximum(var, cv2.GaussianBlur(res, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT))
-    floors = abs_floor**2 + (rel_floor * mean) ** 2
-    if n is not None and floor_prior_n > 0:
-        floors = floors * np.minimum(1.0, floor_prior_n / np.maximum(n - 1.0, 1.0)).astype(np.float32)[..., None]
-    s2 = var + floors + edge
+    s2 = var + np.float32(floor_weight) * (abs_floor**2 + (rel_floor * mean) ** 2) + edge
     return np.sqrt(s2).astype(np.float32)
 
 
