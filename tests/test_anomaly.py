@@ -874,5 +874,7 @@ def test_the_floors_shrink_once_accepted_units_outnumber_their_prior():
     assert found.score >= 1.0 and any(d.bbox[0] <= 64 <= d.bbox[2] and d.bbox[1] <= 48 <= d.bbox[3] for d in found.defects)
     assert models[0.0].score(shoot(mark, rng, noise=1.0)).score < 1.0  # floors kept whole: still under them
     st = models[10.0].to_state()
+    again = AnomalyModel.from_state(st)  # the accepted units' count comes back with the state, and the weight
+    assert again.floor_weight_ == pytest.approx(10.0 / 39.0) and again.score(shoot(mark, rng, noise=1.0)).score >= 1.0
     st["config"].pop("floor_prior_n")
     assert AnomalyModel.from_state(st).config.floor_prior_n == 0.0

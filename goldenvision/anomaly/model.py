@@ -275,8 +275,7 @@ class AnomalyModel:
         surface, the light and the sensor on another day); accepted units show it in their own
         variance. Captures at sealing, however many, do not count: they may be one unit
         photographed again and again."""
-        prior = float(getattr(self.config, "floor_prior_n", 0.0) or 0.0)
-        n = int(getattr(self, "n_good_units_", 0))
+        prior, n = float(self.config.floor_prior_n), int(self.n_good_units_)
         if prior <= 0 or n - 1 <= prior:
             return 1.0
         return prior / (n - 1)
@@ -875,9 +874,10 @@ class AnomalyModel:
             extent of a smallest defect (:func:`.regions.support_map`); ``zone_scores`` the
             max of the map per zone; ``score`` the max over zones; ``defects`` connected
             regions of the evidence >= 1.0, a region found in two nested zones once, in the
-            inner one (:func:`.regions.most_specific`; the zone scores keep both). Where the first pass reaches the threshold, a local
-            residual misalignment (:mod:`.local_shift`) and round elements of ``plating`` zones
-            turned in their seat (:mod:`.rotation`) are undone on the unit before it is scored again.
+            inner one (:func:`.regions.most_specific`; the zone scores keep both). Where the
+            first pass reaches the threshold, a local residual misalignment (:mod:`.local_shift`)
+            and round elements of ``plating`` zones turned in their seat (:mod:`.rotation`) are
+            undone on the unit before it is scored again.
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
