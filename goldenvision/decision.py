@@ -138,8 +138,7 @@ def decide(
         verdict = Verdict.review
     else:
         verdict = Verdict.passed
-    order = {Severity.critical: 0, Severity.major: 1, Severity.minor: 2}
-    uniq = tuple(sorted(set(severities), key=order.__getitem__))
+    uniq = tuple(sorted({Severity(s) for s in severities}, key=lambda s: -s.rank))
     return Decision(verdict=verdict, reasons=tuple(fails + reviews), failed_severities=uniq)
 
 

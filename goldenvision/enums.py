@@ -19,6 +19,14 @@ class Severity(str, enum.Enum):
     major = "major"
     minor = "minor"
 
+    @property
+    def rank(self) -> int:
+        """How serious: minor 0 < major 1 < critical 2."""
+        return _SEVERITY_RANK[self.value]
+
+
+_SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
+
 
 class DefectType(str, enum.Enum):
     """What kind of flaw an anomaly zone watches for."""

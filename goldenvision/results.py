@@ -496,10 +496,7 @@ class UnitResult:
     @property
     def defect_class(self) -> Severity | None:
         """The most serious severity among failed checks (critical > major > minor), None if none."""
-        for s in (Severity.critical, Severity.major, Severity.minor):
-            if s in self.failed_severities:
-                return s
-        return None
+        return max((Severity(s) for s in self.failed_severities), key=lambda s: s.rank, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (the anomaly map itself is left out; see ``anomaly_map``)."""

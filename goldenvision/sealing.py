@@ -367,8 +367,7 @@ def _fallback_spec(spec: Spec) -> tuple[Spec, list[str]] | None:
     if spec.registration != "auto" or not spec.anomaly_zones:
         return None
     zones = list(spec.anomaly_zones)
-    order = [Severity.critical, Severity.major, Severity.minor]
-    severity = min((z.severity for z in zones), key=order.index)
+    severity = max((z.severity for z in zones), key=lambda s: s.rank)
     one = zones[0].model_copy(update={
         "name": zones[0].name if len(zones) == 1 else "whole product",
         "region": "full", "method": FALLBACK_METHOD, "severity": severity,

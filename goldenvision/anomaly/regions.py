@@ -248,7 +248,6 @@ def _label_stats(labels: np.ndarray, n: int) -> np.ndarray:
 NESTED_SHARE = 0.9
 #: Share of the smaller box two regions of nested zones must share to be one defect.
 SAME_REGION_SHARE = 0.5
-_SEVERITY_RANK = {Severity.minor: 0, Severity.major: 1, Severity.critical: 2}
 
 
 def most_specific(defects: list[Defect], masks: dict[str, np.ndarray]) -> list[Defect]:
@@ -281,7 +280,7 @@ def most_specific(defects: list[Defect], masks: dict[str, np.ndarray]) -> list[D
     for d in defects:
         dup = d.zone in masks and any(
             e.zone != d.zone and e.zone in masks and inside(e.zone, d.zone)
-            and _SEVERITY_RANK[Severity(e.severity)] >= _SEVERITY_RANK[Severity(d.severity)]
+            and Severity(e.severity).rank >= Severity(d.severity).rank
             and shared(d.bbox, e.bbox) >= SAME_REGION_SHARE
             for e in defects)
         if not dup:

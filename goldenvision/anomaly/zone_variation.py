@@ -402,8 +402,8 @@ def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
     w = (m[..., None] & (e > _GAIN_MIN_LEVEL)).astype(np.float32)
     ee = np.maximum(e, np.float32(1e-3))
     uc = np.clip(u, ee * (1.0 - c.shading_clip), ee * (1.0 + c.shading_clip)).astype(np.float32)
-    if not getattr(c, "shading_offset", False):
-        num, den = smooth_pair((uc / ee) * w, w, sigma)
+    if not c.shading_offset:
+        num, den = smooth_all([(uc / ee) * w, w], sigma)
         return np.where(den > 1e-3, num / np.maximum(den, np.float32(1e-3)), np.float32(1.0)).astype(np.float32), None
     # the line is solved per cell of the coarse grid and brought to full size (smooth_coarse)
     (sw, se, su, see, seu), up = smooth_coarse([w, e * w, uc * w, e * e * w, e * uc * w], sigma)
@@ -430,12 +430,6 @@ SHADING_OFFSET_RIDGE = 0.01
 #: A smooth field's Gaussian is run on a grid this many of its sigmas coarser (at most): the box
 #: average of the downscale and the bilinear upscale then change it by well under 1 %.
 _SMOOTH_PX_PER_SIGMA = 4.0
-
-
-def smooth_pair(a: np.ndarray, b: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` and ``b`` each blurred by a Gaussian of ``sigma`` px (:func:`smooth_all`)."""
-    out = smooth_all([a, b], sigma)
-    return out[0], out[1]
 
 
 def smooth_all(arrays: list[np.ndarray], sigma: float) -> list[np.ndarray]:
