@@ -5,6 +5,9 @@ edges are fitted together (a profile across a hand-held zoo pendant's rim, 0.25 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+from goldenvision.errors import SpecError
 
 from goldenvision.measure.calipers import find_edges
 
@@ -37,3 +40,32 @@ def test_a_degenerate_joint_fit_is_not_reported():
     # the weak noise peaks keep their unrefined place (NaN fit figures), flagged as such
     weak = [e for e in edges if e.strength < 1.0 and not np.isfinite(e.residual)]
     assert weak
+
+
+def test_min_strength_returns_the_same_edges_and_skips_groups_without_one(monkeypatch):
+    """``min_strength`` (a traced edge's strips): exactly the edges of a full call that pass, and a
+    group of close candidates with none that strong is not fitted at all."""
+    import goldenvision.measure.calipers as C
+
+    x = np.arange(480) * 0.25
+    weave = 2.0 * np.sin(2 * np.pi * x / 3.0) * (x > 80)  # a weak texture far from the edge
+    prof = 40.0 + 60.0 * (x > 30) + weave + 0.3 * np.sin(7.1 * x)
+    full = find_edges(prof, spacing_px=0.25)
+    strong = max(e.strength for e in full)
+    assert sum(e.strength < 0.5 * strong for e in full) >= 3  # the weave's edges are candidates
+    calls = []
+    real = C._fit_cluster
+
+    def counted(*a, **k):
+        calls.append(a[2])
+        return real(*a, **k)
+
+    monkeypatch.setattr(C, "_fit_cluster", counted)
+    some = find_edges(prof, spacing_px=0.25, min_strength=0.5 * strong, polarity="dark_to_light")
+    want = [e for e in full if e.strength >= 0.5 * strong and e.polarity == "dark_to_light"]
+    assert [(e.position_px, e.contrast, e.uncertainty_px) for e in some] == \
+        [(e.position_px, e.contrast, e.uncertainty_px) for e in want]
+    assert len(some) == 1 and abs(some[0].position_px - 30.0) < 0.3
+    assert all(any(abs(r) >= 0.5 * strong for _, r in peaks) for peaks in calls)  # no weave-only fit
+    with pytest.raises(SpecError):
+        find_edges(prof, spacing_px=0.25, min_strength=-1.0)

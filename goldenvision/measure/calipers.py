@@ -416,6 +416,13 @@ def _fit_strong_subset(prof: np.ndarray, x: np.ndarray, cl: list[tuple[float, fl
     return out
 
 
+def _wanted(response: float, min_strength: float, polarity: Polarity) -> bool:
+    """Whether a candidate of signed ``response`` passes ``find_edges``' strength and polarity."""
+    if abs(response) < min_strength:
+        return False
+    return polarity == "any" or (polarity == "dark_to_light") == (response > 0)
+
+
 def find_edges(
     profile: np.ndarray,
     *,
@@ -426,6 +433,7 @@ def find_edges(
     spacing_px: float = 1.0,
     method: Literal["erf", "parabolic"] = "erf",
     blur_px: float | None = None,
+    min_strength: float = 0.0,
 ) -> list[Edge]:
     """Subpixel edges of a 1D profile.
 
@@ -463,6 +471,12 @@ def find_edges(
         off against the blur, so its width is only well determined when the blur is
         known: measure ``Edge.sigma_px`` of an isolated edge with the same caliper
         geometry (it includes the interpolation's own blur) and pass it here.
+    min_strength : float, keyword-only
+        Return only edges whose response ``strength`` is at least this (grey levels per px).
+        A group of close candidates none of which is that strong (and of ``polarity``) is not
+        fitted at all; a group that holds one is fitted whole, weak neighbours included, so the
+        edges returned are exactly those of ``min_strength=0`` that pass. A caller tracing one
+        known edge along strips skips the fits of a textured surface's weak edges this way.
 
     Returns
     -------
@@ -481,6 +495,8 @@ def find_edges(
     _check_choice(method, ("erf", "parabolic"), "method")
     if blur_px is not None and not blur_px > 0:
         raise SpecError(f"blur_px: expected None or > 0, got {blur_px}")
+    if not min_strength >= 0:
+        raise SpecError(f"min_strength: expected >= 0, got {min_strength}")
     resp = _response(prof, sigma_px, spacing_px)
     thr = _auto_threshold(prof, sigma_px, spacing_px) if threshold is None else float(threshold)
     peaks = _peaks(resp, thr)
@@ -505,6 +521,9 @@ def find_edges(
             if j - i >= _MAX_JOINT:  # a dense texture, not a bar: fit edges one by one between neighbours
                 j = i
             cl = coarse[i : j + 1]
+            if (min_strength > 0 or polarity != "any") and not any(_wanted(r, min_strength, polarity) for _, r in cl):
+                i = j + 1  # none of this group would be returned: no fit
+                continue
             lo_lim = coarse[i - 1][0] + 0.5 * s0 if i > 0 else x[0]
             hi_lim = coarse[j + 1][0] - 0.5 * s0 if j + 1 < len(coarse) else x[-1]
             m = margin
@@ -541,6 +560,8 @@ def find_edges(
         edges.sort(key=lambda e: e.position_px)
     if polarity != "any":
         edges = [e for e in edges if e.polarity == polarity]
+    if min_strength > 0:
+        edges = [e for e in edges if e.strength >= min_strength]
     if not edges or select == "all":
         return edges
     if select == "first":
@@ -563,6 +584,7 @@ def measure_caliper_edges(
     select: Select = "all",
     step_px: float = 0.25,
     blur_px: float | None = None,
+    min_strength: float = 0.0,
 ) -> tuple[list[Edge], np.ndarray]:
     """Edges of one caliper, with their (x, y) px in ``gray``.
 
@@ -580,7 +602,7 @@ def measure_caliper_edges(
     """
     s, prof = caliper_profile(gray, center_px, angle_deg, length_px, width_px, step_px=step_px)
     found = find_edges(prof, sigma_px=sigma_px, threshold=threshold, polarity=polarity, select=select,
-                       spacing_px=step_px, blur_px=blur_px)
+                       spacing_px=step_px, blur_px=blur_px, min_strength=min_strength)
     a = math.radians(angle_deg)
     d = np.array([math.cos(a), math.sin(a)])
     # Bilinear samples average 2-4 pixels, so the residuals underestimate the pixel noise

@@ -703,11 +703,11 @@ def _trace_edge(g: np.ndarray, centre: np.ndarray, d: np.ndarray, n: np.ndarray,
         c = centre + n * t + d * edge.position_px
         try:
             found, _ = measure_caliper_edges(g, (float(c[0]), float(c[1])), angle, 2.0 * half_window_px, band_px,
-                                             sigma_px=sigma_px, polarity="light_to_dark" if edge.polarity == "light_to_dark" else "dark_to_light")
+                                             sigma_px=sigma_px, min_strength=0.5 * edge.strength,
+                                             polarity="light_to_dark" if edge.polarity == "light_to_dark" else "dark_to_light")
         except MeasurementError:
             continue
-        cand = [e for e in found if e.strength >= 0.5 * edge.strength
-                and abs(e.position_px) <= half_window_px - 2.0 * sigma_px]
+        cand = [e for e in found if abs(e.position_px) <= half_window_px - 2.0 * sigma_px]
         if cand:
             best = min(cand, key=lambda e: abs(e.position_px))
             pos[k] = edge.position_px + best.position_px
