@@ -65,7 +65,7 @@ def test_every_unit_has_its_own_grain_and_the_golden_one_grain():
     ls = []
     for u in goods:
         rgba, X, Y, _ = _texture(u)
-        inner = (np.abs(X) < 30.0) & (np.abs(Y) < 20.0) & ~((X > -25) & (X < 15) & (Y > -10) & (Y < 6))
+        inner = (np.abs(X) < 30.0) & (np.abs(Y) < 20.0) & ~((X > -24) & (X < 9.5) & (Y > -8) & (Y < 5))
         ls.append(_lab(rgba)[..., 0][inner])
     for i in range(3):
         # rings with realistic contrast: early- and latewood several L* apart

@@ -48,8 +48,8 @@ Defects (realistic size and contrast for a small oiled board):
 Spec (what a buyer of a wooden board would write): the oiled surface's colour (ΔE00 3.0, a
 natural product) on a plain patch at the top left; the width (80 ± 0.5 mm), the height
 (50 ± 0.5 mm) and the hole (Ø 6 ± 0.2 mm); anomaly zones: the surface (``finish``, the board
-and 1 mm past its outline, defects from 1 mm²) and, inside it, the engraving (``print``,
-from 0.5 mm²).
+and 1 mm past its outline, defects from 1 mm²) and, inside it, the engraving (``print``, drawn
+2 mm round the char, from 0.5 mm²).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ _TEXT_BOX = (-22.0, -8.0, 12.0, 4.0)
 _TEXT = ["GOLDENVISION", "OAK  No 07"]
 _LINE_MM = 6.0
 _COLOR_BOX = (-34.0, -21.0, -8.0, -12.0)
+_ENGRAVING_ZONE = (-24.0, -8.0, 9.5, 5.0)  # the char (x -21.8..7.3, y -6..2.95) and 2 mm round it
 _LAB_CHAR = (27.0, 8.0, 12.0)
 _LAB_GAP = (20.0, 5.0, 9.0)
 _LAB_FRESH = (74.0, 6.0, 24.0)
@@ -140,7 +141,7 @@ class WoodFamily(Family):
     }
     anomaly_zones = {
         "surface": {"polygon_mm": _rect((-41.0, -26.0, 41.0, 26.0)), "defect_type": "finish", "min_area_mm2": 1.0},
-        "engraving": {"polygon_mm": _rect((-25.0, -10.0, 15.0, 6.0)), "defect_type": "print", "min_area_mm2": 0.5},
+        "engraving": {"polygon_mm": _rect(_ENGRAVING_ZONE), "defect_type": "print", "min_area_mm2": 0.5},
     }
     defect_zone = {"crack": "surface", "stain": "surface", "edge_chip": "surface", "hole_position": "surface",
                    "faint_engraving": "engraving"}
