@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba")
+FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba", "wood")
 
 
 def row(family: str, mode: str, args: argparse.Namespace) -> str:

@@ -159,7 +159,8 @@ class Family:
         name -> {nominal, tol, measure, caliper_mm {center, angle_deg, length, width} or
         circle_mm {center, radius, search}}.
     anomaly_zones : dict
-        name -> {polygon_mm, defect_type}.
+        name -> {polygon_mm, defect_type} and optionally min_area_mm2 (the spec's smallest defect
+        in the zone, mm²; 0.5 when not given).
     defect_zone : dict
         defect kind -> anomaly zone.
     variation : dict

@@ -253,7 +253,7 @@ def build_zoo_spec(fam: Family, mode: str = "station", size: float = 1.0, seed: 
                                "radius_px": round(c["radius"] / s, 3), "search_px": round(c["search"] / s, 3)}
         dims.append(entry)
     zones = [{"name": name, "region": _poly(fam, mode, seed, size, z["polygon_mm"]), "defect_type": z["defect_type"],
-              "sensitivity": 1.0, "min_area_mm2": 0.5, "severity": "major"} for name, z in fam.anomaly_zones.items()]
+              "sensitivity": 1.0, "min_area_mm2": z.get("min_area_mm2", 0.5), "severity": "major"} for name, z in fam.anomaly_zones.items()]
     spec: dict[str, Any] = {"product": fam.product, "revision": "A", "registration": "auto"}
     if mode == "station":
         spec["station"] = PROFILE_NAME if size == 1.0 else _jsonable(copy.deepcopy(demo_profile(size).raw))
