@@ -167,6 +167,11 @@ class RegistrationResult:
     estimate_std_px : float or None
         The estimate's predicted 1-sigma worst-corner uncertainty, golden px (as ``rms_px``
         would be); None without an estimate.
+    note : str or None
+        On an accepted alignment, what it was accepted despite, in words: keypoint inliers that
+        the dense alignment does not explain, held by a minor part of the product (that part
+        moved on it, a label or a print off position? the anomaly stage judges it there). None
+        otherwise.
     """
 
     homography: np.ndarray
@@ -181,6 +186,7 @@ class RegistrationResult:
     reference_shape_hw: tuple[int, int] | None = None
     estimate: np.ndarray | None = None
     estimate_std_px: float | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         from .registration.refusal import RefusalCode  # here, not at the top: registration imports this module
@@ -228,6 +234,7 @@ class RegistrationResult:
             "max_flow_px": None if self.flow is None else float(np.abs(self.flow).max(initial=0.0)),
             "estimate": None if self.estimate is None else self.estimate.tolist(),
             "estimate_std_px": None if self.estimate_std_px is None else float(self.estimate_std_px),
+            "note": self.note,
         }
 
 

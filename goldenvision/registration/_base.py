@@ -85,6 +85,13 @@ _NR_F_MIN = 100.0  # non-rigid: the deformation is kept only when its F statisti
 #: longer fits the product's ends) is a wrong alignment, not an ambiguity
 _RIVAL_RHO_MARGIN = 0.03
 _MIN_RHO_START = 0.3  # non-rigid: edge correlation the rigid start must reach before the deformation is fitted
+#: keypoint inliers that the refinement does not explain are a *part* of the product that moved
+#: on it (a label applied off position, a print off register) when the convex hull of their
+#: reference points covers at most this share of the hull of the reference's edge points; the
+#: dense alignment is then judged on its own, as when no keypoints vouch (basin check included).
+#: Inliers spread over the product that disagree with it leave the refusal standing (a
+#: repetitive part the refinement slid along by a period)
+_PART_MAX_SHARE = 0.25
 
 
 # ----------------------------------------------------------------------------- input checks

@@ -247,7 +247,8 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                                   confidence=_confidence(fine, ncc, n_inl), method=label + "+bspline", reason=None,
                                   flow=flow)
     return made(homography=h, ok=True, rms_px=float(fine.corner_std_px), inliers=int(n_inl),
-                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None)
+                              confidence=_confidence(fine, ncc, n_inl), method=label, reason=None,
+                              note=fine.note)
 
 
 def _loose_estimate(loose: list[tuple[float, np.ndarray, float]], undetermined: list[np.ndarray],

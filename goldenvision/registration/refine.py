@@ -31,6 +31,7 @@ from ._base import (
     _MIN_RHO_FINE,
     _MIN_RHO_START,
     _N_BLOAT,
+    _PART_MAX_SHARE,
     _RIVAL_RHO_MARGIN,
     _SAT_SHARE,
     _TONE_MIN_GAIN,
@@ -67,6 +68,7 @@ class _Fine:
     inside_frac: float  # share of the reference edge points that fall inside the unit image
     weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
     final_level: int = 0
+    note: str | None = None  # why it was accepted as it was (keypoint inliers it does not explain)
 
 
 def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
@@ -383,36 +385,51 @@ def _tone_fit(t: np.ndarray, iw: np.ndarray, wt: np.ndarray, knots: np.ndarray
 
 
 def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, affine: bool
-                 ) -> Refusal | None:
-    """Reason if the alignment is not a well-defined minimum: restarted at its finest level
-    ``_BASIN_PX`` px (worst corner) away along its least determined direction, either way, the
-    refinement must come back within ``_BASIN_TOL_PX``.
+                 ) -> tuple[Refusal | None, _Fine | None]:
+    """(reason or None, settled or None): reason if the alignment is not a well-defined minimum:
+    restarted at its finest level ``_BASIN_PX`` px (worst corner) away along its least determined
+    direction, either way, the refinement must come back within ``_BASIN_TOL_PX``.
 
     The Gauss-Newton covariance counts every edge point as information; on binarised or
     jagged edges the pixel staircase of each image "pins" directions that the part's shape
     leaves free (stripes along their length), and the estimate can drift there while its
     predicted uncertainty stays small. A restart tests the cost surface instead of its
-    curvature at one point."""
+    curvature at one point.
+
+    ``settled``: when both restarts end within ``_BASIN_TOL_PX`` of each other, away from the
+    alignment and at a higher edge correlation, the refinement had stopped short of its minimum
+    (its iterations ran out along a shallow direction, a homography's perspective terms on a round
+    product say); the better of the two restarts, for the caller to verify again (its own basin
+    included). Restarts that part ways (a part that slides along its stripes) settle nothing."""
     if fine.weak is None:
-        return None
+        return None, None
     shape = model.shape_hw_
     nmat = _norm_mat(shape)[0]
     move = _corner_move(fine.weak, shape)
     if not move > 1e-9:
-        return None
+        return None, None
+    ends: list[tuple[_Fine, np.ndarray]] = []
+    refusal = None
     for sign in (1.0, -1.0):
         g_p = fine.g @ np.linalg.inv(_step_warp(sign * _BASIN_PX / move * fine.weak, nmat))
         again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
         if again is None:
             return Refusal(RefusalCode.UNDETERMINED,
-                           f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)")
+                           f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)"), None
         h2 = np.linalg.inv(again.g)
-        d = _corner_diff(h2 / h2[2, 2], h, shape)
-        if d > _BASIN_TOL_PX:
-            return Refusal(RefusalCode.UNDETERMINED, (
+        h2 = h2 / h2[2, 2]
+        ends.append((again, h2))
+        d = _corner_diff(h2, h, shape)
+        if d > _BASIN_TOL_PX and refusal is None:
+            refusal = Refusal(RefusalCode.UNDETERMINED, (
                 f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off along its least "
                 f"determined direction ends {d:.2f} px away; stripes or jagged edges?)"))
-    return None
+    if refusal is None:
+        return None, None
+    (fa, ha), (fb, hb) = ends
+    if _corner_diff(ha, hb, shape) <= _BASIN_TOL_PX and min(fa.rho, fb.rho) > fine.rho:
+        return refusal, max((fa, fb), key=lambda f: f.rho)
+    return refusal, None
 
 
 def _saturated(mpyr: list[np.ndarray]) -> bool:
@@ -456,22 +473,72 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level)
     if fine is None:
         return None, None, -1.0, Refusal(RefusalCode.DIVERGED, "fine alignment diverged or left the image")
+    return _verify(model, mpyr, fine, affine=affine, pairs=pairs, start_only=start_only, settle=True)
+
+
+def _inlier_share(model: RegistrationModel, pairs: np.ndarray) -> float:
+    """Area of the convex hull of the keypoint inliers' reference points (``pairs[:, :2]``, full
+    px) over the area of the hull of the reference's edge points at the coarse level: the share
+    of the product's extent that the inliers hold (1 when either hull is degenerate)."""
+    lvl = model.coarse_level_
+    pts = np.asarray(model.levels_[lvl]["pts"], np.float32).reshape(-1, 2) * 2.0**lvl
+    ref = np.asarray(pairs[:, :2], np.float32).reshape(-1, 2)
+    if len(pts) < 3 or len(ref) < 3:
+        return 1.0
+    whole = cv2.contourArea(cv2.convexHull(pts.reshape(-1, 1, 2)))
+    part = cv2.contourArea(cv2.convexHull(ref.reshape(-1, 1, 2)))
+    return float(part / whole) if whole > 0 else 1.0
+
+
+def _verify(model: RegistrationModel, mpyr: list[np.ndarray], fine: _Fine, *, affine: bool,
+            pairs: np.ndarray | None, start_only: bool, settle: bool
+            ) -> tuple[np.ndarray | None, _Fine | None, float, Refusal | None]:
+    """Every check of a refined alignment ``fine`` (see :func:`_evaluate`).
+
+    Keypoint inliers that the refinement does not explain refuse it, unless they hold a minor
+    part of the product (:data:`_PART_MAX_SHARE` of its extent): that part may have moved on
+    the product (a label applied off position, a print off register; a defect for the anomaly
+    stage to find at its place, no reason to refuse), and the dense alignment is then judged on
+    its own as when no keypoints vouch, its basin included; ``fine.note`` records the
+    disagreement. ``settle``: an alignment whose basin restarts agree on a better minimum
+    (:func:`_basin_check`) is verified again from there, once."""
     h = np.linalg.inv(fine.g)
     h /= h[2, 2]
     why = _sanity(h, model.shape_hw_)
     if why:
         return h, fine, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"refined homography rejected: {why}")
     zoom = pairs is not None and len(pairs) >= _ZOOM_MIN_INLIERS  # many inliers vouch for a partial view
-    min_inside = _MIN_EDGE_INSIDE_ZOOM if zoom else _MIN_EDGE_INSIDE
     ncc = _coarse_ncc(model, mpyr, h, min_cover=_MIN_EDGE_INSIDE_ZOOM if zoom else 0.5)
     if pairs is not None:
         # the refinement must still explain the feature inliers (working-level px)
         d = np.linalg.norm(apply_homography(pairs[:, 2:], h) - pairs[:, :2], axis=1) / 2**model.work_level_
         med, frac = float(np.median(d)), float(np.mean(d < 2 * _FEATURE_THR_PX))
         if med > _FEATURE_THR_PX or frac < 0.5:
-            return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE, (
-                f"refinement disagrees with the feature inliers (median {med:.1f} px, "
-                f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)"))
+            text = (f"refinement disagrees with the feature inliers (median {med:.1f} px, "
+                    f"{100 * frac:.0f}% within {2 * _FEATURE_THR_PX:.0f} px)")
+            share = _inlier_share(model, pairs)
+            if start_only or share > _PART_MAX_SHARE:
+                return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE, text)
+            note = f"{text}; they hold {100 * share:.0f}% of the product's extent (that part moved on it?)"
+            if zoom:  # no inliers vouch for a partial view any more
+                ncc = _coarse_ncc(model, mpyr, h)
+            h, fine, ncc, alone = _verify_dense(model, mpyr, h, fine, ncc, affine=affine, zoom=False, vouched=False,
+                                                start_only=False, settle=settle)
+            if alone is not None:  # nor does the rest pin the alignment down: refused as before, saying both
+                return h, fine, ncc, Refusal(RefusalCode.FEATURES_DISAGREE,
+                                             f"{note}; the dense alignment, judged alone: {alone.text}")
+            fine.note = f"{note}: the dense alignment of the rest stands"
+            return h, fine, ncc, None
+    return _verify_dense(model, mpyr, h, fine, ncc, affine=affine, zoom=zoom, vouched=pairs is not None,
+                         start_only=start_only, settle=settle)
+
+
+def _verify_dense(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray, fine: _Fine, ncc: float, *,
+                  affine: bool, zoom: bool, vouched: bool, start_only: bool, settle: bool
+                  ) -> tuple[np.ndarray, _Fine, float, Refusal | None]:
+    """The checks of :func:`_verify` after the keypoints': overlap, edge inliers, correlations,
+    predicted uncertainty and, unless keypoint inliers vouch for it (``vouched``), the basin."""
+    min_inside = _MIN_EDGE_INSIDE_ZOOM if zoom else _MIN_EDGE_INSIDE
     if fine.inside_frac < min_inside:
         return h, fine, ncc, Refusal(RefusalCode.LOW_OVERLAP, (
             f"only {100 * fine.inside_frac:.0f}% of the reference edge points fall inside the unit "
@@ -496,8 +563,15 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
             f"alignment not determined by the content (predicted uncertainty over the product "
             f"{fine.corner_std_px:.2f} px > {_MAX_CORNER_STD_PX}; symmetric or featureless part?)"),
             std_px=float(fine.corner_std_px))
-    if pairs is None:  # no feature inliers vouch for it: test the minimum itself
-        refusal = _basin_check(model, mpyr, h, fine, affine)
+    if not vouched:  # no feature inliers vouch for it: test the minimum itself
+        refusal, settled = _basin_check(model, mpyr, h, fine, affine)
+        if refusal and settled is not None and settle:
+            h2 = np.linalg.inv(settled.g)
+            h2 /= h2[2, 2]
+            if _sanity(h2, model.shape_hw_):
+                return h, fine, ncc, refusal
+            return _verify_dense(model, mpyr, h2, settled, _coarse_ncc(model, mpyr, h2), affine=affine, zoom=False,
+                                 vouched=False, start_only=False, settle=False)
         if refusal:
             return h, fine, ncc, refusal
     return h, fine, ncc, None
@@ -533,6 +607,8 @@ def _rival(model: RegistrationModel, mpyr: list[np.ndarray], found, pool: np.nda
     sel = inl.ravel() > 0
     pairs = rest[sel]
     hr, fr, _, why = _evaluate(model, mpyr, h2, affine=affine, pairs=pairs)
+    if hr is not None and _corner_diff(hr, h, model.shape_hw_) <= 2.0:
+        return None  # its refinement came back to the first alignment (its inliers a part that moved): no rival
     if why is None and fr is not None and fr.rho >= fine.rho - _RIVAL_RHO_MARGIN:
         return Refusal(RefusalCode.AMBIGUOUS, (
             f"ambiguous: a second alignment ({int(sel.sum())} inliers, correlation {fr.rho:.3f}) fits about as "
