@@ -194,6 +194,12 @@ def _feature_bands(g: np.ndarray, dims: Sequence[DimensionSpec], golden_px: Mapp
             r = int(math.ceil(max(EDGE_BAND_MIN_PX, OUTLINE_BAND_SHARE * size_px)))
             moving = cv2.dilate(outline.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
             band = band | moving
+        # what moves with the feature lies within its own extent (an outline connected to a longer
+        # one does not carry the feature's strain beyond the feature's edges)
+        if direction is None:
+            moving = moving & (np.hypot(xx - c[0], yy - c[1]) <= 0.5 * size_px + m)
+        else:
+            moving = moving & (np.abs((xx - c[0]) * direction[0] + (yy - c[1]) * direction[1]) <= 0.5 * size_px + m)
         out.append((dim, band, moving, c, direction))
     return out
 
