@@ -127,3 +127,15 @@ def test_a_direction_the_reference_does_not_pin_is_stated_at_the_registrations_e
     assert 1e-4 < sd(honest, (0, 1)) < 0.2 * sd(prior_only, (0, 1))
     # x, pinned by the columns, is the data's either way
     assert sd(honest, (1, 0)) == pytest.approx(sd(prior_only, (1, 0)), rel=0.05)
+
+
+def test_the_registrations_own_strain_noise_is_its_corner_error_over_the_half_diagonal():
+    from goldenvision.pipeline import _registration_strain_var
+
+    def reg(rms, shape):
+        return RegistrationResult(np.eye(3), ok=True, rms_px=rms, method="test", confidence=1.0,
+                                  reference_shape_hw=shape)
+
+    assert _registration_strain_var(reg(0.6, (601, 801))) == pytest.approx((0.6 / 500.0) ** 2)
+    assert _registration_strain_var(reg(float("inf"), (601, 801))) == 0.0
+    assert _registration_strain_var(reg(0.6, None)) == 0.0
