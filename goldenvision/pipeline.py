@@ -8,6 +8,7 @@ Bad input never raises out of :func:`inspect`: the unit gets verdict ``review`` 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,10 +34,11 @@ from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
-from .measure.dimensions import edge_band_mask, golden_edge_lines, golden_zero_offsets
+from .measure.dimensions import edge_band_mask, feature_strains, golden_edge_lines, golden_zero_offsets
 from .measure.reference import DimensionReference, as_reference
 from .measure.ruler import RulerFrame
-from .measure.scale_reference import MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference
+from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
+                                      registration_drag_cov)
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
 from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
@@ -261,7 +263,7 @@ class Inspector:
                 self._edge_lines.update(lines)
         # the registration dimensions are read through in the golden frame: fitted without the
         # measured edges (see measure.dimensions.edge_band_mask); built on the first such unit
-        self._dim_reference: tuple[np.ndarray, np.ndarray, str] | None | bool = None
+        self._dim_reference: tuple[np.ndarray, np.ndarray, str, np.ndarray] | None | bool = None
         fallback = (golden.meta or {}).get("alignment_fallback")
         if fallback:  # sealed without a precise alignment: every result says how it was compared
             self.golden_provenance["alignment_fallback"] = {k: fallback.get(k) for k in ("registration", "compared_with", "not_judged")}
@@ -407,20 +409,32 @@ class Inspector:
                 for area, where in areas:
                     refm = reference_mask(g_gray, area)
                     if int(refm.sum()) >= MIN_REFERENCE_PX:
-                        self._dim_reference = (g_gray, refm, where)
+                        # how far the measured features can drag the unit's registration (its prior)
+                        drag = registration_drag_cov(g_gray, m.product_mask,
+                                                     feature_strains(g_gray, dims, self._golden_widths_px))
+                        self._dim_reference = (g_gray, refm, where, drag)
                         break
         if self._dim_reference is False:
             return {}, ("the unit's own registration (no part of the product outside the measured features' "
                         "outlines has structure to take the scale from): a change of size is partly read as the "
                         "golden's")
         assert isinstance(self._dim_reference, tuple)
-        g_gray, refm, where = self._dim_reference
+        g_gray, refm, where, drag = self._dim_reference
+        # the unit's own registration may be off in its strain by what it absorbed of the measured
+        # features (each one's process spread times its share of the registration's evidence,
+        # measure.scale_reference.registration_drag_cov) and by its own noise: its predicted corner
+        # error at the golden's half-diagonal
         # the unit's own registration may be stretched by what it absorbed of the measured features:
         # were it fitted on one feature alone, by that feature's deviation over its size; a capable
-        # process (Cp >= 1) holds a feature within a third of its tolerance at 1 sigma
+        # process (Cp >= 1) holds a feature within a third of its tolerance at 1 sigma. This prior lets
+        # the reference correct the strain; how far the registration's strain is actually off is each
+        # feature at its tolerance limit times its share of the registration's evidence
+        # (measure.scale_reference.registration_drag_cov) and the registration's own noise: its
+        # predicted corner error at the golden's half-diagonal
         prior = max(((d.tol_minus_mm + d.tol_plus_mm) / 6.0 / d.nominal_mm for d in dims if d.nominal_mm > 0),
                     default=None)
-        fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior)
+        error_cov = np.asarray(drag, np.float64) + _registration_strain_var(reg) * np.eye(3)
+        fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior, strain_error_cov=error_cov)
         if fit is None:
             return {}, ("the unit's own registration (refined on the product outside the measured features' "
                         "outlines it did not converge): a change of size is partly read as the golden's")
@@ -677,6 +691,18 @@ class Inspector:
 # --------------------------------------------------------------------------------------
 # Trained defect detector (spec `detector`; goldenvision.detect, onnxruntime only)
 # --------------------------------------------------------------------------------------
+def _registration_strain_var(reg: RegistrationResult) -> float:
+    """Variance of a registration's strain from its own noise: its predicted 1-sigma corner error
+    ``rms_px`` at the golden's half-diagonal (the length model of
+    ``goldenvision.measure.dimensions._registration_length_std_px``); 0 when either is unknown."""
+    rms = float(reg.rms_px)
+    shape = reg.reference_shape_hw
+    if shape is None or not math.isfinite(rms):
+        return 0.0
+    half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
+    return (rms / max(half_diag, 1.0)) ** 2
+
+
 def _ruler_record(ruler: RulerFrame | None, marker: bool, loose: bool, dims: Sequence[Any]) -> dict[str, Any]:
     """What became of the spec's ruler in one photo (``UnitResult.provenance["scale_ruler"]``):
     whether it was looked for and found, its tick pitch, the dimensions read through it and those

@@ -70,7 +70,7 @@ from .scale_reference import ReferenceFit
 from .reference import DimensionReference, as_reference
 
 __all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "measured_outlines",
-           "golden_edge_lines", "EdgeLine", "DimensionReference", "RELATIVE_THRESHOLD",
+           "golden_edge_lines", "EdgeLine", "feature_strains", "DimensionReference", "RELATIVE_THRESHOLD",
            "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
 #: Edges weaker than this fraction of the strongest in a caliper are ignored for dimensions.
@@ -147,37 +147,81 @@ def edge_band_mask(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
       the golden's width (zoo jewellery hand-held: a +0.36 mm pendant read +0.01 mm). A measured
       dimension must not be the reference of itself."""
     g = _check_gray(golden_gray)
+    keep = np.ones(g.shape, dtype=bool)
+    found = False
+    for band in _feature_bands(g, dims, golden_px):
+        keep &= ~band[1]
+        found = True
+    return keep if found else None
+
+
+def _feature_bands(g: np.ndarray, dims: Sequence[DimensionSpec], golden_px: Mapping[str, float] | None
+                   ) -> list[tuple[DimensionSpec, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per dimension measurable on the golden grey ``g``: (dim, the golden px that may move with it
+    (:func:`edge_band_mask`'s two parts), the px of its own outline (the second part; the first
+    without one), its centre (x, y) golden px, the unit vector (x, y) it is measured along or None
+    for a diameter)."""
     h, w = g.shape
     ident = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
                                reference_shape_hw=(h, w))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    keep = np.ones((h, w), dtype=bool)
-    found = False
+    out = []
     for dim in dims:
         try:
             size_px, _, pts, _ = _measure_px(g, dim, ident, 1.0, (golden_px or {}).get(dim.name))
         except MeasurementError:
             continue
         m = max(EDGE_BAND_MIN_PX, EDGE_BAND_SHARE * size_px)
+        direction = None
         if dim.measure == "diameter":
             c = np.asarray(pts[0], np.float64)
-            keep &= np.abs(np.hypot(xx - c[0], yy - c[1]) - 0.5 * size_px) > m
+            band = np.abs(np.hypot(xx - c[0], yy - c[1]) - 0.5 * size_px) <= m
             ang = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
             seeds = c + 0.5 * size_px * np.stack([np.cos(ang), np.sin(ang)], axis=1)
         else:
             cal = dim.caliper
             assert cal is not None
             a = math.radians(cal.angle_deg)
-            d = (math.cos(a), math.sin(a))
+            direction = np.array([math.cos(a), math.sin(a)])
+            band = np.zeros((h, w), dtype=bool)
             for q in pts[:2]:
-                keep &= np.abs((xx - q[0]) * d[0] + (yy - q[1]) * d[1]) > m
+                band |= np.abs((xx - q[0]) * direction[0] + (yy - q[1]) * direction[1]) <= m
             seeds = np.asarray(pts[:2], np.float64)
+            c = seeds.mean(axis=0)
         outline = measured_outlines(g, seeds)
+        moving = band
         if outline.any():
             r = int(math.ceil(max(EDGE_BAND_MIN_PX, OUTLINE_BAND_SHARE * size_px)))
-            keep &= ~(cv2.dilate(outline.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0)
-        found = True
-    return keep if found else None
+            moving = cv2.dilate(outline.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+            band = band | moving
+        # what moves with the feature lies within its own extent (an outline connected to a longer
+        # one does not carry the feature's strain beyond the feature's edges)
+        if direction is None:
+            moving = moving & (np.hypot(xx - c[0], yy - c[1]) <= 0.5 * size_px + m)
+        else:
+            moving = moving & (np.abs((xx - c[0]) * direction[0] + (yy - c[1]) * direction[1]) <= 0.5 * size_px + m)
+        out.append((dim, band, moving, c, direction))
+    return out
+
+
+def feature_strains(golden_gray: np.ndarray, dims: Sequence[DimensionSpec],
+                    golden_px: Mapping[str, float] | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """How each measured feature deforms the golden image at its tolerance limit, for
+    :func:`goldenvision.measure.scale_reference.registration_drag_cov`: per dimension measurable on
+    the golden, (the px of its outline, (H, W) bool: the golden's edge px connected to the measured
+    edges, widened as :func:`edge_band_mask` does, which leaves them out of the reference; its centre (x, y) golden px; its strain as a 2 x 2 tensor). A feature off by half its
+    tolerance band, where its verdict is decided (ISO 14253-1), is strained by ``s = (tol_minus +
+    tol_plus) / 2 / nominal``: along the caliper (``s u u^T``) for a width or distance, in every
+    direction (``s I``) for a diameter."""
+    g = _check_gray(golden_gray)
+    out = []
+    for dim, _, band, c, direction in _feature_bands(g, dims, golden_px):
+        if not dim.nominal_mm > 0:
+            continue
+        s = (dim.tol_minus_mm + dim.tol_plus_mm) / 2.0 / dim.nominal_mm
+        tensor = s * (np.eye(2) if direction is None else np.outer(direction, direction))
+        out.append((band, np.asarray(c, np.float64), tensor))
+    return out
 
 
 #: Half-width of the band kept out around a measured feature's whole outline: this share of its

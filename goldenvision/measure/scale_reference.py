@@ -25,6 +25,14 @@ variance ``L^2 g^T C g`` with ``g = (u_x^2, u_x u_y, u_x u_y, u_y^2)`` over the 
 reference that is small or far from the measured feature (three stones inside a pendant
 whose width is measured) extrapolates its scale and the uncertainty says so.
 
+Where the reference pins a direction weakly, the fit's estimate stays near the unit's own
+registration (the prior, ``prior_strain_std``, regularises it), so the estimate's error there is
+the registration's: how far the measured features can have dragged it (each at its tolerance limit,
+times its share of the registration's evidence, :func:`registration_drag_cov`) and its own noise.
+With that covariance (``strain_error_cov``) the stated covariance is the estimator's under it
+(:func:`_misspecified_prior_cov`), not the prior's; the prior alone counted the smallest feature's
+whole relative tolerance as the registration's error in every direction.
+
 Where the residual is correlated beyond that window or the unit differs from the golden over
 whole regions (a grain, a print density, a perspective the registration got a little wrong), the
 formula is too small. The covariance is therefore also estimated by a delete-a-block jackknife
@@ -53,7 +61,7 @@ import numpy as np
 from ..results import RegistrationResult
 from .fitting import tukey_weights
 
-__all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "MIN_REFERENCE_PX"]
+__all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "registration_drag_cov", "MIN_REFERENCE_PX"]
 
 #: Fewest kept golden px (with content on the unit) for a reference fit.
 MIN_REFERENCE_PX = 400
@@ -260,6 +268,69 @@ def _strain_precision(std: float) -> np.ndarray:
     return np.array([[0.5, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.5]]) / (std * std)
 
 
+def registration_drag_cov(golden_gray: np.ndarray, registration_mask: np.ndarray | None,
+                          features: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Covariance (3 x 3, of the strain ``(m00 - 1, m01 = m10, m11 - 1)``) of how far the measured
+    features drag a unit's registration fitted on the whole product (for
+    :func:`refine_on_reference`'s ``strain_error_cov``).
+
+    The unit's registration is a least-squares image alignment over ``registration_mask`` (golden
+    px; None: the whole image). To first order (the Gauss-Newton step, Baker & Matthews 2004 [2]_)
+    a displacement ``d(p)`` of the golden px moves its parameters by ``(J^T J)^-1 J^T r`` with
+    ``r = grad(g) . d`` and ``J`` the image gradients times the homography's Jacobian (strain,
+    rotation, translation, perspective, about the mask's centroid). A feature whose size varies
+    with the strain tensor ``S`` (1-sigma) displaces the px that move with it (``band``) by
+    ``S (p - centre)``: its drag on the strain is that step's first three terms, and the features
+    (independent) add their outer products. A feature that is the whole product's outline (a
+    pendant plate, a panel) drags the registration by about its own strain, so its deviation would
+    read as the golden's; a small feature inside a product with much other structure (a zipper's
+    chain width across its teeth and slider) hardly moves it. This replaces the earlier prior of
+    the spec's largest relative tolerance in every direction (a full drag by the smallest feature),
+    which on the zoo's hand-held zipper stated 1-sigma five times the errors found (the prior still
+    regularises the fit; this is what its stated covariance takes for the registration's error).
+
+    Parameters
+    ----------
+    golden_gray : ndarray, (H, W) float or uint8
+        The golden's measuring grey, golden px.
+    registration_mask : ndarray (H, W) bool or None
+        The golden px the unit's registration is fitted on.
+    features : list of (band, centre, strain)
+        :func:`goldenvision.measure.dimensions.feature_strains`: (H, W) bool, (x, y) golden px,
+        (2, 2) dimensionless.
+    """
+    g = _blur(np.asarray(golden_gray, np.float32))
+    gx = (cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8.0).astype(np.float64)
+    gy = (cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8.0).astype(np.float64)
+    area = np.hypot(gx, gy) > 1e-6
+    if registration_mask is not None:
+        area &= np.asarray(registration_mask, bool)
+    ys, xs = np.nonzero(area)
+    cov = np.zeros((3, 3))
+    if len(xs) < 16 or not features:
+        return cov
+    c = np.array([xs.mean(), ys.mean()])
+    xc, yc = xs - c[0], ys - c[1]
+    fx, fy = gx[ys, xs], gy[ys, xs]
+    rad = fx * xc + fy * yc
+    jac = np.stack([fx * xc, fx * yc + fy * xc, fy * yc, -fx * yc + fy * xc, fx, fy, -rad * xc, -rad * yc], axis=1)
+    info = jac.T @ jac
+    for band, centre, strain in features:
+        sel = np.asarray(band, bool)[ys, xs]
+        if not sel.any():
+            continue
+        px, py = xs[sel] - centre[0], ys[sel] - centre[1]
+        dx = strain[0, 0] * px + strain[0, 1] * py
+        dy = strain[1, 0] * px + strain[1, 1] * py
+        r = fx[sel] * dx + fy[sel] * dy
+        try:
+            step = np.linalg.lstsq(info, jac[sel].T @ r, rcond=None)[0][:3]
+        except np.linalg.LinAlgError:
+            continue
+        cov += np.outer(step, step)
+    return cov
+
+
 def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, k: int) -> float:
     """Weighted residual variance times the residual's correlation area (grey^2)."""
     n_eff = float(wts.sum())
@@ -270,9 +341,27 @@ def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, ma
     return max(s2, 1e-12) * (_correlation_area(resim, keep) if keep.any() else 1.0)
 
 
+def _misspecified_prior_cov(post: np.ndarray, prior_prec: np.ndarray, error_cov: np.ndarray) -> np.ndarray:
+    """Covariance of a Gaussian posterior mean whose prior (precision ``prior_prec`` about the
+    registration's value) is not the distribution of the registration's actual error
+    (``error_cov``): ``post P_d post + (post P_0) Pi (post P_0)^T`` with ``P_d = post^-1 - P_0``
+    the data's marginal precision (``refine_on_reference``'s ``strain_error_cov``)."""
+    pi = np.asarray(error_cov, np.float64)
+    if pi.shape != (3, 3) or not np.all(np.isfinite(pi)):
+        raise ValueError(f"strain_error_cov: expected a finite (3, 3) covariance, got shape {pi.shape}")
+    try:
+        p_d = np.linalg.inv(post) - prior_prec
+    except np.linalg.LinAlgError:
+        return post
+    w_prior = post @ prior_prec
+    out = post @ p_d @ post + w_prior @ (0.5 * (pi + pi.T)) @ w_prior.T
+    out = 0.5 * (out + out.T)
+    return out if np.all(np.isfinite(out)) else post
+
+
 def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registration: RegistrationResult,
                         reference: np.ndarray, *, prior_strain_std: float | None = None,
-                        max_iter: int = 30) -> ReferenceFit | None:
+                        strain_error_cov: np.ndarray | None = None, max_iter: int = 30) -> ReferenceFit | None:
     """Refine the unit's registration on the golden px ``reference`` (module notes); None when
     they cannot pin the correction (too few px with content, no convergence, singular normal
     equations, a correction larger than :data:`MAX_CORRECTION`).
@@ -305,6 +394,18 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         direction drag the other along: zoo hardware hand-held, 24 units, the slider across the
         chain max 0.081 -> 0.062 mm, jewellery pendant 0.64 -> 0.06 mm) and the covariance says by how much it may be off. None: no prior
         (the reference alone).
+    strain_error_cov : ndarray, shape (3, 3), or None, keyword-only
+        How far the unit's own registration's strain is actually off (what the pipeline passes:
+        :func:`registration_drag_cov` for features at their tolerance limits, plus the registration's
+        own noise). The prior above only regularises the fit: it lets the reference correct the
+        strain where it can, and in the directions it pins weakly the estimate stays near the
+        registration's. The estimate's error there is the registration's, so the stated covariance
+        is the estimator's under this one (the law of propagation, GUM 5.1.2, for the linear
+        estimate ``(P_d + P_0)^-1 (P_d theta_d + P_0 theta_reg)``: ``C P_d C + (C P_0) Pi (C P_0)^T``
+        with ``C`` the posterior strain covariance, ``P_0`` the prior's precision, ``P_d`` the data's
+        and ``Pi`` this); the prior's own covariance counted the full tolerance of the smallest feature
+        as the registration's error (zoo hand-held zipper: 1-sigma five times the errors found).
+        None: the prior stands for the registration's error, as before.
     max_iter : int, keyword-only
         Gauss-Newton iterations.
     """
@@ -388,6 +489,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     if not np.all(np.isfinite(cov)):
         return None
     cov_lin = cov[:3, :3]
+    if strain_error_cov is not None and prior_strain_std is not None and prior_strain_std > 0:
+        cov_lin = _misspecified_prior_cov(cov_lin, _strain_precision(float(prior_strain_std)), strain_error_cov)
     # the residual's correlation beyond the window and what differs between the unit and the golden
     # over whole regions: the delete-a-block jackknife, where it says more (module notes)
     pr = np.zeros((7, 7))
