@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from goldenvision import demo
 from goldenvision.demo import zoo
 from goldenvision.spec import load_spec
-from tests.test_zoo_ceramic import _apply, _clean
+from tests.test_zoo_ceramic import check_defect_box
 
 FAM = zoo.FAMILIES["pcba"]
 SIZE = 0.4
@@ -48,20 +47,7 @@ def test_generation_is_deterministic_and_units_differ():
 
 @pytest.mark.parametrize("kind", sorted(FAM.defect_zone))
 def test_defect_changes_pixels_where_its_box_says(kind):
-    for seed in (0, 1, 2):
-        u = _clean(zoo.make_zoo_unit(FAM, seed, kind, seed, "station"))
-        bad = zoo.photograph_unit(FAM, u, SIZE).astype(int)
-        good = zoo.photograph_unit(FAM, dataclasses.replace(u, defects=()), SIZE).astype(int)
-        diff = np.abs(bad - good).max(axis=2)
-        box, area = FAM.defect_footprint(u.defects[0], u)
-        cam = _apply(zoo.camera_of(u, SIZE) @ zoo.pose_of(u), [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]),
-                                                              (box[0], box[3])])
-        ys, xs = np.nonzero(diff > 2)
-        assert xs.size > 0 and diff.max() >= 12, (kind, seed, diff.max())
-        inside = ((xs >= cam[:, 0].min() - 1.5) & (xs <= cam[:, 0].max() + 1.5) & (ys >= cam[:, 1].min() - 1.5)
-                  & (ys <= cam[:, 1].max() + 1.5))
-        assert inside.all(), (kind, seed)
-        assert area >= 0.5, (kind, seed, area)
+    check_defect_box(FAM, kind, (0, 1, 2), min_area_mm2=0.5)
 
 
 def test_dimensions_are_the_rendered_geometry():
