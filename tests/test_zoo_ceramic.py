@@ -37,17 +37,7 @@ def test_lot_shapes_spec_and_truth(tmp_path):
     spec = load_spec(lot.spec_path)
     assert [z.name for z in spec.anomaly_zones] == ["decal", "glaze", "rim"]
     assert {d.name for d in spec.dimensions} == {"diameter", "band_width"} and spec.scale_marker is not None
-    faults = [u["fault"] for u in lot.truth["units"]]
-    assert faults.count("none") == 6
-    for u in lot.truth["units"]:
-        assert (u["expected_verdict"] == "fail") == (u["fault"] != "none")
-        if u["fault"] in FAM.defect_zone:
-            (d,) = u["defects"]
-            assert d["type"] == u["fault"] and d["zone"] == FAM.defect_zone[u["fault"]]
-            x1, y1, x2, y2 = d["bbox"]
-            assert 0 <= x1 < x2 <= 480 and 0 <= y1 < y2 <= 360 and d["area_mm2"] >= 0.5
-        else:
-            assert u["defects"] == []
+    check_lot_truth(FAM, lot)
 
 
 def test_generation_is_deterministic_and_units_differ():
@@ -57,6 +47,24 @@ def test_generation_is_deterministic_and_units_differ():
     assert np.array_equal(a, b)
     u0, u1 = zoo.make_zoo_unit(FAM, 0, "none", 5, "station"), zoo.make_zoo_unit(FAM, 1, "none", 5, "station")
     assert u0.texture_seed != u1.texture_seed and u0.lab("glaze") != u1.lab("glaze")
+
+
+def check_lot_truth(fam, lot, min_area_mm2: float | None = 0.5) -> None:
+    """A 10-unit zoo lot at size 0.3: 6 good units, every other unit fails, and each injected
+    defect is recorded once, in its zone, with a box inside the 480 x 360 photo and at least
+    ``min_area_mm2`` (None: not checked here). Shared by the zoo families' tests."""
+    faults = [u["fault"] for u in lot.truth["units"]]
+    assert faults.count("none") == 6
+    for u in lot.truth["units"]:
+        assert (u["expected_verdict"] == "fail") == (u["fault"] != "none")
+        if u["fault"] in fam.defect_zone:
+            (d,) = u["defects"]
+            assert d["type"] == u["fault"] and d["zone"] == fam.defect_zone[u["fault"]]
+            x1, y1, x2, y2 = d["bbox"]
+            assert 0 <= x1 < x2 <= 480 and 0 <= y1 < y2 <= 360
+            assert min_area_mm2 is None or d["area_mm2"] >= min_area_mm2
+        else:
+            assert u["defects"] == []
 
 
 def check_defect_box(fam, kind: str, seeds, min_area_mm2: float | None = 0.5) -> None:

@@ -10,7 +10,7 @@ import pytest
 from goldenvision import demo
 from goldenvision.demo import zoo
 from goldenvision.spec import load_spec
-from tests.test_zoo_ceramic import check_defect_box
+from tests.test_zoo_ceramic import check_lot_truth, check_defect_box
 
 FAM = zoo.FAMILIES["pcba"]
 SIZE = 0.4
@@ -22,15 +22,7 @@ def test_lot_shapes_spec_and_truth(tmp_path):
     spec = load_spec(lot.spec_path)
     assert [z.name for z in spec.anomaly_zones] == ["assembly", "board"]
     assert {d.name for d in spec.dimensions} == {"board_width", "board_height", "hole_diameter"}
-    faults = [u["fault"] for u in lot.truth["units"]]
-    assert faults.count("none") == 6
-    for u in lot.truth["units"]:
-        assert (u["expected_verdict"] == "fail") == (u["fault"] != "none")
-        if u["fault"] in FAM.defect_zone:
-            (d,) = u["defects"]
-            assert d["type"] == u["fault"] and d["zone"] == FAM.defect_zone[u["fault"]]
-            x1, y1, x2, y2 = d["bbox"]
-            assert 0 <= x1 < x2 <= 480 and 0 <= y1 < y2 <= 360 and d["area_mm2"] >= 0.5
+    check_lot_truth(FAM, lot)
 
 
 def test_generation_is_deterministic_and_units_differ():

@@ -12,7 +12,7 @@ import pytest
 from goldenvision import demo
 from goldenvision.demo import zoo
 from goldenvision.spec import load_spec
-from tests.test_zoo_ceramic import check_defect_box
+from tests.test_zoo_ceramic import check_lot_truth, check_defect_box
 
 FAM = zoo.FAMILIES["wood"]
 SIZE = 0.4
@@ -42,17 +42,7 @@ def test_lot_shapes_spec_and_truth(tmp_path):
         ("surface", "finish", 1.0), ("engraving", "print", 0.5)]
     assert {d.name for d in spec.dimensions} == {"board_width", "board_height", "hole_diameter"}
     assert spec.scale_marker is not None and [c.name for c in spec.colors] == ["surface"]
-    faults = [u["fault"] for u in lot.truth["units"]]
-    assert faults.count("none") == 6
-    for u in lot.truth["units"]:
-        assert (u["expected_verdict"] == "fail") == (u["fault"] != "none")
-        if u["fault"] in FAM.defect_zone:
-            (d,) = u["defects"]
-            assert d["type"] == u["fault"] and d["zone"] == FAM.defect_zone[u["fault"]]
-            x1, y1, x2, y2 = d["bbox"]
-            assert 0 <= x1 < x2 <= 480 and 0 <= y1 < y2 <= 360
-        else:
-            assert u["defects"] == []
+    check_lot_truth(FAM, lot, min_area_mm2=None)
 
 
 def test_every_unit_has_its_own_grain_and_the_golden_one_grain():
