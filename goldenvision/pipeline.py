@@ -242,6 +242,8 @@ class Inspector:
         self.golden_provenance: dict[str, Any] = dict(golden.provenance())
         # Colour is judged inside the zones only: their boxes (golden px) are all that is converted to Lab.
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
+        #: the product area whose outside, the ground, votes on a hand-held light field as one material
+        self._colour_product_mask: np.ndarray | None = None
         self._round_body: RoundBody | str | None = None  # the golden's round body, found on first need
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
@@ -274,7 +276,9 @@ class Inspector:
         if m.spec.colors and (m.profile is None or m.profile.chart is None) and (
                 calibration is None or calibration.color_correction is None):
             # no chart to judge colour by: zones are judged relative to the golden; its side once, here
-            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors)
+            self._colour_product_mask = _product_mask(m.profile, golden.shape, m.spec, golden.reference)
+            prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors,
+                                    self._colour_product_mask)
 
     def _register(self, frame: np.ndarray) -> RegistrationResult:
         """Align a unit to the golden. A golden sealed without a station profile may carry a
@@ -603,7 +607,7 @@ class Inspector:
             colors = judge_colors(warped, valid, self.golden.reference, cc.method,
                                   lambda: _lab_in_boxes(warped, cc, self._color_boxes_px),
                                   m.color, spec.colors, target_labs=m.target_labs or None,
-                                  captures=self.golden.captures)
+                                  captures=self.golden.captures, product_mask=self._colour_product_mask)
             timings["color"] = (time.perf_counter() - t) * 1e3
 
         dims = []

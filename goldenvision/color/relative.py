@@ -340,11 +340,15 @@ class _GoldenGrid:
     its own cells, and the cross-validation folds reuse the materials of their zone's set.
     """
 
-    def __init__(self, golden_rgb: np.ndarray, captures: Sequence[np.ndarray]) -> None:
+    def __init__(self, golden_rgb: np.ndarray, captures: Sequence[np.ndarray],
+                 product_mask: np.ndarray | None = None) -> None:
         self.ref = weakref.ref(golden_rgb)
         self.g_small, _ = _reduce(_decode(golden_rgb), None)
         self.shape_small: tuple[int, int] = self.g_small.shape[:2]  # type: ignore[assignment]
         h, w = self.shape_small
+        # cells of the ground the product lies on (flat; None: no product area known)
+        self.ground = _ground_cells(product_mask, self.shape_small)
+        self.ground_key = _mask_key(product_mask)
         self.lab_small = linear_srgb_to_lab_d65(self.g_small.astype(np.float64))
         self.usable = _usable(self.g_small)
         self.registered = registered_cells(golden_rgb, captures)
@@ -382,16 +386,22 @@ class _GoldenGrid:
         return out
 
     def material_labels(self, cells: np.ndarray) -> tuple[np.ndarray, int]:
-        """(labels over the grid, -1 outside ``cells``; their number of materials) of golden ``cells``."""
+        """(labels over the grid, -1 outside ``cells``; the number of the product's materials) of
+        golden ``cells``. The product's cells are clustered (k-means of their colours); the
+        ground's cells (:func:`_ground_cells`), when ``cells`` hold any, are one more material,
+        label ``k``, whatever their shades (see :func:`_ground_cells`)."""
         key = np.packbits(cells).tobytes()
         hit = self.materials.get(key)
         if hit is not None:
             return hit
         labels = np.full(cells.size, -1, np.int32)
         flat = cells.ravel()
-        k = _n_materials(int(flat.sum()))
+        prod = flat if self.ground is None else flat & ~self.ground
+        k = _n_materials(int(prod.sum()))
         if k >= 2:
-            labels[flat] = _kmeans_labels(self.g_small.reshape(-1, 3)[flat], k)
+            labels[prod] = _kmeans_labels(self.g_small.reshape(-1, 3)[prod], k)
+            if self.ground is not None:
+                labels[flat & self.ground] = k
         if len(self.materials) >= 64:
             self.materials.clear()
         self.materials[key] = (labels, k)
@@ -402,13 +412,39 @@ class _GoldenGrid:
 _golden_cache: dict[int, _GoldenGrid] = {}
 
 
-def _golden_grid(golden_rgb: np.ndarray, captures: Sequence[np.ndarray]) -> _GoldenGrid:
+def _mask_key(mask: np.ndarray | None) -> bytes | None:
+    return None if mask is None else np.packbits(np.asarray(mask, bool)).tobytes()
+
+
+def _ground_cells(product_mask: np.ndarray | None, shape_small: tuple[int, int]) -> np.ndarray | None:
+    """Flat bool over the reduced grid: cells mostly outside ``product_mask`` (golden px), i.e. the
+    table, cloth or tray the product lies on; None without a product area.
+
+    In a hand-held photo the product moves on its ground from unit to unit, while the golden
+    captures, taken with care, hardly move: a mottled table then passes the captures' agreement
+    test (:func:`registered_cells`) but, under a unit, shows its mottle elsewhere. Clustered by
+    the golden's colour, the ground's light cells then read darker in the unit and its dark cells
+    lighter (regression to the mean), by different amounts per channel, and with each shade voting
+    as a material they tilt the light (zoo hardware hand-held: the table's shades at -8 % and +8 %,
+    the field 2.6 % bluer at a navy tape, which read 0.7 ΔE00 too far from the golden). As one
+    material, its shades average out as the ground itself does."""
+    if product_mask is None:
+        return None
+    m = np.asarray(product_mask, bool)
+    hs, ws = shape_small
+    small = cv2.resize(m[: hs * _STEP, : ws * _STEP].astype(np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
+    ground = (small < 0.5).ravel()
+    return ground if ground.any() and not ground.all() else None
+
+
+def _golden_grid(golden_rgb: np.ndarray, captures: Sequence[np.ndarray],
+                 product_mask: np.ndarray | None = None) -> _GoldenGrid:
     hit = _golden_cache.get(id(golden_rgb))
-    if hit is not None and hit.ref() is golden_rgb:
+    if hit is not None and hit.ref() is golden_rgb and hit.ground_key == _mask_key(product_mask):
         return hit
     if len(_golden_cache) >= 4:
         _golden_cache.clear()
-    grid = _GoldenGrid(golden_rgb, captures)
+    grid = _GoldenGrid(golden_rgb, captures, product_mask)
     _golden_cache[id(golden_rgb)] = grid
     return grid
 
@@ -440,7 +476,8 @@ class _UnitFits:
         g = self.grid
         labels, k = g.material_labels(golden_cells)
         gold = g.g_small.reshape(-1, 3)[idx]
-        if k >= 2 and _n_materials(idx.size) == k:
+        n_prod = idx.size if g.ground is None else int(np.count_nonzero(~g.ground[idx]))
+        if k >= 2 and _n_materials(n_prod) == k:
             prior = _material_balance(gold, labels[idx])
         else:  # fewer cells than the set's materials call for: cluster these cells themselves
             prior = _material_balance(gold)
@@ -487,16 +524,17 @@ def _cv_uncertainty(fits: _UnitFits, full: _Fit, ref_lin: np.ndarray, weights: t
 
 
 def prepare_relative_colors(golden_rgb: np.ndarray, captures: Sequence[np.ndarray], model: ZoneColorModel,
-                            zones: Sequence[ColorZone]) -> None:
+                            zones: Sequence[ColorZone], product_mask: np.ndarray | None = None) -> None:
     """Compute (and cache) what :func:`relative_zone_colors` needs from the golden alone.
 
     An :class:`~goldenvision.pipeline.Inspector` calls this once at load so that no unit pays
     for it: the golden grid, its registered cells, each zone's material and golden colour, and
     the materials (k-means) of each zone's fitting cells, and of those cells without another
     zone's material (a culprit, see :func:`relative_zone_colors`). Optional: the first unit
-    that needs any of it computes what is missing."""
+    that needs any of it computes what is missing. ``product_mask``: as
+    :func:`relative_zone_colors`."""
     model._check_fitted()
-    grid = _golden_grid(golden_rgb, captures)
+    grid = _golden_grid(golden_rgb, captures, product_mask)
     per_zone = [grid.zone(golden_rgb, model, z) for z in zones]
     golden_ok = grid.registered & grid.usable
     for zg in per_zone:
@@ -516,6 +554,7 @@ def relative_zone_colors(
     *,
     target_labs: Mapping[str, Sequence[float]] | None = None,
     captures: Sequence[np.ndarray] = (),
+    product_mask: np.ndarray | None = None,
 ) -> list[ColorResult] | None:
     """Judge every colour zone relative to the golden reference, the light difference removed.
 
@@ -535,6 +574,10 @@ def relative_zone_colors(
     captures : sequence of ndarray (H, W, 3) uint8, optional
         The golden captures in golden px: only cells where they agree with the reference
         (:func:`registered_cells`) enter the light fit.
+    product_mask : ndarray (H, W) bool, optional
+        The product's area in golden px (the registration's, from the spec's zones); the cells
+        outside it, the ground the product lies on, vote on the light as one material
+        (:func:`_ground_cells`). None: every cell's colour decides its material.
 
     Returns
     -------
@@ -551,7 +594,7 @@ def relative_zone_colors(
         if not (isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.shape == (*shape, 3)):
             raise ImageError(f"{name}: expected a {shape[0]}x{shape[1]} uint8 RGB image in golden px, "
                              f"got {getattr(a, 'shape', None)} {getattr(a, 'dtype', None)}")
-    grid = _golden_grid(golden_rgb, captures)
+    grid = _golden_grid(golden_rgb, captures, product_mask)
     u_lin = _decode(unit_rgb)
     v = None if valid is None else np.asarray(valid, bool)
     u_small, ok_small = _reduce(u_lin, v)
@@ -662,6 +705,7 @@ def judge_colors(
     *,
     target_labs: Mapping[str, Sequence[float]] | None = None,
     captures: Sequence[np.ndarray] = (),
+    product_mask: np.ndarray | None = None,
 ) -> list[ColorResult]:
     """Colour results of a unit, each recording which reference judged it.
 
@@ -674,7 +718,7 @@ def judge_colors(
     ref = color_reference(correction_method)
     if ref == "srgb-assumption":
         rel = relative_zone_colors(unit_rgb, valid, golden_rgb, model, zones, target_labs=target_labs,
-                                   captures=captures)
+                                   captures=captures, product_mask=product_mask)
         if rel is not None:
             return _with_clipping(rel, unit_rgb, valid, golden_rgb, model)
         note = ("no chart or station profile, and too little product outside a zone to fit the light: "
