@@ -468,6 +468,9 @@ class GoldenCaptures:
         self._progress = progress
         self._sha256: list[str | None] = [None] * len(self._images)
         self._registrations: dict[int, RegistrationResult] = {}
+        #: each capture's colour correction, found on its first read (a chart search per read
+        #: cost more than decoding it); a re-read has the same bytes (sha256 checked)
+        self._corrections: dict[int, ColorCorrection] = {}
         self._aligned_ok: set[int] = set()
         self.conditions: list[dict[str, Any]] = []
         self.stored: list[np.ndarray] = []
@@ -510,8 +513,11 @@ class GoldenCaptures:
             rgb = loaded.rgb if self._calibration is None else self._calibration.apply(loaded.rgb, name=name)
             frame, info = _to_frame(rgb, self._profile)
             fitted = None if self._calibration is None else self._calibration.color_correction
-            cc = fitted if fitted is not None and (self._profile is None or self._profile.chart is None) \
-                else _color_correction(frame, self._profile)
+            cc = self._corrections.get(i)
+            if cc is None:
+                cc = fitted if fitted is not None and (self._profile is None or self._profile.chart is None) \
+                    else _color_correction(frame, self._profile)
+                self._corrections[i] = cc
         except CalibrationError as exc:
             raise CalibrationError(f"golden {name}: {exc}") from None
         cond = {"image": name, "sha256": loaded.sha256, **info, "chart_residual_de00": cc.residual_de00_mean}
