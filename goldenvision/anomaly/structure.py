@@ -274,12 +274,13 @@ def _ring_blur_planes(planes: list[np.ndarray], inner: float, outer: float,
     to unit sum: ``(outer² G_outer - inner² G_inner) / (outer² - inner²)`` with ``G`` the
     normalised Gaussian blurs (a continuous Gaussian of sigma ``s`` peaks at ``1 / (2 pi s²)``).
     ``inner_blurred``: the planes' blur at ``inner`` when the caller has it already."""
-    a = _blur_planes(planes, outer)
-    b = _blur_planes(planes, inner) if inner_blurred is None else inner_blurred
     wo, wi = np.float32(outer * outer), np.float32(inner * inner)
     k = np.float32(1.0) / (wo - wi)
     out = []
-    for x, y in zip(a, b):  # (wo x - wi y) k, in place on the outer blur (a new array)
+    for i, p in enumerate(planes):  # one plane at a time: (wo x - wi y) k, in place on the outer blur
+        x = cv2.GaussianBlur(p, (0, 0), outer, borderType=cv2.BORDER_REFLECT)
+        y = cv2.GaussianBlur(p, (0, 0), inner, borderType=cv2.BORDER_REFLECT) if inner_blurred is None \
+            else inner_blurred[i]
         x *= wo
         x -= wi * y
         x *= k
@@ -310,12 +311,17 @@ def _fit_with_context(basis: list[list[np.ndarray]], d: list[np.ndarray], inv_sp
     p_loc = _solve_planes(local, n)
     f = _bound_factor(p_loc, max_shift)
     if valid is None or valid.all():  # the ring's planes are the window's: their blur at s is done
-        p_ctx = _solve_planes(_ring_blur_planes(planes, s, context, inner_blurred=local), n)
+        ring = _ring_blur_planes(planes, s, context, inner_blurred=local)
     else:
         # the ring's weights are the window's times ``valid`` (0 or 1 per pixel, in both factors of
         # every product): the same products, masked (exactly those of the masked weights)
+        del local
         vf = valid.astype(np.float32)
-        p_ctx = _solve_planes(_ring_blur_planes([pl * vf for pl in planes], s, context), n)
+        for pl in planes:
+            pl *= vf
+        ring = _ring_blur_planes(planes, s, context)
+    del planes
+    p_ctx = _solve_planes(ring, n)
     zero = np.zeros_like(p_ctx[0])
     g = _bound_factor([zero, zero, p_ctx[2], p_ctx[3]], np.float32(np.inf))
     return [p_loc[0] * f, p_loc[1] * f, p_ctx[2] * g, p_ctx[3] * g]
