@@ -113,30 +113,22 @@ def combine_stats(
     -------
     n, mean, var : the merged statistics (same shapes).
     """
-    # per-pixel weights and counts repeated over the channels: the same products as broadcasting
-    # an (H, W, 1) array, without numpy's inner loops of length 3 (about 1.3x faster)
-    c = mean_a.shape[-1]
-
-    def per_channel(a: np.ndarray) -> np.ndarray:
-        return np.repeat(a[..., None], c, axis=-1)
-
     wsum = np.zeros_like(n_a)
     s1 = np.zeros_like(mean_a)
     for im, w in zip(images, weights):
         wsum += w
-        s1 += im * per_channel(w)
+        s1 += im * w[..., None]
     n_b = wsum
-    n_b3 = per_channel(n_b)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_b = np.where(n_b3 > 0, s1 / np.maximum(n_b3, 1), 0).astype(np.float32)
+        mean_b = np.where(n_b[..., None] > 0, s1 / np.maximum(n_b, 1)[..., None], 0).astype(np.float32)
     m2_b = np.zeros_like(mean_a)
     for im, w in zip(images, weights):
-        m2_b += ((im - mean_b) ** 2) * per_channel(w)
+        m2_b += ((im - mean_b) ** 2) * w[..., None]
     n = n_a + n_b
-    nn = per_channel(np.maximum(n, 1))
+    nn = np.maximum(n, 1)[..., None]
     delta = mean_b - mean_a
-    mean = mean_a + delta * (n_b3 / nn)
-    m2 = var_a * per_channel(n_a) + m2_b + delta**2 * per_channel(n_a * n_b) / nn
+    mean = mean_a + delta * (n_b[..., None] / nn)
+    m2 = var_a * n_a[..., None] + m2_b + delta**2 * (n_a * n_b)[..., None] / nn
     var = m2 / nn
     return n.astype(np.float32), mean.astype(np.float32), var.astype(np.float32)
 
