@@ -79,6 +79,11 @@ def _grad(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
+def _split(a: np.ndarray) -> list[np.ndarray]:
+    """The channel planes of an (h, w, c) array, each contiguous (h, w)."""
+    return [np.asarray(p) for p in cv2.split(a)]
+
+
 def _blur_planes(planes: list[np.ndarray], sigma: float) -> list[np.ndarray]:
     """Gaussian blur of 2-D float32 planes, one OpenCV call per plane (the same sums as blurring
     them interleaved four at a time, without interleaving and splitting them: 1.4-2.6x faster
@@ -88,8 +93,10 @@ def _blur_planes(planes: list[np.ndarray], sigma: float) -> list[np.ndarray]:
 
 def _solve_spd(a: list[list[np.ndarray]], b: list[np.ndarray]) -> list[np.ndarray]:
     """Per-pixel solution of ``A p = b`` for symmetric positive definite ``A`` (n x n planes,
-    only ``a[i][j]`` with ``j <= i`` read), by an elementwise Cholesky factorisation."""
+    only ``a[i][j]`` with ``j <= i`` read), by an elementwise Cholesky factorisation. The lists
+    ``a`` and ``b`` are consumed (each entry dropped once read: the planes are large)."""
     n = len(b)
+    done = np.empty(0, np.float32)
     low: list[list[np.ndarray]] = [[np.empty(0, np.float32)] * n for _ in range(n)]
     tmp = np.empty_like(b[0])  # one product at a time (the planes are large)
 
@@ -107,6 +114,7 @@ def _solve_spd(a: list[list[np.ndarray]], b: list[np.ndarray]) -> list[np.ndarra
     for i in range(n):
         for j in range(i + 1):
             acc = less(a[i][j], [(low[i][k], low[j][k]) for k in range(j)])
+            a[i][j] = done
             if i == j:
                 np.maximum(acc, np.float32(1e-12), out=acc)
                 low[i][i] = np.sqrt(acc, out=acc)
@@ -116,6 +124,7 @@ def _solve_spd(a: list[list[np.ndarray]], b: list[np.ndarray]) -> list[np.ndarra
     y: list[np.ndarray] = []
     for i in range(n):
         acc = less(b[i], [(low[i][k], y[k]) for k in range(i)])
+        b[i] = done
         acc /= low[i][i]
         y.append(acc)
     x: list[np.ndarray] = [np.empty(0, np.float32)] * n
@@ -183,15 +192,15 @@ def structure_residual(
     h, w = golden.shape[:2]
     # channel planes throughout (each filter and product per plane gives the same numbers as on
     # the interleaved image; the sums over the channels then add contiguous planes)
-    unit_c = cv2.split(unit)
-    inv_c = cv2.split(inv_spread)
-    cur = cv2.split(golden)
+    unit_c, inv_c, cur = _split(unit), _split(inv_spread), _split(golden)
     dx_tot = dy_tot = None
     for it in range(max(1, int(iterations))):
         grads = [_grad(c) for c in cur]
         lap = [cv2.Laplacian(c, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT) for c in cur]
         hp = [c - cv2.GaussianBlur(c, (0, 0), s, borderType=cv2.BORDER_REFLECT) for c in cur]
         d = [u - c for u, c in zip(unit_c, cur)]
+        if it + 1 >= iterations:  # the last step: the planes below replace them (peak memory)
+            del unit_c, cur
         basis = [[-gx for gx, _ in grads], [-gy for _, gy in grads], lap, hp]
         ctx = float(context_sigma_px)
         lim = np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf)
@@ -210,11 +219,10 @@ def structure_residual(
             dx_tot = p[0] if dx_tot is None else dx_tot + p[0]
             dy_tot = p[1] if dy_tot is None else dy_tot + p[1]
             gxx, gyy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            cur = cv2.split(cv2.remap(golden, gxx - dx_tot, gyy - dy_tot, cv2.INTER_CUBIC,
-                                      borderMode=cv2.BORDER_REFLECT))
+            cur = _split(cv2.remap(golden, gxx - dx_tot, gyy - dy_tot, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
             continue
         r2 = p[0] * p[0] + p[1] * p[1]
-        out = None
+        zs = []
         for c in range(3):
             e = d[c]
             for pk, j in zip(p, basis):
@@ -222,8 +230,8 @@ def structure_residual(
             e = np.abs(e) - np.float32(0.5) * np.abs(lap[c]) * r2
             np.maximum(e, 0.0, out=e)
             e *= inv_c[c]
-            out = e if out is None else cv2.max(out, e)
-        return out
+            zs.append(e)
+        return np.asarray(cv2.max(cv2.max(zs[0], zs[1]), zs[2]))
     raise AssertionError("unreachable")
 
 
@@ -245,9 +253,10 @@ def _normal_planes(basis: list[list[np.ndarray]], d: list[np.ndarray], inv_sprea
     return planes
 
 
-def _solve_planes(planes: list[np.ndarray], n: int) -> list[np.ndarray]:
+def _solve_planes(planes: list[np.ndarray], n: int, *, consume: bool = False) -> list[np.ndarray]:
     """The parameters from the window-averaged normal equations (:func:`_normal_planes`, blurred),
-    with the ridge on the diagonal."""
+    with the ridge on the diagonal. ``consume``: ``planes`` is emptied, so that each plane is
+    freed once the factorisation has read it."""
     a: list[list[np.ndarray]] = [[np.empty(0, np.float32)] * n for _ in range(n)]
     k = 0
     for i in range(n):
@@ -255,7 +264,10 @@ def _solve_planes(planes: list[np.ndarray], n: int) -> list[np.ndarray]:
             a[i][j] = planes[k]
             k += 1
         a[i][i] = a[i][i] + np.float32(_RIDGE)
-    return _solve_spd(a, planes[k:])
+    b = planes[k:]
+    if consume:
+        planes.clear()
+    return _solve_spd(a, b)
 
 
 def _fit(basis: list[list[np.ndarray]], d: list[np.ndarray], inv_spread: list[np.ndarray], s: float,
@@ -265,7 +277,7 @@ def _fit(basis: list[list[np.ndarray]], d: list[np.ndarray], inv_spread: list[np
     image as its channel planes (:func:`_normal_planes`)."""
     planes = _normal_planes(basis, d, inv_spread)
     planes = _blur_planes(planes, s) if blur is None else blur(planes)
-    return _solve_planes(planes, len(basis))
+    return _solve_planes(planes, len(basis), consume=True)
 
 
 def _ring_blur_planes(planes: list[np.ndarray], inner: float, outer: float,
@@ -273,17 +285,27 @@ def _ring_blur_planes(planes: list[np.ndarray], inner: float, outer: float,
     """Planes averaged over the ring weight ``exp(-r²/2 outer²) - exp(-r²/2 inner²)``, normalised
     to unit sum: ``(outer² G_outer - inner² G_inner) / (outer² - inner²)`` with ``G`` the
     normalised Gaussian blurs (a continuous Gaussian of sigma ``s`` peaks at ``1 / (2 pi s²)``).
-    ``inner_blurred``: the planes' blur at ``inner`` when the caller has it already."""
+    ``inner_blurred``: the planes' blur at ``inner`` when the caller has it already.
+
+    The lists are consumed (each entry is dropped once its ring plane is made), so that the ring's
+    planes replace them one at a time: a full frame's planes are held about twice, not three times."""
     wo, wi = np.float32(outer * outer), np.float32(inner * inner)
     k = np.float32(1.0) / (wo - wi)
+    done = np.empty(0, np.float32)
     out = []
-    for i, p in enumerate(planes):  # one plane at a time: (wo x - wi y) k, in place on the outer blur
-        x = cv2.GaussianBlur(p, (0, 0), outer, borderType=cv2.BORDER_REFLECT)
-        y = cv2.GaussianBlur(p, (0, 0), inner, borderType=cv2.BORDER_REFLECT) if inner_blurred is None \
-            else inner_blurred[i]
+    for i in range(len(planes)):  # (wo x - wi y) k, in place on the outer blur
+        p = planes[i]
+        x: np.ndarray = np.asarray(cv2.GaussianBlur(p, (0, 0), outer, borderType=cv2.BORDER_REFLECT))
+        if inner_blurred is None:
+            y = cv2.GaussianBlur(p, (0, 0), inner, borderType=cv2.BORDER_REFLECT)
+        else:
+            y, inner_blurred[i] = inner_blurred[i], done
+        planes[i] = done
+        del p
         x *= wo
         x -= wi * y
         x *= k
+        del y
         out.append(x)
     return out
 
@@ -308,20 +330,20 @@ def _fit_with_context(basis: list[list[np.ndarray]], d: list[np.ndarray], inv_sp
     n = len(basis)
     planes = _normal_planes(basis, d, inv_spread)
     local = _blur_planes(planes, s)
-    p_loc = _solve_planes(local, n)
-    f = _bound_factor(p_loc, max_shift)
+    # (each list of full-frame planes is consumed as the next is made: peak memory)
     if valid is None or valid.all():  # the ring's planes are the window's: their blur at s is done
-        ring = _ring_blur_planes(planes, s, context, inner_blurred=local)
+        ring = _ring_blur_planes(planes, s, context, inner_blurred=list(local))
+        p_loc = _solve_planes(local, n, consume=True)
     else:
+        p_loc = _solve_planes(local, n, consume=True)
         # the ring's weights are the window's times ``valid`` (0 or 1 per pixel, in both factors of
         # every product): the same products, masked (exactly those of the masked weights)
-        del local
         vf = valid.astype(np.float32)
         for pl in planes:
             pl *= vf
         ring = _ring_blur_planes(planes, s, context)
-    del planes
-    p_ctx = _solve_planes(ring, n)
+    f = _bound_factor(p_loc, max_shift)
+    p_ctx = _solve_planes(ring, n, consume=True)
     zero = np.zeros_like(p_ctx[0])
     g = _bound_factor([zero, zero, p_ctx[2], p_ctx[3]], np.float32(np.inf))
     return [p_loc[0] * f, p_loc[1] * f, p_ctx[2] * g, p_ctx[3] * g]
