@@ -2,7 +2,8 @@
 
 Each N runs in its own child process (so peaks do not accumulate); the child seals PNG
 paths written beforehand into a temporary folder and reports ``ru_maxrss`` (peak resident
-set size of the child) and the wall-clock seconds of ``gv.seal``. The captures are a
+set size of the child), the wall-clock seconds of ``gv.seal`` and its CPU seconds (all threads;
+less sensitive to other users of a shared machine). The captures are a
 synthetic part of random blocks and discs (like tests/synthetic.py) at the stated size,
 each photo shifted by up to 2 px and with its own sensor noise; the spec has one colour zone
 and one anomaly zone covering the frame, registration ``auto`` (no station profile).
@@ -12,10 +13,19 @@ Usage::
     .venv/bin/python scripts/bench_seal_memory.py --n 50 200 500 --size 640x480
     .venv/bin/python scripts/bench_seal_memory.py --n 100 --size 1632x1224   # 2 MP
 
-Measured on the shared 2-core build machine under load (peak RSS MiB / seconds):
-640x480, N = 50, 200, 500: 382 / 4.9, 380 / 16.6, 399 / 40.3 (the list-based seal before
-streaming: 669 / 4.5 and 1497 / 15.8 for N = 50, 200). 1632x1224 (2 MP): N = 20: 1390 / 17.4,
-N = 100: 1329 / 48.3; flat in N, the rest is the anomaly model's per-fold pixel statistics.
+Measured 2026-12-06 on the shared 2-core build machine (three users, load average 3-7: wall
+seconds vary up to 2x with the load, CPU seconds much less), peak RSS MiB / wall s / CPU s, each
+N sealed alternately by the commit before the seal-speed work (f23c41e, "before") and by this one:
+640x480, N = 5: 571 / 6.1-6.8 / 4.2-4.5 before, 515 / 5.9-7.4 / 3.9 now; N = 50: 641 / 58 /
+29-31 before, 583-587 / 31-47 / 23.4-23.6 now; N = 200: 649 / 163 / 112 before, 590 / 101 / 82
+now. In a quieter hour (load 3, the same speed-ups without the memory ones): N = 50 650 / 27.5 /
+27.1 before, 610 / 22.2 / 22.0; N = 200 654 / 101 / 102 before, 616 / 82 / 81. N = 500 took
+620 / 241 s before (not measured since). 1632x1224 (2 MP), N = 20: 2701 / 81 / 80 before,
+2294 / 98 / 69 now: over 2 GB at 2 MP.
+Most of the ~0.45 CPU s per capture is scoring it held out (cross-fitted, as a unit is
+inspected): the structure residual (anomaly/structure.py) alone ~0.13 s at 640x480. The figures
+recorded on 2026-12-04 (382 / 4.9 at N = 50) predate that residual's use on the golden
+captures, and the scene envelope and outline checks.
 
 Add ``--pythonpath DIR`` to seal with another checkout of the package (e.g. the commit
 before streaming, extracted with ``git archive``) for a before/after comparison.
@@ -88,12 +98,13 @@ def child(folder: Path, n: int, width_px: int, height_px: int) -> None:
 
     paths = [str(folder / f"golden_{i:04d}.png") for i in range(n)]
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     golden = gv.seal(paths, spec_for(width_px, height_px))
-    seconds = time.perf_counter() - t
+    seconds, cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"n": n, "size": f"{width_px}x{height_px}", "peak_rss_mib": round(peak_kb / 1024, 1),
                       "rss_after_import_mib": round(base_kb / 1024, 1), "seconds": round(seconds, 1),
+                      "cpu_seconds": round(cpu_seconds, 1),
                       "images_stored": len(golden.captures)}))
 
 
@@ -113,13 +124,13 @@ def main() -> None:
         env["PYTHONPATH"] = args.pythonpath
     with tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp:
         write_captures(Path(tmp), max(args.n), width_px, height_px)
-        print(f"{'N':>5} {'size':>10} {'peak RSS MiB':>13} {'after import':>13} {'seconds':>8}")
+        print(f"{'N':>5} {'size':>10} {'peak RSS MiB':>13} {'after import':>13} {'seconds':>8} {'CPU s':>7}")
         for n in args.n:
             out = subprocess.run([sys.executable, __file__, "--size", args.size, "--child", tmp, str(n)],
                                  env=env, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             print(f"{r['n']:>5} {r['size']:>10} {r['peak_rss_mib']:>13} {r['rss_after_import_mib']:>13} "
-                  f"{r['seconds']:>8}", flush=True)
+                  f"{r['seconds']:>8} {r['cpu_seconds']:>7}", flush=True)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,10 @@ class AnomalyModel:
     mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
     def __init__(self, *, zones: list[AnomalyZone], shape: tuple[int, int], scale_mm_per_px: float | None,
-                 config: AnomalyConfig, methods: list[str]) -> None:
+                 config: AnomalyConfig, methods: list[str], derive: bool = True) -> None:
+        """``derive=False``: the derived arrays (spread, band, materials) are left unset, for a
+        caller that sets the statistics and then derives (:meth:`fit`, :meth:`from_state`), so
+        that they are not derived once more from the empty statistics (a full-frame pass each)."""
         self.config = config
         self.shape_ = shape
         self.scale_mm_per_px = scale_mm_per_px
@@ -125,7 +128,8 @@ class AnomalyModel:
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
         self._round: dict[str, list[RoundElement]] | None = None  # see ``round_``
-        self._derive()
+        if derive:
+            self._derive()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -176,7 +180,8 @@ class AnomalyModel:
         if len(captures) > cfg.exact_loo_max:
             zones = list(zones) or [AnomalyZone(name="full")]
             methods = [resolve(z.method if z.method != "auto" else method, z) for z in zones]
-            model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
+            model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods,
+                        derive=False)
             model._fit_folds(captures, valid_masks)
             return model
         imgs = [_check_image(c, f"captures[{i}]", shape) for i, c in enumerate(captures)]
@@ -189,7 +194,8 @@ class AnomalyModel:
             masks += [e[1] for e in extra]
         zones = list(zones) or [AnomalyZone(name="full")]
         methods = [resolve(z.method if z.method != "auto" else method, z) for z in zones]
-        model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods)
+        model = cls(zones=zones, shape=shape, scale_mm_per_px=scale_mm_per_px, config=cfg, methods=methods,
+                    derive=False)
         if cfg.local_shift_from_golden and len(captures) >= 3:
             model.local_radius_px_ = model._golden_local_radius(imgs[:len(captures)], masks[:len(captures)])
         model._fit_all(imgs, masks)
@@ -1008,7 +1014,7 @@ class AnomalyModel:
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
-                    methods=[z["method"] for z in state["zones"]])
+                    methods=[z["method"] for z in state["zones"]], derive=False)
             for z, zs in zip(m.zones_, state["zones"]):
                 z.good_scores = [float(s) for s in zs["good_scores"]]
                 z.unit_scores = [float(s) for s in zs.get("unit_scores", [])]
