@@ -11,7 +11,9 @@
     realisation-to-realisation difference, ``sqrt(2) *`` the local sd of the low-passed golden
     around its local mean (window ``tex_window_mm``). The golden captures share one grain, so
     their leave-one-out scores cannot calibrate this; the threshold is floored by the expected
-    maximum of ``|z|`` over the zone's independent samples (:func:`texture_floor`).
+    maximum of ``|z|`` over the zone's independent samples (:func:`texture_floor`). The zone is
+    also judged at 2x and 4x its low-pass (``tex_scale_max``), each scale with its own spread and
+    threshold floor, and its evidence is the most significant scale (:func:`multiscale_raw`).
     Known limit: pixels shared with another zone are low-passed for that zone too.
 
 Colour normalisation (both methods): a zone's golden mean colours are clustered into
