@@ -164,6 +164,11 @@ class AnomalyConfig:
         Window (Gaussian sigma, mm) of the local texture variance of ``texture_variation`` zones.
     tex_sigma_px : float
         Low-pass sigma in px when the model has no ``scale_mm_per_px``.
+    tex_scale_max : float
+        ``texture_variation`` zones are also judged at larger scales, their low-pass sigma times
+        2, 4, ... up to this factor (bounded by the zone), each with its own texture spread and
+        threshold floor; a zone's evidence is the most significant scale
+        (:func:`.zone_variation.multiscale_raw`). 1 = one scale (packages sealed before it).
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -228,6 +233,7 @@ class AnomalyConfig:
     tex_sigma_matched: bool = True
     tex_window_mm: float = 2.0
     tex_sigma_px: float = 5.0
+    tex_scale_max: float = 4.0
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

@@ -11,7 +11,9 @@
     realisation-to-realisation difference, ``sqrt(2) *`` the local sd of the low-passed golden
     around its local mean (window ``tex_window_mm``). The golden captures share one grain, so
     their leave-one-out scores cannot calibrate this; the threshold is floored by the expected
-    maximum of ``|z|`` over the zone's independent samples (:func:`texture_floor`).
+    maximum of ``|z|`` over the zone's independent samples (:func:`texture_floor`). The zone is
+    also judged at 2x and 4x its low-pass (``tex_scale_max``), each scale with its own spread and
+    threshold floor, and its evidence is the most significant scale (:func:`multiscale_raw`).
     Known limit: pixels shared with another zone are low-passed for that zone too.
 
 Colour normalisation (both methods): a zone's golden mean colours are clustered into
@@ -42,13 +44,13 @@ import numpy as np
 from ._zone import _Zone
 from .envelope import combine_band
 from .structure import expected_max_z, structure_zone_raw
-from .variation import deviation_map, prepare, robust_gain, tolerance_band
+from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
 __all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials", "texture_spread", "texture_floor",
-           "variation_raw", "contrast_dl"]
+           "variation_raw", "contrast_dl", "multiscale_raw", "tex_scales_px"]
 
 #: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
 _MIX_EPS = 1.0
@@ -197,6 +199,7 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
     """
     c = model.config
     model.tex_sd_ = {}
+    model.tex_scales_ = {}
     for z in floored_zones(model):
         if z.method == "texture_variation":
             sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
@@ -217,6 +220,56 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         sl = sp[y0:y1, x0:x1]
         sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * tv[zm][:, None])
         model.tex_sd_[z.spec.name] = float(np.sqrt(np.median(tv[zm]))) if zm.any() else 0.0
+        if z.method == "texture_variation" and zm.any():
+            scales = tex_scales_px(model, z)
+            if scales:
+                model.tex_scales_[z.spec.name] = [
+                    (s_k, _scaled_spread2(model, z, s_k, sw * s_k / tex_sigma_px(model, z), labels, zm))
+                    for s_k in scales]
+
+
+def tex_scales_px(model: AnomalyModel, z: _Zone) -> list[float]:
+    """The larger low-pass sigmas (px) at which ``texture_variation`` zone ``z`` is also judged
+    (:func:`multiscale_raw`): its own sigma (:func:`tex_sigma_px`) times 2, 4, ... up to
+    ``tex_scale_max``, each while the zone holds the Gaussian's +-3 sigma across its narrower side
+    and at least 8 independent samples (``area / (4 pi sigma^2)``) at it."""
+    f_max = float(getattr(model.config, "tex_scale_max", 1.0) or 1.0)
+    s0 = tex_sigma_px(model, z)
+    x0, y0, x1, y1 = z.bbox
+    side = min(x1 - x0, y1 - y0)
+    area = float(z.mask.sum())
+    out = []
+    f = 2.0
+    while f <= f_max + 1e-9:
+        s = s0 * f
+        if 6 * s > side or area / (4 * np.pi * s * s) < 8:
+            break
+        out.append(float(s))
+        f *= 2.0
+    return out
+
+
+def _scaled_spread2(model: AnomalyModel, z: _Zone, sigma_px: float, window_px: float,
+                    labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
+    """Squared spread (bbox-sized, (h, w, 3) float16, golden colours) of zone ``z`` low-passed to
+    ``sigma_px`` in total: :func:`.variation.spread` of the golden mean blurred to that sigma (its
+    misregistration term from the blurred mean's gradient; the captures' variance averaged as a
+    variance, an upper bound of the blurred captures' variance; the floors kept whole) plus the
+    texture's realisation-to-realisation difference ``2 var_tex`` at that sigma: the estimator of
+    :func:`texture_spread` on the blurred mean, its median window (half-side ``window_px``) grown
+    in proportion to the sigma. The grain averages out as the scale grows, and its term with it."""
+    c = model.config
+    x = _extra_sigma(sigma_px, tex_sigma_px(model, z))
+    k = int(min(max(2 * round(window_px) + 1, 3), 255))
+    outer, inner = tex_slices(model, z, max(k, int(np.ceil(3 * x))))
+    m = _blur_or_copy(np.ascontiguousarray(model.mean_[outer]), x)
+    v = _blur_or_copy(np.ascontiguousarray(model.var_[outer]), x)
+    m8 = np.clip(np.rint(m), 0, 255).astype(np.uint8)
+    med = np.stack([cv2.medianBlur(np.ascontiguousarray(m8[..., ch]), k) for ch in range(3)], axis=-1)
+    tv = _material_variance((m - med.astype(np.float32))[inner], labels, zm)
+    sp = spread(m, v, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
+                floor_weight=model.floor_weight_)[inner]
+    return (sp * sp + 2.0 * tv[..., None]).astype(np.float16)
 
 
 def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
@@ -233,12 +286,57 @@ def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray)
     return out
 
 
-def texture_floor(model: AnomalyModel, z: _Zone) -> float:
+def texture_floor(model: AnomalyModel, z: _Zone, sigma_px: float | None = None) -> float:
     """Smallest threshold (z units) of a texture zone: the expected maximum of |z| over the zone's
     independent low-passed samples, ``sqrt(2 ln N)``, ``N = area / (4 pi sigma^2)``, plus 1 (the
-    golden cannot calibrate it: its captures share one grain)."""
-    n = max(float(z.mask.sum()) / (4 * np.pi * tex_sigma_px(model, z)**2), 2.0)
+    golden cannot calibrate it: its captures share one grain). ``sigma_px``: the low-pass (px) of
+    the scale judged (default the zone's own, :func:`tex_sigma_px`); fewer samples at a larger one."""
+    s = tex_sigma_px(model, z) if sigma_px is None else sigma_px
+    n = max(float(z.mask.sum()) / (4 * np.pi * s**2), 2.0)
     return float(np.sqrt(2 * np.log(n))) + 1.0
+
+
+def multiscale_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, mid: np.ndarray, half: np.ndarray,
+                   gg: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+    """Evidence of ``texture_variation`` zone ``z`` at its larger scales (:func:`tex_scales_px`), in
+    units of its own scale's threshold floor times the zone's (so that it reads as the zone's z), the
+    largest over the scales; (h, w) float32 bbox-sized, or None when the zone has no larger scale.
+
+    The excess of the unit over the golden band, signed, ``sign(u - mid) max(|u - mid| - half, 0)``
+    per channel, is averaged over the zone's valid pixels ``m`` by a Gaussian that takes the zone's
+    low-pass to the scale's sigma, and divided by the zone's spread at that scale
+    (:func:`_scaled_spread2`, fitted with the statistics): the texture's realisation-to-realisation
+    difference in it falls as the grain averages out. The threshold floor falls too, with the fewer
+    independent samples (:func:`texture_floor` at that sigma). A faint stain several times the
+    smallest defect, lost in the grain at the small scale, may then stand out at its own (issue 13).
+
+    ``u``, ``mid``, ``half`` (h, w, 3): prepared unit crop and the golden band in the unit's colours;
+    ``gg`` (3,) or (h, w, 3): the squared gain, which scales the spread's statistical terms."""
+    scales = getattr(model, "tex_scales_", {}).get(z.spec.name)
+    if not scales or scales[0][1].shape[:2] != m.shape:
+        return None
+    s0 = tex_sigma_px(model, z)
+    f0 = max(model.config.var_floor, texture_floor(model, z))
+    a2 = np.float32(model.config.abs_floor**2)
+    d = u - mid
+    e = np.sign(d) * np.maximum(np.abs(d) - half, 0.0)
+    w = m.astype(np.float32)
+    e *= w[..., None]
+    min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
+    best: np.ndarray | None = None
+    for s_k, sp2_k in scales:
+        ws, es = smooth_all([w, e], _extra_sigma(s_k, s0))
+        inv = np.where(ws > 1e-3, 1.0 / np.maximum(ws, 1e-3), 0.0).astype(np.float32)
+        e_k = es * inv[..., None]
+        # in the unit's colours as variation_raw: the statistical terms scale with the gain, the floor not
+        s2 = np.maximum(sp2_k.astype(np.float32) - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * a2
+        zk = (np.abs(e_k) / np.sqrt(s2)).max(axis=2)
+        if min_dl > 0:
+            zk *= np.clip(contrast_dl(mid + e_k, mid, mid) * np.float32(1.0 / min_dl), 0.0, 1.0)
+        zk *= np.float32(f0 / max(model.config.var_floor, texture_floor(model, z, s_k)))
+        zk = np.where(m, zk, 0.0).astype(np.float32)
+        best = zk if best is None else np.maximum(best, zk)
+    return best
 
 
 def fit_materials(model: AnomalyModel) -> None:
@@ -511,6 +609,10 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
     if min_dl > 0:
         zmap *= np.clip(contrast_dl(u, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)
+    if z.spec.name in getattr(model, "tex_scales_", {}):  # a texture zone judged at larger scales too
+        big = multiscale_raw(model, z, u, mid, half, gg, m)
+        if big is not None:
+            np.maximum(zmap, big, out=zmap)
     return zmap
 
 
