@@ -36,6 +36,7 @@ from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
 from .measure.dimensions import edge_band_mask, feature_strains, golden_edge_lines, golden_zero_offsets
 from .measure.reference import DimensionReference, as_reference
+from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
@@ -73,6 +74,9 @@ __all__ = [
 #: when its colours and its ground's are sampled for the silhouette gray (see
 #: Inspector._silhouette_model): the silhouette's own precision and the outline's blur
 _SILHOUETTE_BAND = 0.01
+#: the scale marker painted over for the silhouette retry: its corners grown by this factor about
+#: its centre (the printed margin round an ArUco marker is about a quarter of its side)
+_MARKER_MARGIN = 1.6
 
 
 def set_thread_pools(*, opencv_threads: int | None = None, blas_threads: int | None = None) -> None:
@@ -204,6 +208,29 @@ class StageModels:
         )
 
 
+def _without_marker(frame: np.ndarray, marker: MarkerFrame | None) -> np.ndarray:
+    """``frame`` with the spec's scale marker (found in it) and its white margin painted over in
+    the colour around it: a reference object laid beside the product at a place of its own in
+    every photo, not the product; on the gray the product's silhouette shows in it is the
+    strongest structure in the photo and drags the coarse alignment (Fourier-Mellin) to it."""
+    if marker is None:
+        return frame
+    c = np.asarray(marker.corners_px, np.float64)
+    ctr = c.mean(axis=0)
+    quad = ctr + _MARKER_MARGIN * (c - ctr)
+    ring = ctr + (_MARKER_MARGIN + 0.3) * (c - ctr)
+    inner = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inner, np.round(quad).astype(np.int32), 1)
+    outer = np.zeros_like(inner)
+    cv2.fillConvexPoly(outer, np.round(ring).astype(np.int32), 1)
+    around = frame[(outer > 0) & (inner == 0)]
+    if inner.sum() == 0 or len(around) < 10:
+        return frame
+    out = frame.copy()
+    out[inner > 0] = np.median(around, axis=0).astype(frame.dtype)
+    return out
+
+
 class Inspector:
     """Inspect units against one golden sample, with its stage models loaded once.
 
@@ -308,8 +335,8 @@ class Inspector:
         if not reg.ok:
             silhouette_model = self._silhouette_model()
             if silhouette_model is not None:
-                retry = register(self.golden.reference, frame, method=m.registration_method, model=silhouette_model,
-                                 mask=None)
+                retry = register(self.golden.reference, _without_marker(frame, _find_marker(frame, m.spec, m.profile)),
+                                 method=m.registration_method, model=silhouette_model, mask=None)
                 if retry.ok or (reg.estimate is None and retry.estimate is not None):
                     reg = retry
         if self._round_body is None:

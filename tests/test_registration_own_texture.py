@@ -107,3 +107,20 @@ def test_inspector_aligns_a_unit_with_its_own_grain():
     reg = Inspector(golden).inspect(board(7, h_true)).registration  # another board: its own grain
     assert reg.ok, reg.reason
     assert _error_on_board(reg.homography, h_true) < 0.1
+
+
+def test_the_scale_marker_is_painted_out_of_the_silhouette_retry():
+    from goldenvision.measure.marker import MarkerFrame
+    from goldenvision.pipeline import _without_marker
+
+    frame = board(3)
+    cells = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50), 7, 48,
+                                          borderBits=1)
+    frame[268:336, 28:96] = 245  # the white paper round it
+    frame[278:326, 38:86] = np.repeat(cells[..., None], 3, axis=2)
+    corners = np.array([[38, 278], [85, 278], [85, 325], [38, 325]], np.float64)
+    out = _without_marker(frame, MarkerFrame(corners_px=corners, size_mm=20.0, homography=np.eye(3)))
+    assert out is not frame and np.array_equal(frame[:, 120:], out[:, 120:])  # the board untouched
+    assert float(out[268:336, 28:96].reshape(-1, 3).astype(np.float64).std(axis=0).max()) < 5.0  # marker, paper gone
+    assert np.allclose(out[300, 60], GROUND, atol=8)  # in the ground's colour
+    assert _without_marker(frame, None) is frame
