@@ -9,6 +9,7 @@ import numpy as np
 
 from goldenvision.registration import RegistrationModel, register
 from goldenvision.registration._base import _silhouette_gray_weights
+from goldenvision.registration.refusal import RefusalCode
 from goldenvision.transform import apply_homography
 
 H, W = 360, 480
@@ -16,10 +17,12 @@ BOARD = (120, 90, 360, 250)  # x0, y0, x1, y1 (golden px)
 TAN, GROUND = np.array([190.0, 150.0, 100.0]), np.array([120.0, 125.0, 135.0])
 
 
-def board(grain_seed: int, h_unit_to_golden: np.ndarray | None = None, *, tan: np.ndarray = TAN) -> np.ndarray:
+def board(grain_seed: int, h_unit_to_golden: np.ndarray | None = None, *, tan: np.ndarray = TAN,
+          plain: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 RGB: a tan board with a hole and two dark marks on a gray-blue ground,
     its surface crossed by strong lightness grain drawn from ``grain_seed`` (a new board: new
-    grain); the board placed by ``h_unit_to_golden`` (unit px -> golden px; None: identity)."""
+    grain); the board placed by ``h_unit_to_golden`` (unit px -> golden px; None: identity).
+    ``plain``: no hole and no marks (only the rectangle pins the pose, up to a half turn)."""
     rng = np.random.default_rng(grain_seed)
     ss = 4  # drawn at 4 x 4 samples per px (sample centres at px centres), then averaged: no jaggies
     yy, xx = (np.mgrid[0:H * ss, 0:W * ss].astype(np.float32) + 0.5) / ss - 0.5
@@ -36,8 +39,10 @@ def board(grain_seed: int, h_unit_to_golden: np.ndarray | None = None, *, tan: n
     x0, y0, x1, y1 = BOARD
     inside = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
     hole = (xx - 330) ** 2 + (yy - 170) ** 2 <= 12**2
+    hole &= not plain
     marks = ((xx >= 160) & (xx <= 230) & (yy >= 140) & (yy <= 152)) | ((xx >= 160) & (xx <= 200) & (yy >= 170)
                                                                       & (yy <= 200))
+    marks &= not plain
     surface = tan[None, None, :] + grain[..., None] * (tan / tan.mean())[None, None, :]
     img = np.where(inside[..., None], surface, GROUND[None, None, :])
     img = np.where((inside & marks)[..., None], np.array([70.0, 50.0, 40.0])[None, None, :], img)
@@ -80,6 +85,19 @@ def test_own_grain_aligns_on_the_silhouette_gray_not_on_the_luminance():
     res = register(golden, unit, model=RegistrationModel.fit(golden, mask=mask, gray_weights=weights))
     assert res.ok, res.reason
     assert _error_on_board(res.homography, h_true) < 0.1
+
+
+def test_a_plain_board_with_its_own_grain_stays_ambiguous_on_the_silhouette_gray():
+    # the outline alone fits as well turned by 180 degrees, and the grain is no evidence: refused
+    a = np.deg2rad(4.0)
+    h_true = np.array([[np.cos(a), -np.sin(a), 9.0], [np.sin(a), np.cos(a), -6.0], [0, 0, 1.0]])
+    golden, unit = board(1, plain=True), board(5, h_true, plain=True)
+    product, ground, mask = _masks()
+    weights = _silhouette_gray_weights(golden, product, ground)
+    assert weights is not None
+    res = register(golden, unit, model=RegistrationModel.fit(golden, mask=mask, gray_weights=weights))
+    assert not res.ok
+    assert res.refusal is RefusalCode.AMBIGUOUS
 
 
 def test_no_silhouette_gray_when_the_colour_adds_nothing():
