@@ -36,12 +36,14 @@ from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
 from .measure.dimensions import edge_band_mask, feature_strains, golden_edge_lines, golden_zero_offsets
 from .measure.reference import DimensionReference, as_reference
+from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
-from .registration._base import _as_gray, _project_gray
+from .registration._base import _as_gray, _project_gray, _silhouette_gray_weights
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
+from .registration.outline import silhouette
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     BODY_PINS_ANOMALY_KEY,
@@ -67,6 +69,14 @@ __all__ = [
     "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
     "CONTEXT_KEYS", "set_thread_pools",
 ]
+
+#: band (of the golden image's diagonal) left out on either side of the product's silhouette
+#: when its colours and its ground's are sampled for the silhouette gray (see
+#: Inspector._silhouette_model): the silhouette's own precision and the outline's blur
+_SILHOUETTE_BAND = 0.01
+#: the scale marker painted over for the silhouette retry: its corners grown by this factor about
+#: its centre (the printed margin round an ArUco marker is about a quarter of its side)
+_MARKER_MARGIN = 1.6
 
 
 def set_thread_pools(*, opencv_threads: int | None = None, blas_threads: int | None = None) -> None:
@@ -198,6 +208,29 @@ class StageModels:
         )
 
 
+def _without_marker(frame: np.ndarray, marker: MarkerFrame | None) -> np.ndarray:
+    """``frame`` with the spec's scale marker (found in it) and its white margin painted over in
+    the colour around it: a reference object laid beside the product at a place of its own in
+    every photo, not the product; on the gray the product's silhouette shows in it is the
+    strongest structure in the photo and drags the coarse alignment (Fourier-Mellin) to it."""
+    if marker is None:
+        return frame
+    c = np.asarray(marker.corners_px, np.float64)
+    ctr = c.mean(axis=0)
+    quad = ctr + _MARKER_MARGIN * (c - ctr)
+    ring = ctr + (_MARKER_MARGIN + 0.3) * (c - ctr)
+    inner = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inner, np.round(quad).astype(np.int32), 1)
+    outer = np.zeros_like(inner)
+    cv2.fillConvexPoly(outer, np.round(ring).astype(np.int32), 1)
+    around = frame[(outer > 0) & (inner == 0)]
+    if inner.sum() == 0 or len(around) < 10:
+        return frame
+    out = frame.copy()
+    out[inner > 0] = np.median(around, axis=0).astype(frame.dtype)
+    return out
+
+
 class Inspector:
     """Inspect units against one golden sample, with its stage models loaded once.
 
@@ -244,6 +277,8 @@ class Inspector:
         self._whole_registration: RegistrationModel | None = None  # fitted on first need (see _register)
         #: the product area whose outside, the ground, votes on a hand-held light field as one material
         self._colour_product_mask: np.ndarray | None = None
+        # aligned on the gray the product's silhouette shows in (see _register); False: none such
+        self._silhouette_registration: RegistrationModel | bool | None = None
         self._round_body: RoundBody | str | None = None  # the golden's round body, found on first need
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
@@ -301,6 +336,13 @@ class Inspector:
             reg = retry if retry.ok or (reg.estimate is None and retry.estimate is not None) else reg
         if m.registration_method in ("none", "outline"):
             return reg
+        if not reg.ok:
+            silhouette_model = self._silhouette_model()
+            if silhouette_model is not None:
+                retry = register(self.golden.reference, _without_marker(frame, _find_marker(frame, m.spec, m.profile)),
+                                 method=m.registration_method, model=silhouette_model, mask=None)
+                if retry.ok or (reg.estimate is None and retry.estimate is not None):
+                    reg = retry
         if self._round_body is None:
             self._round_body = find_round_body(self.golden.reference)
         body = self._round_body if isinstance(self._round_body, RoundBody) else None
@@ -310,6 +352,38 @@ class Inspector:
             return reg
         # a round product: the print the alignment follows must sit on the body where the golden's does
         return check_print_on_body(body, frame, reg)
+
+    def _silhouette_model(self) -> RegistrationModel | None:
+        """The registration model on the gray in which the golden's product stands out of its
+        ground, or None (fitted on first need, then kept).
+
+        A product whose surface carries a texture of its own (every oak board its grain, every
+        hide its leather) shows that texture in the luminance as strongly as its outline, and the
+        golden's texture is not the unit's: the dense alignment then fits grain to grain and is
+        refused (low correlation, predicted uncertainty). Such a texture varies mostly in lightness
+        within one material; the product's colour against its ground does not. When the golden
+        shows its product on a plain ground (:func:`goldenvision.registration.outline.silhouette`)
+        and the RGB projection that best separates the two (Fisher's discriminant,
+        :func:`goldenvision.registration._base._silhouette_gray_weights`) shows that contrast
+        against the variation within each clearly better than the luminance, a unit that the
+        sealed model cannot align is aligned on that gray, with the same verification (every
+        check, rivals and basin included); the outline, the holes the ground shows through and a
+        print of another colour pin the pose there. Units the sealed model aligns are unchanged."""
+        if self._silhouette_registration is None:
+            self._silhouette_registration = False
+            m, ref = self.models, self.golden.reference
+            sil = silhouette(ref) if ref.ndim == 3 else None
+            if sil is not None:
+                grow = max(1, int(round(_SILHOUETTE_BAND * float(np.hypot(*ref.shape[:2])))))
+                k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+                s8 = sil.astype(np.uint8)
+                product, ground = cv2.erode(s8, k) > 0, cv2.dilate(s8, k) == 0
+                weights = _silhouette_gray_weights(ref, product, ground)
+                if weights is not None and weights != m.registration.gray_weights_:
+                    mask = _product_mask(m.profile, ref.shape[:2], m.spec, ref) if m.registration.has_mask_ else None
+                    self._silhouette_registration = RegistrationModel.fit(ref, mask=mask, gray_weights=weights)
+        model = self._silhouette_registration
+        return model if isinstance(model, RegistrationModel) else None
 
     def _placement(self, frame: np.ndarray, refused: RegistrationResult) -> RegistrationResult | None:
         """The alignment a refusal carries as its estimate (refused for its predicted uncertainty

@@ -146,6 +146,43 @@ def _gray_weights(rgb: np.ndarray, mask: np.ndarray | None) -> tuple[float, floa
     return (float(v[0]), float(v[1]), float(v[2]))
 
 
+def _silhouette_gray_weights(rgb: np.ndarray, product: np.ndarray, ground: np.ndarray
+                             ) -> tuple[float, float, float] | None:
+    """RGB weights of the gray on which the product stands out of its ground, or None.
+
+    Fisher's linear discriminant (Fisher 1936, doi:10.1111/j.1469-1809.1936.tb02137.x) of the
+    ``product`` pixels against the ``ground`` pixels (bool masks, same H x W as ``rgb``, sampled):
+    the projection w = (S_p + S_g)^-1 (mu_p - mu_g) whose product-ground contrast is largest
+    against the variation *within* the product and the ground. A product whose surface carries
+    a texture of its own (wood grain, leather) varies mostly in lightness, so its luminance shows
+    that texture as strongly as the outline; its colour against the ground shows the outline,
+    the holes the ground shows through and a print of another colour, and hardly any grain.
+    Scaled like :func:`_gray_weights`; returned only when its contrast-to-variation (the square
+    root of the Fisher ratio) is ``_COLOR_GAIN_MIN`` times the luminance's."""
+    if rgb.ndim != 3 or product.shape != rgb.shape[:2] or ground.shape != rgb.shape[:2]:
+        return None
+    step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 40000)))
+    px = rgb[::step, ::step].reshape(-1, 3).astype(np.float64)
+    p, g = px[product[::step, ::step].reshape(-1)], px[ground[::step, ::step].reshape(-1)]
+    if len(p) < 100 or len(g) < 100:
+        return None
+    diff = p.mean(axis=0) - g.mean(axis=0)
+    within = np.cov(p.T) + np.cov(g.T) + 1e-6 * np.eye(3)
+    try:
+        v = np.linalg.solve(within, diff)
+    except np.linalg.LinAlgError:
+        return None
+    luma = np.asarray(_LUMA)
+    fisher_v = float(diff @ v)  # (v . diff)^2 / (v S v) at the optimum
+    fisher_l = float((luma @ diff) ** 2 / max(float(luma @ within @ luma), 1e-9))
+    if not fisher_v > _COLOR_GAIN_MIN**2 * fisher_l:
+        return None
+    v = v / np.abs(v).sum()
+    if v.sum() < 0:
+        v = -v
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
 def _project_gray(image: np.ndarray, weights: tuple[float, float, float] | None, name: str) -> np.ndarray:
     """(H, W) uint8 gray of an RGB image by ``weights`` (None: :func:`_as_gray`'s luminance)."""
     if weights is None or not (isinstance(image, np.ndarray) and image.ndim == 3):

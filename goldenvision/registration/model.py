@@ -73,7 +73,8 @@ class RegistrationModel:
     gray_weights_: tuple[float, float, float] | None = None
 
     @classmethod
-    def fit(cls, reference_rgb: np.ndarray, *, mask: np.ndarray | None = None, max_side_px: int = 800) -> "RegistrationModel":
+    def fit(cls, reference_rgb: np.ndarray, *, mask: np.ndarray | None = None, max_side_px: int = 800,
+            gray_weights: tuple[float, float, float] | None | str = "auto") -> "RegistrationModel":
         """Precompute the reference side of the registration.
 
         Parameters
@@ -85,10 +86,21 @@ class RegistrationModel:
             static fiducials and colour chart of a light box do not drive the alignment.
         max_side_px : int
             Longest side (px) of the pyramid level on which keypoints are taken.
+        gray_weights : (float, float, float), None or "auto"
+            RGB weights of the gray both sides are aligned on: ``"auto"`` (the default) chooses
+            (:func:`._base._gray_weights`); None: the luminance; three weights (an RGB
+            reference): that projection (e.g. :func:`._base._silhouette_gray_weights`).
         """
         gray = _as_gray(reference_rgb, "reference")
         mask = _as_mask(mask, gray.shape)
-        weights = _gray_weights(reference_rgb, mask) if reference_rgb.ndim == 3 else None
+        if isinstance(gray_weights, str):
+            if gray_weights != "auto":
+                raise SpecError(f"gray_weights: expected 'auto', None or 3 numbers, got {gray_weights!r}")
+            weights = _gray_weights(reference_rgb, mask) if reference_rgb.ndim == 3 else None
+        elif gray_weights is None or reference_rgb.ndim != 3:
+            weights = None
+        else:
+            weights = _weights_of(gray_weights)
         if weights is not None:
             gray = _project_gray(reference_rgb, weights, "reference")
         if not isinstance(max_side_px, int) or max_side_px < 64:

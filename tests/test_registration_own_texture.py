@@ -1,0 +1,144 @@
+"""A product whose surface texture is its own (every board its grain): aligned on the gray in
+which it stands out of its ground (goldenvision.registration._base._silhouette_gray_weights,
+used by the Inspector when the sealed model refuses a unit)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from goldenvision.registration import RegistrationModel, register
+from goldenvision.registration._base import _silhouette_gray_weights
+from goldenvision.registration.refusal import RefusalCode
+from goldenvision.transform import apply_homography
+
+H, W = 360, 480
+BOARD = (120, 90, 360, 250)  # x0, y0, x1, y1 (golden px)
+TAN, GROUND = np.array([190.0, 150.0, 100.0]), np.array([120.0, 125.0, 135.0])
+
+
+def board(grain_seed: int, h_unit_to_golden: np.ndarray | None = None, *, tan: np.ndarray = TAN,
+          plain: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: a tan board with a hole and two dark marks on a gray-blue ground,
+    its surface crossed by strong lightness grain drawn from ``grain_seed`` (a new board: new
+    grain); the board placed by ``h_unit_to_golden`` (unit px -> golden px; None: identity).
+    ``plain``: no hole and no marks (only the rectangle pins the pose, up to a half turn)."""
+    rng = np.random.default_rng(grain_seed)
+    ss = 4  # drawn at 4 x 4 samples per px (sample centres at px centres), then averaged: no jaggies
+    yy, xx = (np.mgrid[0:H * ss, 0:W * ss].astype(np.float32) + 0.5) / ss - 0.5
+    if h_unit_to_golden is not None:  # sample the golden-frame board at each unit px's golden position
+        g = apply_homography(np.stack([xx.ravel(), yy.ravel()], 1), h_unit_to_golden)
+        xx, yy = g[:, 0].reshape(xx.shape).astype(np.float32), g[:, 1].reshape(xx.shape).astype(np.float32)
+    # grain: rings along x, 6-12 px apart, wandering, +-45 gray of lightness
+    phase = np.zeros_like(yy)
+    for _ in range(3):
+        k, a, p = rng.uniform(0.01, 0.04), rng.uniform(4, 12), rng.uniform(0, 2 * np.pi)
+        phase += a * np.sin(k * xx + p)
+    period = rng.uniform(6, 12)
+    grain = 45.0 * np.sign(np.sin(2 * np.pi * (yy + phase) / period + rng.uniform(0, 2 * np.pi)))
+    x0, y0, x1, y1 = BOARD
+    inside = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
+    hole = (xx - 330) ** 2 + (yy - 170) ** 2 <= 12**2
+    hole &= not plain
+    marks = ((xx >= 160) & (xx <= 230) & (yy >= 140) & (yy <= 152)) | ((xx >= 160) & (xx <= 200) & (yy >= 170)
+                                                                      & (yy <= 200))
+    marks &= not plain
+    surface = tan[None, None, :] + grain[..., None] * (tan / tan.mean())[None, None, :]
+    img = np.where(inside[..., None], surface, GROUND[None, None, :])
+    img = np.where((inside & marks)[..., None], np.array([70.0, 50.0, 40.0])[None, None, :], img)
+    img = np.where((inside & hole)[..., None], GROUND[None, None, :], img)
+    img = cv2.resize(img.astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
+    img += np.random.default_rng(grain_seed + 1000).normal(0, 2.0, img.shape)
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.7)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x0, y0, x1, y1 = BOARD
+    product = np.zeros((H, W), bool)
+    product[y0 + 6:y1 - 5, x0 + 6:x1 - 5] = True
+    ground = np.ones((H, W), bool)
+    ground[y0 - 6:y1 + 7, x0 - 6:x1 + 7] = False
+    mask = np.zeros((H, W), bool)
+    mask[y0 - 15:y1 + 16, x0 - 15:x1 + 16] = True
+    return product, ground, mask
+
+
+def _error_on_board(h_est: np.ndarray, h_true: np.ndarray) -> float:
+    x0, y0, x1, y1 = BOARD
+    c = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    back = apply_homography(c, np.linalg.inv(h_true))
+    return float(np.linalg.norm(apply_homography(back, h_est) - c, axis=1).max())
+
+
+def test_own_grain_aligns_on_the_silhouette_gray_not_on_the_luminance():
+    a = np.deg2rad(4.0)
+    h_true = np.array([[np.cos(a), -np.sin(a), 9.0], [np.sin(a), np.cos(a), -6.0], [0, 0, 1.0]])  # unit -> golden
+    golden, unit = board(1), board(2, h_true)
+    product, ground, mask = _masks()
+    weights = _silhouette_gray_weights(golden, product, ground)
+    assert weights is not None
+    assert abs(sum(abs(v) for v in weights) - 1.0) < 1e-9 and sum(weights) > 0
+    # the luminance shows the golden's grain, which is not the unit's: no alignment near the truth
+    plain = register(golden, unit, model=RegistrationModel.fit(golden, mask=mask))
+    assert not (plain.ok and _error_on_board(plain.homography, h_true) < 1.0)
+    res = register(golden, unit, model=RegistrationModel.fit(golden, mask=mask, gray_weights=weights))
+    assert res.ok, res.reason
+    assert _error_on_board(res.homography, h_true) < 0.1
+
+
+def test_a_plain_board_with_its_own_grain_stays_ambiguous_on_the_silhouette_gray():
+    # the outline alone fits as well turned by 180 degrees, and the grain is no evidence: refused
+    a = np.deg2rad(4.0)
+    h_true = np.array([[np.cos(a), -np.sin(a), 9.0], [np.sin(a), np.cos(a), -6.0], [0, 0, 1.0]])
+    golden, unit = board(1, plain=True), board(5, h_true, plain=True)
+    product, ground, mask = _masks()
+    weights = _silhouette_gray_weights(golden, product, ground)
+    assert weights is not None
+    res = register(golden, unit, model=RegistrationModel.fit(golden, mask=mask, gray_weights=weights))
+    assert not res.ok
+    assert res.refusal is RefusalCode.AMBIGUOUS
+
+
+def test_no_silhouette_gray_when_the_colour_adds_nothing():
+    # a board of the ground's own hue, lighter: the luminance already shows it as well as any colour
+    golden = board(1, tan=GROUND * 1.5)
+    product, ground, _ = _masks()
+    assert _silhouette_gray_weights(golden, product, ground) is None
+    # too few samples: None, not a guess
+    assert _silhouette_gray_weights(golden, np.zeros((H, W), bool), ground) is None
+
+
+def test_inspector_aligns_a_unit_with_its_own_grain():
+    import goldenvision as gv
+    from goldenvision.pipeline import Inspector
+
+    x0, y0, x1, y1 = BOARD
+    spec = {"product": "grain-board", "revision": "A", "scale_mm_per_px": 0.2, "registration": "auto",
+            "anomaly_zones": [{"name": "surface", "region": [[x0 - 3, y0 - 3], [x1 + 3, y0 - 3], [x1 + 3, y1 + 3],
+                                                            [x0 - 3, y1 + 3]],
+                               "defect_type": "finish", "severity": "major"}]}
+    shift = np.array([[1.0, 0, 2.0], [0, 1.0, -1.5], [0, 0, 1.0]])
+    golden = gv.seal([board(1), board(1, shift)], gv.load_spec(spec))  # one golden board: one grain
+    a = np.deg2rad(-3.0)
+    h_true = np.array([[np.cos(a), -np.sin(a), -7.0], [np.sin(a), np.cos(a), 5.0], [0, 0, 1.0]])
+    reg = Inspector(golden).inspect(board(7, h_true)).registration  # another board: its own grain
+    assert reg.ok, reg.reason
+    assert _error_on_board(reg.homography, h_true) < 0.1
+
+
+def test_the_scale_marker_is_painted_out_of_the_silhouette_retry():
+    from goldenvision.measure.marker import MarkerFrame
+    from goldenvision.pipeline import _without_marker
+
+    frame = board(3)
+    cells = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50), 7, 48,
+                                          borderBits=1)
+    frame[268:336, 28:96] = 245  # the white paper round it
+    frame[278:326, 38:86] = np.repeat(cells[..., None], 3, axis=2)
+    corners = np.array([[38, 278], [85, 278], [85, 325], [38, 325]], np.float64)
+    out = _without_marker(frame, MarkerFrame(corners_px=corners, size_mm=20.0, homography=np.eye(3)))
+    assert out is not frame and np.array_equal(frame[:, 120:], out[:, 120:])  # the board untouched
+    assert float(out[268:336, 28:96].reshape(-1, 3).astype(np.float64).std(axis=0).max()) < 5.0  # marker, paper gone
+    assert np.allclose(out[300, 60], GROUND, atol=8)  # in the ground's colour
+    assert _without_marker(frame, None) is frame
