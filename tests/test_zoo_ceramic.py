@@ -93,12 +93,17 @@ def test_defect_changes_pixels_where_its_box_says(kind):
     check_defect_box(FAM, kind, (0, 1))
 
 
-def _texture(u):
-    rgba, a = zoo.product_texture(FAM, u, SIZE)
+def texture_grid(fam, u):
+    """A unit's product texture (float RGBA) and its pixels' product mm (x row, y column) and mm per px."""
+    rgba, a = zoo.product_texture(fam, u, SIZE)
     t = float(a[0, 0])
     ys = a[1, 2] + t * np.arange(rgba.shape[0])
     xs = a[0, 2] + t * np.arange(rgba.shape[1])
     return rgba.astype(np.float64), xs[None, :], ys[:, None], t
+
+
+def _texture(u):
+    return texture_grid(FAM, u)
 
 
 def test_decal_shift_moves_the_ink_by_its_truth():

@@ -12,7 +12,7 @@ import pytest
 from goldenvision import demo
 from goldenvision.demo import zoo
 from goldenvision.spec import load_spec
-from tests.test_zoo_ceramic import check_lot_truth, check_defect_box
+from tests.test_zoo_ceramic import check_defect_box, check_lot_truth, texture_grid
 
 FAM = zoo.FAMILIES["wood"]
 SIZE = 0.4
@@ -20,11 +20,7 @@ D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 
 
 def _texture(u):
-    rgba, a = zoo.product_texture(FAM, u, SIZE)
-    t = float(a[0, 0])
-    xs = a[0, 2] + t * np.arange(rgba.shape[1])
-    ys = a[1, 2] + t * np.arange(rgba.shape[0])
-    return rgba.astype(np.float64), xs[None, :], ys[:, None], t
+    return texture_grid(FAM, u)
 
 
 def _lab(rgba):
