@@ -34,7 +34,8 @@ from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
-from .measure.dimensions import edge_band_mask, feature_strains, golden_edge_lines, golden_zero_offsets
+from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_lines, golden_unexplained_offsets,
+                                 golden_zero_offsets)
 from .measure.reference import DimensionReference, as_reference
 from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
@@ -288,6 +289,8 @@ class Inspector:
                                   if scale and isinstance(v, dict) and v.get("mean")}
         # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
         self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
+        # ... and the offsets too large to zero: a systematic uncertainty of their readings
+        self._dimension_unexplained = golden_unexplained_offsets(self.models.spec.dimensions, golden_mm, scale)
         # how far along its edges each width is read (the golden's straight stretch; see measure.dimensions)
         # dimensions whose two materials share a lightness are read on the colour axis between them
         # (measure.colour_axis; packages sealed before it read every dimension on the grey)
@@ -716,12 +719,16 @@ class Inspector:
                 frame, gray, dim_specs, self._dim_weights,
                 lambda g, ds: measure_dimensions(g, ds, placed, scale, reference=dim_ref, marker=marker, ruler=ruler,
                                                  golden_px=self._golden_widths_px, zero=self._dimension_zero,
-                                                 reference_fits=ref_fits, edge_lines=self._edge_lines))
+                                                 reference_fits=ref_fits, edge_lines=self._edge_lines,
+                                                 unexplained=self._dimension_unexplained))
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
             if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
                 provenance["dimensions_on_colour_axis"] = on_axis
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
+            if self._dimension_unexplained:
+                provenance["dimensions_golden_off_nominal_mm"] = {
+                    k: round(v, 4) for k, v in self._dimension_unexplained.items()}
             if spec.scale_ruler is not None and dim_specs:
                 provenance["scale_ruler"] = _ruler_record(ruler, marker is not None, loose, dims)
             timings["measure"] = (time.perf_counter() - t) * 1e3

@@ -98,3 +98,23 @@ def test_the_edge_band_mask_leaves_out_the_measured_edges_over_the_whole_side():
     assert ring is not None and not ring[60, 270] and not ring[60, 210] and ring[60, 240] and ring[60, 300]
     # nothing measurable: None
     assert edge_band_mask(np.full((120, 480), 90, np.uint8), [DIM]) is None
+
+
+def test_an_offset_too_large_to_zero_is_an_uncertainty_of_every_reading():
+    """A golden read 1 mm off nominal (over ZERO_MAX_PX): the golden off nominal or the tool on
+    another edge, which the golden cannot tell apart. Not zeroed; it joins every reading's
+    uncertainty as a rectangular +-1 mm, so a unit read 1 mm over is not proven out of tolerance."""
+    from goldenvision.measure.dimensions import golden_unexplained_offsets
+
+    rec = _golden_record([_plate(90.0, 380.0)])
+    (off,) = golden_unexplained_offsets([DIM], rec, SCALE).values()
+    assert abs(off) > ZERO_MAX_PX * SCALE and 0.8 < abs(off) < 1.1  # the tool adds its own ~0.1 mm
+    near = _golden_record([_plate(100.0, 380.0)])  # zeroed: nothing unexplained
+    assert golden_unexplained_offsets([DIM], near, SCALE) == {} and golden_zero_offsets([DIM], near, SCALE)
+    raw = measure_dimension(_plate(90.0, 380.0), DIM, IDENTITY, SCALE, reference="golden_frame")
+    (res,) = measure_dimensions(_plate(90.0, 380.0), [DIM], IDENTITY, SCALE, reference="golden_frame",
+                                unexplained={"plate_width": off})
+    assert not isinstance(res, Exception)
+    assert res.measured_mm == raw.measured_mm  # not zeroed
+    assert math.isclose(res.uncertainty_mm, math.hypot(raw.uncertainty_mm, abs(off) / math.sqrt(3.0)), rel_tol=1e-9)
+    assert golden_unexplained_offsets([DIM], None, SCALE) == {} and golden_unexplained_offsets([DIM], rec, None) == {}

@@ -46,7 +46,13 @@ long as the photos are alike. The golden captures are measured by the same tool 
 nominal, so :func:`golden_zero_offsets` takes ``nominal - golden mean`` as the tool's offset on
 that feature and adds it to every unit's reading. An offset larger than
 :data:`ZERO_MAX_PX` golden px is not an edge tool's error but a golden that is itself off
-nominal (or a caliper on another feature): it is not applied.
+nominal (or a caliper on another feature): it is not applied. Which of the two it is, the golden
+alone cannot tell, so such an offset is an unexplained systematic difference between the tool
+and the spec on that feature (:func:`golden_unexplained_offsets`): it enters every unit's
+reading of it as a rectangular ±|offset| (GUM 4.3.7, ``u = |offset| / sqrt(3)``), and a reading
+within it of a limit is "not proven" (zoo wood hand-held: the tool reads a 1 mm round-over,
+the golden itself 0.63 mm narrow, 2.9 golden px; good units failed on a reading that claimed
+±0.26 mm).
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ from .ruler import RulerFrame
 from .scale_reference import ReferenceFit
 from .reference import DimensionReference, as_reference
 
-__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "edge_band_mask", "measured_outlines",
+__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "golden_unexplained_offsets", "edge_band_mask", "measured_outlines",
            "golden_edge_lines", "EdgeLine", "feature_strains", "DimensionReference", "RELATIVE_THRESHOLD",
            "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
@@ -116,6 +122,25 @@ def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Map
         std = rec.get("std")
         sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
         out[dim.name] = (off, sem, n)
+    return out
+
+
+def golden_unexplained_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
+                               scale_mm_per_px: float | None) -> dict[str, float]:
+    """Per dimension: ``nominal - golden mean`` (mm) where it is over :data:`ZERO_MAX_PX` golden px
+    and so not zeroed (:func:`golden_zero_offsets`): the golden off nominal or the tool on
+    another edge, which the golden cannot tell apart (module notes). Same inputs."""
+    out: dict[str, float] = {}
+    if not golden_dimensions_mm or not scale_mm_per_px or not (scale_mm_per_px > 0):
+        return out
+    zeroed = golden_zero_offsets(dims, golden_dimensions_mm, scale_mm_per_px)
+    for dim in dims:
+        rec = golden_dimensions_mm.get(dim.name)
+        if dim.name in zeroed or not isinstance(rec, Mapping) or rec.get("mean") is None:
+            continue
+        off = float(dim.nominal_mm) - float(rec["mean"])  # type: ignore[arg-type]
+        if math.isfinite(off):
+            out[dim.name] = off
     return out
 
 
@@ -284,6 +309,7 @@ def measure_dimension(
     reference_fit: ReferenceFit | None = None,
     edge_line: EdgeLine | None = None,
     ruler: RulerFrame | None = None,
+    unexplained_mm: float = 0.0,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -346,6 +372,9 @@ def measure_dimension(
         to the reading; its standard error ``sem_mm`` (None: one golden capture, taken as this
         reading's own uncertainty over sqrt(n)) and the golden captures' standard deviation
         (``sem_mm * sqrt(n)``) to the uncertainty in quadrature.
+    unexplained_mm : float, keyword-only
+        The golden's offset from nominal that was too large to zero (:func:`golden_unexplained_offsets`):
+        ``|unexplained_mm| / sqrt(3)`` joins the uncertainty in quadrature.
     reference_fit : ReferenceFit, keyword-only
         For ``reference="golden_frame"``: the unit's registration refined on the parts of the
         product that are not measured (:func:`goldenvision.measure.scale_reference.refine_on_reference`).
@@ -419,6 +448,8 @@ def measure_dimension(
                 unc_mm = math.hypot(unc_mm, unc_mm / math.sqrt(max(1, n_zero)))
             else:
                 unc_mm = math.hypot(unc_mm, sem, sem * math.sqrt(n_zero))
+        if unexplained_mm:
+            unc_mm = math.hypot(unc_mm, abs(float(unexplained_mm)) / math.sqrt(3.0))
     except MeasurementError as exc:
         msg = str(exc)
         raise MeasurementError(msg if msg.startswith(f"{dim.name}:") else f"{dim.name}: {msg}") from None
@@ -914,13 +945,15 @@ def measure_dimensions(
     reference_fits: Mapping[str, ReferenceFit] | None = None,
     edge_lines: Mapping[str, EdgeLine] | None = None,
     ruler: RulerFrame | None = None,
+    unexplained: Mapping[str, float] | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
     ``scale_mm_per_px`` and ``reference`` as in :func:`measure_dimension`: with a station
     profile, ``reference="station_profile"`` and the profile's mm per unit px; without a
     metric frame of the unit, ``reference="golden_frame"`` and the golden's mm per golden px.
-    ``zero``: per dimension name, the zeroing on the golden (:func:`golden_zero_offsets`).
+    ``zero``: per dimension name, the zeroing on the golden (:func:`golden_zero_offsets`);
+    ``unexplained``: per name, the golden's offsets too large to zero (:func:`golden_unexplained_offsets`).
     ``reference_fits``: in the golden frame, per dimension name, the registration refined on the
     parts of the product that are not that dimension's feature (see :func:`measure_dimension`).
     ``edge_lines``: per width, how far along its edges it is read (:func:`golden_edge_lines`).
@@ -939,7 +972,8 @@ def measure_dimensions(
                                          marker=marker, golden_px=(golden_px or {}).get(dim.name),
                                          zero=(zero or {}).get(dim.name),
                                          reference_fit=(reference_fits or {}).get(dim.name),
-                                         edge_line=(edge_lines or {}).get(dim.name), ruler=ruler))
+                                         edge_line=(edge_lines or {}).get(dim.name), ruler=ruler,
+                                         unexplained_mm=(unexplained or {}).get(dim.name, 0.0)))
         except MeasurementError as exc:
             out.append(exc)
     return out
