@@ -209,6 +209,18 @@ class StageModels:
         )
 
 
+def _registration_strain_var(reg: RegistrationResult) -> float:
+    """Variance of a registration's strain from its own noise: its predicted 1-sigma corner error
+    ``rms_px`` at the golden's half-diagonal (the length model of
+    ``goldenvision.measure.dimensions._registration_length_std_px``); 0 when either is unknown."""
+    rms = float(reg.rms_px)
+    shape = reg.reference_shape_hw
+    if shape is None or not math.isfinite(rms):
+        return 0.0
+    half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
+    return (rms / max(half_diag, 1.0)) ** 2
+
+
 def _without_marker(frame: np.ndarray, marker: MarkerFrame | None) -> np.ndarray:
     """``frame`` with the spec's scale marker (found in it) and its white margin painted over in
     the colour around it: a reference object laid beside the product at a place of its own in
@@ -501,17 +513,13 @@ class Inspector:
                         "golden's")
         assert isinstance(self._dim_reference, tuple)
         g_gray, refm, where, drag = self._dim_reference
-        # the unit's own registration may be off in its strain by what it absorbed of the measured
-        # features (each one's process spread times its share of the registration's evidence,
-        # measure.scale_reference.registration_drag_cov) and by its own noise: its predicted corner
-        # error at the golden's half-diagonal
         # the unit's own registration may be stretched by what it absorbed of the measured features:
         # were it fitted on one feature alone, by that feature's deviation over its size; a capable
         # process (Cp >= 1) holds a feature within a third of its tolerance at 1 sigma. This prior lets
         # the reference correct the strain; how far the registration's strain is actually off is each
         # feature at its tolerance limit times its share of the registration's evidence
         # (measure.scale_reference.registration_drag_cov) and the registration's own noise: its
-        # predicted corner error at the golden's half-diagonal
+        # predicted corner error at the golden's half-diagonal (_registration_strain_var)
         prior = max(((d.tol_minus_mm + d.tol_plus_mm) / 6.0 / d.nominal_mm for d in dims if d.nominal_mm > 0),
                     default=None)
         error_cov = np.asarray(drag, np.float64) + _registration_strain_var(reg) * np.eye(3)
@@ -776,18 +784,6 @@ class Inspector:
 # --------------------------------------------------------------------------------------
 # Trained defect detector (spec `detector`; goldenvision.detect, onnxruntime only)
 # --------------------------------------------------------------------------------------
-def _registration_strain_var(reg: RegistrationResult) -> float:
-    """Variance of a registration's strain from its own noise: its predicted 1-sigma corner error
-    ``rms_px`` at the golden's half-diagonal (the length model of
-    ``goldenvision.measure.dimensions._registration_length_std_px``); 0 when either is unknown."""
-    rms = float(reg.rms_px)
-    shape = reg.reference_shape_hw
-    if shape is None or not math.isfinite(rms):
-        return 0.0
-    half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
-    return (rms / max(half_diag, 1.0)) ** 2
-
-
 def _ruler_record(ruler: RulerFrame | None, marker: bool, loose: bool, dims: Sequence[Any]) -> dict[str, Any]:
     """What became of the spec's ruler in one photo (``UnitResult.provenance["scale_ruler"]``):
     whether it was looked for and found, its tick pitch, the dimensions read through it and those

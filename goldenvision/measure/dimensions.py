@@ -97,14 +97,12 @@ GOLDEN_FALLBACK_SLACK = 0.05
 ZERO_MAX_PX = 1.5
 
 
-def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
-                        scale_mm_per_px: float | None) -> dict[str, tuple[float, float | None, int]]:
-    """Per dimension: (offset mm added to a unit's reading, the golden mean's standard error mm
-    or None with a single capture, number of golden captures), for zeroing on the golden (module
-    notes). ``golden_dimensions_mm`` is ``GoldenSample.meta["golden_dimensions_mm"]`` (name ->
-    ``{"mean", "std", "values"}``). A dimension without a golden record, or whose golden reads
-    more than :data:`ZERO_MAX_PX` golden px from nominal, gets no offset."""
-    out: dict[str, tuple[float, float | None, int]] = {}
+def _golden_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
+                    scale_mm_per_px: float | None) -> list[tuple[str, float, float | None, int, bool]]:
+    """Per dimension with a finite golden mean: (name, ``nominal - golden mean`` mm, the mean's
+    standard error mm or None with a single capture, number of captures, whether the offset is
+    within :data:`ZERO_MAX_PX` golden px); empty without a record or a scale."""
+    out: list[tuple[str, float, float | None, int, bool]] = []
     if not golden_dimensions_mm or not scale_mm_per_px or not (scale_mm_per_px > 0):
         return out
     for dim in dims:
@@ -117,12 +115,21 @@ def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Map
             continue
         n = max(1, len(vals))
         off = float(dim.nominal_mm) - float(mean)
-        if abs(off) > ZERO_MAX_PX * float(scale_mm_per_px):
-            continue
         std = rec.get("std")
         sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
-        out[dim.name] = (off, sem, n)
+        out.append((dim.name, off, sem, n, abs(off) <= ZERO_MAX_PX * float(scale_mm_per_px)))
     return out
+
+
+def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
+                        scale_mm_per_px: float | None) -> dict[str, tuple[float, float | None, int]]:
+    """Per dimension: (offset mm added to a unit's reading, the golden mean's standard error mm
+    or None with a single capture, number of golden captures), for zeroing on the golden (module
+    notes). ``golden_dimensions_mm`` is ``GoldenSample.meta["golden_dimensions_mm"]`` (name ->
+    ``{"mean", "std", "values"}``). A dimension without a golden record, or whose golden reads
+    more than :data:`ZERO_MAX_PX` golden px from nominal, gets no offset."""
+    return {name: (off, sem, n) for name, off, sem, n, small in
+            _golden_offsets(dims, golden_dimensions_mm, scale_mm_per_px) if small}
 
 
 def golden_unexplained_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
@@ -130,18 +137,8 @@ def golden_unexplained_offsets(dims: Sequence[DimensionSpec], golden_dimensions_
     """Per dimension: ``nominal - golden mean`` (mm) where it is over :data:`ZERO_MAX_PX` golden px
     and so not zeroed (:func:`golden_zero_offsets`): the golden off nominal or the tool on
     another edge, which the golden cannot tell apart (module notes). Same inputs."""
-    out: dict[str, float] = {}
-    if not golden_dimensions_mm or not scale_mm_per_px or not (scale_mm_per_px > 0):
-        return out
-    zeroed = golden_zero_offsets(dims, golden_dimensions_mm, scale_mm_per_px)
-    for dim in dims:
-        rec = golden_dimensions_mm.get(dim.name)
-        if dim.name in zeroed or not isinstance(rec, Mapping) or rec.get("mean") is None:
-            continue
-        off = float(dim.nominal_mm) - float(rec["mean"])  # type: ignore[arg-type]
-        if math.isfinite(off):
-            out[dim.name] = off
-    return out
+    return {name: off for name, off, _, _, small in
+            _golden_offsets(dims, golden_dimensions_mm, scale_mm_per_px) if not small}
 
 
 #: Half-width of the band kept out of the dimensions' registration around each golden edge:
