@@ -1,9 +1,9 @@
 """The product-zoo table of issue 13: ``scripts/bench.py`` for every family in both modes, one row each.
 
-    .venv/bin/python scripts/zoo_table.py [--units 8] [--goldens 3] [--size 0.6] [--families wallet,label,...]
+    .venv/bin/python scripts/zoo_table.py [--units 8] [--goldens 3] [--size 0.6] [--seed 0] [--families wallet,label,...]
         [--workdir DIR] [--no-pod]
 
-Runs ``bench.py --family F --mode M --units N --goldens G --size S --repeat 1`` in a child
+Runs ``bench.py --family F --mode M --units N --goldens G --size S --seed K --repeat 1`` in a child
 process per row and prints a Markdown table from its output: verdicts right (good / defective),
 defects found at their place, good units (no fault of any kind) with an anomaly reported, dimension RMS / max error (mm), the readings
 within the issue's dimension bar (station 0.05 mm, hand-held 0.1 mm or 0.5 % of nominal,
@@ -29,6 +29,7 @@ FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "cera
 def row(family: str, mode: str, args: argparse.Namespace) -> str:
     cmd = [sys.executable, str(Path(__file__).with_name("bench.py")), "--family", family, "--mode", mode,
            "--units", str(args.units), "--goldens", str(args.goldens), "--size", str(args.size), "--repeat", "1",
+           "--seed", str(args.seed),
            "--out", str(args.workdir / f"{family}-{mode}")] + (["--no-pod"] if args.no_pod else [])
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     (args.workdir / f"{family}-{mode}").mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,8 @@ def main() -> int:
     ap.add_argument("--units", type=int, default=8)
     ap.add_argument("--goldens", type=int, default=3)
     ap.add_argument("--size", type=float, default=0.6)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="the demo lot's seed (another seed: other units, other defects, the same families)")
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--modes", default="station,handheld")
     ap.add_argument("--workdir", type=Path, default=None,

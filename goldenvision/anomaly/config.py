@@ -101,6 +101,13 @@ class AnomalyConfig:
         independent samples (the captures of one unit cannot show the next unit's). A part or a
         stitch thinner than the misregistration band is otherwise "explained" as misregistration.
         False (packages sealed before it) = the residual waits for taught units in every zone.
+    nested_texture_floor : bool
+        A ``variation`` zone lying on a ``texture_variation`` zone (at least
+        ``zone_variation.ON_TEXTURE_SHARE`` of its pixels inside it: an engraving on grain, a print
+        on a fabric) has the texture's threshold floor, the expected largest ``|z|`` over its own
+        samples, as a seam on its weave has (:func:`.zone_variation.on_texture`): its spread holds
+        the texture's term, but the golden captures, one unit, share one realisation of the texture
+        and cannot calibrate its threshold. False (packages sealed before it) = ``var_floor``.
     exact_loo_max : int
         With up to this many captures the thresholds come from exact leave-one-out; with more,
         the fit streams the images and cross-fits the held-out scores over ``n_folds`` folds.
@@ -214,6 +221,7 @@ class AnomalyConfig:
     structure_window_px: float = 2.0
     structure_context: float = 4.0
     structure_from_golden: bool = True
+    nested_texture_floor: bool = True
     exact_loo_max: int = 12
     n_folds: int = 5
     merge_px: int = 0

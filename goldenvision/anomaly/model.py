@@ -1007,13 +1007,14 @@ class AnomalyModel:
             # one from before the see-through ground has no ground model (scored as before),
             # one from before the shading offset reads a highlight as a ratio,
             # one from before the floors' prior keeps them whole however many units it learnt,
-            # and one from before the multi-scale texture evidence judges at one scale
+            # one from before the multi-scale texture evidence judges at one scale,
+            # and one from before a zone on a texture had the texture's threshold floor
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
                                    "shading_offset": False, "floor_prior_n": 0.0, "tex_scale_max": 1.0,
-                                   **state["config"]})
+                                   "nested_texture_floor": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ._zone import _Zone
     from .model import AnomalyModel
 
-__all__ = ["GOLDEN_STRUCTURE_TYPES", "MIN_GOOD_UNITS", "expected_max_z", "golden_structure", "structure_residual",
+__all__ = ["GOLDEN_STRUCTURE_TYPES", "MIN_GOOD_UNITS", "ON_TEXTURE_SHARE", "TEXTILE_DEFECT_TYPES", "on_texture", "expected_max_z", "golden_structure", "structure_residual",
            "structure_zone_raw"]
 
 #: Production units (``add_good``) a model needs before its ``variation`` zones judge structure:
@@ -372,6 +372,42 @@ def _defect_type(z: _Zone) -> str:
     return str(getattr(z.spec.defect_type, "value", z.spec.defect_type))
 
 
+#: Zone defect types of pixel-statistics zones (``variation``) that lie on a textile, whose weave
+#: differs from unit to unit like a grain: their spread gets the texture floor too (no low-pass:
+#: a stitch is thinner than the low-pass of ``finish`` zones).
+TEXTILE_DEFECT_TYPES = ("stitching",)
+
+
+#: Share of a ``variation`` zone's pixels inside a ``texture_variation`` zone from which it lies on
+#: that texture (:func:`on_texture`): most of it, as a print drawn a little past its letters.
+ON_TEXTURE_SHARE = 0.5
+
+
+def on_texture(model: AnomalyModel, z: _Zone) -> bool:
+    """True when ``variation`` zone ``z`` lies on a texture that differs from unit to unit: a
+    textile's own seam (:data:`TEXTILE_DEFECT_TYPES`, with ``structure_from_golden``), or a zone at
+    least :data:`ON_TEXTURE_SHARE` inside a ``texture_variation`` zone (``nested_texture_floor``: an
+    engraving on grain, a print on a fabric). The spread is one full-frame array, so the texture
+    zone's term (:func:`.zone_variation.texture_spread`) is in the nested zone's spread already; what the golden
+    captures cannot give it is a threshold: they are one unit, one realisation of the texture, and
+    their leave-one-out scores never see another (zoo wood: the engraving zone's leave-one-out
+    threshold stayed at ``var_floor``, and good boards' own grain reached 1.4x of it)."""
+    if z.method != "variation":
+        return False
+    c = model.config
+    if getattr(c, "structure_from_golden", False) and _defect_type(z) in TEXTILE_DEFECT_TYPES:
+        return True
+    if not getattr(c, "nested_texture_floor", False):
+        return False
+    cache = model.__dict__.setdefault("_on_texture", {})
+    if z.spec.name not in cache:
+        n = max(int(np.count_nonzero(z.mask)), 1)
+        cache[z.spec.name] = any(
+            int(np.count_nonzero(z.mask & t.mask)) >= ON_TEXTURE_SHARE * n
+            for t in model.zones_ if t is not z and t.method == "texture_variation")
+    return bool(cache[z.spec.name])
+
+
 def golden_structure(model: AnomalyModel, z: _Zone) -> bool:
     """True when ``variation`` zone ``z`` judges the structure residual from the golden captures
     alone (``AnomalyConfig.structure_from_golden``): its type is one of
@@ -450,9 +486,10 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     res = structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
                              window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1,
                              context_sigma_px=ctx * sigma if ctx > 1 else 0.0, valid=m)
-    if from_golden and z.spec.name not in getattr(model, "tex_sd_", {}):
+    if from_golden and not on_texture(model, z):
         # the captures are one unit: the residual must reach the expected largest |z| of the
-        # zone's samples (not the variation floor) to reach the zone's threshold (a seam's zone,
-        # floored by its weave, has that floor as its threshold: VariationMethod.floor)
+        # zone's samples (not the variation floor) to reach the zone's threshold (a zone on a
+        # texture, a seam on its weave or a print on grain, has that floor as its threshold:
+        # VariationMethod.floor)
         res *= np.float32(c.var_floor / max(expected_max_z(model, z), c.var_floor))
     return res

@@ -43,14 +43,14 @@ import numpy as np
 
 from ._zone import _Zone
 from .envelope import combine_band
-from .structure import expected_max_z, structure_zone_raw
+from .structure import ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
 __all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials", "texture_spread", "texture_floor",
-           "variation_raw", "contrast_dl", "multiscale_raw", "tex_scales_px"]
+           "on_texture", "ON_TEXTURE_SHARE", "TEXTILE_DEFECT_TYPES", "variation_raw", "contrast_dl", "multiscale_raw", "tex_scales_px"]
 
 #: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
 _MIX_EPS = 1.0
@@ -71,10 +71,10 @@ class VariationMethod:
 
     def floor(self, model: AnomalyModel, z: _Zone) -> float:
         """Smallest threshold of the zone in spread units (z): ``var_floor``; for a zone on a
-        textile (:data:`TEXTILE_DEFECT_TYPES`, with ``structure_from_golden``) the expected largest
+        texture (:func:`on_texture`: a seam on its weave, a print on grain) the expected largest
         ``|z|`` over its independent samples, as a texture zone's (:func:`texture_floor`): its
-        spread is floored by the weave, which the golden captures, one unit, cannot calibrate."""
-        if getattr(model.config, "structure_from_golden", False) and _defect_type(z) in TEXTILE_DEFECT_TYPES:
+        spread holds the texture's term, which the golden captures, one unit, cannot calibrate."""
+        if on_texture(model, z):
             return max(model.config.var_floor, expected_max_z(model, z))
         return model.config.var_floor
 
@@ -110,12 +110,6 @@ def tex_sigma_px(model: AnomalyModel, z: _Zone | None = None) -> float:
 
 def tex_zones(model: AnomalyModel) -> list[_Zone]:
     return [z for z in model.zones_ if z.method == "texture_variation"]
-
-
-#: Zone defect types of pixel-statistics zones (``variation``) that lie on a textile, whose weave
-#: differs from unit to unit like a grain: their spread gets the texture floor too (no low-pass:
-#: a stitch is thinner than the low-pass of ``finish`` zones).
-TEXTILE_DEFECT_TYPES = ("stitching",)
 
 
 def _defect_type(z: _Zone) -> str:
