@@ -275,3 +275,23 @@ def test_a_hand_held_lot_records_the_ruler_where_the_photo_holds_one(tmp_path):
             names = {d.name for d in r.dimensions}
             assert set(rec["used_for"]) | set(rec["not_decided_by_it"]) == names
             assert all(str(d.reference) == "ruler" for d in r.dimensions if d.name in rec["used_for"])
+
+
+
+def test_the_staircase_of_a_slanted_edge_is_not_a_ruler():
+    """The zoo's hand-held label, seed 1, unit 17 (no ruler in the frame): its red band's top edge,
+    at about 13 degrees, steps a px every 4.4 px along it after the camera's resampling and JPEG,
+    the pitch of 1 mm ticks at that photo's scale, and was read as a 39 mm ruler (the band's
+    height through it 2 mm off). Those "ticks" are only the edge's blur long; a ruler's cross its
+    row for a few times their pitch (the zoo ruler's 2.2-5 mm, 2.5-4.4 pitches measured)."""
+    from goldenvision.demo.zoo import FAMILIES
+    from goldenvision.demo.zoo.camera import photograph_unit
+    from goldenvision.demo.zoo.lot import make_zoo_unit
+
+    fam = FAMILIES["label"]
+    photo = photograph_unit(fam, make_zoo_unit(fam, 17, "barcode_void", 1, "handheld"), 0.6)
+    assert find_scale_ruler(photo, RULER, expected_mm_per_px=1.0 / 4.37) is None
+    # the same family's photo with a ruler in it (unit 16) keeps its ruler, all 101 ticks
+    photo = photograph_unit(fam, make_zoo_unit(fam, 16, "color", 1, "handheld"), 0.6)
+    r = find_scale_ruler(photo, RULER, expected_mm_per_px=1.0 / 4.37)
+    assert r is not None and r.n_ticks == 101
