@@ -24,7 +24,9 @@ How the ruler is found (:func:`find_scale_ruler`), with nothing keyed on one rul
 
 Told apart from a product's own periodic structure (a zipper's teeth, knit, stitches, a PCB's pin
 rows) by: at least :data:`MIN_TICKS` ticks in one chain with few missing (a ruler's row is long
-and unbroken), a regular spacing (fit residuals under a fifth of the pitch), and, when the caller
+and unbroken), a regular spacing (fit residuals under a fifth of the pitch), ticks that reach
+across the row for at least :data:`MIN_TICK_LENGTH` pitches (the staircase that resampling and JPEG
+leave along a slanted straight edge is a row of dots as regular as ticks), and, when the caller
 knows the expected scale (the golden's mm per px times the registration's scale), the pitch
 consistent with ``tick_mm`` within :data:`SCALE_FACTOR_TOLERANCE`. A periodic band of the
 product at another pitch fails the last check; one at the pitch of a tick and as regular as a
