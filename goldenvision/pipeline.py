@@ -473,7 +473,14 @@ class Inspector:
         starts = [h for h, _ in body_starts(gray(self.golden.reference), body, gray(frame), unit)]
         retry = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
                          mask=m.product_mask, starts=starts)
-        return retry  # refused too: its reason names every start tried as well
+        if not retry.ok and retry.estimate is None and refused.estimate is not None \
+                and retry.refusal is RefusalCode.UNDETERMINED:
+            # refused too, and again only as not pinned down, but from starts that held no estimate:
+            # the first attempt's estimate (refused for its predicted uncertainty alone) still
+            # places the colours and calipers (zoo ceramic station, seed 1: a band 0.37 mm narrow
+            # went to review where the same fault on another unit, whose retry kept one, failed)
+            retry = replace(retry, estimate=refused.estimate, estimate_std_px=refused.estimate_std_px)
+        return retry  # its reason names every start tried as well
 
     def _dimension_references(self, gray: np.ndarray, reg: RegistrationResult,
                               dims: list) -> tuple[dict[str, ReferenceFit], str]:

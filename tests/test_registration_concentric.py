@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from goldenvision.registration import register
 from goldenvision.registration.concentric import (RoundBody, body_starts, check_print_on_body, common_centre, find_round_body,
                                                   fit_conic)
+from goldenvision.registration.refusal import RefusalCode
 from goldenvision.results import RegistrationResult
 from goldenvision.transform import apply_homography
 
@@ -253,3 +255,39 @@ def test_a_plain_banded_dish_is_still_refused_from_body_starts(monkeypatch):
     assert isinstance(g_body, RoundBody) and isinstance(u_body, RoundBody)
     starts = [h for h, _ in body_starts(_gray(golden), g_body, _gray(unit), u_body)]
     assert register(golden, unit, mask=mask > 0, starts=starts).ok is False
+
+
+def _refusal(code: RefusalCode, estimate: np.ndarray | None) -> RegistrationResult:
+    return RegistrationResult(np.eye(3), ok=False, rms_px=float("inf"), reason=f"{code.value}: test", refusal=code,
+                              estimate=estimate, estimate_std_px=None if estimate is None else 0.22)
+
+
+@pytest.mark.parametrize("retry_code, kept", [(RefusalCode.UNDETERMINED, True), (RefusalCode.AMBIGUOUS, False)])
+def test_a_round_retry_refused_without_an_estimate_keeps_the_first_ones(monkeypatch, retry_code, kept):
+    """Zoo ceramic station, seed 1: the first attempt was refused only as not pinned down (0.22 px
+    against 0.2) and carried its estimate; the retry from the body's starts was refused as well,
+    without one, and its refusal replaced the first: the colours and calipers lost their placement
+    and a band 0.37 mm narrow went to review. A retry refused for another reason (a rival
+    alignment) says the estimate is not to be trusted: then nothing is kept."""
+    import goldenvision.pipeline as P
+
+    est = np.array([[1.0, 0.001, 2.0], [-0.001, 1.0, -1.0], [0.0, 0.0, 1.0]])
+    body = RoundBody(centre=np.array([50.0, 50.0]), sigma_px=1.0, rim=(50.0, 50.0, 40.0, 40.0, 0.0),
+                     ring=(50.0, 50.0, 30.0, 30.0, 0.0), ring_rho=0.5, ring_step=(0.0, 0.0, 0.0))
+    monkeypatch.setattr(P, "find_round_body", lambda image: body)
+    monkeypatch.setattr(P, "body_starts", lambda *a, **k: [(np.eye(3), 1.0)])
+    monkeypatch.setattr(P, "register", lambda *a, **k: _refusal(retry_code, None))
+
+    class _Models:
+        registration_method = "auto"
+        registration = type("M", (), {"gray_weights_": None})()
+        product_mask = None
+
+    fake = type("I", (), {"models": _Models(), "golden": type("G", (), {"reference": np.zeros((100, 100), np.uint8)})()})()
+    out = P.Inspector._register_round(fake, np.zeros((100, 100), np.uint8), body,
+                                      _refusal(RefusalCode.UNDETERMINED, est))
+    assert not out.ok and out.refusal is retry_code and out.reason == f"{retry_code.value}: test"
+    if kept:
+        assert out.estimate is not None and np.allclose(out.estimate, est) and out.estimate_std_px == 0.22
+    else:
+        assert out.estimate is None
