@@ -554,18 +554,26 @@ class GoldenCaptures:
             marker = _find_marker(frame, self._spec, self._profile)
             gray = _measure_gray(frame, self.registration_model)
             weights = self.dimension_gray_weights
+            ref_kind, scale = _dimension_reference(self._profile, marker), self.scale_mm_per_px
+            # The golden is the master, its size the nominal (measure.dimensions): a width's pair of
+            # edges is the one nearest the nominal when the first and last edges are well off it. A
+            # hand-held capture whose outline is faint against the table beside a strong inner rim
+            # otherwise reads the rim (zoo jewellery hand-held, seed 2: captures read 28.04, 26.53 and
+            # 26.53 mm of a 28.00 mm pendant, their mean 27.03 mm then led every unit to the rim)
+            nominal_px = {d.name: float(d.nominal_mm) / scale for d in dims if d.measure == "width"}
             if i == 0:
                 # two materials of one lightness: their edge is read on the colour axis between them
                 self.dimension_gray_weights = weights = edge_colour_weights(
                     frame, gray, dims, reg, self.registration_model.gray_weights_)
                 # widths are read along the reference's straight edges (measure.dimensions)
                 self._edge_lines = {}
-                for lines in by_grey(frame, gray, dims, weights, lambda g, ds: [golden_edge_lines(g, ds)] * len(ds)):
+                for lines in by_grey(frame, gray, dims, weights,
+                                     lambda g, ds: [golden_edge_lines(g, ds, nominal_px)] * len(ds)):
                     self._edge_lines.update(lines)
-            ref_kind, scale = _dimension_reference(self._profile, marker), self.scale_mm_per_px
             measured = by_grey(frame, gray, dims, weights,
                                lambda g, ds: measure_dimensions(g, ds, reg, scale, reference=ref_kind,
-                                                                marker=marker, edge_lines=self._edge_lines))
+                                                                marker=marker, golden_px=nominal_px,
+                                                                edge_lines=self._edge_lines))
             for dim, res in zip(dims, measured):
                 if isinstance(res, GoldenVisionError):
                     self.dimension_problems.append(f"capture {i}: {res}")
