@@ -37,7 +37,6 @@ from .measure.colour_axis import by_grey
 from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_lines, golden_unexplained_offsets,
                                  golden_zero_offsets)
 from .measure.reference import DimensionReference, as_reference
-from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
@@ -54,6 +53,7 @@ from .sealing import (  # noqa: F401 - the helpers are imported from here by scr
     _dimension_reference,
     _find_marker,
     _find_ruler,
+    _without_marker,
     _measure_gray,
     _model_versions,
     _product_mask,
@@ -75,9 +75,6 @@ __all__ = [
 #: when its colours and its ground's are sampled for the silhouette gray (see
 #: Inspector._silhouette_model): the silhouette's own precision and the outline's blur
 _SILHOUETTE_BAND = 0.01
-#: the scale marker painted over for the silhouette retry: its corners grown by this factor about
-#: its centre (the printed margin round an ArUco marker is about a quarter of its side)
-_MARKER_MARGIN = 1.6
 
 
 def set_thread_pools(*, opencv_threads: int | None = None, blas_threads: int | None = None) -> None:
@@ -221,29 +218,6 @@ def _registration_strain_var(reg: RegistrationResult) -> float:
     return (rms / max(half_diag, 1.0)) ** 2
 
 
-def _without_marker(frame: np.ndarray, marker: MarkerFrame | None) -> np.ndarray:
-    """``frame`` with the spec's scale marker (found in it) and its white margin painted over in
-    the colour around it: a reference object laid beside the product at a place of its own in
-    every photo, not the product; on the gray the product's silhouette shows in it is the
-    strongest structure in the photo and drags the coarse alignment (Fourier-Mellin) to it."""
-    if marker is None:
-        return frame
-    c = np.asarray(marker.corners_px, np.float64)
-    ctr = c.mean(axis=0)
-    quad = ctr + _MARKER_MARGIN * (c - ctr)
-    ring = ctr + (_MARKER_MARGIN + 0.3) * (c - ctr)
-    inner = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillConvexPoly(inner, np.round(quad).astype(np.int32), 1)
-    outer = np.zeros_like(inner)
-    cv2.fillConvexPoly(outer, np.round(ring).astype(np.int32), 1)
-    around = frame[(outer > 0) & (inner == 0)]
-    if inner.sum() == 0 or len(around) < 10:
-        return frame
-    out = frame.copy()
-    out[inner > 0] = np.median(around, axis=0).astype(frame.dtype)
-    return out
-
-
 class Inspector:
     """Inspect units against one golden sample, with its stage models loaded once.
 
@@ -293,6 +267,7 @@ class Inspector:
         # aligned on the gray the product's silhouette shows in (see _register); False: none such
         self._silhouette_registration: RegistrationModel | bool | None = None
         self._round_body: RoundBody | str | None = None  # the golden's round body, found on first need
+        self._has_reference_marker: bool | None = None  # see _reference_marker
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
         golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
@@ -339,6 +314,16 @@ class Inspector:
         On a round product with a ring concentric with its outline, an alignment that puts the print elsewhere on the body than the golden's is refused
         (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
+        # The spec's scale marker is laid beside the product at a place of its own in every photo.
+        # Where the golden's reference photo does not show it, it matches nothing there and can only
+        # drag the coarse alignment: painted over (zoo part hand-held, seed 1: a plain plate with 13
+        # keypoint inliers, where the marker took Fourier-Mellin's correlation and every start
+        # diverged; without it, aligned). A marker the reference shows too is part of the scene the
+        # golden was sealed on, and stays (the silhouette retry paints it over in any case).
+        marker = _find_marker(frame, m.spec, m.profile)
+        bare = _without_marker(frame, marker)
+        if marker is not None and not self._reference_marker():
+            frame = bare
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
                        mask=m.product_mask)
         spec_area = m.registration.has_mask_ and (m.profile is None or m.profile.product_area_mm is None)
@@ -354,8 +339,8 @@ class Inspector:
         if not reg.ok:
             silhouette_model = self._silhouette_model()
             if silhouette_model is not None:
-                retry = register(self.golden.reference, _without_marker(frame, _find_marker(frame, m.spec, m.profile)),
-                                 method=m.registration_method, model=silhouette_model, mask=None)
+                retry = register(self.golden.reference, bare, method=m.registration_method, model=silhouette_model,
+                                 mask=None)
                 if retry.ok or (reg.estimate is None and retry.estimate is not None):
                     reg = retry
         if self._round_body is None:
@@ -367,6 +352,13 @@ class Inspector:
             return reg
         # a round product: the print the alignment follows must sit on the body where the golden's does
         return check_print_on_body(body, frame, reg)
+
+    def _reference_marker(self) -> bool:
+        """Whether the golden's reference photo shows the spec's scale marker (found on first need)."""
+        if self._has_reference_marker is None:
+            m = self.models
+            self._has_reference_marker = _find_marker(self.golden.reference, m.spec, m.profile) is not None
+        return self._has_reference_marker
 
     def _silhouette_model(self) -> RegistrationModel | None:
         """The registration model on the gray in which the golden's product stands out of its

@@ -265,6 +265,34 @@ def _find_marker(frame: np.ndarray, spec: Spec, profile: StationProfile | None) 
     return find_scale_marker(frame, spec.scale_marker)
 
 
+#: the scale marker painted over before registration: its corners grown by this factor about its
+#: centre (the printed margin round an ArUco marker is about a quarter of its side)
+_MARKER_MARGIN = 1.6
+
+
+def _without_marker(frame: np.ndarray, marker: MarkerFrame | None) -> np.ndarray:
+    """``frame`` with the spec's scale marker (found in it) and its white margin painted over in
+    the colour around it: a reference object laid beside the product at a place of its own in
+    every photo, not the product; on the gray the product's silhouette shows in it is the
+    strongest structure in the photo and drags the coarse alignment (Fourier-Mellin) to it."""
+    if marker is None:
+        return frame
+    c = np.asarray(marker.corners_px, np.float64)
+    ctr = c.mean(axis=0)
+    quad = ctr + _MARKER_MARGIN * (c - ctr)
+    ring = ctr + (_MARKER_MARGIN + 0.3) * (c - ctr)
+    inner = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inner, np.round(quad).astype(np.int32), 1)
+    outer = np.zeros_like(inner)
+    cv2.fillConvexPoly(outer, np.round(ring).astype(np.int32), 1)
+    around = frame[(outer > 0) & (inner == 0)]
+    if inner.sum() == 0 or len(around) < 10:
+        return frame
+    out = frame.copy()
+    out[inner > 0] = np.median(around, axis=0).astype(frame.dtype)
+    return out
+
+
 def _find_ruler(frame: np.ndarray, spec: Spec, profile: StationProfile | None, reg: RegistrationResult,
                 golden_mm_per_px: float) -> RulerFrame | None:
     """The spec's ruler in a photo without a station frame, or None. Its pitch must give a scale
@@ -482,6 +510,7 @@ class GoldenCaptures:
         if not self._images:
             raise ImageError("seal: expected at least one golden capture, got none")
         self._spec = spec
+        self._reference_marker: bool | None = None  # whether the reference photo shows the scale marker
         self._profile = profile
         self._progress = progress
         self._sha256: list[str | None] = [None] * len(self._images)
@@ -598,14 +627,20 @@ class GoldenCaptures:
         frame, cc, cond = self._read(i)
         reg = self._registrations.get(i)  # same bytes (sha256 checked), same alignment
         if reg is None:
-            reg = register(self.reference, frame, method=self.method, model=self.registration_model,
+            # a capture's scale marker that the reference photo does not show is not the product
+            # (Inspector._register)
+            marker = _find_marker(frame, self._spec, self._profile)
+            if self._reference_marker is None:
+                self._reference_marker = _find_marker(self.reference, self._spec, self._profile) is not None
+            bare = frame if self._reference_marker else _without_marker(frame, marker)
+            reg = register(self.reference, bare, method=self.method, model=self.registration_model,
                            mask=self.product_mask)
             if not reg.ok and self.product_mask is not None and (self._profile is None or self._profile.product_area_mm is None):
                 # the product area read off the spec's zones may hold too little structure to pin a
                 # pose (a flat panel zone): then the whole photo is the evidence, for every capture
                 # and for the units (the golden keeps the model it was sealed with)
                 whole = RegistrationModel.fit(self.reference, mask=None)
-                retry = register(self.reference, frame, method=self.method, model=whole, mask=None)
+                retry = register(self.reference, bare, method=self.method, model=whole, mask=None)
                 if retry.ok:
                     self.product_mask, self.registration_model, reg = None, whole, retry
             if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not

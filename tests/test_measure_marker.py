@@ -158,3 +158,16 @@ def test_a_long_length_takes_the_marker_scale_and_the_products_plane(grow):
     wide = measure_dimension(_gray(photo), _wide_dim(), loose, GOLDEN_MM_PER_PX, reference="marker", marker=marker,
                              reference_fit=replace(fit, registration=loose))
     assert wide.uncertainty_mm > both.uncertainty_mm
+
+
+def test_two_readings_through_the_marker_that_disagree_state_it():
+    """The marker's plane alone and the golden frame scaled by the marker read one length through
+    different extrapolations; the more certain is kept, and when they disagree beyond both their
+    uncertainties its uncertainty grows by the ratio (Birge)."""
+    from goldenvision.measure.dimensions import _consistent_pair
+
+    assert _consistent_pair((72.00, 0.10), (72.05, 0.30)) == (72.00, 0.10)  # agree: as stated
+    assert _consistent_pair((72.00, 0.40), (72.05, 0.20)) == (72.05, 0.20)  # the more certain
+    m, s = _consistent_pair((72.84, 0.24), (71.66, 0.63))  # zoo part hand-held, seed 1, unit 18
+    ratio = 1.18 / math.hypot(0.24, 0.63)
+    assert m == 72.84 and s == pytest.approx(0.24 * ratio) and s > 0.4
