@@ -26,6 +26,7 @@ plating tone): on the demo lot every good unit scored 1.5-3x threshold in every 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import cv2
@@ -84,6 +85,18 @@ def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
     mean = m_a + d * (n_b[..., None] / nn)
     m2 = v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn
     return n.astype(np.float32), mean.astype(np.float32), (m2 / nn).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldStats:
+    """Pixel statistics as the model uses them (:meth:`AnomalyModel._held_stats`), kept compact:
+    ``n`` (H, W) uint16 (float32 beyond 65535 samples), ``mean`` and ``std`` (H, W, 3) float16,
+    ``env_steps`` the scene envelope's steps below / above the mean, (H, W, 3) uint8 each, or None."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    env_steps: tuple[np.ndarray, np.ndarray] | None
 
 
 class AnomalyModel:
@@ -642,6 +655,12 @@ class AnomalyModel:
         ``i % K == f``): each image is scored by statistics and banks built from the other
         folds, as in ``add_good``. Exact leave-one-out costs n refits and is kept for
         ``n <= exact_loo_max`` captures.
+
+        The per-fold moments (float32, K full-frame sets) are needed only until every
+        leave-one-fold-out merge and the whole merge are made; each is then kept as the model
+        uses it (:class:`_HeldStats`: the float16 mean and standard deviation and the scene
+        envelope's steps :meth:`_derive` reduces it to, the same numbers) and the folds are freed
+        before any capture is scored.
         """
         c = self.config
         n = len(captures)
@@ -653,48 +672,62 @@ class AnomalyModel:
             m = _check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_)
             return img, m
 
-        zero = (np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32))
-        folds = [zero] * k
+        def zero() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)
+
+        folds: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * k
         env_folds: list[tuple[np.ndarray, np.ndarray] | None] = [None] * k  # weighted sums (scene_shift_px)
-        base = None
         outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
         ground = GroundFit(self.zones_, self.shape_) if c.ground_see_through else None
-        for i in range(n):
+        base: list[np.ndarray] = []  # the first capture prepared: the gain reference
+
+        def add(i: int) -> None:  # (a function: its full-frame temporaries go when it returns)
             img, m = get(i)
             outline.add(img, m)
             if ground is not None:
                 ground.add(img, m)
             p = ZV.prep(self, img)
             v = self._erode(m)
-            if base is None:
-                base = p
-            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            if not base:
+                base.append(p)
+            inv = (1.0 / robust_gain(p, base[0], v)).astype(np.float32)
             p *= inv
-            folds[i % k] = combine_stats(*folds[i % k], [p], [v.astype(np.float32)])
+            wv = v.astype(np.float32)
+            folds[i % k] = combine_stats(*(folds[i % k] or zero()), [p], [wv])
             if c.scene_shift_px > 0:
                 lo, hi = self._envelope(img)
-                s_lo, s_hi = self._env_sums([(lo * inv, hi * inv)], [v.astype(np.float32)])
+                s_lo, s_hi = self._env_sums([(lo * inv, hi * inv)], [wv])
                 acc_f = env_folds[i % k]
                 env_folds[i % k] = (s_lo, s_hi) if acc_f is None else (acc_f[0] + s_lo, acc_f[1] + s_hi)
-        del base
+
+        for i in range(n):
+            add(i)
+        base.clear()
         self.outline_ = outline.result()
         self.ground_ = None if ground is None else ground.result()
 
-        def merged(skip: int | None):
-            acc = zero
+        def merged(skip: int | None) -> _HeldStats:
+            acc = zero()
             env: tuple[np.ndarray, np.ndarray] | None = None
             for f, st in enumerate(folds):
                 if f != skip:
+                    assert st is not None  # every fold holds a capture (k <= n)
                     acc = _merge_stats(acc, st)
                     e = env_folds[f]
                     if e is not None:
                         env = e if env is None else (env[0] + e[0], env[1] + e[1])
             self._set_env(env, acc[0])
-            return acc
+            self.n_, self.mean_, self.var_ = acc
+            return self._held_stats()
+
+        held_out: list[_HeldStats | None] = [merged(f) for f in range(k)]
+        whole = merged(None)
+        folds.clear()
+        env_folds.clear()
 
         feats: list[np.ndarray] | None = None
         if self.uses_features:
-            self.n_, self.mean_, self.var_ = merged(None)
+            self._load_held(whole)
             self._derive()
             feats = []
             for i in range(n):
@@ -702,7 +735,10 @@ class AnomalyModel:
                 feats.append(ZF.input_features(self, img, m).astype(np.float16))
         held: dict[str, list[float]] = {z.spec.name: [0.0] * n for z in self.zones_}
         for f in range(k):
-            self.n_, self.mean_, self.var_ = merged(f)
+            st, held_out[f] = held_out[f], None
+            assert st is not None
+            self._load_held(st)
+            del st
             self._derive()
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in range(n) if j % k != f])
@@ -711,7 +747,9 @@ class AnomalyModel:
                 raw = self._raw_maps(img, m, None if feats is None else feats[i].astype(np.float32))
                 for z in self.zones_:
                     held[z.spec.name][i] = float(raw[z.spec.name].max())
-        self.n_, self.mean_, self.var_ = merged(None)
+                del raw
+        self._load_held(whole)
+        del whole
         self._derive()
         if feats is not None:
             ZF.fit_features(self, feats)
@@ -720,6 +758,34 @@ class AnomalyModel:
             if get_method(z.method).uses_features:
                 z.unit_scores = list(held[z.spec.name])  # many units: exchangeable with production
         self._calibrate()
+
+    def _held_stats(self) -> _HeldStats:
+        """The statistics ``n_``, ``mean_``, ``var_`` and the scene envelope as :meth:`_derive`
+        reduces them (float16 mean and standard deviation, the envelope in whole ``ENV_STEP``
+        below / above that mean), in the compact types :meth:`to_state` stores them in."""
+        mean = _f16(self.mean_)
+        std = np.sqrt(np.maximum(self.var_, 0)).astype(np.float16)
+        steps = None
+        if self.env_lo_ is not None and self.env_hi_ is not None:
+            self.mean_ = mean
+            steps = self.env_steps_()
+        n = self.n_.astype(np.uint16) if float(self.n_.max(initial=0.0)) <= 65535 else self.n_.copy()
+        return _HeldStats(n=n, mean=mean.astype(np.float16), std=std, env_steps=steps)
+
+    def _load_held(self, st: _HeldStats) -> None:
+        """Set the statistics from :meth:`_held_stats` (:meth:`_derive` then gives the same
+        model as on the statistics they were taken from: the float16 values and the envelope's
+        steps are what it reduces those to)."""
+        self.n_ = st.n.astype(np.float32)
+        self.mean_ = st.mean.astype(np.float32)
+        std = st.std.astype(np.float32)
+        self.var_ = std * std
+        if st.env_steps is None:
+            self.env_lo_ = self.env_hi_ = None
+        else:
+            d_lo, d_hi = st.env_steps
+            self.env_lo_ = self.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+            self.env_hi_ = self.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
 
     def _calibrate(self) -> None:
         c = self.config
