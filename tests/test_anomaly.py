@@ -666,6 +666,23 @@ def test_fold_statistics_merge_to_the_statistics_of_all_images():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
+def test_fold_merge_in_place_gives_the_float32_numbers_of_chans_formula():
+    from goldenvision.anomaly.model import _merge_stats
+
+    rng = np.random.default_rng(1)
+    n_a, n_b = (rng.integers(0, 9, (6, 7)).astype(np.float32) for _ in range(2))
+    m_a, m_b = (rng.uniform(0, 255, (6, 7, 3)).astype(np.float32) for _ in range(2))
+    v_a, v_b = (rng.uniform(0, 50, (6, 7, 3)).astype(np.float32) for _ in range(2))
+    n = n_a + n_b
+    nn = np.maximum(n, 1)[..., None]
+    d = m_b - m_a
+    want = (n, m_a + d * (n_b[..., None] / nn),
+            (v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn) / nn)
+    for got, ref in zip(_merge_stats((n_a, m_a, v_a), (n_b, m_b, v_b)), want):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, ref)
+
+
 def test_held_statistics_derive_the_same_model_as_the_statistics_they_were_taken_from():
     """The streamed fit keeps each leave-one-fold-out merge compact (float16 moments, the scene
     envelope's steps): deriving from those must give the model the float32 merge gives."""

@@ -76,15 +76,28 @@ def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
 
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
                  b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979)."""
+    """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979),
+    float32: ``n = n_a + n_b``, ``mean = mean_a + d n_b / n``, ``var = (var_a n_a + var_b n_b +
+    d² n_a n_b / n) / n`` with ``d = mean_b - mean_a`` (``n`` at least 1), each operation in
+    that order on full-frame arrays reused in place (peak memory; the same float32 numbers)."""
     n_a, m_a, v_a = a
     n_b, m_b, v_b = b
-    n = n_a + n_b
+    n = np.asarray(n_a + n_b, np.float32)
     nn = np.maximum(n, 1)[..., None]
     d = m_b - m_a
-    mean = m_a + d * (n_b[..., None] / nn)
-    m2 = v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn
-    return n.astype(np.float32), mean.astype(np.float32), (m2 / nn).astype(np.float32)
+    t = d * (n_b[..., None] / nn)
+    mean = np.add(m_a, t, out=t).astype(np.float32, copy=False)
+    m2 = v_a * n_a[..., None]
+    t = v_b * n_b[..., None]
+    m2 += t
+    np.multiply(d, d, out=t)
+    del d
+    t *= (n_a * n_b)[..., None]
+    t /= nn
+    m2 += t
+    del t
+    m2 /= nn
+    return n, mean, m2.astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,18 +285,23 @@ class AnomalyModel:
         return cv2.erode(m.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
 
     def _derive(self) -> None:
-        """Canonicalise statistics (float16 precision, as stored) and derive 1 / spread."""
+        """Canonicalise statistics (float16 precision, as stored) and derive 1 / spread. The
+        arrays derived before go first: none of them is read here (peak memory)."""
+        for name in ("inv_spread_", "band_env_", "mid_", "half_", "materials_", "mix_"):
+            self.__dict__.pop(name, None)
         c = self.config
         self.mean_ = _f16(self.mean_)
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
+        del std
         sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
                     floor_weight=self.floor_weight_)
         ZV.fit_materials(self)  # materials first: the texture spread is pooled per material
         ZV.texture_spread(self, sp)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
-        lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
+        del sp
         self.band_env_ = self._env_band()
+        lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = combine_band(lo, hi, *self.band_env_)
         self._round = None  # derived from the new mean when first needed
 
