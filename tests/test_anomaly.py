@@ -666,6 +666,23 @@ def test_fold_statistics_merge_to_the_statistics_of_all_images():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
+def test_weighted_mean_is_the_mean_combine_stats_gives_from_no_statistics():
+    """The leave-one-out fit takes the scene envelope's steps against this mean (_env_steps_of)
+    and then fits with combine_stats: the two means must be the same float32 numbers."""
+    from goldenvision.anomaly.variation import combine_stats, weighted_mean
+
+    rng = np.random.default_rng(2)
+    imgs = [rng.uniform(0, 255, (8, 9, 3)).astype(np.float32) for _ in range(5)]
+    ws = [(rng.random((8, 9)) > 0.3).astype(np.float32) for _ in range(5)]
+    ws[0][:2] = ws[1][:2] = ws[2][:2] = ws[3][:2] = ws[4][:2] = 0  # pixels without a sample
+    z = (np.zeros((8, 9), np.float32), np.zeros((8, 9, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+    n, mean, _ = combine_stats(*z, imgs, ws)
+    n2, mean2 = weighted_mean(imgs, ws, shape_hw=(8, 9))
+    np.testing.assert_array_equal(n2, n)
+    np.testing.assert_array_equal(mean2, mean)
+    assert (mean2[:2] == 0).all() and mean2.dtype == np.float32
+
+
 def test_fold_merge_in_place_gives_the_float32_numbers_of_chans_formula():
     from goldenvision.anomaly.model import _merge_stats
 

@@ -47,7 +47,7 @@ from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, most_specific, support_map
 from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
-from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band
+from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band, weighted_mean
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
@@ -246,15 +246,17 @@ class AnomalyModel:
         preps = [ZV.prep(self, im) for im in imgs]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
-        out = []
+        invs = [(1.0 / robust_gain(p, base, v)).astype(np.float32) for p, v in zip(preps, valids)]
+        del base
         envs: list[tuple[np.ndarray, np.ndarray]] | None = [] if self.config.scene_shift_px > 0 else None
-        for im, p, v in zip(imgs, preps, valids):
-            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
-            out.append(p * inv)
+        for im, p, inv in zip(imgs, preps, invs):
+            p *= inv  # in place, once every gain is taken against the first image as prepared
             if envs is not None:
                 lo, hi = self._envelope(im)
-                envs.append((lo * inv, hi * inv))
-        return out, [v.astype(np.float32) for v in valids], envs
+                lo *= inv
+                hi *= inv
+                envs.append((lo, hi))
+        return preps, [v.astype(np.float32) for v in valids], envs
 
     def _envelope(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = self.config
@@ -369,16 +371,39 @@ class AnomalyModel:
         return self._round
 
     def _set_stats(self, preps: list[np.ndarray], ws: list[np.ndarray],
-                   envs: list[tuple[np.ndarray, np.ndarray]] | None, idx: list[int] | None = None) -> None:
-        """Statistics (and scene envelope) of the prepared images ``idx`` (all when None); derived."""
+                   env_steps: tuple[np.ndarray, np.ndarray] | None, idx: list[int] | None = None) -> None:
+        """Statistics of the prepared images ``idx`` (all when None; ``ws`` their valid pixels, 0 / 1
+        or bool) and the scene envelope from its steps for those images (:meth:`_env_steps_of`;
+        None = off); derived."""
         if idx is None:
             idx = list(range(len(preps)))
         h, w = self.shape_
-        sel_w = [ws[j] for j in idx]
         self.n_, self.mean_, self.var_ = combine_stats(np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32),
-                                                       np.zeros((h, w, 3), np.float32), [preps[j] for j in idx], sel_w)
-        self._set_env(None if envs is None else self._env_sums([envs[j] for j in idx], sel_w), self.n_)
+                                                       np.zeros((h, w, 3), np.float32), [preps[j] for j in idx],
+                                                       [ws[j].astype(np.float32) for j in idx])
+        self._set_env_steps(_f16(self.mean_), env_steps)  # the mean as _derive canonicalises it
         self._derive()
+
+    def _env_steps_of(self, preps: list[np.ndarray], ws: list[np.ndarray], envs: list[tuple[np.ndarray, np.ndarray]],
+                      idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The scene envelope of the prepared images ``idx`` as :meth:`_derive` reduces it (whole
+        ``ENV_STEP`` below / above the float16 mean, :meth:`env_steps_`), (H, W, 3) uint8 each: the
+        mean :func:`.variation.combine_stats` gives them (:func:`.variation.weighted_mean`) and the
+        weighted mean of their envelopes (:meth:`_set_env`)."""
+        sel_w = [ws[j] for j in idx]
+        n, mean = weighted_mean([preps[j] for j in idx], sel_w, shape_hw=self.shape_)
+        self._set_env(self._env_sums([envs[j] for j in idx], sel_w), n)
+        self.mean_ = _f16(mean)
+        return self.env_steps_()
+
+    def _set_env_steps(self, mean: np.ndarray, steps: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The scene envelope from its steps below / above ``mean`` (float16 values; None = off)."""
+        if steps is None:
+            self.env_lo_ = self.env_hi_ = None
+            return
+        d_lo, d_hi = steps
+        self.env_lo_ = mean - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+        self.env_hi_ = mean + d_hi.astype(np.float32) * np.float32(ENV_STEP)
 
     def _feature_zone_raw(self, z: _Zone, feat: np.ndarray, ok: np.ndarray,
                           cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -643,21 +668,29 @@ class AnomalyModel:
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
         preps, ws, envs = self._prep_captures(imgs, masks)
         n = len(preps)
+        sets = [[j for j in range(n) if j != i] for i in range(n)] + [list(range(n))]  # leave-one-out, all
+        # Each fit below sees the scene envelopes (two float32 frames per capture) only as the
+        # steps _derive reduces them to: those are taken for every set first and the envelopes
+        # freed before any capture is scored (peak memory).
+        steps = [None] * len(sets) if envs is None else [self._env_steps_of(preps, ws, envs, idx) for idx in sets]
+        del envs
+        ws = [w > 0 for w in ws]  # held as bool, each fit's weights made again (0 / 1: the same)
         # Leave-one-out scores: statistics (and banks) without capture i, then score capture i.
         loo: dict[str, list[float]] = {z.spec.name: [] for z in self.zones_}
         feats = None
         if self.uses_features:
-            self._set_stats(preps, ws, envs)
+            self._set_stats(preps, ws, steps[n])
             feats = [ZF.input_features(self, im, m) for im, m in zip(imgs, masks)]
         for i in range(n):
-            rest = [j for j in range(n) if j != i]
-            self._set_stats(preps, ws, envs, rest)
+            rest = sets[i]
+            self._set_stats(preps, ws, steps[i], rest)
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in rest])
             raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i])
             for z in self.zones_:
                 loo[z.spec.name].append(float(raw[z.spec.name].max()))
-        self._set_stats(preps, ws, envs)
+            del raw
+        self._set_stats(preps, ws, steps[n])
         if feats is not None:
             ZF.fit_features(self, feats)
         for z in self.zones_:
@@ -798,12 +831,7 @@ class AnomalyModel:
         self.mean_ = st.mean.astype(np.float32)
         std = st.std.astype(np.float32)
         self.var_ = std * std
-        if st.env_steps is None:
-            self.env_lo_ = self.env_hi_ = None
-        else:
-            d_lo, d_hi = st.env_steps
-            self.env_lo_ = self.mean_ - d_lo.astype(np.float32) * np.float32(ENV_STEP)
-            self.env_hi_ = self.mean_ + d_hi.astype(np.float32) * np.float32(ENV_STEP)
+        self._set_env_steps(self.mean_, st.env_steps)
 
     def _calibrate(self) -> None:
         c = self.config
