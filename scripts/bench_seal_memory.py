@@ -27,7 +27,7 @@ Peak memory at 2 MP, measured 2026-12-06 (load average 3-5), peak RSS MiB / wall
 alternately by e05229b ("before") and by the commits that keep the anomaly fit's held-out
 statistics compact ("after"): 1632x1224, N = 20: 2268-2276 / 67-69 / 67-69 before, 1454-1465 /
 59-60 / 58-60 after; N = 12 (exact leave-one-out, ``AnomalyConfig.exact_loo_max``): 2577-2588 /
-60-65 / 63-64 before, 1769 / 60 / 60 after; N = 100: 1521 / 253 / 248 after (flat in N; 215 MiB of
+60-65 / 63-64 before, 1769 / 60 / 60 after; N = 100: 1521-1525 / 207-253 / 248 after (flat in N; 215 MiB of
 each figure is the process after import). 1024x1024, N = 20: 1326 / 32 / 32 before, 898 / 31 / 30
 after. Before, the peak held the five folds' float32 moments and scene-envelope sums while
 every capture was scored (~0.5 GB at 2 MP), or every capture's float32 scene envelope in the
