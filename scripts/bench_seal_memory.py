@@ -21,7 +21,20 @@ N sealed alternately by the commit before the seal-speed work (f23c41e, "before"
 now. In a quieter hour (load 3, the same speed-ups without the memory ones): N = 50 650 / 27.5 /
 27.1 before, 610 / 22.2 / 22.0; N = 200 654 / 101 / 102 before, 616 / 82 / 81. N = 500 took
 620 / 241 s before (not measured since). 1632x1224 (2 MP), N = 20: 2701 / 81 / 80 before,
-2294 / 98 / 69 now: over 2 GB at 2 MP.
+2294 / 98 / 69 after the speed work: over 2 GB at 2 MP.
+
+Peak memory at 2 MP, measured 2026-12-06 (load average 3-5), peak RSS MiB / wall s / CPU s, sealed
+alternately by e05229b ("before") and by the commits that keep the anomaly fit's held-out
+statistics compact ("after"): 1632x1224, N = 20: 2268-2276 / 67-69 / 67-69 before, 1454-1465 /
+59-60 / 58-60 after; N = 12 (exact leave-one-out, ``AnomalyConfig.exact_loo_max``): 2577-2588 /
+60-65 / 63-64 before, 1769 / 60 / 60 after; N = 100: 1521-1525 / 207-253 / 248 after (flat in N; 215 MiB of
+each figure is the process after import). 1024x1024, N = 20: 1326 / 32 / 32 before, 898 / 31 / 30
+after. Before, the peak held the five folds' float32 moments and scene-envelope sums while
+every capture was scored (~0.5 GB at 2 MP), or every capture's float32 scene envelope in the
+exact fit (~0.55 GB at N = 12); each held-out fit now keeps only what it uses (float16 mean and
+std, the envelope's uint8 steps: ``anomaly.model._HeldStats``), the same numbers. What is left
+at 2 MP is mostly the scoring of one held-out capture (the structure residual's planes, ~0.5
+GB traced) on the fitted model's own arrays (~0.25 GB).
 Most of the ~0.45 CPU s per capture is scoring it held out (cross-fitted, as a unit is
 inspected): the structure residual (anomaly/structure.py) alone ~0.13 s at 640x480. The figures
 recorded on 2026-12-04 (382 / 4.9 at N = 50) predate that residual's use on the golden

@@ -666,6 +666,80 @@ def test_fold_statistics_merge_to_the_statistics_of_all_images():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
+def test_weighted_mean_is_the_mean_combine_stats_gives_from_no_statistics():
+    """The leave-one-out fit takes the scene envelope's steps against this mean (_env_steps_of)
+    and then fits with combine_stats: the two means must be the same float32 numbers."""
+    from goldenvision.anomaly.variation import combine_stats, weighted_mean
+
+    rng = np.random.default_rng(2)
+    imgs = [rng.uniform(0, 255, (8, 9, 3)).astype(np.float32) for _ in range(5)]
+    ws = [(rng.random((8, 9)) > 0.3).astype(np.float32) for _ in range(5)]
+    ws[0][:2] = ws[1][:2] = ws[2][:2] = ws[3][:2] = ws[4][:2] = 0  # pixels without a sample
+    z = (np.zeros((8, 9), np.float32), np.zeros((8, 9, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+    n, mean, _ = combine_stats(*z, imgs, ws)
+    n2, mean2 = weighted_mean(imgs, ws, shape_hw=(8, 9))
+    np.testing.assert_array_equal(n2, n)
+    np.testing.assert_array_equal(mean2, mean)
+    assert (mean2[:2] == 0).all() and mean2.dtype == np.float32
+
+
+def test_fold_merge_in_place_gives_the_float32_numbers_of_chans_formula():
+    from goldenvision.anomaly.model import _merge_stats
+
+    rng = np.random.default_rng(1)
+    n_a, n_b = (rng.integers(0, 9, (6, 7)).astype(np.float32) for _ in range(2))
+    m_a, m_b = (rng.uniform(0, 255, (6, 7, 3)).astype(np.float32) for _ in range(2))
+    v_a, v_b = (rng.uniform(0, 50, (6, 7, 3)).astype(np.float32) for _ in range(2))
+    n = n_a + n_b
+    nn = np.maximum(n, 1)[..., None]
+    d = m_b - m_a
+    want = (n, m_a + d * (n_b[..., None] / nn),
+            (v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn) / nn)
+    for got, ref in zip(_merge_stats((n_a, m_a, v_a), (n_b, m_b, v_b)), want):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_held_statistics_derive_the_same_model_as_the_statistics_they_were_taken_from():
+    """The streamed fit keeps each leave-one-fold-out merge compact (float16 moments, the scene
+    envelope's steps): deriving from those must give the model the float32 merge gives."""
+    import copy
+
+    rng = np.random.default_rng(5)
+    g = printed(96, 128)
+    model = AnomalyModel.fit([shoot(g, rng) for _ in range(3)], [AnomalyZone(name="z")], scale_mm_per_px=SCALE)
+    assert model.config.scene_shift_px > 0
+    h, w = model.shape_
+    n = rng.integers(0, 40, (h, w)).astype(np.float32)
+    n[:5] = 0  # pixels without a sample
+    mean = (model.mean_ + rng.normal(0, 0.3, model.mean_.shape)).astype(np.float32)  # not float16 values
+    var = rng.uniform(0, 30, mean.shape).astype(np.float32)
+    lo = mean - rng.uniform(0, 150, mean.shape).astype(np.float32)  # past 255 steps too (clipped)
+    hi = mean + rng.exponential(2.0, mean.shape).astype(np.float32)
+    models = []
+    for compact in (False, True):
+        m = copy.deepcopy(model)
+        m.n_, m.mean_, m.var_ = n.copy(), mean.copy(), var.copy()
+        m._set_env((lo * n[..., None], hi * n[..., None]), n)
+        if compact:
+            st = m._held_stats()
+            assert (st.n.dtype, st.mean.dtype, st.std.dtype) == (np.uint16, np.float16, np.float16)
+            m.n_ = m.mean_ = m.var_ = m.env_lo_ = m.env_hi_ = None
+            m._load_held(st)
+        m._derive()
+        models.append(m)
+    a, b = models
+    for name in ("n_", "mean_", "var_", "inv_spread_", "mid_", "half_", "env_lo_", "env_hi_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for x, y in zip(a.band_env_, b.band_env_):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(a.env_steps_(), b.env_steps_()):
+        np.testing.assert_array_equal(x, y)
+    assert (a.env_steps_()[0] == 255).any() and (a.env_steps_()[1] > 0).any()
+    unit = shoot(g, rng)
+    np.testing.assert_array_equal(a.score(unit).map, b.score(unit).map)
+
+
 class _Lazy:
     """Images made on access; counts how often each is read (the fit must not hold them)."""
 

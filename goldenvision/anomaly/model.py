@@ -26,6 +26,7 @@ plating tone): on the demo lot every good unit scored 1.5-3x threshold in every 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import cv2
@@ -46,7 +47,7 @@ from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, most_specific, support_map
 from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
-from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band
+from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band, weighted_mean
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
 
@@ -75,15 +76,40 @@ def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
 
 def _merge_stats(a: tuple[np.ndarray, np.ndarray, np.ndarray],
                  b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979)."""
+    """Per-pixel (count, mean, population variance) of two disjoint sets (Chan et al. 1979),
+    float32: ``n = n_a + n_b``, ``mean = mean_a + d n_b / n``, ``var = (var_a n_a + var_b n_b +
+    d² n_a n_b / n) / n`` with ``d = mean_b - mean_a`` (``n`` at least 1), each operation in
+    that order on full-frame arrays reused in place (peak memory; the same float32 numbers)."""
     n_a, m_a, v_a = a
     n_b, m_b, v_b = b
-    n = n_a + n_b
+    n = np.asarray(n_a + n_b, np.float32)
     nn = np.maximum(n, 1)[..., None]
     d = m_b - m_a
-    mean = m_a + d * (n_b[..., None] / nn)
-    m2 = v_a * n_a[..., None] + v_b * n_b[..., None] + d * d * (n_a * n_b)[..., None] / nn
-    return n.astype(np.float32), mean.astype(np.float32), (m2 / nn).astype(np.float32)
+    t = d * (n_b[..., None] / nn)
+    mean = np.add(m_a, t, out=t).astype(np.float32, copy=False)
+    m2 = v_a * n_a[..., None]
+    t = v_b * n_b[..., None]
+    m2 += t
+    np.multiply(d, d, out=t)
+    del d
+    t *= (n_a * n_b)[..., None]
+    t /= nn
+    m2 += t
+    del t
+    m2 /= nn
+    return n, mean, m2.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldStats:
+    """Pixel statistics as the model uses them (:meth:`AnomalyModel._held_stats`), kept compact:
+    ``n`` (H, W) uint16 (float32 beyond 65535 samples), ``mean`` and ``std`` (H, W, 3) float16,
+    ``env_steps`` the scene envelope's steps below / above the mean, (H, W, 3) uint8 each, or None."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    env_steps: tuple[np.ndarray, np.ndarray] | None
 
 
 class AnomalyModel:
@@ -220,15 +246,17 @@ class AnomalyModel:
         preps = [ZV.prep(self, im) for im in imgs]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
-        out = []
+        invs = [(1.0 / robust_gain(p, base, v)).astype(np.float32) for p, v in zip(preps, valids)]
+        del base
         envs: list[tuple[np.ndarray, np.ndarray]] | None = [] if self.config.scene_shift_px > 0 else None
-        for im, p, v in zip(imgs, preps, valids):
-            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
-            out.append(p * inv)
+        for im, p, inv in zip(imgs, preps, invs):
+            p *= inv  # in place, once every gain is taken against the first image as prepared
             if envs is not None:
                 lo, hi = self._envelope(im)
-                envs.append((lo * inv, hi * inv))
-        return out, [v.astype(np.float32) for v in valids], envs
+                lo *= inv
+                hi *= inv
+                envs.append((lo, hi))
+        return preps, [v.astype(np.float32) for v in valids], envs
 
     def _envelope(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = self.config
@@ -259,18 +287,23 @@ class AnomalyModel:
         return cv2.erode(m.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
 
     def _derive(self) -> None:
-        """Canonicalise statistics (float16 precision, as stored) and derive 1 / spread."""
+        """Canonicalise statistics (float16 precision, as stored) and derive 1 / spread. The
+        arrays derived before go first: none of them is read here (peak memory)."""
+        for name in ("inv_spread_", "band_env_", "mid_", "half_", "materials_", "mix_"):
+            self.__dict__.pop(name, None)
         c = self.config
         self.mean_ = _f16(self.mean_)
         std = _f16(np.sqrt(np.maximum(self.var_, 0)))
         self.var_ = std * std
+        del std
         sp = spread(self.mean_, self.var_, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
                     floor_weight=self.floor_weight_)
         ZV.fit_materials(self)  # materials first: the texture spread is pooled per material
         ZV.texture_spread(self, sp)
         self.inv_spread_ = np.where(self.n_[..., None] > 0, 1.0 / sp, 0).astype(np.float32)
-        lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
+        del sp
         self.band_env_ = self._env_band()
+        lo, hi = tolerance_band(self.mean_, shift_px=c.shift_px)
         self.mid_, self.half_ = combine_band(lo, hi, *self.band_env_)
         self._round = None  # derived from the new mean when first needed
 
@@ -338,16 +371,39 @@ class AnomalyModel:
         return self._round
 
     def _set_stats(self, preps: list[np.ndarray], ws: list[np.ndarray],
-                   envs: list[tuple[np.ndarray, np.ndarray]] | None, idx: list[int] | None = None) -> None:
-        """Statistics (and scene envelope) of the prepared images ``idx`` (all when None); derived."""
+                   env_steps: tuple[np.ndarray, np.ndarray] | None, idx: list[int] | None = None) -> None:
+        """Statistics of the prepared images ``idx`` (all when None; ``ws`` their valid pixels, 0 / 1
+        or bool) and the scene envelope from its steps for those images (:meth:`_env_steps_of`;
+        None = off); derived."""
         if idx is None:
             idx = list(range(len(preps)))
         h, w = self.shape_
-        sel_w = [ws[j] for j in idx]
         self.n_, self.mean_, self.var_ = combine_stats(np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32),
-                                                       np.zeros((h, w, 3), np.float32), [preps[j] for j in idx], sel_w)
-        self._set_env(None if envs is None else self._env_sums([envs[j] for j in idx], sel_w), self.n_)
+                                                       np.zeros((h, w, 3), np.float32), [preps[j] for j in idx],
+                                                       [ws[j].astype(np.float32) for j in idx])
+        self._set_env_steps(_f16(self.mean_), env_steps)  # the mean as _derive canonicalises it
         self._derive()
+
+    def _env_steps_of(self, preps: list[np.ndarray], ws: list[np.ndarray], envs: list[tuple[np.ndarray, np.ndarray]],
+                      idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The scene envelope of the prepared images ``idx`` as :meth:`_derive` reduces it (whole
+        ``ENV_STEP`` below / above the float16 mean, :meth:`env_steps_`), (H, W, 3) uint8 each: the
+        mean :func:`.variation.combine_stats` gives them (:func:`.variation.weighted_mean`) and the
+        weighted mean of their envelopes (:meth:`_set_env`)."""
+        sel_w = [ws[j] for j in idx]
+        n, mean = weighted_mean([preps[j] for j in idx], sel_w, shape_hw=self.shape_)
+        self._set_env(self._env_sums([envs[j] for j in idx], sel_w), n)
+        self.mean_ = _f16(mean)
+        return self.env_steps_()
+
+    def _set_env_steps(self, mean: np.ndarray, steps: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The scene envelope from its steps below / above ``mean`` (float16 values; None = off)."""
+        if steps is None:
+            self.env_lo_ = self.env_hi_ = None
+            return
+        d_lo, d_hi = steps
+        self.env_lo_ = mean - d_lo.astype(np.float32) * np.float32(ENV_STEP)
+        self.env_hi_ = mean + d_hi.astype(np.float32) * np.float32(ENV_STEP)
 
     def _feature_zone_raw(self, z: _Zone, feat: np.ndarray, ok: np.ndarray,
                           cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -612,21 +668,29 @@ class AnomalyModel:
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
         preps, ws, envs = self._prep_captures(imgs, masks)
         n = len(preps)
+        sets = [[j for j in range(n) if j != i] for i in range(n)] + [list(range(n))]  # leave-one-out, all
+        # Each fit below sees the scene envelopes (two float32 frames per capture) only as the
+        # steps _derive reduces them to: those are taken for every set first and the envelopes
+        # freed before any capture is scored (peak memory).
+        steps = [None] * len(sets) if envs is None else [self._env_steps_of(preps, ws, envs, idx) for idx in sets]
+        del envs
+        ws = [w > 0 for w in ws]  # held as bool, each fit's weights made again (0 / 1: the same)
         # Leave-one-out scores: statistics (and banks) without capture i, then score capture i.
         loo: dict[str, list[float]] = {z.spec.name: [] for z in self.zones_}
         feats = None
         if self.uses_features:
-            self._set_stats(preps, ws, envs)
+            self._set_stats(preps, ws, steps[n])
             feats = [ZF.input_features(self, im, m) for im, m in zip(imgs, masks)]
         for i in range(n):
-            rest = [j for j in range(n) if j != i]
-            self._set_stats(preps, ws, envs, rest)
+            rest = sets[i]
+            self._set_stats(preps, ws, steps[i], rest)
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in rest])
             raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i])
             for z in self.zones_:
                 loo[z.spec.name].append(float(raw[z.spec.name].max()))
-        self._set_stats(preps, ws, envs)
+            del raw
+        self._set_stats(preps, ws, steps[n])
         if feats is not None:
             ZF.fit_features(self, feats)
         for z in self.zones_:
@@ -642,6 +706,12 @@ class AnomalyModel:
         ``i % K == f``): each image is scored by statistics and banks built from the other
         folds, as in ``add_good``. Exact leave-one-out costs n refits and is kept for
         ``n <= exact_loo_max`` captures.
+
+        The per-fold moments (float32, K full-frame sets) are needed only until every
+        leave-one-fold-out merge and the whole merge are made; each is then kept as the model
+        uses it (:class:`_HeldStats`: the float16 mean and standard deviation and the scene
+        envelope's steps :meth:`_derive` reduces it to, the same numbers) and the folds are freed
+        before any capture is scored.
         """
         c = self.config
         n = len(captures)
@@ -653,48 +723,62 @@ class AnomalyModel:
             m = _check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_)
             return img, m
 
-        zero = (np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32))
-        folds = [zero] * k
+        def zero() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)
+
+        folds: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * k
         env_folds: list[tuple[np.ndarray, np.ndarray] | None] = [None] * k  # weighted sums (scene_shift_px)
-        base = None
         outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
         ground = GroundFit(self.zones_, self.shape_) if c.ground_see_through else None
-        for i in range(n):
+        base: list[np.ndarray] = []  # the first capture prepared: the gain reference
+
+        def add(i: int) -> None:  # (a function: its full-frame temporaries go when it returns)
             img, m = get(i)
             outline.add(img, m)
             if ground is not None:
                 ground.add(img, m)
             p = ZV.prep(self, img)
             v = self._erode(m)
-            if base is None:
-                base = p
-            inv = (1.0 / robust_gain(p, base, v)).astype(np.float32)
+            if not base:
+                base.append(p)
+            inv = (1.0 / robust_gain(p, base[0], v)).astype(np.float32)
             p *= inv
-            folds[i % k] = combine_stats(*folds[i % k], [p], [v.astype(np.float32)])
+            wv = v.astype(np.float32)
+            folds[i % k] = combine_stats(*(folds[i % k] or zero()), [p], [wv])
             if c.scene_shift_px > 0:
                 lo, hi = self._envelope(img)
-                s_lo, s_hi = self._env_sums([(lo * inv, hi * inv)], [v.astype(np.float32)])
+                s_lo, s_hi = self._env_sums([(lo * inv, hi * inv)], [wv])
                 acc_f = env_folds[i % k]
                 env_folds[i % k] = (s_lo, s_hi) if acc_f is None else (acc_f[0] + s_lo, acc_f[1] + s_hi)
-        del base
+
+        for i in range(n):
+            add(i)
+        base.clear()
         self.outline_ = outline.result()
         self.ground_ = None if ground is None else ground.result()
 
-        def merged(skip: int | None):
-            acc = zero
+        def merged(skip: int | None) -> _HeldStats:
+            acc = zero()
             env: tuple[np.ndarray, np.ndarray] | None = None
             for f, st in enumerate(folds):
                 if f != skip:
+                    assert st is not None  # every fold holds a capture (k <= n)
                     acc = _merge_stats(acc, st)
                     e = env_folds[f]
                     if e is not None:
                         env = e if env is None else (env[0] + e[0], env[1] + e[1])
             self._set_env(env, acc[0])
-            return acc
+            self.n_, self.mean_, self.var_ = acc
+            return self._held_stats()
+
+        held_out: list[_HeldStats | None] = [merged(f) for f in range(k)]
+        whole = merged(None)
+        folds.clear()
+        env_folds.clear()
 
         feats: list[np.ndarray] | None = None
         if self.uses_features:
-            self.n_, self.mean_, self.var_ = merged(None)
+            self._load_held(whole)
             self._derive()
             feats = []
             for i in range(n):
@@ -702,7 +786,10 @@ class AnomalyModel:
                 feats.append(ZF.input_features(self, img, m).astype(np.float16))
         held: dict[str, list[float]] = {z.spec.name: [0.0] * n for z in self.zones_}
         for f in range(k):
-            self.n_, self.mean_, self.var_ = merged(f)
+            st, held_out[f] = held_out[f], None
+            assert st is not None
+            self._load_held(st)
+            del st
             self._derive()
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in range(n) if j % k != f])
@@ -711,7 +798,9 @@ class AnomalyModel:
                 raw = self._raw_maps(img, m, None if feats is None else feats[i].astype(np.float32))
                 for z in self.zones_:
                     held[z.spec.name][i] = float(raw[z.spec.name].max())
-        self.n_, self.mean_, self.var_ = merged(None)
+                del raw
+        self._load_held(whole)
+        del whole
         self._derive()
         if feats is not None:
             ZF.fit_features(self, feats)
@@ -720,6 +809,29 @@ class AnomalyModel:
             if get_method(z.method).uses_features:
                 z.unit_scores = list(held[z.spec.name])  # many units: exchangeable with production
         self._calibrate()
+
+    def _held_stats(self) -> _HeldStats:
+        """The statistics ``n_``, ``mean_``, ``var_`` and the scene envelope as :meth:`_derive`
+        reduces them (float16 mean and standard deviation, the envelope in whole ``ENV_STEP``
+        below / above that mean), in the compact types :meth:`to_state` stores them in."""
+        mean = _f16(self.mean_)
+        std = np.sqrt(np.maximum(self.var_, 0)).astype(np.float16)
+        steps = None
+        if self.env_lo_ is not None and self.env_hi_ is not None:
+            self.mean_ = mean
+            steps = self.env_steps_()
+        n = self.n_.astype(np.uint16) if float(self.n_.max(initial=0.0)) <= 65535 else self.n_.copy()
+        return _HeldStats(n=n, mean=mean.astype(np.float16), std=std, env_steps=steps)
+
+    def _load_held(self, st: _HeldStats) -> None:
+        """Set the statistics from :meth:`_held_stats` (:meth:`_derive` then gives the same
+        model as on the statistics they were taken from: the float16 values and the envelope's
+        steps are what it reduces those to)."""
+        self.n_ = st.n.astype(np.float32)
+        self.mean_ = st.mean.astype(np.float32)
+        std = st.std.astype(np.float32)
+        self.var_ = std * std
+        self._set_env_steps(self.mean_, st.env_steps)
 
     def _calibrate(self) -> None:
         c = self.config

@@ -202,6 +202,7 @@ def structure_residual(
         if it + 1 >= iterations:  # the last step: the planes below replace them (peak memory)
             del unit_c, cur
         basis = [[-gx for gx, _ in grads], [-gy for _, gy in grads], lap, hp]
+        del grads  # (the basis holds their negatives: peak memory)
         ctx = float(context_sigma_px)
         lim = np.float32(max_shift_px) if dx_tot is None else np.float32(np.inf)
         p = (_fit_with_context(basis, d, inv_c, s, ctx, lim, valid) if ctx > s
@@ -477,13 +478,16 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     with np.errstate(divide="ignore"):
         s2 = np.reciprocal(inv * inv)  # inf where the golden has no sample
     s2 -= np.float32(c.grad_px**2) * g2
+    del gx, gy, g2  # full-frame planes: freed before the residual's (peak memory)
     np.maximum(s2, a2, out=s2)
     gg = np.asarray(g, np.float32) ** 2
     s2 = gg * (s2 - a2) + np.maximum(gg, np.float32(1.0)) * a2
+    del gg
     inv_u = np.reciprocal(np.sqrt(s2))
+    del s2
     sigma = max(win, model.aggregate_sigma_px(z))
     ctx = float(getattr(c, "structure_context", 0.0) or 0.0)
-    res = structure_residual(mean * np.asarray(g, np.float32), u, inv_u.astype(np.float32),
+    res = structure_residual(mean * np.asarray(g, np.float32), u, np.asarray(inv_u, np.float32),
                              window_sigma_px=sigma, max_shift_px=float(c.shift_px) + float(c.grad_px), iterations=1,
                              context_sigma_px=ctx * sigma if ctx > 1 else 0.0, valid=m)
     if from_golden and not on_texture(model, z):

@@ -26,6 +26,7 @@ __all__ = [
     "prepare",
     "robust_gain",
     "combine_stats",
+    "weighted_mean",
     "spread",
     "tolerance_band",
     "deviation_map",
@@ -93,6 +94,37 @@ def robust_gain(
     return np.clip(g, 0.25, 4.0).astype(np.float32)
 
 
+def weighted_mean(images: list[np.ndarray], weights: list[np.ndarray], *, shape_hw: tuple[int, ...]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel sum of the weights and weighted mean of images: the first pass of
+    :func:`combine_stats`, whose mean it is when there are no statistics before (``n_a = 0``).
+
+    Parameters
+    ----------
+    images : list of ndarray, each (H, W, 3) float32
+        Prepared, gain-normalised good images.
+    weights : list of ndarray, each (H, W) float32 in {0, 1}
+        Validity of each image's pixels.
+    shape_hw : tuple, keyword-only
+        (H, W), for no images.
+
+    Returns
+    -------
+    n : ndarray, shape (H, W), float32
+        Sum of the weights.
+    mean : ndarray, shape (H, W, 3), float32
+        Weighted mean, 0 where the weights sum to 0.
+    """
+    wsum = np.zeros(shape_hw, np.float32)
+    s1 = np.zeros(tuple(shape_hw) + (3,), np.float32)
+    for im, w in zip(images, weights):
+        wsum += w
+        s1 += im * w[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(wsum[..., None] > 0, s1 / np.maximum(wsum, 1)[..., None], 0).astype(np.float32)
+    return wsum, mean
+
+
 def combine_stats(
     n_a: np.ndarray, mean_a: np.ndarray, var_a: np.ndarray, images: list[np.ndarray], weights: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,14 +145,7 @@ def combine_stats(
     -------
     n, mean, var : the merged statistics (same shapes).
     """
-    wsum = np.zeros_like(n_a)
-    s1 = np.zeros_like(mean_a)
-    for im, w in zip(images, weights):
-        wsum += w
-        s1 += im * w[..., None]
-    n_b = wsum
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_b = np.where(n_b[..., None] > 0, s1 / np.maximum(n_b, 1)[..., None], 0).astype(np.float32)
+    n_b, mean_b = weighted_mean(images, weights, shape_hw=n_a.shape)
     m2_b = np.zeros_like(mean_a)
     for im, w in zip(images, weights):
         m2_b += ((im - mean_b) ** 2) * w[..., None]

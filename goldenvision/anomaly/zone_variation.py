@@ -575,6 +575,7 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     if shading is not None:
         shade, offset = shading
         g, g_lo, g_hi = g * shade, g_lo * shade, g_hi * shade
+        del shade
     inv = model.inv_spread_[sl]
     a2 = np.float32(model.config.abs_floor**2)
     gg = np.asarray(g, np.float32) ** 2
@@ -594,9 +595,11 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
         e_lo, e_hi = model.band_env_  # the scene envelope (:mod:`.envelope`), recoloured alike
         mid, half = combine_band(lo, hi, None if e_lo is None else e_lo[sl] * g_lo,
                                  None if e_hi is None else e_hi[sl] * g_hi)
+        del lo, hi, _
     if offset is not None:  # the light a highlight adds (shading_field)
         mid = mid + offset
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+    del g_lo, g_hi, shading, offset, s2, inv_u  # full-frame planes: freed before the structure residual's
     st = structure_zone_raw(model, z, u, g, m)  # what no small local displacement explains (:mod:`.structure`)
     if st is not None:
         np.maximum(zmap, st, out=zmap)
