@@ -37,6 +37,7 @@ from .measure.colour_axis import by_grey
 from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_lines, golden_unexplained_offsets,
                                  golden_zero_offsets)
 from .measure.reference import DimensionReference, as_reference
+from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
@@ -305,7 +306,7 @@ class Inspector:
             prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors,
                                     self._colour_product_mask)
 
-    def _register(self, frame: np.ndarray) -> RegistrationResult:
+    def _register(self, frame: np.ndarray, marker: MarkerFrame | None | bool = True) -> RegistrationResult:
         """Align a unit to the golden. A golden sealed without a station profile may carry a
         registration model restricted to the product area its spec's zones describe; when that
         area cannot pin this unit's pose (a flat zone under different light, say), the whole
@@ -320,7 +321,9 @@ class Inspector:
         # keypoint inliers, where the marker took Fourier-Mellin's correlation and every start
         # diverged; without it, aligned). A marker the reference shows too is part of the scene the
         # golden was sealed on, and stays (the silhouette retry paints it over in any case).
-        marker = _find_marker(frame, m.spec, m.profile)
+        if marker is True:  # not found by the caller yet (``marker``: the spec's scale marker in ``frame``)
+            marker = _find_marker(frame, m.spec, m.profile)
+        marker = marker if isinstance(marker, MarkerFrame) else None
         bare = _without_marker(frame, marker)
         if marker is not None and not self._reference_marker():
             frame = bare
@@ -674,7 +677,8 @@ class Inspector:
         provenance.update(info)
 
         t = time.perf_counter()
-        reg = self._register(frame)
+        marker = _find_marker(frame, spec, m.profile)  # found once: the alignment paints it over, dimensions read it
+        reg = self._register(frame, marker)
         timings["registration"] = (time.perf_counter() - t) * 1e3
         placed = reg if reg.ok else self._placement(frame, reg)
         if placed is None:
@@ -705,7 +709,6 @@ class Inspector:
         elif dim_specs and m.scale_mm_per_px is not None:
             t = time.perf_counter()
             gray = _measure_gray(frame, m.registration)
-            marker = _find_marker(frame, spec, m.profile)
             # a ruler only sets the scale: without a pinned registration it is not used (golden frame)
             ruler = None if marker is not None or loose else _find_ruler(frame, spec, m.profile, placed,
                                                                           m.scale_mm_per_px)

@@ -173,7 +173,7 @@ def test_an_estimate_is_never_used_on_a_refusal_of_another_kind(inspector, wide_
     unit, h = wide_unit
     refused = RegistrationResult(np.eye(3), ok=False, rms_px=math.inf, refusal=code, reason=f"{code} (test)",
                                  estimate=h, estimate_std_px=0.3)
-    monkeypatch.setattr(Inspector, "_register", lambda self, frame: refused)
+    monkeypatch.setattr(Inspector, "_register", lambda self, frame, marker=True: refused)
     r = inspector.inspect(unit)
     assert r.verdict.value == "review" and r.reasons == (f"registration: {code} (test)",)
     assert r.dimensions == () and r.color == ()
@@ -183,7 +183,7 @@ def test_the_same_estimate_on_an_undetermined_refusal_is_used(inspector, wide_un
     unit, h = wide_unit
     refused = RegistrationResult(np.eye(3), ok=False, rms_px=math.inf, refusal=RefusalCode.UNDETERMINED,
                                  reason="undetermined (test)", estimate=h, estimate_std_px=0.3)
-    monkeypatch.setattr(Inspector, "_register", lambda self, frame: refused)
+    monkeypatch.setattr(Inspector, "_register", lambda self, frame, marker=True: refused)
     r = inspector.inspect(unit)
     assert r.verdict.value == "fail" and r.reasons[0].startswith("dimension bar ")
     assert r.reasons[-1].endswith("(registration: undetermined (test))")
