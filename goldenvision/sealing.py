@@ -593,7 +593,8 @@ class GoldenCaptures:
             if i == 0:
                 # two materials of one lightness: their edge is read on the colour axis between them
                 self.dimension_gray_weights = weights = edge_colour_weights(
-                    frame, gray, dims, reg, self.registration_model.gray_weights_)
+                    frame, gray, dims, reg, self.registration_model.gray_weights_,
+                    nominal_px={d.name: float(d.nominal_mm) / scale for d in dims})
                 # widths are read along the reference's straight edges (measure.dimensions)
                 self._edge_lines = {}
                 for lines in by_grey(frame, gray, dims, weights,

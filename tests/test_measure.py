@@ -500,3 +500,23 @@ def test_reference_is_checked():
     refused = RegistrationResult(np.eye(3), False, math.inf)
     with pytest.raises(MeasurementError, match="^strap_width: registration uncertainty"):
         measure_dimension(img, _strap(), refused, 0.1, reference="golden_frame")
+
+
+def test_a_circle_found_off_where_it_was_looked_for_is_read_about_its_own_centre():
+    """A hole placed well off its expected centre (a registration refined on another unit's
+    grain, a hole drilled off position) is read again about the centre found: radial calipers
+    about a wrong centre cut a soft edge obliquely and reach it on one side only."""
+    cx, cy, radius = 90.4, 70.2, 14.0
+    y, x = np.mgrid[0:150, 0:180].astype(np.float64)
+    r = np.hypot(x - cx, y - cy)
+    img = np.round(200 - 120 * phi((radius - r) / 2.5) + np.random.default_rng(0).normal(0, 1.5, r.shape)).astype(np.uint8)
+    reg = RegistrationResult(np.eye(3), True, 0.0)
+    readings = []
+    for off in (0.0, 3.0, 4.5, 6.0):  # px, against a search band of 7 px
+        dim = DimensionSpec(name="hole", circle={"center": [cx + 0.8 * off, cy - 0.6 * off], "radius_px": radius,
+                                                 "search_px": radius / 2},
+                            measure="diameter", nominal_mm=2.8, tolerance_mm=[-0.1, 0.1])
+        readings.append(measure_dimension(img, dim, reg, 0.1).measured_mm)
+    # read about the centre given, the 6 px start read 0.0063 mm apart from the centred one
+    assert max(readings) - min(readings) < 0.001, readings
+    assert readings[0] == pytest.approx(2.8, abs=0.005)
