@@ -662,7 +662,7 @@ def _measure_px(g: np.ndarray, dim: DimensionSpec, reg: RegistrationResult, sigm
             # centre found (zoo wood hand-held: 12 px off, 12 of 22 calipers on the edge, the hole
             # read 0.45 mm small)
             try:
-                again = measure_circle(g, np.asarray(fit.center_px, np.float64), circ.radius_px * sc, search,
+                again = measure_circle(g, (float(fit.center_px[0]), float(fit.center_px[1])), circ.radius_px * sc, search,
                                        sigma_px=sigma_px, polarity=pol)
             except MeasurementError:
                 again = None
