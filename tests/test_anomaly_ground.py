@@ -86,6 +86,10 @@ def test_a_hole_filled_with_plate_material_still_fails_at_the_hole(models):
     assert res.score >= 1.0 and _at_hole(res)
     # nothing of it was painted: the material is not ground-like
     assert np.array_equal(on.paint_ground(unit, np.ones((H, W), bool))[0], unit)
+    # nor brought to the golden's table by the edge's mix: it is no mix of the plate and a ground
+    yy, xx = np.mgrid[0:H, 0:W]
+    inner = np.hypot(xx - HOLE[0], yy - HOLE[1]) <= 4
+    assert np.array_equal(on.unmix_ground(unit, np.ones((H, W), bool))[inner], unit[inner])
 
 
 def test_a_hole_out_of_position_still_fails(models):
@@ -158,3 +162,39 @@ def test_a_burr_into_the_ground_beside_the_edge_is_still_found():
     for m in (off, on):
         res = m.score(burr)
         assert res.score >= 1.0 and _at_hole(res, (151, 81)), res.defects
+
+
+OUTLINE_ZONE = AnomalyZone(name="plate", method="variation", region=[[42, 44], [158, 44], [158, 116], [42, 116]])
+
+
+def _soft(img: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """The lens' blur: the plate's outline a mix of plate and table over a few px."""
+    return np.clip(np.rint(cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma)), 0, 255).astype(np.uint8)
+
+
+def test_the_outline_on_a_darker_table_is_not_a_defect():
+    """A zone drawn past the product's outline holds the table beside it; the outline's px mix the
+    plate with the table, and a unit photographed on a darker table (another table, another light)
+    mixes it with that: read as the golden's mix, the outline is flagged all round."""
+    from goldenvision.anomaly.ground import GroundModel
+
+    golden = [_soft(_photo(s)) for s in range(3)]
+    model = AnomalyModel.fit(golden, [OUTLINE_ZONE], config=AnomalyConfig(ground_see_through=True))
+    g = model.ground_
+    assert g is not None and g.active and len(g.mix_idx_) > 0, g.reason_
+    unit = _soft(_photo(60, tint=(-60, -55, -45)))
+    on = model.score(unit)
+    # the same package as sealed before the edge's mix was read (its state without the key)
+    st = g.to_state()
+    del st["edge_mix"]
+    model.ground_ = GroundModel.from_state(st, model.zones_)
+    assert len(model.ground_.mix_idx_) == 0
+    off = model.score(unit)
+    model.ground_ = g
+    assert off.score >= 1.0, off.zone_scores
+    assert on.score < 1.0, (on.score, on.defects)
+    # a plate cut short on the darker table is still found
+    short = _photo(61, tint=(-60, -55, -45))
+    short[40:120, 144:150] = _table(61, (-60, -55, -45))[40:120, 144:150]
+    res = model.score(_soft(short))
+    assert res.score >= 1.0 and any(d.bbox[2] >= 142 and d.bbox[0] <= 150 for d in res.defects), res.defects

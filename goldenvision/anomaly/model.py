@@ -871,7 +871,9 @@ class AnomalyModel:
         if valid_masks is not None and len(valid_masks) != len(imgs):
             raise ImageError(f"valid_masks: expected {len(imgs)} masks (one per image), got {len(valid_masks)}")
         masks = [_check_mask(None if valid_masks is None else valid_masks[i], f"valid_masks[{i}]", self.shape_) for i in range(len(imgs))]
-        imgs = [self.paint_ground(im, m)[0] for im, m in zip(imgs, masks)]  # as ``score`` sees them
+        views = [self._ground_views(im, m) for im, m in zip(imgs, masks)]  # as ``score`` sees them
+        imgs_o, imgs = [vw[0] for vw in views], [vw[1] for vw in views]
+        del views
         self.n_good_units_ += len(imgs)  # before scoring them: their held-out scores include the structure term
         self.ref_gain_mean_ = self.mean_
         preps, ws, envs = self._prep_captures(imgs, masks)
@@ -885,7 +887,7 @@ class AnomalyModel:
                 z.good_scores.append(s)
                 z.unit_scores.append(s)
         if self.outline_ is not None:
-            self.outline_.add_good(imgs, masks)
+            self.outline_.add_good(imgs_o, masks)
         n_old = self.n_
         if envs is not None and self.env_lo_ is not None and self.env_hi_ is not None:
             s_lo, s_hi = self._env_sums(envs, ws)
@@ -1000,10 +1002,13 @@ class AnomalyModel:
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
-        img0, ground = self.paint_ground(img0, v0)  # see-through ground read as ground: no evidence
+        # see-through ground read as ground: no evidence; the outline model reads the photo's own
+        # edges, the pixel statistics the edge's mix with the golden's ground (:meth:`_ground_views`)
+        img0o, img0, ground = self._ground_views(img0, v0)
         shift = self.residual_shift_px(img0, v0) if residual_global else None
         img, v = self._undo_residual_shift(img0, v0, shift)
-        outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
+        img_o = img if img0o is img0 else self._undo_residual_shift(img0o, v0, shift)[0]
+        outline = None if self.outline_ is None else self.outline_.score(img_o, v, self.zones_)
         moved = _either(None if outline is None else outline.moved, ground)  # edges moved as a whole: the outline's
         raw = self._raw_maps(img, v, explained=moved)
         if residual_global and any((raw[z.spec.name] >= z.threshold).any() for z in self.zones_):
@@ -1011,7 +1016,8 @@ class AnomalyModel:
             aff = self.residual_affine(img0, v0, shift)
             if aff is not None:
                 img, v = self._resample(img0, v0, aff)
-                outline = None if self.outline_ is None else self.outline_.score(img, v, self.zones_)
+                img_o = img if img0o is img0 else self._resample(img0o, v0, aff)[0]
+                outline = None if self.outline_ is None else self.outline_.score(img_o, v, self.zones_)
                 moved = _either(None if outline is None else outline.moved, ground)
                 raw = self._raw_maps(img, v, explained=moved)
         field = self._local_shift(img, v, raw)
@@ -1045,6 +1051,27 @@ class AnomalyModel:
         return AnomalyResult(
             score=max(zone_scores.values(), default=0.0), map=total, zone_scores=zone_scores, defects=tuple(defects)
         )
+
+    def _ground_views(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The unit as the outline model reads it (the see-through ground painted,
+        :meth:`paint_ground`), as the pixel statistics read it (also the ground's share of the
+        px that hold ground in the golden brought to the golden's, :meth:`unmix_ground`, read on
+        the photo as taken), and the painted px whose evidence is dropped."""
+        painted, ground = self.paint_ground(img, valid)
+        mixed = self.unmix_ground(img, valid)
+        if mixed is img:
+            return painted, painted, ground
+        if painted is not img:
+            swap = (painted != img).any(axis=2)
+            mixed[swap] = painted[swap]
+        return painted, mixed, ground
+
+    def unmix_ground(self, img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The unit with the ground's share of the px that hold ground in the golden brought to the
+        golden's ground (:meth:`.ground.GroundModel.unmix`); ``img`` when off."""
+        if self.ground_ is None:
+            return img
+        return self.ground_.unmix(img, valid, self.mean_)
 
     def paint_ground(self, img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The unit with the ground it shows through the product's holes painted as the golden's
