@@ -177,7 +177,7 @@ def _grey_sign(w: np.ndarray, sides: tuple[np.ndarray, np.ndarray], y: np.ndarra
 
 
 def _project(lin: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Linear RGB on ``w`` as :func:`grey_on_axis` reads it."""
+    """Linear RGB (0-255 scale) on ``w`` scaled to absolute weights summing to 1, offset to stay >= 0."""
     w = w / np.abs(w).sum()
     m = np.array([[w[0], w[1], w[2], -255.0 * float(w[w < 0].sum())]], np.float32)
     out = cv2.transform(lin, m)
@@ -259,11 +259,7 @@ def _edge_points(gray: np.ndarray, dim: DimensionSpec, registration: Registratio
 
 def grey_on_axis(frame: np.ndarray, weights: Sequence[float]) -> np.ndarray:
     """``frame`` (RGB uint8) projected on ``weights`` over linear RGB, offset to stay >= 0."""
-    w = np.asarray(weights, np.float64)
-    lin = cv2.LUT(np.ascontiguousarray(frame), _LINEAR_LUT_255)
-    m = np.array([[w[0], w[1], w[2], -255.0 * float(w[w < 0].sum())]], np.float32)
-    out = cv2.transform(lin, m)
-    return out if out.ndim == 2 else out[..., 0]
+    return _project(cv2.LUT(np.ascontiguousarray(frame), _LINEAR_LUT_255), np.asarray(weights, np.float64))
 
 
 def by_grey(frame: np.ndarray, gray: np.ndarray, dims: Sequence[DimensionSpec],
