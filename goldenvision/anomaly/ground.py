@@ -204,12 +204,10 @@ class GroundModel:
         c = self.config
         vf = valid.ravel()
         flat = img.reshape(-1, 3)
-        ok = vf[self.band_idx_]  # the band's statistics from a regular subsample (<= ~20 000 px)
-        if ok.mean() < c.min_band_valid_frac:
+        stats = self._unit_ground(flat, vf)
+        if stats is None:
             return img, None
-        med, s = ground_stats(flat[self.band_idx_[ok]], np.ones(int(ok.sum()), bool), c.spread_floor)
-        if (s > c.max_spread_ratio * self.spread_).any():
-            return img, None  # the unit's band is far less uniform than the golden's: not read as ground
+        med, s = stats
         # the unit's ground must stand apart from its product as the golden's did
         pp = flat[self.product_idx_[vf[self.product_idx_]]]
         if len(pp) == 0 or float(np.median(ground_z(pp, med, s))) < c.min_contrast:
@@ -246,16 +244,22 @@ class GroundModel:
         For the pixel statistics only: the outline model reads the photo as it is."""
         if not self.active or not len(self.mix_idx_):
             return img
-        c = self.config
         vf = valid.ravel()
-        flat = img.reshape(-1, 3)
+        stats = self._unit_ground(img.reshape(-1, 3), vf)
+        return img if stats is None else self._unmix(img, vf, mean, *stats)
+
+    def _unit_ground(self, flat: np.ndarray, vf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """This photo's ground statistics (median, spread) from its border band (a regular
+        subsample, <= ~20 000 px); None when the band is mostly invalid or far less uniform than
+        the golden's (a shadow or an object in it: not read as ground)."""
+        c = self.config
         ok = vf[self.band_idx_]
         if ok.mean() < c.min_band_valid_frac:
-            return img
+            return None
         med, s = ground_stats(flat[self.band_idx_[ok]], np.ones(int(ok.sum()), bool), c.spread_floor)
         if (s > c.max_spread_ratio * self.spread_).any():
-            return img
-        return self._unmix(img, vf, mean, med, s)
+            return None
+        return med, s
 
     def _unmix(self, img: np.ndarray, vf: np.ndarray, mean: np.ndarray, med: np.ndarray, s: np.ndarray) -> np.ndarray:
         """``img`` with the ground's share of the px where the product's edge meets the ground
