@@ -40,10 +40,11 @@ from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
 from .measure.ruler import RulerFrame, find_scale_ruler
 from .registration import RegistrationModel, register, warp_to_reference
+from .registration.outline import silhouette
 from .results import RegistrationResult
 from .transform import local_scale
 from .enums import Severity
-from .spec import Spec, load_spec
+from .spec import AnomalyZone, Spec, load_spec
 
 __all__ = ["seal", "GoldenCaptures", "MAX_STORED_CAPTURES"]
 
@@ -82,6 +83,12 @@ HANDHELD_SHADING_SIGMA_MM = 6.0
 #: margin (of the golden image's diagonal) around the spec's regions in the registration mask
 #: derived from the spec: the product's outline just outside its zones is part of its evidence
 _SPEC_MASK_MARGIN = 0.04
+#: margin (of the golden image's diagonal) round the product's silhouette in the region of a
+#: ``full`` anomaly zone (:func:`_full_zone_region`): an edge chip or flash past the outline is inside
+_FULL_ZONE_MARGIN = 0.02
+#: the product's silhouette bounds a ``full`` zone only when it holds this share of everything that
+#: stands out of the ground: a scene of many separate pieces keeps the whole image (or product area)
+_FULL_ZONE_MIN_SHARE = 0.5
 
 
 def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int], image: np.ndarray | None = None
@@ -168,7 +175,6 @@ def _within_silhouette(mask: np.ndarray, regions: np.ndarray, image: np.ndarray)
     a plain ground or the silhouette's grown hull leaves more than ``1 - _SILHOUETTE_MIN_COVER`` of
     the spec's ``regions`` (bool, golden px) out. The hull (not the silhouette itself) keeps a
     notch or a hole the ground's colour shows through (a label's white next to its barcode)."""
-    from .registration.outline import silhouette
 
     if image.ndim != 3 or image.shape[:2] != mask.shape:
         return mask
@@ -201,6 +207,65 @@ def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int],
     mask = np.zeros(shape_hw, dtype=bool)
     mask[max(0, int(np.ceil(py1))) : int(np.floor(py2)) + 1, max(0, int(np.ceil(px1))) : int(np.floor(px2)) + 1] = True
     return mask
+
+
+def _full_zone_region(profile: StationProfile | None, image: np.ndarray) -> list[tuple[float, float]] | None:
+    """The polygon (golden px) an anomaly zone drawn as ``full`` watches on a registered golden:
+    the product, not the scene round it. A station's frame also shows its fiducials, its colour
+    chart and its ruler, and a hand-held photo the table, a ruler or a marker; the registration
+    aligns the product, so all of them move against it from capture to capture, their pixels
+    disagree between the golden captures, and the zone's one threshold, learnt from those
+    captures, grows to hold them (every zoo family in the station with one ``full`` zone: a
+    threshold of 93 spreads, 0 of 6 defects found).
+
+    The region is the convex hull of the product's silhouette on a plain ground
+    (:func:`goldenvision.registration.outline.silhouette`), grown by ``_FULL_ZONE_MARGIN`` of the
+    image's diagonal so that a chip out of the outline or flash past it stays inside, and looked
+    for within the station profile's product area when it has one (the platen between the
+    fiducials and the chart); the product area itself when no silhouette is found there; None
+    (the whole image, as before) when neither is known: a product that fills the frame, or one
+    whose largest part holds under ``_FULL_ZONE_MIN_SHARE`` of what stands out of the ground
+    (separate pieces, none of which can be told to be the product)."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = 0, 0, w, h  # where the product is looked for (px, end exclusive)
+    if profile is not None and profile.product_area_mm is not None:
+        a1, b1, a2, b2 = profile.product_area_mm
+        (px1, py1), (px2, py2) = profile.mm_to_px(np.array([[a1, b1], [a2, b2]], np.float64))
+        x0, x1 = int(np.clip(np.ceil(min(px1, px2)), 0, w)), int(np.clip(np.floor(max(px1, px2)) + 1, 0, w))
+        y0, y1 = int(np.clip(np.ceil(min(py1, py2)), 0, h)), int(np.clip(np.floor(max(py1, py2)) + 1, 0, h))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return None
+    area = [(float(x0), float(y0)), (float(x1 - 1), float(y0)), (float(x1 - 1), float(y1 - 1)), (float(x0), float(y1 - 1))]
+    whole = (x0, y0, x1, y1) == (0, 0, w, h)
+    sil = silhouette(image[y0:y1, x0:x1], min_share=_FULL_ZONE_MIN_SHARE) if image.ndim == 3 else None
+    cs = cv2.findContours(sil.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0] if sil is not None else ()
+    if not cs:
+        return None if whole else area
+    hull = cv2.convexHull(np.concatenate(cs)).reshape(-1, 2).astype(np.float64) + [x0, y0]
+    # the hull grown by a disc of radius r (Minkowski sum; the disc as a circumscribed 16-gon)
+    r = _FULL_ZONE_MARGIN * float(np.hypot(h, w)) / np.cos(np.pi / 16)
+    t = np.arange(16) * (2 * np.pi / 16)
+    disc = r * np.stack([np.cos(t), np.sin(t)], axis=1)
+    grown = cv2.convexHull((hull[:, None, :] + disc[None, :, :]).reshape(-1, 2).astype(np.float32)).reshape(-1, 2)
+    grown = np.clip(grown, [x0, y0], [x1 - 1, y1 - 1])
+    if whole and cv2.contourArea(grown.astype(np.float32)) > 0.9 * (w - 1) * (h - 1):
+        return None  # the product's extent is the frame: the whole image, as before
+    return [(round(float(x), 2), round(float(y), 2)) for x, y in grown]
+
+
+def _anomaly_zones_on_product(spec: Spec, profile: StationProfile | None, image: np.ndarray,
+                              method: str) -> list[AnomalyZone]:
+    """The spec's anomaly zones for the anomaly model of a golden aligned by ``method``: a ``full``
+    zone watches the product (:func:`_full_zone_region`) once a registration aligns every capture
+    and unit to the reference; without one (``none``: pre-aligned pairs, the alignment-free
+    fallback whose units lie anywhere) the whole image, as written."""
+    zones = list(spec.anomaly_zones)
+    if method == "none" or not any(z.region == "full" for z in zones):
+        return zones
+    region = _full_zone_region(profile, image)
+    if region is None:
+        return zones
+    return [z.model_copy(update={"region": region}) if z.region == "full" else z for z in zones]
 
 
 def _to_frame(rgb: np.ndarray, profile: StationProfile | None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -888,7 +953,8 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         # Without a station the light differs from photo to photo (golden re-photographs too): a
         # soft highlight or shade on a glossy surface moves with it (``shading_sigma_mm``).
         cfg = replace(cfg or AnomalyConfig(), shading_sigma_mm=HANDHELD_SHADING_SIGMA_MM)
-    anomaly_model = AnomalyModel.fit(aligned, list(spec.anomaly_zones), scale_mm_per_px=scale_mm_per_px,
+    zones = _anomaly_zones_on_product(spec, profile, caps.reference, caps.method)
+    anomaly_model = AnomalyModel.fit(aligned, zones, scale_mm_per_px=scale_mm_per_px,
                                      valid_masks=valids, config=cfg)
     del aligned, valids
     if progress:

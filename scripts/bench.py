@@ -100,6 +100,11 @@ def main() -> int:
     ap.add_argument("--anomaly-method", default="spec",
                     choices=["spec", "variation", "texture_variation", "patchcore", "padim", "texture"],
                     help="override every anomaly zone's method (default: the demo spec's own, auto)")
+    ap.add_argument("--zones", default="spec", choices=["spec", "full"],
+                    help="full: replace the spec's anomaly zones by one zone over the whole frame ('full'), as a "
+                         "user who draws none would write it (defects are then expected in zone 'full')")
+    ap.add_argument("--full-type", default="other",
+                    help="--zones full: the full zone's defect_type (other, finish, plating, stitching, print)")
     ap.add_argument("--add-good", type=int, default=0, metavar="K",
                     help="after sealing, teach the golden K extra good units (own seed, disjoint from the lot) "
                          "with add_good_units before inspecting the lot")
@@ -119,6 +124,17 @@ def main() -> int:
         spec_path = Path(lot.spec_path).with_name(f"spec-{args.anomaly_method}.yaml")
         spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
         print(f"anomaly method of every zone: {args.anomaly_method}")
+    if args.zones == "full":
+        import yaml
+
+        raw = yaml.safe_load(Path(spec_path).read_text())
+        mins = [float(z.get("min_area_mm2", 0.0)) for z in raw.get("anomaly_zones", [])]
+        raw["anomaly_zones"] = [{"name": "full", "region": "full", "defect_type": args.full_type,
+                                 "min_area_mm2": min(mins) if mins else 0.0,
+                                 **({"method": args.anomaly_method} if args.anomaly_method != "spec" else {})}]
+        spec_path = Path(spec_path).with_name(f"spec-full-{args.full_type}.yaml")
+        spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        print(f"anomaly zones: one 'full' zone, defect_type {args.full_type}, min_area_mm2 {raw['anomaly_zones'][0]['min_area_mm2']:g}")
     t0 = time.perf_counter()
     golden = gv.seal([str(p) for p in lot.golden_paths], spec_path)
     t_seal = time.perf_counter() - t0
@@ -141,6 +157,12 @@ def main() -> int:
         print(f"add_good: {args.add_good} good units (seed {good_seed}) added in {t_add:.1f} s "
               f"({1000 * t_add / args.add_good:.0f} ms/unit)")
     truth = lot.truth
+    if args.zones == "full":  # every defect is expected in the one zone
+        for u in truth["units"]:
+            for d in u["defects"]:
+                d["zone"] = "full"
+            u["failing_checks"] = sorted({"anomaly:full" if c.startswith("anomaly:") else c
+                                          for c in u.get("failing_checks", [])})
     units_truth = {u["unit_id"]: u for u in truth["units"]}
     print(f"demo lot: {len(lot.unit_paths)} units, {len(lot.golden_paths)} golden captures, size {args.size} "
           f"(generated in {t_gen:.1f} s, sealed in {t_seal:.1f} s)")

@@ -37,13 +37,14 @@ def _small(img: np.ndarray) -> tuple[np.ndarray, float]:
     return img, f
 
 
-def silhouette(rgb: np.ndarray) -> np.ndarray | None:
+def silhouette(rgb: np.ndarray, min_share: float = 0.0) -> np.ndarray | None:
     """The product's pixels (bool, same size), or None when no product stands out of the ground.
 
     The ground is the median colour of the photo's outer border (Lab); a pixel belongs to the
     product when its colour distance from the ground passes Otsu's threshold of that distance.
     The largest connected part (holes filled) is the product. None when it touches most of
-    the border or covers under 2 % / over 90 % of the frame.
+    the border or covers under 2 % / over 90 % of the frame, or holds less than ``min_share`` of
+    all the pixels that stand out (a scene of many separate pieces: which is the product?).
     """
     small, f = _small(rgb if rgb.ndim == 3 else cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB))
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -65,6 +66,8 @@ def silhouette(rgb: np.ndarray) -> np.ndarray | None:
     if n < 2:
         return None
     big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if min_share > 0 and stats[big, cv2.CC_STAT_AREA] < min_share * float(stats[1:, cv2.CC_STAT_AREA].sum()):
+        return None
     part = (lbl == big).astype(np.uint8)
     contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     filled = np.zeros_like(part)
