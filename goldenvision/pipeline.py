@@ -494,8 +494,11 @@ class Inspector:
             keep = edge_band_mask(g_gray, dims, self._golden_widths_px)
             base = _product_mask(m.profile, self.golden.shape, m.spec)
             # the product itself: the spec's zones where it places any (the ground a hand-held product
-            # lies on moves from unit to unit and is no ruler), else the product area
-            regions = [z.region for z in m.spec.colors] + [z.region for z in m.spec.anomaly_zones]
+            # lies on moves from unit to unit and is no ruler), else the product area; a `full` anomaly
+            # zone as the anomaly model watches it, the product (goldenvision.sealing._full_zone_region):
+            # read as the spec wrote it, the colour zones alone were the ruler (zoo, one `full` zone,
+            # hand-held: dimensions RMS 0.13-0.52 mm where the families' own zones give 0.04-0.26)
+            regions = [z.region for z in m.spec.colors] + [z.spec.region for z in m.anomaly.zones_]
             placed = [zone_mask(r, self.golden.shape) for r in regions if not isinstance(r, str)]
             zones = np.logical_or.reduce(placed) if placed else None
             if keep is not None:

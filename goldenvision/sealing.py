@@ -86,6 +86,8 @@ _SPEC_MASK_MARGIN = 0.04
 #: margin (of the golden image's diagonal) round the product's silhouette in the region of a
 #: ``full`` anomaly zone (:func:`_full_zone_region`): an edge chip or flash past the outline is inside
 _FULL_ZONE_MARGIN = 0.02
+#: margin (mm) round the product's silhouette in a ``full`` zone's region when the golden's scale is known
+_FULL_ZONE_MARGIN_MM = 1.5
 #: the product's silhouette bounds a ``full`` zone only when it holds this share of everything that
 #: stands out of the ground: a scene of many separate pieces keeps the whole image (or product area)
 _FULL_ZONE_MIN_SHARE = 0.5
@@ -94,9 +96,11 @@ _FULL_ZONE_MIN_SHARE = 0.5
 def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int], image: np.ndarray | None = None
                        ) -> np.ndarray | None:
     """The product area a spec describes, in golden px: the convex hull of its colour and
-    anomaly zones' polygons and its calipers and circles, grown by ``_SPEC_MASK_MARGIN`` of the
-    diagonal. None when the spec places nothing but ``full`` zones or its regions cover most
-    of the image (then the whole photo is the evidence, as before).
+    anomaly zones' polygons and its calipers and circles (and, with ``image``, of the region a
+    ``full`` anomaly zone watches there: the product), grown by ``_SPEC_MASK_MARGIN`` of the
+    diagonal. None when the spec places nothing but ``full`` zones on a photo whose product
+    cannot be told from its ground, or its regions cover most of the image (then the whole photo
+    is the evidence, as before).
 
     Without a station, the photo shows the product on whatever it lies on (a table, a ruler, a
     marker); the product moves on it from unit to unit, so only the product may drive the
@@ -125,6 +129,14 @@ def _spec_product_mask(spec: Spec, shape_hw: tuple[int, int], image: np.ndarray 
             r = d.circle.radius_px + d.circle.search_px
             ctr = np.asarray(d.circle.center, np.float64)
             pts.append(ctr + r * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64))
+    if image is not None and any(z.region == "full" for z in spec.anomaly_zones):
+        # a `full` anomaly zone watches the whole product (:func:`_full_zone_region`): the product
+        # pins the pose, not only the few regions drawn on it (zoo, one `full` zone beside the
+        # colour zones and calipers, hand-held: dimensions RMS 0.04-0.26 mm with the product's
+        # own zones, 0.10-0.52 mm with the hull of the colour zones and calipers alone)
+        whole = _full_zone_region(None, image, spec.scale_mm_per_px)
+        if whole is not None:
+            pts.append(np.asarray(whole, np.float64))
     if not pts:
         return None
     allp = np.vstack(pts)
@@ -209,7 +221,8 @@ def _product_mask(profile: StationProfile | None, shape_hw: tuple[int, int],
     return mask
 
 
-def _full_zone_region(profile: StationProfile | None, image: np.ndarray) -> list[tuple[float, float]] | None:
+def _full_zone_region(profile: StationProfile | None, image: np.ndarray,
+                      scale_mm_per_px: float | None = None) -> list[tuple[float, float]] | None:
     """The polygon (golden px) an anomaly zone drawn as ``full`` watches on a registered golden:
     the product, not the scene round it. A station's frame also shows its fiducials, its colour
     chart and its ruler, and a hand-held photo the table, a ruler or a marker; the registration
@@ -219,8 +232,11 @@ def _full_zone_region(profile: StationProfile | None, image: np.ndarray) -> list
     threshold of 93 spreads, 0 of 6 defects found).
 
     The region is the convex hull of the product's silhouette on a plain ground
-    (:func:`goldenvision.registration.outline.silhouette`), grown by ``_FULL_ZONE_MARGIN`` of the
-    image's diagonal so that a chip out of the outline or flash past it stays inside, and looked
+    (:func:`goldenvision.registration.outline.silhouette`), grown by ``_FULL_ZONE_MARGIN_MM``
+    (``scale_mm_per_px`` given; else ``_FULL_ZONE_MARGIN`` of the image's diagonal) so that flash
+    past the outline stays inside, but not a ruler or marker laid a few mm beside it (zoo
+    hand-held, 2 % of the diagonal, about 5 mm: a ruler's ticks 2-3 mm from a dish and a marker's
+    corner beside a shirt were read as defects), and looked
     for within the station profile's product area when it has one (the platen between the
     fiducials and the chart); the product area itself when no silhouette is found there; None
     (the whole image, as before) when neither is known: a product that fills the frame, or one
@@ -243,7 +259,10 @@ def _full_zone_region(profile: StationProfile | None, image: np.ndarray) -> list
         return None if whole else area
     hull = cv2.convexHull(np.concatenate(cs)).reshape(-1, 2).astype(np.float64) + [x0, y0]
     # the hull grown by a disc of radius r (Minkowski sum; the disc as a circumscribed 16-gon)
-    r = _FULL_ZONE_MARGIN * float(np.hypot(h, w)) / np.cos(np.pi / 16)
+    grow = _FULL_ZONE_MARGIN * float(np.hypot(h, w))
+    if scale_mm_per_px is not None and scale_mm_per_px > 0:
+        grow = min(grow, max(_FULL_ZONE_MARGIN_MM / scale_mm_per_px, 3.0))
+    r = grow / np.cos(np.pi / 16)
     t = np.arange(16) * (2 * np.pi / 16)
     disc = r * np.stack([np.cos(t), np.sin(t)], axis=1)
     grown = cv2.convexHull((hull[:, None, :] + disc[None, :, :]).reshape(-1, 2).astype(np.float32)).reshape(-1, 2)
@@ -254,7 +273,7 @@ def _full_zone_region(profile: StationProfile | None, image: np.ndarray) -> list
 
 
 def _anomaly_zones_on_product(spec: Spec, profile: StationProfile | None, image: np.ndarray,
-                              method: str) -> list[AnomalyZone]:
+                              method: str, scale_mm_per_px: float | None = None) -> list[AnomalyZone]:
     """The spec's anomaly zones for the anomaly model of a golden aligned by ``method``: a ``full``
     zone watches the product (:func:`_full_zone_region`) once a registration aligns every capture
     and unit to the reference; without one (``none``: pre-aligned pairs, the alignment-free
@@ -262,7 +281,7 @@ def _anomaly_zones_on_product(spec: Spec, profile: StationProfile | None, image:
     zones = list(spec.anomaly_zones)
     if method == "none" or not any(z.region == "full" for z in zones):
         return zones
-    region = _full_zone_region(profile, image)
+    region = _full_zone_region(profile, image, scale_mm_per_px)
     if region is None:
         return zones
     return [z.model_copy(update={"region": region}) if z.region == "full" else z for z in zones]
@@ -953,7 +972,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         # Without a station the light differs from photo to photo (golden re-photographs too): a
         # soft highlight or shade on a glossy surface moves with it (``shading_sigma_mm``).
         cfg = replace(cfg or AnomalyConfig(), shading_sigma_mm=HANDHELD_SHADING_SIGMA_MM)
-    zones = _anomaly_zones_on_product(spec, profile, caps.reference, caps.method)
+    zones = _anomaly_zones_on_product(spec, profile, caps.reference, caps.method, scale_mm_per_px)
     anomaly_model = AnomalyModel.fit(aligned, zones, scale_mm_per_px=scale_mm_per_px,
                                      valid_masks=valids, config=cfg)
     del aligned, valids

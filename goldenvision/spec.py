@@ -191,7 +191,12 @@ class AnomalyZone(_Model):
     """A region watched for anything the golden sample does not have."""
 
     name: str = Field(min_length=1)
-    region: Region = "full"
+    region: Region = Field(
+        default="full",
+        description="'full' or a polygon [[x, y], ...] in golden px. 'full' is the product once registration "
+                    "aligns it (the station's product area, within it the product's outline on a plain ground, "
+                    "grown by 2 % of the image's diagonal), not the fixtures or table round it; the whole image "
+                    "with `registration: none` or where the product fills the frame.")
     defect_type: DefectType = DefectType.other
     method: Literal["auto", "variation", "texture_variation", "patchcore", "padim", "texture"] = "auto"
     sensitivity: float = Field(default=1.0, gt=0, le=10, description="> 1 flags smaller deviations.")

@@ -74,8 +74,13 @@ def test_outline_register_recovers_any_turn_and_refuses_a_blank_ground():
     assert register(ref, plate(2), method="outline").method == "outline"
 
 
+#: a zone drawn over the whole 320 x 240 photo: registration has the whole photo, the ground included
+WHOLE_PHOTO = [{"name": "all", "region": [[0, 0], [319, 0], [319, 239], [0, 239]], "defect_type": "other",
+                "severity": "major"}]
+
+
 def test_a_smooth_part_at_any_angle_is_placed_by_its_silhouette_and_judged(tmp_path):
-    spec = {**BASE, "product": "plate"}
+    spec = {**BASE, "product": "plate", "anomaly_zones": WHOLE_PHOTO}
     goldens = [plate(s) for s in range(6)]
     with pytest.raises(RegistrationError, match="To seal"):  # naming an alignment keeps the refusal
         gv.seal(goldens, {**spec, "registration": "homography"})
@@ -95,6 +100,21 @@ def test_a_smooth_part_at_any_angle_is_placed_by_its_silhouette_and_judged(tmp_p
     out = tmp_path / "r.html"
     write_report(out, good[:2] + bad[:1], g)
     assert 'id="alignment-fallback"' in out.read_text()
+
+
+def test_a_full_zone_gives_registration_the_part_itself_and_it_aligns_precisely():
+    # the `full` zone watches the product (sealing._full_zone_region), and registration takes its
+    # pose from there: the plate's outline and notch pin it, where the whole photo's plain ground
+    # left it to the alignment-free fallback above
+    goldens = [plate(s) for s in range(6)]
+    g = gv.seal(goldens, {**BASE, "product": "plate", "registration": "homography"})
+    assert "alignment_fallback" not in g.meta and g.spec.registration == "homography"
+    ins = gv.Inspector(g)
+    good = [ins.inspect(plate(s)) for s in range(100, 104)]
+    bad = [ins.inspect(plate(s, defect=True)) for s in range(100, 104)]
+    assert all(r.registration is not None and r.registration.ok and r.registration.rms_px < 0.3 for r in good)
+    assert [r.verdict.value for r in good] == ["pass"] * 4
+    assert [r.verdict.value for r in bad] == ["fail"] * 4
 
 
 def test_a_natural_product_is_compared_without_alignment_and_says_what_is_not_judged():
