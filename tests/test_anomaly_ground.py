@@ -126,6 +126,27 @@ def test_a_unit_whose_band_is_not_uniform_is_left_alone(models):
     assert np.array_equal(on.paint_ground(unit, np.ones((H, W), bool))[0], unit)
 
 
+def test_a_photo_that_leaves_the_border_band_out_reads_its_ground_round_the_product(models):
+    # a hand-held photo framed closer: warped into golden px, it holds no data over most of the
+    # golden's border band (zoo wallet hand-held: 14 of 24 units under half of it), and the
+    # ground was not read at all; the ground round the zones stands in
+    on = models[1]
+    unit = _photo(50, tint=(14, -8, 22))
+    valid = np.zeros((H, W), bool)
+    valid[22:H - 22, 25:W - 25] = True  # the border band (6 px) is outside; 20 px of table round the plate kept
+    g = on.ground_
+    assert g is not None and g.active
+    assert valid.ravel()[g.band_idx_].mean() < 0.5 <= valid.ravel()[g.near_idx_].mean()
+    painted_img, painted = on.paint_ground(unit, valid)
+    assert painted is not None and painted[HOLE[1], HOLE[0]]  # the table under the hole is the ground's
+    res = on.score(unit, valid)
+    assert res.score < 1.0 and not _at_hole(res), res.defects
+    # with the zones' surroundings also out of the photo, nothing is read as ground
+    tight = np.zeros((H, W), bool)
+    tight[38:122, 48:152] = True
+    assert on.paint_ground(unit, tight)[1] is None
+
+
 def test_the_state_keeps_the_ground_and_old_states_score_as_before(models):
     off, on = models
     unit = _photo(50, tint=(14, -8, 22))

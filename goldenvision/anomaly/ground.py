@@ -142,6 +142,7 @@ class GroundModel:
         self.mask_lab_: np.ndarray = np.zeros(0, np.int32)
         self.mask_inner_: np.ndarray = np.zeros(0, bool)
         self.band_idx_: np.ndarray = np.zeros(0, np.intp)
+        self.near_idx_: np.ndarray = np.zeros(0, np.intp)  # the ground round the zones (derived, subsampled)
         self.product_idx_: np.ndarray = np.zeros(0, np.intp)
         self.mix_idx_: np.ndarray = np.zeros(0, np.intp)  # px where the product's edge meets the ground (derived)
         self.mix_src_: np.ndarray = np.zeros(0, np.intp)  # the nearest product px clear of the ground, each
@@ -166,6 +167,17 @@ class GroundModel:
         self.mask_inner_ = self.interior_.ravel()[self.mask_idx_]
         b = np.flatnonzero(self.band_)
         self.band_idx_ = b[::max(1, len(b) // 20_000)]
+        # the ground round the product: px outside every zone (grown by zone_margin_px) within a band's
+        # width of them, for a photo that leaves the frame's border band mostly empty (_unit_ground)
+        c = self.config
+        h, w = self.shape_
+        width = max(c.band_min_px, int(round(c.band_frac * min(h, w))))
+        u8 = union.astype(np.uint8)
+        inner = cv2.dilate(u8, np.ones((2 * c.zone_margin_px + 1,) * 2, np.uint8)) if c.zone_margin_px > 0 else u8
+        rr = c.zone_margin_px + width
+        outer = cv2.dilate(u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
+        near = np.flatnonzero((outer > 0) & (inner == 0))
+        self.near_idx_ = near[::max(1, len(near) // 20_000)]
         p = np.flatnonzero(self.product_)
         self.product_idx_ = p[::max(1, len(p) // 20_000)]
         if self.config.edge_mix:
@@ -250,13 +262,20 @@ class GroundModel:
 
     def _unit_ground(self, flat: np.ndarray, vf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """This photo's ground statistics (median, spread) from its border band (a regular
-        subsample, <= ~20 000 px); None when the band is mostly invalid or far less uniform than
-        the golden's (a shadow or an object in it: not read as ground)."""
+        subsample, <= ~20 000 px), or, when the photo leaves that band mostly empty (a hand-held
+        photo framed closer or turned: zoo wallet hand-held, 14 of 24 units with under half of it),
+        from the ground round the zones (``near_idx_``: a band's width outside them); None when
+        that is mostly invalid too, or far less uniform than the golden's band (a shadow or an
+        object in it: not read as ground)."""
         c = self.config
-        ok = vf[self.band_idx_]
+        idx = self.band_idx_
+        ok = vf[idx]
+        if ok.mean() < c.min_band_valid_frac and len(self.near_idx_):
+            idx = self.near_idx_
+            ok = vf[idx]
         if ok.mean() < c.min_band_valid_frac:
             return None
-        med, s = ground_stats(flat[self.band_idx_[ok]], np.ones(int(ok.sum()), bool), c.spread_floor)
+        med, s = ground_stats(flat[idx[ok]], np.ones(int(ok.sum()), bool), c.spread_floor)
         if (s > c.max_spread_ratio * self.spread_).any():
             return None
         return med, s
