@@ -176,8 +176,8 @@ class GroundModel:
         inner = cv2.dilate(u8, np.ones((2 * c.zone_margin_px + 1,) * 2, np.uint8)) if c.zone_margin_px > 0 else u8
         rr = c.zone_margin_px + width
         outer = cv2.dilate(u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
-        near = np.flatnonzero((outer > 0) & (inner == 0))
-        self.near_idx_ = near[::max(1, len(near) // 20_000)]
+        ring = np.flatnonzero((outer > 0) & (inner == 0))
+        self.near_idx_ = ring[::max(1, len(ring) // 20_000)]
         p = np.flatnonzero(self.product_)
         self.product_idx_ = p[::max(1, len(p) // 20_000)]
         if self.config.edge_mix:
