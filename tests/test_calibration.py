@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import colour
 import cv2
 import numpy as np
@@ -63,8 +65,19 @@ def _chart_linear() -> np.ndarray:
     return np.clip(lab_d65_to_linear_srgb(PROFILE.chart.lab_ref), 0, 1)
 
 
+_ENCODE_LUT_N = 1 << 20
+
+
+@functools.lru_cache(maxsize=1)
+def _encode_lut() -> np.ndarray:
+    """srgb_encode sampled at 2^20 linear levels: a linear value is off by at most 5e-7 (0.002 of
+    an 8-bit level once encoded), and a 1600 x 1200 photo encodes in 0.1 s instead of 1.2 s."""
+    return srgb_encode(np.linspace(0.0, 1.0, _ENCODE_LUT_N))
+
+
 def _encode(lin: np.ndarray, noise: float, seed: int) -> np.ndarray:
-    enc = srgb_encode(np.clip(lin, 0, 1)) * 255.0
+    idx = np.rint(np.clip(lin, 0, 1) * (_ENCODE_LUT_N - 1)).astype(np.int64)
+    enc = _encode_lut()[idx] * 255.0
     if noise:
         enc = enc + np.random.default_rng(seed).normal(0, noise, enc.shape)
     return np.clip(np.rint(enc), 0, 255).astype(np.uint8)
@@ -156,10 +169,15 @@ def test_rectify_undistorts_with_camera_matrix():
     dist = np.array([-0.12, 0.05, 0.0, 0.0, 0.0])
     h_true = _camera_homography(seed=7)  # rectified px -> undistorted camera px
     # render: raw camera px -> undistorted px (iterative inverse of the lens) -> rectified px
-    xs, ys = np.meshgrid(np.arange(1600, dtype=np.float64), np.arange(1200, dtype=np.float64))
+    # the map is smooth: computed every 4 px (the lens' iterative inverse is the test's cost) and
+    # interpolated, it is off by well under 0.01 px
+    step = 4
+    xs, ys = np.meshgrid(np.arange(0, 1600 + step, step, dtype=np.float64), np.arange(0, 1200 + step, step, dtype=np.float64))
     raw = np.column_stack([xs.ravel(), ys.ravel()]).reshape(-1, 1, 2)
     und = cv2.undistortPoints(raw, k, dist, R=None, P=k, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 12, 1e-7))
-    rect = apply_homography(und.reshape(-1, 2), np.linalg.inv(h_true)).reshape(1200, 1600, 2).astype(np.float32)
+    coarse = apply_homography(und.reshape(-1, 2), np.linalg.inv(h_true)).reshape(xs.shape + (2,))
+    gx, gy = np.meshgrid(np.arange(1600, dtype=np.float32) / step, np.arange(1200, dtype=np.float32) / step)
+    rect = np.stack([cv2.remap(coarse[..., c].astype(np.float32), gx, gy, cv2.INTER_CUBIC) for c in range(2)], axis=-1)
     lin = cv2.remap(_station_linear(), rect[..., 0], rect[..., 1], cv2.INTER_LINEAR, borderValue=(BG_LIN,) * 3)
     img = _encode(lin, 1.0, 0)
     raw_profile = dict(PROFILE.raw, camera={"matrix": k.tolist(), "dist": dist.tolist()})
