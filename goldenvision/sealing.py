@@ -180,6 +180,16 @@ _SILHOUETTE_MARGIN = 0.02
 _SILHOUETTE_MIN_COVER = 0.8
 
 
+def _silhouette_hull(image: np.ndarray, min_share: float = 0.0) -> np.ndarray | None:
+    """The convex hull (K, 2) px of the product's silhouette on a plain ground in ``image``
+    ((H, W, 3) RGB; :func:`goldenvision.registration.outline.silhouette` with ``min_share``), or None."""
+    sil = silhouette(image, min_share=min_share) if image.ndim == 3 else None
+    if sil is None:
+        return None
+    cs, _ = cv2.findContours(sil.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return cv2.convexHull(np.concatenate(cs)).reshape(-1, 2) if cs else None
+
+
 def _within_silhouette(mask: np.ndarray, regions: np.ndarray, image: np.ndarray) -> np.ndarray:
     """``mask`` (the grown hull of the spec's regions) within the convex hull of the product's
     silhouette on a plain ground (:func:`goldenvision.registration.outline.silhouette`), grown by
@@ -187,17 +197,13 @@ def _within_silhouette(mask: np.ndarray, regions: np.ndarray, image: np.ndarray)
     a plain ground or the silhouette's grown hull leaves more than ``1 - _SILHOUETTE_MIN_COVER`` of
     the spec's ``regions`` (bool, golden px) out. The hull (not the silhouette itself) keeps a
     notch or a hole the ground's colour shows through (a label's white next to its barcode)."""
-
     if image.ndim != 3 or image.shape[:2] != mask.shape:
         return mask
-    sil = silhouette(image)
-    if sil is None:
-        return mask
-    cs, _ = cv2.findContours(sil.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not cs:
+    pts = _silhouette_hull(image)
+    if pts is None:
         return mask
     hull = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate(cs)), 1)
+    cv2.fillConvexPoly(hull, np.round(pts).astype(np.int32), 1)
     h, w = mask.shape
     grow = max(1, int(round(_SILHOUETTE_MARGIN * float(np.hypot(h, w)))))
     extent = _dilate_disc(hull, grow)
@@ -236,8 +242,8 @@ def _full_zone_region(profile: StationProfile | None, image: np.ndarray,
     (``scale_mm_per_px`` given; else ``_FULL_ZONE_MARGIN`` of the image's diagonal) so that flash
     past the outline stays inside, but not a ruler or marker laid a few mm beside it (zoo
     hand-held, 2 % of the diagonal, about 5 mm: a ruler's ticks 2-3 mm from a dish and a marker's
-    corner beside a shirt were read as defects), and looked
-    for within the station profile's product area when it has one (the platen between the
+    corner beside a shirt were read as defects), and looked for within the station profile's
+    product area when it has one (the platen between the
     fiducials and the chart); the product area itself when no silhouette is found there; None
     (the whole image, as before) when neither is known: a product that fills the frame, or one
     whose largest part holds under ``_FULL_ZONE_MIN_SHARE`` of what stands out of the ground
@@ -253,11 +259,10 @@ def _full_zone_region(profile: StationProfile | None, image: np.ndarray,
             return None
     area = [(float(x0), float(y0)), (float(x1 - 1), float(y0)), (float(x1 - 1), float(y1 - 1)), (float(x0), float(y1 - 1))]
     whole = (x0, y0, x1, y1) == (0, 0, w, h)
-    sil = silhouette(image[y0:y1, x0:x1], min_share=_FULL_ZONE_MIN_SHARE) if image.ndim == 3 else None
-    cs = cv2.findContours(sil.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0] if sil is not None else ()
-    if not cs:
+    pts = _silhouette_hull(image[y0:y1, x0:x1], _FULL_ZONE_MIN_SHARE)
+    if pts is None:
         return None if whole else area
-    hull = cv2.convexHull(np.concatenate(cs)).reshape(-1, 2).astype(np.float64) + [x0, y0]
+    hull = pts.astype(np.float64) + [x0, y0]
     # the hull grown by a disc of radius r (Minkowski sum; the disc as a circumscribed 16-gon)
     grow = _FULL_ZONE_MARGIN * float(np.hypot(h, w))
     if scale_mm_per_px is not None and scale_mm_per_px > 0:

@@ -100,13 +100,12 @@ def ground_band(zones: list[_Zone], shape: tuple[int, int], cfg: GroundConfig) -
     b = max(cfg.band_min_px, int(round(cfg.band_frac * min(h, w))))
     band = np.ones(shape, bool)
     band[b:h - b, b:w - b] = False
-    zm: np.ndarray = np.zeros(shape, np.uint8)
-    for z in zones:
-        zm |= z.mask.astype(np.uint8)
-    r = cfg.zone_margin_px
-    if r > 0:
-        zm = cv2.dilate(zm, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
-    return band & (zm == 0)
+    return band & ~_grown_zones(_zone_union(zones, shape), cfg.zone_margin_px)
+
+
+def _grown_zones(union: np.ndarray, r: int) -> np.ndarray:
+    """The zones' union (H, W) bool grown by ``r`` px (a square), the band's inner edge."""
+    return cv2.dilate(union.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0 if r > 0 else union
 
 
 def ground_stats(img: np.ndarray, sel: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -172,11 +171,9 @@ class GroundModel:
         c = self.config
         h, w = self.shape_
         width = max(c.band_min_px, int(round(c.band_frac * min(h, w))))
-        u8 = union.astype(np.uint8)
-        inner = cv2.dilate(u8, np.ones((2 * c.zone_margin_px + 1,) * 2, np.uint8)) if c.zone_margin_px > 0 else u8
         rr = c.zone_margin_px + width
-        outer = cv2.dilate(u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
-        ring = np.flatnonzero((outer > 0) & (inner == 0))
+        outer = cv2.dilate(union.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
+        ring = np.flatnonzero((outer > 0) & ~_grown_zones(union, c.zone_margin_px))
         self.near_idx_ = ring[::max(1, len(ring) // 20_000)]
         p = np.flatnonzero(self.product_)
         self.product_idx_ = p[::max(1, len(p) // 20_000)]
