@@ -75,6 +75,7 @@ def test_contrast_from_the_spec_is_the_one_tested_and_results_are_reproducible(l
 
 def test_nothing_to_test_without_a_scale_or_an_area(label):
     caps, _ = label
+    caps = caps[:3]  # what is fitted does not matter here, only the scale and the area: 3 of the 5 captures
     no_scale = AnomalyModel.fit(caps, [AnomalyZone(name="label", min_area_mm2=1.0)])
     assert detectability(no_scale, caps[0]) == {}
     assert detectability(_model(caps), caps[0]) == {}  # min_area_mm2 = 0: no size given
@@ -87,11 +88,12 @@ def test_cli_prints_each_zone_of_a_sealed_golden(demo_golden_path):
 
     from goldenvision.cli import app
 
-    res = CliRunner().invoke(app, ["detectability", str(demo_golden_path), "--sites", "3", "--area", "4", "--json"])
+    # 2 sites per zone, kind and contrast (not the default 8): 22 scorings of the demo golden, not 41 at 3
+    res = CliRunner().invoke(app, ["detectability", str(demo_golden_path), "--sites", "2", "--area", "4", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["scale_mm_per_px"] > 0 and out["zones"]
     for z in out["zones"].values():
-        assert z["area_mm2"] == 4.0 and z["sites"] == 3 and set(z) >= {"pod_spot", "pod_gone", "warning"}
-    res = CliRunner().invoke(app, ["detectability", str(demo_golden_path), "--sites", "3", "--area", "4"])
+        assert z["area_mm2"] == 4.0 and z["sites"] == 2 and set(z) >= {"pod_spot", "pod_gone", "warning"}
+    res = CliRunner().invoke(app, ["detectability", str(demo_golden_path), "--sites", "2", "--area", "4"])
     assert res.exit_code == 0 and "probability of detection" in res.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pytest
@@ -34,6 +36,7 @@ def warp_right_half(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return cv2.remap(img, gx - dx * t, gy - dy * t, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+@functools.cache  # one fit per configuration for the module's tests, which only score the models
 def model(cfg: AnomalyConfig | None = None) -> AnomalyModel:
     zone = AnomalyZone(name="board", min_area_mm2=0.02)
     return AnomalyModel.fit([board()], [zone], scale_mm_per_px=SCALE, config=cfg)

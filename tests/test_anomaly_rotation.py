@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pytest
@@ -54,6 +56,7 @@ def zone(defect_type: str = "plating") -> AnomalyZone:
                        min_area_mm2=0.5)
 
 
+@functools.cache  # one fit per zone type for the module's tests, which only score the models and read their state
 def model(defect_type: str = "plating") -> AnomalyModel:
     return AnomalyModel.fit([pendant(seed=s) for s in range(3)], [zone(defect_type)], scale_mm_per_px=SCALE)
 

@@ -4,6 +4,8 @@ spot under it still is, and states saved without the key keep the old comparison
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -35,9 +37,10 @@ def _shoot(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img + rng.normal(0, 1.5, (H, W, 3)) + 0.5, 0, 255).astype(np.uint8)
 
 
+@functools.cache  # each model is fitted once for the module's tests, which only score it and read its state
 def _fit(sigma_mm: float) -> AnomalyModel:
     rng = np.random.default_rng(0)
-    caps = [_shoot(_dish(), rng) for _ in range(5)]
+    caps = [_shoot(_dish(), rng) for _ in range(3)]
     return AnomalyModel.fit(caps, [AnomalyZone(name="dish", defect_type="finish")], scale_mm_per_px=SCALE,
                             config=AnomalyConfig(shading_sigma_mm=sigma_mm))
 
@@ -69,7 +72,9 @@ def test_seal_turns_the_field_on_without_a_station():
 
     from synthetic import SPEC, product
 
-    g = gv.seal([product(1), product(2)], SPEC)  # the synthetic spec names no station
+    # the synthetic spec names no station; three captures, not two: below three the anomaly fit adds
+    # four shifted copies of each (10 images)
+    g = gv.seal([product(1), product(2), product(3)], SPEC)
     cfg = gv.Inspector(g).models.anomaly.config
     assert cfg.shading_sigma_mm == HANDHELD_SHADING_SIGMA_MM > 0
 
@@ -90,6 +95,7 @@ def _decal(highlight: float = 0.0, spot: bool = False) -> np.ndarray:
     return img
 
 
+@functools.cache  # as _fit
 def _fit_decal(offset: bool) -> AnomalyModel:
     rng = np.random.default_rng(0)
     caps = [_shoot(_decal(highlight=20.0), rng) for _ in range(3)]  # the golden's highlight lies by the decal

@@ -13,7 +13,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli-demo")
-    res = runner.invoke(app, ["demo", "--out", str(out), "--size", "0.4", "--units", "8", "--goldens", "3", "--json"])
+    res = runner.invoke(app, ["demo", "--out", str(out), "--size", "0.4", "--units", "5", "--goldens", "3", "--json"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     return out, summary
@@ -21,13 +21,13 @@ def demo_dir(tmp_path_factory):
 
 def test_demo_writes_report_and_results(demo_dir):
     out, summary = demo_dir
-    assert summary["units"] == 8
-    assert sum(summary["counts"].values()) == 8
+    assert summary["units"] == 5
+    assert sum(summary["counts"].values()) == 5
     html = (out / "report.html").read_text()
     assert "wallet-classic" in html and "data:image/jpeg;base64," in html
     lines = (out / "results" / "results.jsonl").read_text().splitlines()
-    assert len(lines) == 8 and json.loads(lines[0])["verdict"] in {"pass", "fail", "review"}
-    assert (out / "results" / "results.csv").read_text().count("\n") == 9
+    assert len(lines) == 5 and json.loads(lines[0])["verdict"] in {"pass", "fail", "review"}
+    assert (out / "results" / "results.csv").read_text().count("\n") == 6
 
 
 def test_inspect_json_and_exit_code(demo_dir):

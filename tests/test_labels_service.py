@@ -13,12 +13,12 @@ from goldenvision.datasets import load_dataset
 from goldenvision.service import create_app, new_key
 from goldenvision.station.evidence import picture_layout
 from browser import browser, needs_chromium, serve
-from synthetic import SPEC, defective, png_bytes, product, seal_tiny
+from synthetic import SPEC, defective, png_bytes, product
 
 
 @pytest.fixture(scope="module")
-def golden_pkg(tmp_path_factory):
-    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
+def golden_pkg(tiny_golden_pkg):
+    return tiny_golden_pkg
 
 
 def _h(k: str) -> dict[str, str]:
@@ -107,7 +107,7 @@ def test_inspector_drags_a_box_on_the_lot_page_in_headless_chromium(tmp_path, go
         drv.get(base + "/ui/login")
         drv.find_element(By.ID, "key").send_keys(key)
         drv.find_element(By.ID, "signin").click()
-        wait = WebDriverWait(drv, 90)
+        wait = WebDriverWait(drv, 90, poll_frequency=0.05)  # not the default 0.5 s of idle time per unmet wait
         wait.until(lambda d: "/ui/lots" in d.current_url)  # signed in: the cookie is set
         drv.get(f"{base}/ui/lots/{lot}")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button.lb[data-file='stain.png']"))

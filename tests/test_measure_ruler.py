@@ -28,9 +28,16 @@ def _cover(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def _paint(img: np.ndarray, x0: float, x1: float, y0: float, y1: float, value: float) -> None:
+    """Paint ``value`` over [x0, x1] x [y0, y1] mm, each px by the fraction of it covered (only
+    the px the rectangle touches are computed: elsewhere the cover is 0 and the px unchanged)."""
     h, w = img.shape
-    cover = np.outer(_cover(y0, y1, h), _cover(x0, x1, w))
-    img[:] = img * (1 - cover) + value * cover
+    cy, cx = _cover(y0, y1, h), _cover(x0, x1, w)
+    rows, cols = np.flatnonzero(cy), np.flatnonzero(cx)
+    if not len(rows) or not len(cols):
+        return
+    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    cover = np.outer(cy[win[0]], cx[win[1]])
+    img[win] = img[win] * (1 - cover) + value * cover
 
 
 def _plane(bar_width_mm: float, grow: float = 1.0, ruler: bool = True, zipper: bool = False,
@@ -258,8 +265,10 @@ def test_a_hand_held_lot_records_the_ruler_where_the_photo_holds_one(tmp_path):
     import goldenvision as gv
     from goldenvision import demo
 
-    # at the benchmark's size (at size 0.3 the 1 mm ticks are too fine: the ruler of unit_001 was not found)
-    lot = demo.generate_lot(tmp_path, family="pcba", mode="handheld", seed=2, n_golden=2, n_units=3, size=0.6)
+    # at the benchmark's size (at size 0.3 the 1 mm ticks are too fine: the ruler of unit_001 was not found);
+    # one golden capture: the ruler is looked for on the units, and the sealed registration model
+    # is the reference capture's alone (the anomaly model's fit, the seal's cost, grows with each)
+    lot = demo.generate_lot(tmp_path, family="pcba", mode="handheld", seed=2, n_golden=1, n_units=3, size=0.6)
     golden = gv.seal(lot.golden_paths, lot.spec_path)
     insp = gv.Inspector(golden)
     kinds = {u["unit_id"]: (u.get("scale_marker") or {}).get("kind") for u in lot.truth["units"]}
@@ -269,8 +278,9 @@ def test_a_hand_held_lot_records_the_ruler_where_the_photo_holds_one(tmp_path):
     for p in with_ruler[:2] + without[:1]:
         r = insp.inspect(str(p))
         rec = r.provenance["scale_ruler"]
-        if r.registration is not None and r.registration.ok:
-            assert rec["searched"] and rec["found"] == (p in with_ruler), (p.stem, rec)
+        # registered (so the ruler is looked for): asserted, the check below no longer conditional on it
+        assert r.registration is not None and r.registration.ok, (p.stem, r.registration)
+        assert rec["searched"] and rec["found"] == (p in with_ruler), (p.stem, rec)
         if rec.get("found"):
             names = {d.name for d in r.dimensions}
             assert set(rec["used_for"]) | set(rec["not_decided_by_it"]) == names

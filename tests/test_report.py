@@ -4,14 +4,11 @@ Ac/Re, reasons, embedded evidence; a valid multi-page PDF."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from goldenvision.demo import generate_lot
 from goldenvision.lots import judge_sampled_lot
-from goldenvision.pipeline import inspect, seal
 from goldenvision.errors import SpecError
 from goldenvision.report import (build_report, color_shift_words, layout_pdf, lot_summary, read_sha256sums, render_report,
                                  write_pdf_report, write_report)
@@ -22,16 +19,15 @@ CONTEXT = {"supplier": "Tannery Nord GmbH", "po": "PO-4711-B", "inspector": "R. 
 
 
 @pytest.fixture(scope="module")
-def lot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    demo = generate_lot(out, seed=3, n_golden=3, n_units=8, size=0.4)
-    golden = seal([str(p) for p in demo.golden_paths], demo.spec_path)
-    golden.save(out / "g.golden")  # gives the golden its id and manifest hash
-    results = [inspect(str(p), golden, unit_id=p.name) for p in demo.unit_paths]
-    record = judge_sampled_lot({Path(r.unit_id).stem: r for r in results}, golden.spec.aql, lot_id="lot-T3", seed=3,
+def lot(tmp_path_factory, demo_lot, demo_golden, demo_results):
+    """The session's demo lot (conftest: rendered, sealed and inspected once per run)."""
+    out = tmp_path_factory.mktemp("report")
+    golden = demo_golden  # a loaded package: it has its id and manifest hash
+    results = [demo_results[p.stem] for p in demo_lot.unit_paths]
+    record = judge_sampled_lot({r.unit_id: r for r in results}, golden.spec.aql, lot_id="lot-T3", seed=3,
                                inspection_type="psi", completion_fraction=0.9, product=golden.spec.product)
-    kw = dict(image_paths={p.name: p for p in demo.unit_paths}, title="Test lot", lot=record,
-              truth={u["unit_id"]: u for u in demo.truth["units"]}, lot_context=CONTEXT)
+    kw = dict(image_paths={p.stem: p for p in demo_lot.unit_paths}, title="Test lot", lot=record,
+              truth={u["unit_id"]: u for u in demo_lot.truth["units"]}, lot_context=CONTEXT)
     data = build_report(results, golden, **kw)
     return {"out": out, "golden": golden, "results": results, "record": record, "kw": kw, "data": data}
 
@@ -135,14 +131,17 @@ def test_pdf_file_pages_and_sha256sums(lot):
     digest = hashlib.sha256(raw).hexdigest()
     assert written.sha256_of(written.pdf) == digest
     assert read_sha256sums(written.sums) == {"r.pdf": digest}
-    # the HTML beside it joins the same SHA256SUMS; writing again replaces, never duplicates
-    for _ in range(2):
-        both = write_report(lot["out"] / "pdf" / "r.html", lot["results"], lot["golden"], data=data,
-                            pdf_path=lot["out"] / "pdf" / "r.pdf")
+    # the HTML beside it joins the same SHA256SUMS; writing again replaces, never duplicates (the
+    # PDF's line when HTML and PDF are written together, then the HTML's when it is written alone)
+    both = write_report(lot["out"] / "pdf" / "r.html", lot["results"], lot["golden"], data=data,
+                        pdf_path=lot["out"] / "pdf" / "r.pdf")
+    assert both.pdf == written.pdf and sorted(read_sha256sums(both.sums)) == ["r.html", "r.pdf"]
+    both = write_report(lot["out"] / "pdf" / "r.html", lot["results"], lot["golden"], data=data)
+    assert both.pdf is None and both.sums == written.sums
     sums = read_sha256sums(both.sums)
     assert sorted(sums) == ["r.html", "r.pdf"]
     assert sums["r.html"] == hashlib.sha256(both.html.read_bytes()).hexdigest() == both.sha256_of(both.html)
-    assert sums["r.pdf"] == hashlib.sha256(both.pdf.read_bytes()).hexdigest()
+    assert sums["r.pdf"] == hashlib.sha256(written.pdf.read_bytes()).hexdigest()
     assert len(both.sums.read_text().splitlines()) == 2
 
 

@@ -81,7 +81,7 @@ WHOLE_PHOTO = [{"name": "all", "region": [[0, 0], [319, 0], [319, 239], [0, 239]
 
 def test_a_smooth_part_at_any_angle_is_placed_by_its_silhouette_and_judged(tmp_path):
     spec = {**BASE, "product": "plate", "anomaly_zones": WHOLE_PHOTO}
-    goldens = [plate(s) for s in range(6)]
+    goldens = [plate(s) for s in range(3)]  # each at its own angle
     with pytest.raises(RegistrationError, match="To seal"):  # naming an alignment keeps the refusal
         gv.seal(goldens, {**spec, "registration": "homography"})
     g = gv.seal(goldens, spec)
@@ -106,7 +106,7 @@ def test_a_full_zone_gives_registration_the_part_itself_and_it_aligns_precisely(
     # the `full` zone watches the product (sealing._full_zone_region), and registration takes its
     # pose from there: the plate's outline and notch pin it, where the whole photo's plain ground
     # left it to the alignment-free fallback above
-    goldens = [plate(s) for s in range(6)]
+    goldens = [plate(s) for s in range(3)]
     g = gv.seal(goldens, {**BASE, "product": "plate", "registration": "homography"})
     assert "alignment_fallback" not in g.meta and g.spec.registration == "homography"
     ins = gv.Inspector(g)
@@ -120,7 +120,7 @@ def test_a_full_zone_gives_registration_the_part_itself_and_it_aligns_precisely(
 def test_a_natural_product_is_compared_without_alignment_and_says_what_is_not_judged():
     spec = {**BASE, "product": "pebble", "colors": [{"name": "body", "region": [[120, 100], [200, 100], [200, 140], [120, 140]],
                                                       "tolerance_de00": 3.0}]}
-    goldens = [pebble(s) for s in range(5)]
+    goldens = [pebble(s) for s in range(3)]  # the fewest this fallback seals from (sealing.MIN_CAPTURES_WITHOUT_ALIGNMENT)
     g = gv.seal(goldens, spec)
     fb = g.meta["alignment_fallback"]
     assert fb["registration"] == "none" and fb["not_judged"] == ["colour body"]

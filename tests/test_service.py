@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 
 from goldenvision.service import create_app, new_key
 from goldenvision.store import open_store
-from synthetic import SPEC, defective, png_bytes, product, seal_tiny
+from synthetic import SPEC, defective, png_bytes, product
 
 
 @pytest.fixture(scope="module")
-def golden_pkg(tmp_path_factory) -> Path:
-    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
+def golden_pkg(tiny_golden_pkg) -> Path:
+    return tiny_golden_pkg
 
 
 @pytest.fixture()
@@ -89,8 +89,10 @@ def test_golden_lot_photos_verdicts_and_report(service, golden_pkg):
     assert ev.status_code == 200 and ev.content[:2] == b"\xff\xd8"
 
 
-def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_pkg):
+def test_twenty_four_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_pkg):
     from browser import serve
+
+    n = 24
 
     db = f"sqlite:///{tmp_path / 'svc.db'}"
     app = create_app(db, tmp_path / "data")
@@ -100,15 +102,17 @@ def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_p
         with httpx.Client(base_url=base, headers=auth(key), timeout=60) as c:
             gid = c.post("/api/goldens", files={"file": ("g.golden", golden_pkg.read_bytes())}).json()["golden_id"]
             lot_id = c.post("/api/lots", json={"product": SPEC["product"], "golden_id": gid, "lot_size": 1000}).json()["lot_id"]
-        blobs = [png_bytes(product(500 + i, (1, 1))) for i in range(50)]
+        blobs = [png_bytes(product(500 + i, (1, 1))) for i in range(n)]
         codes: list[int] = []
+        ready = threading.Barrier(n)
 
         def send(i: int) -> None:
             with httpx.Client(base_url=base, headers=auth(key), timeout=120) as c:
+                ready.wait(timeout=60)  # every upload starts at once
                 r = c.post(f"/api/lots/{lot_id}/photos", files={"files": (f"u{i:02d}.png", blobs[i], "image/png")})
                 codes.append(r.status_code)
 
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(50)]
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
         for t in threads:
             t.start()
         for t in threads:
@@ -118,65 +122,13 @@ def test_fifty_concurrent_uploads_to_one_lot_on_a_real_server(tmp_path, golden_p
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 s = c.get(f"/api/lots/{lot_id}").json()
-                if s["progress"]["scored"] == 50:
+                if s["progress"]["scored"] == n:
                     break
-                time.sleep(0.2)
-        assert s["progress"] == {"received": 50, "scored": 50, "sample_size": 80, "failed": 0}
-        assert sum(u["verdict"] is not None for u in s["units"]) == 50
+                time.sleep(0.1)
+        assert s["progress"] == {"received": n, "scored": n, "sample_size": 80, "failed": 0}
+        assert sum(u["verdict"] is not None for u in s["units"]) == n
     finally:
         stop()
-
-
-@pytest.mark.slow
-def test_dask_cluster_gives_the_same_results_as_in_process(tmp_path, golden_pkg):
-    """The same photos through a 2-worker LocalCluster and in-process: identical stored results."""
-    blobs = [png_bytes(product(700 + i, (0.5 * i % 3, 1))) for i in range(6)] + [png_bytes(defective(799))]
-    out = {}
-    for mode in (None, "local:2"):
-        d = tmp_path / (mode or "inproc").replace(":", "")
-        app = create_app(f"sqlite:///{d / 'svc.db'}", d / "data", scheduler=mode)
-        key = new_key(app.state.store.engine, "k", role="admin")[1]
-        with TestClient(app) as client:
-            gid = upload_golden(client, key, golden_pkg)
-            lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
-                                                                        "lot_size": 20, "seed": 1}).json()["lot_id"]
-            client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
-                        files=[("files", (f"u{i}.png", b, "image/png")) for i, b in enumerate(blobs)])
-            wait_scored(client, key, lot_id, len(blobs), timeout=240)
-            rows = open_store(f"sqlite:///{d / 'svc.db'}").results(lot=lot_id)
-            out[mode] = {r["image_sha256"]: (r["verdict"], r["reasons"], r["metrics"]) for r in rows}
-    assert out[None] == out["local:2"] and len(out[None]) == len(blobs)
-
-
-def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path, golden_pkg):
-    import os
-    import signal
-
-    d = tmp_path / "dask"
-    db = f"sqlite:///{d / 'svc.db'}"
-    app = create_app(db, d / "data", scheduler="local:2")
-    key = new_key(app.state.store.engine, "k", role="admin")[1]
-    blobs = [png_bytes(product(900 + i, (1.0, 0.5))) for i in range(20)]  # the kill falls after 3: 17 still to do
-    with TestClient(app) as client:
-        gid = upload_golden(client, key, golden_pkg)
-        lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
-                                                                    "lot_size": 100, "seed": 2}).json()["lot_id"]
-        scorer = app.state.scorer()
-        pids = scorer.client.run(os.getpid)
-        client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
-                    files=[("files", (f"u{i:02d}.png", b, "image/png")) for i, b in enumerate(blobs)])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # kill one worker once a few units are in, mid-batch
-            at_kill = client.get(f"/api/lots/{lot_id}", headers=auth(key)).json()["progress"]["scored"]
-            if at_kill >= 3:
-                break
-            time.sleep(0.02)
-        os.kill(next(iter(pids.values())), signal.SIGKILL)
-        assert at_kill < len(blobs), "the kill must fall mid-batch"
-        s = wait_scored(client, key, lot_id, len(blobs), timeout=240)
-    rows = open_store(db).results(lot=lot_id)
-    assert s["progress"]["scored"] == len(blobs) and s["progress"]["failed"] == 0
-    assert len(rows) == len(blobs) == len({r["image_sha256"] for r in rows})
 
 
 def test_a_service_lot_with_a_po_joins_its_order(service, golden_pkg, tmp_path):
@@ -233,3 +185,77 @@ def test_local_cluster_workers_use_one_malloc_arena_and_glibc_trim_defaults():
         scorer.close()
     assert list(env.values()) == [("1", None)]
     assert list(profiling.values()) == [False]  # no statistical profiler in the workers (no dashboard)
+
+
+# one LocalCluster for the cluster tests, last in the module: it is torn down right after them
+@pytest.fixture(scope="module")
+def dask_service(tmp_path_factory, golden_pkg):
+    """One service on a 2-worker Dask LocalCluster (``scheduler="local:2"``) with the golden uploaded,
+    shared by the cluster tests of this module: each opens its own lot, and the cluster (started once,
+    its workers' Inspectors loaded once) outlives a killed worker, which its nanny restarts."""
+    d = tmp_path_factory.mktemp("dask")
+    db = f"sqlite:///{d / 'svc.db'}"
+    app = create_app(db, d / "data", scheduler="local:2")
+    key = new_key(app.state.store.engine, "k", role="admin")[1]
+    with TestClient(app) as client:
+        gid = upload_golden(client, key, golden_pkg)
+        yield app, client, key, gid, db
+
+
+def _scored_results(client, key, gid, db, blobs) -> dict:
+    """A lot of 20 with ``blobs`` uploaded, once every photo is scored: its stored results by sha256."""
+    lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
+                                                                "lot_size": 20, "seed": 1}).json()["lot_id"]
+    client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
+                files=[("files", (f"u{i}.png", b, "image/png")) for i, b in enumerate(blobs)])
+    wait_scored(client, key, lot_id, len(blobs), timeout=240)
+    rows = open_store(db).results(lot=lot_id)
+    return {r["image_sha256"]: (r["verdict"], r["reasons"], r["metrics"]) for r in rows}
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_results_as_in_process(tmp_path, golden_pkg, dask_service):
+    """The same photos through a 2-worker LocalCluster and in-process: identical stored results."""
+    from goldenvision.service.scoring import DaskScorer, InProcessScorer
+
+    blobs = [png_bytes(product(700 + i, (0.5 * i % 3, 1))) for i in range(6)] + [png_bytes(defective(799))]
+    out = {}
+    d = tmp_path / "inproc"
+    db = f"sqlite:///{d / 'svc.db'}"
+    app = create_app(db, d / "data", scheduler=None)
+    key = new_key(app.state.store.engine, "k", role="admin")[1]
+    with TestClient(app) as client:
+        gid = upload_golden(client, key, golden_pkg)
+        out[None] = _scored_results(client, key, gid, db, blobs)
+        assert isinstance(app.state.scorer(), InProcessScorer)
+    app, client, key, gid, db = dask_service  # the module's service on a local:2 cluster
+    out["local:2"] = _scored_results(client, key, gid, db, blobs)
+    assert isinstance(app.state.scorer(), DaskScorer)
+    assert out[None] == out["local:2"] and len(out[None]) == len(blobs)
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(dask_service):
+    import os
+    import signal
+
+    app, client, key, gid, db = dask_service
+    blobs = [png_bytes(product(900 + i, (1.0, 0.5))) for i in range(12)]  # the kill falls after 3: 9 still to do
+    lot_id = client.post("/api/lots", headers=auth(key), json={"product": SPEC["product"], "golden_id": gid,
+                                                                "lot_size": 100, "seed": 2}).json()["lot_id"]
+    scorer = app.state.scorer()
+    pids = scorer.client.run(os.getpid)
+    assert len(pids) == 2
+    client.post(f"/api/lots/{lot_id}/photos", headers=auth(key),
+                files=[("files", (f"u{i:02d}.png", b, "image/png")) for i, b in enumerate(blobs)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill one worker once a few units are in, mid-batch
+        at_kill = client.get(f"/api/lots/{lot_id}", headers=auth(key)).json()["progress"]["scored"]
+        if at_kill >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    assert at_kill < len(blobs), "the kill must fall mid-batch"
+    s = wait_scored(client, key, lot_id, len(blobs), timeout=240)
+    rows = open_store(db).results(lot=lot_id)
+    assert s["progress"]["scored"] == len(blobs) and s["progress"]["failed"] == 0
+    assert len(rows) == len(blobs) == len({r["image_sha256"] for r in rows})

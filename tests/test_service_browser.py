@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
 
 import pytest
 
 from goldenvision.service import create_app, new_key
 from browser import browser, needs_chromium, serve
-from synthetic import defective, png_bytes, product, seal_tiny
+from synthetic import defective, png_bytes, product
 
 selenium = pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
 pytestmark = needs_chromium
@@ -23,8 +23,30 @@ def server(tmp_path):
     stop()
 
 
-def _browser(tmp: Path):
-    return browser(tmp)
+@pytest.fixture(scope="module")
+def drv(tmp_path_factory):
+    """One headless Chromium for the page tests of this module (each test starts signed out:
+    its cookies are cleared first)."""
+    d = browser(tmp_path_factory.mktemp("chromium"))
+    yield d
+    d.quit()
+
+
+def _signed_out(drv) -> None:
+    """No cookie left by another test in the shared browser (a sign-in cookie is per host, not per port)."""
+    drv.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
+def _leave(drv) -> None:
+    """Off the page (and its polling) before the test's server stops; the browser stays for the next test."""
+    from selenium.common.exceptions import WebDriverException
+
+    with contextlib.suppress(WebDriverException):
+        drv.get("about:blank")
+
+
+#: WebDriverWait's poll interval (its default is 0.5 s, idle time on every wait that is not met at once).
+POLL_S = 0.05
 
 
 def _sign_in_create_lot_upload(drv, wait, key: str, lot_size: int, photos, supplier: str | None = None) -> None:
@@ -46,12 +68,12 @@ def _sign_in_create_lot_upload(drv, wait, key: str, lot_size: int, photos, suppl
     drv.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in photos))
 
 
-def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
+def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, drv, tmp_path, tiny_golden_pkg):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, key, tmp = server
-    pkg = seal_tiny(tmp / "tiny.golden")
+    pkg = tiny_golden_pkg
     import httpx
 
     httpx.post(base + "/api/goldens", headers={"Authorization": f"Bearer {key}"},
@@ -65,9 +87,9 @@ def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
     bad.write_bytes(png_bytes(defective(399)))
     photos.append(bad)
 
-    drv = _browser(tmp)
+    _signed_out(drv)
     try:
-        wait = WebDriverWait(drv, 60)
+        wait = WebDriverWait(drv, 60, poll_frequency=POLL_S)
         drv.get(base + "/ui/lots")
         assert "/ui/login" in drv.current_url  # not signed in: sent to the sign-in page
         drv.find_element(By.ID, "key").send_keys("wrong key")
@@ -85,12 +107,12 @@ def test_sign_in_open_a_lot_upload_photos_read_verdicts(server, tmp_path):
         wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", img) > 0)
         drv.save_screenshot(str(tmp_path / "lot-page.png"))
     finally:
-        drv.quit()
+        _leave(drv)
     assert (tmp_path / "lot-page.png").stat().st_size > 20_000
 
 
-def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(server, tmp_path, demo_lot, demo_golden_path,
-                                                                              demo_results):
+def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(server, drv, tmp_path, demo_lot,
+                                                                              demo_golden_path, demo_results):
     """Issue 16's acceptance: sign in, upload the demo lot through the page, read the verdicts on the lot page.
 
     The page's verdicts must be the ones the library gives in-process for the same photos and golden.
@@ -104,9 +126,9 @@ def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(ser
     httpx.post(base + "/api/goldens", headers={"Authorization": f"Bearer {key}"},
                files={"file": ("demo.golden", demo_golden_path.read_bytes())}).raise_for_status()
     photos = list(demo_lot.unit_paths)
-    drv = _browser(tmp_path)
+    _signed_out(drv)
     try:
-        wait = WebDriverWait(drv, 120)
+        wait = WebDriverWait(drv, 120, poll_frequency=POLL_S)
         drv.get(base + "/ui/login")
         # the whole lot photographed: ISO 2859-1's sample never exceeds it
         _sign_in_create_lot_upload(drv, wait, key, len(photos), photos)
@@ -117,7 +139,7 @@ def test_the_demo_lot_uploaded_through_the_page_gets_the_in_process_verdicts(ser
         wait.until(lambda d: d.find_element(By.ID, "lotverdict").text.lower() in ("accept", "reject"),
                    message=f"lot verdict stayed {drv.find_element(By.ID, 'lotverdict').text!r}: {drv.find_element(By.ID, 'why').text}")
     finally:
-        drv.quit()
+        _leave(drv)
     expected = {p.name: demo_results[p.stem].verdict.value for p in photos}
     assert on_page == expected
     assert set(expected.values()) >= {"pass", "fail"}  # the demo lot has both, so the comparison can fail

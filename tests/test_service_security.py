@@ -11,21 +11,29 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from goldenvision.service import Limits, create_app, new_key, revoke_key, safe_name
-from synthetic import SPEC, png_bytes, product, seal_tiny
+from synthetic import SPEC, png_bytes, product
 
 OPEN = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 @pytest.fixture(scope="module")
-def golden_pkg(tmp_path_factory) -> Path:
-    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
+def golden_pkg(tiny_golden_pkg) -> Path:
+    return tiny_golden_pkg
+
+
+@pytest.fixture(scope="module")
+def svc_root(tmp_path_factory) -> Path:
+    """The folder whose ``data/`` every test's service uses. Each test has its own database (its own
+    keys, lots and rate limits) and its own lot folder; the uploaded golden lands at the same path
+    each time, so the service process loads its Inspector once for the module, not once per test."""
+    return tmp_path_factory.mktemp("svc")
 
 
 @pytest.fixture()
-def svc(tmp_path, golden_pkg):
+def svc(tmp_path, golden_pkg, svc_root):
     limits = Limits(max_request_bytes=3 * 2**20, max_file_bytes=2 * 2**20, max_files_per_request=5,
                     max_image_pixels=500_000, rate_per_s=5.0, burst=40)
-    app = create_app(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "data", limits=limits)
+    app = create_app(f"sqlite:///{tmp_path / 's.db'}", svc_root / "data", limits=limits)
     engine = app.state.store.engine
     k = {
         "admin": new_key(engine, "admin", role="admin")[1],
@@ -40,7 +48,7 @@ def svc(tmp_path, golden_pkg):
                                                          "supplier": "ACME"}).json()
         up = client.post(f"/api/lots/{lot['lot_id']}/photos", headers=h,
                          files={"files": ("u.png", png_bytes(product(3)), "image/png")}).json()
-        yield client, k, {"golden_id": gid, "lot_id": lot["lot_id"], "sha": up["accepted"][0]["image_sha256"]}, tmp_path
+        yield client, k, {"golden_id": gid, "lot_id": lot["lot_id"], "sha": up["accepted"][0]["image_sha256"]}, svc_root
 
 
 def _operations(client) -> list[tuple[str, str]]:

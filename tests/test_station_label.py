@@ -18,21 +18,27 @@ from goldenvision.station.evidence import picture_layout, picture_to_golden
 from goldenvision.station.runner import golden_id_of
 from goldenvision.store import open_store
 from browser import browser, needs_chromium
-from synthetic import drop, png_bytes, product, seal_tiny
+from synthetic import drop, png_bytes, product
 
 
 @pytest.fixture(scope="module")
-def golden_pkg(tmp_path_factory):
-    return seal_tiny(tmp_path_factory.mktemp("golden") / "tiny.golden")
+def golden_pkg(tiny_golden_pkg):
+    return tiny_golden_pkg
 
 
-def _station(golden_pkg, tmp_path, **cfg) -> Station:
-    golden = gv.load_golden(golden_pkg)
+@pytest.fixture(scope="module")
+def inspector(golden_pkg) -> gv.Inspector:
+    """One Inspector of the golden for this module's stations (it keeps no state between units)."""
+    return gv.Inspector(gv.load_golden(golden_pkg))
+
+
+def _station(inspector, tmp_path, **cfg) -> Station:
+    golden = inspector.golden
     store = open_store(f"sqlite:///{tmp_path / 'results.db'}")
     gid = golden_id_of(golden)
     store.record_golden(gid, golden.spec.product, golden.meta.get("package") or {})
     config = StationConfig(watch=tmp_path / "hot", settle_s=0.05, stale_s=0.3, **cfg)
-    return Station(gv.Inspector(golden), store, gid, config)
+    return Station(inspector, store, gid, config)
 
 
 def _post(url: str, obj) -> tuple[int, dict]:
@@ -59,9 +65,9 @@ def test_picture_boxes_map_back_to_golden_px():
     assert x0 == 404 and f == pytest.approx(900 / 804)
 
 
-def test_operator_labels_a_unit_over_http_and_it_lands_in_the_dataset(golden_pkg, tmp_path):
+def test_operator_labels_a_unit_over_http_and_it_lands_in_the_dataset(inspector, tmp_path):
     ds_dir = tmp_path / "labels"
-    st = _station(golden_pkg, tmp_path, label_dataset=ds_dir)
+    st = _station(inspector, tmp_path, label_dataset=ds_dir)
     bad = product(31)
     cv2.circle(bad, (200, 150), 12, (0, 0, 0), -1)
     drop(st.folder.root, "stain.png", png_bytes(bad))
@@ -109,8 +115,8 @@ def test_operator_labels_a_unit_over_http_and_it_lands_in_the_dataset(golden_pkg
     assert img[y1:y2, x1:x2].mean() < tpl[y1:y2, x1:x2].mean() - 20
 
 
-def test_labelling_off_says_how_to_turn_it_on(golden_pkg, tmp_path):
-    st = _station(golden_pkg, tmp_path)
+def test_labelling_off_says_how_to_turn_it_on(inspector, tmp_path):
+    st = _station(inspector, tmp_path)
     drop(st.folder.root, "u.png", png_bytes(product(33)))
     st.step()
     server = OperatorServer(st, "127.0.0.1", 0).start()
@@ -122,14 +128,14 @@ def test_labelling_off_says_how_to_turn_it_on(golden_pkg, tmp_path):
 
 
 @needs_chromium
-def test_operator_drags_a_box_on_the_page_in_headless_chromium(golden_pkg, tmp_path):
+def test_operator_drags_a_box_on_the_page_in_headless_chromium(inspector, tmp_path):
     pytest.importorskip("selenium", reason="selenium (test extra) is not installed")
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     ds_dir = tmp_path / "labels"
-    st = _station(golden_pkg, tmp_path, label_dataset=ds_dir)
+    st = _station(inspector, tmp_path, label_dataset=ds_dir)
     bad = product(34)
     cv2.circle(bad, (200, 150), 12, (0, 0, 0), -1)
     drop(st.folder.root, "stain.png", png_bytes(bad))
@@ -140,7 +146,7 @@ def test_operator_drags_a_box_on_the_page_in_headless_chromium(golden_pkg, tmp_p
     drv = browser(tmp_path, size="1400,1000")
     try:
         drv.get(server.url)
-        wait = WebDriverWait(drv, 90)
+        wait = WebDriverWait(drv, 90, poll_frequency=0.05)  # not the default 0.5 s of idle time per unmet wait
         wait.until(lambda d: d.find_element(By.ID, "labelling").is_displayed()
                    and d.execute_script("return document.getElementById('unit').naturalWidth") > 0)
         img = drv.find_element(By.ID, "unit")
