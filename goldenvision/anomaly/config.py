@@ -54,6 +54,14 @@ class AnomalyConfig:
         phase-correlation peak 0.2-0.9), while spurious peaks of periodic content lie far out.
     min_residual_shift_px : float
         Residual shifts below this (px) are left alone (no resampling blur on registered units).
+    feature_min_shift_px : float
+        Feature zones (``patchcore``, ``padim``, ``texture``) read the unit as registered, without
+        the residual corrections of ``score``, unless its residual shift is at least this (px). The
+        golden captures' held-out scores that set their thresholds are read without a resampling,
+        and a sub-pixel resampling blurs the unit the backbone sees: PaDiM from 5 captures of a
+        printed label read new captures at 0.92 unshifted and 1.56 after a 0.5 px resampling, so 7
+        of 24 good captures were flagged, none with this rule. The backbone runs once per unit
+        then, not once per pass.
     max_residual_strain : float
         Largest linear part of a global residual misalignment (scale, shear, rotation: each entry
         of ``A - I`` of an affine, dimensionless) that ``score`` measures (ECC, Evangelidis &
@@ -212,6 +220,7 @@ class AnomalyConfig:
     valid_erode_px: int = 2
     max_residual_shift_px: float = 10.0
     min_residual_shift_px: float = 0.3
+    feature_min_shift_px: float = 1.0
     max_residual_strain: float = 0.0
     local_shift_px: int = 3
     local_shift_from_golden: bool = True

@@ -1007,10 +1007,14 @@ class AnomalyModel:
         img0o, img0, ground = self._ground_views(img0, v0)
         shift = self.residual_shift_px(img0, v0) if residual_global else None
         img, v = self._undo_residual_shift(img0, v0, shift)
+        # feature zones: the unit as registered, one backbone run, unless it is off by a pixel or more
+        feat = None
+        if self.uses_features and (shift is None or np.hypot(*shift) < self.config.feature_min_shift_px):
+            feat = ZF.input_features(self, img0, self._erode(v0) & (self.n_ > 0))
         img_o = img if img0o is img0 else self._undo_residual_shift(img0o, v0, shift)[0]
         outline = None if self.outline_ is None else self.outline_.score(img_o, v, self.zones_)
         moved = _either(None if outline is None else outline.moved, ground)  # edges moved as a whole: the outline's
-        raw = self._raw_maps(img, v, explained=moved)
+        raw = self._raw_maps(img, v, feat, explained=moved)
         if residual_global and any((raw[z.spec.name] >= z.threshold).any() for z in self.zones_):
             # only where the first pass is hot: a residual scale / rotation (residual_affine)
             aff = self.residual_affine(img0, v0, shift)
@@ -1019,15 +1023,15 @@ class AnomalyModel:
                 img_o = img if img0o is img0 else self._resample(img0o, v0, aff)[0]
                 outline = None if self.outline_ is None else self.outline_.score(img_o, v, self.zones_)
                 moved = _either(None if outline is None else outline.moved, ground)
-                raw = self._raw_maps(img, v, explained=moved)
+                raw = self._raw_maps(img, v, feat, explained=moved)
         field = self._local_shift(img, v, raw)
         if field is not None:
             img, v = apply_shift_field(img, v, field)
-            raw = self._raw_maps(img, v, explained=moved)
+            raw = self._raw_maps(img, v, feat, explained=moved)
         turn = self._turned_elements(img, v, raw)
         if turn is not None:
             img, v = apply_shift_field(img, v, turn)
-            raw = self._raw_maps(img, v, explained=moved)
+            raw = self._raw_maps(img, v, feat, explained=moved)
         total = np.zeros(self.shape_, np.float32)
         ok = self._erode(v) & (self.n_ > 0)  # as in _raw_maps: the map stays 0 where no evidence exists
         zone_scores: dict[str, float] = {}
