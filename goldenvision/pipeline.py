@@ -248,6 +248,9 @@ class Inspector:
     def __init__(self, golden: GoldenSample, *, opencv_threads: int | None = None,
                  blas_threads: int | None = None, calibration: StationCalibration | None = None) -> None:
         set_thread_pools(opencv_threads=opencv_threads, blas_threads=blas_threads)
+        # colour-science (~1 s with the matplotlib it imports) is loaded where it is first used, so
+        # that `import goldenvision` and the CLI start fast; a station pays it here, not on its first unit
+        import colour  # noqa: F401
         self.golden = golden
         self.models = StageModels.from_golden(golden)
         self.calibration = calibration  # a fitted station profile (--station): undistort, colour, scale

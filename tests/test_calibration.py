@@ -710,3 +710,21 @@ def test_cli_calibrate_geometry_and_color(tmp_path, distorted_views, cluttered_c
     assert prof.image_size == (800, 600) and prof.images[0]["sha256"] == sha256_of(img)
     res = runner.invoke(app, ["calibrate", "color", "--out", str(out), str(img)])
     assert res.exit_code == 73
+
+
+def test_written_out_colour_constants_are_colour_sciences_to_the_bit():
+    """calibration.color, .characterisation and the demo scene write colour-science's D65 white
+    and sRGB matrix out (importing colour-science imports matplotlib.pyplot, ~1 s): the same bits."""
+    from goldenvision.calibration import characterisation, color
+    from goldenvision.demo import scene
+
+    d65 = np.asarray(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"], dtype=np.float64)
+    srgb = colour.models.RGB_COLOURSPACE_sRGB
+    for mod in (color, characterisation):
+        assert mod.WHITEPOINT_D65_XY.dtype == np.float64 and mod.WHITEPOINT_D65_XYZ.dtype == np.float64
+        assert np.array_equal(mod.WHITEPOINT_D65_XY, d65)
+        assert np.array_equal(mod.WHITEPOINT_D65_XYZ, np.asarray(colour.xy_to_XYZ(d65), dtype=np.float64))
+    assert np.array_equal(color.WHITEPOINT_D65_XY, np.asarray(srgb.whitepoint, dtype=np.float64))
+    assert np.array_equal(color.M_SRGB_TO_XYZ, colour.normalised_primary_matrix(srgb.primaries, srgb.whitepoint))
+    assert np.array_equal(color.M_XYZ_TO_SRGB, np.linalg.inv(colour.normalised_primary_matrix(srgb.primaries, srgb.whitepoint)))
+    assert np.array_equal(scene._D65_2, d65)

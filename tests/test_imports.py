@@ -293,3 +293,17 @@ def test_one_version_string():
     assert pyproject["project"]["version"] == _version.__version__
     parts = _version.__version__.split(".")
     assert len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+#: Heavy dependencies that only some functions need: importing the package or its CLI (so
+#: ``goldenvision --help``) must not load them (colour-science imports matplotlib.pyplot, ~1 s;
+#: scipy.stats ~0.8 s; scipy.optimize ~0.2 s). They are imported inside the functions that use them.
+LAZY_DEPENDENCIES = ("colour", "colour_checker_detection", "matplotlib", "scipy.stats", "scipy.signal", "scipy.optimize")
+
+
+def test_package_and_cli_import_leave_heavy_dependencies_unloaded():
+    code = ("import json, sys; import goldenvision, goldenvision.cli; "
+            f"print(json.dumps(sorted(m for m in {list(LAZY_DEPENDENCIES)!r} if m in sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from ..errors import SpecError
 from .plans import DoubleSamplingPlan, SamplingPlan
 
 
 def _binom_or_poisson_cdf(k: np.ndarray | int, n: int, p: np.ndarray, poisson: bool) -> np.ndarray:
+    from scipy import stats
+
     if poisson:
         return stats.poisson.cdf(k, n * p)
     return stats.binom.cdf(k, n, p)
@@ -62,6 +63,8 @@ def oc_curve(
     pa = _binom_or_poisson_cdf(s.accept_1, s.first_sample_size, arr, poisson)
     if s.is_single or s.second_sample_size == 0:
         return np.asarray(pa, dtype=np.float64)
+    from scipy import stats  # here, not at module level: scipy.stats takes ~0.8 s to import
+
     for d1 in range(s.accept_1 + 1, s.reject_1):
         if poisson:
             pd1 = stats.poisson.pmf(d1, s.first_sample_size * arr)

@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Sequence
 
-import colour
 import cv2
 import numpy as np
 
@@ -71,8 +70,12 @@ __all__ = [
 
 #: colour-science's reference for the ColorChecker Classic 24 (X-Rite, after November 2014).
 REFERENCE_CHART = "ColorChecker24 - After November 2014"
-WHITEPOINT_D65_XY = np.asarray(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"], dtype=np.float64)
-WHITEPOINT_D65_XYZ = np.asarray(colour.xy_to_XYZ(WHITEPOINT_D65_XY), dtype=np.float64)
+# colour-science's values written out to the last bit, so that importing this module does not
+# import colour-science (which imports matplotlib.pyplot, ~1 s); tests/test_calibration.py checks them.
+#: ``colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]``.
+WHITEPOINT_D65_XY = np.array([0.3127, 0.329], dtype=np.float64)
+#: ``colour.xy_to_XYZ(WHITEPOINT_D65_XY)``.
+WHITEPOINT_D65_XYZ = np.array([0.9504559270516716, 1.0, 1.0890577507598784], dtype=np.float64)
 _E = (6.0 / 29.0) ** 3
 _K = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
 
@@ -90,6 +93,8 @@ def colorchecker_reference(name: str = REFERENCE_CHART) -> tuple[tuple[str, ...]
     lab_d65 : ndarray, shape (24, 3), float64
         CIELAB with the D65 white.
     """
+    import colour  # here, not at module level: colour-science imports matplotlib.pyplot (~1 s)
+
     try:
         cc = colour.CCS_COLOURCHECKERS[name]
     except KeyError:
@@ -171,6 +176,8 @@ class Candidate:
         x = np.asarray(x, dtype=np.float64).reshape(-1, 3)
         if len(x) == 1:  # some expansions squeeze a single row; expand two and keep one
             return self.expand(np.vstack([x, x]))[:1]
+        import colour
+
         out = np.asarray(colour.characterisation.polynomial_expansion(x, method=self.expansion, **kw), dtype=np.float64)
         return out.reshape(len(x), -1)
 
@@ -393,6 +400,8 @@ def fit_characterisation(
     if xyz_ref is None and lab_ref is None:
         _n, xyz_ref, lab_ref = colorchecker_reference()
     elif xyz_ref is None:
+        import colour
+
         xyz_ref = np.asarray(colour.Lab_to_XYZ(np.asarray(lab_ref, np.float64), WHITEPOINT_D65_XY), np.float64)
     elif lab_ref is None:
         lab_ref = xyz_d65_to_lab(xyz_ref)

@@ -40,10 +40,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import colour
 import cv2
 import numpy as np
-from scipy import optimize
 
 from ..errors import CalibrationError, ImageError
 from .profile import StationProfile
@@ -59,14 +57,23 @@ __all__ = [
     "FIT_METHODS",
 ]
 
-_SRGB = colour.models.RGB_COLOURSPACE_sRGB
-#: D65 white point, CIE 1931 2 degree xy, as used by sRGB.
-WHITEPOINT_D65_XY = np.asarray(_SRGB.whitepoint, dtype=np.float64)
-WHITEPOINT_D65_XYZ = np.asarray(colour.xy_to_XYZ(WHITEPOINT_D65_XY), dtype=np.float64)
+# The constants below are colour-science's values written out to the last bit (repr of each
+# float), so that importing this module does not import colour-science, which imports
+# matplotlib.pyplot (~1 s); tests/test_calibration.py checks them against colour-science.
+#: D65 white point, CIE 1931 2 degree xy, as used by sRGB
+#: (``colour.models.RGB_COLOURSPACE_sRGB.whitepoint``).
+WHITEPOINT_D65_XY = np.array([0.3127, 0.329], dtype=np.float64)
+#: ``colour.xy_to_XYZ(WHITEPOINT_D65_XY)``.
+WHITEPOINT_D65_XYZ = np.array([0.9504559270516716, 1.0, 1.0890577507598784], dtype=np.float64)
 #: Linear sRGB -> XYZ (D65): the normalised primary matrix derived from the BT.709 primaries and
 #: the D65 xy (SMPTE RP 177), not IEC 61966-2-1's 4-decimal rounding of it, so that RGB white
-#: maps exactly onto the Lab white point (L* = 100, a* = b* = 0).
-M_SRGB_TO_XYZ = np.asarray(colour.normalised_primary_matrix(_SRGB.primaries, _SRGB.whitepoint), dtype=np.float64)
+#: maps exactly onto the Lab white point (L* = 100, a* = b* = 0)
+#: (``colour.normalised_primary_matrix(sRGB.primaries, sRGB.whitepoint)``).
+M_SRGB_TO_XYZ = np.array([
+    [0.41239079926595934, 0.35758433938387796, 0.1804807884018343],
+    [0.2126390058715103, 0.7151686787677559, 0.07219231536073371],
+    [0.019330818715591825, 0.11919477979462595, 0.9505321522496606],
+], dtype=np.float64)
 M_XYZ_TO_SRGB = np.linalg.inv(M_SRGB_TO_XYZ)
 
 FIT_METHODS = ("cheung2004", "white-preserving", "de2000")
@@ -92,17 +99,23 @@ def srgb_encode(lin: np.ndarray) -> np.ndarray:
 
 def linear_srgb_to_lab_d65(lin: np.ndarray) -> np.ndarray:
     """Linear sRGB (..., 3) -> CIELAB D65 2 degree (..., 3), float64 (colour-science)."""
+    import colour  # here, not at module level: colour-science imports matplotlib.pyplot (~1 s)
+
     xyz = np.asarray(lin, dtype=np.float64) @ M_SRGB_TO_XYZ.T
     return np.asarray(colour.XYZ_to_Lab(xyz, WHITEPOINT_D65_XY), dtype=np.float64)
 
 
 def lab_d65_to_linear_srgb(lab: np.ndarray) -> np.ndarray:
     """CIELAB D65 2 degree (..., 3) -> linear sRGB (..., 3), float64, unclipped (colour-science)."""
+    import colour
+
     xyz = np.asarray(colour.Lab_to_XYZ(np.asarray(lab, dtype=np.float64), WHITEPOINT_D65_XY), dtype=np.float64)
     return xyz @ M_XYZ_TO_SRGB.T
 
 
 def _delta_e00(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    import colour
+
     return np.asarray(colour.delta_E(lab1, lab2, method="CIE 2000"), dtype=np.float64)
 
 
@@ -355,6 +368,8 @@ def sample_chart(rectified_rgb: np.ndarray, profile: StationProfile, *, inner: f
 
 
 def _fit_least_squares(cam: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    import colour
+
     m = colour.characterisation.matrix_colour_correction(cam, ref, method="Cheung 2004", terms=3)
     return np.asarray(m, dtype=np.float64)
 
@@ -373,6 +388,8 @@ def _fit_de2000(cam: np.ndarray, lab_ref: np.ndarray, start: np.ndarray) -> np.n
     def resid(p: np.ndarray) -> np.ndarray:
         lab = linear_srgb_to_lab_d65(cam @ p.reshape(3, 3).T)
         return _delta_e00(lab, lab_ref)
+
+    from scipy import optimize  # here, not at module level: scipy.optimize takes ~0.2 s to import
 
     sol = optimize.least_squares(resid, start.ravel(), method="lm", xtol=1e-10, ftol=1e-10, max_nfev=2000)
     return sol.x.reshape(3, 3)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-from scipy.stats import median_abs_deviation
 
+from .._stats import mad_normal
 from ..errors import ImageError, SpecError
 from ..zones import zone_mask
 from .difference import delta_e_2000
@@ -101,7 +101,7 @@ def _robust_color(
     sample_t = np.ascontiguousarray(sample.T)  # (3, n): contiguous rows for the partitions
     med = np.median(sample_t, axis=1)
     # MAD scaled to a normal SD (MAD / Phi^-1(3/4) = 1.4826 MAD)
-    scale = np.maximum(median_abs_deviation(sample_t, axis=1, scale="normal"), SCALE_FLOOR_LAB)
+    scale = np.maximum(mad_normal(sample_t, axis=1), SCALE_FLOOR_LAB)
     # 2. Keep pixels whose robust standard distance from the median is <= k (Hampel identifier,
     #    in the three channels at once; NaN compares False and is dropped). OpenCV's SIMD
     #    kernels make this a few ms per megapixel.

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import colour
 import numpy as np
 import numpy.typing as npt
 
@@ -22,7 +21,9 @@ _CAM_W, _CAM_H, _CAM_PX_PER_MM = 1600, 1200, 7.8
 #: Supersampling factor of the camera image (texels are matched to supersampled pixels).
 _SS = 2
 
-_D65_2 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
+#: ``colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]``, written out so that
+#: importing the demo does not import colour-science (which imports matplotlib.pyplot, ~1 s).
+_D65_2 = np.array([0.3127, 0.329], dtype=np.float64)
 
 # --------------------------------------------------------------------------------------
 # Product design (product mm: origin at the panel centre, x right, y down)
@@ -275,6 +276,8 @@ def lab_to_linear_srgb(lab_d65: npt.ArrayLike) -> np.ndarray:
     ndarray, shape (..., 3), float64
         Linear sRGB, 1.0 = diffuse white.
     """
+    import colour  # here, not at module level: colour-science imports matplotlib.pyplot (~1 s)
+
     xyz = colour.Lab_to_XYZ(np.asarray(lab_d65, dtype=np.float64), illuminant=_D65_2)
     return colour.XYZ_to_sRGB(xyz, illuminant=_D65_2, apply_cctf_encoding=False)
 
@@ -288,6 +291,8 @@ def _delta_e00(lab1: Any, lab2: Any, weights: tuple[float, float, float]) -> flo
         textiles = True
     else:  # pragma: no cover - the demo only uses these two
         raise SpecError(f"demo weights: expected (1, 1, 1) or (2, 1, 1), got {list(w)}")
+    import colour
+
     return float(colour.difference.delta_E_CIE2000(np.asarray(lab1, float), np.asarray(lab2, float), textiles=textiles))
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ._common import DriftError, _as_1d
 from .words import _split_metric, direction_words, metric_label, metric_unit
@@ -86,6 +85,8 @@ def compare_batches(a: Any, b: Any, *, metric: str = "", batch_a: str = "A", bat
         differences B − A) and its distribution-free interval (Hodges & Lehmann 1963;
         Lehmann 1975, §2.6), for heavy-tailed metrics such as anomaly scores.
     """
+    from scipy import stats  # here, not at module level: scipy.stats takes ~0.8 s to import
+
     xa, xb = _as_1d(a, "a", min_len=2), _as_1d(b, "b", min_len=2)
     if method == "welch":
         res = stats.ttest_ind(xb, xa, equal_var=False)

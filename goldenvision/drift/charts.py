@@ -29,7 +29,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import signal, stats
 
 from ._common import DriftError, _as_1d
 
@@ -49,6 +48,8 @@ def d2(n: int) -> float:
     """
     if int(n) != n or n < 2:
         raise DriftError(f"d2: expected a subgroup size n >= 2, got {n!r}")
+    from scipy import stats  # here, not at module level: scipy.stats takes ~0.8 s to import
+
     p = stats.norm.cdf(_GRID)
     return float(np.trapezoid(1.0 - p**n - (1.0 - p) ** n, _GRID))
 
@@ -64,6 +65,8 @@ def d3(n: int) -> float:
     if int(n) != n or n < 2:
         raise DriftError(f"d3: expected a subgroup size n >= 2, got {n!r}")
     g = np.linspace(-8.0, 8.0, 1601)
+    from scipy import stats
+
     p = stats.norm.cdf(g)
     px, py = p[:, None], p[None, :]
     f = 1.0 - py**n - (1.0 - px) ** n + np.clip(py - px, 0.0, None) ** n
@@ -257,6 +260,8 @@ def ewma_statistic(z: Any, *, lam: float, start: Any = 0.0) -> np.ndarray:
         raise DriftError(f"lam: expected 0 < lam <= 1, got {lam!r}")
     a = np.asarray(z, dtype=np.float64)
     zi = (1.0 - lam) * np.asarray(start, dtype=np.float64)[..., None] * np.ones(a.shape[:-1] + (1,))
+    from scipy import signal  # here, not at module level: scipy.signal imports scipy.stats (~0.8 s)
+
     out, _ = signal.lfilter([lam], [1.0, -(1.0 - lam)], a, axis=-1, zi=zi)
     return out
 

@@ -23,7 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ._common import DriftError, _as_1d
 from .batches import BatchComparison, compare_batches
@@ -72,6 +71,8 @@ class SeriesDesign:
     def limits_for(self, n_baseline: int) -> tuple[float, float, float]:
         """(Shewhart L, EWMA L, CUSUM h) in sigma for a baseline of ``n_baseline`` units."""
         if self.guarantee is None:
+            from scipy import stats  # here, not at module level: scipy.stats takes ~0.8 s to import
+
             return (float(stats.norm.isf(1.0 / (2.0 * self.arl0))), _ewma_L_cached(float(self.arl0), float(self.lam)),
                     _cusum_h_cached(float(self.arl0), float(self.k)))
         return guaranteed_design(int(n_baseline), arl0=float(self.arl0), lam=float(self.lam), k=float(self.k),

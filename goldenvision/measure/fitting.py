@@ -11,10 +11,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 from scipy import ndimage
-from scipy.optimize import least_squares
 from scipy.special import erf
-from scipy.stats import median_abs_deviation
 
+from .._stats import mad_normal
 from ..errors import MeasurementError, SpecError
 from ..results import jsonable
 from .calipers import (
@@ -150,7 +149,7 @@ def fit_line(points: np.ndarray, *, outlier_k: float = 3.0) -> LineFit:
     d = np.array([vx, vy], dtype=np.float64)
     n = np.array([-d[1], d[0]])
     res = (pts - [x0, y0]) @ n
-    mad = float(median_abs_deviation(res, scale="normal"))
+    mad = float(mad_normal(res))
     inl = np.abs(res - np.median(res)) <= max(outlier_k * mad, 0.05)
     if inl.sum() < 2:
         inl[:] = True
@@ -244,6 +243,8 @@ def _geometric_circle(pts: np.ndarray, c0: tuple[float, float, float]) -> tuple[
         rr = np.maximum(np.hypot(dx, dy), 1e-12)
         return np.column_stack([-dx / rr, -dy / rr, -np.ones(len(pts))])
 
+    from scipy.optimize import least_squares  # here, not at module level: scipy.optimize takes ~0.2 s to import
+
     r = least_squares(fun, np.asarray(c0, dtype=np.float64), jac=jac, method="lm", xtol=1e-12, ftol=1e-12)
     rss = float(r.fun @ r.fun)
     dof = max(1, len(pts) - 3)
@@ -281,7 +282,7 @@ def fit_circle(points: np.ndarray, *, outlier_k: float = 3.0) -> CircleFit:
         p, rms, std_r = _geometric_circle(pts[inl], tuple(p))
         res = np.hypot(pts[:, 0] - p[0], pts[:, 1] - p[1]) - p[2]
         med = np.median(res[inl])
-        mad = float(median_abs_deviation(res[inl], scale="normal"))
+        mad = float(mad_normal(res[inl]))
         new = np.abs(res - med) <= max(outlier_k * mad, 0.05)
         if new.sum() < 3 or np.array_equal(new, inl):
             break

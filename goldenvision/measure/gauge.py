@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ..errors import SpecError
 from ..results import jsonable
@@ -157,6 +156,8 @@ def gauge_rr(
     if df_po > 0:
         ms_po = ss_po / df_po
         f = ms_po / ms_e if ms_e > 0 else (math.inf if ms_po > 0 else 0.0)
+        from scipy import stats  # here, not at module level: scipy.stats takes ~0.8 s to import
+
         pval = float(stats.f.sf(f, df_po, df_e)) if math.isfinite(f) else 0.0
         if pval <= alpha_interaction:
             pooled = False

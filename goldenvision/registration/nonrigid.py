@@ -15,8 +15,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.stats import median_abs_deviation
 
+from .._stats import mad_normal
 from ..transform import apply_homography
 from ._base import (
     _MIN_EDGE_INLIERS,
@@ -294,7 +294,7 @@ def _nr_f_test(pts: np.ndarray, t: np.ndarray, gl: np.ndarray, img: np.ndarray, 
     (ga, gb), *_ = np.linalg.lstsq(np.c_[t0, np.ones(len(t0))], iw0, rcond=None)
     e0 = iw0 - (ga * t0 + gb)
     e1 = e[both]
-    c2 = (4.685 * float(median_abs_deviation(e1, scale="normal")) + 1e-9) ** 2
+    c2 = (4.685 * float(mad_normal(e1)) + 1e-9) ** 2
     s0 = float(np.sum(np.minimum(e0**2, c2)))
     s1 = float(np.sum(np.minimum(e1**2, c2)))
     if a_inv is None:
