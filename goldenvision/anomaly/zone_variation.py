@@ -43,7 +43,7 @@ import numpy as np
 
 from ._zone import _Zone
 from .envelope import combine_band
-from .structure import ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture, structure_zone_raw
+from .structure import MIN_GOOD_UNITS, ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
 if TYPE_CHECKING:
@@ -73,8 +73,9 @@ class VariationMethod:
         """Smallest threshold of the zone in spread units (z): ``var_floor``; for a zone on a
         texture (:func:`on_texture`: a seam on its weave, a print on grain) the expected largest
         ``|z|`` over its independent samples, as a texture zone's (:func:`texture_floor`): its
-        spread holds the texture's term, which the golden captures, one unit, cannot calibrate."""
-        if on_texture(model, z):
+        spread holds the texture's term, which the golden captures, one unit, cannot calibrate.
+        Taught production units calibrate it (:func:`units_calibrate`): ``var_floor`` then."""
+        if on_texture(model, z) and not units_calibrate(z):
             return max(model.config.var_floor, expected_max_z(model, z))
         return model.config.var_floor
 
@@ -90,7 +91,22 @@ class TextureVariationMethod(VariationMethod):
     low_pass = True
 
     def floor(self, model: AnomalyModel, z: _Zone) -> float:
+        if units_calibrate(z):
+            return model.config.var_floor
         return max(model.config.var_floor, texture_floor(model, z))
+
+
+def units_calibrate(z: _Zone) -> bool:
+    """True when the zone's threshold is learnt from at least :data:`.structure.MIN_GOOD_UNITS`
+    held-out scores of taught production units (``AnomalyModel.add_good``): each is another
+    realisation of the texture, which the golden captures (one unit) never show, so their largest
+    scores calibrate what the texture floor (:func:`texture_floor`, :func:`.structure.expected_max_z`)
+    only bounds from the sample count. The floor assumes every independent sample is a standard
+    normal z; where the spread's other terms (the absolute floor, the misregistration band) dominate
+    the texture's, good units stay far below it (zoo wallet hand-held, one ``full`` ``finish``
+    zone: good units at most 2.3 z, the floor 5.26) and a scratch or a skipped stitch at 4.1-4.4 z
+    passed however many good units were taught."""
+    return len(z.unit_scores) >= MIN_GOOD_UNITS
 
 
 def tex_sigma_px(model: AnomalyModel, z: _Zone | None = None) -> float:

@@ -1,0 +1,73 @@
+"""A texture zone's threshold from taught production units (issue 13: thresholds "tighten as
+accepted units are added"): the golden captures are one unit, one grain, so the threshold of a
+``finish`` zone is floored by the expected largest |z| over its samples; held-out scores of at
+least MIN_GOOD_UNITS taught units, each another grain, calibrate it instead."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+from goldenvision.anomaly import zone_variation as ZV
+from goldenvision.anomaly.structure import MIN_GOOD_UNITS
+from goldenvision.spec import AnomalyZone
+
+SCALE = 0.1  # mm per px
+ZONE = AnomalyZone(name="panel", defect_type="finish", min_area_mm2=1.0)
+SPOT = (150, 90, 6)  # centre x, y, radius px: a 1.2 mm spot
+
+
+def panel(seed: int, spot: float = 0.0, h: int = 240, w: int = 240) -> np.ndarray:
+    """Tan leather with a faint unit-specific grain (sd 4 levels), ``spot`` levels darker at SPOT."""
+    rng = np.random.default_rng(seed)
+    n = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.0)
+    img = np.full((h, w, 3), (150, 110, 80), np.float32) + 4 * (n / n.std())[..., None]
+    if spot:
+        m = np.zeros((h, w), np.uint8)
+        cv2.circle(m, SPOT[:2], SPOT[2], 1, -1)
+        img[m > 0] -= spot
+    return img
+
+
+def shoot(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(img + rng.normal(0, 1.5, img.shape) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _at_spot(bbox) -> bool:
+    x1, y1, x2, y2 = bbox
+    return x1 <= SPOT[0] <= x2 and y1 <= SPOT[1] <= y2
+
+
+@pytest.fixture(scope="module")
+def golden_only():
+    rng = np.random.default_rng(0)
+    caps = [shoot(panel(1), rng) for _ in range(3)]  # one physical unit: one grain
+    return AnomalyModel.fit(caps, [ZONE], scale_mm_per_px=SCALE, config=AnomalyConfig(n_materials=1)), rng
+
+
+def test_taught_units_replace_the_texture_floor_and_a_spot_under_it_is_found(golden_only):
+    model, rng = golden_only
+    z = model.zones_[0]
+    floor = ZV.texture_floor(model, z)
+    assert z.threshold == pytest.approx(floor) and floor > model.config.var_floor + 1  # the floor sets it
+    spot = shoot(panel(50, spot=30.0), rng)
+    assert model.score(spot).score < 1.0  # under the floor (0.84 of it)
+    taught = AnomalyModel.from_state(model.to_state())
+    taught.add_good([shoot(panel(10 + i), rng) for i in range(6)])  # six other grains
+    tz = taught.zones_[0]
+    assert len(tz.unit_scores) == 6 >= MIN_GOOD_UNITS
+    assert tz.threshold < 0.8 * floor  # their held-out scores set it (here var_floor, 3.0 against 4.37)
+    res = taught.score(spot)
+    assert res.score >= 1.0 and _at_spot(res.defects[0].bbox)
+    assert max(taught.score(shoot(panel(60 + i), rng)).score for i in range(6)) < 0.6  # other grains pass
+
+
+def test_fewer_taught_units_than_that_keep_the_floor(golden_only):
+    model, rng = golden_only
+    few = AnomalyModel.from_state(model.to_state())
+    few.add_good([shoot(panel(30 + i), rng) for i in range(MIN_GOOD_UNITS - 1)])
+    z = few.zones_[0]
+    assert len(z.unit_scores) == MIN_GOOD_UNITS - 1
+    assert z.threshold >= ZV.texture_floor(few, z) - 1e-6
