@@ -71,3 +71,16 @@ def test_fewer_taught_units_than_that_keep_the_floor(golden_only):
     z = few.zones_[0]
     assert len(z.unit_scores) == MIN_GOOD_UNITS - 1
     assert z.threshold >= ZV.texture_floor(few, z) - 1e-6
+
+
+def test_the_grain_prior_in_the_spread_weighs_as_the_floors_once_units_show_the_grain(golden_only):
+    model, rng = golden_only
+    many = AnomalyModel.from_state(model.to_state())
+    many.add_good([shoot(panel(100 + i), rng) for i in range(16)])
+    for m, w in ((model, 1.0), (many, 10 / 15)):  # floor_prior_n 10: w = 10 / (n - 1) past 11 units
+        assert m.floor_weight_ == pytest.approx(w)
+        sp = np.full(m.shape_ + (3,), 0.2, np.float32)  # small: the grain term dominates
+        ZV.texture_spread(m, sp)
+        zm = m.zones_[0].mask & (m.n_ > 0)
+        tex = m.tex_sd_["panel"]  # one material: one grain variance over the zone
+        assert tex > 0.1 and np.median(sp[zm] ** 2) == pytest.approx(0.04 + 2.0 * w * tex**2, rel=1e-3)
