@@ -84,3 +84,13 @@ def test_the_grain_prior_in_the_spread_weighs_as_the_floors_once_units_show_the_
         zm = m.zones_[0].mask & (m.n_ > 0)
         tex = m.tex_sd_["panel"]  # one material: one grain variance over the zone
         assert tex > 0.1 and np.median(sp[zm] ** 2) == pytest.approx(0.04 + 2.0 * w * tex**2, rel=1e-3)
+
+
+def test_a_state_saved_before_keeps_the_grain_prior_whole_and_resamples_feature_units(golden_only):
+    model, _ = golden_only
+    state = model.to_state()
+    assert AnomalyModel.from_state(state).config.tex_prior_weighted is True
+    old_cfg = {k: v for k, v in state["config"].items() if k not in ("tex_prior_weighted", "feature_min_shift_px")}
+    old = AnomalyModel.from_state({**state, "config": old_cfg})
+    assert old.config.tex_prior_weighted is False and old.config.feature_min_shift_px == 0.0
+    assert ZV._tex_prior_weight(old) == 1.0

@@ -61,7 +61,7 @@ class AnomalyConfig:
         and a sub-pixel resampling blurs the unit the backbone sees: PaDiM from 5 captures of a
         printed label read new captures at 0.92 unshifted and 1.56 after a 0.5 px resampling, so 7
         of 24 good captures were flagged, none with this rule. The backbone runs once per unit
-        then, not once per pass.
+        then, not once per pass. States saved without the key: 0 (every unit resampled).
     max_residual_strain : float
         Largest linear part of a global residual misalignment (scale, shear, rotation: each entry
         of ``A - I`` of an affine, dimensionless) that ``score`` measures (ECC, Evangelidis &
@@ -184,6 +184,10 @@ class AnomalyConfig:
         2, 4, ... up to this factor (bounded by the zone), each with its own texture spread and
         threshold floor; a zone's evidence is the most significant scale
         (:func:`.zone_variation.multiscale_raw`). 1 = one scale (packages sealed before it).
+    tex_prior_weighted : bool
+        The grain prior in a texture zone's spread (``2 var_tex``, :func:`.zone_variation.texture_spread`)
+        weighs as the spread floors (``AnomalyModel.floor_weight_``): accepted units show their grain
+        in the variance itself. States saved without the key: False (whole).
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -251,6 +255,7 @@ class AnomalyConfig:
     tex_window_mm: float = 2.0
     tex_sigma_px: float = 5.0
     tex_scale_max: float = 4.0
+    tex_prior_weighted: bool = True
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

@@ -1151,8 +1151,11 @@ class AnomalyModel:
             # one from before the shading offset reads a highlight as a ratio,
             # one from before the floors' prior keeps them whole however many units it learnt,
             # one from before the multi-scale texture evidence judges at one scale,
-            # and one from before a zone on a texture had the texture's threshold floor
+            # one from before a zone on a texture had the texture's threshold floor, one from before
+            # feature zones read the unit as registered resamples it by its residual shift,
+            # and one from before the grain prior weighed as the floors keeps it whole
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
+                                   "feature_min_shift_px": 0.0, "tex_prior_weighted": False,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,

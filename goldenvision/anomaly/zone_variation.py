@@ -230,7 +230,7 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         sl = sp[y0:y1, x0:x1]
         # a prior for the grain of units the golden never showed: accepted units show it in the
         # variance itself, so it weighs as the spread floors do (floor_weight_, 1 up to 11 units)
-        sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * model.floor_weight_ * tv[zm][:, None])
+        sl[zm] = np.sqrt(sl[zm] ** 2 + 2.0 * _tex_prior_weight(model) * tv[zm][:, None])
         model.tex_sd_[z.spec.name] = float(np.sqrt(np.median(tv[zm]))) if zm.any() else 0.0
         if z.method == "texture_variation" and zm.any():
             scales = tex_scales_px(model, z)
@@ -281,7 +281,13 @@ def _scaled_spread2(model: AnomalyModel, z: _Zone, sigma_px: float, window_px: f
     tv = _material_variance((m - med.astype(np.float32))[inner], labels, zm)
     sp = spread(m, v, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
                 floor_weight=model.floor_weight_)[inner]
-    return (sp * sp + 2.0 * model.floor_weight_ * tv[..., None]).astype(np.float16)
+    return (sp * sp + 2.0 * _tex_prior_weight(model) * tv[..., None]).astype(np.float16)
+
+
+def _tex_prior_weight(model: AnomalyModel) -> float:
+    """Weight of the grain prior ``2 var_tex`` in a texture zone's spread: the floors' weight
+    (``AnomalyConfig.tex_prior_weighted``), else 1."""
+    return model.floor_weight_ if getattr(model.config, "tex_prior_weighted", False) else 1.0
 
 
 def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
