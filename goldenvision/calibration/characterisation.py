@@ -52,6 +52,7 @@ import numpy as np
 
 from ..color import delta_e_2000
 from ..errors import CalibrationError, ImageError
+from .color import WHITEPOINT_D65_XY, WHITEPOINT_D65_XYZ  # D65, CIE 1931 2 degree (colour-science's values)
 
 __all__ = [
     "colorchecker_reference",
@@ -70,12 +71,6 @@ __all__ = [
 
 #: colour-science's reference for the ColorChecker Classic 24 (X-Rite, after November 2014).
 REFERENCE_CHART = "ColorChecker24 - After November 2014"
-# colour-science's values written out to the last bit, so that importing this module does not
-# import colour-science (which imports matplotlib.pyplot, ~1 s); tests/test_calibration.py checks them.
-#: ``colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]``.
-WHITEPOINT_D65_XY = np.array([0.3127, 0.329], dtype=np.float64)
-#: ``colour.xy_to_XYZ(WHITEPOINT_D65_XY)``.
-WHITEPOINT_D65_XYZ = np.array([0.9504559270516716, 1.0, 1.0890577507598784], dtype=np.float64)
 _E = (6.0 / 29.0) ** 3
 _K = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..calibration.color import WHITEPOINT_D65_XY
 from ..calibration.profile import StationProfile, load_profile
 from ..errors import SpecError
 
@@ -21,9 +22,8 @@ _CAM_W, _CAM_H, _CAM_PX_PER_MM = 1600, 1200, 7.8
 #: Supersampling factor of the camera image (texels are matched to supersampled pixels).
 _SS = 2
 
-#: ``colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]``, written out so that
-#: importing the demo does not import colour-science (which imports matplotlib.pyplot, ~1 s).
-_D65_2 = np.array([0.3127, 0.329], dtype=np.float64)
+#: D65, CIE 1931 2 degree xy (colour-science's, without importing it: it imports matplotlib.pyplot).
+_D65_2 = WHITEPOINT_D65_XY
 
 # --------------------------------------------------------------------------------------
 # Product design (product mm: origin at the panel centre, x right, y down)
