@@ -108,11 +108,15 @@ def main() -> int:
     ap.add_argument("--add-good", type=int, default=0, metavar="K",
                     help="after sealing, teach the golden K extra good units (own seed, disjoint from the lot) "
                          "with add_good_units before inspecting the lot")
+    ap.add_argument("--golden-units", default="one", choices=["one", "several"],
+                    help="several: golden captures 1.. photograph other good units (their own grain, weave, tone "
+                         "and size), as when a golden is sealed from several approved units; one: the golden unit "
+                         "photographed again")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size,
-                       family=args.family, mode=args.mode)
+                       family=args.family, mode=args.mode, golden_units=args.golden_units)
     t_gen = time.perf_counter() - t0
     spec_path = lot.spec_path
     if args.anomaly_method != "spec":

@@ -101,6 +101,27 @@ def test_same_seed_same_bytes(tmp_path):
         assert c.unit_paths[0].read_bytes() != a.unit_paths[0].read_bytes()
 
 
+def test_golden_of_several_units(tmp_path):
+    """golden_units="several": captures 1.. are other good units (own grain, tone, size), capture 0
+    is the golden unit as with "one"; the wallet's station lot does the same with its own grain."""
+    fam = zoo.FAMILIES["wood"]
+    one = [zoo.zoo_golden_capture(fam, i, 2, "handheld") for i in range(3)]
+    sev = [zoo.zoo_golden_capture(fam, i, 2, "handheld", "several") for i in range(3)]
+    assert sev[0] == one[0] and len({u.texture_seed for u in one}) == 1
+    assert len({u.texture_seed for u in sev}) == 3
+    for a, b in zip(one[1:], sev[1:]):
+        # the same photo (pose, camera, light), another unit in it
+        assert (a.pose, a.camera, a.gains) == (b.pose, b.camera, b.gains)
+        assert a.labs != b.labs and a.dims != b.dims and b.defects == () and b.fault == "none"
+    lots = {k: demo.generate_lot(tmp_path / k, family="wallet", mode="station", seed=1, n_golden=2, n_units=1, size=0.3,
+                                 golden_units=k) for k in ("one", "several")}
+    g = {k: [cv2.imread(str(p)).astype(np.int16) for p in lot.golden_paths] for k, lot in lots.items()}
+    assert np.array_equal(g["one"][0], g["several"][0])
+    assert np.abs(g["one"][1] - g["several"][1]).mean() > 0.3  # another grain in the same photo
+    with pytest.raises(SpecError, match="golden_units"):
+        demo.generate_lot(tmp_path / "x", family="label", golden_units="many", n_golden=1, n_units=1, size=0.3)
+
+
 def test_bad_family_or_mode_is_refused(tmp_path):
     with pytest.raises(SpecError, match="family"):
         demo.generate_lot(tmp_path, family="teapot")

@@ -140,8 +140,18 @@ def _lot_faults(seed: int, n_units: int) -> list[str]:
     return [faults[i] for i in order]
 
 
-def _golden_capture(index: int, seed: int) -> UnitParams:
+#: Production index of golden capture 1's unit when the golden holds several units (far past any lot).
+GOLDEN_UNIT_BASE = 90000
+
+
+def _golden_capture(index: int, seed: int, golden_units: str = "one") -> UnitParams:
     base = golden_params()
+    if golden_units == "several" and index > 0:
+        # another good unit (goldenvision.demo.zoo.lot.zoo_golden_capture): its own grain and
+        # dimensions; the golden colours (a production unit this far into the lot carries the
+        # lot's b* drift)
+        other = _make_unit(GOLDEN_UNIT_BASE + int(index), "none", seed)
+        base = replace(base, grain_seed=other.grain_seed, **{f"{k}_mm": getattr(other, f"{k}_mm") for k in DIMENSIONS})
     if index == 0:
         return UnitParams(**{**asdict(base), "unit_id": "golden_00", "defects": (), "noise_seed": int(seed) * 7919 + 1})
     rng = np.random.default_rng([int(seed), 500 + index])
@@ -219,7 +229,7 @@ FAMILY_NAMES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "
 
 
 def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_units: int = 40, size: float = 1.0,
-                 family: str = "wallet", mode: str = "station") -> DemoLot:
+                 family: str = "wallet", mode: str = "station", golden_units: str = "one") -> DemoLot:
     """Write a demo spec, golden captures and a production lot with ground truth.
 
     Parameters
@@ -241,6 +251,10 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         Station light box with fiducials and chart, or an inspector's hand-held photo (JPEG
         files, no fiducials, see :mod:`goldenvision.demo.zoo.camera`; the hand-held wallet lot
         photographs the station lot's physical units, :mod:`goldenvision.demo.zoo.wallet`).
+    golden_units : {"one", "several"}, keyword-only
+        "one": the golden captures photograph one physical unit; "several": ``golden_00`` is the
+        golden unit and every other capture another good unit (its own grain, weave, tone and
+        dimensions), as when a golden is sealed from several approved units.
 
     Returns
     -------
@@ -254,15 +268,17 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         from .zoo import FAMILIES, generate_zoo_lot
 
         return generate_zoo_lot(out_dir, FAMILIES[family], mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
-                                size=size)
+                                size=size, golden_units=golden_units)
     if mode == "handheld":  # the same physical units, photographed by hand (goldenvision.demo.zoo.wallet)
         from .zoo import generate_zoo_lot
         from .zoo.wallet import WalletHandheld
 
         return generate_zoo_lot(out_dir, WalletHandheld(), mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
-                                size=size)
+                                size=size, golden_units=golden_units)
     if int(n_golden) < 1 or int(n_units) < 1:
         raise SpecError(f"generate_lot: expected n_golden >= 1 and n_units >= 1, got {n_golden}, {n_units}")
+    if golden_units not in ("one", "several"):
+        raise SpecError(f"generate_lot golden_units: expected 'one' or 'several', got {golden_units!r}")
     size = float(size)
     _camera_size(size)
     out = Path(out_dir)
@@ -277,9 +293,9 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
     golden_truth = []
     gtex = _product_texture(_golden_capture(0, seed), size)
     for i in range(int(n_golden)):
-        gp = _golden_capture(i, seed)
+        gp = _golden_capture(i, seed, golden_units)
         path = out / "golden" / f"golden_{i:02d}.png"
-        _write_png(path, _render_with_texture(gp, gtex, size))
+        _write_png(path, _render_with_texture(gp, gtex if golden_units == "one" or i == 0 else _product_texture(gp, size), size))
         golden_paths.append(path)
         t = _unit_truth(gp, prof, size)
         golden_truth.append({k: t[k] for k in ("unit_id", "camera_homography", "product_pose", "unit_to_golden_px", "lighting_gains")})
