@@ -42,14 +42,15 @@ from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
-from .registration._base import _as_gray, _project_gray, _silhouette_gray_weights
+from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
-from .registration.outline import silhouette
+from .registration.outline import silhouette_gray_weights
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     BODY_PINS_ANOMALY_KEY,
     MAX_STORED_CAPTURES,
     ROUND_BODY_STARTS_KEY,
+    SILHOUETTE_FIRST_KEY,
     _color_correction,
     _dimension_reference,
     _find_marker,
@@ -71,12 +72,6 @@ __all__ = [
     "seal", "inspect", "add_good_units", "Inspector", "StageModels", "ImageSource", "validate_context",
     "CONTEXT_KEYS", "set_thread_pools",
 ]
-
-#: band (of the golden image's diagonal) left out on either side of the product's silhouette
-#: when its colours and its ground's are sampled for the silhouette gray (see
-#: Inspector._silhouette_model): the silhouette's own precision and the outline's blur
-_SILHOUETTE_BAND = 0.01
-
 
 def set_thread_pools(*, opencv_threads: int | None = None, blas_threads: int | None = None) -> None:
     """Size OpenCV's worker pool and the BLAS libraries' thread pools for this whole process.
@@ -330,6 +325,15 @@ class Inspector:
         bare = _without_marker(frame, marker)
         if marker is not None and not self._reference_marker():
             frame = bare
+        silhouette_model = None
+        if (self.golden.meta or {}).get(SILHOUETTE_FIRST_KEY) and m.registration_method not in ("none", "outline"):
+            # the golden's own captures (other units) aligned only on the silhouette's gray: so do units
+            silhouette_model = self._silhouette_model()
+            if silhouette_model is not None:
+                first = register(self.golden.reference, bare, method=m.registration_method, model=silhouette_model,
+                                 mask=None)
+                if first.ok:
+                    return self._round_print_checked(frame, first)
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
                        mask=m.product_mask)
         spec_area = m.registration.has_mask_ and (m.profile is None or m.profile.product_area_mm is None)
@@ -342,22 +346,31 @@ class Inspector:
             reg = retry if retry.ok or (reg.estimate is None and retry.estimate is not None) else reg
         if m.registration_method in ("none", "outline"):
             return reg
-        if not reg.ok:
+        if not reg.ok and silhouette_model is None:  # (tried first above when the golden says so)
             silhouette_model = self._silhouette_model()
             if silhouette_model is not None:
                 retry = register(self.golden.reference, bare, method=m.registration_method, model=silhouette_model,
                                  mask=None)
                 if retry.ok or (reg.estimate is None and retry.estimate is not None):
                     reg = retry
-        if self._round_body is None:
-            self._round_body = find_round_body(self.golden.reference)
-        body = self._round_body if isinstance(self._round_body, RoundBody) else None
+        body = self._body()
         if not reg.ok and body is not None and (self.golden.meta or {}).get(ROUND_BODY_STARTS_KEY):
             reg = self._register_round(frame, body, reg)
         if not reg.ok:
             return reg
-        # a round product: the print the alignment follows must sit on the body where the golden's does
-        return check_print_on_body(body, frame, reg)
+        return self._round_print_checked(frame, reg)
+
+    def _body(self) -> RoundBody | None:
+        """The golden's round body (found on first need), or None."""
+        if self._round_body is None:
+            self._round_body = find_round_body(self.golden.reference)
+        return self._round_body if isinstance(self._round_body, RoundBody) else None
+
+    def _round_print_checked(self, frame: np.ndarray, reg: RegistrationResult) -> RegistrationResult:
+        """``reg`` (``frame`` aligned), refused when the product is round and the print the alignment follows sits
+        elsewhere on the body than the golden's
+        (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
+        return check_print_on_body(self._body(), frame, reg)
 
     def _reference_marker(self) -> bool:
         """Whether the golden's reference photo shows the spec's scale marker (found on first need)."""
@@ -385,16 +398,10 @@ class Inspector:
         if self._silhouette_registration is None:
             self._silhouette_registration = False
             m, ref = self.models, self.golden.reference
-            sil = silhouette(ref) if ref.ndim == 3 else None
-            if sil is not None:
-                grow = max(1, int(round(_SILHOUETTE_BAND * float(np.hypot(*ref.shape[:2])))))
-                k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-                s8 = sil.astype(np.uint8)
-                product, ground = cv2.erode(s8, k) > 0, cv2.dilate(s8, k) == 0
-                weights = _silhouette_gray_weights(ref, product, ground)
-                if weights is not None and weights != m.registration.gray_weights_:
-                    mask = _product_mask(m.profile, ref.shape[:2], m.spec, ref) if m.registration.has_mask_ else None
-                    self._silhouette_registration = RegistrationModel.fit(ref, mask=mask, gray_weights=weights)
+            weights = silhouette_gray_weights(ref)
+            if weights is not None and weights != m.registration.gray_weights_:
+                mask = _product_mask(m.profile, ref.shape[:2], m.spec, ref) if m.registration.has_mask_ else None
+                self._silhouette_registration = RegistrationModel.fit(ref, mask=mask, gray_weights=weights)
         model = self._silhouette_registration
         return model if isinstance(model, RegistrationModel) else None
 

@@ -40,7 +40,7 @@ from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
 from .measure.ruler import RulerFrame, find_scale_ruler
 from .registration import RegistrationModel, register, warp_to_reference
-from .registration.outline import silhouette
+from .registration.outline import silhouette, silhouette_gray_weights
 from .results import RegistrationResult
 from .transform import local_scale
 from .enums import Severity
@@ -60,6 +60,9 @@ ROUND_BODY_STARTS_KEY = "registration_round_body_starts"
 #: anomaly stage's global residual shift (:meth:`goldenvision.anomaly.AnomalyModel.score`,
 #: ``residual_global``); a golden without it is scored as before
 BODY_PINS_ANOMALY_KEY = "anomaly_body_pins_alignment"
+#: ``meta`` key: the golden captures (units differing in grain or hide) aligned only on the gray
+#: their silhouette shows in, so units are aligned on it first (:meth:`Inspector._register`)
+SILHOUETTE_FIRST_KEY = "registration_silhouette_first"
 
 
 def _resolve_profile(spec: Spec, base_dir: Path | None) -> StationProfile | None:
@@ -612,6 +615,10 @@ class GoldenCaptures:
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
         self._edge_lines: dict[str, EdgeLine] = {}
+        #: the registration model on the silhouette's gray (:meth:`_on_silhouette`), fitted on first need
+        self._silhouette_model: RegistrationModel | bool | None = None
+        #: captures that aligned only on it (other units' grain: Inspector tries it first for units)
+        self.aligned_on_silhouette: list[int] = []
         #: per dimension read on a colour axis (measure.colour_axis), fitted on capture 0
         self.dimension_gray_weights: dict[str, list[float]] = {}
         self.dimension_problems: list[str] = []
@@ -631,6 +638,21 @@ class GoldenCaptures:
 
     def __len__(self) -> int:
         return len(self._images)
+
+    def _on_silhouette(self, frame: np.ndarray) -> RegistrationResult | None:
+        """``frame`` aligned on the gray in which the reference's product stands out of its plain
+        ground (:func:`goldenvision.registration.outline.silhouette_gray_weights`), with every check
+        of :func:`register`; None when no such gray shows it better than the model's own."""
+        if self._silhouette_model is None:
+            self._silhouette_model = False
+            weights = silhouette_gray_weights(self.reference)
+            if weights is not None and weights != self.registration_model.gray_weights_:
+                self._silhouette_model = RegistrationModel.fit(self.reference, mask=self.product_mask,
+                                                               gray_weights=weights)
+        if not isinstance(self._silhouette_model, RegistrationModel):
+            return None
+        return register(self.reference, frame, method=self.method, model=self._silhouette_model,
+                        mask=self.product_mask)
 
     def _name(self, i: int) -> str:
         src = self._images[i]
@@ -733,6 +755,14 @@ class GoldenCaptures:
                 retry = register(self.reference, bare, method=self.method, model=whole, mask=None)
                 if retry.ok:
                     self.product_mask, self.registration_model, reg = None, whole, retry
+            if not reg.ok and self.method not in ("none", "outline"):
+                # another unit's grain or hide (a golden sealed from several approved units): on
+                # the gray the product's silhouette shows in, as Inspector._register aligns units
+                on_sil = self._on_silhouette(_without_marker(frame, marker))
+                if on_sil is not None and (on_sil.ok or (reg.estimate is None and on_sil.estimate is not None)):
+                    reg = on_sil
+                    if on_sil.ok:
+                        self.aligned_on_silhouette.append(i)
             if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
                 self._registrations[i] = reg
         if not reg.ok:
@@ -1005,6 +1035,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         "dimension_gray_weights": caps.dimension_gray_weights,
         ROUND_BODY_STARTS_KEY: True,
         BODY_PINS_ANOMALY_KEY: True,
+        SILHOUETTE_FIRST_KEY: bool(caps.aligned_on_silhouette),
     }
     if calibration is not None:
         meta["station_calibration"] = calibration.record()

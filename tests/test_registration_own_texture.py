@@ -160,3 +160,38 @@ def test_the_scale_marker_is_painted_out_of_the_silhouette_retry():
     assert float(out[268:336, 28:96].reshape(-1, 3).astype(np.float64).std(axis=0).max()) < 5.0  # marker, paper gone
     assert np.allclose(out[300, 60], GROUND, atol=8)  # in the ground's colour
     assert _without_marker(frame, None) is frame
+
+
+def test_a_golden_of_several_boards_aligns_on_the_silhouette_gray_and_units_start_there():
+    """Golden captures of several boards (each its own grain) align on the silhouette's gray at
+    sealing, precisely and without the outline fallback; the package says so, and a unit is then
+    aligned on that gray first."""
+    import goldenvision as gv
+    from goldenvision.pipeline import Inspector
+    from goldenvision.sealing import SILHOUETTE_FIRST_KEY
+
+    x0, y0, x1, y1 = BOARD
+    spec = {"product": "grain-board", "revision": "A", "scale_mm_per_px": 0.2, "registration": "auto",
+            "anomaly_zones": [{"name": "surface", "region": [[x0 - 3, y0 - 3], [x1 + 3, y0 - 3], [x1 + 3, y1 + 3],
+                                                            [x0 - 3, y1 + 3]],
+                               "defect_type": "finish", "severity": "major"}]}
+    poses = [np.eye(3)]
+    for ang, dx, dy in ((2.0, 4.0, -3.0), (-2.5, -5.0, 2.0)):
+        a = np.deg2rad(ang)
+        poses.append(np.array([[np.cos(a), -np.sin(a), dx], [np.sin(a), np.cos(a), dy], [0, 0, 1.0]]))
+    captures = [board(11 + k, None if k == 0 else h) for k, h in enumerate(poses)]
+    golden = gv.seal(captures, gv.load_spec(spec))
+    assert "alignment_fallback" not in golden.meta and golden.meta[SILHOUETTE_FIRST_KEY] is True
+    # the captures were aligned precisely: their recorded registrations predict well under a px
+    assert all(c["registration_rms_px"] < 0.2 for c in golden.meta["captures"][1:])
+    # a golden of one board (its grain in every capture) aligns on the luminance as before
+    same = [board(11, None if k == 0 else h) for k, h in enumerate(poses)]
+    assert gv.seal(same, gv.load_spec(spec)).meta[SILHOUETTE_FIRST_KEY] is False
+    a = np.deg2rad(3.0)
+    h_true = np.array([[np.cos(a), -np.sin(a), 6.0], [np.sin(a), np.cos(a), -4.0], [0, 0, 1.0]])
+    inspector = Inspector(golden)
+    reg = inspector.inspect(board(29, h_true)).registration
+    assert reg.ok, reg.reason
+    assert _error_on_board(reg.homography, h_true) < 0.1
+    assert isinstance(inspector._silhouette_registration, RegistrationModel)
+    assert inspector._whole_registration is None  # the sealed model's refusal and retry never needed

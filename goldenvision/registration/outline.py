@@ -24,7 +24,12 @@ import numpy as np
 from ..results import RegistrationResult
 from .refusal import RefusalCode
 
-__all__ = ["silhouette", "outline_register"]
+__all__ = ["silhouette", "outline_register", "silhouette_gray_weights"]
+
+#: band (of the image's diagonal) left out on either side of the product's silhouette when its
+#: colours and its ground's are sampled for the silhouette gray (:func:`silhouette_gray_weights`):
+#: the silhouette's own precision and the outline's blur
+SILHOUETTE_BAND = 0.01
 
 _WORK_PX = 256  # long side of the working images
 
@@ -181,3 +186,24 @@ def outline_register(reference: np.ndarray, moving: np.ndarray, *,
                     reason=f"outline: the silhouettes overlap by {iou:.0%} at best (under 60 %): not the same product, "
                            "or the product is not whole in the photo")
     return made(homography=h, ok=True, rms_px=rms, inliers=0, confidence=iou)
+
+
+def silhouette_gray_weights(rgb: np.ndarray) -> tuple[float, float, float] | None:
+    """RGB weights of the gray in which the product of ``rgb`` ((H, W, 3) uint8) stands out of a
+    plain ground clearly better than in the luminance, or None (no silhouette, or the luminance
+    does as well: :func:`goldenvision.registration._base._silhouette_gray_weights`).
+
+    A product whose surface carries a texture of its own (every oak board its grain, every hide
+    its leather) shows that texture in the luminance as strongly as its outline, and one unit's
+    texture is not another's; its colour against its ground shows the outline, the holes the
+    ground shows through and a print of another colour, which every unit shares. The product and
+    ground px are sampled :data:`SILHOUETTE_BAND` of the diagonal clear of the silhouette's edge."""
+    from ._base import _silhouette_gray_weights
+
+    sil = silhouette(rgb) if rgb.ndim == 3 else None
+    if sil is None:
+        return None
+    grow = max(1, int(round(SILHOUETTE_BAND * float(np.hypot(*rgb.shape[:2])))))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    s8 = sil.astype(np.uint8)
+    return _silhouette_gray_weights(rgb, cv2.erode(s8, k) > 0, cv2.dilate(s8, k) == 0)
