@@ -94,3 +94,37 @@ def test_a_state_saved_before_keeps_the_grain_prior_whole_and_resamples_feature_
     old = AnomalyModel.from_state({**state, "config": old_cfg})
     assert old.config.tex_prior_weighted is False and old.config.feature_min_shift_px == 0.0
     assert ZV._tex_prior_weight(old) == 1.0
+
+
+def test_golden_captures_of_several_units_calibrate_the_texture_themselves():
+    """Captures of three units (three grains) differ as another unit's grain would: the zone is
+    calibrated by their leave-one-out scores, not the texture floor, and a spot under the floor is
+    found at its place while other grains pass; captures of one unit keep the floor."""
+    rng = np.random.default_rng(5)
+    several = [shoot(panel(200 + i), rng) for i in range(3)]
+    model = AnomalyModel.fit(several, [ZONE], scale_mm_per_px=SCALE, config=AnomalyConfig(n_materials=1))
+    z = model.zones_[0]
+    floor = ZV.texture_floor(model, z)
+    assert z.captures_vary and ZV.captures_vary(model, z)
+    assert z.threshold < 0.8 * floor  # from the held-out scores (var_floor at least)
+    spot = shoot(panel(250, spot=30.0), rng)
+    res = model.score(spot)
+    assert res.score >= 1.0 and _at_spot(res.defects[0].bbox)
+    assert max(model.score(shoot(panel(260 + i), rng)).score for i in range(6)) < 0.8  # other grains pass
+    # kept in the state; a state without it (sealed before) keeps the floor
+    again = AnomalyModel.from_state(model.to_state())
+    assert again.zones_[0].captures_vary and again.zones_[0].threshold == pytest.approx(z.threshold)
+    st = model.to_state()
+    for zs in st["zones"]:
+        zs.pop("captures_vary")
+    st["config"].pop("captures_texture_ratio")
+    old = AnomalyModel.from_state(st)
+    assert not old.zones_[0].captures_vary and old.config.captures_texture_ratio == 0.0
+    # one unit photographed three times: its captures differ by noise alone
+    one = AnomalyModel.fit([shoot(panel(200), rng) for _ in range(3)], [ZONE], scale_mm_per_px=SCALE,
+                           config=AnomalyConfig(n_materials=1))
+    assert not one.zones_[0].captures_vary and one.zones_[0].threshold == pytest.approx(ZV.texture_floor(one, one.zones_[0]))
+    # the option off: the floor whatever the captures
+    off = AnomalyModel.fit(several, [ZONE], scale_mm_per_px=SCALE,
+                           config=AnomalyConfig(n_materials=1, captures_texture_ratio=0.0))
+    assert not off.zones_[0].captures_vary and off.zones_[0].threshold == pytest.approx(floor)

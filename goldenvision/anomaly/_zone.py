@@ -24,6 +24,8 @@ class _Zone:
     good_scores: list[float] = field(default_factory=list)
     #: held-out scores of accepted production units (feature zones; see ``add_good``)
     unit_scores: list[float] = field(default_factory=list)
+    #: the golden captures differ as much as another unit's texture would (``zone_variation.captures_vary``)
+    captures_vary: bool = False
     threshold: float = 1.0
 
 

@@ -188,6 +188,13 @@ class AnomalyConfig:
         The grain prior in a texture zone's spread (``2 var_tex``, :func:`.zone_variation.texture_spread`)
         weighs as the spread floors (``AnomalyModel.floor_weight_``): accepted units show their grain
         in the variance itself. States saved without the key: False (whole).
+    captures_texture_ratio : float
+        A texture zone whose golden captures differ per pixel (median variance over the zone) by at
+        least this share of the texture's own variance (``tex_sd_**2``) is calibrated by their
+        leave-one-out scores, floored by ``var_floor``, instead of the texture floor
+        (:func:`.zone_variation.captures_vary`): captures of several units show other grains, and where
+        the captures' noise already exceeds the grain another unit's grain adds less than they show.
+        0 = never (the floor stays until accepted units are taught).
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -256,6 +263,7 @@ class AnomalyConfig:
     tex_sigma_px: float = 5.0
     tex_scale_max: float = 4.0
     tex_prior_weighted: bool = True
+    captures_texture_ratio: float = 0.6
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

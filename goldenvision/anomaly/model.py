@@ -695,6 +695,7 @@ class AnomalyModel:
             ZF.fit_features(self, feats)
         for z in self.zones_:
             z.good_scores = loo[z.spec.name]
+        self._mark_varied_captures()
         self._calibrate()
 
     def _fit_folds(self, captures, valid_masks) -> None:
@@ -808,7 +809,18 @@ class AnomalyModel:
             z.good_scores = held[z.spec.name]
             if get_method(z.method).uses_features:
                 z.unit_scores = list(held[z.spec.name])  # many units: exchangeable with production
+        self._mark_varied_captures()
         self._calibrate()
+
+    def _mark_varied_captures(self) -> None:
+        """Mark the ``texture_variation`` zones whose golden captures differ as another unit's
+        texture would (:func:`.zone_variation.captures_vary`): their held-out scores calibrate them.
+        Not a full-resolution zone on a weave (a seam): its captures differ by the weave's phase
+        and the resampling of a hand-held photo, and the ratio then says nothing of units (zoo
+        apparel hand-held, one golden unit: the hem's captures at 0.6 of the weave's variance,
+        its threshold 4.83 -> 3.0 z, 5 of 14 good shirts flagged)."""
+        for z in self.zones_:
+            z.captures_vary = z.method == "texture_variation" and ZV.captures_vary(self, z)
 
     def _held_stats(self) -> _HeldStats:
         """The statistics ``n_``, ``mean_``, ``var_`` and the scene envelope as :meth:`_derive`
@@ -1105,7 +1117,8 @@ class AnomalyModel:
             "config": {k: getattr(c, k) for k in c.__dataclass_fields__},
             "zones": [
                 {"spec": z.spec.model_dump(mode="json"), "method": z.method, "good_scores": list(z.good_scores),
-                 "unit_scores": list(z.unit_scores), "threshold": z.threshold}
+                 "unit_scores": list(z.unit_scores), "captures_vary": bool(z.captures_vary),
+                 "threshold": z.threshold}
                 for z in self.zones_
             ],
             "n": np.minimum(self.n_, 65535).astype(np.uint16),
@@ -1153,9 +1166,11 @@ class AnomalyModel:
             # one from before the multi-scale texture evidence judges at one scale,
             # one from before a zone on a texture had the texture's threshold floor, one from before
             # feature zones read the unit as registered resamples it by its residual shift,
-            # and one from before the grain prior weighed as the floors keeps it whole
+            # one from before the grain prior weighed as the floors keeps it whole, and one from
+            # before captures as varied as a texture calibrated it keeps the texture floor
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "feature_min_shift_px": 0.0, "tex_prior_weighted": False,
+                                   "captures_texture_ratio": 0.0,
                                    "structure_from_golden": False,
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
@@ -1168,6 +1183,7 @@ class AnomalyModel:
             for z, zs in zip(m.zones_, state["zones"]):
                 z.good_scores = [float(s) for s in zs["good_scores"]]
                 z.unit_scores = [float(s) for s in zs.get("unit_scores", [])]
+                z.captures_vary = bool(zs.get("captures_vary", False))
                 z.threshold = float(zs["threshold"])
             m.n_ = np.asarray(state["n"], np.float32)
             m.mean_ = np.asarray(state["mean"], np.float32)

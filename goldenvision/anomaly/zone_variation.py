@@ -49,7 +49,7 @@ from .variation import deviation_map, prepare, robust_gain, spread, tolerance_ba
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
-__all__ = ["VariationMethod", "TextureVariationMethod", "prep", "fit_materials", "texture_spread", "texture_floor",
+__all__ = ["VariationMethod", "TextureVariationMethod", "prep", "captures_vary", "fit_materials", "texture_spread", "texture_floor",
            "on_texture", "ON_TEXTURE_SHARE", "TEXTILE_DEFECT_TYPES", "variation_raw", "contrast_dl", "multiscale_raw", "tex_scales_px"]
 
 #: Regulariser (grey levels) of the per-pixel material gain mix (no division by ~0).
@@ -91,7 +91,7 @@ class TextureVariationMethod(VariationMethod):
     low_pass = True
 
     def floor(self, model: AnomalyModel, z: _Zone) -> float:
-        if units_calibrate(z):
+        if units_calibrate(z) or z.captures_vary:
             return model.config.var_floor
         return max(model.config.var_floor, texture_floor(model, z))
 
@@ -107,6 +107,31 @@ def units_calibrate(z: _Zone) -> bool:
     zone: good units at most 2.3 z, the floor 5.26) and a scratch or a skipped stitch at 4.1-4.4 z
     passed however many good units were taught."""
     return len(z.unit_scores) >= MIN_GOOD_UNITS
+
+
+def captures_vary(model: AnomalyModel, z: _Zone) -> bool:
+    """True when the golden captures of ``texture_variation`` zone ``z`` differ
+    from one another, per pixel, by at least ``captures_texture_ratio`` times the texture's own
+    variance ``tex_sd_**2`` (medians over the zone's px seen by at least 3 captures): their
+    leave-one-out scores then calibrate the zone as taught units do (:func:`units_calibrate`).
+
+    The texture floor stands for another unit's grain, which captures of one unit never show:
+    they differ by noise alone, a small share of a real grain's variance (zoo, one golden unit, one
+    ``full`` ``finish`` zone: 0.01-0.19 on wood, wallet and apparel). Captures of several units differ
+    by their grains (the same zones: 1.9-8.2), and their leave-one-out scores are other units'. On a
+    surface whose grain is weaker than the captures' noise (paper, a hand-held photo) the ratio
+    is high with one unit too, and there another unit's grain adds less than the noise the
+    leave-one-out scores already hold."""
+    ratio = float(getattr(model.config, "captures_texture_ratio", 0.0) or 0.0)
+    tsd = float(getattr(model, "tex_sd_", {}).get(z.spec.name, 0.0) or 0.0)
+    if ratio <= 0 or not tsd > 0:
+        return False
+    x0, y0, x1, y1 = z.bbox
+    zm = z.mask[y0:y1, x0:x1] & (model.n_[y0:y1, x0:x1] >= 3)
+    if int(zm.sum()) < 64:
+        return False
+    v = model.var_[y0:y1, x0:x1][zm].mean(axis=1)
+    return float(np.median(v)) >= ratio * tsd * tsd
 
 
 def tex_sigma_px(model: AnomalyModel, z: _Zone | None = None) -> float:
