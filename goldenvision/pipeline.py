@@ -310,6 +310,9 @@ class Inspector:
         area cannot pin this unit's pose (a flat zone under different light, say), the whole
         photo is tried once, with the same verification, and the first refusal stands if it
         fails too (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`).
+        A unit the sealed model refuses is tried on the gray its silhouette shows in
+        (:meth:`_silhouette_model`); when the golden's own captures, other units, needed that gray
+        (``meta["registration_silhouette_first"]``), units are aligned on it first.
         On a round product with a ring concentric with its outline, an alignment that puts the print elsewhere on the body than the golden's is refused
         (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
