@@ -182,6 +182,11 @@ def test_a_golden_of_several_boards_aligns_on_the_silhouette_gray_and_units_star
     captures = [board(11 + k, None if k == 0 else h) for k, h in enumerate(poses)]
     golden = gv.seal(captures, gv.load_spec(spec))
     assert "alignment_fallback" not in golden.meta and golden.meta[SILHOUETTE_FIRST_KEY] is True
+    # photos without a station: their held-out scores never replace the texture's floor
+    from goldenvision.pipeline import StageModels
+
+    anomaly = StageModels.from_golden(golden).anomaly
+    assert anomaly.config.captures_texture_ratio == 0.0 and not anomaly.zones_[0].captures_vary
     # the captures were aligned precisely: their recorded registrations predict well under a px
     assert all(c["registration_rms_px"] < 0.2 for c in golden.meta["captures"][1:])
     # a golden of one board (its grain in every capture) aligns on the luminance as before

@@ -194,7 +194,8 @@ class AnomalyConfig:
         leave-one-out scores, floored by ``var_floor``, instead of the texture floor
         (:func:`.zone_variation.captures_vary`): captures of several units show other grains, and where
         the captures' noise already exceeds the grain another unit's grain adds less than they show.
-        0 = never (the floor stays until accepted units are taught).
+        0 = never (the floor stays until accepted units are taught); sealing without a station sets
+        0: careful golden photos taken by hand do not stand for production's.
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
