@@ -119,9 +119,10 @@ def captures_vary(model: AnomalyModel, z: _Zone) -> bool:
     they differ by noise alone, a small share of a real grain's variance (zoo, one golden unit, one
     ``full`` ``finish`` zone: 0.01-0.19 on wood, wallet and apparel). Captures of several units differ
     by their grains (the same zones: 1.9-8.2), and their leave-one-out scores are other units'. On a
-    surface whose grain is weaker than the captures' noise (paper, a hand-held photo) the ratio
-    is high with one unit too, and there another unit's grain adds less than the noise the
-    leave-one-out scores already hold."""
+    surface whose grain is weaker than the captures' noise the ratio is high with one unit too,
+    and there another unit's grain adds less than the noise the leave-one-out scores already hold.
+    Sealing without a station sets the ratio to 0 (careful golden photos taken by hand do not
+    stand for a line's: see ``goldenvision.sealing``)."""
     ratio = float(getattr(model.config, "captures_texture_ratio", 0.0) or 0.0)
     tsd = float(getattr(model, "tex_sd_", {}).get(z.spec.name, 0.0) or 0.0)
     if ratio <= 0 or not tsd > 0:

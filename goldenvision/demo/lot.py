@@ -140,7 +140,9 @@ def _lot_faults(seed: int, n_units: int) -> list[str]:
     return [faults[i] for i in order]
 
 
-#: Production index of golden capture 1's unit when the golden holds several units (far past any lot).
+#: How the golden captures are made: one physical unit photographed again, or several good units.
+GOLDEN_UNITS = ("one", "several")
+#: With several golden units, capture ``i``'s unit is production unit ``GOLDEN_UNIT_BASE + i`` (far past any lot).
 GOLDEN_UNIT_BASE = 90000
 
 
@@ -277,8 +279,8 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
                                 size=size, golden_units=golden_units)
     if int(n_golden) < 1 or int(n_units) < 1:
         raise SpecError(f"generate_lot: expected n_golden >= 1 and n_units >= 1, got {n_golden}, {n_units}")
-    if golden_units not in ("one", "several"):
-        raise SpecError(f"generate_lot golden_units: expected 'one' or 'several', got {golden_units!r}")
+    if golden_units not in GOLDEN_UNITS:
+        raise SpecError(f"generate_lot golden_units: expected one of {list(GOLDEN_UNITS)}, got {golden_units!r}")
     size = float(size)
     _camera_size(size)
     out = Path(out_dir)

@@ -35,7 +35,7 @@ import numpy as np
 import yaml
 
 from ...errors import SpecError
-from ..lot import GOLDEN_UNIT_BASE
+from ..lot import GOLDEN_UNIT_BASE, GOLDEN_UNITS
 from ..photograph import _camera_jitter, _gains
 from ..scene import (
     _CAM_PX_PER_MM,
@@ -62,8 +62,6 @@ from .camera import (
 __all__ = ["make_zoo_unit", "zoo_golden_capture", "zoo_truth", "golden_px_of", "build_zoo_spec", "generate_zoo_lot"]
 
 
-#: How the golden captures are made (:func:`zoo_golden_capture`).
-GOLDEN_UNITS = ("one", "several")
 
 
 def _photo_params(mode: str, rng: np.random.Generator, *, golden: bool) -> dict[str, Any]:
