@@ -44,7 +44,7 @@ from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
 from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
-from .registration.outline import silhouette_gray_weights
+from .registration.outline import silhouette_model
 from .results import Defect, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     BODY_PINS_ANOMALY_KEY,
@@ -399,12 +399,9 @@ class Inspector:
         check, rivals and basin included); the outline, the holes the ground shows through and a
         print of another colour pin the pose there. Units the sealed model aligns are unchanged."""
         if self._silhouette_registration is None:
-            self._silhouette_registration = False
             m, ref = self.models, self.golden.reference
-            weights = silhouette_gray_weights(ref)
-            if weights is not None and weights != m.registration.gray_weights_:
-                mask = _product_mask(m.profile, ref.shape[:2], m.spec, ref) if m.registration.has_mask_ else None
-                self._silhouette_registration = RegistrationModel.fit(ref, mask=mask, gray_weights=weights)
+            mask = _product_mask(m.profile, ref.shape[:2], m.spec, ref) if m.registration.has_mask_ else None
+            self._silhouette_registration = silhouette_model(ref, mask, m.registration.gray_weights_) or False
         model = self._silhouette_registration
         return model if isinstance(model, RegistrationModel) else None
 

@@ -40,7 +40,7 @@ from .measure.dimensions import EdgeLine, golden_edge_lines
 from .measure.marker import MarkerFrame, find_scale_marker
 from .measure.ruler import RulerFrame, find_scale_ruler
 from .registration import RegistrationModel, register, warp_to_reference
-from .registration.outline import silhouette, silhouette_gray_weights
+from .registration.outline import silhouette, silhouette_model
 from .results import RegistrationResult
 from .transform import local_scale
 from .enums import Severity
@@ -617,8 +617,8 @@ class GoldenCaptures:
         self._edge_lines: dict[str, EdgeLine] = {}
         #: the registration model on the silhouette's gray (:meth:`_on_silhouette`), fitted on first need
         self._silhouette_model: RegistrationModel | bool | None = None
-        #: captures that aligned only on it (other units' grain: Inspector tries it first for units)
-        self.aligned_on_silhouette: list[int] = []
+        #: whether a capture aligned only on it (other units' grain: Inspector tries it first for units)
+        self.aligned_on_silhouette = False
         #: per dimension read on a colour axis (measure.colour_axis), fitted on capture 0
         self.dimension_gray_weights: dict[str, list[float]] = {}
         self.dimension_problems: list[str] = []
@@ -641,14 +641,11 @@ class GoldenCaptures:
 
     def _on_silhouette(self, frame: np.ndarray) -> RegistrationResult | None:
         """``frame`` aligned on the gray in which the reference's product stands out of its plain
-        ground (:func:`goldenvision.registration.outline.silhouette_gray_weights`), with every check
+        ground (:func:`goldenvision.registration.outline.silhouette_model`), with every check
         of :func:`register`; None when no such gray shows it better than the model's own."""
         if self._silhouette_model is None:
-            self._silhouette_model = False
-            weights = silhouette_gray_weights(self.reference)
-            if weights is not None and weights != self.registration_model.gray_weights_:
-                self._silhouette_model = RegistrationModel.fit(self.reference, mask=self.product_mask,
-                                                               gray_weights=weights)
+            self._silhouette_model = silhouette_model(self.reference, self.product_mask,
+                                                      self.registration_model.gray_weights_) or False
         if not isinstance(self._silhouette_model, RegistrationModel):
             return None
         return register(self.reference, frame, method=self.method, model=self._silhouette_model,
@@ -761,8 +758,7 @@ class GoldenCaptures:
                 on_sil = self._on_silhouette(_without_marker(frame, marker))
                 if on_sil is not None and (on_sil.ok or (reg.estimate is None and on_sil.estimate is not None)):
                     reg = on_sil
-                    if on_sil.ok:
-                        self.aligned_on_silhouette.append(i)
+                    self.aligned_on_silhouette |= on_sil.ok
             if reg.ok and reg.flow is None:  # a 3x3 homography is kept; a non-rigid flow field is not
                 self._registrations[i] = reg
         if not reg.ok:
@@ -1039,7 +1035,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         "dimension_gray_weights": caps.dimension_gray_weights,
         ROUND_BODY_STARTS_KEY: True,
         BODY_PINS_ANOMALY_KEY: True,
-        SILHOUETTE_FIRST_KEY: bool(caps.aligned_on_silhouette),
+        SILHOUETTE_FIRST_KEY: caps.aligned_on_silhouette,
     }
     if calibration is not None:
         meta["station_calibration"] = calibration.record()

@@ -17,6 +17,7 @@ captures that cannot be aligned precisely (``registration: auto``), and says so.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,7 +25,10 @@ import numpy as np
 from ..results import RegistrationResult
 from .refusal import RefusalCode
 
-__all__ = ["silhouette", "outline_register", "silhouette_gray_weights"]
+if TYPE_CHECKING:
+    from .model import RegistrationModel
+
+__all__ = ["silhouette", "outline_register", "silhouette_gray_weights", "silhouette_model"]
 
 #: band (of the image's diagonal) left out on either side of the product's silhouette when its
 #: colours and its ground's are sampled for the silhouette gray (:func:`silhouette_gray_weights`):
@@ -207,3 +211,17 @@ def silhouette_gray_weights(rgb: np.ndarray) -> tuple[float, float, float] | Non
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     s8 = sil.astype(np.uint8)
     return _silhouette_gray_weights(rgb, cv2.erode(s8, k) > 0, cv2.dilate(s8, k) == 0)
+
+
+def silhouette_model(reference: np.ndarray, mask: np.ndarray | None,
+                     own_weights: tuple[float, float, float] | None) -> "RegistrationModel | None":
+    """The registration model of ``reference`` on the gray its silhouette shows in
+    (:func:`silhouette_gray_weights`), fitted with ``mask``; None when there is no such gray or it
+    is ``own_weights``, the gray the caller's model already aligns on. Sealing aligns golden
+    captures of other units on it, the Inspector units (``Inspector._silhouette_model``)."""
+    from .model import RegistrationModel
+
+    weights = silhouette_gray_weights(reference)
+    if weights is None or weights == own_weights:
+        return None
+    return RegistrationModel.fit(reference, mask=mask, gray_weights=weights)
