@@ -305,14 +305,14 @@ class Inspector:
                                     self._colour_product_mask)
 
     def _register(self, frame: np.ndarray, marker: MarkerFrame | None | bool = True) -> RegistrationResult:
-        """Align a unit to the golden. A golden sealed without a station profile may carry a
-        registration model restricted to the product area its spec's zones describe; when that
-        area cannot pin this unit's pose (a flat zone under different light, say), the whole
-        photo is tried once, with the same verification, and the first refusal stands if it
-        fails too (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`).
-        A unit the sealed model refuses is tried on the gray its silhouette shows in
-        (:meth:`_silhouette_model`); when the golden's own captures, other units, needed that gray
-        (``meta["registration_silhouette_first"]``), units are aligned on it first.
+        """Align a unit to the golden. A unit the sealed model refuses is tried on the gray its
+        silhouette shows in (:meth:`_silhouette_model`); when the golden's own captures, other units,
+        needed that gray (``meta["registration_silhouette_first"]``), units are aligned on it first.
+        A golden sealed without a station profile may carry a registration model restricted to the
+        product area its spec's zones describe; when neither that area nor the silhouette's gray
+        can pin this unit's pose (a flat zone under different light, say), the whole photo is tried
+        once. Every retry has the same verification, and a refusal stands if the retry fails too
+        (unless only the retry carries an estimate: :attr:`RegistrationResult.estimate`).
         On a round product with a ring concentric with its outline, an alignment that puts the print elsewhere on the body than the golden's is refused
         (:func:`goldenvision.registration.concentric.check_print_on_body`)."""
         m = self.models
@@ -328,8 +328,9 @@ class Inspector:
         bare = _without_marker(frame, marker)
         if marker is not None and not self._reference_marker():
             frame = bare
-        silhouette_model = None
-        if (self.golden.meta or {}).get(SILHOUETTE_FIRST_KEY) and m.registration_method not in ("none", "outline"):
+        silhouette_first = bool((self.golden.meta or {}).get(SILHOUETTE_FIRST_KEY))
+        dense = m.registration_method not in ("none", "outline")
+        if silhouette_first and dense:
             # the golden's own captures (other units) aligned only on the silhouette's gray: so do units
             silhouette_model = self._silhouette_model()
             if silhouette_model is not None:
@@ -339,6 +340,16 @@ class Inspector:
                     return self._round_print_checked(frame, first)
         reg = register(self.golden.reference, frame, method=m.registration_method, model=m.registration,
                        mask=m.product_mask)
+        if not reg.ok and dense and not silhouette_first:  # (tried first above when the golden says so)
+            # before the whole photo: the silhouette's model is fitted once and aligns in a fraction of the
+            # time a refusal takes (zoo wood hand-held, one golden board: every unit was refused by the
+            # sealed model and by the whole photo, ~1 s each, then aligned on the silhouette's gray)
+            silhouette_model = self._silhouette_model()
+            if silhouette_model is not None:
+                retry = register(self.golden.reference, bare, method=m.registration_method, model=silhouette_model,
+                                 mask=None)
+                if retry.ok or (reg.estimate is None and retry.estimate is not None):
+                    reg = retry
         spec_area = m.registration.has_mask_ and (m.profile is None or m.profile.product_area_mm is None)
         if not reg.ok and spec_area:
             if self._whole_registration is None:
@@ -347,15 +358,8 @@ class Inspector:
                              model=self._whole_registration, mask=None)
             # a retry refused only for its predicted uncertainty still places colours and calipers
             reg = retry if retry.ok or (reg.estimate is None and retry.estimate is not None) else reg
-        if m.registration_method in ("none", "outline"):
+        if not dense:
             return reg
-        if not reg.ok and silhouette_model is None:  # (tried first above when the golden says so)
-            silhouette_model = self._silhouette_model()
-            if silhouette_model is not None:
-                retry = register(self.golden.reference, bare, method=m.registration_method, model=silhouette_model,
-                                 mask=None)
-                if retry.ok or (reg.estimate is None and retry.estimate is not None):
-                    reg = retry
         body = self._body()
         if not reg.ok and body is not None and (self.golden.meta or {}).get(ROUND_BODY_STARTS_KEY):
             reg = self._register_round(frame, body, reg)

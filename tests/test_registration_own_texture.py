@@ -143,6 +143,8 @@ def test_inspector_aligns_a_unit_with_its_own_grain():
     assert _error_on_board(reg.homography, h_true) < 0.1
     # aligned by the retry on the silhouette gray, the sealed (luminance) model having refused it
     assert isinstance(inspector._silhouette_registration, RegistrationModel)
+    # before the whole photo was tried (a refusal costs several times the silhouette's alignment)
+    assert inspector._whole_registration is None
 
 
 def test_the_scale_marker_is_painted_out_of_the_silhouette_retry():
