@@ -213,6 +213,10 @@ def seal_cmd(
     station: Optional[Path] = typer.Option(
         None, "--station", help="Fitted station profile (JSON from 'calibrate geometry/color') applied to every capture; "
                                 "units are then inspected with the same --station (with --add-good: the units' profile)."),
+    golden_dim: list[str] = typer.Option(
+        [], "--golden-dim", help="NAME=MM: the golden's own size of spec dimension NAME as a reference instrument "
+                                 "measured it (a certificate, caliper or CMM); NAME=MM,MM,... one per capture for a "
+                                 "golden of several units. Readings are zeroed on it instead of the nominal. Repeatable."),
 ) -> None:
     """Seal a golden sample from its captures (or extend one with accepted good units) and write the package.
 
@@ -223,6 +227,9 @@ def seal_cmd(
 
     if add_good and golden is None:
         _usage("--add-good needs --golden PACKAGE to extend")
+    if add_good and golden_dim:
+        _usage("--golden-dim is given when sealing a new golden, not with --add-good")
+    certified = _golden_dims(golden_dim)
     if not add_good and spec is None:
         _usage("--spec is required to seal a new golden")
     _refuse_overwrite([out], force)
@@ -257,7 +264,8 @@ def seal_cmd(
 
                 calibration = load_station_calibration(_need_file(station, "station profile"))
             new = seal([str(p) for p in images], _need_file(spec, "spec sheet"),
-                       progress=lambda d, t: bar.update(task, completed=d, total=t), calibration=calibration)
+                       progress=lambda d, t: bar.update(task, completed=d, total=t), calibration=calibration,
+                       golden_dimensions_mm=certified or None)
         pred = load_golden(_need_file(predecessor, "golden package")) if predecessor else None
     keys = []
     if sign:
@@ -272,6 +280,24 @@ def seal_cmd(
         extra = f", {len(new.meta.get('good_units', []))} good units learnt" if new.meta.get("good_units") else ""
         console.print(f"sealed [bold]{info.get('product')}[/] rev {info.get('revision')} -> {out} "
                       f"(id {info.get('golden_id')}{extra})")
+
+
+def _golden_dims(items: list[str]) -> dict[str, list[float]]:
+    """``--golden-dim NAME=MM[,MM...]`` options as ``seal(golden_dimensions_mm=...)`` (usage error when malformed;
+    the values are checked against the spec by the seal)."""
+    out: dict[str, list[float]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            _usage(f"--golden-dim {item!r}: expected NAME=MM or NAME=MM,MM,... (one per capture)")
+        if name in out:
+            _usage(f"--golden-dim: {name!r} given twice")
+        try:
+            out[name] = [float(v) for v in values.split(",")]
+        except ValueError:
+            _usage(f"--golden-dim {item!r}: expected numbers of mm after '='")
+    return out
 
 
 def _load_golden(path: Path) -> Any:

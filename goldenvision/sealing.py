@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -614,6 +614,8 @@ class GoldenCaptures:
         self.conditions: list[dict[str, Any]] = []
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
+        #: per dimension, the capture index of each value in ``dimensions_mm`` (a capture may fail to measure)
+        self.dimension_captures: dict[str, list[int]] = {d.name: [] for d in spec.dimensions}
         self._edge_lines: dict[str, EdgeLine] = {}
         #: the registration model on the silhouette's gray (:meth:`_on_silhouette`), fitted on first need
         self._silhouette_model: RegistrationModel | bool | None = None
@@ -718,6 +720,7 @@ class GoldenCaptures:
                     self.dimension_failures.setdefault(dim.name, []).append(f"capture {i}: {res}")
                 else:
                     self.dimensions_mm[res.name].append(float(res.measured_mm))
+                    self.dimension_captures[res.name].append(i)
         if self._progress:
             self._progress(i + 1, len(self) + 2)
 
@@ -830,6 +833,7 @@ def seal(
     *,
     progress: Callable[[int, int], None] | None = None,
     calibration: Any = None,
+    golden_dimensions_mm: Mapping[str, float | Sequence[float]] | None = None,
 ) -> GoldenSample:
     """Seal a golden sample from several captures, streaming them.
 
@@ -854,6 +858,14 @@ def seal(
         size-checked and undistorted, its colour model corrects colours, its scale gives mm
         when the spec has none. Recorded in ``meta["station_calibration"]``; units must then be
         inspected through a station profile too.
+    golden_dimensions_mm : mapping of dimension name to mm, optional
+        The golden's own dimensions as a reference instrument measured them (a master part's
+        calibration certificate, a caliper or a CMM): one value per dimension when every capture
+        shows the same unit, or one per capture, in order, when the golden is several units. The
+        photos' reading of each is then zeroed on these values instead of on the spec's nominal
+        (:func:`goldenvision.measure.dimensions.golden_zero_offsets`); recorded in
+        ``meta["golden_dimensions_mm"][name]["certified_mm"]``. Without it the golden is taken to
+        be nominal, which a golden of several units, each of its own size, is not.
 
     Returns
     -------
@@ -881,8 +893,9 @@ def seal(
     spec = load_spec(spec)
     if len(images) < 1:
         raise ImageError("seal: expected at least one golden capture, got none")
+    certified = certified_dimensions(spec, golden_dimensions_mm, len(images))
     try:
-        return _seal(images, spec, base_dir, progress, calibration)
+        return _seal(images, spec, base_dir, progress, calibration, certified)
     except CaptureAlignmentError as exc:
         if spec.registration != "auto" or exc.aligned_before > 0 or _others_align(images, spec, base_dir, exc.index,
                                                                                   calibration):
@@ -892,7 +905,7 @@ def seal(
         rigid = _silhouettes_agree(images, spec, base_dir, calibration)
         if rigid is not None:  # a rigid product on a plain ground: its outline pins the pose
             golden = _seal(images, load_spec({**spec.to_dict(), "registration": "outline"}), base_dir, progress,
-                           calibration)
+                           calibration, certified)
             golden.meta["alignment_fallback"] = {
                 "why": why, "spec_registration": spec.registration, "registration": "outline",
                 "compared_with": ("units placed by their silhouette on the plain ground (centroid, turn over the full "
@@ -905,7 +918,7 @@ def seal(
         if fallback is None:
             raise
         fb_spec, not_judged = fallback
-        golden = _seal(images, fb_spec, base_dir, progress, calibration)
+        golden = _seal(images, fb_spec, base_dir, progress, calibration, certified)
         golden.meta["alignment_fallback"] = {
             "why": why, "spec_registration": spec.registration, "registration": "none",
             "compared_with": ("no alignment: every unit's photo, resized to the golden's frame, is compared by "
@@ -970,8 +983,61 @@ def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path
     return worst if ref is not None else None
 
 
+#: A certified golden dimension further than this many tolerance bands from nominal is refused:
+#: no master is that far off, a value in the wrong unit or for another feature is.
+CERTIFIED_MAX_BANDS = 10.0
+
+
+def certified_dimensions(spec: Spec, values: Mapping[str, object] | None, n_captures: int) -> dict[str, list[float]]:
+    """``seal(golden_dimensions_mm=...)`` checked against ``spec``: per dimension name, one value
+    per capture (a single value repeated: every capture shows the same unit).
+
+    Raises
+    ------
+    SpecError
+        A name the spec has no dimension of, a value that is not a finite number > 0, a list
+        whose length is not the number of captures, or a value further than
+        :data:`CERTIFIED_MAX_BANDS` tolerance bands from the nominal; the message names it.
+    """
+    if not values:
+        return {}
+    if not isinstance(values, Mapping):
+        raise SpecError("golden_dimensions_mm: expected a mapping of dimension name to mm (one value, or one per "
+                        f"capture), got {type(values).__name__}")
+    dims = {d.name: d for d in spec.dimensions}
+    out: dict[str, list[float]] = {}
+    for name, raw in values.items():
+        dim = dims.get(str(name))
+        if dim is None:
+            raise SpecError(f"golden_dimensions_mm: the spec has no dimension {name!r} (it has: "
+                            f"{', '.join(sorted(dims)) or 'none'})")
+        if isinstance(raw, (list, tuple)) and len(raw) == 1:
+            raw = raw[0]  # one value: every capture shows the same unit
+        seq = list(raw) if isinstance(raw, (list, tuple)) else [raw] * n_captures
+        if len(seq) != n_captures:
+            raise SpecError(f"golden_dimensions_mm[{name!r}]: expected one value, or one per capture ({n_captures}), "
+                            f"got {len(seq)}")
+        band = float(dim.tol_minus_mm) + float(dim.tol_plus_mm)
+        vals: list[float] = []
+        for v in seq:
+            try:
+                f = float(v)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise SpecError(f"golden_dimensions_mm[{name!r}]: expected a number of mm, got {v!r}") from None
+            if not (math.isfinite(f) and f > 0):
+                raise SpecError(f"golden_dimensions_mm[{name!r}]: expected a finite length > 0 mm, got {v!r}")
+            if band > 0 and abs(f - dim.nominal_mm) > CERTIFIED_MAX_BANDS * band:
+                raise SpecError(f"golden_dimensions_mm[{name!r}]: {f:g} mm is {abs(f - dim.nominal_mm):g} mm from the "
+                                f"nominal {dim.nominal_mm:g} mm, more than {CERTIFIED_MAX_BANDS:g} tolerance bands: "
+                                "check the value, its unit (mm) and the dimension's name")
+            vals.append(f)
+        out[dim.name] = vals
+    return out
+
+
 def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
-          progress: Callable[[int, int], None] | None, calibration: Any = None) -> GoldenSample:
+          progress: Callable[[int, int], None] | None, calibration: Any = None,
+          certified: Mapping[str, list[float]] | None = None) -> GoldenSample:
     """:func:`seal` with one spec (the alignment-free fallback calls it a second time)."""
     profile = _resolve_profile(spec, base_dir)
     caps = GoldenCaptures(images, spec, profile, progress=progress, calibration=calibration)
@@ -1028,7 +1094,9 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         "golden_lab": zone_lab,
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
-            k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
+            k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v,
+                **({"certified_mm": [certified[k][i] for i in caps.dimension_captures[k]]}
+                   if certified and k in certified else {})}
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
         },
         "dimensions_not_measurable": not_measurable,

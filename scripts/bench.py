@@ -112,6 +112,10 @@ def main() -> int:
                     help="several: golden captures 1.. photograph other good units (their own grain, weave, tone "
                          "and size), as when a golden is sealed from several approved units; one: the golden unit "
                          "photographed again")
+    ap.add_argument("--certified-golden", action="store_true",
+                    help="seal with the golden units' true sizes as a reference instrument would certify them "
+                         "(seal(golden_dimensions_mm=...), one value per capture): dimensions are zeroed on them "
+                         "instead of on the nominal")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -140,7 +144,13 @@ def main() -> int:
         spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
         print(f"anomaly zones: one 'full' zone, defect_type {args.full_type}, min_area_mm2 {raw['anomaly_zones'][0]['min_area_mm2']:g}")
     t0 = time.perf_counter()
-    golden = gv.seal([str(p) for p in lot.golden_paths], spec_path)
+    certified = None
+    if args.certified_golden:
+        caps = lot.truth["golden_captures"]
+        certified = {k: [float(c["dimensions"][k]) for c in caps] for k in caps[0]["dimensions"]}
+        print("golden dimensions certified (true mm per capture): "
+              + "; ".join(f"{k} {', '.join(f'{v:.3f}' for v in vs)}" for k, vs in certified.items()))
+    golden = gv.seal([str(p) for p in lot.golden_paths], spec_path, golden_dimensions_mm=certified)
     t_seal = time.perf_counter() - t0
     pkg = args.out / "bench.golden"
     golden.save(pkg)

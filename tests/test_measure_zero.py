@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from goldenvision.measure.dimensions import ZERO_MAX_PX, golden_zero_offsets, measure_dimension, measure_dimensions
@@ -118,3 +119,91 @@ def test_an_offset_too_large_to_zero_is_an_uncertainty_of_every_reading():
     assert res.measured_mm == raw.measured_mm  # not zeroed
     assert math.isclose(res.uncertainty_mm, math.hypot(raw.uncertainty_mm, abs(off) / math.sqrt(3.0)), rel_tol=1e-9)
     assert golden_unexplained_offsets([DIM], None, SCALE) == {} and golden_unexplained_offsets([DIM], rec, None) == {}
+
+
+def _rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+#: a plate drawn ``w`` mm wide about x = 240 px (0.1 mm per px)
+def _plate_mm(w: float) -> np.ndarray:
+    return _plate(240.0 - 5.0 * w, 240.0 + 5.0 * w)
+
+
+SPEC_NONE = {"product": "plate", "revision": "A", "scale_mm_per_px": SCALE, "registration": "none",
+             "dimensions": [{"name": "plate_width", "measure": "width", "nominal_mm": 28.0, "tolerance_mm": [-0.2, 0.2],
+                             "caliper": {"center": [240.0, 60.0], "angle_deg": 0.0, "length_px": 400.0,
+                                         "width_px": 20.0}}]}
+
+
+def test_a_golden_of_several_units_is_zeroed_on_their_certified_sizes():
+    """Three golden plates of their own widths (28.00, 28.08, 28.07 mm): zeroed on the nominal, the
+    tool's offset is taken 0.05 mm too small (their mean is not nominal) and every unit reads 0.05
+    mm narrow; zeroed on each one's certified width, the offset is the tool's alone, its spread too."""
+    import goldenvision as gv
+
+    widths = [28.0, 28.08, 28.07]
+    caps = [_rgb(_plate_mm(w)) for w in widths]
+    plain = gv.seal(caps, SPEC_NONE)
+    certified = gv.seal(caps, SPEC_NONE, golden_dimensions_mm={"plate_width": widths})
+    rec = certified.meta["golden_dimensions_mm"]["plate_width"]
+    assert rec["certified_mm"] == widths and "certified_mm" not in plain.meta["golden_dimensions_mm"]["plate_width"]
+    off_plain = golden_zero_offsets([DIM], plain.meta["golden_dimensions_mm"], SCALE)["plate_width"]
+    off_cert, sem_cert, n = golden_zero_offsets([DIM], certified.meta["golden_dimensions_mm"], SCALE)["plate_width"]
+    assert n == 3 and math.isclose(off_plain[0] - off_cert, -float(np.mean(widths) - 28.0), abs_tol=0.01)
+    assert sem_cert is not None and off_plain[1] is not None and sem_cert < 0.5 * off_plain[1]
+    for true_mm in (27.9, 28.1):
+        read_plain = gv.Inspector(plain).inspect(_rgb(_plate_mm(true_mm))).dimensions[0].measured_mm
+        read_cert = gv.Inspector(certified).inspect(_rgb(_plate_mm(true_mm))).dimensions[0].measured_mm
+        assert abs(read_cert - true_mm) < 0.02
+        assert read_plain - true_mm < -0.035
+    # one certified value: every capture shows that one unit
+    one = gv.seal(caps[:1] * 2, SPEC_NONE, golden_dimensions_mm={"plate_width": 28.0})
+    assert one.meta["golden_dimensions_mm"]["plate_width"]["certified_mm"] == [28.0, 28.0]
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"plate_length": 28.0}, "no dimension 'plate_length'"),
+    ({"plate_width": [28.0, 28.1]}, "one per capture .3., got 2"),
+    ({"plate_width": float("nan")}, "finite length > 0"),
+    ({"plate_width": -28.0}, "finite length > 0"),
+    ({"plate_width": "wide"}, "a number of mm"),
+    ({"plate_width": 2800.0}, "more than 10 tolerance bands"),
+])
+def test_certified_golden_sizes_are_checked_against_the_spec(values, match):
+    from goldenvision.errors import SpecError
+    from goldenvision.sealing import certified_dimensions
+    from goldenvision.spec import load_spec
+
+    with pytest.raises(SpecError, match=match):
+        certified_dimensions(load_spec(SPEC_NONE), values, 3)
+    assert certified_dimensions(load_spec(SPEC_NONE), None, 3) == {}
+    assert certified_dimensions(load_spec(SPEC_NONE), {"plate_width": [28.05]}, 3) == {"plate_width": [28.05] * 3}
+
+
+def test_seal_cli_takes_the_certified_golden_sizes(tmp_path):
+    import json
+
+    import cv2
+    from typer.testing import CliRunner
+
+    import goldenvision as gv
+    from goldenvision.cli import app
+
+    caps = []
+    for i, w in enumerate([28.0, 28.08, 28.07]):
+        caps.append(str(tmp_path / f"cap{i}.png"))
+        cv2.imwrite(caps[-1], _plate_mm(w))
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC_NONE))
+    runner = CliRunner()
+    base = ["seal", *caps, "--spec", str(spec)]
+    res = runner.invoke(app, [*base, "--out", str(tmp_path / "a.golden"), "--golden-dim", "plate_width=28.0,28.08,28.07"])
+    assert res.exit_code == 0, res.output
+    rec = gv.load_golden(tmp_path / "a.golden").meta["golden_dimensions_mm"]["plate_width"]
+    assert rec["certified_mm"] == [28.0, 28.08, 28.07]
+    res = runner.invoke(app, [*base, "--out", str(tmp_path / "b.golden"), "--golden-dim", "plate_width"])
+    assert res.exit_code == 64 and "NAME=MM" in res.output
+    res = runner.invoke(app, [*base, "--out", str(tmp_path / "c.golden"), "--golden-dim", "plate_length=28"])
+    assert res.exit_code == 65 and "no dimension 'plate_length'" in res.output
+    assert not (tmp_path / "b.golden").exists() and not (tmp_path / "c.golden").exists()

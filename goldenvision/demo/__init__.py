@@ -85,7 +85,7 @@ Truth of one unit (``unit_XXX.json``, and ``truth.json["units"]``)::
     failing_checks (e.g. ["color:panel"], ["dimension:strap_width"], ["anomaly:buckle"])
 
 ``truth.json`` adds ``golden_reference`` ({camera_homography, product_pose} of golden_00),
-``golden_captures``, ``product_corners_mm`` (the nominal panel's corners), ``dimension_specs``,
+``golden_captures`` (each with its ``dimensions``), ``product_corners_mm`` (the nominal panel's corners), ``dimension_specs``,
 ``seed``, ``size``, ``scale_mm_per_px``, ``n_pass`` and ``n_fail``.
 
 Lot design (deterministic by seed): about 60 % good units (colour within 0.35 x tolerance of

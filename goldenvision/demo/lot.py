@@ -300,7 +300,8 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         _write_png(path, _render_with_texture(gp, gtex if golden_units == "one" or i == 0 else _product_texture(gp, size), size))
         golden_paths.append(path)
         t = _unit_truth(gp, prof, size)
-        golden_truth.append({k: t[k] for k in ("unit_id", "camera_homography", "product_pose", "unit_to_golden_px", "lighting_gains")})
+        golden_truth.append({k: t[k] for k in ("unit_id", "camera_homography", "product_pose", "unit_to_golden_px", "lighting_gains",
+                                               "dimensions")})
 
     faults = _lot_faults(seed, int(n_units))
     unit_paths = []

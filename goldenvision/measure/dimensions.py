@@ -44,7 +44,10 @@ edge. The tool therefore reads every unit of one design a little off, by the sam
 long as the photos are alike. The golden captures are measured by the same tool at sealing
 (``GoldenSample.meta["golden_dimensions_mm"]``); the golden is the master, its size the spec's
 nominal, so :func:`golden_zero_offsets` takes ``nominal - golden mean`` as the tool's offset on
-that feature and adds it to every unit's reading. An offset larger than
+that feature and adds it to every unit's reading. Where the golden's own sizes were measured by a
+reference instrument (``seal(golden_dimensions_mm=...)``, recorded per capture as
+``certified_mm``: a master's certificate, or each of a golden of several units), the offset is
+the mean of ``certified - reading`` over the captures instead, and its spread the tool's alone. An offset larger than
 :data:`ZERO_MAX_PX` golden px is not an edge tool's error but a golden that is itself off
 nominal (or a caliper on another feature): it is not applied. Which of the two it is, the golden
 alone cannot tell, so such an offset is an unexplained systematic difference between the tool
@@ -120,6 +123,13 @@ def _golden_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping
         n = max(1, len(vals))
         off = float(dim.nominal_mm) - float(mean)
         std = rec.get("std")
+        certified = rec.get("certified_mm")
+        if certified and len(certified) == len(vals):
+            # each capture's reading against its own unit's certified size: the tool's offset alone,
+            # and its spread the tool's (not the golden units' sizes, which the nominal would count)
+            diffs = np.asarray(certified, np.float64) - np.asarray(vals, np.float64)
+            off = float(diffs.mean())
+            std = float(diffs.std(ddof=1)) if diffs.size > 1 else None
         sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
         out.append((dim.name, off, sem, n, abs(off) <= ZERO_MAX_PX * float(scale_mm_per_px)))
     return out

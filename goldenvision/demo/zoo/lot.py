@@ -333,7 +333,7 @@ def generate_zoo_lot(out_dir: "str | Path", fam: Family, *, mode: str = "station
         golden_paths.append(path)
         t = zoo_truth(fam, gp, seed, size)
         golden_truth.append({k: t[k] for k in ("unit_id", "camera_homography", "product_pose", "unit_to_golden_px",
-                                               "lighting_gains")})
+                                               "lighting_gains", "dimensions")})
     unit_paths, units = [], []
     for i, fault in enumerate(_lot_faults(fam, seed, int(n_units))):
         up = make_zoo_unit(fam, i, fault, seed, mode)
