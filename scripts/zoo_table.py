@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/zoo_table.py [--units 8] [--goldens 3] [--size 0.6] [--seed 0] [--families wallet,label,...]
         [--workdir DIR] [--no-pod] [--zones spec|full] [--full-type other] [--add-good K]
-        [--golden-units one|several]
+        [--golden-units one|several] [--certified-golden]
 
 Runs ``bench.py --family F --mode M --units N --goldens G --size S --seed K --repeat 1`` in a child
 process per row and prints a Markdown table from its output: verdicts right (good / defective),
@@ -34,7 +34,8 @@ def row(family: str, mode: str, args: argparse.Namespace) -> str:
            "--out", str(args.workdir / f"{family}-{mode}")] + (["--no-pod"] if args.no_pod else []) + \
         (["--zones", args.zones, "--full-type", args.full_type] if args.zones != "spec" else []) + \
         (["--add-good", str(args.add_good)] if args.add_good else []) + \
-        (["--golden-units", args.golden_units] if args.golden_units != "one" else [])
+        (["--golden-units", args.golden_units] if args.golden_units != "one" else []) + \
+        (["--certified-golden"] if args.certified_golden else [])
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     (args.workdir / f"{family}-{mode}").mkdir(parents=True, exist_ok=True)
     (args.workdir / f"{family}-{mode}" / "bench.txt").write_text(out)
@@ -81,6 +82,8 @@ def main() -> int:
                     help="teach each row's golden K extra good units first (bench.py --add-good)")
     ap.add_argument("--golden-units", default="one", choices=["one", "several"],
                     help="several: each row's golden captures 1.. are other good units (bench.py --golden-units)")
+    ap.add_argument("--certified-golden", action="store_true",
+                    help="seal with the golden units' true sizes (bench.py --certified-golden)")
     args = ap.parse_args()
     if args.workdir is None:
         args.workdir = Path(tempfile.mkdtemp(prefix="gv-zoo-"))
