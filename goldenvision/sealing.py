@@ -615,7 +615,11 @@ class GoldenCaptures:
         self.stored: list[np.ndarray] = []
         self.dimensions_mm: dict[str, list[float]] = {d.name: [] for d in spec.dimensions}
         #: per dimension, the capture index of each value in ``dimensions_mm`` (a capture may fail to measure)
+        #: and whether that value is its own unit's size: read in its own metric frame (a station, a marker), on
+        #: capture 0, or without registration; not a capture of another unit read through its registration onto
+        #: capture 0, which fits its outline and takes part of its size for capture 0's
         self.dimension_captures: dict[str, list[int]] = {d.name: [] for d in spec.dimensions}
+        self.dimension_own_frame: dict[str, list[bool]] = {d.name: [] for d in spec.dimensions}
         self._edge_lines: dict[str, EdgeLine] = {}
         #: the registration model on the silhouette's gray (:meth:`_on_silhouette`), fitted on first need
         self._silhouette_model: RegistrationModel | bool | None = None
@@ -721,6 +725,8 @@ class GoldenCaptures:
                 else:
                     self.dimensions_mm[res.name].append(float(res.measured_mm))
                     self.dimension_captures[res.name].append(i)
+                    self.dimension_own_frame[res.name].append(
+                        i == 0 or self.method == "none" or str(res.reference) in ("station_profile", "marker"))
         if self._progress:
             self._progress(i + 1, len(self) + 2)
 
@@ -1095,6 +1101,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         "target_lab": {k: list(v) for k, v in targets.items()},
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v,
+                "captures": caps.dimension_captures[k], "own_frame": caps.dimension_own_frame[k],
                 **({"certified_mm": [certified[k][i] for i in caps.dimension_captures[k]]}
                    if certified and k in certified else {})}
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v

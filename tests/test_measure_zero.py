@@ -207,3 +207,22 @@ def test_seal_cli_takes_the_certified_golden_sizes(tmp_path):
     res = runner.invoke(app, [*base, "--out", str(tmp_path / "c.golden"), "--golden-dim", "plate_length=28"])
     assert res.exit_code == 65 and "no dimension 'plate_length'" in res.output
     assert not (tmp_path / "b.golden").exists() and not (tmp_path / "c.golden").exists()
+
+
+def test_certified_sizes_zero_only_the_readings_of_their_own_unit():
+    """A capture of another unit read in the golden frame went through its registration onto capture 0,
+    which takes its size for capture 0's: it stands for capture 0's certified size, not its own."""
+    rec = {"plate_width": {"mean": 28.0, "std": 0.05, "values": [27.95, 27.97, 28.02],
+                           "captures": [0, 1, 2], "own_frame": [True, False, False],
+                           "certified_mm": [28.1, 27.9, 28.3]}}
+    off, sem, n = golden_zero_offsets([DIM], rec, SCALE)["plate_width"]
+    assert n == 3 and sem is not None and math.isclose(off, 28.1 - np.mean([27.95, 27.97, 28.02]))
+    # without capture 0's reading, those readings stand for nothing certified: only its own frame's
+    rec["plate_width"].update(captures=[1, 2, 3], own_frame=[False, True, False])
+    off, sem, n = golden_zero_offsets([DIM], rec, SCALE)["plate_width"]
+    assert n == 1 and sem is None and math.isclose(off, 27.9 - 27.97)
+    rec["plate_width"].update(captures=[0, 1, 2])
+    # read in their own frames (a station, a marker): all three, each against its own size
+    rec["plate_width"].update(own_frame=[True, True, True], certified_mm=[28.0, 28.2, 27.8])
+    off, _, n = golden_zero_offsets([DIM], rec, SCALE)["plate_width"]
+    assert n == 3 and math.isclose(off, np.mean([0.05, 0.23, -0.22]))

@@ -123,16 +123,36 @@ def _golden_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping
         n = max(1, len(vals))
         off = float(dim.nominal_mm) - float(mean)
         std = rec.get("std")
-        certified = rec.get("certified_mm")
-        if certified and len(certified) == len(vals):
-            # each capture's reading against its own unit's certified size: the tool's offset alone,
+        certified = rec.get("certified_mm") or []
+        keep = _certified_readings(rec, certified, len(vals)) if len(certified) == len(vals) and vals else []
+        if keep:
+            # each capture's reading against the certified size it stands for: the tool's offset alone,
             # and its spread the tool's (not the golden units' sizes, which the nominal would count)
-            diffs = np.asarray(certified, np.float64) - np.asarray(vals, np.float64)
+            diffs = np.asarray([size for _, size in keep], np.float64) - np.asarray([vals[k] for k, _ in keep], np.float64)
+            n = int(diffs.size)
             off = float(diffs.mean())
             std = float(diffs.std(ddof=1)) if diffs.size > 1 else None
         sem = float(std) / math.sqrt(n) if std is not None and n > 1 and math.isfinite(float(std)) else None
         out.append((dim.name, off, sem, n, abs(off) <= ZERO_MAX_PX * float(scale_mm_per_px)))
     return out
+
+
+def _certified_readings(rec: Mapping[str, object], certified: Sequence[float], n: int) -> list[tuple[int, float]]:
+    """(index, the size the reading stands for) of the golden readings in ``rec`` that a certified size
+    can zero. A reading of its own unit's size (``rec["own_frame"]``, recorded at sealing: read in the
+    capture's own metric frame, on capture 0, or without registration) stands for that unit's certified
+    size. A capture of another unit read in the golden frame went through its registration onto
+    capture 0, which fits its outline and takes its size for capture 0's: it stands for capture 0's
+    (zoo wood hand-held, a golden of three boards: zeroed on each board's own size, the height and the
+    hole read worse than zeroed on the nominal, 51 and 46 of 72 readings within the bar against 56).
+    Without capture 0's reading such readings are left out; a package without the record uses every
+    reading at its own size."""
+    caps, own = rec.get("captures"), rec.get("own_frame")
+    if not isinstance(caps, list) or not isinstance(own, list) or len(caps) != n or len(own) != n:
+        return [(k, float(certified[k])) for k in range(n)]
+    first = next((float(certified[k]) for k in range(n) if caps[k] == 0), None)
+    return [(k, float(certified[k]) if own[k] or first is None else first) for k in range(n)
+            if own[k] or first is not None]
 
 
 def golden_zero_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
