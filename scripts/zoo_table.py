@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba", "wood")
+FAMILIES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba", "wood", "sole")
 
 
 def row(family: str, mode: str, args: argparse.Namespace) -> str:

@@ -169,6 +169,12 @@ def test_defect_boxes_inside_their_zones(family):
                 assert d["area_mm2"] > 0.3 and x2 > x1 and y2 > y1
 
 
+#: Grey levels a defect changes at least (clean photo, size 0.5), where a family's defect is fainter
+#: than 12 by design: a short-shot lug of the black rubber sole shows only as its missing relief
+#: (lug top +2-3 L*, walls ±3.5 L*: some 9 grey levels at L* 27).
+_MIN_VISIBLE = {("sole", "short_shot"): 6}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_defect_changes_pixels_only_inside_its_bbox(family):
     fam = zoo.FAMILIES[family]
@@ -180,7 +186,7 @@ def test_defect_changes_pixels_only_inside_its_bbox(family):
         box, _ = fam.defect_footprint(u.defects[0], u)
         cam = _apply(zoo.camera_of(u, 0.5) @ zoo.pose_of(u), [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])])
         ys, xs = np.nonzero(diff > 1)
-        assert xs.size > 0 and diff.max() >= 12, (kind, diff.max())  # visible
+        assert xs.size > 0 and diff.max() >= _MIN_VISIBLE.get((family, kind), 12), (kind, diff.max())  # visible
         assert xs.min() >= cam[:, 0].min() - 1.5 and xs.max() <= cam[:, 0].max() + 1.5, kind
         assert ys.min() >= cam[:, 1].min() - 1.5 and ys.max() <= cam[:, 1].max() + 1.5, kind
 

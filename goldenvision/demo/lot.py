@@ -227,7 +227,7 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 #: Product families :func:`generate_lot` makes: the wallet and the zoo (goldenvision.demo.zoo).
-FAMILY_NAMES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba", "wood")
+FAMILY_NAMES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "ceramic", "pcba", "wood", "sole")
 
 
 def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_units: int = 40, size: float = 1.0,
