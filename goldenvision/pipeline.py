@@ -275,6 +275,9 @@ class Inspector:
                                   if scale and isinstance(v, dict) and v.get("mean")}
         # zeroing on the golden: the edge tool's own offset on each feature (see measure.dimensions)
         self._dimension_zero = golden_zero_offsets(self.models.spec.dimensions, golden_mm, scale)
+        # ... on the golden's certified sizes where the seal was given them (else on the nominal)
+        self._zeroed_on_certified = sorted(k for k in self._dimension_zero
+                                           if isinstance(golden_mm.get(k), dict) and golden_mm[k].get("certified_mm"))
         # ... and the offsets too large to zero: a systematic uncertainty of their readings
         self._dimension_unexplained = golden_unexplained_offsets(self.models.spec.dimensions, golden_mm, scale)
         # how far along its edges each width is read (the golden's straight stretch; see measure.dimensions)
@@ -753,6 +756,8 @@ class Inspector:
                 provenance["dimensions_on_colour_axis"] = on_axis
             if self._dimension_zero:
                 provenance["dimensions_zeroed_on_golden_mm"] = {k: round(v[0], 4) for k, v in self._dimension_zero.items()}
+                if self._zeroed_on_certified:
+                    provenance["dimensions_zeroed_on_certified_sizes"] = self._zeroed_on_certified
             if self._dimension_unexplained:
                 provenance["dimensions_golden_off_nominal_mm"] = {
                     k: round(v, 4) for k, v in self._dimension_unexplained.items()}

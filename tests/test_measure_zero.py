@@ -157,6 +157,9 @@ def test_a_golden_of_several_units_is_zeroed_on_their_certified_sizes():
         read_cert = gv.Inspector(certified).inspect(_rgb(_plate_mm(true_mm))).dimensions[0].measured_mm
         assert abs(read_cert - true_mm) < 0.02
         assert read_plain - true_mm < -0.035
+    r = gv.Inspector(certified).inspect(_rgb(_plate_mm(28.0)))
+    assert r.provenance["dimensions_zeroed_on_certified_sizes"] == ["plate_width"]
+    assert "dimensions_zeroed_on_certified_sizes" not in gv.Inspector(plain).inspect(_rgb(_plate_mm(28.0))).provenance
     # one certified value: every capture shows that one unit
     one = gv.seal(caps[:1] * 2, SPEC_NONE, golden_dimensions_mm={"plate_width": 28.0})
     assert one.meta["golden_dimensions_mm"]["plate_width"]["certified_mm"] == [28.0, 28.0]
