@@ -106,9 +106,10 @@ ZERO_MAX_PX = 1.5
 
 def _golden_offsets(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None,
                     scale_mm_per_px: float | None) -> list[tuple[str, float, float | None, int, bool]]:
-    """Per dimension with a finite golden mean: (name, ``nominal - golden mean`` mm, the mean's
-    standard error mm or None with a single capture, number of captures, whether the offset is
-    within :data:`ZERO_MAX_PX` golden px); empty without a record or a scale."""
+    """Per dimension with a finite golden mean: (name, ``nominal - golden mean`` mm, or with certified
+    sizes the mean of ``certified - reading`` (:func:`_certified_readings`), the mean's standard error mm
+    or None with a single reading, number of readings, whether the offset is within :data:`ZERO_MAX_PX`
+    golden px); empty without a record or a scale."""
     out: list[tuple[str, float, float | None, int, bool]] = []
     if not golden_dimensions_mm or not scale_mm_per_px or not (scale_mm_per_px > 0):
         return out
