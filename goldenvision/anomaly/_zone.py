@@ -26,6 +26,8 @@ class _Zone:
     unit_scores: list[float] = field(default_factory=list)
     #: the golden captures differ as much as another unit's texture would (``zone_variation.captures_vary``)
     captures_vary: bool = False
+    #: held-out scores of taught production units in a texture zone's full-resolution channel (:mod:`.fine`)
+    fine_scores: list[float] = field(default_factory=list)
     threshold: float = 1.0
 
 

@@ -196,6 +196,12 @@ class AnomalyConfig:
         the captures' noise already exceeds the grain another unit's grain adds less than they show.
         0 = never (the floor stays until accepted units are taught); sealing without a station sets
         0: careful golden photos taken by hand do not stand for production's.
+    tex_fine : bool
+        ``texture_variation`` zones are also judged at full resolution (:mod:`.fine`): the golden
+        captures' full-resolution mean, a spread that holds the texture's realisation-to-realisation
+        difference at that resolution, and a threshold of its own (the expected largest ``|z|`` over
+        the zone's samples), so that a scratch, a fibre, a crack or a bubble, thin enough to vanish in
+        the low-pass, is judged at its full contrast. States saved without the key: off.
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -265,6 +271,7 @@ class AnomalyConfig:
     tex_scale_max: float = 4.0
     tex_prior_weighted: bool = True
     captures_texture_ratio: float = 0.6
+    tex_fine: bool = True
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

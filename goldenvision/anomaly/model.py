@@ -40,6 +40,7 @@ from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
 from .envelope import combine_band, scene_envelope
+from .fine import FineAccumulator, derive_fine, fine_state, load_fine, set_fine
 from .ground import GroundFit, GroundModel
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
@@ -154,6 +155,8 @@ class AnomalyModel:
         self.feat_norms_: dict[str, np.ndarray] = {}  # (h8, w8) per feature key (ZF.fit_norms)
         self.feat_nulls_: dict[str, np.ndarray] = {}  # (shapes,) per feature key (ZF.fit_evidence)
         self.n_good_units_ = 0  # production units taught by add_good (:mod:`.structure` needs them)
+        self.fine_: dict = {}  # texture zones' full-resolution statistics (:mod:`.fine`)
+        self.fine_d_: dict = {}  # ... and what scoring reads of them
         self._round: dict[str, list[RoundElement]] | None = None  # see ``round_``
         if derive:
             self._derive()
@@ -239,15 +242,21 @@ class AnomalyModel:
         return any(get_method(z.method).uses_features for z in self.zones_)
 
     # ------------------------------------------------------------------ internals: statistics
-    def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray]
+    def _prep_captures(self, imgs: list[np.ndarray], masks: list[np.ndarray], fine: FineAccumulator | None = None
                        ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]] | None]:
         """Prepared, gain-normalised (to the first image) float images, float weights and, with
-        ``scene_shift_px``, each image's scene envelope (:mod:`.envelope`) under the same gain."""
-        preps = [ZV.prep(self, im) for im in imgs]
+        ``scene_shift_px``, each image's scene envelope (:mod:`.envelope`) under the same gain.
+        ``fine``: gathers the texture zones' full-resolution statistics (:mod:`.fine`)."""
+        crops: list[dict[str, np.ndarray]] = [{} for _ in imgs]
+        preps = [ZV.prep(self, im, c if fine else None) for im, c in zip(imgs, crops)]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
         invs = [(1.0 / robust_gain(p, base, v)).astype(np.float32) for p, v in zip(preps, valids)]
         del base
+        if fine:
+            for c, v, inv in zip(crops, valids, invs):
+                fine.add(c, v, inv)
+        del crops
         envs: list[tuple[np.ndarray, np.ndarray]] | None = [] if self.config.scene_shift_px > 0 else None
         for im, p, inv in zip(imgs, preps, invs):
             p *= inv  # in place, once every gain is taken against the first image as prepared
@@ -415,12 +424,16 @@ class AnomalyModel:
         return np.where(m, ZF.feature_raw(self, z, feat, cache)[y0:y1, x0:x1], 0).astype(np.float32)
 
     def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None, *,
-                  zones: str = "all", explained: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                  zones: str = "all", explained: np.ndarray | None = None, fine: bool | str = True) -> dict[str, np.ndarray]:
         """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid.
         ``zones="variation"`` computes only the variation zones (the others stay 0).
-        ``explained`` (H, W) bool: pixels set to 0 (before aggregation), an outline's moved edge."""
+        ``explained`` (H, W) bool: pixels set to 0 (before aggregation), an outline's moved edge.
+        ``fine``: texture zones also judge their full-resolution channel (:mod:`.fine`; off for
+        the held-out scores that calibrate the zones: the channel has its own threshold); ``"only"``:
+        that channel alone, in its own z, in the zones that have it (the others stay 0)."""
         ok = self._erode(valid) & (self.n_ > 0)
-        prep = ZV.prep(self, img) if any(not get_method(z.method).uses_features for z in self.zones_) else None
+        crops: dict[str, np.ndarray] | None = {} if fine and getattr(self, "fine_d_", None) else None
+        prep = ZV.prep(self, img, crops) if any(not get_method(z.method).uses_features for z in self.zones_) else None
         if feat is None and self.uses_features and zones == "all":
             feat = ZF.input_features(self, img, ok)
         out = {}
@@ -436,14 +449,24 @@ class AnomalyModel:
                         full[explained] = 0
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
+            uf = None if crops is None else crops.get(z.spec.name)
+            if fine == "only" and uf is None:
+                continue
             if m.any():
                 assert prep is not None  # computed above for any variation zone
-                r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m), 0).astype(np.float32)
+                fo: dict[str, np.ndarray] = {}
+                r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m, fine=uf, fine_only=fine == "only",
+                                                         fine_out=fo), 0).astype(np.float32)
                 if explained is not None:
                     r[explained[y0:y1, x0:x1]] = 0
                 sigma = self.aggregate_sigma_px(z)
-                if sigma > 0:
+                if sigma > 0 and fine != "only":  # the fine channel is aggregated along lines already
                     r = np.where(m, cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), 0)
+                f = fo.get(z.spec.name)
+                if f is not None:  # a texture zone's full-resolution channel at its own threshold (:mod:`.fine`)
+                    if explained is not None:
+                        f[explained[y0:y1, x0:x1]] = 0
+                    np.maximum(r, np.where(m, f, 0), out=r)
                 full[y0:y1, x0:x1] = r
         return out
 
@@ -666,7 +689,8 @@ class AnomalyModel:
         return float(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px / 4.0)
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
-        preps, ws, envs = self._prep_captures(imgs, masks)
+        fine = FineAccumulator(self)
+        preps, ws, envs = self._prep_captures(imgs, masks, fine)
         n = len(preps)
         sets = [[j for j in range(n) if j != i] for i in range(n)] + [list(range(n))]  # leave-one-out, all
         # Each fit below sees the scene envelopes (two float32 frames per capture) only as the
@@ -686,7 +710,7 @@ class AnomalyModel:
             self._set_stats(preps, ws, steps[i], rest)
             if feats is not None:
                 ZF.fit_features(self, [feats[j] for j in rest])
-            raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i])
+            raw = self._raw_maps(imgs[i], masks[i], None if feats is None else feats[i], fine=False)
             for z in self.zones_:
                 loo[z.spec.name].append(float(raw[z.spec.name].max()))
             del raw
@@ -697,6 +721,7 @@ class AnomalyModel:
             z.good_scores = loo[z.spec.name]
         self._mark_varied_captures()
         self._calibrate()
+        set_fine(self, fine.result())
 
     def _fit_folds(self, captures, valid_masks) -> None:
         """Fit on many good images, streaming: memory grows with the statistics kept (per-fold
@@ -732,18 +757,22 @@ class AnomalyModel:
         outline = OutlineFit(self.zones_, scale_mm_per_px=self.scale_mm_per_px)
         ground = GroundFit(self.zones_, self.shape_) if c.ground_see_through else None
         base: list[np.ndarray] = []  # the first capture prepared: the gain reference
+        fine = FineAccumulator(self)
 
         def add(i: int) -> None:  # (a function: its full-frame temporaries go when it returns)
             img, m = get(i)
             outline.add(img, m)
             if ground is not None:
                 ground.add(img, m)
-            p = ZV.prep(self, img)
+            crops: dict[str, np.ndarray] = {}
+            p = ZV.prep(self, img, crops if fine else None)
             v = self._erode(m)
             if not base:
                 base.append(p)
             inv = (1.0 / robust_gain(p, base[0], v)).astype(np.float32)
             p *= inv
+            if fine:
+                fine.add(crops, v, inv)
             wv = v.astype(np.float32)
             folds[i % k] = combine_stats(*(folds[i % k] or zero()), [p], [wv])
             if c.scene_shift_px > 0:
@@ -796,7 +825,7 @@ class AnomalyModel:
                 ZF.fit_features(self, [feats[j] for j in range(n) if j % k != f])
             for i in range(f, n, k):
                 img, m = get(i)
-                raw = self._raw_maps(img, m, None if feats is None else feats[i].astype(np.float32))
+                raw = self._raw_maps(img, m, None if feats is None else feats[i].astype(np.float32), fine=False)
                 for z in self.zones_:
                     held[z.spec.name][i] = float(raw[z.spec.name].max())
                 del raw
@@ -811,6 +840,7 @@ class AnomalyModel:
                 z.unit_scores = list(held[z.spec.name])  # many units: exchangeable with production
         self._mark_varied_captures()
         self._calibrate()
+        set_fine(self, fine.result())
 
     def _mark_varied_captures(self) -> None:
         """Mark the ``texture_variation`` zones whose golden captures differ as another unit's
@@ -893,11 +923,14 @@ class AnomalyModel:
         feats = [ZF.input_features(self, im, self._erode(m) & (self.n_ > 0)) for im, m in zip(imgs, masks)] if self.uses_features else None
         held = self._cross_fitted_scores(feats, masks) if feats is not None else {}
         held.update(self._cross_fitted_variation_scores(imgs, masks, preps, ws, envs))
+        fine_held = self._fine_scores(imgs, masks)
         for i in range(len(imgs)):
             for z in self.zones_:
                 s = held[z.spec.name][i]
                 z.good_scores.append(s)
                 z.unit_scores.append(s)
+                if z.spec.name in fine_held:
+                    z.fine_scores.append(fine_held[z.spec.name][i])
         if self.outline_ is not None:
             self.outline_.add_good(imgs_o, masks)
         n_old = self.n_
@@ -913,6 +946,7 @@ class AnomalyModel:
         if feats is not None:
             self._set_banks(*ZF.merged_banks(self, feats))
         self._calibrate()
+        derive_fine(self)  # the golden's statistics, the floors at their new weight
 
     def _cross_fitted_variation_scores(self, imgs: list[np.ndarray], masks: list[np.ndarray],
                                        preps: list[np.ndarray], ws: list[np.ndarray],
@@ -947,12 +981,23 @@ class AnomalyModel:
                     self.env_lo_, self.env_hi_ = env_base
                 self._derive()
                 for i in np.nonzero(fold == f)[0]:
-                    raw = self._raw_maps(imgs[i], masks[i], zones="variation")
+                    raw = self._raw_maps(imgs[i], masks[i], zones="variation", fine=False)
                     for name in names:
                         out[name][i] = float(raw[name].max())
         finally:
             (self.n_, self.mean_, self.var_), (self.env_lo_, self.env_hi_) = base, env_base
             self._derive()
+        return out
+
+    def _fine_scores(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, list[float]]:
+        """Each unit's largest evidence in each texture zone's full-resolution channel, in its own
+        z (:mod:`.fine`): held out as it stands, the channel's statistics being the golden's."""
+        names = [z.spec.name for z in self.zones_ if z.spec.name in self.fine_d_]
+        out: dict[str, list[float]] = {name: [] for name in names}
+        for im, m in zip(imgs, masks):
+            raw = self._raw_maps(im, m, zones="variation", fine="only") if names else {}
+            for name in names:
+                out[name].append(float(raw[name].max()))
         return out
 
     def _set_banks(self, pc: np.ndarray | None, padim: dict | None, tex: dict[str, np.ndarray]) -> None:
@@ -1118,6 +1163,7 @@ class AnomalyModel:
             "zones": [
                 {"spec": z.spec.model_dump(mode="json"), "method": z.method, "good_scores": list(z.good_scores),
                  "unit_scores": list(z.unit_scores), "captures_vary": bool(z.captures_vary),
+                 "fine_scores": list(z.fine_scores),
                  "threshold": z.threshold}
                 for z in self.zones_
             ],
@@ -1144,6 +1190,7 @@ class AnomalyModel:
         if self.ground_ is not None:
             st["ground"] = self.ground_.to_state()
         st.update(ZF.norms_state(self))
+        st.update(fine_state(self))
         return st
 
     @classmethod
@@ -1175,7 +1222,7 @@ class AnomalyModel:
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
                                    "shading_offset": False, "floor_prior_n": 0.0, "tex_scale_max": 1.0,
-                                   "nested_texture_floor": False, **state["config"]})
+                                   "nested_texture_floor": False, "tex_fine": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,
@@ -1184,6 +1231,7 @@ class AnomalyModel:
                 z.good_scores = [float(s) for s in zs["good_scores"]]
                 z.unit_scores = [float(s) for s in zs.get("unit_scores", [])]
                 z.captures_vary = bool(zs.get("captures_vary", False))
+                z.fine_scores = [float(s) for s in zs.get("fine_scores", [])]
                 z.threshold = float(zs["threshold"])
             m.n_ = np.asarray(state["n"], np.float32)
             m.mean_ = np.asarray(state["mean"], np.float32)
@@ -1216,6 +1264,7 @@ class AnomalyModel:
             if cfg.ground_see_through and "ground" in state:
                 m.ground_ = GroundModel.from_state(state["ground"], m.zones_)
             ZF.load_norms(m, state)
+            load_fine(m, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"anomaly state: missing or malformed entry ({exc!r})") from None
         return m

@@ -43,6 +43,7 @@ import numpy as np
 
 from ._zone import _Zone
 from .envelope import combine_band
+from .fine import fine_raw
 from .structure import MIN_GOOD_UNITS, ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture, structure_zone_raw
 from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
@@ -79,9 +80,14 @@ class VariationMethod:
             return max(model.config.var_floor, expected_max_z(model, z))
         return model.config.var_floor
 
-    def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units)."""
-        return variation_raw(model, z, u, m)
+    def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
+            fine: np.ndarray | None = None, fine_only: bool = False,
+            fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units);
+        ``fine``: the crop at full resolution, for a texture zone's full-resolution channel, whose
+        evidence (aggregated already) goes to ``fine_out`` (``fine_only``: is returned alone, in its
+        own z; zeros where the zone has none)."""
+        return variation_raw(model, z, u, m, fine=fine, fine_only=fine_only, fine_out=fine_out)
 
 
 class TextureVariationMethod(VariationMethod):
@@ -173,12 +179,16 @@ def tex_slices(model: AnomalyModel, z: _Zone, margin: int) -> tuple[tuple[slice,
     return (slice(Y0, Y1), slice(X0, X1)), (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
 
 
-def prep(model: AnomalyModel, img: np.ndarray) -> np.ndarray:
+def prep(model: AnomalyModel, img: np.ndarray, fine: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Prepared float image; inside ``texture_variation`` zones further low-passed so that the
-    unit-specific grain averages out (sigma :func:`tex_sigma_px` of the zone in total)."""
+    unit-specific grain averages out (sigma :func:`tex_sigma_px` of the zone in total).
+    ``fine``: filled with each texture zone's bbox crop before its low-pass (:mod:`.fine`)."""
     p = prepare(img, sigma_px=model.config.blur_sigma_px)
     b0 = model.config.blur_sigma_px
     for z in tex_zones(model):
+        if fine is not None:
+            x0, y0, x1, y1 = z.bbox
+            fine[z.spec.name] = p[y0:y1, x0:x1].copy()
         s_full = _extra_sigma(tex_sigma_px(model), b0)
         s = _extra_sigma(tex_sigma_px(model, z), b0)
         if max(s, s_full) <= 0:
@@ -605,7 +615,9 @@ def smooth_coarse(arrays: list[np.ndarray], sigma: float
     return lows, lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *,
+                  fine: np.ndarray | None = None, fine_only: bool = False,
+                  fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Raw variation score of a zone's prepared unit crop ``u`` (bbox-sized, z units).
 
     The comparison runs in the unit's colours: the *golden* is recoloured by the gain field
@@ -616,6 +628,10 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
     terms (variance, relative and edge terms) scale with ``g``; its absolute floor (sensor
     noise, quantisation, unit-to-unit surface texture, all in unit grey levels) does not
     shrink with a darker material: ``sqrt(g² (s² - abs²) + (abs · max(g, 1))²)``.
+
+    ``fine``: the unit's crop at full resolution; a texture zone with the full-resolution channel
+    (:mod:`.fine`) also judges it, in the same colours; its evidence, aggregated along lines, goes
+    to ``fine_out[zone name]`` (``fine_only``: is returned alone, in its own z; zeros where none).
     """
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))
@@ -648,7 +664,14 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray) -
         del lo, hi, _
     if offset is not None:  # the light a highlight adds (shading_field)
         mid = mid + offset
+    if fine_only:
+        f = None if fine is None else fine_raw(model, z, fine, m, g_lo, g_hi, gg, offset, scaled=False)
+        return np.zeros(m.shape, np.float32) if f is None else f
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
+    if fine is not None and fine_out is not None:
+        f = fine_raw(model, z, fine, m, g_lo, g_hi, gg, offset)
+        if f is not None:
+            fine_out[z.spec.name] = f
     del g_lo, g_hi, shading, offset, s2, inv_u  # full-frame planes: freed before the structure residual's
     st = structure_zone_raw(model, z, u, g, m)  # what no small local displacement explains (:mod:`.structure`)
     if st is not None:

@@ -1,0 +1,284 @@
+"""The full-resolution channel of ``texture_variation`` zones (``AnomalyConfig.tex_fine``).
+
+A texture zone is compared low-passed (:mod:`.zone_variation`): a grain of about 1 mm, new on
+every unit, averages out, and a faint stain several mm across stands out. What is thin loses most
+of its contrast in that low-pass: a scratch 0.2-0.3 mm wide, a lint fibre, a crack, a bubble
+(a dark centre in a light rim: nearly zero mean). Zoo, one ``finish`` zone over a moulded sole:
+a 0.33 mm fibre at +15-30 L* reached 0.45-0.83 of the threshold, a wood crack and the wallet's
+scratches no more (docs/DESIGN.md, session 23).
+
+This channel compares the unit at the comparison's own resolution (``blur_sigma_px``) with the
+golden captures' full-resolution mean, as a ``variation`` zone does, with a spread that holds the
+texture's realisation-to-realisation difference at that resolution: ``2 var_tex``, ``var_tex`` the
+robust variance (1.4826 MAD, per material) of the full-resolution golden mean around its median
+over ``tex_window_mm`` (what the median keeps is the product's fixed structure, which every unit
+shares and registration aligns). A thin defect then reads at its full contrast against the grain's
+full-resolution spread (a 0.3 mm scratch at -30 L* on a grain of 1.3 L*: z about 16).
+
+Its threshold is its own (:func:`fine_floor`): the expected largest ``|z|`` over the zone's
+independent samples at the evidence's aggregation (:func:`.structure.expected_max_z`), until taught
+production units calibrate it, divided by the zone's sensitivity. The golden captures, one unit,
+share one grain and cannot calibrate it; the channel is therefore left out of the held-out scores
+that calibrate the zone's own threshold (the zone's low-passed evidence is calibrated as before)
+and is brought into the zone's score units at score time: ``z_fine * threshold * sensitivity /
+floor``, so that the zone's map reaches 1.0 where either channel reaches its own threshold. The
+statistics are the golden captures' (``fit``); accepted units (``add_good``) do not change them,
+so each taught unit's score against them is held out as it stands (``_Zone.fine_scores``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ._zone import _Zone
+from .structure import MIN_GOOD_UNITS
+from .threshold import good_score_threshold
+from .variation import combine_stats, deviation_map, spread, tolerance_band
+
+if TYPE_CHECKING:
+    from .model import AnomalyModel
+
+__all__ = ["FineStats", "FineAccumulator", "fine_zones", "set_fine", "derive_fine", "fine_floor", "fine_raw", "fine_state",
+           "load_fine"]
+
+
+@dataclass(frozen=True, slots=True)
+class FineStats:
+    """Full-resolution statistics of one texture zone's bbox, as stored: mean and standard
+    deviation (h, w, 3) float16 of the golden captures prepared at ``blur_sigma_px``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _FineDerived:
+    """What scoring reads: the golden band ``lo``, ``hi`` and the squared spread ``s2`` (h, w, 3)
+    float32 in golden colours, the golden mean ``mean`` (for a per-pixel gain's band) and the
+    channel's threshold floor in z."""
+
+    mean: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    s2: np.ndarray
+    floor: float
+
+
+def fine_zones(model: AnomalyModel) -> list[_Zone]:
+    """The zones that carry the channel: ``texture_variation`` zones, when ``tex_fine`` is on, with
+    a smallest defect to aggregate over (``min_area_mm2`` and a scale: :func:`along_sigma_px` over
+    1 px). Without it the channel would judge single pixels of a texture that is new on every unit;
+    the zone's low-passed evidence alone judges it, as before the channel."""
+    if not getattr(model.config, "tex_fine", False):
+        return []
+    return [z for z in model.zones_ if z.method == "texture_variation" and along_sigma_px(model, z) > 1.0]
+
+
+class FineAccumulator:
+    """Running per-pixel statistics of the texture zones' full-resolution crops (streamed over
+    the captures: one bbox-sized set per zone, not one per capture)."""
+
+    def __init__(self, model: AnomalyModel) -> None:
+        self._zones = fine_zones(model)
+        self._acc: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._zones)
+
+    def add(self, crops: dict[str, np.ndarray], valid: np.ndarray, inv_gain: np.ndarray) -> None:
+        """One capture: its full-resolution prepared crops (:func:`.zone_variation.prep`'s
+        ``fine``), its valid pixels (full frame, float or bool) and its gain normalisation."""
+        for z in self._zones:
+            c = crops.get(z.spec.name)
+            if c is None:
+                continue
+            x0, y0, x1, y1 = z.bbox
+            w = valid[y0:y1, x0:x1].astype(np.float32)
+            acc = self._acc.get(z.spec.name)
+            if acc is None:
+                h_, w_ = c.shape[:2]
+                acc = (np.zeros((h_, w_), np.float32), np.zeros((h_, w_, 3), np.float32), np.zeros((h_, w_, 3), np.float32))
+            self._acc[z.spec.name] = combine_stats(*acc, [c * inv_gain], [w])
+
+    def result(self) -> dict[str, FineStats]:
+        return {name: FineStats(mean=mean.astype(np.float16), std=np.sqrt(np.maximum(var, 0)).astype(np.float16))
+                for name, (_, mean, var) in self._acc.items()}
+
+
+def set_fine(model: AnomalyModel, stats: dict[str, FineStats]) -> None:
+    """Keep the statistics and derive what scoring reads (:func:`derive_fine`)."""
+    model.fine_ = dict(stats)
+    derive_fine(model)
+
+
+def derive_fine(model: AnomalyModel) -> None:
+    """The band, spread and floor of each zone's channel from ``model.fine_`` (after the model's
+    own derivation: the texture's variance is pooled per material, ``model.materials_``)."""
+    from .zone_variation import _material_variance  # the low-passed zone's estimator, here at full resolution
+
+    c = model.config
+    model.fine_d_ = {}
+    for z in fine_zones(model):
+        st = model.fine_.get(z.spec.name)
+        x0, y0, x1, y1 = z.bbox
+        if st is None or st.mean.shape != (y1 - y0, x1 - x0, 3):
+            continue
+        mean = st.mean.astype(np.float32)
+        var = np.square(st.std.astype(np.float32))
+        zm = z.mask[y0:y1, x0:x1] & (model.n_[y0:y1, x0:x1] > 0)
+        if int(zm.sum()) < 64:
+            continue
+        sw = c.tex_window_mm / model.scale_mm_per_px if model.scale_mm_per_px else 4 * c.tex_sigma_px
+        k = int(min(max(2 * round(sw) + 1, 3), 99))
+        m8 = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+        med = np.stack([cv2.medianBlur(np.ascontiguousarray(m8[..., ch]), k) for ch in range(3)], axis=-1)
+        tv = _material_variance(mean - med.astype(np.float32), model.materials_.get(z.spec.name), zm)
+        sp = spread(mean, var, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
+                    floor_weight=model.floor_weight_)
+        s2 = (sp * sp + 2.0 * tv[..., None]).astype(np.float32)
+        lo, hi = tolerance_band(mean, shift_px=c.shift_px)
+        model.fine_d_[z.spec.name] = _FineDerived(mean=mean, lo=lo, hi=hi, s2=s2, floor=fine_floor(model, z))
+
+
+def fine_floor(model: AnomalyModel, z: _Zone) -> float:
+    """The channel's threshold (z, before the zone's sensitivity): from the held-out scores of at
+    least :data:`.structure.MIN_GOOD_UNITS` taught production units (``z.fine_scores``, by the
+    zone's own rule, :func:`.threshold.good_score_threshold`, at least ``var_floor``), else the
+    expected largest ``|z|`` over the zone's independent samples (:func:`.structure.expected_max_z`).
+
+    The golden captures cannot calibrate it: they are one unit, one realisation of the texture.
+    Nor could the golden's own texture moved about the zone (tried, as a null of other units'
+    texture): a texture's heavy tail is indistinguishable, on one unit, from the product's fixed
+    thin structure (a slub in a weave from a stitch), and with the tail taken out the moved
+    texture set the threshold below what good units reach (zoo apparel, one ``full`` ``finish``
+    zone: 4 and 7 of 14 good shirts flagged, station and hand-held; ceramic hand-held 3 of 14,
+    where a highlight, not a texture, moves from photo to photo). A taught unit's score is another
+    unit's, with everything that varies in production in it; it never joins the channel's
+    statistics, so it is held out as it stands."""
+    c = model.config
+    scores = list(getattr(z, "fine_scores", []) or [])
+    if len(scores) >= MIN_GOOD_UNITS:
+        return good_score_threshold(scores, alpha=c.alpha, floor=float(c.var_floor), tail=bool(c.tail_threshold))
+    return fine_bound(model, z)
+
+
+def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, g_lo: np.ndarray, g_hi: np.ndarray,
+             gg: np.ndarray, offset: np.ndarray | None, *, scaled: bool = True) -> np.ndarray | None:
+    """The channel's evidence of zone ``z`` in the zone's score units (bbox-sized (h, w) float32),
+    or None when the zone has none (off, a state saved without it, no threshold yet).
+    ``scaled=False``: in the channel's own z (the held-out scores of :func:`fine_floor`).
+
+    ``uf`` (h, w, 3): the unit's full-resolution prepared crop; ``m`` the valid pixels;
+    ``g_lo``, ``g_hi``, ``gg``, ``offset``: the zone's gain bounds, squared gain and shading
+    offset (:func:`.zone_variation.variation_raw`): the comparison runs in the unit's colours."""
+    from .zone_variation import contrast_dl
+
+    d = getattr(model, "fine_d_", {}).get(z.spec.name)
+    if d is None or uf.shape != d.s2.shape or (scaled and not (np.isfinite(z.threshold) and z.threshold > 0)):
+        return None
+    c = model.config
+    a2 = np.float32(c.abs_floor**2)
+    s2 = np.maximum(d.s2 - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * a2
+    inv = (1.0 / np.sqrt(s2)).astype(np.float32)
+    if np.ndim(g_lo) == 1:
+        lo, hi = d.lo * g_lo, d.hi * g_hi
+    else:
+        lo, _ = tolerance_band(d.mean * g_lo, shift_px=c.shift_px)
+        _, hi = tolerance_band(d.mean * g_hi, shift_px=c.shift_px)
+    mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
+    if offset is not None:
+        mid = mid + offset
+    zf = deviation_map(uf, mid, half, inv, np.ones(3, np.float32))
+    min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
+    if min_dl > 0:
+        zf *= np.clip(contrast_dl(uf, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)
+    zf = oriented_mean(np.where(m, zf, 0.0).astype(np.float32), m, along_sigma_px(model, z))
+    if scaled:
+        sens = float(getattr(z.spec, "sensitivity", 1.0) or 1.0)
+        zf *= np.float32(z.threshold * sens / d.floor)
+    return np.where(m, zf, 0.0).astype(np.float32)
+
+
+#: Orientations of the channel's line aggregation (:func:`oriented_mean`), every 180 / N degrees.
+N_ORIENTATIONS = 8
+
+
+def along_sigma_px(model: AnomalyModel, z: _Zone) -> float:
+    """Sigma (px) of the channel's aggregation along a line: half the side of the zone's smallest
+    defect (twice the zone's isotropic aggregation, :meth:`.model.AnomalyModel.aggregate_sigma_px`);
+    0 without ``min_area_mm2`` or a scale (no aggregation)."""
+    return 2.0 * model.aggregate_sigma_px(z)
+
+
+@functools.lru_cache(maxsize=32)
+def _line_kernels(sigma: float, n: int) -> tuple[np.ndarray, ...]:
+    """``n`` line kernels (a Gaussian of ``sigma`` px along the line, one px across: bilinear
+    splats of points half a px apart), each summing to 1."""
+    r = int(np.ceil(2.5 * sigma))
+    size = 2 * r + 1
+    out = []
+    ts = np.arange(-r, r + 0.25, 0.5)
+    wt = np.exp(-0.5 * (ts / sigma) ** 2)
+    for k in range(n):
+        th = np.pi * k / n
+        kern = np.zeros((size, size), np.float64)
+        xs, ys = r + ts * np.cos(th), r + ts * np.sin(th)
+        x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+        fx, fy = xs - x0, ys - y0
+        for dx, dy, f in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            xx, yy = np.clip(x0 + dx, 0, size - 1), np.clip(y0 + dy, 0, size - 1)
+            np.add.at(kern, (yy, xx), wt * f)
+        out.append((kern / kern.sum()).astype(np.float32))
+    return tuple(out)
+
+
+def oriented_mean(zf: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
+    """The largest mean of ``zf`` along a line through each pixel, over :data:`N_ORIENTATIONS`
+    orientations (a Gaussian of ``sigma`` px along it, one px across), over the valid pixels ``m``.
+
+    An isotropic aggregation over the smallest defect's extent (:meth:`.model.AnomalyModel.aggregate_sigma_px`)
+    averages a line much thinner than that side down by about its width over the side: a 0.3 mm
+    scratch, a lint fibre, a crack kept a third of their evidence or less at a 1 mm defect side. A
+    mean along the line keeps it whole, and still averages single pixels (grain, noise, JPEG
+    ringing) down by the line's length. ``sigma`` 0: ``zf`` as it is."""
+    if sigma <= 0.5:
+        return zf
+    w = m.astype(np.float32)
+    best = np.zeros_like(zf)
+    for kern in _line_kernels(round(float(sigma), 2), N_ORIENTATIONS):
+        num = cv2.filter2D(zf, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
+        den = cv2.filter2D(w, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
+        np.maximum(best, num / np.maximum(den, np.float32(0.5)), out=best)
+    return best
+
+
+def fine_bound(model: AnomalyModel, z: _Zone) -> float:
+    """The expected largest ``|z|`` over the channel's independent samples, ``sqrt(2 ln N) + 1``
+    (as :func:`.structure.expected_max_z`): ``N`` the zone's area over a line aggregation's support
+    (``4 pi sigma_along * 1 px``) times the orientations, at least ``var_floor``."""
+    s = max(along_sigma_px(model, z), 0.5)
+    n = max(float(z.mask.sum()) * N_ORIENTATIONS / (4 * np.pi * s * 1.0), 2.0)
+    return max(float(model.config.var_floor), float(np.sqrt(2 * np.log(n))) + 1.0)
+
+
+def fine_state(model: AnomalyModel) -> dict[str, np.ndarray]:
+    """The stored arrays (``fine_mean_{i}``, ``fine_std_{i}`` by zone index)."""
+    out: dict[str, np.ndarray] = {}
+    for i, z in enumerate(model.zones_):
+        st = getattr(model, "fine_", {}).get(z.spec.name)
+        if st is not None:
+            out[f"fine_mean_{i}"], out[f"fine_std_{i}"] = st.mean, st.std
+    return out
+
+
+def load_fine(model: AnomalyModel, state: dict) -> None:
+    """The channel from a state (none in a state saved before it: scored as it was fitted)."""
+    stats = {z.spec.name: FineStats(mean=np.asarray(state[f"fine_mean_{i}"], np.float16),
+                                    std=np.asarray(state[f"fine_std_{i}"], np.float16))
+             for i, z in enumerate(model.zones_) if f"fine_mean_{i}" in state and f"fine_std_{i}" in state}
+    set_fine(model, stats)
