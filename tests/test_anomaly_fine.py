@@ -109,7 +109,7 @@ def test_state_round_trip_and_a_state_from_before_the_channel(models):
 def test_taught_units_calibrate_the_channel(models):
     on, _ = models
     rng = np.random.default_rng(8)
-    faint = shoot(grain(31, scratch=30), rng)
+    faint = shoot(grain(31, scratch=36), rng)
     assert on.score(faint).score < 1.0  # at the analytic floor a fainter scratch passes
     m = AnomalyModel.from_state(on.to_state())
     m.add_good([shoot(grain(s), rng) for s in (21, 22, 23, 24, 25)])

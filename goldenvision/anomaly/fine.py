@@ -167,21 +167,31 @@ def fine_floor(model: AnomalyModel, z: _Zone) -> float:
     return fine_bound(model, z)
 
 
-def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, g_lo: np.ndarray, g_hi: np.ndarray,
-             gg: np.ndarray, offset: np.ndarray | None, *, scaled: bool = True) -> np.ndarray | None:
+def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, scaled: bool = False) -> np.ndarray | None:
     """The channel's evidence of zone ``z`` in the zone's score units (bbox-sized (h, w) float32),
     or None when the zone has none (off, a state saved without it, no threshold yet).
     ``scaled=False``: in the channel's own z (the held-out scores of :func:`fine_floor`).
 
-    ``uf`` (h, w, 3): the unit's full-resolution prepared crop; ``m`` the valid pixels;
-    ``g_lo``, ``g_hi``, ``gg``, ``offset``: the zone's gain bounds, squared gain and shading
-    offset (:func:`.zone_variation.variation_raw`): the comparison runs in the unit's colours."""
-    from .zone_variation import contrast_dl
+    ``uf`` (h, w, 3): the unit's full-resolution prepared crop; ``m`` the valid pixels. The
+    comparison runs in the unit's colours, as :func:`.zone_variation.variation_raw`'s, with the
+    materials' gains and the shading taken against the channel's own golden (the captures'
+    full-resolution mean): after accepted units joined the model's mean (``add_good``), a gain or a
+    highlight's offset fitted against that mean is not the golden's (zoo ceramic hand-held, 10
+    taught units: good units' glaze 0.76-1.32 of the threshold at the golden's highlight, the
+    taught units' own scores 0.25-0.68 of it)."""
+    from .zone_variation import contrast_dl, gain_field, shading_field
 
     d = getattr(model, "fine_d_", {}).get(z.spec.name)
     if d is None or uf.shape != d.s2.shape or (scaled and not (np.isfinite(z.threshold) and z.threshold > 0)):
         return None
     c = model.config
+    g, g_lo, g_hi = gain_field(model, z, uf, m, mean=d.mean)
+    offset = None
+    shading = shading_field(model, z, uf, m, g, mean=d.mean)
+    if shading is not None:
+        shade, offset = shading
+        g, g_lo, g_hi = g * shade, g_lo * shade, g_hi * shade
+    gg = np.asarray(g, np.float32) ** 2
     a2 = np.float32(c.abs_floor**2)
     s2 = np.maximum(d.s2 - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * a2
     inv = (1.0 / np.sqrt(s2)).astype(np.float32)

@@ -457,8 +457,8 @@ def fit_materials(model: AnomalyModel) -> None:
         model.mix_[z.spec.name] = (w, (1.0 / den).astype(np.float32), centres.astype(np.float32), pair)
 
 
-def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
-               m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
+               mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pixel, per-channel gain of the unit crop against the golden mean, (h, w, 3) or (3,).
 
     One robust gain (median of ratios) over the zone removes the lighting; each material
@@ -469,11 +469,13 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
     shows as a mix of two materials (an edge, at the comparison's blur) gets the same mix
     of their gains. Returns ``(g, g_lo, g_hi)``: the gain and its per-pixel lower/upper bound
     over the materials a pixel may carry; each is the zone gain, shape (3,), when the zone has
-    one material.
+    one material. ``mean``: the golden the unit is compared with (bbox-sized; default the model's
+    mean, ``mean_``), the materials' map being the model's.
     """
     c = model.config
     x0, y0, x1, y1 = z.bbox
-    mean = model.mean_[y0:y1, x0:x1]
+    if mean is None:
+        mean = model.mean_[y0:y1, x0:x1]
     g0 = robust_gain(u, mean, m)
     lab = model.materials_.get(z.spec.name)
     if lab is None or z.spec.name not in model.mix_:
@@ -516,7 +518,7 @@ def gain_field(model: AnomalyModel, z: _Zone, u: np.ndarray,
 
 
 def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
-                  g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+                  g: np.ndarray, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Smooth per-channel shading of the unit crop against the recoloured golden: ``(shade,
     offset)``, each (h, w, 3) float32 (``offset`` None when ``shading_offset`` is off), so that
     ``u ≈ shade * g * mean + offset``; None when ``shading_sigma_mm`` is off or the model has no scale.
@@ -550,7 +552,7 @@ def shading_field(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
         return None
     sigma = sig_mm / float(model.scale_mm_per_px)
     x0, y0, x1, y1 = z.bbox
-    e = model.mean_[y0:y1, x0:x1] * np.asarray(g, np.float32)
+    e = (model.mean_[y0:y1, x0:x1] if mean is None else mean) * np.asarray(g, np.float32)
     w = (m[..., None] & (e > _GAIN_MIN_LEVEL)).astype(np.float32)
     ee = np.maximum(e, np.float32(1e-3))
     uc = np.clip(u, ee * (1.0 - c.shading_clip), ee * (1.0 + c.shading_clip)).astype(np.float32)
@@ -665,11 +667,11 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *
     if offset is not None:  # the light a highlight adds (shading_field)
         mid = mid + offset
     if fine_only:
-        f = None if fine is None else fine_raw(model, z, fine, m, g_lo, g_hi, gg, offset, scaled=False)
+        f = None if fine is None else fine_raw(model, z, fine, m)
         return np.zeros(m.shape, np.float32) if f is None else f
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
     if fine is not None and fine_out is not None:
-        f = fine_raw(model, z, fine, m, g_lo, g_hi, gg, offset)
+        f = fine_raw(model, z, fine, m, scaled=True)
         if f is not None:
             fine_out[z.spec.name] = f
     del g_lo, g_hi, shading, offset, s2, inv_u  # full-frame planes: freed before the structure residual's
