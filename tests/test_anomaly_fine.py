@@ -125,3 +125,19 @@ def test_taught_units_calibrate_the_channel(models):
     again = AnomalyModel.from_state(m.to_state())  # the units' scores are kept
     assert again.zones_[0].fine_scores == pytest.approx(z.fine_scores)
     assert again.fine_d_["panel"].floor == pytest.approx(d.floor)
+
+
+def test_fit_reads_the_same_full_resolution_crop_as_scoring(models):
+    """The fit prepares each capture's zone bbox alone (one crop at a time, not one per capture);
+    it is the crop scoring reads from the whole prepared frame, to the bit."""
+    from goldenvision.anomaly import zone_variation as ZV
+
+    img = grain(5)
+    zone = AnomalyZone(name="inset", defect_type="finish", min_area_mm2=1.0,
+                       region=[[40, 50], [250, 50], [250, 260], [40, 260]])
+    m = AnomalyModel.fit([img, img], [zone], scale_mm_per_px=SCALE)
+    whole: dict[str, np.ndarray] = {}
+    ZV.prep(m, img, whole)
+    alone = F.fine_crops(m, img)
+    assert set(alone) == {"inset"} and alone["inset"].shape == whole["inset"].shape
+    assert np.array_equal(alone["inset"], whole["inset"])

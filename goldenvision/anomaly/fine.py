@@ -38,12 +38,12 @@ import numpy as np
 from ._zone import _Zone
 from .structure import MIN_GOOD_UNITS
 from .threshold import good_score_threshold
-from .variation import combine_stats, deviation_map, spread, tolerance_band
+from .variation import combine_stats, deviation_map, prepare, spread, tolerance_band
 
 if TYPE_CHECKING:
     from .model import AnomalyModel
 
-__all__ = ["FineStats", "FineAccumulator", "fine_zones", "set_fine", "derive_fine", "fine_floor", "fine_raw", "fine_state",
+__all__ = ["FineStats", "FineAccumulator", "fine_zones", "fine_crops", "set_fine", "derive_fine", "fine_floor", "fine_raw", "fine_state",
            "load_fine"]
 
 
@@ -108,6 +108,22 @@ class FineAccumulator:
     def result(self) -> dict[str, FineStats]:
         return {name: FineStats(mean=mean.astype(np.float16), std=np.sqrt(np.maximum(var, 0)).astype(np.float16))
                 for name, (_, mean, var) in self._acc.items()}
+
+
+def fine_crops(model: AnomalyModel, img: np.ndarray) -> dict[str, np.ndarray]:
+    """Each channel zone's bbox of ``img`` prepared as :func:`.zone_variation.prep` prepares the
+    whole frame before its low-pass (``blur_sigma_px``), blurred on the bbox and a margin only: a
+    fit holds one such crop at a time, not one per capture beside the prepared frames."""
+    sigma = float(model.config.blur_sigma_px)
+    pad = int(np.ceil(4 * sigma)) + 2
+    h, w = img.shape[:2]
+    out = {}
+    for z in fine_zones(model):
+        x0, y0, x1, y1 = z.bbox
+        X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+        p = prepare(np.ascontiguousarray(img[Y0:Y1, X0:X1]), sigma_px=sigma)
+        out[z.spec.name] = p[y0 - Y0:y1 - Y0, x0 - X0:x1 - X0]
+    return out
 
 
 def set_fine(model: AnomalyModel, stats: dict[str, FineStats]) -> None:

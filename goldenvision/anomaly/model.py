@@ -40,7 +40,7 @@ from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
 from .envelope import combine_band, scene_envelope
-from .fine import FineAccumulator, derive_fine, fine_state, load_fine, set_fine
+from .fine import FineAccumulator, derive_fine, fine_crops, fine_state, load_fine, set_fine
 from .ground import GroundFit, GroundModel
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
@@ -247,16 +247,14 @@ class AnomalyModel:
         """Prepared, gain-normalised (to the first image) float images, float weights and, with
         ``scene_shift_px``, each image's scene envelope (:mod:`.envelope`) under the same gain.
         ``fine``: gathers the texture zones' full-resolution statistics (:mod:`.fine`)."""
-        crops: list[dict[str, np.ndarray]] = [{} for _ in imgs]
-        preps = [ZV.prep(self, im, c if fine else None) for im, c in zip(imgs, crops)]
+        preps = [ZV.prep(self, im) for im in imgs]
         valids = [self._erode(m) for m in masks]
         base = preps[0] if self.ref_gain_mean_ is None else self.ref_gain_mean_
         invs = [(1.0 / robust_gain(p, base, v)).astype(np.float32) for p, v in zip(preps, valids)]
         del base
         if fine:
-            for c, v, inv in zip(crops, valids, invs):
-                fine.add(c, v, inv)
-        del crops
+            for im, v, inv in zip(imgs, valids, invs):
+                fine.add(fine_crops(self, im), v, inv)
         envs: list[tuple[np.ndarray, np.ndarray]] | None = [] if self.config.scene_shift_px > 0 else None
         for im, p, inv in zip(imgs, preps, invs):
             p *= inv  # in place, once every gain is taken against the first image as prepared
