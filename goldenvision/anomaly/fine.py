@@ -67,6 +67,9 @@ class _FineDerived:
     hi: np.ndarray
     s2: np.ndarray
     floor: float
+    #: the zone's valid pixels (bbox-sized) and the line normalisers over them (:func:`_line_dens`)
+    valid: np.ndarray | None = None
+    dens: tuple[np.ndarray, ...] | None = None
 
 
 def fine_zones(model: AnomalyModel) -> list[_Zone]:
@@ -158,7 +161,8 @@ def derive_fine(model: AnomalyModel) -> None:
                     floor_weight=model.floor_weight_)
         s2 = (sp * sp + 2.0 * tv[..., None]).astype(np.float32)
         lo, hi = tolerance_band(mean, shift_px=c.shift_px)
-        model.fine_d_[z.spec.name] = _FineDerived(mean=mean, lo=lo, hi=hi, s2=s2, floor=fine_floor(model, z))
+        model.fine_d_[z.spec.name] = _FineDerived(mean=mean, lo=lo, hi=hi, s2=s2, floor=fine_floor(model, z),
+                                                  valid=zm, dens=_line_dens(zm, along_sigma_px(model, z)))
 
 
 def fine_floor(model: AnomalyModel, z: _Zone) -> float:
@@ -223,7 +227,8 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
     if min_dl > 0:
         zf *= np.clip(contrast_dl(uf, mid - half, mid + half) * np.float32(1.0 / min_dl), 0.0, 1.0)
-    zf = oriented_mean(np.where(m, zf, 0.0).astype(np.float32), m, along_sigma_px(model, z))
+    zf = oriented_mean(np.where(m, zf, 0.0).astype(np.float32), m, along_sigma_px(model, z),
+                       dens=d.dens if np.array_equal(m, d.valid) else None)
     if scaled:
         sens = float(getattr(z.spec, "sensitivity", 1.0) or 1.0)
         zf *= np.float32(z.threshold * sens / d.floor)
@@ -263,7 +268,16 @@ def _line_kernels(sigma: float, n: int) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def oriented_mean(zf: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
+def _line_dens(m: np.ndarray, sigma: float) -> tuple[np.ndarray, ...]:
+    """Each line kernel's sum over the valid pixels ``m`` (:func:`oriented_mean`'s normaliser)."""
+    if sigma <= 0.5:
+        return ()
+    w = m.astype(np.float32)
+    return tuple(np.maximum(cv2.filter2D(w, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT), np.float32(0.5))
+                 for k in _line_kernels(round(float(sigma), 2), N_ORIENTATIONS))
+
+
+def oriented_mean(zf: np.ndarray, m: np.ndarray, sigma: float, dens: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
     """The largest mean of ``zf`` along a line through each pixel, over :data:`N_ORIENTATIONS`
     orientations (a Gaussian of ``sigma`` px along it, one px across), over the valid pixels ``m``.
 
@@ -271,15 +285,15 @@ def oriented_mean(zf: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
     averages a line much thinner than that side down by about its width over the side: a 0.3 mm
     scratch, a lint fibre, a crack kept a third of their evidence or less at a 1 mm defect side. A
     mean along the line keeps it whole, and still averages single pixels (grain, noise, JPEG
-    ringing) down by the line's length. ``sigma`` 0: ``zf`` as it is."""
+    ringing) down by the line's length. ``sigma`` 0: ``zf`` as it is. ``dens``: the normalisers
+    of ``m`` (:func:`_line_dens`) when known (the zone's own valid pixels, kept with the model)."""
     if sigma <= 0.5:
         return zf
-    w = m.astype(np.float32)
+    if dens is None:
+        dens = _line_dens(m, sigma)
     best = np.zeros_like(zf)
-    for kern in _line_kernels(round(float(sigma), 2), N_ORIENTATIONS):
-        num = cv2.filter2D(zf, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
-        den = cv2.filter2D(w, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
-        np.maximum(best, num / np.maximum(den, np.float32(0.5)), out=best)
+    for kern, den in zip(_line_kernels(round(float(sigma), 2), N_ORIENTATIONS), dens):
+        np.maximum(best, cv2.filter2D(zf, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT) / den, out=best)
     return best
 
 
