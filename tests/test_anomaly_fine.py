@@ -141,3 +141,24 @@ def test_fit_reads_the_same_full_resolution_crop_as_scoring(models):
     alone = F.fine_crops(m, img)
     assert set(alone) == {"inset"} and alone["inset"].shape == whole["inset"].shape
     assert np.array_equal(alone["inset"], whole["inset"])
+
+
+def test_captures_of_several_units_calibrate_the_channel_by_leave_one_out():
+    """A golden of three units (three grains): the zone's captures vary as other units' textures do,
+    and their leave-one-out scores in the channel set its threshold, as they set the zone's."""
+    rng = np.random.default_rng(4)
+    caps = [shoot(grain(s), rng) for s in (7, 8, 9)]
+    m = AnomalyModel.fit(caps, [ZONE], scale_mm_per_px=SCALE)
+    z = m.zones_[0]
+    assert z.captures_vary and len(z.fine_loo) == 3 and all(np.isfinite(z.fine_loo))
+    d = m.fine_d_["panel"]
+    assert d.floor == pytest.approx(F.good_score_threshold(z.fine_loo, alpha=m.config.alpha, floor=m.config.var_floor,
+                                                           tail=True))
+    # each capture scored against the other two: another unit's grain, not its own
+    one = AnomalyModel.fit([caps[0]] * 3, [ZONE], scale_mm_per_px=SCALE)
+    assert not one.zones_[0].captures_vary and one.zones_[0].fine_loo == []
+    assert max(m.score(shoot(grain(s), rng)).score for s in (41, 42)) < 1.0
+    res = m.score(shoot(grain(43, scratch=60), rng))
+    assert res.score >= 1.0 and _all_on_scratch(res)
+    again = AnomalyModel.from_state(m.to_state())
+    assert again.zones_[0].fine_loo == pytest.approx(z.fine_loo) and again.fine_d_["panel"].floor == pytest.approx(d.floor)

@@ -28,6 +28,8 @@ class _Zone:
     captures_vary: bool = False
     #: held-out scores of taught production units in a texture zone's full-resolution channel (:mod:`.fine`)
     fine_scores: list[float] = field(default_factory=list)
+    #: leave-one-out scores of the golden captures in that channel (captures of several units, :mod:`.fine`)
+    fine_loo: list[float] = field(default_factory=list)
     threshold: float = 1.0
 
 

@@ -84,11 +84,14 @@ def fine_zones(model: AnomalyModel) -> list[_Zone]:
 
 class FineAccumulator:
     """Running per-pixel statistics of the texture zones' full-resolution crops (streamed over
-    the captures: one bbox-sized set per zone, not one per capture)."""
+    the captures: one bbox-sized set per zone, not one per capture). ``keep``: the captures' crops
+    are kept too, for statistics without one of them (:meth:`result`'s ``skip``; a fit with exact
+    leave-one-out holds a dozen captures at most)."""
 
-    def __init__(self, model: AnomalyModel) -> None:
+    def __init__(self, model: AnomalyModel, *, keep: bool = False) -> None:
         self._zones = fine_zones(model)
         self._acc: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._kept: list[dict[str, tuple[np.ndarray, np.ndarray]]] | None = [] if keep else None
 
     def __bool__(self) -> bool:
         return bool(self._zones)
@@ -96,21 +99,36 @@ class FineAccumulator:
     def add(self, crops: dict[str, np.ndarray], valid: np.ndarray, inv_gain: np.ndarray) -> None:
         """One capture: its full-resolution prepared crops (:func:`.zone_variation.prep`'s
         ``fine``), its valid pixels (full frame, float or bool) and its gain normalisation."""
+        kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for z in self._zones:
             c = crops.get(z.spec.name)
             if c is None:
                 continue
             x0, y0, x1, y1 = z.bbox
             w = valid[y0:y1, x0:x1].astype(np.float32)
-            acc = self._acc.get(z.spec.name)
-            if acc is None:
-                h_, w_ = c.shape[:2]
-                acc = (np.zeros((h_, w_), np.float32), np.zeros((h_, w_, 3), np.float32), np.zeros((h_, w_, 3), np.float32))
+            acc = self._acc.get(z.spec.name) or _zero(c.shape[:2])
             self._acc[z.spec.name] = combine_stats(*acc, [c * inv_gain], [w])
+            kept[z.spec.name] = (c * inv_gain, w)
+        if self._kept is not None:
+            self._kept.append(kept)
 
-    def result(self) -> dict[str, FineStats]:
+    def result(self, skip: int | None = None) -> dict[str, FineStats]:
+        """The statistics (float16, as stored); ``skip``: without that capture (``keep`` only)."""
+        acc = self._acc
+        if skip is not None:
+            assert self._kept is not None, "FineAccumulator(keep=True) keeps the captures"
+            acc = {}
+            for name in self._acc:
+                rest = [k[name] for j, k in enumerate(self._kept) if j != skip and name in k]
+                if rest:
+                    acc[name] = combine_stats(*_zero(rest[0][0].shape[:2]), [r[0] for r in rest], [r[1] for r in rest])
         return {name: FineStats(mean=mean.astype(np.float16), std=np.sqrt(np.maximum(var, 0)).astype(np.float16))
-                for name, (_, mean, var) in self._acc.items()}
+                for name, (_, mean, var) in acc.items()}
+
+
+def _zero(hw: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h, w = int(hw[0]), int(hw[1])
+    return np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)
 
 
 def fine_crops(model: AnomalyModel, img: np.ndarray) -> dict[str, np.ndarray]:
@@ -170,6 +188,8 @@ def fine_floor(model: AnomalyModel, z: _Zone) -> float:
     least :data:`.structure.MIN_GOOD_UNITS` taught production units (``z.fine_scores``, by the
     zone's own rule, :func:`.threshold.good_score_threshold`, at least ``var_floor``), else the
     expected largest ``|z|`` over the zone's independent samples (:func:`.structure.expected_max_z`).
+    Golden captures of several units (the zone's ``captures_vary``) calibrate it as they calibrate
+    the zone, by their leave-one-out scores (``z.fine_loo``, at least 3; exact leave-one-out fits).
 
     The golden captures cannot calibrate it: they are one unit, one realisation of the texture.
     Nor could the golden's own texture moved about the zone (tried, as a null of other units'
@@ -184,6 +204,9 @@ def fine_floor(model: AnomalyModel, z: _Zone) -> float:
     scores = list(getattr(z, "fine_scores", []) or [])
     if len(scores) >= MIN_GOOD_UNITS:
         return good_score_threshold(scores, alpha=c.alpha, floor=float(c.var_floor), tail=bool(c.tail_threshold))
+    loo = list(getattr(z, "fine_loo", []) or [])
+    if z.captures_vary and len(loo) >= 3:
+        return good_score_threshold(loo, alpha=c.alpha, floor=float(c.var_floor), tail=bool(c.tail_threshold))
     return fine_bound(model, z)
 
 

@@ -228,7 +228,7 @@ class AnomalyModel:
                     derive=False)
         if cfg.local_shift_from_golden and len(captures) >= 3:
             model.local_radius_px_ = model._golden_local_radius(imgs[:len(captures)], masks[:len(captures)])
-        model._fit_all(imgs, masks)
+        model._fit_all(imgs, masks, n_real=len(captures))
         model.outline_ = fit_outline(imgs, masks, model.zones_, scale_mm_per_px=scale_mm_per_px)
         if cfg.ground_see_through:
             ground = GroundFit(model.zones_, shape)
@@ -686,8 +686,9 @@ class AnomalyModel:
             return 0.0
         return float(np.sqrt(z.spec.min_area_mm2) / self.scale_mm_per_px / 4.0)
 
-    def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> None:
-        fine = FineAccumulator(self)
+    def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray], n_real: int | None = None) -> None:
+        """Exact leave-one-out fit; ``n_real``: the captures given (the rest of ``imgs`` stand-ins)."""
+        fine = FineAccumulator(self, keep=True)
         preps, ws, envs = self._prep_captures(imgs, masks, fine)
         n = len(preps)
         sets = [[j for j in range(n) if j != i] for i in range(n)] + [list(range(n))]  # leave-one-out, all
@@ -720,6 +721,25 @@ class AnomalyModel:
         self._mark_varied_captures()
         self._calibrate()
         set_fine(self, fine.result())
+        self._fine_loo(imgs, masks, fine, n if n_real is None else n_real)
+
+    def _fine_loo(self, imgs: list[np.ndarray], masks: list[np.ndarray], fine: FineAccumulator, n: int) -> None:
+        """Leave-one-out scores of the golden captures in the full-resolution channel of the zones
+        whose captures differ as other units' textures do (``captures_vary``): capture ``i`` against
+        the channel's statistics without it (:mod:`.fine`). At least 3 captures, none a stand-in."""
+        zs = [z for z in self.zones_ if z.captures_vary and z.spec.name in self.fine_d_]
+        if not zs or n < 3:
+            return
+        whole = dict(self.fine_)
+        loo: dict[str, list[float]] = {z.spec.name: [] for z in zs}
+        for i in range(n):
+            set_fine(self, fine.result(skip=i))
+            raw = self._raw_maps(imgs[i], masks[i], zones="variation", fine="only")
+            for z in zs:
+                loo[z.spec.name].append(float(raw[z.spec.name].max()))
+        for z in zs:
+            z.fine_loo = loo[z.spec.name]
+        set_fine(self, whole)
 
     def _fit_folds(self, captures, valid_masks) -> None:
         """Fit on many good images, streaming: memory grows with the statistics kept (per-fold
@@ -1165,7 +1185,7 @@ class AnomalyModel:
             "zones": [
                 {"spec": z.spec.model_dump(mode="json"), "method": z.method, "good_scores": list(z.good_scores),
                  "unit_scores": list(z.unit_scores), "captures_vary": bool(z.captures_vary),
-                 "fine_scores": list(z.fine_scores),
+                 "fine_scores": list(z.fine_scores), "fine_loo": list(z.fine_loo),
                  "threshold": z.threshold}
                 for z in self.zones_
             ],
@@ -1234,6 +1254,7 @@ class AnomalyModel:
                 z.unit_scores = [float(s) for s in zs.get("unit_scores", [])]
                 z.captures_vary = bool(zs.get("captures_vary", False))
                 z.fine_scores = [float(s) for s in zs.get("fine_scores", [])]
+                z.fine_loo = [float(s) for s in zs.get("fine_loo", [])]
                 z.threshold = float(zs["threshold"])
             m.n_ = np.asarray(state["n"], np.float32)
             m.mean_ = np.asarray(state["mean"], np.float32)
