@@ -95,3 +95,9 @@ def panel_photo(seed: int, rgb=PANEL_RGB, shift=(1.0, -1.0)) -> np.ndarray:
     img = cv2.warpAffine(base, m, (400, 300), borderValue=(200, 200, 200))
     noisy = img + np.random.default_rng(seed).normal(0, 2.0, img.shape)
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def shoot(img: np.ndarray, rng: np.random.Generator, *, noise: float = 1.5) -> np.ndarray:
+    """A photo of ``img``: Gaussian sensor noise of ``noise`` grey levels, rounded to uint8."""
+    out = img.astype(np.float32) + rng.normal(0, noise, img.shape)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

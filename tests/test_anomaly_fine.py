@@ -11,6 +11,7 @@ import pytest
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel
 from goldenvision.anomaly import fine as F
 from goldenvision.spec import AnomalyZone
+from synthetic import shoot
 
 SCALE = 0.1  # mm per golden px
 SCRATCH = ((90, 120), (230, 200))  # a 16 mm line, 2 px (0.2 mm) wide
@@ -32,11 +33,6 @@ def grain(seed: int, *, scratch: float = 0.0, h: int = 320, w: int = 320) -> np.
         cv2.line(mask, SCRATCH[0], SCRATCH[1], 1, 2)
         img[mask > 0] -= scratch
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
-
-
-def shoot(img: np.ndarray, rng: np.random.Generator, *, noise: float = 1.5) -> np.ndarray:
-    out = img.astype(np.float32) + rng.normal(0, noise, img.shape)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")

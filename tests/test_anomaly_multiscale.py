@@ -10,6 +10,7 @@ import pytest
 from goldenvision.anomaly import AnomalyConfig, AnomalyModel
 from goldenvision.anomaly import zone_variation as ZV
 from goldenvision.spec import AnomalyZone
+from synthetic import shoot
 
 SCALE = 0.1  # mm per golden px
 STAIN = (160, 160, 40)  # centre x, y and radius px: an 8 mm stain, 64 times the smallest defect's area
@@ -27,11 +28,6 @@ def strong_grain(seed: int, *, stain: float = 0.0, h: int = 320, w: int = 320) -
         cv2.circle(mask, STAIN[:2], STAIN[2], 1, -1)
         img[mask > 0] -= stain
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
-
-
-def shoot(img: np.ndarray, rng: np.random.Generator, *, noise: float = 1.5) -> np.ndarray:
-    out = img.astype(np.float32) + rng.normal(0, noise, img.shape)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
