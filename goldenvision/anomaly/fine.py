@@ -84,14 +84,14 @@ def fine_zones(model: AnomalyModel) -> list[_Zone]:
 
 class FineAccumulator:
     """Running per-pixel statistics of the texture zones' full-resolution crops (streamed over
-    the captures: one bbox-sized set per zone, not one per capture). ``keep``: the captures' crops
-    are kept too, for statistics without one of them (:meth:`result`'s ``skip``; a fit with exact
-    leave-one-out holds a dozen captures at most)."""
+    the captures: one bbox-sized set per zone, not one per capture). Each capture's gain
+    normalisation is kept (``invs``), so that statistics without one capture can be made again
+    from the images (``AnomalyModel._fine_loo``)."""
 
-    def __init__(self, model: AnomalyModel, *, keep: bool = False) -> None:
+    def __init__(self, model: AnomalyModel) -> None:
         self._zones = fine_zones(model)
         self._acc: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._kept: list[dict[str, tuple[np.ndarray, np.ndarray]]] | None = [] if keep else None
+        self.invs: list[np.ndarray] = []
 
     def __bool__(self) -> bool:
         return bool(self._zones)
@@ -99,7 +99,7 @@ class FineAccumulator:
     def add(self, crops: dict[str, np.ndarray], valid: np.ndarray, inv_gain: np.ndarray) -> None:
         """One capture: its full-resolution prepared crops (:func:`.zone_variation.prep`'s
         ``fine``), its valid pixels (full frame, float or bool) and its gain normalisation."""
-        kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.invs.append(np.asarray(inv_gain, np.float32))
         for z in self._zones:
             c = crops.get(z.spec.name)
             if c is None:
@@ -108,22 +108,11 @@ class FineAccumulator:
             w = valid[y0:y1, x0:x1].astype(np.float32)
             acc = self._acc.get(z.spec.name) or _zero(c.shape[:2])
             self._acc[z.spec.name] = combine_stats(*acc, [c * inv_gain], [w])
-            kept[z.spec.name] = (c * inv_gain, w)
-        if self._kept is not None:
-            self._kept.append(kept)
 
-    def result(self, skip: int | None = None) -> dict[str, FineStats]:
-        """The statistics (float16, as stored); ``skip``: without that capture (``keep`` only)."""
-        acc = self._acc
-        if skip is not None:
-            assert self._kept is not None, "FineAccumulator(keep=True) keeps the captures"
-            acc = {}
-            for name in self._acc:
-                rest = [k[name] for j, k in enumerate(self._kept) if j != skip and name in k]
-                if rest:
-                    acc[name] = combine_stats(*_zero(rest[0][0].shape[:2]), [r[0] for r in rest], [r[1] for r in rest])
+    def result(self) -> dict[str, FineStats]:
+        """The statistics (float16, as stored)."""
         return {name: FineStats(mean=mean.astype(np.float16), std=np.sqrt(np.maximum(var, 0)).astype(np.float16))
-                for name, (_, mean, var) in acc.items()}
+                for name, (_, mean, var) in self._acc.items()}
 
 
 def _zero(hw: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

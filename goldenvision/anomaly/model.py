@@ -688,7 +688,7 @@ class AnomalyModel:
 
     def _fit_all(self, imgs: list[np.ndarray], masks: list[np.ndarray], n_real: int | None = None) -> None:
         """Exact leave-one-out fit; ``n_real``: the captures given (the rest of ``imgs`` stand-ins)."""
-        fine = FineAccumulator(self, keep=True)
+        fine = FineAccumulator(self)
         preps, ws, envs = self._prep_captures(imgs, masks, fine)
         n = len(preps)
         sets = [[j for j in range(n) if j != i] for i in range(n)] + [list(range(n))]  # leave-one-out, all
@@ -726,14 +726,19 @@ class AnomalyModel:
     def _fine_loo(self, imgs: list[np.ndarray], masks: list[np.ndarray], fine: FineAccumulator, n: int) -> None:
         """Leave-one-out scores of the golden captures in the full-resolution channel of the zones
         whose captures differ as other units' textures do (``captures_vary``): capture ``i`` against
-        the channel's statistics without it (:mod:`.fine`). At least 3 captures, none a stand-in."""
+        the channel's statistics without it (:mod:`.fine`), made again from the images, one crop at
+        a time, with each capture's gain (``fine.invs``). At least 3 captures, none a stand-in."""
         zs = [z for z in self.zones_ if z.captures_vary and z.spec.name in self.fine_d_]
-        if not zs or n < 3:
+        if not zs or n < 3 or len(fine.invs) != len(imgs):
             return
         whole = dict(self.fine_)
         loo: dict[str, list[float]] = {z.spec.name: [] for z in zs}
         for i in range(n):
-            set_fine(self, fine.result(skip=i))
+            rest = FineAccumulator(self)
+            for j in range(len(imgs)):
+                if j != i:
+                    rest.add(fine_crops(self, imgs[j]), self._erode(masks[j]), fine.invs[j])
+            set_fine(self, rest.result())
             raw = self._raw_maps(imgs[i], masks[i], zones="variation", fine="only")
             for z in zs:
                 loo[z.spec.name].append(float(raw[z.spec.name].max()))
