@@ -40,7 +40,7 @@ from . import zone_variation as ZV
 from ._zone import _bbox, _check_image, _check_mask, _f16, _pseudo_captures, _Zone, _zone_mask
 from .config import AnomalyConfig
 from .envelope import combine_band, scene_envelope
-from .fine import FineAccumulator, derive_fine, fine_crops, fine_state, load_fine, set_fine
+from .fine import FineAccumulator, derive_fine, fine_crops, fine_raw, fine_state, load_fine, set_fine
 from .ground import GroundFit, GroundModel
 from .local_shift import apply_shift_field, local_shift_field
 from .outline import OutlineFit, OutlineModel, fit_outline
@@ -422,13 +422,13 @@ class AnomalyModel:
         return np.where(m, ZF.feature_raw(self, z, feat, cache)[y0:y1, x0:x1], 0).astype(np.float32)
 
     def _raw_maps(self, img: np.ndarray, valid: np.ndarray, feat: np.ndarray | None = None, *,
-                  zones: str = "all", explained: np.ndarray | None = None, fine: bool | str = True) -> dict[str, np.ndarray]:
+                  zones: str = "all", explained: np.ndarray | None = None, fine: bool = True) -> dict[str, np.ndarray]:
         """Raw (un-normalised) score map per zone, (H, W) float32, 0 outside zone/valid.
         ``zones="variation"`` computes only the variation zones (the others stay 0).
         ``explained`` (H, W) bool: pixels set to 0 (before aggregation), an outline's moved edge.
         ``fine``: texture zones also judge their full-resolution channel (:mod:`.fine`; off for
-        the held-out scores that calibrate the zones: the channel has its own threshold); ``"only"``:
-        that channel alone, in its own z, in the zones that have it (the others stay 0)."""
+        the held-out scores that calibrate the zones: the channel has its own threshold, read by
+        :meth:`_fine_maxima`)."""
         ok = self._erode(valid) & (self.n_ > 0)
         crops: dict[str, np.ndarray] | None = {} if fine and getattr(self, "fine_d_", None) else None
         prep = ZV.prep(self, img, crops) if any(not get_method(z.method).uses_features for z in self.zones_) else None
@@ -447,18 +447,16 @@ class AnomalyModel:
                         full[explained] = 0
                 continue
             m = z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1]
-            uf = None if crops is None else crops.get(z.spec.name)
-            if fine == "only" and uf is None:
-                continue
             if m.any():
                 assert prep is not None  # computed above for any variation zone
                 fo: dict[str, np.ndarray] = {}
-                r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m, fine=uf, fine_only=fine == "only",
-                                                         fine_out=fo), 0).astype(np.float32)
+                uf = None if crops is None else crops.get(z.spec.name)
+                r = np.where(m, get_method(z.method).raw(self, z, prep[y0:y1, x0:x1], m, fine=uf, fine_out=fo),
+                             0).astype(np.float32)
                 if explained is not None:
                     r[explained[y0:y1, x0:x1]] = 0
                 sigma = self.aggregate_sigma_px(z)
-                if sigma > 0 and fine != "only":  # the fine channel is aggregated along lines already
+                if sigma > 0:  # (the fine channel is aggregated along lines already)
                     r = np.where(m, cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), 0)
                 f = fo.get(z.spec.name)
                 if f is not None:  # a texture zone's full-resolution channel at its own threshold (:mod:`.fine`)
@@ -466,6 +464,19 @@ class AnomalyModel:
                         f[explained[y0:y1, x0:x1]] = 0
                     np.maximum(r, np.where(m, f, 0), out=r)
                 full[y0:y1, x0:x1] = r
+        return out
+
+    def _fine_maxima(self, img: np.ndarray, valid: np.ndarray) -> dict[str, float]:
+        """The largest evidence of ``img`` in each texture zone's full-resolution channel, in the
+        channel's own z (:mod:`.fine`): the held-out scores that calibrate it."""
+        ok = self._erode(valid) & (self.n_ > 0)
+        crops = fine_crops(self, img)
+        out = {}
+        for z in self.zones_:
+            if z.spec.name in self.fine_d_ and z.spec.name in crops:
+                x0, y0, x1, y1 = z.bbox
+                f = fine_raw(self, z, crops[z.spec.name], z.mask[y0:y1, x0:x1] & ok[y0:y1, x0:x1])
+                out[z.spec.name] = 0.0 if f is None else float(f.max())
         return out
 
     def _grey_mean_and_unit(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -739,9 +750,9 @@ class AnomalyModel:
                 if j != i:
                     rest.add(fine_crops(self, imgs[j]), self._erode(masks[j]), fine.invs[j])
             set_fine(self, rest.result())
-            raw = self._raw_maps(imgs[i], masks[i], zones="variation", fine="only")
+            got = self._fine_maxima(imgs[i], masks[i])
             for z in zs:
-                loo[z.spec.name].append(float(raw[z.spec.name].max()))
+                loo[z.spec.name].append(got[z.spec.name])
         for z in zs:
             z.fine_loo = loo[z.spec.name]
         set_fine(self, whole)
@@ -1019,12 +1030,10 @@ class AnomalyModel:
     def _fine_scores(self, imgs: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, list[float]]:
         """Each unit's largest evidence in each texture zone's full-resolution channel, in its own
         z (:mod:`.fine`): held out as it stands, the channel's statistics being the golden's."""
-        names = [z.spec.name for z in self.zones_ if z.spec.name in self.fine_d_]
-        out: dict[str, list[float]] = {name: [] for name in names}
+        out: dict[str, list[float]] = {name: [] for name in self.fine_d_}
         for im, m in zip(imgs, masks):
-            raw = self._raw_maps(im, m, zones="variation", fine="only") if names else {}
-            for name in names:
-                out[name].append(float(raw[name].max()))
+            for name, s in (self._fine_maxima(im, m) if out else {}).items():
+                out[name].append(s)
         return out
 
     def _set_banks(self, pc: np.ndarray | None, padim: dict | None, tex: dict[str, np.ndarray]) -> None:

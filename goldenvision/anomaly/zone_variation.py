@@ -81,13 +81,11 @@ class VariationMethod:
         return model.config.var_floor
 
     def raw(self, model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray,
-            fine: np.ndarray | None = None, fine_only: bool = False,
-            fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
+            fine: np.ndarray | None = None, fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Raw score of the zone's prepared bbox crop ``u`` where ``m`` (bbox-sized, z units);
         ``fine``: the crop at full resolution, for a texture zone's full-resolution channel, whose
-        evidence (aggregated already) goes to ``fine_out`` (``fine_only``: is returned alone, in its
-        own z; zeros where the zone has none)."""
-        return variation_raw(model, z, u, m, fine=fine, fine_only=fine_only, fine_out=fine_out)
+        evidence (aggregated already) goes to ``fine_out``."""
+        return variation_raw(model, z, u, m, fine=fine, fine_out=fine_out)
 
 
 class TextureVariationMethod(VariationMethod):
@@ -618,8 +616,7 @@ def smooth_coarse(arrays: list[np.ndarray], sigma: float
 
 
 def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *,
-                  fine: np.ndarray | None = None, fine_only: bool = False,
-                  fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                  fine: np.ndarray | None = None, fine_out: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Raw variation score of a zone's prepared unit crop ``u`` (bbox-sized, z units).
 
     The comparison runs in the unit's colours: the *golden* is recoloured by the gain field
@@ -633,7 +630,7 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *
 
     ``fine``: the unit's crop at full resolution; a texture zone with the full-resolution channel
     (:mod:`.fine`) also judges it, in the same colours; its evidence, aggregated along lines, goes
-    to ``fine_out[zone name]`` (``fine_only``: is returned alone, in its own z; zeros where none).
+    to ``fine_out[zone name]``.
     """
     x0, y0, x1, y1 = z.bbox
     sl = (slice(y0, y1), slice(x0, x1))
@@ -666,9 +663,6 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *
         del lo, hi, _
     if offset is not None:  # the light a highlight adds (shading_field)
         mid = mid + offset
-    if fine_only:
-        f = None if fine is None else fine_raw(model, z, fine, m)
-        return np.zeros(m.shape, np.float32) if f is None else f
     zmap = deviation_map(u, mid, half, inv_u, np.ones(3, np.float32))
     if fine is not None and fine_out is not None:
         f = fine_raw(model, z, fine, m, scaled=True)
