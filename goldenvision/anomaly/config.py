@@ -202,6 +202,11 @@ class AnomalyConfig:
         difference at that resolution, and a threshold of its own (the expected largest ``|z|`` over
         the zone's samples), so that a scratch, a fibre, a crack or a bubble, thin enough to vanish in
         the low-pass, is judged at its full contrast. States saved without the key: off.
+    tex_structure_materials : bool
+        In a ``texture_variation`` zone, a material lying in the zone's nested print, stitching or
+        ``other`` zones (an engraving's char, a print's ink) takes the texture variance of the
+        zone's other materials, not its own strokes' residual
+        (:func:`.zone_variation.structure_pixels`). States saved without the key: off.
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -272,6 +277,7 @@ class AnomalyConfig:
     tex_prior_weighted: bool = True
     captures_texture_ratio: float = 0.6
     tex_fine: bool = True
+    tex_structure_materials: bool = True
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

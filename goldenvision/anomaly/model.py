@@ -122,6 +122,7 @@ class AnomalyModel:
 
     # fitted by zone_variation.texture_spread / fit_materials
     tex_sd_: dict[str, float]
+    ink_var_: dict[str, tuple[tuple[int, int, int, int], np.ndarray]]
     tex_scales_: dict[str, list[tuple[float, np.ndarray]]]
     materials_: dict[str, np.ndarray]
     mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
@@ -1250,7 +1251,8 @@ class AnomalyModel:
             # one from before a zone on a texture had the texture's threshold floor, one from before
             # feature zones read the unit as registered resamples it by its residual shift,
             # one from before the grain prior weighed as the floors keeps it whole, and one from
-            # before captures as varied as a texture calibrated it keeps the texture floor
+            # before captures as varied as a texture calibrated it keeps the texture floor, and one
+            # from before a print's ink in a texture zone took the grain's variance keeps its own
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "feature_min_shift_px": 0.0, "tex_prior_weighted": False,
                                    "captures_texture_ratio": 0.0,
@@ -1258,7 +1260,8 @@ class AnomalyModel:
                                    "tail_threshold": False, "scene_shift_px": 0.0, "structure_context": 0.0,
                                    "local_shift_from_golden": False, "ground_see_through": False,
                                    "shading_offset": False, "floor_prior_n": 0.0, "tex_scale_max": 1.0,
-                                   "nested_texture_floor": False, "tex_fine": False, **state["config"]})
+                                   "nested_texture_floor": False, "tex_fine": False,
+                                   "tex_structure_materials": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,

@@ -440,6 +440,21 @@ def expected_max_z(model: AnomalyModel, z: _Zone) -> float:
     return float(np.sqrt(2 * np.log(n))) + 1.0
 
 
+def _add_ink_variance(model: AnomalyModel, z: _Zone, s2: np.ndarray) -> None:
+    """Add to ``s2`` (zone ``z``'s bbox, (h, w, 3)) the texture variance that a texture zone's
+    structure material (an engraving's char, a print's ink) no longer carries in the shared spread
+    (``AnomalyModel.ink_var_``, :func:`.zone_variation.structure_pixels`): the structure residual
+    keeps the spread it had. It judges the strokes' own profile, and at the tighter spread a
+    hand-held photo's softer strokes on good boards read as a fainter burn (zoo wood: up to
+    7.6 z against a threshold of 4.75); the deviation from the band, which holds the strokes'
+    misregistration, takes the tighter spread."""
+    x0, y0, x1, y1 = z.bbox
+    for (a0, b0, a1, b1), extra in getattr(model, "ink_var_", {}).values():
+        X0, Y0, X1, Y1 = max(x0, a0), max(y0, b0), min(x1, a1), min(y1, b1)
+        if X0 < X1 and Y0 < Y1:
+            s2[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0] += extra[Y0 - b0:Y1 - b0, X0 - a0:X1 - a0, None]
+
+
 def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray,
                        m: np.ndarray | None = None) -> np.ndarray | None:
     """Structure residual of a ``variation`` zone's prepared bbox crop ``u`` (z units; ``m``, bbox-sized
@@ -477,6 +492,7 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     a2 = np.float32(c.abs_floor**2)
     with np.errstate(divide="ignore"):
         s2 = np.reciprocal(inv * inv)  # inf where the golden has no sample
+    _add_ink_variance(model, z, s2)
     s2 -= np.float32(c.grad_px**2) * g2
     del gx, gy, g2  # full-frame planes: freed before the residual's (peak memory)
     np.maximum(s2, a2, out=s2)

@@ -44,7 +44,8 @@ import numpy as np
 from ._zone import _Zone
 from .envelope import combine_band
 from .fine import fine_raw
-from .structure import MIN_GOOD_UNITS, ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture, structure_zone_raw
+from .structure import (GOLDEN_STRUCTURE_TYPES, MIN_GOOD_UNITS, ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture,
+                        structure_zone_raw)
 from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
 if TYPE_CHECKING:
@@ -243,6 +244,7 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
     """
     c = model.config
     model.tex_sd_ = {}
+    model.ink_var_ = {}
     model.tex_scales_ = {}
     for z in floored_zones(model):
         if z.method == "texture_variation":
@@ -260,7 +262,11 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         # full resolution: one pool for the zone (the substrate's weave dominates it); per material
         # the median also reads thin structure (a stitch's blurred sides) as its material's texture
         labels = model.materials_.get(z.spec.name) if z.method == "texture_variation" else None
-        tv = _material_variance(r, labels, zm)
+        tv = _material_variance(r, labels, zm, structure_pixels(model, z))
+        own = _material_variance(r, labels, zm)
+        if (own > tv).any():  # what the nested zones' structure residual keeps (structure_zone_raw)
+            model.ink_var_[z.spec.name] = (z.bbox, (2.0 * _tex_prior_weight(model) * np.maximum(own - tv, 0.0)).astype(np.float32))
+        del own
         sl = sp[y0:y1, x0:x1]
         # a prior for the grain of units the golden never showed: accepted units show it in the
         # variance itself, so it weighs as the spread floors do (floor_weight_, 1 up to 11 units)
@@ -312,7 +318,7 @@ def _scaled_spread2(model: AnomalyModel, z: _Zone, sigma_px: float, window_px: f
     v = _blur_or_copy(np.ascontiguousarray(model.var_[outer]), x)
     m8 = np.clip(np.rint(m), 0, 255).astype(np.uint8)
     med = np.stack([cv2.medianBlur(np.ascontiguousarray(m8[..., ch]), k) for ch in range(3)], axis=-1)
-    tv = _material_variance((m - med.astype(np.float32))[inner], labels, zm)
+    tv = _material_variance((m - med.astype(np.float32))[inner], labels, zm, structure_pixels(model, z))
     sp = spread(m, v, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
                 floor_weight=model.floor_weight_)[inner]
     return (sp * sp + 2.0 * _tex_prior_weight(model) * tv[..., None]).astype(np.float16)
@@ -324,17 +330,57 @@ def _tex_prior_weight(model: AnomalyModel) -> float:
     return model.floor_weight_ if getattr(model.config, "tex_prior_weighted", False) else 1.0
 
 
-def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
+#: Share of a texture zone's material lying in the zone's nested structure zones
+#: (:func:`structure_pixels`) from which the material is that structure (a print's ink, an
+#: engraving's char), not the texture (:func:`_material_variance`).
+STRUCTURE_MATERIAL_SHARE = 0.8
+
+
+def structure_pixels(model: AnomalyModel, z: _Zone) -> np.ndarray | None:
+    """Bbox-sized bool mask of texture zone ``z``'s pixels that lie in a ``variation`` zone nested
+    on it (:func:`.structure.on_texture`) of a type whose structure every unit shares
+    (:data:`.structure.GOLDEN_STRUCTURE_TYPES`: print, stitching, other): what the spec says is
+    fixed structure on the texture, an engraving on grain, a print on a fabric. None when there is
+    none, or with ``AnomalyConfig.tex_structure_materials`` off (states saved before it)."""
+    if z.method != "texture_variation" or not getattr(model.config, "tex_structure_materials", False):
+        return None
+    x0, y0, x1, y1 = z.bbox
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    for o in model.zones_:
+        if o is z or o.method != "variation" or _defect_type(o) not in GOLDEN_STRUCTURE_TYPES:
+            continue
+        n = max(int(np.count_nonzero(o.mask)), 1)
+        if int(np.count_nonzero(o.mask & z.mask)) >= ON_TEXTURE_SHARE * n:
+            out |= o.mask[y0:y1, x0:x1]
+    return out if out.any() else None
+
+
+def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
+                       structure: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel texture variance (h, w): ``(1.4826 MAD)²`` of the residual ``r`` (h, w, 3) over
-    the pixels of each material (mean over channels); one material when ``labels`` is None."""
+    the pixels of each material (mean over channels); one material when ``labels`` is None.
+
+    ``structure`` (h, w bool, :func:`structure_pixels`): a material with at least
+    :data:`STRUCTURE_MATERIAL_SHARE` of its pixels there is that structure, a print's ink or an
+    engraving's char, where it lies there. Its residual against the median is its own strokes, which the median removes
+    (thin structure, fixed on every unit), not another unit's texture: it takes the pooled
+    variance of the other materials' pixels (the texture shows through it) instead. Zoo wood: the
+    char's own strokes gave it a texture sd of 9 grey levels against the grain's 2.6-3.5 (darker
+    latewood 6.9), and a line of engraving 98 % burnt away scored 0.85 of the threshold."""
     out = np.zeros(zm.shape, np.float32)
     if labels is None or labels.shape != zm.shape:
         labels = np.zeros(zm.shape, np.int8)
+    ink = np.zeros(zm.shape, bool)
     for k in np.unique(labels[zm]):
         sel = zm & (labels == k)
         x = r[sel]
         mad = np.median(np.abs(x - np.median(x, axis=0)), axis=0)
         out[sel] = float(np.mean((1.4826 * mad) ** 2))
+        if structure is not None and np.count_nonzero(sel & structure) >= STRUCTURE_MATERIAL_SHARE * np.count_nonzero(sel):
+            ink |= sel & structure  # its few pixels elsewhere (dark grain of its colour) keep its own
+    rest = zm & ~ink
+    if ink.any() and rest.any():
+        out[ink] = float(np.median(out[rest]))
     return out
 
 
