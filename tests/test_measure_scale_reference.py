@@ -209,3 +209,43 @@ def test_the_reference_says_how_far_off_the_registrations_perspective_is(golden)
     ends = np.array([[100.0, 300.0], [380.0, 300.0]])
     assert right.perspective_length_std_px(ends[0], ends[1]) == 0.0
     assert wrong.perspective_length_std_px(ends[0], ends[1]) > 0.05
+
+
+
+
+def _grain(shift_px: float) -> np.ndarray:
+    """A board's grain: bands along x every 24 px (a ring, 30 grey levels darker over 40 % of it),
+    a little wavy, shifted across by ``shift_px`` (another board's grain), and sensor noise."""
+    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]].astype(np.float64)
+    late = np.mod((yy + 1.5 * np.sin(xx / 45.0) + shift_px) / 24.0, 1.0) > 0.6
+    img = 170.0 - 30.0 * cv2.GaussianBlur(late.astype(np.float32), (0, 0), 1.0)
+    return (img + np.random.default_rng(int(10 * shift_px)).normal(0.0, 1.0, img.shape)).astype(np.float32)
+
+
+def test_a_reference_matched_to_a_grain_that_is_new_on_every_unit_is_refused():
+    """The registration is exact (identity, one camera), but the unit's grain lies 6 px across from
+    the golden's, as another board's does, and the grain is all the reference has. The fit slides
+    by the grain, far beyond what a strain of the prior's size can move the reference's centroid:
+    no fit (the unit's registration stands). The same board with its grain in place is fitted."""
+    import goldenvision.measure.scale_reference as sr
+
+    g = _grain(0.0)
+    inner = np.zeros(SHAPE, bool)
+    inner[40:320, 60:420] = True
+    ref = reference_mask(g, inner)
+    reg = _registration(np.eye(3))
+    fit = refine_on_reference(g, _grain(0.0), reg, ref, prior_strain_std=0.01)
+    assert fit is not None
+    cg = np.asarray(fit.centre_px)
+    assert float(np.hypot(*(fit.correction[:, :2] @ cg + fit.correction[:, 2] - cg))) < 0.5
+    assert refine_on_reference(g, _grain(6.0), reg, ref, prior_strain_std=0.01) is None
+    # what refused it: without the bound the fit converges on the grain, bands away
+    bound = sr.TRANSLATION_SIGMAS
+    try:
+        sr.TRANSLATION_SIGMAS = 1e9
+        slid = refine_on_reference(g, _grain(6.0), reg, ref, prior_strain_std=0.01)
+    finally:
+        sr.TRANSLATION_SIGMAS = bound
+    assert slid is not None
+    cg = np.asarray(slid.centre_px)
+    assert float(np.hypot(*(slid.correction[:, :2] @ cg + slid.correction[:, 2] - cg))) > 6.0

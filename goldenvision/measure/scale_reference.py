@@ -70,6 +70,10 @@ MIN_REFERENCE_PX = 400
 STRUCTURE_SHARE = 0.2
 #: Largest change of the linear part the correction may make (a larger one is a wrong fit).
 MAX_CORRECTION = 0.05
+#: A correction whose shift of the reference's centroid exceeds this many times the strain prior
+#: times the reference's RMS radius, plus the slack (px), is a wrong fit (:func:`refine_on_reference`).
+TRANSLATION_SIGMAS = 3.0
+TRANSLATION_SLACK_PX = 1.0
 #: Largest strain and shift of one Gauss-Newton step.
 _MAX_STEP_STRAIN = 0.01
 _MAX_STEP_PX = 1.0
@@ -364,7 +368,12 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
                         strain_error_cov: np.ndarray | None = None, max_iter: int = 30) -> ReferenceFit | None:
     """Refine the unit's registration on the golden px ``reference`` (module notes); None when
     they cannot pin the correction (too few px with content, no convergence, singular normal
-    equations, a correction larger than :data:`MAX_CORRECTION`).
+    equations, a correction larger than :data:`MAX_CORRECTION`) or, with a strain prior, when the
+    correction moved the reference's centroid further than the strain could
+    (:data:`TRANSLATION_SIGMAS` times the prior times the reference's RMS radius, plus
+    :data:`TRANSLATION_SLACK_PX`): the reference then matched a texture new on every unit, not
+    the product (zoo wood hand-held: the board's grain, every unit's fit 1-23 px off where the
+    registration was right to 0.5 px, a hole looked for 22 px away and read 0.57 mm large).
 
     The correction is ``p -> c + M (p - c) + t`` in golden px (``c`` the reference px' centroid)
     with a symmetric ``M`` (a strain: the rotation is left to the unit's registration, which the
@@ -475,6 +484,14 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         if max(abs(da), abs(db), abs(dc)) < 1e-6 and max(abs(dtx), abs(dty)) < 1e-3:
             break
     assert jac is not None and res is not None
+    if prior_strain_std is not None and prior_strain_std > 0:
+        # the unit's registration pins where the product lies; the correction only undoes the drag
+        # of the measured features on its strain, which moves the reference's centroid by about the
+        # strain times the reference's extent. Far more is the reference matched to a texture that
+        # differs from unit to unit (a board's grain repeats every ring: the fit slid by whole rings)
+        r_rms = float(np.sqrt(np.mean(xc * xc + yc * yc)))
+        if float(np.hypot(*t)) > TRANSLATION_SIGMAS * float(prior_strain_std) * r_rms + TRANSLATION_SLACK_PX:
+            return None
     # covariance at the solution (module notes): the data's, with the prior's precision added
     wts = tukey_weights(res)
     noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
