@@ -495,7 +495,7 @@ class Inspector:
         return retry  # its reason names every start tried as well
 
     def _dimension_references(self, gray: np.ndarray, reg: RegistrationResult,
-                              dims: list) -> tuple[dict[str, ReferenceFit], str]:
+                              dims: list) -> tuple[dict[str, ReferenceFit], str, np.ndarray | None]:
         """The registration dimensions are read through in the golden frame, per dimension name, and
         how it was made: the unit's registration refined on the parts of the product that are not
         measured (:func:`goldenvision.measure.scale_reference.refine_on_reference`; the reference
@@ -503,7 +503,9 @@ class Inspector:
         :func:`goldenvision.measure.dimensions.edge_band_mask`, where the golden has structure):
         the rest of the product is the ruler, and neither a panel cut narrow nor another measured
         feature that is off size stretches the unit onto the golden. Without a fit the unit's own
-        registration is used, and the result says so."""
+        registration is used, and the result says so; when the fit was refused, the third value is
+        how far that registration's strain may be off (the measured features' drag and its own
+        noise), which the lengths' uncertainty then holds."""
         m = self.models
         if self._dim_reference is None:
             self._dim_reference = False
@@ -532,7 +534,7 @@ class Inspector:
         if self._dim_reference is False:
             return {}, ("the unit's own registration (no part of the product outside the measured features' "
                         "outlines has structure to take the scale from): a change of size is partly read as the "
-                        "golden's")
+                        "golden's"), None
         assert isinstance(self._dim_reference, tuple)
         g_gray, refm, where, drag = self._dim_reference
         # the unit's own registration may be stretched by what it absorbed of the measured features:
@@ -547,12 +549,14 @@ class Inspector:
         error_cov = np.asarray(drag, np.float64) + _registration_strain_var(reg) * np.eye(3)
         fit = refine_on_reference(g_gray, gray, reg, refm, prior_strain_std=prior, strain_error_cov=error_cov)
         if fit is None:
+            # the uncertainty then says how far the registration may be off
             return {}, ("the unit's own registration (refined on the product outside the measured features' "
-                        "outlines it did not converge): a change of size is partly read as the golden's")
+                        "outlines it did not converge, or it slid on a texture that differs from unit to unit): "
+                        "a change of size is partly read as the golden's, and the uncertainty holds how much"), error_cov
         return {d.name: fit for d in dims}, (
             f"the unit's registration with its scale refined on the product outside the outlines of "
             f"{', '.join(d.name for d in dims)} ({fit.reference_px} golden px of structure {where}; "
-            f"the uncertainty is what that reference says about the scale at each feature)")
+            f"the uncertainty is what that reference says about the scale at each feature)"), None
 
     @property
     def rt(self) -> StageModels:
@@ -734,6 +738,7 @@ class Inspector:
                                                                           m.scale_mm_per_px)
             dim_ref = _dimension_reference(m.profile, marker, ruler)
             ref_fits: dict[str, ReferenceFit] = {}
+            strain_cov = None  # without a reference fit: how far the registration's strain may be off
             if dim_ref == "golden_frame" and loose:
                 # their scale would come from the registration itself, which is not pinned down
                 problems.append(f"dimensions {', '.join(d.name for d in dim_specs)}: not judged (measured in the "
@@ -742,7 +747,7 @@ class Inspector:
             elif dim_ref in ("golden_frame", "marker", "ruler") and not loose:
                 # a marker's reading also goes through the golden frame when that is the more certain
                 # (measure.dimensions._marker_golden_length): the same refined registration
-                ref_fits, how = self._dimension_references(gray, reg, dim_specs)
+                ref_fits, how, strain_cov = self._dimension_references(gray, reg, dim_specs)
                 provenance["dimension_registration"] = how
             scale = m.scale_mm_per_px
             dims = [] if not dim_specs else by_grey(
@@ -750,7 +755,8 @@ class Inspector:
                 lambda g, ds: measure_dimensions(g, ds, placed, scale, reference=dim_ref, marker=marker, ruler=ruler,
                                                  golden_px=self._golden_widths_px, zero=self._dimension_zero,
                                                  reference_fits=ref_fits, edge_lines=self._edge_lines,
-                                                 unexplained=self._dimension_unexplained))
+                                                 unexplained=self._dimension_unexplained,
+                                                 strain_cov=strain_cov))
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
             if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
                 provenance["dimensions_on_colour_axis"] = on_axis

@@ -249,3 +249,19 @@ def test_a_reference_matched_to_a_grain_that_is_new_on_every_unit_is_refused():
     assert slid is not None
     cg = np.asarray(slid.centre_px)
     assert float(np.hypot(*(slid.correction[:, :2] @ cg + slid.correction[:, 2] - cg))) > 6.0
+
+
+def test_without_a_reference_fit_the_registrations_strain_error_joins_the_uncertainty(golden):
+    """A registration that also fitted the measured plate may have absorbed part of a change of its
+    width: without a reference fit, the strain covariance the pipeline passes (the features' drag
+    and the registration's noise) adds the length's share, ``L sqrt(g^T C g)``, to the uncertainty;
+    a strain across the width adds nothing."""
+    g, _, _ = golden
+    reg = _registration(np.eye(3))
+    plain = measure_dimension(g, DIM, reg, MM_PER_PX, reference="golden_frame")
+    along = measure_dimension(g, DIM, reg, MM_PER_PX, reference="golden_frame", strain_cov=np.diag([0.004**2, 0.0, 0.0]))
+    across = measure_dimension(g, DIM, reg, MM_PER_PX, reference="golden_frame", strain_cov=np.diag([0.0, 0.0, 0.004**2]))
+    assert along.measured_mm == plain.measured_mm == across.measured_mm
+    added = math.sqrt(along.uncertainty_mm**2 - plain.uncertainty_mm**2)
+    assert added == pytest.approx(0.004 * plain.measured_mm, rel=0.02)
+    assert across.uncertainty_mm == pytest.approx(plain.uncertainty_mm, rel=1e-6)

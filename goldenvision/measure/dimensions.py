@@ -342,6 +342,7 @@ def measure_dimension(
     edge_line: EdgeLine | None = None,
     ruler: RulerFrame | None = None,
     unexplained_mm: float = 0.0,
+    strain_cov: np.ndarray | None = None,
 ) -> DimensionResult:
     """Measure one spec dimension in the unit image.
 
@@ -412,6 +413,13 @@ def measure_dimension(
         product that are not measured (:func:`goldenvision.measure.scale_reference.refine_on_reference`).
         Its registration replaces ``registration`` and its scale's covariance is the length's
         registration uncertainty (instead of ``rms_px`` times the length over the half-diagonal).
+    strain_cov : ndarray, shape (3, 3), or None, keyword-only
+        In the golden frame without ``reference_fit``: how far the registration's strain
+        ``(m00 - 1, m01, m11 - 1)`` may be off because it also fitted the measured features (each at
+        its tolerance limit times its share of the registration's evidence,
+        :func:`goldenvision.measure.scale_reference.registration_drag_cov`, and its own noise). The
+        length's share of it joins the uncertainty: a registration that absorbed part of a change
+        of size says by how much it may have.
 
     Returns
     -------
@@ -461,6 +469,9 @@ def measure_dimension(
                 reg_std = 0.0
             elif reference_fit is None:
                 reg_std = _registration_length_std_px(registration, size_px)
+                if strain_cov is not None:
+                    reg_std = math.hypot(reg_std, _strain_length_std_px(dim, np.asarray(strain_cov, np.float64), size_px,
+                                                                        pts, registration))
             elif dim.measure == "diameter":
                 centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
                 reg_std = math.hypot(reference_fit.diameter_std_px(size_px),
@@ -659,6 +670,24 @@ def _known_size_golden_length(ref_px: np.ndarray, ref_std_px: float, ref_mm: flo
     mm = size_g * k
     unc = math.sqrt((unc_g * k) ** 2 + (strain * k) ** 2 + (mm * rel) ** 2)
     return (mm, unc) if math.isfinite(unc) and mm > 0 else None
+
+
+def _strain_length_std_px(dim: DimensionSpec, cov: np.ndarray, size_golden_px: float, pts: list,
+                          reg: RegistrationResult) -> float:
+    """1-sigma (golden px) of a length from a strain covariance ``cov`` over ``(m00 - 1, m01, m11 - 1)``:
+    ``L sqrt(g^T C g)``, ``g = (u_x^2, 2 u_x u_y, u_y^2)`` along the length's golden direction ``u``;
+    a diameter the mean of the two axes', ``g = (1/2, 0, 1/2)``."""
+    if dim.measure == "diameter":
+        g = np.array([0.5, 0.0, 0.5])
+    else:
+        ends = map_points_to_reference(np.vstack([pts[0], pts[1]]), reg)
+        d = ends[1] - ends[0]
+        n = float(np.hypot(*d))
+        if not n > 0:
+            return 0.0
+        u = d / n
+        g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
+    return float(size_golden_px) * math.sqrt(max(0.0, float(g @ cov @ g)))
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:
@@ -1007,6 +1036,7 @@ def measure_dimensions(
     edge_lines: Mapping[str, EdgeLine] | None = None,
     ruler: RulerFrame | None = None,
     unexplained: Mapping[str, float] | None = None,
+    strain_cov: np.ndarray | None = None,
 ) -> list[DimensionResult | MeasurementError]:
     """Measure every dimension; a feature that cannot be measured yields its MeasurementError.
 
@@ -1019,6 +1049,8 @@ def measure_dimensions(
     parts of the product that are not that dimension's feature (see :func:`measure_dimension`).
     ``edge_lines``: per width, how far along its edges it is read (:func:`golden_edge_lines`).
     ``ruler``: for ``reference="ruler"``, the ruler found in the photo (see :func:`measure_dimension`).
+    ``strain_cov``: in the golden frame without a reference fit, how far the registration's strain
+    may be off (see :func:`measure_dimension`).
     The grey conversion (for RGB input) is done once. Bad input for the whole call (image,
     scale, reference) still raises.
     """
@@ -1034,7 +1066,8 @@ def measure_dimensions(
                                          zero=(zero or {}).get(dim.name),
                                          reference_fit=(reference_fits or {}).get(dim.name),
                                          edge_line=(edge_lines or {}).get(dim.name), ruler=ruler,
-                                         unexplained_mm=(unexplained or {}).get(dim.name, 0.0)))
+                                         unexplained_mm=(unexplained or {}).get(dim.name, 0.0),
+                                         strain_cov=strain_cov))
         except MeasurementError as exc:
             out.append(exc)
     return out
