@@ -71,7 +71,8 @@ STRUCTURE_SHARE = 0.2
 #: Largest change of the linear part the correction may make (a larger one is a wrong fit).
 MAX_CORRECTION = 0.05
 #: A correction whose shift of the reference's centroid exceeds this many times the strain prior
-#: times the reference's RMS radius, plus the slack (px), is a wrong fit (:func:`refine_on_reference`).
+#: times the reference's RMS radius, plus the slack (px), matched something that moves from unit to
+#: unit: its shift is dropped (:func:`refine_on_reference`).
 TRANSLATION_SIGMAS = 3.0
 TRANSLATION_SLACK_PX = 1.0
 #: Largest strain and shift of one Gauss-Newton step.
@@ -368,12 +369,15 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
                         strain_error_cov: np.ndarray | None = None, max_iter: int = 30) -> ReferenceFit | None:
     """Refine the unit's registration on the golden px ``reference`` (module notes); None when
     they cannot pin the correction (too few px with content, no convergence, singular normal
-    equations, a correction larger than :data:`MAX_CORRECTION`) or, with a strain prior, when the
-    correction moved the reference's centroid further than the strain could
-    (:data:`TRANSLATION_SIGMAS` times the prior times the reference's RMS radius, plus
-    :data:`TRANSLATION_SLACK_PX`): the reference then matched a texture new on every unit, not
-    the product (zoo wood hand-held: the board's grain, every unit's fit 1-23 px off where the
-    registration was right to 0.5 px, a hole looked for 22 px away and read 0.57 mm large).
+    equations, a correction larger than :data:`MAX_CORRECTION`).
+
+    With a strain prior, a correction that moved the reference's centroid further than a strain
+    could (:data:`TRANSLATION_SIGMAS` times the prior times the reference's RMS radius, plus
+    :data:`TRANSLATION_SLACK_PX`) matched something that moves from unit to unit, not the
+    product: its strain is kept and its shift dropped (about the centroid), so the features are
+    looked for where the unit's registration puts them (zoo wood hand-held: the board's grain,
+    fits 1-23 px off where the registration was right to 0.5 px, a hole looked for 22 px away
+    and read 0.57 mm large; ceramic: a decal placed 1.7 mm off, which the fit followed by 7-8 px).
 
     The correction is ``p -> c + M (p - c) + t`` in golden px (``c`` the reference px' centroid)
     with a symmetric ``M`` (a strain: the rotation is left to the unit's registration, which the
@@ -484,14 +488,15 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         if max(abs(da), abs(db), abs(dc)) < 1e-6 and max(abs(dtx), abs(dty)) < 1e-3:
             break
     assert jac is not None and res is not None
+    anchored = False
     if prior_strain_std is not None and prior_strain_std > 0:
         # the unit's registration pins where the product lies; the correction only undoes the drag
         # of the measured features on its strain, which moves the reference's centroid by about the
-        # strain times the reference's extent. Far more is the reference matched to a texture that
-        # differs from unit to unit (a board's grain repeats every ring: the fit slid by whole rings)
+        # strain times the reference's extent. Far more is the reference matched to something that
+        # moves from unit to unit (a board's grain repeats every ring: the fit slid by whole rings;
+        # a decal placed off): its strain stands, its shift is the registration's
         r_rms = float(np.sqrt(np.mean(xc * xc + yc * yc)))
-        if float(np.hypot(*t)) > TRANSLATION_SIGMAS * float(prior_strain_std) * r_rms + TRANSLATION_SLACK_PX:
-            return None
+        anchored = float(np.hypot(*t)) > TRANSLATION_SIGMAS * float(prior_strain_std) * r_rms + TRANSLATION_SLACK_PX
     # covariance at the solution (module notes): the data's, with the prior's precision added
     wts = tukey_weights(res)
     noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
@@ -521,6 +526,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     cg = c + off  # the centroid in full golden px
     persp = _perspective_spread(jac, wts, res, pr, theta, xs.astype(np.float64), ys.astype(np.float64),
                                 alpha, gc, wc, m, t, c, size, noise2)
+    if anchored:
+        t = np.zeros(2)
     a = np.hstack([m, (cg + t - m @ cg)[:, None]])
     full = np.vstack([a, [0.0, 0.0, 1.0]])
     h = np.linalg.inv(full) @ h0
