@@ -105,22 +105,25 @@ def test_the_char_is_structure_not_texture():
     its own strokes as texture (a texture sd several times the grain's) and a letter 70 % burnt
     away passed the finish zone. With ``tex_structure_materials`` the char, a material inside
     the nested print zone, takes the grain's pooled variance: the faded letter is found by the
-    finish zone too, good boards score exactly as before, and a state saved before it loads
+    finish zone too, good boards score no higher than before, and a state saved before it loads
     with it off."""
     caps = [render_thin(7, noise_seed=i) for i in range(3)]
     on = AnomalyModel.fit(caps, [SURFACE, PRINT], scale_mm_per_px=SCALE_MM_PER_PX)
     off = AnomalyModel.fit(caps, [SURFACE, PRINT], scale_mm_per_px=SCALE_MM_PER_PX,
                            config=AnomalyConfig(tex_structure_materials=False))
     assert on.ink_var_ and not off.ink_var_
-    box, extra = on.ink_var_["surface"]
-    assert box == on.zones_[0].bbox and float(extra.max()) > 0
+    box, extra, ink = on.ink_var_["surface"]
+    assert box == on.zones_[0].bbox and float(extra.max()) > 0 and ink.any() and not (extra[~ink] > 0).any()
     # only pixels inside the print zone changed their spread
     changed = np.abs(on.inv_spread_ - off.inv_spread_).max(axis=-1) > 1e-6
     assert changed.any() and not (changed & ~on.zones_[1].mask).any()
     for i in range(6):
         good = render_thin(100 + i, noise_seed=50 + i)
         a, b = on.score(good).zone_scores, off.score(good).zone_scores
-        assert max(a.values()) < 1.0 and a == pytest.approx(b, rel=1e-3), (a, b)  # float32 rounding
+        # the finish zone as before; the print zone's structure residual no longer judges the grain
+        # between the strokes (nothing there is shared), so it scores no higher
+        assert max(a.values()) < 1.0 and a["surface"] == pytest.approx(b["surface"], rel=1e-5), (a, b)
+        assert a["engraving"] <= b["engraving"] + 1e-4, (a, b)
     bad = render_thin(200, faded=(3,), noise_seed=99)
     assert on.score(bad).zone_scores["surface"] >= 1.0 > off.score(bad).zone_scores["surface"]
     st = on.to_state()

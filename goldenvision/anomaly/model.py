@@ -122,7 +122,9 @@ class AnomalyModel:
 
     # fitted by zone_variation.texture_spread / fit_materials
     tex_sd_: dict[str, float]
-    ink_var_: dict[str, tuple[tuple[int, int, int, int], np.ndarray]]
+    #: per texture zone with a structure material: (bbox, the texture variance its ink no longer
+    #: carries in the shared spread, the ink's pixels), both bbox-sized (zone_variation.texture_spread)
+    ink_var_: dict[str, tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]]
     tex_scales_: dict[str, list[tuple[float, np.ndarray]]]
     materials_: dict[str, np.ndarray]
     mix_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]

@@ -262,11 +262,14 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         # full resolution: one pool for the zone (the substrate's weave dominates it); per material
         # the median also reads thin structure (a stitch's blurred sides) as its material's texture
         labels = model.materials_.get(z.spec.name) if z.method == "texture_variation" else None
-        tv = _material_variance(r, labels, zm, structure_pixels(model, z))
-        own = _material_variance(r, labels, zm)
-        if (own > tv).any():  # what the nested zones' structure residual keeps (structure_zone_raw)
-            model.ink_var_[z.spec.name] = (z.bbox, (2.0 * _tex_prior_weight(model) * np.maximum(own - tv, 0.0)).astype(np.float32))
-        del own
+        structure = structure_pixels(model, z)
+        tv = _material_variance(r, labels, zm, structure)
+        ink = _ink_pixels(labels, zm, structure)
+        if ink.any() and (zm & ~ink).any():  # what the nested zones' structure residual keeps (structure.py)
+            own = _material_variance(r, labels, zm)
+            model.ink_var_[z.spec.name] = (z.bbox, (2.0 * _tex_prior_weight(model) * np.maximum(own - tv, 0.0)).astype(np.float32),
+                                           ink)
+            del own
         sl = sp[y0:y1, x0:x1]
         # a prior for the grain of units the golden never showed: accepted units show it in the
         # variance itself, so it weighs as the spread floors do (floor_weight_, 1 up to 11 units)
@@ -355,6 +358,19 @@ def structure_pixels(model: AnomalyModel, z: _Zone) -> np.ndarray | None:
     return out if out.any() else None
 
 
+def _ink_pixels(labels: np.ndarray | None, zm: np.ndarray, structure: np.ndarray | None) -> np.ndarray:
+    """Bbox-sized bool: the pixels of ``structure`` (:func:`structure_pixels`) whose material has at
+    least :data:`STRUCTURE_MATERIAL_SHARE` of its pixels there (a print's ink, an engraving's char)."""
+    ink = np.zeros(zm.shape, bool)
+    if structure is None or labels is None or labels.shape != zm.shape:
+        return ink
+    for k in np.unique(labels[zm]):
+        sel = zm & (labels == k)
+        if np.count_nonzero(sel & structure) >= STRUCTURE_MATERIAL_SHARE * np.count_nonzero(sel):
+            ink |= sel & structure  # its few pixels elsewhere (dark grain of its colour) keep their own
+    return ink
+
+
 def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
                        structure: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel texture variance (h, w): ``(1.4826 MAD)²`` of the residual ``r`` (h, w, 3) over
@@ -368,16 +384,14 @@ def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
     char's own strokes gave it a texture sd of 9 grey levels against the grain's 2.6-3.5 (darker
     latewood 6.9), and a line of engraving 98 % burnt away scored 0.85 of the threshold."""
     out = np.zeros(zm.shape, np.float32)
+    ink = _ink_pixels(labels, zm, structure)
     if labels is None or labels.shape != zm.shape:
         labels = np.zeros(zm.shape, np.int8)
-    ink = np.zeros(zm.shape, bool)
     for k in np.unique(labels[zm]):
         sel = zm & (labels == k)
         x = r[sel]
         mad = np.median(np.abs(x - np.median(x, axis=0)), axis=0)
         out[sel] = float(np.mean((1.4826 * mad) ** 2))
-        if structure is not None and np.count_nonzero(sel & structure) >= STRUCTURE_MATERIAL_SHARE * np.count_nonzero(sel):
-            ink |= sel & structure  # its few pixels elsewhere (dark grain of its colour) keep its own
     rest = zm & ~ink
     if ink.any() and rest.any():
         out[ink] = float(np.median(out[rest]))
