@@ -44,7 +44,7 @@ was never found before units were taught.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import cv2
@@ -441,42 +441,44 @@ def expected_max_z(model: AnomalyModel, z: _Zone) -> float:
     return float(np.sqrt(2 * np.log(n))) + 1.0
 
 
-def _add_ink_variance(model: AnomalyModel, z: _Zone, s2: np.ndarray) -> None:
-    """Add to ``s2`` (zone ``z``'s bbox, (h, w, 3)) the texture variance that a texture zone's
-    structure material (an engraving's char, a print's ink) no longer carries in the shared spread
-    (``AnomalyModel.ink_var_``, :func:`.zone_variation.structure_pixels`): the structure residual
-    keeps the spread it had. It judges the strokes' own profile, and at the tighter spread a
-    hand-held photo's softer strokes on good boards read as a fainter burn (zoo wood: up to
-    7.6 z against a threshold of 4.75); the deviation from the band, which holds the strokes'
-    misregistration, takes the tighter spread."""
+def _ink_overlaps(model: AnomalyModel, z: _Zone) -> Iterator[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]:
+    """For each texture zone's structure material (``AnomalyModel.ink_var_``, an engraving's char,
+    a print's ink; :func:`.zone_variation.structure_pixels`) overlapping zone ``z``'s bbox: the
+    overlap's slices in ``z``'s bbox, and the texture variance the ink no longer carries in the
+    shared spread and the ink's pixels over it."""
     x0, y0, x1, y1 = z.bbox
-    for (a0, b0, a1, b1), extra, _ in getattr(model, "ink_var_", {}).values():
+    for (a0, b0, a1, b1), extra, ink in getattr(model, "ink_var_", {}).values():
         X0, Y0, X1, Y1 = max(x0, a0), max(y0, b0), min(x1, a1), min(y1, b1)
         if X0 < X1 and Y0 < Y1:
-            s2[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0] += extra[Y0 - b0:Y1 - b0, X0 - a0:X1 - a0, None]
+            src = (slice(Y0 - b0, Y1 - b0), slice(X0 - a0, X1 - a0))
+            yield (slice(Y0 - y0, Y1 - y0), slice(X0 - x0, X1 - x0)), extra[src], ink[src]
+
+
+def _add_ink_variance(model: AnomalyModel, z: _Zone, s2: np.ndarray) -> None:
+    """Add to ``s2`` (zone ``z``'s bbox, (h, w, 3)) the texture variance that the ink no longer
+    carries in the shared spread (:func:`_ink_overlaps`): the structure residual keeps the spread
+    it had. It judges the strokes' own profile, and at the tighter spread a hand-held photo's
+    softer strokes on good boards read as a fainter burn (zoo wood: up to 7.6 z against a
+    threshold of 4.75); the deviation from the band, which holds the strokes' misregistration,
+    takes the tighter spread."""
+    for dst, extra, _ in _ink_overlaps(model, z):
+        s2[dst] += extra[..., None]
 
 
 def _near_ink(model: AnomalyModel, z: _Zone, sigma_px: float) -> np.ndarray | None:
-    """Bbox-sized bool mask of zone ``z``'s pixels within ``2 sigma_px`` of a texture zone's
-    structure material (``AnomalyModel.ink_var_``: an engraving's char, a print's ink, found where
-    ``z`` or another nested zone lies on the texture), or None when ``z`` has none. The structure
-    residual judges what every unit shares; on the grain between the strokes nothing is shared, and
-    there the deviation from the band judges alone (zoo wood hand-held: the residual reached 7.3 z
-    on good boards' grain at the zone's edges, 4 of 14 flagged)."""
+    """Bbox-sized bool mask of zone ``z``'s pixels within ``2 sigma_px`` of the ink
+    (:func:`_ink_overlaps`), or None when ``z`` has none. The structure residual judges what every
+    unit shares; on the grain between the strokes nothing is shared, and there the deviation from
+    the band judges alone (zoo wood hand-held: the residual reached 7.3 z on good boards' grain at
+    the zone's edges, 4 of 14 flagged)."""
     x0, y0, x1, y1 = z.bbox
-    out = np.zeros((y1 - y0, x1 - x0), bool)
-    found = False
-    for (a0, b0, a1, b1), _, ink_t in getattr(model, "ink_var_", {}).values():
-        X0, Y0, X1, Y1 = max(x0, a0), max(y0, b0), min(x1, a1), min(y1, b1)
-        if X0 < X1 and Y0 < Y1:
-            ink = ink_t[Y0 - b0:Y1 - b0, X0 - a0:X1 - a0]
-            if ink.any():
-                out[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0] |= ink
-                found = True
-    if not found:
+    out = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for dst, _, ink in _ink_overlaps(model, z):
+        out[dst] |= ink
+    if not out.any():
         return None
     r = max(1, int(math.ceil(2.0 * sigma_px)))
-    return cv2.dilate(out.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
 
 
 def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarray,

@@ -262,14 +262,13 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
         # full resolution: one pool for the zone (the substrate's weave dominates it); per material
         # the median also reads thin structure (a stitch's blurred sides) as its material's texture
         labels = model.materials_.get(z.spec.name) if z.method == "texture_variation" else None
-        structure = structure_pixels(model, z)
-        tv = _material_variance(r, labels, zm, structure)
-        ink = _ink_pixels(labels, zm, structure)
-        if ink.any() and (zm & ~ink).any():  # what the nested zones' structure residual keeps (structure.py)
-            own = _material_variance(r, labels, zm)
+        ink = _ink_pixels(labels, zm, structure_pixels(model, z))
+        own = _material_variance(r, labels, zm)
+        tv = _pooled_ink(own, zm, ink)
+        if tv is not own:  # what the nested zones' structure residual keeps (structure.py)
             model.ink_var_[z.spec.name] = (z.bbox, (2.0 * _tex_prior_weight(model) * np.maximum(own - tv, 0.0)).astype(np.float32),
                                            ink)
-            del own
+        del own
         sl = sp[y0:y1, x0:x1]
         # a prior for the grain of units the golden never showed: accepted units show it in the
         # variance itself, so it weighs as the spread floors do (floor_weight_, 1 up to 11 units)
@@ -279,7 +278,7 @@ def texture_spread(model: AnomalyModel, sp: np.ndarray) -> None:
             scales = tex_scales_px(model, z)
             if scales:
                 model.tex_scales_[z.spec.name] = [
-                    (s_k, _scaled_spread2(model, z, s_k, sw * s_k / tex_sigma_px(model, z), labels, zm))
+                    (s_k, _scaled_spread2(model, z, s_k, sw * s_k / tex_sigma_px(model, z), labels, zm, ink))
                     for s_k in scales]
 
 
@@ -305,14 +304,15 @@ def tex_scales_px(model: AnomalyModel, z: _Zone) -> list[float]:
 
 
 def _scaled_spread2(model: AnomalyModel, z: _Zone, sigma_px: float, window_px: float,
-                    labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
+                    labels: np.ndarray | None, zm: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Squared spread (bbox-sized, (h, w, 3) float16, golden colours) of zone ``z`` low-passed to
     ``sigma_px`` in total: :func:`.variation.spread` of the golden mean blurred to that sigma (its
     misregistration term from the blurred mean's gradient; the captures' variance averaged as a
     variance, an upper bound of the blurred captures' variance; the floors kept whole) plus the
     texture's realisation-to-realisation difference ``2 var_tex`` at that sigma: the estimator of
     :func:`texture_spread` on the blurred mean, its median window (half-side ``window_px``) grown
-    in proportion to the sigma. The grain averages out as the scale grows, and its term with it."""
+    in proportion to the sigma. The grain averages out as the scale grows, and its term with it.
+    ``ink``: the zone's structure material's pixels (:func:`_pooled_ink`)."""
     c = model.config
     x = _extra_sigma(sigma_px, tex_sigma_px(model, z))
     k = int(min(max(2 * round(window_px) + 1, 3), 255))
@@ -321,7 +321,7 @@ def _scaled_spread2(model: AnomalyModel, z: _Zone, sigma_px: float, window_px: f
     v = _blur_or_copy(np.ascontiguousarray(model.var_[outer]), x)
     m8 = np.clip(np.rint(m), 0, 255).astype(np.uint8)
     med = np.stack([cv2.medianBlur(np.ascontiguousarray(m8[..., ch]), k) for ch in range(3)], axis=-1)
-    tv = _material_variance((m - med.astype(np.float32))[inner], labels, zm, structure_pixels(model, z))
+    tv = _pooled_ink(_material_variance((m - med.astype(np.float32))[inner], labels, zm), zm, ink)
     sp = spread(m, v, abs_floor=c.abs_floor, rel_floor=c.rel_floor, grad_px=c.grad_px,
                 floor_weight=model.floor_weight_)[inner]
     return (sp * sp + 2.0 * _tex_prior_weight(model) * tv[..., None]).astype(np.float16)
@@ -335,7 +335,7 @@ def _tex_prior_weight(model: AnomalyModel) -> float:
 
 #: Share of a texture zone's material lying in the zone's nested structure zones
 #: (:func:`structure_pixels`) from which the material is that structure (a print's ink, an
-#: engraving's char), not the texture (:func:`_material_variance`).
+#: engraving's char), not the texture (:func:`_pooled_ink`).
 STRUCTURE_MATERIAL_SHARE = 0.8
 
 
@@ -371,20 +371,10 @@ def _ink_pixels(labels: np.ndarray | None, zm: np.ndarray, structure: np.ndarray
     return ink
 
 
-def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
-                       structure: np.ndarray | None = None) -> np.ndarray:
+def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray) -> np.ndarray:
     """Per-pixel texture variance (h, w): ``(1.4826 MAD)²`` of the residual ``r`` (h, w, 3) over
-    the pixels of each material (mean over channels); one material when ``labels`` is None.
-
-    ``structure`` (h, w bool, :func:`structure_pixels`): a material with at least
-    :data:`STRUCTURE_MATERIAL_SHARE` of its pixels there is that structure, a print's ink or an
-    engraving's char, where it lies there. Its residual against the median is its own strokes, which the median removes
-    (thin structure, fixed on every unit), not another unit's texture: it takes the pooled
-    variance of the other materials' pixels (the texture shows through it) instead. Zoo wood: the
-    char's own strokes gave it a texture sd of 9 grey levels against the grain's 2.6-3.5 (darker
-    latewood 6.9), and a line of engraving 98 % burnt away scored 0.85 of the threshold."""
+    the pixels of each material (mean over channels); one material when ``labels`` is None."""
     out = np.zeros(zm.shape, np.float32)
-    ink = _ink_pixels(labels, zm, structure)
     if labels is None or labels.shape != zm.shape:
         labels = np.zeros(zm.shape, np.int8)
     for k in np.unique(labels[zm]):
@@ -392,9 +382,22 @@ def _material_variance(r: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
         x = r[sel]
         mad = np.median(np.abs(x - np.median(x, axis=0)), axis=0)
         out[sel] = float(np.mean((1.4826 * mad) ** 2))
+    return out
+
+
+def _pooled_ink(tv: np.ndarray, zm: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The texture variance ``tv`` (:func:`_material_variance`) with the structure material's
+    pixels ``ink`` (:func:`_ink_pixels`) at the pooled variance of the zone's other pixels (their
+    median); ``tv`` itself when there is none. The structure's residual against the median is its
+    own strokes, which the median removes (thin structure, fixed on every unit), not another
+    unit's texture; the texture shows through it. Zoo wood: the char's own strokes gave it a
+    texture sd of 9 grey levels against the grain's 2.6-3.5 (darker latewood 6.9), and a line of
+    engraving 98 % burnt away scored 0.85 of the threshold."""
     rest = zm & ~ink
-    if ink.any() and rest.any():
-        out[ink] = float(np.median(out[rest]))
+    if not (ink.any() and rest.any()):
+        return tv
+    out = tv.copy()
+    out[ink] = float(np.median(tv[rest]))
     return out
 
 
