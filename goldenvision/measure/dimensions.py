@@ -75,7 +75,7 @@ from .calipers import Edge, _check_gray, measure_caliper_edges
 from .fitting import measure_circle, tukey_weights
 from .marker import MarkerFrame
 from .ruler import RulerFrame
-from .scale_reference import ReferenceFit
+from .scale_reference import ReferenceFit, strain_diameter_std_px, strain_length_std_px
 from .reference import DimensionReference, as_reference
 
 #: a circle found further than this share of its search band from where it was looked for is read
@@ -469,9 +469,13 @@ def measure_dimension(
                 reg_std = 0.0
             elif reference_fit is None:
                 reg_std = _registration_length_std_px(registration, size_px)
-                if strain_cov is not None:
-                    reg_std = math.hypot(reg_std, _strain_length_std_px(dim, np.asarray(strain_cov, np.float64), size_px,
-                                                                        pts, registration))
+                if strain_cov is not None:  # a diameter's or a length's share of the strain error
+                    if dim.measure == "diameter":
+                        drag_std = strain_diameter_std_px(strain_cov, size_px)
+                    else:
+                        ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
+                        drag_std = strain_length_std_px(strain_cov, ends_g[0], ends_g[1])
+                    reg_std = math.hypot(reg_std, drag_std)
             elif dim.measure == "diameter":
                 centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
                 reg_std = math.hypot(reference_fit.diameter_std_px(size_px),
@@ -670,24 +674,6 @@ def _known_size_golden_length(ref_px: np.ndarray, ref_std_px: float, ref_mm: flo
     mm = size_g * k
     unc = math.sqrt((unc_g * k) ** 2 + (strain * k) ** 2 + (mm * rel) ** 2)
     return (mm, unc) if math.isfinite(unc) and mm > 0 else None
-
-
-def _strain_length_std_px(dim: DimensionSpec, cov: np.ndarray, size_golden_px: float, pts: list,
-                          reg: RegistrationResult) -> float:
-    """1-sigma (golden px) of a length from a strain covariance ``cov`` over ``(m00 - 1, m01, m11 - 1)``:
-    ``L sqrt(g^T C g)``, ``g = (u_x^2, 2 u_x u_y, u_y^2)`` along the length's golden direction ``u``;
-    a diameter the mean of the two axes', ``g = (1/2, 0, 1/2)``."""
-    if dim.measure == "diameter":
-        g = np.array([0.5, 0.0, 0.5])
-    else:
-        ends = map_points_to_reference(np.vstack([pts[0], pts[1]]), reg)
-        d = ends[1] - ends[0]
-        n = float(np.hypot(*d))
-        if not n > 0:
-            return 0.0
-        u = d / n
-        g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
-    return float(size_golden_px) * math.sqrt(max(0.0, float(g @ cov @ g)))
 
 
 def _registration_length_std_px(reg: RegistrationResult, length_golden_px: float) -> float:

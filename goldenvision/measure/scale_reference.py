@@ -61,7 +61,8 @@ import numpy as np
 from ..results import RegistrationResult
 from .fitting import tukey_weights
 
-__all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "registration_drag_cov", "MIN_REFERENCE_PX"]
+__all__ = ["ReferenceFit", "reference_mask", "refine_on_reference", "registration_drag_cov", "strain_length_std_px",
+           "strain_diameter_std_px", "MIN_REFERENCE_PX"]
 
 #: Fewest kept golden px (with content on the unit) for a reference fit.
 MIN_REFERENCE_PX = 400
@@ -137,13 +138,7 @@ class ReferenceFit:
 
     def length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
         """1-sigma (golden px) of the length between two golden points from the reference's scale."""
-        d = np.asarray(q_golden, np.float64) - np.asarray(p_golden, np.float64)
-        length = float(np.hypot(*d))
-        if not length > 0:
-            return 0.0
-        u = d / length
-        g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
-        return length * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
+        return strain_length_std_px(self.cov_linear, p_golden, q_golden)
 
     def perspective_length_std_px(self, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
         """1-sigma (golden px) of the length between two golden points from the perspective the fit
@@ -172,8 +167,26 @@ class ReferenceFit:
 
     def diameter_std_px(self, diameter_golden_px: float) -> float:
         """1-sigma (golden px) of a diameter from the reference's scale: the mean of the two axes'."""
-        g = np.array([0.5, 0.0, 0.5])
-        return float(diameter_golden_px) * math.sqrt(max(0.0, float(g @ self.cov_linear @ g)))
+        return strain_diameter_std_px(self.cov_linear, diameter_golden_px)
+
+
+def strain_length_std_px(cov: np.ndarray, p_golden: np.ndarray, q_golden: np.ndarray) -> float:
+    """1-sigma (golden px) of the length between two golden points under a strain covariance ``cov``
+    over ``(m00 - 1, m01 = m10, m11 - 1)``: ``L sqrt(g^T C g)``, ``g = (u_x^2, 2 u_x u_y, u_y^2)``
+    along the length's direction ``u``."""
+    d = np.asarray(q_golden, np.float64) - np.asarray(p_golden, np.float64)
+    length = float(np.hypot(*d))
+    if not length > 0:
+        return 0.0
+    u = d / length
+    g = np.array([u[0] * u[0], 2.0 * u[0] * u[1], u[1] * u[1]])
+    return length * math.sqrt(max(0.0, float(g @ np.asarray(cov, np.float64) @ g)))
+
+
+def strain_diameter_std_px(cov: np.ndarray, diameter_golden_px: float) -> float:
+    """1-sigma (golden px) of a diameter under a strain covariance ``cov``: the mean of the two axes'."""
+    g = np.array([0.5, 0.0, 0.5])
+    return float(diameter_golden_px) * math.sqrt(max(0.0, float(g @ np.asarray(cov, np.float64) @ g)))
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
