@@ -207,6 +207,12 @@ class AnomalyConfig:
         ``other`` zones (an engraving's char, a print's ink) takes the texture variance of the
         zone's other materials, not its own strokes' residual
         (:func:`.zone_variation.structure_pixels`). States saved without the key: off.
+    fine_unit_texture : bool
+        In the full-resolution channel of a texture zone (:mod:`.fine`), the floors' and the
+        texture's share of a pixel's spread is at most what the unit itself differs from the golden
+        by in that material (:func:`.fine.unit_texture_spread`): a texture variance read on the golden
+        alone also holds the product's fixed thin structure (a tread's walls), which every unit
+        shares. States saved without the key: off.
     n_materials : int
         Most golden colour clusters (materials) per zone for the colour normalisation.
     material_min_frac : float
@@ -278,6 +284,7 @@ class AnomalyConfig:
     captures_texture_ratio: float = 0.6
     tex_fine: bool = True
     tex_structure_materials: bool = True
+    fine_unit_texture: bool = True
     n_materials: int = 6
     material_min_frac: float = 0.01
     material_min_px: int = 200

@@ -70,6 +70,11 @@ class _FineDerived:
     #: the zone's valid pixels (bbox-sized) and the line normalisers over them (:func:`_line_dens`)
     valid: np.ndarray | None = None
     dens: tuple[np.ndarray, ...] | None = None
+    #: the share of ``s2`` the unit's own residual cannot replace (h, w, 3): the captures' variance
+    #: and the misregistration's (:func:`unit_texture_spread`)
+    keep2: np.ndarray | None = None
+    #: the pixels whose golden colour is their material's (:func:`_representative`)
+    rep: np.ndarray | None = None
 
 
 def fine_zones(model: AnomalyModel) -> list[_Zone]:
@@ -169,7 +174,11 @@ def derive_fine(model: AnomalyModel) -> None:
         s2 = (sp * sp + 2.0 * tv[..., None]).astype(np.float32)
         lo, hi = tolerance_band(mean, shift_px=c.shift_px)
         model.fine_d_[z.spec.name] = _FineDerived(mean=mean, lo=lo, hi=hi, s2=s2, floor=fine_floor(model, z),
-                                                  valid=zm, dens=_line_dens(zm, along_sigma_px(model, z)))
+                                                  valid=zm, dens=_line_dens(zm, along_sigma_px(model, z)),
+                                                  keep2=np.square(spread(mean, var, abs_floor=0.0, rel_floor=0.0,
+                                                                         grad_px=c.grad_px, floor_weight=model.floor_weight_)),
+                                                  rep=_representative(mean, model.materials_.get(z.spec.name), zm,
+                                                                      float(c.abs_floor)))
 
 
 def fine_floor(model: AnomalyModel, z: _Zone) -> float:
@@ -235,6 +244,8 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
     mid, half = (lo + hi) * np.float32(0.5), (hi - lo) * np.float32(0.5)
     if offset is not None:
         mid = mid + offset
+    if getattr(c, "fine_unit_texture", False) and d.keep2 is not None and d.rep is not None:
+        inv = unit_texture_spread(model, z, uf, mid, m & d.rep, s2, s2 - d.keep2 * gg)
     zf = deviation_map(uf, mid, half, inv, np.ones(3, np.float32))
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
     if min_dl > 0:
@@ -245,6 +256,62 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
         sens = float(getattr(z.spec, "sensitivity", 1.0) or 1.0)
         zf *= np.float32(z.threshold * sens / d.floor)
     return np.where(m, zf, 0.0).astype(np.float32)
+
+
+#: Fewest valid pixels of a material for its own residual scale (:func:`unit_texture_spread`).
+MIN_MATERIAL_PX = 400
+
+
+def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray, floor: float) -> np.ndarray:
+    """The zone's pixels whose golden colour (``mean``, full resolution) is their material's: within
+    4 robust sd (per channel, at least ``floor``) of the material's median. A pixel of a cluster too
+    small to be a material (the table seen through a hole, a blend at an edge) is not."""
+    if labels is None or labels.shape != zm.shape:
+        labels = np.zeros(zm.shape, np.int8)
+    out = np.zeros(zm.shape, bool)
+    for k in np.unique(labels[zm]):
+        sel = zm & (labels == k)
+        x = mean[sel]
+        med = np.median(x, axis=0)
+        sd = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), floor)
+        out[sel] = (np.abs(x - med) <= 4.0 * sd).all(axis=1)
+    return out
+
+
+def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.ndarray, m: np.ndarray,
+                        s2: np.ndarray, soft2: np.ndarray) -> np.ndarray:
+    """1 / spread of the channel with the share ``soft2`` of the squared spread ``s2`` (the floors
+    and the texture's ``2 var_tex``, in the unit's colours) capped, per material and channel, by
+    the unit's own residual variance against the golden: ``(1.4826 MAD)²`` of ``uf - mid`` over the
+    material's pixels in ``m`` (the valid pixels whose golden colour is their material's,
+    :func:`_representative`). The rest of ``s2``, the captures' variance and a misregistration's,
+    stays whole, and so does the whole spread off ``m`` and in materials of fewer than
+    :data:`MIN_MATERIAL_PX` pixels.
+
+    ``var_tex`` is read on the golden mean around its median: what the median removes. On a
+    texture new on every unit (a grain, a weave) that is the texture. On a product whose thin
+    structure is fixed (a tread's lug walls, moulded lettering) it is that structure too, which
+    every unit shares and registration aligns; and the floors (``abs_floor``, ``rel_floor``) are a
+    prior for a few captures' variance, not a measurement. Zoo sole, station: the spread was then
+    several times what a good unit differs by, good units' channel reached 0.6-1.3 z against its
+    bound of 5.4 and a bubble's dark centre 3.1. The unit's own residual against the golden holds
+    what does differ, its texture, its noise and its light; a defect, a small part of a material,
+    does not move a median. Where that residual is wider (a grain new on the unit) the golden's
+    spread stays: the cap only tightens."""
+    labels = model.materials_.get(z.spec.name)
+    if labels is None or labels.shape != m.shape:
+        labels = np.zeros(m.shape, np.int8)
+    cap = soft2.copy()
+    r = uf - mid
+    for k in np.unique(labels[m]):
+        sel = m & (labels == k)
+        n = int(sel.sum())
+        if n < MIN_MATERIAL_PX:
+            continue
+        x = r[sel][:: max(1, n // 20000)]  # a median of 20 000 samples is as good as of all
+        mad = np.median(np.abs(x - np.median(x, axis=0)), axis=0)
+        cap[sel] = np.minimum(soft2[sel], ((1.4826 * mad) ** 2).astype(np.float32))
+    return (1.0 / np.sqrt(np.maximum(s2 - soft2 + cap, np.float32(1e-6)))).astype(np.float32)
 
 
 #: Orientations of the channel's line aggregation (:func:`oriented_mean`), every 180 / N degrees.

@@ -1254,7 +1254,8 @@ class AnomalyModel:
             # feature zones read the unit as registered resamples it by its residual shift,
             # one from before the grain prior weighed as the floors keeps it whole, and one from
             # before captures as varied as a texture calibrated it keeps the texture floor, and one
-            # from before a print's ink in a texture zone took the grain's variance keeps its own
+            # from before a print's ink in a texture zone took the grain's variance keeps its own,
+            # and one from before the unit's own residual capped the full-resolution spread keeps it whole
             cfg = AnomalyConfig(**{"tex_sigma_matched": False, "feature_flips": False, "fine_features": False,
                                    "feature_min_shift_px": 0.0, "tex_prior_weighted": False,
                                    "captures_texture_ratio": 0.0,
@@ -1263,7 +1264,7 @@ class AnomalyModel:
                                    "local_shift_from_golden": False, "ground_see_through": False,
                                    "shading_offset": False, "floor_prior_n": 0.0, "tex_scale_max": 1.0,
                                    "nested_texture_floor": False, "tex_fine": False,
-                                   "tex_structure_materials": False, **state["config"]})
+                                   "tex_structure_materials": False, "fine_unit_texture": False, **state["config"]})
             zones = [AnomalyZone.model_validate(z["spec"]) for z in state["zones"]]
             shape = cast("tuple[int, int]", tuple(int(v) for v in state["shape"]))
             m = cls(zones=zones, shape=shape, scale_mm_per_px=state["scale_mm_per_px"], config=cfg,

@@ -1,0 +1,104 @@
+"""The full-resolution channel's spread capped by the unit's own residual (issue 13,
+``AnomalyConfig.fine_unit_texture``): on a moulded product whose thin relief is the same on every
+unit, the golden's texture variance and the floors are several times what a good unit differs by,
+and a blister (a dark centre in a light rim, nearly zero mean) stayed under the threshold."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from goldenvision.anomaly import AnomalyConfig, AnomalyModel
+from goldenvision.anomaly import fine as F
+from goldenvision.spec import AnomalyZone
+from synthetic import shoot
+
+SCALE = 0.1  # mm per golden px
+ZONE = AnomalyZone(name="face", defect_type="finish", min_area_mm2=1.0)
+HOLE = (250, 70, 18)  # x, y, radius px: the table shows through it
+BUBBLE = (120, 200)  # centre px of a blister 1.6 mm across
+
+
+def rubber(seed: int, *, table: float = 200.0, bubble: bool = False, h: int = 320, w: int = 320) -> np.ndarray:
+    """Black rubber with a fixed tread (lug walls 2 px wide, +-8 levels, the same on every unit),
+    a fine stipple new on every unit (sd 1 level), a hole showing the table (``table`` levels),
+    and optionally a blister: a dark centre (-14 levels, r 5 px) in a light rim (+8, 3 px)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 62.0, np.float32)
+    img += cv2.GaussianBlur(rng.normal(0, 1.6, (h, w)).astype(np.float32), (0, 0), 0.6)[..., None]
+    for x0 in range(24, w - 40, 36):  # the tread: raised lugs, lit from the top left
+        for y0 in range(24, h - 40, 36):
+            cv2.rectangle(img, (x0, y0), (x0 + 24, y0 + 24), (70.0, 70.0, 72.0), 2)
+            cv2.line(img, (x0 + 2, y0 + 26), (x0 + 26, y0 + 26), (54.0, 54.0, 55.0), 2)
+    cv2.circle(img, HOLE[:2], HOLE[2], (table, table, table - 3), -1, lineType=cv2.LINE_AA)
+    if bubble:
+        yy, xx = np.mgrid[:h, :w]
+        r = np.hypot(xx - BUBBLE[0], yy - BUBBLE[1])
+        img += np.where(r <= 5, -14.0, np.where(r <= 8, 8.0, 0.0)).astype(np.float32)[..., None]
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def models():
+    rng = np.random.default_rng(3)
+    caps = [shoot(rubber(7), rng, noise=1.2) for _ in range(3)]  # one physical unit
+    on = AnomalyModel.fit(caps, [ZONE], scale_mm_per_px=SCALE)
+    off = AnomalyModel.fit(caps, [ZONE], scale_mm_per_px=SCALE, config=AnomalyConfig(fine_unit_texture=False))
+    return on, off
+
+
+def _at_bubble(res) -> bool:
+    return bool(res.defects) and all(abs((d.bbox[0] + d.bbox[2]) / 2 - BUBBLE[0]) <= 8
+                                     and abs((d.bbox[1] + d.bbox[3]) / 2 - BUBBLE[1]) <= 8 for d in res.defects)
+
+
+def test_a_blister_on_fixed_relief_is_found_with_the_unit_scale_only(models):
+    on, off = models
+    assert on.config.fine_unit_texture and on.methods_ == {"face": "texture_variation"}
+    rng = np.random.default_rng(5)
+    for seed in (11, 12):
+        unit = shoot(rubber(seed, bubble=True), rng, noise=1.2)
+        assert off.score(unit).score < 1.0
+        res = on.score(unit)
+        assert res.score >= 1.0 and _at_bubble(res)
+
+
+def test_good_units_pass_with_another_table_under_the_hole(models):
+    """The table seen through the hole is no material of the zone (:func:`.fine._representative`):
+    its spread stays whole, so another table, 8 levels darker, is not a defect."""
+    on, _ = models
+    rep = on.fine_d_["face"].rep
+    x0, y0 = on.zones_[0].bbox[:2]
+    assert rep is not None and not rep[HOLE[1] - y0, HOLE[0] - x0]
+    rng = np.random.default_rng(6)
+    scores = [on.score(shoot(rubber(seed, table=192.0 + 4 * k), rng, noise=1.2)).score
+              for k, seed in enumerate((21, 22, 23, 24))]
+    assert max(scores) < 1.0
+
+
+def test_the_cap_only_tightens(models):
+    """Per pixel, the capped spread is at most the golden's: the channel reads every unit at least as
+    high with the cap as without it."""
+    on, off = models
+    z_on, z_off = on.zones_[0], off.zones_[0]
+    x0, y0, x1, y1 = z_on.bbox
+    m = z_on.mask[y0:y1, x0:x1]
+    rng = np.random.default_rng(8)
+    for unit in (shoot(rubber(31), rng, noise=1.2), shoot(rubber(32, bubble=True), rng, noise=1.2)):
+        a = F.fine_raw(on, z_on, F.fine_crops(on, unit)["face"], m)
+        b = F.fine_raw(off, z_off, F.fine_crops(off, unit)["face"], m)
+        assert a is not None and b is not None
+        assert (a >= b - 1e-4).all() and a.max() > 1.5 * b.max()
+
+
+def test_a_state_from_before_the_cap_scores_as_before(models):
+    on, off = models
+    unit = shoot(rubber(41, bubble=True), np.random.default_rng(9), noise=1.2)
+    st = on.to_state()
+    assert AnomalyModel.from_state(st).score(unit).score == pytest.approx(on.score(unit).score, rel=1e-5)
+    old = dict(st)
+    old["config"] = {k: v for k, v in st["config"].items() if k != "fine_unit_texture"}
+    before = AnomalyModel.from_state(old)
+    assert before.config.fine_unit_texture is False
+    assert before.score(unit).score == pytest.approx(off.score(unit).score, rel=1e-5)
