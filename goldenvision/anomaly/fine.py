@@ -245,6 +245,7 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
     if offset is not None:
         mid = mid + offset
     if getattr(c, "fine_unit_texture", False) and d.keep2 is not None and d.rep is not None:
+        mid = mid + smooth_residual(uf, mid, m, 4.0 * along_sigma_px(model, z))
         inv = unit_texture_spread(model, z, uf, mid, m & d.rep, s2, s2 - d.keep2 * gg)
     zf = deviation_map(uf, mid, half, inv, np.ones(3, np.float32))
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
@@ -276,6 +277,17 @@ def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
         sd = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), floor)
         out[sel] = (np.abs(x - med) <= 4.0 * sd).all(axis=1)
     return out
+
+
+def smooth_residual(uf: np.ndarray, mid: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
+    """The unit's residual against the golden ``uf - mid`` smoothed over the valid pixels ``m``
+    (a normalised Gaussian of ``sigma`` px), (h, w, 3) float32: what differs slowly (a highlight
+    or a shade the shading field left, a glaze's tone drifting over the plate). The channel judges
+    the rest, at the scale of a thin defect; what is wider is the low-passed channel's."""
+    w = m.astype(np.float32)
+    num = cv2.GaussianBlur((uf - mid) * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return (num / np.maximum(den, np.float32(1e-3))[..., None]).astype(np.float32)
 
 
 def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.ndarray, m: np.ndarray,
