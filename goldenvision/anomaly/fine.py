@@ -245,8 +245,10 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
     if offset is not None:
         mid = mid + offset
     if getattr(c, "fine_unit_texture", False) and d.keep2 is not None and d.rep is not None:
-        mid = mid + smooth_residual(uf, mid, m, 4.0 * along_sigma_px(model, z))
-        inv = unit_texture_spread(model, z, uf, mid, m & d.rep, s2, s2 - d.keep2 * gg)
+        rep = m & d.rep  # elsewhere the channel reads the unit as it did without the cap
+        clip = SMOOTH_CLIP_FLOORS * float(c.abs_floor)
+        mid = mid + smooth_residual(uf, mid, rep, 8.0 * along_sigma_px(model, z), clip=clip) * rep[..., None]
+        inv = unit_texture_spread(model, z, uf, mid, rep, s2, s2 - d.keep2 * gg)
     zf = deviation_map(uf, mid, half, inv, np.ones(3, np.float32))
     min_dl = float(getattr(z.spec, "min_contrast_dl", 0.0) or 0.0)
     if min_dl > 0:
@@ -258,6 +260,17 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
         zf *= np.float32(z.threshold * sens / d.floor)
     return np.where(m, zf, 0.0).astype(np.float32)
 
+
+#: The unit's own residual scale lowers the spread at most to this share of ``abs_floor``
+#: (:func:`unit_texture_spread`): a JPEG flattens a plain material to a few levels (its pooled
+#: residual a fraction of a level) and keeps its blocks' steps of 2-3 levels, which no pooled
+#: residual holds (zoo pcba hand-held: a good board's solder mask at 0.99 of the threshold,
+#: against 0.59 before the cap).
+UNIT_FLOOR_SHARE = 0.5
+
+#: The unit's residual is clipped to this many ``abs_floor`` before its smooth part is taken
+#: (:func:`smooth_residual`).
+SMOOTH_CLIP_FLOORS = 2.0
 
 #: Fewest valid pixels of a material for its own residual scale (:func:`unit_texture_spread`).
 MIN_MATERIAL_PX = 400
@@ -282,18 +295,60 @@ def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
         med = np.median(x, axis=0)
         sd = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), floor)
         out[sel] = (np.abs(x - med) <= 4.0 * sd).all(axis=1)
-    return out
+    return out & ~_near_strong_edges(mean, floor)
 
 
-def smooth_residual(uf: np.ndarray, mid: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
-    """The unit's residual against the golden ``uf - mid`` smoothed over the valid pixels ``m``
-    (a normalised Gaussian of ``sigma`` px), (h, w, 3) float32: what differs slowly (a highlight
-    or a shade the shading field left, a glaze's tone drifting over the plate). The channel judges
-    the rest, at the scale of a thin defect; what is wider is the low-passed channel's."""
+#: A golden edge steeper than this many ``abs_floor`` per px is strong (:func:`_near_strong_edges`) ...
+STRONG_EDGE_FLOORS = 4.0
+#: ... and the pixels within this many px of it keep their whole spread.
+STRONG_EDGE_REACH_PX = 8
+
+
+def _near_strong_edges(mean: np.ndarray, floor: float) -> np.ndarray:
+    """Pixels within :data:`STRONG_EDGE_REACH_PX` of a strong golden edge (any channel's gradient,
+    Sobel / 8, at least :data:`STRONG_EDGE_FLOORS` x ``floor`` per px: a pad on a board, a print's
+    outline; not a tread's low relief nor a grain). Beside such an edge a unit's residual is its
+    own blur, ringing and misregistration, which a material's pooled residual does not hold: zoo
+    pcba hand-held, the JPEG ringing round a via's pad on good boards read 1.3 of the threshold."""
+    gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
+    strong = np.asarray((np.sqrt(gx * gx + gy * gy) >= STRONG_EDGE_FLOORS * floor).any(axis=-1), np.uint8)
+    r = STRONG_EDGE_REACH_PX
+    return cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+
+def _robust_scale(x: np.ndarray) -> np.ndarray:
+    """Per-column robust standard deviation of ``x`` (n, c): ``1.4826 MAD``, at least the 10-90 %
+    interpercentile range over 2.563 (a normal's). A JPEG flattens a plain material to a few
+    levels, most residuals exactly 0 and a few at its blocks' steps: the MAD then reads a fraction
+    of a level and a block's 2-level step many z (zoo pcba hand-held, the solder mask: good boards
+    at 1.3 of the threshold); the interpercentile range holds the steps."""
+    med = np.median(x, axis=0)
+    mad = 1.4826 * np.median(np.abs(x - med), axis=0)
+    p10, p90 = np.percentile(x, [10.0, 90.0], axis=0)
+    return np.maximum(mad, (p90 - p10) / 2.5631)
+
+
+def smooth_residual(uf: np.ndarray, mid: np.ndarray, m: np.ndarray, sigma: float, *,
+                    clip: float = np.inf, iterations: int = 3) -> np.ndarray:
+    """The smooth part of the unit's residual against the golden ``uf - mid`` over the pixels ``m``,
+    (h, w, 3) float32: what differs slowly (a highlight or a shade the shading field left, a glaze's
+    tone drifting over the plate). The channel judges the rest, at the scale of a thin defect; what
+    is wider is the low-passed channel's.
+
+    A local Huber location: a normalised Gaussian of ``sigma`` px of the residual about the current
+    estimate clipped to ``+-clip``, ``iterations`` times. A slow shade of any height is followed,
+    while a defect's strong contrast moves its surroundings' estimate by at most its share of the
+    window times ``clip`` (zoo wood hand-held: a plain mean gave an edge chip's table, 30-60 levels
+    off the wood, a quarter of the chip's evidence)."""
     w = m.astype(np.float32)
-    num = cv2.GaussianBlur((uf - mid) * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    return (num / np.maximum(den, np.float32(1e-3))[..., None]).astype(np.float32)
+    den = np.maximum(cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT), np.float32(1e-3))[..., None]
+    r = (uf - mid).astype(np.float32)
+    est = np.zeros_like(r)
+    for _ in range(max(1, iterations) if np.isfinite(clip) else 1):
+        d = np.clip(r - est, -clip, clip) if np.isfinite(clip) else r - est
+        est = est + cv2.GaussianBlur(d * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT) / den
+    return est.astype(np.float32)
 
 
 def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.ndarray, m: np.ndarray,
@@ -327,8 +382,8 @@ def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.n
         if n < MIN_MATERIAL_PX:
             continue
         x = r[sel][:: max(1, n // 20000)]  # a median of 20 000 samples is as good as of all
-        mad = np.median(np.abs(x - np.median(x, axis=0)), axis=0)
-        cap[sel] = np.minimum(soft2[sel], ((1.4826 * mad) ** 2).astype(np.float32))
+        own = np.maximum(_robust_scale(x), UNIT_FLOOR_SHARE * float(model.config.abs_floor))
+        cap[sel] = np.minimum(soft2[sel], np.square(own).astype(np.float32))
     return (1.0 / np.sqrt(np.maximum(s2 - soft2 + cap, np.float32(1e-6)))).astype(np.float32)
 
 
