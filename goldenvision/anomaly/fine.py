@@ -24,6 +24,12 @@ and is brought into the zone's score units at score time: ``z_fine * threshold *
 floor``, so that the zone's map reaches 1.0 where either channel reaches its own threshold. The
 statistics are the golden captures' (``fit``); accepted units (``add_good``) do not change them,
 so each taught unit's score against them is held out as it stands (``_Zone.fine_scores``).
+
+The floors' and the texture's share of the spread is a prior; the unit measures it. With
+``AnomalyConfig.fine_unit_texture`` that share is capped, per material, by the unit's own residual
+against the golden (:func:`unit_texture_spread`), about its smooth part (:func:`smooth_residual`),
+on the pixels that are their material's, away from strong edges and nested structure
+(:func:`_representative`); elsewhere the channel reads the unit as before.
 """
 
 from __future__ import annotations
