@@ -160,7 +160,8 @@ def test_a_print_nested_on_the_texture_keeps_its_spread():
 
 
 def test_beside_a_strong_edge_and_below_half_the_floor_the_unit_does_not_decide(models):
-    """A pad's edge is strong, a tread's low relief is not (:func:`.fine._near_strong_edges`); and a
+    """A pad's edge is strong, a tread's low relief is not (:func:`.fine._near_strong_edges`); the
+    zone's border is left alone like a strong edge; and a
     residual flattened by compression lowers the spread at most to half the absolute floor."""
     on, _ = models
     img = np.full((60, 60, 3), 62.0, np.float32)
@@ -168,6 +169,9 @@ def test_beside_a_strong_edge_and_below_half_the_floor_the_unit_does_not_decide(
     img[5:7, :] = 70.0  # low relief: a step of 8 levels
     near = F._near_strong_edges(cv2.GaussianBlur(img, (0, 0), 1.0), float(on.config.abs_floor))
     assert near[30, 20 - F.STRONG_EDGE_REACH_PX] and near[30, 30] and not near[30, 6] and not near[6, 50]
+    rep = on.fine_d_["face"].rep  # nor within that reach of the zone's border
+    r = F.STRONG_EDGE_REACH_PX
+    assert rep is not None and not rep[:r].any() and not rep[:, -r:].any() and rep[r + 20:r + 40, r + 2].any()
     z = on.zones_[0]
     x0, y0, x1, y1 = z.bbox
     m = z.mask[y0:y1, x0:x1]

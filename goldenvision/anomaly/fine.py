@@ -286,7 +286,11 @@ def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
                     structure: np.ndarray | None = None) -> np.ndarray:
     """The zone's pixels whose golden colour (``mean``, full resolution) is their material's: within
     4 robust sd (per channel, at least ``floor``) of the material's median. A pixel of a cluster too
-    small to be a material (the table seen through a hole, a blend at an edge) is not, nor one of
+    small to be a material (the table seen through a hole, a blend at an edge) is not, nor one within
+    :data:`STRONG_EDGE_REACH_PX` of the zone's border (where a zone meets the product's outline, a
+    good unit's size within tolerance and a hand-held photo's perspective move that outline by more
+    than the band's pixel: zoo part hand-held, a table of nearly the part's grey at the corner read
+    1.3 of the threshold), of a strong edge (:func:`_near_strong_edges`), or of
     ``structure`` (:func:`.zone_variation.structure_pixels`: a print or a seam nested on the texture,
     which its own zone judges; where it lies on a unit is no texture's residual: zoo apparel, a print
     placed a pixel or two off on good shirts read 1.2-1.4 of the threshold along its edge)."""
@@ -301,7 +305,10 @@ def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
         med = np.median(x, axis=0)
         sd = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), floor)
         out[sel] = (np.abs(x - med) <= 4.0 * sd).all(axis=1)
-    return out & ~_near_strong_edges(mean, floor)
+    r = STRONG_EDGE_REACH_PX
+    inner = cv2.erode(zm.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return out & inner & ~_near_strong_edges(mean, floor)
 
 
 #: A golden edge steeper than this many ``abs_floor`` per px is strong (:func:`_near_strong_edges`) ...
