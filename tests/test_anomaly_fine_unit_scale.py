@@ -18,7 +18,7 @@ from synthetic import shoot
 SCALE = 0.1  # mm per golden px
 ZONE = AnomalyZone(name="face", defect_type="finish", min_area_mm2=1.0)
 HOLE = (250, 70, 18)  # x, y, radius px: the table shows through it
-BUBBLE = (120, 200)  # centre px of a blister 1.6 mm across
+BUBBLE = (144, 180)  # centre px of a blister 1.6 mm across, on a lug
 
 
 def rubber(seed: int, *, table: float = 200.0, bubble: bool = False, h: int = 320, w: int = 320) -> np.ndarray:
