@@ -44,6 +44,7 @@ import numpy as np
 from ._zone import _Zone
 from .structure import MIN_GOOD_UNITS
 from .threshold import good_score_threshold
+from .._stats import robust_sd
 from .variation import combine_stats, deviation_map, prepare, spread, tolerance_band
 
 if TYPE_CHECKING:
@@ -293,10 +294,21 @@ def _kept_spread2(mean: np.ndarray, var: np.ndarray, grad_px: float, floor_weigh
     band's ``shift_px`` and the spread's ``grad_px`` (zoo wood hand-held: a good board's rounded
     edge, 1 mm of shading, read 1.26 of the threshold, against 0.64 with the floors)."""
     base = np.square(spread(mean, var, abs_floor=0.0, rel_floor=0.0, grad_px=grad_px, floor_weight=floor_weight))
+    g2 = cv2.dilate(_grad2(mean), _disc(2))
+    return (base + np.float32(max(CAP_SHIFT_PX**2 - grad_px**2, 0.0)) * g2).astype(np.float32)
+
+
+def _grad2(mean: np.ndarray) -> np.ndarray:
+    """Squared gradient (grey levels per px, Sobel / 8 as :func:`.variation.spread` reads it) of
+    each channel of ``mean`` (h, w, 3) float32."""
     gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
     gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
-    g2 = cv2.dilate(gx * gx + gy * gy, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    return (base + np.float32(max(CAP_SHIFT_PX**2 - grad_px**2, 0.0)) * g2).astype(np.float32)
+    return gx * gx + gy * gy
+
+
+def _disc(r: int) -> np.ndarray:
+    """A disc of radius ``r`` px (a structuring element)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray, floor: float,
@@ -322,9 +334,8 @@ def _representative(mean: np.ndarray, labels: np.ndarray | None, zm: np.ndarray,
         med = np.median(x, axis=0)
         sd = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), floor)
         out[sel] = (np.abs(x - med) <= 4.0 * sd).all(axis=1)
-    r = STRONG_EDGE_REACH_PX
-    inner = cv2.erode(zm.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)),
-                      borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    inner = cv2.erode(zm.astype(np.uint8), _disc(STRONG_EDGE_REACH_PX), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0) > 0
     return out & inner & ~_near_strong_edges(mean, floor)
 
 
@@ -340,23 +351,8 @@ def _near_strong_edges(mean: np.ndarray, floor: float) -> np.ndarray:
     outline; not a tread's low relief nor a grain). Beside such an edge a unit's residual is its
     own blur, ringing and misregistration, which a material's pooled residual does not hold: zoo
     pcba hand-held, the JPEG ringing round a via's pad on good boards read 1.3 of the threshold."""
-    gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
-    gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REFLECT)
-    strong = np.asarray((np.sqrt(gx * gx + gy * gy) >= STRONG_EDGE_FLOORS * floor).any(axis=-1), np.uint8)
-    r = STRONG_EDGE_REACH_PX
-    return cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-
-
-def _robust_scale(x: np.ndarray) -> np.ndarray:
-    """Per-column robust standard deviation of ``x`` (n, c): ``1.4826 MAD``, at least the 10-90 %
-    interpercentile range over 2.563 (a normal's). A JPEG flattens a plain material to a few
-    levels, most residuals exactly 0 and a few at its blocks' steps: the MAD then reads a fraction
-    of a level and a block's 2-level step many z (zoo pcba hand-held, the solder mask: good boards
-    at 1.3 of the threshold); the interpercentile range holds the steps."""
-    med = np.median(x, axis=0)
-    mad = 1.4826 * np.median(np.abs(x - med), axis=0)
-    p10, p90 = np.percentile(x, [10.0, 90.0], axis=0)
-    return np.maximum(mad, (p90 - p10) / 2.5631)
+    strong = np.asarray((_grad2(mean) >= (STRONG_EDGE_FLOORS * floor) ** 2).any(axis=-1), np.uint8)
+    return cv2.dilate(strong, _disc(STRONG_EDGE_REACH_PX)) > 0
 
 
 def smooth_residual(uf: np.ndarray, mid: np.ndarray, m: np.ndarray, sigma: float, *,
@@ -426,7 +422,7 @@ def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.n
         if len(ii) < MIN_MATERIAL_PX:
             continue
         x = r[ii[:: max(1, len(ii) // 5000)]]  # a robust scale of 5 000 samples is within 2 % of all's
-        own = np.maximum(_robust_scale(x), UNIT_FLOOR_SHARE * float(model.config.abs_floor))
+        own = np.maximum(robust_sd(x), UNIT_FLOOR_SHARE * float(model.config.abs_floor))
         flat[ii] = np.minimum(soft[ii], np.square(own).astype(np.float32))
     return (1.0 / np.sqrt(np.maximum(s2 - soft2 + cap, np.float32(1e-6)))).astype(np.float32)
 

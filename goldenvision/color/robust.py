@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .._stats import mad_normal
+from .._stats import robust_sd
 from ..errors import ImageError, SpecError
 from ..zones import zone_mask
 from .difference import delta_e_2000
@@ -83,10 +83,6 @@ OUTLIER_K = 3.5
 #: Floor of the per-channel robust scale, in CIELAB units (keeps flat zones from rejecting noise).
 SCALE_FLOOR_LAB = 0.5
 _MEDIAN_SAMPLE = 10_000
-#: Share of the zone in each tail of the interpercentile range that floors the cut's scale, and
-#: that range of a normal distribution in SDs (2 Phi^-1(0.9)).
-_TAIL = 0.1
-_IPR_NORMAL = 2.5631
 
 
 def _robust_color(
@@ -108,8 +104,7 @@ def _robust_color(
     # interpercentile range scaled alike: the cut then never trims a part of the material that
     # is more than a tenth of the zone (wood's darker latewood bands and pores, a third of the
     # board: the MAD of the earlywood alone trimmed them, and the oak read 0.42 L* light)
-    p10, p90 = np.percentile(sample_t, [100 * _TAIL, 100 * (1 - _TAIL)], axis=1)
-    scale = np.maximum(np.maximum(mad_normal(sample_t, axis=1), (p90 - p10) / _IPR_NORMAL), SCALE_FLOOR_LAB)
+    scale = np.maximum(robust_sd(sample_t, axis=1), SCALE_FLOOR_LAB)
     # 2. Keep pixels whose robust standard distance from the median is <= k (Hampel identifier,
     #    in the three channels at once; NaN compares False and is dropped). OpenCV's SIMD
     #    kernels make this a few ms per megapixel.
