@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .._stats import robust_sd
 from ._zone import _Zone
 from .structure import MIN_GOOD_UNITS
 from .threshold import good_score_threshold
-from .._stats import robust_sd
 from .variation import combine_stats, deviation_map, prepare, spread, tolerance_band
 
 if TYPE_CHECKING:
