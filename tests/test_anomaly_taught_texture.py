@@ -61,7 +61,9 @@ def test_taught_units_replace_the_texture_floor_and_a_spot_under_it_is_found(gol
     assert tz.threshold < 0.8 * floor  # their held-out scores set it (here var_floor, 3.0 against 4.37)
     res = taught.score(spot)
     assert res.score >= 1.0 and _at_spot(res.defects[0].bbox)
-    assert max(taught.score(shoot(panel(60 + i), rng)).score for i in range(6)) < 0.6  # other grains pass
+    # other grains pass (0.42-0.56; 0.54-0.66 with the full-resolution channel capped by each
+    # unit's own residual, fine_unit_texture, which also reads the spot higher: 1.30 -> 1.42)
+    assert max(taught.score(shoot(panel(60 + i), rng)).score for i in range(6)) < 0.75
 
 
 def test_fewer_taught_units_than_that_keep_the_floor(golden_only):
