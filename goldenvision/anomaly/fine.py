@@ -417,14 +417,47 @@ def unit_texture_spread(model: AnomalyModel, z: _Zone, uf: np.ndarray, mid: np.n
     soft = soft2.reshape(-1, 3)
     idx = np.flatnonzero(m)
     lab = labels.ravel()[idx]
+    sigma = along_sigma_px(model, z)
     for k in np.unique(lab):
         ii = idx[lab == k]
         if len(ii) < MIN_MATERIAL_PX:
             continue
         x = r[ii[:: max(1, len(ii) // 5000)]]  # a robust scale of 5 000 samples is within 2 % of all's
-        own = np.maximum(robust_sd(x), UNIT_FLOOR_SHARE * float(model.config.abs_floor))
+        sd = robust_sd(x)
+        if len(ii) / residual_correlation(r, m & (labels == k), ii, sd, sigma) < MIN_MATERIAL_PX:
+            continue
+        own = np.maximum(sd, UNIT_FLOOR_SHARE * float(model.config.abs_floor))
         flat[ii] = np.minimum(soft[ii], np.square(own).astype(np.float32))
     return (1.0 / np.sqrt(np.maximum(s2 - soft2 + cap, np.float32(1e-6)))).astype(np.float32)
+
+
+def residual_correlation(r: np.ndarray, sel: np.ndarray, ii: np.ndarray, sd: np.ndarray, sigma: float) -> float:
+    """How many of a material's pixels make one independent sample of its residual, at the
+    channel's aggregation: the variance of the residual's mean along a row and along a column (a
+    Gaussian of ``sigma`` px, at most 2 000 pixels of each whose line lies in the material, robust)
+    over what pixels of the residual scale ``sd`` would give independently, the larger of the two
+    and of the three channels, at least 1. ``r`` (h*w, 3) the residual, ``sel`` (h, w) the
+    material's pixels, ``ii`` their flat indices."""
+    if sigma <= 0.5:
+        return 1.0
+    h, w = sel.shape
+    rad = int(np.ceil(2.5 * sigma))
+    t = np.arange(-rad, rad + 1)
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).astype(np.float32)
+    white = np.maximum(sd.astype(np.float64), 1e-3) ** 2 * float((k * k).sum())
+    ys, xs = np.divmod(ii[:: max(1, len(ii) // 2000)], w)
+    worst = 1.0
+    for dy, dx in ((0, 1), (1, 0)):
+        yy, xx = ys[:, None] + dy * t[None], xs[:, None] + dx * t[None]
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
+        ok = (inside & sel[yy, xx]).all(axis=1)
+        if ok.sum() < 50:
+            continue
+        lm = np.einsum("nt,ntc->nc", np.broadcast_to(k, (int(ok.sum()), len(k))), r[(yy * w + xx)[ok]])
+        worst = max(worst, float(np.max(np.square(robust_sd(lm)) / white)))
+    return worst
 
 
 #: Orientations of the channel's line aggregation (:func:`oriented_mean`), every 180 / N degrees.
