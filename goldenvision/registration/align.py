@@ -125,11 +125,12 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
 
     undetermined: list[np.ndarray] = []  # alignments refused only for their predicted uncertainty
     undetermined_rho: list[float] = []  # and their edge correlations
+    paths: list[dict[int, np.ndarray]] = []  # and their refinements' estimates after each level (_refine)
     # (predicted std, H, edge correlation) of the alignments refused for their predicted uncertainty alone
     loose: list[tuple[float, np.ndarray, float]] = []
 
-    def attempt(h0, label, pairs):
-        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid)
+    def attempt(h0, label, pairs, known=()):
+        h, fine, ncc, why = _evaluate(model, mpyr, h0, affine=affine, pairs=pairs, start_only=nonrigid, known=known)
         if why is None and nonrigid:
             nr = _refine_nonrigid(model, mpyr, np.linalg.inv(h), ref_gray)
             if nr is None:
@@ -146,7 +147,9 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
         if why is None:
             return h, fine, ncc
         tried.append(why.prefixed(label))
-        if h is not None and why.code is RefusalCode.UNDETERMINED:
+        if h is not None and why.code is RefusalCode.UNDETERMINED and not why.same:
+            if fine is not None and fine.path:
+                paths.append(fine.path)
             undetermined.append(h)
             undetermined_rho.append(float(fine.rho) if fine is not None else -1.0)
             if why.std_px is not None and fine is not None:
@@ -174,14 +177,16 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
             n_inl = 0
             passed = []
             from_start: list[int] = []  # ids of the passed alignments reached from ``starts``
+            # a start on its way to an alignment already refused as undetermined stops there: it would
+            # be refused again, or, passing, dropped below as the same alignment from another start
             for h0 in starts:
-                r = attempt(np.asarray(h0, np.float64), "start", None)
+                r = attempt(np.asarray(h0, np.float64), "start", None, paths)
                 if r is not None:
                     passed.append(r)
                     from_start.append(id(r))
             fm, angles = _fm_candidates(model, mpyr)
             for h0 in fm:
-                r = attempt(h0, "fourier-mellin", None)
+                r = attempt(h0, "fourier-mellin", None, paths)
                 if r is not None:
                     passed.append(r)
             # Fourier-Mellin's own rotation first, the next correlation peaks' only if that fails
@@ -189,7 +194,7 @@ def register(reference: np.ndarray, moving: np.ndarray, *, method: str = "auto",
                 if passed or not group:
                     break
                 for h0 in _scale_search_candidates(model, mpyr, group):
-                    r = attempt(h0, "fourier-mellin scale search", None)
+                    r = attempt(h0, "fourier-mellin scale search", None, paths)
                     if r is not None:
                         passed.append(r)
             # several starts that converge to one alignment give slightly different predicted

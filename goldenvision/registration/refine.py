@@ -11,6 +11,7 @@ then every check that keeps a wrong homography from being reported ``ok``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -69,6 +70,7 @@ class _Fine:
     weak: np.ndarray | None = None  # least determined parameter direction (unit vector, normalised coordinates)
     final_level: int = 0
     note: str | None = None  # why it was accepted as it was (keypoint inliers it does not explain)
+    path: dict[int, np.ndarray] | None = None  # the estimate after each level (moving -> reference px)
 
 
 def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
@@ -96,9 +98,32 @@ def _extent_corners(model: RegistrationModel, lvl: int) -> np.ndarray:
     return hull
 
 
+#: A refinement whose estimate after a level above its last is within this many px (worst
+#: corner) of the estimate after the same level of a refinement that ended in an alignment refused
+#: as undetermined stops there (:func:`_refine`'s ``known``).
+_SAME_ALIGNMENT_PX = 1.0
+
+
+@dataclass
+class _Known:
+    """A refinement stopped on its way to an alignment already refused (:func:`_refine`)."""
+    h: np.ndarray  # moving px -> reference px, where it stopped
+
+
 def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
-            start_level: int | None = None) -> _Fine | None:
-    """Coarse-to-fine inverse-compositional alignment; None if it diverges or lacks data."""
+            start_level: int | None = None, known: Sequence[dict[int, np.ndarray]] = ()
+            ) -> _Fine | _Known | None:
+    """Coarse-to-fine inverse-compositional alignment; None if it diverges or lacks data.
+
+    ``known``: the paths (``_Fine.path``: the estimate after each level, moving -> reference px)
+    of refinements that ended in an alignment refused as not determined by the content. When the
+    estimate after a level above the last comes within :data:`_SAME_ALIGNMENT_PX` of such a path's
+    after the same level, the refinement stops with :class:`_Known`: the finer levels, the same
+    steps from the same place, would reach the same alignment, which :func:`.align.register`
+    refuses from any start (zoo wood hand-held: ten Fourier-Mellin starts, each refined to the
+    alignment the keypoints' start had reached, 1.2 s a unit; their estimates after the level
+    above the last agreed to 0.02 px, while the perspective those levels leave free kept them
+    13 px from the end at the frame's corners)."""
     g = g0.copy()
     mblur: dict[int, np.ndarray] = mpyr.blurred if isinstance(mpyr, _Pyramid) else {}
     n_par = 6 if affine else 8
@@ -112,6 +137,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
     final = int(np.clip(math.ceil(math.log2(scale0) - 0.5), 0, start))
     bloat = _saturated(mpyr)
     weak = None
+    path: dict[int, np.ndarray] = {}
     d_edge = np.zeros(_N_BLOAT)  # edge shift towards the dark side (level px), fitted when ``bloat``
     for lvl in range(start, final - 1, -1):
         data = model.levels_[lvl]
@@ -206,6 +232,12 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
                 break
         g = _scale_mat(m) @ gl @ _scale_mat(-lvl)
         g /= g[2, 2]
+        h_now = np.linalg.inv(g)
+        h_now /= h_now[2, 2]
+        path[lvl] = h_now
+        if lvl > final and any(lvl in k and _corner_diff(h_now, k[lvl], model.shape_hw_) <= _SAME_ALIGNMENT_PX
+                               for k in known):
+            return _Known(h=h_now)
         if lvl <= final + _UNCERTAINTY_LEVELS:
             # Gauss-Newton covariance sigma^2 (J^T W J)^-1 propagated to the four corners, in
             # full px. Also taken one level up, where pixel-scale jaggies no longer pin down a
@@ -234,7 +266,7 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
             rho = float(np.corrcoef(iw, t_in)[0, 1]) if iw.std() > 1e-6 and t_in.std() > 1e-6 else 0.0
             res = _Fine(g=g, rho=rho, corner_std_px=worst_std, converged=converged, n_valid=int(inside.sum()),
                         inlier_frac=float(np.sum(w > 0.25) / max(int(inside.sum()), 1)),
-                        inside_frac=float(inside.sum() / len(pts)), weak=weak, final_level=final)
+                        inside_frac=float(inside.sum() / len(pts)), weak=weak, final_level=final, path=path)
     return res
 
 
@@ -413,7 +445,7 @@ def _basin_check(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray
     for sign in (1.0, -1.0):
         g_p = fine.g @ np.linalg.inv(_step_warp(sign * _BASIN_PX / move * fine.weak, nmat))
         again = _refine(model, mpyr, g_p / g_p[2, 2], affine=affine, start_level=fine.final_level)
-        if again is None:
+        if not isinstance(again, _Fine):  # (no ``known``: never a stop on the way)
             return Refusal(RefusalCode.UNDETERMINED,
                            f"alignment not determined by the content (a restart {_BASIN_PX:.0f} px off diverged)"), None
         h2 = np.linalg.inv(again.g)
@@ -461,16 +493,22 @@ def _coarse_ncc(model: RegistrationModel, mpyr: list[np.ndarray], h: np.ndarray,
 
 
 def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, *, affine: bool,
-              pairs: np.ndarray | None, start_level: int | None = None, start_only: bool = False
+              pairs: np.ndarray | None, start_level: int | None = None, start_only: bool = False,
+              known: Sequence[dict[int, np.ndarray]] = ()
               ) -> tuple[np.ndarray | None, _Fine | None, float, Refusal | None]:
     """Refine and verify one coarse candidate: (H, fine, coarse ncc, refusal or None).
 
     ``start_only``: the homography is only the start of a non-rigid fit, whose own checks
-    replace the residual ones (edge inliers, correlation, corner uncertainty) here."""
+    replace the residual ones (edge inliers, correlation, corner uncertainty) here. ``known``:
+    the paths of refinements refused as undetermined (:func:`_refine`); a refinement on its way
+    to one of their alignments stops (H, None, -1, a refusal with ``same=True``)."""
     why = _sanity(h0, model.shape_hw_)
     if why:
         return None, None, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"coarse estimate rejected: {why}")
-    fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level)
+    fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level, known=known)
+    if isinstance(fine, _Known):
+        return fine.h, None, -1.0, Refusal(RefusalCode.UNDETERMINED, "converges to an alignment refused above as "
+                                           "not determined by the content", same=True)
     if fine is None:
         return None, None, -1.0, Refusal(RefusalCode.DIVERGED, "fine alignment diverged or left the image")
     return _verify(model, mpyr, fine, affine=affine, pairs=pairs, start_only=start_only, settle=True)
