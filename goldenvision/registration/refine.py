@@ -108,6 +108,7 @@ _SAME_ALIGNMENT_PX = 1.0
 class _Known:
     """A refinement stopped on its way to an alignment already refused (:func:`_refine`)."""
     h: np.ndarray  # moving px -> reference px, where it stopped
+    which: int  # the index of the path it reached among ``known``
 
 
 def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *, affine: bool,
@@ -235,9 +236,10 @@ def _refine(model: RegistrationModel, mpyr: list[np.ndarray], g0: np.ndarray, *,
         h_now = np.linalg.inv(g)
         h_now /= h_now[2, 2]
         path[lvl] = h_now
-        if lvl > final and any(lvl in k and _corner_diff(h_now, k[lvl], model.shape_hw_) <= _SAME_ALIGNMENT_PX
-                               for k in known):
-            return _Known(h=h_now)
+        if lvl > final:
+            for j, k in enumerate(known):
+                if lvl in k and _corner_diff(h_now, k[lvl], model.shape_hw_) <= _SAME_ALIGNMENT_PX:
+                    return _Known(h=h_now, which=j)
         if lvl <= final + _UNCERTAINTY_LEVELS:
             # Gauss-Newton covariance sigma^2 (J^T W J)^-1 propagated to the four corners, in
             # full px. Also taken one level up, where pixel-scale jaggies no longer pin down a
@@ -501,14 +503,14 @@ def _evaluate(model: RegistrationModel, mpyr: list[np.ndarray], h0: np.ndarray, 
     ``start_only``: the homography is only the start of a non-rigid fit, whose own checks
     replace the residual ones (edge inliers, correlation, corner uncertainty) here. ``known``:
     the paths of refinements refused as undetermined (:func:`_refine`); a refinement on its way
-    to one of their alignments stops (H, None, -1, a refusal with ``same=True``)."""
+    to one of their alignments stops (H, None, -1, a refusal with ``same_as`` its index)."""
     why = _sanity(h0, model.shape_hw_)
     if why:
         return None, None, -1.0, Refusal(RefusalCode.IMPLAUSIBLE_WARP, f"coarse estimate rejected: {why}")
     fine = _refine(model, mpyr, np.linalg.inv(h0), affine=affine, start_level=start_level, known=known)
     if isinstance(fine, _Known):
         return fine.h, None, -1.0, Refusal(RefusalCode.UNDETERMINED, "converges to an alignment refused above as "
-                                           "not determined by the content", same=True)
+                                           "not determined by the content", same_as=fine.which)
     if fine is None:
         return None, None, -1.0, Refusal(RefusalCode.DIVERGED, "fine alignment diverged or left the image")
     return _verify(model, mpyr, fine, affine=affine, pairs=pairs, start_only=start_only, settle=True)

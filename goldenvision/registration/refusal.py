@@ -62,17 +62,18 @@ class Refusal:
     """A refusal: its code and the text a person reads (``str(refusal)`` is the text).
 
     ``std_px`` is set only on an alignment refused for its predicted uncertainty alone (every
-    other check passed): that uncertainty, golden px (1-sigma, worst corner). ``same``: the
-    refinement stopped on its way to an alignment already refused as undetermined."""
+    other check passed): that uncertainty, golden px (1-sigma, worst corner). ``same_as``: the
+    refinement stopped on its way to an alignment already refused as undetermined (the index of
+    its path among those the refinement was given)."""
 
     code: RefusalCode
     text: str
     std_px: float | None = None
-    same: bool = False
+    same_as: int | None = None
 
     def __str__(self) -> str:
         return self.text
 
     def prefixed(self, label: str) -> "Refusal":
         """The same code with ``"label: "`` before the text."""
-        return Refusal(self.code, f"{label}: {self.text}", self.std_px, self.same)
+        return Refusal(self.code, f"{label}: {self.text}", self.std_px, self.same_as)
