@@ -88,4 +88,29 @@ def test_a_part_that_aligns_aligns_the_same(seed, monkeypatch):
     monkeypatch.setattr(refine_mod, "_SAME_ALIGNMENT_PX", -1.0)
     b = register(ref, mov, model=model)
     assert a.ok and b.ok and np.allclose(a.homography, b.homography)
-    assert align_mod is not None
+
+
+def test_the_scale_search_stops_once_two_starts_agree_on_a_loose_alignment(monkeypatch):
+    """The faint texture again: a Fourier-Mellin peak's start reaches a loose alignment (every check
+    passed but its predicted precision) and the first scale-search group's starts reach it too; the
+    second group looks for nothing the first did not find. With the stops off, both groups run."""
+    import cv2
+
+    ref = np.clip(128 + 0.45 * (cv2.GaussianBlur(textured(7).astype(np.float32), (0, 0), 8) - 110), 0, 255)
+    ref = ref.astype(np.uint8)
+    mov = warp(ref, similarity(3.0, 1.0, 4.0, 9.0), noise=3.0)
+    model = RegistrationModel.fit(ref)
+    searches = [0]
+    real = align_mod._scale_search_candidates
+
+    def counted(*a, **kw):
+        searches[0] += 1
+        return real(*a, **kw)
+
+    monkeypatch.setattr(align_mod, "_scale_search_candidates", counted)
+    early = register(ref, mov, model=model)
+    n_early, searches[0] = searches[0], 0
+    monkeypatch.setattr(refine_mod, "_SAME_ALIGNMENT_PX", -1.0)
+    whole = register(ref, mov, model=model)
+    assert early.refusal is whole.refusal is RefusalCode.UNDETERMINED
+    assert n_early == 1 and searches[0] == 2
