@@ -454,14 +454,6 @@ def measure_dimension(
                 fused = _marker_golden_length(marker, dim, reference_fit, size_px * to_golden, unc_px * to_golden, pts)
                 if fused is not None:
                     measured_mm, unc_mm = _consistent_pair((measured_mm, unc_mm), fused)
-                if cannot_decide(unc_mm, dim.tol_minus_mm, dim.tol_plus_mm):
-                    # the marker cannot decide this band (a small marker far from a long feature): the
-                    # golden frame's reading, as a ruler that cannot decide it gives way (below), when
-                    # it states less
-                    framed = _golden_frame_length(dim, registration, reference_fit, None, size_px * to_golden,
-                                                  unc_px * to_golden, pts, scale_mm_per_px)
-                    if framed[1] < unc_mm:
-                        (measured_mm, unc_mm), ref = framed, DimensionReference.GOLDEN_FRAME
         elif ref.in_golden_frame or ref is DimensionReference.RULER:
             size_px, unc_px = size_px * to_golden, unc_px * to_golden
             ruled = None
@@ -474,10 +466,26 @@ def measure_dimension(
                 if ruled is None:
                     ref = DimensionReference.GOLDEN_FRAME  # the ruler's scale needs the product's registration
             if ruled is not None:
-                measured_mm, unc_mm = ruled
+                reg_std = 0.0
+            elif reference_fit is None:
+                reg_std = _registration_length_std_px(registration, size_px)
+                if strain_cov is not None:  # a diameter's or a length's share of the strain error
+                    if dim.measure == "diameter":
+                        drag_std = strain_diameter_std_px(strain_cov, size_px)
+                    else:
+                        ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
+                        drag_std = strain_length_std_px(strain_cov, ends_g[0], ends_g[1])
+                    reg_std = math.hypot(reg_std, drag_std)
+            elif dim.measure == "diameter":
+                centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
+                reg_std = math.hypot(reference_fit.diameter_std_px(size_px),
+                                     reference_fit.perspective_diameter_std_px(centre_g, size_px))
             else:
-                measured_mm, unc_mm = _golden_frame_length(dim, registration, reference_fit, strain_cov, size_px,
-                                                           unc_px, pts, scale_mm_per_px)
+                ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
+                reg_std = math.hypot(reference_fit.length_std_px(ends_g[0], ends_g[1]),
+                                     reference_fit.perspective_length_std_px(ends_g[0], ends_g[1]))
+            unc_px = math.hypot(unc_px, reg_std)
+            measured_mm, unc_mm = ruled if ruled is not None else (size_px * scale_mm_per_px, unc_px * scale_mm_per_px)
         else:
             measured_mm, unc_mm = size_px * scale_mm_per_px, unc_px * scale_mm_per_px
         if zero is not None:
@@ -503,33 +511,6 @@ def measure_dimension(
         edges_unit_px=tuple((float(x), float(y)) for x, y in pts),
         reference=ref,
     )
-
-
-def _golden_frame_length(dim: DimensionSpec, registration: RegistrationResult, reference_fit: ReferenceFit | None,
-                         strain_cov: np.ndarray | None, size_g: float, unc_g: float, pts: list,
-                         scale_mm_per_px: float) -> tuple[float, float]:
-    """(mm, its 1-sigma) of a length of ``size_g`` golden px (the edge fits' 1-sigma ``unc_g``) read
-    in the golden frame: the registration's share of the uncertainty from ``reference_fit`` (its
-    strain and perspective along the length, or a diameter's), else from the registration's
-    ``rms_px`` and, with ``strain_cov``, the strain the measured features may have dragged it by."""
-    if reference_fit is None:
-        reg_std = _registration_length_std_px(registration, size_g)
-        if strain_cov is not None:  # a diameter's or a length's share of the strain error
-            if dim.measure == "diameter":
-                drag_std = strain_diameter_std_px(strain_cov, size_g)
-            else:
-                ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
-                drag_std = strain_length_std_px(strain_cov, ends_g[0], ends_g[1])
-            reg_std = math.hypot(reg_std, drag_std)
-    elif dim.measure == "diameter":
-        centre_g = map_points_to_reference(np.asarray(pts[0], np.float64).reshape(1, 2), registration)[0]
-        reg_std = math.hypot(reference_fit.diameter_std_px(size_g),
-                             reference_fit.perspective_diameter_std_px(centre_g, size_g))
-    else:
-        ends_g = map_points_to_reference(np.vstack([pts[0], pts[1]]), registration)
-        reg_std = math.hypot(reference_fit.length_std_px(ends_g[0], ends_g[1]),
-                             reference_fit.perspective_length_std_px(ends_g[0], ends_g[1]))
-    return size_g * scale_mm_per_px, math.hypot(unc_g, reg_std) * scale_mm_per_px
 
 
 def _consistent_pair(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
