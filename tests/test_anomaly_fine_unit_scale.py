@@ -180,3 +180,68 @@ def test_beside_a_strong_edge_and_below_half_the_floor_the_unit_does_not_decide(
     uf = mid + np.random.default_rng(2).integers(-1, 2, s2.shape).astype(np.float32) * 0.1  # nearly flat
     inv = F.unit_texture_spread(on, z, uf, mid, m, s2, s2)
     assert inv[m].max() <= 1.0 / (F.UNIT_FLOOR_SHARE * on.config.abs_floor) + 1e-5
+
+
+def _residual(field: np.ndarray) -> np.ndarray:
+    return np.repeat(field.reshape(-1, 1), 3, axis=1).astype(np.float32)
+
+
+def test_a_correlated_residual_counts_fewer_independent_samples():
+    """:func:`.fine.residual_correlation`: about 1 for a white residual, about the pixels a line's
+    mean spans for one correlated over that length (a table's grain seen through a bore)."""
+    rng = np.random.default_rng(0)
+    h = w = 120
+    sel = np.ones((h, w), bool)
+    ii = np.flatnonzero(sel)
+    white = rng.normal(0, 2.0, (h, w))
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 6.0)
+    grain *= 2.0 / grain.std()
+    sd = np.full(3, 2.0)
+    r_white = F.residual_correlation(_residual(white), sel, ii, sd, 2.4)
+    r_grain = F.residual_correlation(_residual(grain), sel, ii, sd, 2.4)
+    assert 0.7 < r_white < 1.6
+    assert r_grain > 5.0
+    assert F.residual_correlation(_residual(grain), sel, ii, sd, 0.4) == 1.0  # no aggregation, no gate
+
+
+def test_a_scratch_on_a_small_material_does_not_read_as_correlation():
+    """A line defect moves the row means it crosses (here 15 % of them): their MAD does not follow
+    it, so the material keeps its cap and the scratch is judged at the unit's scale (zoo wallet, a
+    buckle's scratch: 81 times white noise's variance with a 10-90 % range, 3 without)."""
+    rng = np.random.default_rng(1)
+    h, w = 60, 80
+    sel = np.ones((h, w), bool)
+    ii = np.flatnonzero(sel)
+    res = rng.normal(0, 1.0, (h, w))
+    res[:, 38:41] -= 25.0  # a dark scratch down the material
+    r = F.residual_correlation(_residual(res), sel, ii, np.full(3, 1.0), 2.4)
+    assert r < 2.0
+
+
+def test_a_small_material_of_correlated_residual_keeps_its_whole_spread(models):
+    """In :func:`.fine.unit_texture_spread` a material whose pixels over their correlation are fewer
+    than :data:`.fine.MIN_MATERIAL_PX` keeps the golden's spread; a white one of the same size is
+    capped."""
+    on, _ = models
+    z = on.zones_[0]
+    x0, y0, x1, y1 = z.bbox
+    hh, ww = y1 - y0, x1 - x0
+    m = np.zeros((hh, ww), bool)
+    m[40:80, 40:80] = True  # 1 600 px of one material
+    labels = on.materials_.get(z.spec.name)
+    saved = labels.copy()
+    try:
+        labels[...] = -1
+        labels[40:80, 40:80] = 0
+        rng = np.random.default_rng(4)
+        s2 = np.full((hh, ww, 3), 36.0, np.float32)  # the golden's spread: 6 levels, all of it soft
+        mid = np.full((hh, ww, 3), 100.0, np.float32)
+        white = rng.normal(0, 1.5, (hh, ww)).astype(np.float32)
+        grain = cv2.GaussianBlur(rng.normal(0, 1, (hh, ww)).astype(np.float32), (0, 0), 6.0)
+        grain *= 1.5 / grain[m].std()
+        capped = F.unit_texture_spread(on, z, mid + white[..., None], mid, m, s2, s2)
+        whole = F.unit_texture_spread(on, z, mid + grain[..., None], mid, m, s2, s2)
+        assert float(np.median(1.0 / capped[m])) < 3.0  # the white material: its own ~1.5 levels
+        assert np.allclose(1.0 / whole[m], 6.0, rtol=1e-4)  # the grained one: the golden's 6
+    finally:
+        labels[...] = saved
