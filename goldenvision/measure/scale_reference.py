@@ -81,6 +81,14 @@ _MAX_STEP_STRAIN = 0.01
 _MAX_STEP_PX = 1.0
 #: Gaussian blur (sigma, px) of both images before the fit: the ECC and the covariance see the same.
 _SIGMA_PX = 1.0
+#: 1-sigma systematic error (px) of where a feature of the unit, photographed, resampled and
+#: compressed, lies against the golden's: the interpolation's and the JPEG's bias and a blur that
+#: differs. It does not average down over a feature's pixels, so a strain read over a lever arm of
+#: ``r`` px is no better than ``SYSTEMATIC_PX / r`` (:func:`_systematic_strain_cov`). Measured on the
+#: zoo's hand-held zipper: the teeth's two shade lines, 7.4 px apart across the chain, read 0.1-0.2 px
+#: further apart on the golden's own recaptures and on units alike (a strain of 0.6-3.8 % where the
+#: normal equations claimed 0.7 %).
+SYSTEMATIC_PX = 0.05
 #: Block jackknife of the strain's covariance: a grid of this many blocks a side over the reference
 #: px, and at least this many blocks holding px.
 JACKKNIFE_GRID = 4
@@ -359,6 +367,63 @@ def _noise2(res: np.ndarray, wts: np.ndarray, ys: np.ndarray, xs: np.ndarray, ma
     return max(s2, 1e-12) * (_correlation_area(resim, keep) if keep.any() else 1.0)
 
 
+def _blur_ridge(jw: np.ndarray, jac: np.ndarray) -> np.ndarray:
+    """A ridge of 1e-9 of its own weight on the blur term (column 7), so that a reference whose
+    Laplacian says nothing leaves the normal equations solvable."""
+    out = np.zeros((jac.shape[1], jac.shape[1]))
+    out[7, 7] = 1e-9 * max(float(jw[:, 7] @ jac[:, 7]), 1.0)
+    return out
+
+
+def _systematic_strain_cov(jac: np.ndarray, wts: np.ndarray, alpha: float) -> np.ndarray | None:
+    """Covariance (3 x 3, diagonal) of the strain ``(a, b, c)`` (``M - I = [[a, b], [b, c]]``) from a
+    systematic feature position error of :data:`SYSTEMATIC_PX`: ``(SYSTEMATIC_PX / arm)^2`` per
+    component, ``arm`` the RMS lever arm of the reference's evidence for it, its Jacobian column over
+    the gradient energy that carries it (``x`` over the x gradients for ``a``, ``y`` over the y
+    gradients for ``c``, both for ``b``). ``jac``: :func:`refine_on_reference`'s Jacobian (its
+    columns 3 and 4 are ``alpha`` times the gradients). None without gradient."""
+    scale = 1.0 / alpha if alpha else 1.0
+    gx, gy = jac[:, 3] * scale, jac[:, 4] * scale
+    ex, ey = float((wts * gx * gx).sum()), float((wts * gy * gy).sum())
+    if not (ex + ey > 0 and math.isfinite(ex + ey)):
+        return None
+    out = np.zeros((3, 3))
+    for k, energy in ((0, ex), (1, ex + ey), (2, ey)):
+        col = jac[:, k] * scale
+        arm2 = float((wts * col * col).sum()) / energy if energy > 0 else 0.0
+        # no gradient for a component: the data say nothing of it (a strain of 1 is no constraint)
+        out[k, k] = min(SYSTEMATIC_PX ** 2 / arm2, 1.0) if arm2 > 0 else 1.0
+    return out
+
+
+def _with_systematic_floor(post: np.ndarray, prior_prec: np.ndarray, theta: np.ndarray,
+                           sys_cov: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(strain, its posterior covariance) once the data's covariance holds ``sys_cov`` too, or None.
+
+    ``post`` (the strain's posterior covariance, data and prior) and ``theta`` (its mean about the
+    registration's strain, the prior's mean being 0) give the data's precision ``P_d = post^-1 -
+    P_0`` and ``P_d theta_d = post^-1 theta``. With ``C_sys`` added to the data's covariance its
+    precision is ``K P_d``, ``K = (I + P_d C_sys)^-1``, and its weighted mean ``K post^-1 theta``:
+    the new posterior is ``(K P_d + P_0)^-1`` and its mean that times ``K post^-1 theta`` (no
+    inverse of ``P_d``, which a reference that pins one direction only leaves singular)."""
+    if sys_cov is None:
+        return None
+    try:
+        p_post = np.linalg.inv(post)
+        p_d = p_post - prior_prec
+        w, v = np.linalg.eigh(0.5 * (p_d + p_d.T))
+        p_d = (v * np.maximum(w, 0.0)) @ v.T
+        k = np.linalg.inv(np.eye(3) + p_d @ sys_cov)
+        p_d2 = k @ p_d
+        new_post = np.linalg.inv(0.5 * (p_d2 + p_d2.T) + prior_prec)
+        theta2 = new_post @ (k @ (p_post @ np.asarray(theta, np.float64)))
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(theta2)) and np.all(np.isfinite(new_post))):
+        return None
+    return theta2, 0.5 * (new_post + new_post.T)
+
+
 def _misspecified_prior_cov(post: np.ndarray, prior_prec: np.ndarray, error_cov: np.ndarray) -> np.ndarray:
     """Covariance of a Gaussian posterior mean whose prior (precision ``prior_prec`` about the
     registration's value) is not the distribution of the registration's actual error
@@ -396,7 +461,12 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     with a symmetric ``M`` (a strain: the rotation is left to the unit's registration, which the
     whole product pins and a change of one feature's size does not turn), fitted by Gauss-Newton
     with Tukey's biweight (4.685 robust sigmas) so that what differs from unit to unit (a stone's
-    facets, a sparkle) is outweighed, and a gain and an offset between the two grey levels.
+    facets, a sparkle) is outweighed, and a gain, an offset and a difference of blur (the unit's
+    Laplacian: a blurrier thin line is a wider one, which a strain would otherwise take up) between
+    the two grey levels. With a prior, the strain's data covariance holds a systematic floor
+    (:data:`SYSTEMATIC_PX` over each component's lever arm, :func:`_systematic_strain_cov`) before it
+    is weighed against the prior: a strain read over a few px is no better than where a feature of
+    a resampled, compressed photo lies (:func:`_with_systematic_floor`).
 
     Parameters
     ----------
@@ -462,7 +532,12 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     size = (x1 - x0, y1 - y0)
     c = np.array([cx, cy])
     jac = res = None
-    prior = np.zeros((7, 7))  # the prior's precision over the parameters, times the noise
+    # strain (3), shift (2), and the grey levels: gain, offset and a difference of blur (the unit's
+    # Laplacian: a Gaussian blur of variance v adds v / 2 of it), which a thin feature otherwise
+    # reads as a strain (a blurrier line is a wider line)
+    npar = 8
+    prior = np.zeros((npar, npar))  # the prior's precision over the parameters, times the noise
+    gamma = 0.0
     noise2 = 1.0  # residual variance times correlation area (grey^2), estimated at the first iteration
     for it in range(max_iter):
         aff = np.hstack([m, (c + t - m @ c)[:, None]])
@@ -471,29 +546,31 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         gx = (cv2.Sobel(w2, cv2.CV_32F, 1, 0, ksize=3) / 8.0)[ys, xs].astype(np.float64)
         gy = (cv2.Sobel(w2, cv2.CV_32F, 0, 1, ksize=3) / 8.0)[ys, xs].astype(np.float64)
         wv = w2[ys, xs].astype(np.float64)
+        lv = cv2.Laplacian(w2, cv2.CV_32F, ksize=1)[ys, xs].astype(np.float64)
         if it == 0:  # the grey levels first, so the first weights already leave out what differs
             ph = np.stack([wv, np.ones_like(wv)], axis=1)
             alpha, beta = (float(v) for v in np.linalg.lstsq(ph, gv_, rcond=None)[0])
-        res = gv_ - alpha * wv - beta
+        res = gv_ - alpha * wv - beta - gamma * lv
         wts = tukey_weights(res)
         if it == 0 and prior_strain_std is not None and prior_strain_std > 0:
-            noise2 = _noise2(res, wts, ys, xs, mc, 7)
+            noise2 = _noise2(res, wts, ys, xs, mc, npar)
             prior[:3, :3] = noise2 * _strain_precision(float(prior_strain_std))
         jac = np.stack([alpha * gx * xc, alpha * (gx * yc + gy * xc), alpha * gy * yc, alpha * gx, alpha * gy,
-                        wv, np.ones_like(wv)], axis=1)
+                        wv, np.ones_like(wv), lv], axis=1)
         # linearised: golden ~ alpha_new * w + beta_new + alpha * J_geo . delta
         rhs = gv_
         jw = jac * wts[:, None]
-        theta = np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0, 0.0, 0.0, 0.0, 0.0])
+        theta = np.zeros(npar)
+        theta[:3] = m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0
         try:
-            sol = np.linalg.solve(jw.T @ jac + prior, jw.T @ rhs - prior @ theta)
+            sol = np.linalg.solve(jw.T @ jac + prior + _blur_ridge(jw, jac), jw.T @ rhs - prior @ theta)
         except np.linalg.LinAlgError:
             return None
         # a step is at most 1 % of strain and 1 px (Gauss-Newton far from the optimum overshoots)
         k = min(1.0, _MAX_STEP_STRAIN / max(1e-12, float(np.abs(sol[:3]).max())),
                 _MAX_STEP_PX / max(1e-12, float(np.abs(sol[3:5]).max())))
         da, db, dc, dtx, dty = (k * float(v) for v in sol[:5])
-        alpha, beta = float(sol[5]), float(sol[6])
+        alpha, beta, gamma = float(sol[5]), float(sol[6]), float(sol[7])
         m = m + np.array([[da, db], [db, dc]])
         t = t + np.array([dtx, dty])
         if np.abs(m - np.eye(2)).max() > MAX_CORRECTION or not np.all(np.isfinite(m)):
@@ -514,7 +591,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     wts = tukey_weights(res)
     noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
     jw = jac * wts[:, None]
-    prec = jw.T @ jac / noise2
+    prec = (jw.T @ jac + _blur_ridge(jw, jac)) / noise2
     if prior_strain_std is not None and prior_strain_std > 0:
         prec[:3, :3] += _strain_precision(float(prior_strain_std))
     try:
@@ -524,14 +601,26 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     if not np.all(np.isfinite(cov)):
         return None
     cov_lin = cov[:3, :3]
+    m_kept = m  # the strain the correction keeps (the fit's, unless the systematic floor moves it)
+    if prior_strain_std is not None and prior_strain_std > 0:
+        # a strain read over a short lever arm is no better than the features' systematic position
+        # error over that arm (SYSTEMATIC_PX): where the data's precision claims more, the prior (the
+        # unit's registration) keeps its share
+        floored = _with_systematic_floor(cov_lin, _strain_precision(float(prior_strain_std)),
+                                         np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0]),
+                                         _systematic_strain_cov(jac, wts, alpha))
+        if floored is not None:
+            (sa, sb, sc), cov_lin = floored
+            m_kept = np.array([[1.0 + sa, sb], [sb, 1.0 + sc]])
     if strain_error_cov is not None and prior_strain_std is not None and prior_strain_std > 0:
         cov_lin = _misspecified_prior_cov(cov_lin, _strain_precision(float(prior_strain_std)), strain_error_cov)
     # the residual's correlation beyond the window and what differs between the unit and the golden
     # over whole regions: the delete-a-block jackknife, where it says more (module notes)
-    pr = np.zeros((7, 7))
+    pr = np.zeros((npar, npar))
     if prior_strain_std is not None and prior_strain_std > 0:
         pr[:3, :3] = noise2 * _strain_precision(float(prior_strain_std))
-    theta = np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0, 0.0, 0.0, 0.0, 0.0])
+    theta = np.zeros(npar)
+    theta[:3] = m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0
     jk = _block_jackknife_cov(jac, wts, res, pr, theta, xs.astype(np.float64), ys.astype(np.float64))
     if jk is not None and np.all(np.isfinite(jk)):
         cov_lin = _psd_max(cov_lin, jk)
@@ -541,7 +630,7 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
                                 alpha, gc, wc, m, t, c, size, noise2)
     if anchored:
         t = np.zeros(2)
-    a = np.hstack([m, (cg + t - m @ cg)[:, None]])
+    a = np.hstack([m_kept, (cg + t - m_kept @ cg)[:, None]])
     full = np.vstack([a, [0.0, 0.0, 1.0]])
     h = np.linalg.inv(full) @ h0
     h = h / h[2, 2]
@@ -570,21 +659,22 @@ def _perspective_spread(jac: np.ndarray, wts: np.ndarray, res: np.ndarray, prior
     xc, yc = xs - c[0], ys - c[1]
     # p -> p / (1 + px x + py y) about the centroid: d/dpx = -x p, d/dpy = -y p
     jp = np.stack([-alpha * (gx * xc * xc + gy * yc * xc), -alpha * (gx * xc * yc + gy * yc * yc)], axis=1)
+    n = jac.shape[1]
     j9 = np.hstack([jac, jp])
-    pr9 = np.zeros((9, 9))
-    pr9[:7, :7] = prior
+    pr9 = np.zeros((n + 2, n + 2))
+    pr9[:n, :n] = prior
     th9 = np.concatenate([theta, [0.0, 0.0]])
     jw = j9 * wts[:, None]
     a_all = jw.T @ j9 + pr9
     try:
         step = np.linalg.solve(a_all, jw.T @ res - pr9 @ th9)
-        cov = np.linalg.inv(a_all / noise2)[7:, 7:]
+        cov = np.linalg.inv(a_all / noise2)[n:, n:]
     except np.linalg.LinAlgError:
         return None
-    jk = _block_jackknife_cov(j9, wts, res, pr9, th9, xs, ys, keep=slice(7, 9))
+    jk = _block_jackknife_cov(j9, wts, res, pr9, th9, xs, ys, keep=slice(n, n + 2))
     if jk is not None and np.all(np.isfinite(jk)):
         cov = _psd_max(cov, jk)
-    s = step[7:]
+    s = step[n:]
     out = cov + np.outer(s, s)
     if not np.all(np.isfinite(out)):
         return None
