@@ -536,6 +536,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     # Laplacian: a Gaussian blur of variance v adds v / 2 of it), which a thin feature otherwise
     # reads as a strain (a blurrier line is a wider line)
     npar = 8
+    # the strain prior's precision (None: no prior, the reference alone)
+    p0 = _strain_precision(float(prior_strain_std)) if prior_strain_std is not None and prior_strain_std > 0 else None
     prior = np.zeros((npar, npar))  # the prior's precision over the parameters, times the noise
     gamma = 0.0
     noise2 = 1.0  # residual variance times correlation area (grey^2), estimated at the first iteration
@@ -552,9 +554,9 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
             alpha, beta = (float(v) for v in np.linalg.lstsq(ph, gv_, rcond=None)[0])
         res = gv_ - alpha * wv - beta - gamma * lv
         wts = tukey_weights(res)
-        if it == 0 and prior_strain_std is not None and prior_strain_std > 0:
+        if it == 0 and p0 is not None:
             noise2 = _noise2(res, wts, ys, xs, mc, npar)
-            prior[:3, :3] = noise2 * _strain_precision(float(prior_strain_std))
+            prior[:3, :3] = noise2 * p0
         jac = np.stack([alpha * gx * xc, alpha * (gx * yc + gy * xc), alpha * gy * yc, alpha * gx, alpha * gy,
                         wv, np.ones_like(wv), lv], axis=1)
         # linearised: golden ~ alpha_new * w + beta_new + alpha * J_geo . delta
@@ -592,8 +594,8 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
     noise2 = _noise2(res, wts, ys, xs, mc, jac.shape[1])
     jw = jac * wts[:, None]
     prec = (jw.T @ jac + _blur_ridge(jw, jac)) / noise2
-    if prior_strain_std is not None and prior_strain_std > 0:
-        prec[:3, :3] += _strain_precision(float(prior_strain_std))
+    if p0 is not None:
+        prec[:3, :3] += p0
     try:
         cov = np.linalg.inv(prec)
     except np.linalg.LinAlgError:
@@ -602,23 +604,23 @@ def refine_on_reference(golden_gray: np.ndarray, unit_gray: np.ndarray, registra
         return None
     cov_lin = cov[:3, :3]
     m_kept = m  # the strain the correction keeps (the fit's, unless the systematic floor moves it)
-    if prior_strain_std is not None and prior_strain_std > 0:
+    if p0 is not None:
         # a strain read over a short lever arm is no better than the features' systematic position
         # error over that arm (SYSTEMATIC_PX): where the data's precision claims more, the prior (the
         # unit's registration) keeps its share
-        floored = _with_systematic_floor(cov_lin, _strain_precision(float(prior_strain_std)),
+        floored = _with_systematic_floor(cov_lin, p0,
                                          np.array([m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0]),
                                          _systematic_strain_cov(jac, wts, alpha))
         if floored is not None:
             (sa, sb, sc), cov_lin = floored
             m_kept = np.array([[1.0 + sa, sb], [sb, 1.0 + sc]])
-    if strain_error_cov is not None and prior_strain_std is not None and prior_strain_std > 0:
-        cov_lin = _misspecified_prior_cov(cov_lin, _strain_precision(float(prior_strain_std)), strain_error_cov)
+    if strain_error_cov is not None and p0 is not None:
+        cov_lin = _misspecified_prior_cov(cov_lin, p0, strain_error_cov)
     # the residual's correlation beyond the window and what differs between the unit and the golden
     # over whole regions: the delete-a-block jackknife, where it says more (module notes)
     pr = np.zeros((npar, npar))
-    if prior_strain_std is not None and prior_strain_std > 0:
-        pr[:3, :3] = noise2 * _strain_precision(float(prior_strain_std))
+    if p0 is not None:
+        pr[:3, :3] = noise2 * p0
     theta = np.zeros(npar)
     theta[:3] = m[0, 0] - 1.0, m[0, 1], m[1, 1] - 1.0
     jk = _block_jackknife_cov(jac, wts, res, pr, theta, xs.astype(np.float64), ys.astype(np.float64))
