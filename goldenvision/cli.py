@@ -274,8 +274,11 @@ def seal_cmd(
         keys = [(load_private_key(_need_file(p, "private key")), role, p.stem) for p in sign]
     new.save(out, sign_with=keys, predecessor=pred)
     info = new.provenance()
+    warnings = list(new.meta.get("golden_dimension_warnings") or [])
+    for w in warnings:  # what the user should change (stderr: --json keeps stdout one JSON object)
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     if as_json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json.dumps({**info, "warnings": warnings}, indent=2, default=str))
     else:
         extra = f", {len(new.meta.get('good_units', []))} good units learnt" if new.meta.get("good_units") else ""
         console.print(f"sealed [bold]{info.get('product')}[/] rev {info.get('revision')} -> {out} "

@@ -728,6 +728,9 @@ class Inspector:
         if unmeasurable:
             provenance["dimensions_not_measurable"] = dict(unmeasurable)
         dim_specs = [d for d in spec.dimensions if d.name not in unmeasurable]
+        golden_warnings = self.golden.meta.get("golden_dimension_warnings") or []
+        if golden_warnings and dim_specs:  # the golden's readings disagree (sealing.golden_dimension_warnings)
+            provenance["golden_dimension_warnings"] = list(golden_warnings)
         if dim_specs and m.scale_mm_per_px is None:
             problems.append("dimensions: no mm per px from a station profile or the spec; dimensions not judged")
         elif dim_specs and m.scale_mm_per_px is not None:

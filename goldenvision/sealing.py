@@ -36,7 +36,7 @@ from .golden import GoldenSample
 from .imageio import ImageSource, load_image
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey, edge_colour_weights
-from .measure.dimensions import EdgeLine, golden_edge_lines
+from .measure.dimensions import EdgeLine, golden_edge_lines, golden_readings_disagree
 from .measure.marker import MarkerFrame, find_scale_marker
 from .measure.ruler import RulerFrame, find_scale_ruler
 from .registration import RegistrationModel, register, warp_to_reference
@@ -620,6 +620,8 @@ class GoldenCaptures:
         #: capture 0, which fits its outline and takes part of its size for capture 0's
         self.dimension_captures: dict[str, list[int]] = {d.name: [] for d in spec.dimensions}
         self.dimension_own_frame: dict[str, list[bool]] = {d.name: [] for d in spec.dimensions}
+        #: per dimension, each value's 1-sigma uncertainty (mm) as the reading stated it
+        self.dimension_uncertainties: dict[str, list[float | None]] = {d.name: [] for d in spec.dimensions}
         self._edge_lines: dict[str, EdgeLine] = {}
         #: the registration model on the silhouette's gray (:meth:`_on_silhouette`), fitted on first need
         self._silhouette_model: RegistrationModel | bool | None = None
@@ -725,6 +727,9 @@ class GoldenCaptures:
                 else:
                     self.dimensions_mm[res.name].append(float(res.measured_mm))
                     self.dimension_captures[res.name].append(i)
+                    u = res.uncertainty_mm
+                    self.dimension_uncertainties[res.name].append(
+                        float(u) if u is not None and math.isfinite(float(u)) else None)
                     self.dimension_own_frame[res.name].append(
                         i == 0 or self.method == "none" or str(res.reference) in ("station_profile", "marker"))
         if self._progress:
@@ -994,6 +999,26 @@ def _silhouettes_agree(images: Sequence[ImageSource], spec: Spec, base_dir: Path
 CERTIFIED_MAX_BANDS = 10.0
 
 
+def golden_dimension_warnings(spec: Spec, golden_dimensions_mm: Mapping[str, Any] | None) -> list[str]:
+    """What the user should know of the golden's own sizes (``meta["golden_dimension_warnings"]``,
+    printed by ``goldenvision seal`` and carried in every unit's result): the dimensions whose
+    captures read further apart than their uncertainty allows without certified sizes
+    (:func:`goldenvision.measure.dimensions.golden_readings_disagree`), each with what to change."""
+    out = []
+    for name, d in golden_readings_disagree(spec.dimensions, golden_dimensions_mm).items():
+        values = ", ".join(f"{v:.3f}" for v in d["values"])  # type: ignore[attr-defined]
+        out.append(
+            f"dimension {name}: the golden captures read {values} mm, further apart than their measurement "
+            f"uncertainty allows (chi-square per degree of freedom {d['chi2_per_dof']}): captures of several units "
+            f"of different sizes, a unit that did not lie alike, or a feature these photos read less repeatably "
+            f"than they state. Every unit is zeroed as if their mean reading ({d['mean']:.3f} mm) were the "
+            f"nominal; where the golden's units differ, their mean size may be off the nominal by about as much "
+            f"as they differ (sd {d['sd']:.3f} mm), and every reading with it. Give each capture's size as a "
+            f"reference instrument measured it "
+            f"(seal(golden_dimensions_mm=...), CLI --golden-dim {name}=MM,MM,...), or seal from one unit.")
+    return out
+
+
 def certified_dimensions(spec: Spec, values: Mapping[str, object] | None, n_captures: int) -> dict[str, list[float]]:
     """``seal(golden_dimensions_mm=...)`` checked against ``spec``: per dimension name, one value
     per capture (a single value repeated: every capture shows the same unit).
@@ -1087,7 +1112,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         progress(n + 1, total)
 
     zone_lab = {z.name: list(map(float, color_model.golden_lab(z.name))) for z in spec.colors}
-    meta = {
+    meta: dict[str, Any] = {
         "product": spec.product,
         "spec_revision": spec.revision,
         "software_version": __version__,
@@ -1102,6 +1127,7 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         "golden_dimensions_mm": {
             k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v,
                 "captures": caps.dimension_captures[k], "own_frame": caps.dimension_own_frame[k],
+                "uncertainties": caps.dimension_uncertainties[k],
                 **({"certified_mm": [certified[k][i] for i in caps.dimension_captures[k]]}
                    if certified and k in certified else {})}
             for k, v in caps.dimensions_mm.items() if k not in not_measurable and v
@@ -1112,6 +1138,9 @@ def _seal(images: Sequence[ImageSource], spec: Spec, base_dir: Path | None,
         BODY_PINS_ANOMALY_KEY: True,
         SILHOUETTE_FIRST_KEY: caps.aligned_on_silhouette,
     }
+    warnings = golden_dimension_warnings(spec, meta["golden_dimensions_mm"])
+    if warnings:
+        meta["golden_dimension_warnings"] = warnings
     if calibration is not None:
         meta["station_calibration"] = calibration.record()
     states = {

@@ -66,6 +66,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.special import gammaincc  # the chi-square's survival (golden_readings_disagree)
 
 from ..errors import MeasurementError, SpecError
 from ..results import DimensionResult, RegistrationResult, cannot_decide
@@ -82,7 +83,8 @@ from .reference import DimensionReference, as_reference
 #: again about the centre found (:func:`_measure_px`)
 RECENTRE_SHARE = 0.25
 
-__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "golden_unexplained_offsets", "edge_band_mask", "measured_outlines",
+__all__ = ["measure_dimension", "measure_dimensions", "golden_zero_offsets", "golden_unexplained_offsets",
+           "golden_readings_disagree", "edge_band_mask", "measured_outlines",
            "golden_edge_lines", "EdgeLine", "feature_strains", "DimensionReference", "RELATIVE_THRESHOLD",
            "AMBIGUITY_RATIO", "ZERO_MAX_PX"]
 
@@ -174,6 +176,51 @@ def golden_unexplained_offsets(dims: Sequence[DimensionSpec], golden_dimensions_
     another edge, which the golden cannot tell apart (module notes). Same inputs."""
     return {name: off for name, off, _, _, small in
             _golden_offsets(dims, golden_dimensions_mm, scale_mm_per_px) if not small}
+
+
+#: The golden captures' readings of one feature disagree (:func:`golden_readings_disagree`) when the
+#: probability of their chi-square about their weighted mean, under their stated uncertainties, is
+#: below this, and their standard deviation is at least :data:`GOLDEN_SPREAD_SHARE` of the feature's
+#: half tolerance band (a spread a gauge would not notice is not worth a warning).
+GOLDEN_SPREAD_P = 1e-3
+GOLDEN_SPREAD_SHARE = 0.1
+
+
+def golden_readings_disagree(dims: Sequence[DimensionSpec], golden_dimensions_mm: Mapping[str, object] | None
+                             ) -> dict[str, dict[str, object]]:
+    """Per dimension whose golden captures read it further apart than their stated uncertainties
+    allow, without certified sizes: ``{"values", "mean", "sd", "chi2_per_dof"}`` (mm).
+
+    One unit photographed again reads alike within its readings' uncertainty; several approved units
+    read their own sizes (zoo apparel at a station, a golden of three shirts: 90.00, 90.12 and
+    90.30 mm). The golden is zeroed as the nominal (:func:`golden_zero_offsets`), so every unit is
+    then read against the units' mean size, which may be off nominal by as much as they differ
+    (every apparel reading 0.14 mm large, none within the station's 0.05 mm bar). Certified sizes
+    (``seal(golden_dimensions_mm=...)``) zero each capture on its own unit, so no warning is due.
+    ``golden_dimensions_mm`` is ``GoldenSample.meta["golden_dimensions_mm"]``; a record without
+    ``uncertainties`` (sealed before they were kept) is not judged."""
+    out: dict[str, dict[str, object]] = {}
+    if not golden_dimensions_mm:
+        return out
+    for dim in dims:
+        rec = golden_dimensions_mm.get(dim.name)
+        if not isinstance(rec, Mapping) or rec.get("certified_mm"):
+            continue
+        vals, uncs = rec.get("values") or [], rec.get("uncertainties") or []
+        if len(vals) < 2 or len(uncs) != len(vals) or any(u is None or not float(u) > 0 for u in uncs):
+            continue
+        v, u = np.asarray(vals, np.float64), np.asarray(uncs, np.float64)
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(u))):
+            continue
+        w = 1.0 / (u * u)
+        mean = float((w * v).sum() / w.sum())
+        chi2, dof = float((w * (v - mean) ** 2).sum()), v.size - 1
+        sd = float(v.std(ddof=1))
+        if float(gammaincc(0.5 * dof, 0.5 * chi2)) < GOLDEN_SPREAD_P and \
+                sd >= GOLDEN_SPREAD_SHARE * 0.5 * (dim.tol_minus_mm + dim.tol_plus_mm):
+            out[dim.name] = {"values": [round(float(x), 4) for x in v], "mean": round(float(v.mean()), 4),
+                             "sd": round(sd, 4), "chi2_per_dof": round(chi2 / dof, 1)}
+    return out
 
 
 #: Half-width of the band kept out of the dimensions' registration around each golden edge:
