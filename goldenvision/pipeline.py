@@ -39,6 +39,7 @@ from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_li
 from .measure.reference import DimensionReference, as_reference
 from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
+from .photo_quality import SURFACE_BLUR_PX, GoldenPhoto, assess_photo, golden_photo
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
@@ -268,6 +269,7 @@ class Inspector:
         self._round_body: RoundBody | str | None = None  # the golden's round body, found on first need
         self._has_reference_marker: bool | None = None  # see _reference_marker
         self._color_boxes_px = _boxes([self.models.color.mask(z.name) for z in self.models.spec.colors])
+        self._golden_photo: GoldenPhoto | None = None  # the golden's side of the photo check, on first need
         # the golden captures' own widths in golden px (guide the unit's edge pair; see measure_dimension)
         golden_mm = (golden.meta or {}).get("golden_dimensions_mm") or {}
         scale = self.models.scale_mm_per_px
@@ -558,6 +560,23 @@ class Inspector:
             f"{', '.join(d.name for d in dims)} ({fit.reference_px} golden px of structure {where}; "
             f"the uncertainty is what that reference says about the scale at each feature)"), None
 
+    def _photo_reference(self) -> GoldenPhoto:
+        """The golden's side of the photo check (:func:`goldenvision.photo_quality.golden_photo`) over
+        the product area, computed once."""
+        if self._golden_photo is None:
+            m = self.models
+            self._golden_photo = golden_photo(self.golden.reference,
+                                              _product_mask(m.profile, self.golden.shape, m.spec, self.golden.reference))
+        return self._golden_photo
+
+    def _surface_blur_px(self) -> float:
+        """Extra blur (golden px) beyond which the surface is not judged: half the smallest defect's
+        side of the spec's anomaly zones when that is larger than :data:`SURFACE_BLUR_PX`."""
+        scale = self.models.scale_mm_per_px
+        sides = [math.sqrt(z.min_area_mm2) / scale for z in self.models.spec.anomaly_zones
+                 if z.min_area_mm2 and scale]
+        return max([SURFACE_BLUR_PX] + [0.5 * v for v in sides])
+
     @property
     def rt(self) -> StageModels:
         """The stage models (the name :mod:`goldenvision.report` and scripts use)."""
@@ -712,8 +731,25 @@ class Inspector:
         warped, valid = warp_to_reference(frame, placed, self.golden.shape)
         timings["warp"] = (time.perf_counter() - t) * 1e3
 
+        # the photo itself: in colour, exposed and sharp as the golden's (goldenvision.photo_quality)
+        photo: set[str] = set()  # the stages the photo keeps from being judged
+        if not loose:  # a rough alignment puts the golden's edges beside the unit's: no focus read
+            t = time.perf_counter()
+            q = assess_photo(warped, valid, self._photo_reference())
+            provenance["photo_quality"] = q.to_dict()
+            present = {"colour": bool(spec.colors), "surface": bool(spec.anomaly_zones),
+                       "dimensions": bool(spec.dimensions)}
+            for what, stages, change in q.problems(relative_colour=self._colour_product_mask is not None,
+                                                   surface_blur_px=self._surface_blur_px()):
+                blocked = [st for st in stages if present[st] and st not in photo]
+                if blocked:
+                    photo.update(blocked)
+                    said = blocked[0] if len(blocked) == 1 else ", ".join(blocked[:-1]) + " and " + blocked[-1]
+                    problems.append(f"photo: {what}: {said} not judged ({change})")
+            timings["photo_check"] = (time.perf_counter() - t) * 1e3
+
         colors = []
-        if correction is not None and spec.colors:
+        if correction is not None and spec.colors and "colour" not in photo:
             t = time.perf_counter()
             cc = correction
             colors = judge_colors(warped, valid, self.golden.reference, cc.method,
@@ -727,7 +763,7 @@ class Inspector:
         unmeasurable = self.golden.meta.get("dimensions_not_measurable") or {}
         if unmeasurable:
             provenance["dimensions_not_measurable"] = dict(unmeasurable)
-        dim_specs = [d for d in spec.dimensions if d.name not in unmeasurable]
+        dim_specs = [d for d in spec.dimensions if d.name not in unmeasurable and "dimensions" not in photo]
         golden_warnings = self.golden.meta.get("golden_dimension_warnings") or []
         if golden_warnings and dim_specs:  # the golden's readings disagree (sealing.golden_dimension_warnings)
             provenance["golden_dimension_warnings"] = list(golden_warnings)
@@ -778,7 +814,7 @@ class Inspector:
             return self._loosely_aligned(reg, colors, dims, problems, provenance, timings, t_start, name, ctx)
 
         anomaly = None
-        if spec.anomaly_zones:
+        if spec.anomaly_zones and "surface" not in photo:
             t = time.perf_counter()
             anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg))
             timings["anomaly"] = (time.perf_counter() - t) * 1e3

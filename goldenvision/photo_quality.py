@@ -1,0 +1,245 @@
+"""Whether a unit's photo can be judged at all: its colour, exposure and focus against the golden's.
+
+The stages judge a product through its photo and take the photo to be like the golden's: in colour,
+exposed alike up to what the colour stage removes, and as sharp. A photo that is not (a monochrome
+camera or a grey copy; a frame several stops under or burnt out; a shaken or misfocused shot) made
+them judge the photo instead of the product (zoo hand-held, a unit's own photo changed; wallet,
+sole and pcba): a grey copy failed every colour zone by 4-25 ΔE00, a frame at a fifth of its
+levels failed its colours by 4.6-5.9 ΔE00, one blurred by 6 px failed a rivet read 6.97 mm of
+8.00 and a hole 4.45 mm of 3.20, and one burnt out (levels x 2.5) failed on its surface. Each is a
+fact about the photo, measured on the unit warped into golden px over the product, against the
+same measure of the golden:
+
+* **no colour**: every product pixel's three channels within :data:`MONO_LEVELS` of each other
+  while the golden's are not: colour and the surface (compared in colour) are not judged;
+* **clipped**: the share of product pixels with a channel at 0 or 255 exceeds the golden's by
+  :data:`CLIP_EXCESS`: colour and the surface are not judged;
+* **exposure** (only where the colour is judged relative to the golden, with no chart): the product's
+  median linear luminance is more than :data:`EXPOSURE_STOPS` stops from the golden's: an 8-bit
+  photo that far off holds too few levels for its colour to be brought back (colour not judged);
+* **blur**: the blur of the product's edges (:func:`edge_blur_px`) exceeds the golden's by more
+  than :data:`MAX_EXTRA_BLUR_PX` golden px, and by more than half the smallest defect's side
+  where the spec sets one: dimensions and the surface are not judged.
+
+Each gives a reason that says what to change, and the unit goes to review.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .calibration.color import _LUT_DECODE32
+
+__all__ = ["PhotoQuality", "GoldenPhoto", "golden_photo", "assess_photo", "edge_blur_px", "MONO_LEVELS",
+           "CLIP_EXCESS", "EXPOSURE_STOPS", "OVER_STOPS", "MAX_EXTRA_BLUR_PX", "SURFACE_BLUR_PX"]
+
+#: Channels within this many levels of each other count as equal (a grey photo saved as JPEG keeps
+#: them within 1-2 levels).
+MONO_LEVELS = 2
+#: A photo has no colour when this share of its product pixels has equal channels...
+MONO_SHARE = 0.995
+#: ... and the golden has colour: a tenth of its product pixels have a channel spread of at least this.
+GOLDEN_CHROMA_LEVELS = 8.0
+#: Clipped product pixels (a channel at 0 or 255) beyond the golden's share by more than this.
+CLIP_EXCESS = 0.10
+#: Stops of median linear luminance between the unit's product and the golden's beyond which a
+#: photo is too far under or over for colour judged relative to the golden.
+EXPOSURE_STOPS = 2.0
+#: An overexposed photo: clipped as above and this many stops brighter than the golden (a unit whose
+#: own colour clips at the golden's exposure, a colour fault, is judged as it is).
+OVER_STOPS = 1.0
+#: Extra blur (golden px, a Gaussian's sigma) beyond which dimensions are not judged. Measured on the
+#: zoo's hand-held lots (wallet, hardware, pcba, part; 6 units each, seed 0): a blur of 1 px added to
+#: the photo (read here as 0.9-1.2 px extra) took the dimensions' RMS error from 0.03-0.09 mm to
+#: 0.09-0.23 mm and sent good units to fail or review, 2 px to 0.24-0.64 mm and every unit to fail;
+#: the zoo's own photos read at most 0.74 px extra (hand-held) and 0.62 px (station), seeds 0 and 3.
+MAX_EXTRA_BLUR_PX = 1.0
+#: Extra blur beyond which the surface is not judged: this, or half the smallest defect's side when
+#: larger (the zoo wallet's print zone flagged good units at 2 px added, not at 1.5).
+SURFACE_BLUR_PX = 1.5
+#: Gaussian scales (px) of the fine and coarse gradients whose peak ratio gives an edge's blur.
+_FINE_PX, _COARSE_PX = 1.0, 3.0
+#: The golden's strongest edges over the product: this share of its pixels (at least _MIN_EDGE_PX).
+_EDGE_SHARE, _MIN_EDGE_PX = 0.02, 200
+#: Pixels of the unit's valid area next to its border left out (the coarse gradient's reach).
+_BORDER_PX = 12
+
+
+def _grad(gray: np.ndarray, sigma: float) -> np.ndarray:
+    """Gradient magnitude of ``gray`` (float32) at Gaussian scale ``sigma`` px, per px of distance."""
+    b = cv2.GaussianBlur(gray, (0, 0), sigma)
+    gx = cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    return cv2.magnitude(gx, gy)
+
+
+def edge_blur_px(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> float | None:
+    """The blur (a Gaussian's sigma, px) of the edges at the pixels ``edges`` of ``gray``: from the
+    ratio ``R`` of the gradient's peak at two scales, the nearest peak within ``reach_px`` taken
+    (misregistration). A step edge blurred by ``s`` has a peak gradient proportional to
+    ``1 / sqrt(s² + scale²)``, so ``s² = (c² - R² f²) / (R² - 1)`` with ``f``, ``c`` the fine and
+    coarse scales; the median over the pixels. None with fewer than :data:`_MIN_EDGE_PX` pixels."""
+    if int(edges.sum()) < _MIN_EDGE_PX:
+        return None
+    k = np.ones((2 * reach_px + 1, 2 * reach_px + 1), np.uint8)
+    fine = cv2.dilate(_grad(gray, _FINE_PX), k)[edges]
+    coarse = cv2.dilate(_grad(gray, _COARSE_PX), k)[edges]
+    ok = coarse > 1e-3
+    if int(ok.sum()) < _MIN_EDGE_PX:
+        return None
+    r = float(np.median(fine[ok] / coarse[ok]))
+    if not r > 1.0 + 1e-6:
+        return float("inf")  # no sharper at the fine scale than at the coarse: blurred past both
+    s2 = (_COARSE_PX**2 - r * r * _FINE_PX**2) / (r * r - 1.0)
+    return math.sqrt(max(s2, 0.0))
+
+
+@dataclass(frozen=True)
+class GoldenPhoto:
+    """What :func:`assess_photo` compares a unit's photo with, computed once per golden."""
+
+    mask: np.ndarray  # (H, W) bool: the product's pixels
+    edges: np.ndarray  # (H, W) bool: the golden's strongest edges on the product
+    blur_px: float | None
+    clipped_share: float
+    chroma: float  # the 90th percentile of the channel spread (levels) over the product
+    luminance: float  # median linear luminance over the product (0-1)
+
+
+@dataclass(frozen=True)
+class PhotoQuality:
+    """One photo's colour, exposure and focus against the golden's (:func:`assess_photo`)."""
+
+    monochrome: bool
+    clipped_share: float
+    golden_clipped_share: float
+    exposure_stops: float | None
+    blur_px: float | None
+    golden_blur_px: float | None
+
+    @property
+    def extra_blur_px(self) -> float | None:
+        """The blur this photo adds to the golden's (golden px), or None when either is unknown."""
+        if self.blur_px is None or self.golden_blur_px is None:
+            return None
+        if math.isinf(self.blur_px):
+            return float("inf")
+        return math.sqrt(max(self.blur_px**2 - self.golden_blur_px**2, 0.0))
+
+    @property
+    def overexposed(self) -> bool:
+        """Clipped beyond the golden's share by :data:`CLIP_EXCESS` and :data:`OVER_STOPS` brighter."""
+        return (self.clipped_share - self.golden_clipped_share > CLIP_EXCESS and self.exposure_stops is not None
+                and self.exposure_stops > OVER_STOPS)
+
+    def problems(self, *, relative_colour: bool, surface_blur_px: float = SURFACE_BLUR_PX
+                 ) -> list[tuple[str, tuple[str, ...], str]]:
+        """What this photo keeps from being judged: per cause, ``(what is wrong, the stages it keeps
+        from being judged, what to change)``; the stages are ``"colour"``, ``"surface"`` and
+        ``"dimensions"``. ``relative_colour``: colour is judged relative to the golden (no chart),
+        so an exposure far from the golden's is a cause too. ``surface_blur_px``: the extra blur
+        beyond which the surface is not judged (the dimensions' limit is :data:`MAX_EXTRA_BLUR_PX`)."""
+        out: list[tuple[str, tuple[str, ...], str]] = []
+        if self.monochrome:
+            out.append(("it has no colour (its three channels are equal: a monochrome camera or a grey copy) where "
+                        "the golden's has", ("colour", "surface"), "photograph in colour"))
+        if self.overexposed:
+            assert self.exposure_stops is not None  # overexposed needs it
+            out.append((f"overexposed: {100 * self.clipped_share:.0f} % of the product clipped at 0 or 255 (the "
+                        f"golden's {100 * self.golden_clipped_share:.0f} %), {self.exposure_stops:.1f} stops brighter "
+                        "than the golden's", ("colour", "surface", "dimensions"),  # a clipped edge moves
+                        "lower the exposure"))
+        elif relative_colour and self.exposure_stops is not None and abs(self.exposure_stops) > EXPOSURE_STOPS:
+            out.append((f"{abs(self.exposure_stops):.1f} stops {'darker' if self.exposure_stops < 0 else 'brighter'} "
+                        f"than the golden's over the product (limit {EXPOSURE_STOPS:g} without a chart): too few "
+                        "levels to compare it with the golden", ("colour", "surface"), "expose as the golden was"))
+        extra = self.extra_blur_px
+        if extra is not None and extra > MAX_EXTRA_BLUR_PX:
+            said = "blurred past measuring" if math.isinf(extra) else f"blurred {extra:.1f} px"
+            limits = f"limit {MAX_EXTRA_BLUR_PX:.1f} px for dimensions"
+            stages: tuple[str, ...] = ("dimensions",)
+            if extra > surface_blur_px:
+                stages += ("surface",)
+                limits += f", {surface_blur_px:.1f} px for the surface"
+            out.append((f"its edges are {said} (golden px, a Gaussian's sigma) beyond the golden's "
+                        f"({self.golden_blur_px or 0.0:.1f} px; {limits})", stages,
+                        "focus, hold the camera steady, or light the product for a shorter exposure"))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(v: float | None, n: int = 3) -> float | None:
+            return None if v is None or not math.isfinite(v) else round(float(v), n)
+        return {"monochrome": self.monochrome, "clipped_share": r(self.clipped_share),
+                "golden_clipped_share": r(self.golden_clipped_share), "exposure_stops": r(self.exposure_stops, 2),
+                "edge_blur_px": r(self.blur_px, 2), "golden_edge_blur_px": r(self.golden_blur_px, 2),
+                "extra_blur_px": None if self.extra_blur_px is None else
+                (None if math.isinf(self.extra_blur_px) else round(self.extra_blur_px, 2))}
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _clipped(rgb: np.ndarray, mask: np.ndarray) -> float:
+    px = rgb[mask]
+    if px.size == 0:
+        return 0.0
+    return float(np.mean((px.max(axis=1) >= 255) | (px.min(axis=1) <= 0)))
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest difference between two channels (levels)."""
+    c = rgb.astype(np.int16)
+    return np.maximum(np.maximum(np.abs(c[..., 0] - c[..., 1]), np.abs(c[..., 1] - c[..., 2])), np.abs(c[..., 0] - c[..., 2]))
+
+
+def _luminance(rgb: np.ndarray, mask: np.ndarray) -> float:
+    px = rgb[mask]
+    if px.size == 0:
+        return float("nan")
+    lin = _LUT_DECODE32[px]
+    return float(np.median(lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)))
+
+
+def golden_photo(golden: np.ndarray, product_mask: np.ndarray | None) -> GoldenPhoto:
+    """The golden's side of :func:`assess_photo` (its product pixels: ``product_mask``, or the
+    whole frame)."""
+    mask = np.ones(golden.shape[:2], bool) if product_mask is None else np.asarray(product_mask, bool)
+    gray = _gray(golden)
+    mag = _grad(gray, _COARSE_PX)
+    inside = mask.copy()
+    inside[:4, :] = inside[-4:, :] = False
+    inside[:, :4] = inside[:, -4:] = False
+    edges = np.zeros_like(mask)
+    vals = mag[inside]
+    if vals.size:
+        n = max(_MIN_EDGE_PX, int(_EDGE_SHARE * vals.size))
+        if vals.size > n:
+            thr = float(np.partition(vals, vals.size - n)[vals.size - n])
+            edges = inside & (mag >= thr) & (mag > 0)
+        else:
+            edges = inside & (mag > 0)
+    return GoldenPhoto(mask=mask, edges=edges, blur_px=edge_blur_px(gray, edges), clipped_share=_clipped(golden, mask),
+                       chroma=float(np.percentile(_chroma(golden)[mask], 90)) if mask.any() else 0.0,
+                       luminance=_luminance(golden, mask))
+
+
+def assess_photo(warped: np.ndarray, valid: np.ndarray, golden: GoldenPhoto) -> PhotoQuality:
+    """The unit's photo, warped into golden px (``valid``: the pixels it covers), against the golden's."""
+    # away from the photo's own border in golden px (the warp's edge is no edge of the product)
+    inner = cv2.erode(np.asarray(valid, np.uint8), np.ones((2 * _BORDER_PX + 1, 2 * _BORDER_PX + 1), np.uint8)) > 0
+    mask = golden.mask & inner
+    if not mask.any():
+        return PhotoQuality(False, 0.0, golden.clipped_share, None, None, golden.blur_px)
+    chroma = _chroma(warped)[mask]
+    mono = bool(np.mean(chroma <= MONO_LEVELS) >= MONO_SHARE) and golden.chroma >= GOLDEN_CHROMA_LEVELS
+    lum = _luminance(warped, mask)
+    stops = math.log2(lum / golden.luminance) if lum > 0 and golden.luminance > 0 else None
+    edges = golden.edges & mask
+    blur = edge_blur_px(_gray(warped), edges) if int(edges.sum()) >= _MIN_EDGE_PX else None
+    return PhotoQuality(mono, _clipped(warped, mask), golden.clipped_share, stops, blur, golden.blur_px)
