@@ -86,6 +86,11 @@ def edge_blur_px(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> floa
     coarse scales; the median over the pixels. None with fewer than :data:`_MIN_EDGE_PX` pixels."""
     if int(edges.sum()) < _MIN_EDGE_PX:
         return None
+    ys, xs = np.nonzero(edges)
+    pad = int(math.ceil(4 * _COARSE_PX)) + reach_px + 2  # the crop holds every gradient the edges read
+    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, gray.shape[0])
+    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, gray.shape[1])
+    gray, edges = gray[y0:y1, x0:x1], edges[y0:y1, x0:x1]
     k = np.ones((2 * reach_px + 1, 2 * reach_px + 1), np.uint8)
     fine = cv2.dilate(_grad(gray, _FINE_PX), k)[edges]
     coarse = cv2.dilate(_grad(gray, _COARSE_PX), k)[edges]
@@ -185,17 +190,23 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+#: The colour, clipping and exposure measures read every this-many-th row and column (a share or a
+#: median over the product does not need every pixel: 16 times faster).
+_STRIDE = 4
+
+
 def _clipped(rgb: np.ndarray, mask: np.ndarray) -> float:
-    px = rgb[mask]
-    if px.size == 0:
+    n = int(np.count_nonzero(mask))
+    if n == 0:
         return 0.0
-    return float(np.mean((px.max(axis=1) >= 255) | (px.min(axis=1) <= 0)))
+    inside = cv2.inRange(rgb, (1, 1, 1), (254, 254, 254)) > 0  # every channel off 0 and 255
+    return float(np.count_nonzero(mask & ~inside)) / n
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
     """Per pixel, the largest difference between two channels (levels)."""
-    c = rgb.astype(np.int16)
-    return np.maximum(np.maximum(np.abs(c[..., 0] - c[..., 1]), np.abs(c[..., 1] - c[..., 2])), np.abs(c[..., 0] - c[..., 2]))
+    r, g, b = cv2.split(rgb)
+    return cv2.max(cv2.max(cv2.absdiff(r, g), cv2.absdiff(g, b)), cv2.absdiff(r, b))
 
 
 def _luminance(rgb: np.ndarray, mask: np.ndarray) -> float:
@@ -224,9 +235,10 @@ def golden_photo(golden: np.ndarray, product_mask: np.ndarray | None) -> GoldenP
             edges = inside & (mag >= thr) & (mag > 0)
         else:
             edges = inside & (mag > 0)
-    return GoldenPhoto(mask=mask, edges=edges, blur_px=edge_blur_px(gray, edges), clipped_share=_clipped(golden, mask),
-                       chroma=float(np.percentile(_chroma(golden)[mask], 90)) if mask.any() else 0.0,
-                       luminance=_luminance(golden, mask))
+    sub, msub = golden[::_STRIDE, ::_STRIDE], mask[::_STRIDE, ::_STRIDE]
+    return GoldenPhoto(mask=mask, edges=edges, blur_px=edge_blur_px(gray, edges), clipped_share=_clipped(sub, msub),
+                       chroma=float(np.percentile(_chroma(sub)[msub], 90)) if msub.any() else 0.0,
+                       luminance=_luminance(sub, msub))
 
 
 def assess_photo(warped: np.ndarray, valid: np.ndarray, golden: GoldenPhoto) -> PhotoQuality:
@@ -236,10 +248,12 @@ def assess_photo(warped: np.ndarray, valid: np.ndarray, golden: GoldenPhoto) -> 
     mask = golden.mask & inner
     if not mask.any():
         return PhotoQuality(False, 0.0, golden.clipped_share, None, None, golden.blur_px)
-    chroma = _chroma(warped)[mask]
-    mono = bool(np.mean(chroma <= MONO_LEVELS) >= MONO_SHARE) and golden.chroma >= GOLDEN_CHROMA_LEVELS
-    lum = _luminance(warped, mask)
+    sub, msub = warped[::_STRIDE, ::_STRIDE], mask[::_STRIDE, ::_STRIDE]
+    chroma = _chroma(sub)[msub]
+    mono = bool(chroma.size) and bool(np.mean(chroma <= MONO_LEVELS) >= MONO_SHARE) \
+        and golden.chroma >= GOLDEN_CHROMA_LEVELS
+    lum = _luminance(sub, msub)
     stops = math.log2(lum / golden.luminance) if lum > 0 and golden.luminance > 0 else None
     edges = golden.edges & mask
     blur = edge_blur_px(_gray(warped), edges) if int(edges.sum()) >= _MIN_EDGE_PX else None
-    return PhotoQuality(mono, _clipped(warped, mask), golden.clipped_share, stops, blur, golden.blur_px)
+    return PhotoQuality(mono, _clipped(sub, msub), golden.clipped_share, stops, blur, golden.blur_px)
