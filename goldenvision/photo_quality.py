@@ -15,7 +15,7 @@ same measure of the golden:
 * **clipped**: the share of product pixels with a channel at 0 or 255 exceeds the golden's by
   :data:`CLIP_EXCESS`: colour and the surface are not judged;
 * **exposure** (only where the colour is judged relative to the golden, with no chart): the product's
-  median linear luminance is more than :data:`EXPOSURE_STOPS` stops from the golden's: an 8-bit
+  linear luminance is more than :data:`EXPOSURE_STOPS` stops from the golden's (per pixel): an 8-bit
   photo that far off holds too few levels for its colour to be brought back (colour not judged);
 * **blur**: the blur of the product's edges (:func:`edge_blur_px`) exceeds the golden's by more
   than :data:`MAX_EXTRA_BLUR_PX` golden px, and by more than half the smallest defect's side
@@ -47,9 +47,13 @@ MONO_SHARE = 0.995
 GOLDEN_CHROMA_LEVELS = 8.0
 #: Clipped product pixels (a channel at 0 or 255) beyond the golden's share by more than this.
 CLIP_EXCESS = 0.10
-#: Stops of median linear luminance between the unit's product and the golden's beyond which a
-#: photo is too far under or over for colour judged relative to the golden.
+#: Stops of linear luminance between the unit's product and the golden's (:func:`assess_photo`) beyond which a photo is too far under or over for
+#: colour judged relative to the golden.
 EXPOSURE_STOPS = 2.0
+#: Exposure is the median over the product of the unit's linear luminance over the golden's, per
+#: pixel where the unit is neither clipped nor black and the golden above this (an overexposed light
+#: product's median read +0.8 stops at levels x 2.5, clipped at white), on at least so many pixels.
+_MIN_LUMINANCE, _MIN_EXPOSURE_PX = 0.004, 100
 #: An overexposed photo: clipped as above and this many stops brighter than the golden (a unit whose
 #: own colour clips at the golden's exposure, a colour fault, is judged as it is).
 OVER_STOPS = 1.0
@@ -66,16 +70,54 @@ SURFACE_BLUR_PX = 1.5
 _FINE_PX, _COARSE_PX = 1.0, 3.0
 #: The golden's strongest edges over the product: this share of its pixels (at least _MIN_EDGE_PX).
 _EDGE_SHARE, _MIN_EDGE_PX = 0.02, 200
+#: Edges are read in this many bins of their orientation, each with at least _MIN_BIN_PX pixels: a
+#: shaken photo blurs the edges across its motion only (zoo pcba, a 9 px motion blur: 1.1 px over all
+#: edges, 2.2 px across the motion).
+_N_BINS, _MIN_BIN_PX = 4, 100
 #: Pixels of the unit's valid area next to its border left out (the coarse gradient's reach).
 _BORDER_PX = 12
 
 
+def _grad_xy(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of ``gray`` (float32) at Gaussian scale ``sigma`` px, per px of distance."""
+    b = cv2.GaussianBlur(gray, (0, 0), sigma)
+    return (cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+            cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3, scale=0.125))
+
+
 def _grad(gray: np.ndarray, sigma: float) -> np.ndarray:
     """Gradient magnitude of ``gray`` (float32) at Gaussian scale ``sigma`` px, per px of distance."""
-    b = cv2.GaussianBlur(gray, (0, 0), sigma)
-    gx = cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-    gy = cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    return cv2.magnitude(gx, gy)
+    return cv2.magnitude(*_grad_xy(gray, sigma))
+
+
+def _edge_ratios(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> np.ndarray:
+    """Per pixel of ``edges`` (row-major order), the gradient's peak at the fine scale over its peak
+    at the coarse one, the nearest peak within ``reach_px`` taken (misregistration); NaN where the
+    coarse gradient is nil. Read on the edges' bounding box."""
+    ys, xs = np.nonzero(edges)
+    if ys.size == 0:
+        return np.zeros(0, np.float32)
+    pad = int(math.ceil(4 * _COARSE_PX)) + reach_px + 2  # the crop holds every gradient the edges read
+    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, gray.shape[0])
+    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, gray.shape[1])
+    g, e = gray[y0:y1, x0:x1], edges[y0:y1, x0:x1]
+    k = np.ones((2 * reach_px + 1, 2 * reach_px + 1), np.uint8)
+    fine = cv2.dilate(_grad(g, _FINE_PX), k)[e]
+    coarse = cv2.dilate(_grad(g, _COARSE_PX), k)[e]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(coarse > 1e-3, fine / np.maximum(coarse, 1e-3), np.nan).astype(np.float32)
+
+
+def _blur_of(ratios: np.ndarray, min_px: int) -> float | None:
+    """The blur (px) of a step edge whose fine-over-coarse peak ratio is the median of ``ratios``
+    (:func:`edge_blur_px`); None with fewer than ``min_px`` finite ratios."""
+    r = ratios[np.isfinite(ratios)]
+    if r.size < min_px:
+        return None
+    m = float(np.median(r))
+    if not m > 1.0 + 1e-6:
+        return float("inf")  # no sharper at the fine scale than at the coarse: blurred past both
+    return math.sqrt(max((_COARSE_PX**2 - m * m * _FINE_PX**2) / (m * m - 1.0), 0.0))
 
 
 def edge_blur_px(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> float | None:
@@ -86,22 +128,17 @@ def edge_blur_px(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> floa
     coarse scales; the median over the pixels. None with fewer than :data:`_MIN_EDGE_PX` pixels."""
     if int(edges.sum()) < _MIN_EDGE_PX:
         return None
-    ys, xs = np.nonzero(edges)
-    pad = int(math.ceil(4 * _COARSE_PX)) + reach_px + 2  # the crop holds every gradient the edges read
-    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, gray.shape[0])
-    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, gray.shape[1])
-    gray, edges = gray[y0:y1, x0:x1], edges[y0:y1, x0:x1]
-    k = np.ones((2 * reach_px + 1, 2 * reach_px + 1), np.uint8)
-    fine = cv2.dilate(_grad(gray, _FINE_PX), k)[edges]
-    coarse = cv2.dilate(_grad(gray, _COARSE_PX), k)[edges]
-    ok = coarse > 1e-3
-    if int(ok.sum()) < _MIN_EDGE_PX:
-        return None
-    r = float(np.median(fine[ok] / coarse[ok]))
-    if not r > 1.0 + 1e-6:
-        return float("inf")  # no sharper at the fine scale than at the coarse: blurred past both
-    s2 = (_COARSE_PX**2 - r * r * _FINE_PX**2) / (r * r - 1.0)
-    return math.sqrt(max(s2, 0.0))
+    return _blur_of(_edge_ratios(gray, edges, reach_px), _MIN_EDGE_PX)
+
+
+def _bin_blurs(ratios: np.ndarray, bins: np.ndarray) -> dict[int, float]:
+    """The blur per orientation bin of the edges (:data:`_N_BINS`), where a bin holds enough pixels."""
+    out = {}
+    for b in range(_N_BINS):
+        v = _blur_of(ratios[bins == b], _MIN_BIN_PX)
+        if v is not None:
+            out[b] = v
+    return out
 
 
 @dataclass(frozen=True)
@@ -110,10 +147,12 @@ class GoldenPhoto:
 
     mask: np.ndarray  # (H, W) bool: the product's pixels
     edges: np.ndarray  # (H, W) bool: the golden's strongest edges on the product
+    bins: np.ndarray  # (n,) int8: the orientation bin of each edge pixel (row-major order)
     blur_px: float | None
+    bin_blurs: dict[int, float]  # the golden's edge blur per orientation bin
     clipped_share: float
     chroma: float  # the 90th percentile of the channel spread (levels) over the product
-    luminance: float  # median linear luminance over the product (0-1)
+    luminance: np.ndarray  # linear luminance (0-1) on every _STRIDE th row and column
 
 
 @dataclass(frozen=True)
@@ -209,12 +248,9 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(cv2.absdiff(r, g), cv2.absdiff(g, b)), cv2.absdiff(r, b))
 
 
-def _luminance(rgb: np.ndarray, mask: np.ndarray) -> float:
-    px = rgb[mask]
-    if px.size == 0:
-        return float("nan")
-    lin = _LUT_DECODE32[px]
-    return float(np.median(lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)))
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """Linear luminance (0-1) per pixel of an sRGB-encoded uint8 image."""
+    return (_LUT_DECODE32[rgb] @ np.array([0.2126, 0.7152, 0.0722], np.float32)).astype(np.float32)
 
 
 def golden_photo(golden: np.ndarray, product_mask: np.ndarray | None) -> GoldenPhoto:
@@ -236,9 +272,15 @@ def golden_photo(golden: np.ndarray, product_mask: np.ndarray | None) -> GoldenP
         else:
             edges = inside & (mag > 0)
     sub, msub = golden[::_STRIDE, ::_STRIDE], mask[::_STRIDE, ::_STRIDE]
-    return GoldenPhoto(mask=mask, edges=edges, blur_px=edge_blur_px(gray, edges), clipped_share=_clipped(sub, msub),
+    gx, gy = _grad_xy(gray, _COARSE_PX)
+    theta = np.arctan2(gy[edges], gx[edges]) % np.pi  # the edge's normal, modulo its polarity
+    bins = (np.floor(theta / (np.pi / _N_BINS) + 0.5).astype(np.int64) % _N_BINS).astype(np.int8)
+    ratios = _edge_ratios(gray, edges)
+    blur = _blur_of(ratios, _MIN_EDGE_PX)
+    return GoldenPhoto(mask=mask, edges=edges, bins=bins, blur_px=blur, bin_blurs=_bin_blurs(ratios, bins),
+                       clipped_share=_clipped(sub, msub),
                        chroma=float(np.percentile(_chroma(sub)[msub], 90)) if msub.any() else 0.0,
-                       luminance=_luminance(sub, msub))
+                       luminance=_luminance(sub))
 
 
 def assess_photo(warped: np.ndarray, valid: np.ndarray, golden: GoldenPhoto) -> PhotoQuality:
@@ -252,8 +294,25 @@ def assess_photo(warped: np.ndarray, valid: np.ndarray, golden: GoldenPhoto) -> 
     chroma = _chroma(sub)[msub]
     mono = bool(chroma.size) and bool(np.mean(chroma <= MONO_LEVELS) >= MONO_SHARE) \
         and golden.chroma >= GOLDEN_CHROMA_LEVELS
-    lum = _luminance(sub, msub)
-    stops = math.log2(lum / golden.luminance) if lum > 0 and golden.luminance > 0 else None
+    # per pixel against the golden, where neither is clipped nor black (an overexposed light product
+    # has most of its pixels at white, a colour fault of a part a few of them)
+    lu, lg = _luminance(sub), golden.luminance
+    fine = msub & (cv2.inRange(sub, (1, 1, 1), (254, 254, 254)) > 0) & (lg > _MIN_LUMINANCE) & (lu > 0)
+    stops = float(np.log2(np.median(lu[fine] / lg[fine]))) if int(fine.sum()) >= _MIN_EXPOSURE_PX else None
+    # the golden's edges the unit covers, with their orientation bins
+    keep = mask[golden.edges]
     edges = golden.edges & mask
-    blur = edge_blur_px(_gray(warped), edges) if int(edges.sum()) >= _MIN_EDGE_PX else None
-    return PhotoQuality(mono, _clipped(sub, msub), golden.clipped_share, stops, blur, golden.blur_px)
+    blur, gblur = None, golden.blur_px
+    if int(keep.sum()) >= _MIN_EDGE_PX:
+        ratios = _edge_ratios(_gray(warped), edges)
+        blur = _blur_of(ratios, _MIN_EDGE_PX)
+        # the orientation the photo blurs most beyond the golden's (a shaken photo blurs one)
+        worst = -1.0
+        for b, ub in _bin_blurs(ratios, golden.bins[keep]).items():
+            gb = golden.bin_blurs.get(b)
+            if gb is None:
+                continue
+            extra = float("inf") if math.isinf(ub) else math.sqrt(max(ub * ub - gb * gb, 0.0))
+            if extra > worst:
+                worst, blur, gblur = extra, ub, gb
+    return PhotoQuality(mono, _clipped(sub, msub), golden.clipped_share, stops, blur, gblur)

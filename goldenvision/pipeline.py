@@ -562,11 +562,16 @@ class Inspector:
 
     def _photo_reference(self) -> GoldenPhoto:
         """The golden's side of the photo check (:func:`goldenvision.photo_quality.golden_photo`) over
-        the product area, computed once."""
+        the product area and the anomaly zones, computed once."""
         if self._golden_photo is None:
             m = self.models
-            self._golden_photo = golden_photo(self.golden.reference,
-                                              _product_mask(m.profile, self.golden.shape, m.spec, self.golden.reference))
+            # the product as the stages see it: its area and the anomaly zones the surface is judged in
+            mask = _product_mask(m.profile, self.golden.shape, m.spec, self.golden.reference)
+            for z in getattr(m.anomaly, "zones_", None) or []:
+                zm = np.asarray(z.mask, bool)
+                if zm.shape == self.golden.shape[:2]:
+                    mask = zm.copy() if mask is None else (mask | zm)
+            self._golden_photo = golden_photo(self.golden.reference, mask)
         return self._golden_photo
 
     def _surface_blur_px(self) -> float:

@@ -77,6 +77,16 @@ def test_a_photo_unlike_the_golden_goes_to_review_with_what_to_change(panel_gold
         assert r.anomaly_score is None
 
 
+def test_a_shaken_photo_is_read_across_its_motion(panel_golden) -> None:
+    """A motion blur (9 px along x) blurs the edges across it only; read over every edge it was
+    diluted by the edges along it, read per orientation it is not."""
+    k = np.zeros((9, 9), np.float32)
+    k[4, :] = 1.0 / 9
+    r = gv.Inspector(panel_golden).inspect(cv2.filter2D(panel_photo(9), -1, k))
+    assert r.provenance["photo_quality"]["extra_blur_px"] > 2.0  # a 9 px box: sigma 2.6 px across
+    assert r.verdict.value == "review" and any("blurred" in x for x in r.reasons)
+
+
 def test_the_golden_side_reads_the_golden_itself_as_no_extra_blur() -> None:
     g = panel_photo(1)
     gp = golden_photo(g, None)
