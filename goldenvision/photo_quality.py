@@ -10,16 +10,20 @@ levels failed its colours by 4.6-5.9 ΔE00, one blurred by 6 px failed a rivet r
 fact about the photo, measured on the unit warped into golden px over the product, against the
 same measure of the golden:
 
-* **no colour**: every product pixel's three channels within :data:`MONO_LEVELS` of each other
-  while the golden's are not: colour and the surface (compared in colour) are not judged;
-* **clipped**: the share of product pixels with a channel at 0 or 255 exceeds the golden's by
-  :data:`CLIP_EXCESS`: colour and the surface are not judged;
+* **no colour**: :data:`MONO_SHARE` of the product's pixels with their three channels within
+  :data:`MONO_LEVELS` of each other, where the golden's are not: colour and the surface (compared
+  in colour) are not judged;
+* **overexposed**: the share of product pixels with a channel at 0 or 255 exceeds the golden's by
+  :data:`CLIP_EXCESS` and the photo is :data:`OVER_STOPS` brighter: colour, the surface and the
+  dimensions (a clipped edge moves) are not judged;
 * **exposure** (only where the colour is judged relative to the golden, with no chart): the product's
-  linear luminance is more than :data:`EXPOSURE_STOPS` stops from the golden's (per pixel): an 8-bit
-  photo that far off holds too few levels for its colour to be brought back (colour not judged);
-* **blur**: the blur of the product's edges (:func:`edge_blur_px`) exceeds the golden's by more
-  than :data:`MAX_EXTRA_BLUR_PX` golden px, and by more than half the smallest defect's side
-  where the spec sets one: dimensions and the surface are not judged.
+  linear luminance is more than :data:`EXPOSURE_STOPS` stops from the golden's (per pixel, where
+  neither is clipped): an 8-bit photo that far off holds too few levels to compare (colour and the
+  surface not judged);
+* **blur**: each photo's edges read at its own strongest edges (:func:`_edge_blurs`), per
+  orientation; the orientation the unit blurs most beyond the golden's counts. Over
+  :data:`MAX_EXTRA_BLUR_PX` golden px the dimensions are not judged; over :data:`SURFACE_BLUR_PX`
+  and half the smallest defect's side, the surface.
 
 Each gives a reason that says what to change, and the unit goes to review.
 """
@@ -71,8 +75,7 @@ MAX_EXTRA_BLUR_PX = 1.5
 SURFACE_BLUR_PX = 2.0
 #: Gaussian scales (px) of the fine and coarse gradients whose peak ratio gives an edge's blur.
 _FINE_PX, _COARSE_PX = 1.0, 3.0
-#: The golden's strongest edges over the product (at the fine scale): this share of its pixels (at
-#: least _MIN_EDGE_PX).
+#: A photo's strongest edges over the product: this share of its pixels' worth (at least _MIN_EDGE_PX).
 _EDGE_SHARE, _MIN_EDGE_PX = 0.02, 200
 #: Edges are read in this many bins of their orientation, each with at least _MIN_BIN_PX pixels: a
 #: shaken photo blurs the edges across its motion only (zoo pcba, a 9 px motion blur: 1.1 px over all
