@@ -39,9 +39,9 @@ from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_li
 from .measure.reference import DimensionReference, as_reference
 from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
-from .photo_quality import SURFACE_BLUR_PX, GoldenPhoto, assess_photo, golden_photo
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
                                       registration_drag_cov)
+from .photo_quality import SURFACE_BLUR_PX, GoldenPhoto, assess_photo, golden_photo
 from .registration import RefusalCode, RegistrationModel, register, warp_to_reference
 from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
@@ -825,7 +825,7 @@ class Inspector:
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         found: tuple[Defect, ...] = ()
-        if self.detector is not None:
+        if self.detector is not None and "surface" not in photo:  # nor a trained detector on such a photo
             t = time.perf_counter()
             found = _detect(self.detector, warped, valid, self.golden.reference, m.scale_mm_per_px, spec)
             timings["detector"] = (time.perf_counter() - t) * 1e3
