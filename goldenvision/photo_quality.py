@@ -107,12 +107,18 @@ def _edge_ratios(gray: np.ndarray, edges: np.ndarray, reach_px: int = 2) -> np.n
     pad = int(math.ceil(4 * _COARSE_PX)) + reach_px + 2  # the crop holds every gradient the edges read
     y0, y1 = max(by - pad, 0), min(by + bh + pad, gray.shape[0])
     x0, x1 = max(bx - pad, 0), min(bx + bw + pad, gray.shape[1])
-    g, e = gray[y0:y1, x0:x1], edges[y0:y1, x0:x1]
+    g = gray[y0:y1, x0:x1]
+    return _peak_ratios(_grad(g, _FINE_PX), _grad(g, _COARSE_PX), edges[y0:y1, x0:x1], reach_px)
+
+
+def _peak_ratios(fine: np.ndarray, coarse: np.ndarray, edges: np.ndarray, reach_px: int) -> np.ndarray:
+    """Per pixel of ``edges`` (row-major order), the fine gradient magnitude's peak within
+    ``reach_px`` over the coarse one's; NaN where the coarse gradient is nil."""
     k = np.ones((2 * reach_px + 1, 2 * reach_px + 1), np.uint8)
-    fine = cv2.dilate(_grad(g, _FINE_PX), k)[e]
-    coarse = cv2.dilate(_grad(g, _COARSE_PX), k)[e]
+    f = cv2.dilate(fine, k)[edges]
+    c = cv2.dilate(coarse, k)[edges]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(coarse > 1e-3, fine / np.maximum(coarse, 1e-3), np.nan).astype(np.float32)
+        return np.where(c > 1e-3, f / np.maximum(c, 1e-3), np.nan).astype(np.float32)
 
 
 def _blur_of(ratios: np.ndarray, min_px: int) -> float | None:
@@ -296,7 +302,7 @@ def _edge_blurs(gray: np.ndarray, mask: np.ndarray) -> tuple[float | None, dict[
     n = max(_MIN_EDGE_PX, int(_EDGE_SHARE * int(inside.sum())))
     thr = float(np.partition(vals, vals.size - n)[vals.size - n]) if vals.size > n else 0.0
     edges = ridge & (mag >= thr)
-    ratios = _edge_ratios(gray, edges, reach_px=1)
+    ratios = _peak_ratios(_grad(gray, _FINE_PX), mag, edges, 1)  # the coarse magnitude found the ridges
     return _blur_of(ratios, _MIN_EDGE_PX), _bin_blurs(ratios, bins[edges])
 
 
