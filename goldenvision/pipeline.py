@@ -37,6 +37,7 @@ from .measure.colour_axis import by_grey
 from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_lines, golden_unexplained_offsets,
                                  golden_zero_offsets)
 from .measure.reference import DimensionReference, as_reference
+from .jpeg_noise import error_variance, pixel_quality, table_of_quality
 from .measure.marker import MarkerFrame
 from .measure.ruler import RulerFrame
 from .measure.scale_reference import (MIN_REFERENCE_PX, ReferenceFit, reference_mask, refine_on_reference,
@@ -213,6 +214,35 @@ def _registration_strain_var(reg: RegistrationResult) -> float:
         return 0.0
     half_diag = 0.5 * math.hypot(shape[0] - 1, shape[1] - 1)
     return (rms / max(half_diag, 1.0)) ** 2
+
+
+#: The JPEG quality whose rounding the anomaly stage's absolute floor (``AnomalyConfig.abs_floor``,
+#: 3 levels) holds already: a photo's steps count only by their excess over this quality's
+#: (:func:`goldenvision.jpeg_noise.error_variance`). Measured, not assumed: on the zoo's hand-held
+#: lots (seed 0, 10 families) units photographed at 80-94 against goldens at 92-95 were judged
+#: without a false flag before the term existed; at 68-77, 4 of 140 good units were flagged on the
+#: surface (docs/DESIGN.md, session 30).
+JPEG_FLOOR_QUALITY = 80
+
+
+def _jpeg_extra_var(rgb: np.ndarray, placed: RegistrationResult, shape_hw: tuple[int, int],
+                    blur_sigma_px: float) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The photo's JPEG rounding beyond :data:`JPEG_FLOOR_QUALITY`'s, warped into golden px
+    ((H, W, 3) float32 levels², None when the photo shows no coarser compression), and its record:
+    the quality its pixels show (:func:`goldenvision.jpeg_noise.pixel_quality`, None when none
+    below 96) and the RMS of the extra noise over the golden px the photo covers."""
+    q = pixel_quality(rgb)
+    rec: dict[str, Any] = {"pixel_quality": q, "floor_quality": JPEG_FLOOR_QUALITY}
+    if q is None or q >= JPEG_FLOOR_QUALITY:
+        rec["extra_noise_rms"] = 0.0
+        return None, rec
+    h = np.asarray(placed.homography, np.float64)
+    scale = float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2])))) or 1.0  # golden px per photo px
+    var = error_variance(rgb, table_of_quality(q), sigma_px=blur_sigma_px / scale,
+                         reference=table_of_quality(JPEG_FLOOR_QUALITY))
+    warped, ok = warp_to_reference(var, placed, shape_hw)
+    rec["extra_noise_rms"] = round(float(np.sqrt(warped[ok].mean())) if ok.any() else 0.0, 3)
+    return warped, rec
 
 
 class Inspector:
@@ -610,8 +640,11 @@ class Inspector:
         if not reg.ok:
             raise RegistrationError(f"registration: {reg.reason}")
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
-        amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg)).map \
-            if m.spec.anomaly_zones else None
+        amap = None
+        if m.spec.anomaly_zones:
+            extra = None if frame is not loaded.rgb else _jpeg_extra_var(loaded.rgb, reg, self.golden.shape,
+                                                                         m.anomaly.config.blur_sigma_px)[0]
+            amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra).map
         try:
             correction: ColorCorrection | None = self._color_correction(frame)
         except CalibrationError:
@@ -821,7 +854,13 @@ class Inspector:
         anomaly = None
         if spec.anomaly_zones and "surface" not in photo:
             t = time.perf_counter()
-            anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg))
+            extra = None
+            if frame is loaded.rgb:  # the block grid of a coarse JPEG, in the photo as decoded
+                extra, provenance["jpeg"] = _jpeg_extra_var(loaded.rgb, placed, self.golden.shape,
+                                                            m.anomaly.config.blur_sigma_px)
+            timings["jpeg_check"] = (time.perf_counter() - t) * 1e3
+            t = time.perf_counter()
+            anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 
         found: tuple[Defect, ...] = ()

@@ -45,6 +45,7 @@ from .._stats import mad_normal, robust_sd
 from ._zone import _Zone
 from .structure import MIN_GOOD_UNITS
 from .threshold import good_score_threshold
+from .unit_noise import extra_floor2
 from .variation import combine_stats, deviation_map, prepare, spread, tolerance_band
 
 if TYPE_CHECKING:
@@ -240,7 +241,9 @@ def fine_raw(model: AnomalyModel, z: _Zone, uf: np.ndarray, m: np.ndarray, *, sc
         g, g_lo, g_hi = g * shade, g_lo * shade, g_hi * shade
     gg = np.asarray(g, np.float32) ** 2
     a2 = np.float32(c.abs_floor**2)
-    s2 = np.maximum(d.s2 - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * a2
+    x0, y0, x1, y1 = z.bbox
+    ex = extra_floor2((slice(y0, y1), slice(x0, x1)), m.shape)  # the photo's own extra noise (:mod:`.unit_noise`)
+    s2 = np.maximum(d.s2 - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * (a2 if ex is None else a2 + ex)
     inv = (1.0 / np.sqrt(s2)).astype(np.float32)
     if np.ndim(g_lo) == 1:
         lo, hi = d.lo * g_lo, d.hi * g_hi

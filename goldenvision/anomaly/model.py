@@ -48,6 +48,7 @@ from .registry import METHODS, TEXTURE_DEFECT_TYPES, get_method, resolve
 from .regions import find_defects, most_specific, support_map
 from .rotation import ROTATING_DEFECT_TYPES, RoundElement, find_round_elements, rotation_field
 from .threshold import good_score_threshold
+from .unit_noise import unit_extra_var
 from .variation import combine_stats, prepare, robust_gain, spread, tolerance_band, weighted_mean
 
 __all__ = ["AnomalyModel", "AnomalyConfig", "METHODS", "TEXTURE_DEFECT_TYPES"]
@@ -1065,7 +1066,7 @@ class AnomalyModel:
         return out
 
     def score(self, warped: np.ndarray, valid: np.ndarray | None = None, *,
-              residual_global: bool = True) -> AnomalyResult:
+              residual_global: bool = True, extra_var: np.ndarray | None = None) -> AnomalyResult:
         """Score a registered unit.
 
         Parameters
@@ -1082,6 +1083,10 @@ class AnomalyModel:
             global shift would follow the print back and leave the body off (zoo ceramic
             hand-held, decal shifted 1-2 mm: found at the decal 4.6x and 2.8x without it, flagged
             on the rim or passed with it).
+        extra_var : ndarray (H, W, 3) float32, optional, keyword-only
+            Variance (8-bit RGB levels²) the photo carries beyond the absolute floor, golden px:
+            a coarse JPEG's rounding (:func:`goldenvision.jpeg_noise.error_variance`). The
+            pixel-statistics channels add it to their spread's floor (:mod:`.unit_noise`).
 
         Returns
         -------
@@ -1098,6 +1103,16 @@ class AnomalyModel:
         """
         img0 = _check_image(warped, "warped", self.shape_)
         v0 = _check_mask(valid, "valid", self.shape_)
+        if extra_var is not None:
+            ev = np.asarray(extra_var, np.float32)
+            if ev.shape != (*self.shape_, 3) or not np.isfinite(ev).all():
+                raise ImageError(f"extra_var: expected a finite {self.shape_[0]}x{self.shape_[1]}x3 array, "
+                                 f"got {getattr(extra_var, 'shape', None)}")
+            with unit_extra_var(np.maximum(ev, 0.0)):
+                return self._score(img0, v0, residual_global)
+        return self._score(img0, v0, residual_global)
+
+    def _score(self, img0: np.ndarray, v0: np.ndarray, residual_global: bool) -> AnomalyResult:
         # see-through ground read as ground: no evidence; the outline model reads the photo's own
         # edges, the pixel statistics the edge's mix with the golden's ground (:meth:`_ground_views`)
         img0o, img0, ground = self._ground_views(img0, v0)

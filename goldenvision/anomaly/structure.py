@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .unit_noise import extra_floor2
+
 if TYPE_CHECKING:
     from ._zone import _Zone
     from .model import AnomalyModel
@@ -523,7 +525,8 @@ def structure_zone_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, g: np.ndarr
     del gx, gy, g2  # full-frame planes: freed before the residual's (peak memory)
     np.maximum(s2, a2, out=s2)
     gg = np.asarray(g, np.float32) ** 2
-    s2 = gg * (s2 - a2) + np.maximum(gg, np.float32(1.0)) * a2
+    ex = extra_floor2(sl, mean.shape[:2])  # the photo's own extra noise (:mod:`.unit_noise`)
+    s2 = gg * (s2 - a2) + np.maximum(gg, np.float32(1.0)) * (a2 if ex is None else a2 + ex)
     del gg
     inv_u = np.reciprocal(np.sqrt(s2))
     del s2

@@ -46,6 +46,7 @@ from .envelope import combine_band
 from .fine import fine_raw
 from .structure import (GOLDEN_STRUCTURE_TYPES, MIN_GOOD_UNITS, ON_TEXTURE_SHARE, TEXTILE_DEFECT_TYPES, expected_max_z, on_texture,
                         structure_zone_raw)
+from .unit_noise import extra_floor2
 from .variation import deviation_map, prepare, robust_gain, spread, tolerance_band
 
 if TYPE_CHECKING:
@@ -430,6 +431,8 @@ def multiscale_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, mid: np.ndarray
     scales = getattr(model, "tex_scales_", {}).get(z.spec.name)
     if not scales or scales[0][1].shape[:2] != m.shape:
         return None
+    x0, y0, x1, y1 = z.bbox
+    sl = (slice(y0, y1), slice(x0, x1))
     s0 = tex_sigma_px(model, z)
     f0 = max(model.config.var_floor, texture_floor(model, z))
     a2 = np.float32(model.config.abs_floor**2)
@@ -444,7 +447,10 @@ def multiscale_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, mid: np.ndarray
         inv = np.where(ws > 1e-3, 1.0 / np.maximum(ws, 1e-3), 0.0).astype(np.float32)
         e_k = es * inv[..., None]
         # in the unit's colours as variation_raw: the statistical terms scale with the gain, the floor not
-        s2 = np.maximum(sp2_k.astype(np.float32) - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * a2
+        # the photo's extra noise (:mod:`.unit_noise`), correlated over a JPEG block (8 px): averaged
+        # over the scale's Gaussian it falls as the block's area over the Gaussian's, 64 / (4 pi s²)
+        ex = extra_floor2(sl, m.shape, min(1.0, 64.0 / (4.0 * np.pi * s_k * s_k)))
+        s2 = np.maximum(sp2_k.astype(np.float32) - a2, 0.0) * gg + np.maximum(gg, np.float32(1.0)) * (a2 if ex is None else a2 + ex)
         zk = (np.abs(e_k) / np.sqrt(s2)).max(axis=2)
         if min_dl > 0:
             zk *= np.clip(contrast_dl(mid + e_k, mid, mid) * np.float32(1.0 / min_dl), 0.0, 1.0)
@@ -712,7 +718,8 @@ def variation_raw(model: AnomalyModel, z: _Zone, u: np.ndarray, m: np.ndarray, *
     s2 -= a2
     np.maximum(s2, 0.0, out=s2)
     s2 *= gg
-    s2 += np.maximum(gg, np.float32(1.0)) * a2
+    ex = extra_floor2(sl, m.shape)  # the photo's own extra noise (a coarse JPEG's, :mod:`.unit_noise`)
+    s2 += np.maximum(gg, np.float32(1.0)) * (a2 if ex is None else a2 + ex)
     np.sqrt(s2, out=s2)
     inv_u = np.reciprocal(s2, out=s2)
     if g_lo.ndim == 1:
