@@ -116,11 +116,20 @@ def main() -> int:
                     help="seal with the golden units' true sizes as a reference instrument would certify them "
                          "(seal(golden_dimensions_mm=...), one value per capture): dimensions are zeroed on them "
                          "instead of on the nominal")
+    ap.add_argument("--jpeg-quality", default=None, metavar="LO-HI",
+                    help="hand-held lots: the range of the units' JPEG qualities (default 80-94)")
     args = ap.parse_args()
+    jq = None
+    if args.jpeg_quality:
+        try:
+            lo, hi = (int(v) for v in args.jpeg_quality.split("-"))
+        except ValueError:
+            ap.error(f"--jpeg-quality: expected LO-HI, got {args.jpeg_quality!r}")
+        jq = (lo, hi)
 
     t0 = time.perf_counter()
     lot = generate_lot(args.out, seed=args.seed, n_golden=args.goldens, n_units=args.units, size=args.size,
-                       family=args.family, mode=args.mode, golden_units=args.golden_units)
+                       family=args.family, mode=args.mode, golden_units=args.golden_units, jpeg_quality=jq)
     t_gen = time.perf_counter() - t0
     spec_path = lot.spec_path
     if args.anomaly_method != "spec":

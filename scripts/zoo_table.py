@@ -35,7 +35,8 @@ def row(family: str, mode: str, args: argparse.Namespace) -> str:
         (["--zones", args.zones, "--full-type", args.full_type] if args.zones != "spec" else []) + \
         (["--add-good", str(args.add_good)] if args.add_good else []) + \
         (["--golden-units", args.golden_units] if args.golden_units != "one" else []) + \
-        (["--certified-golden"] if args.certified_golden else [])
+        (["--certified-golden"] if args.certified_golden else []) + \
+        (["--jpeg-quality", args.jpeg_quality] if args.jpeg_quality else [])
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     (args.workdir / f"{family}-{mode}").mkdir(parents=True, exist_ok=True)
     (args.workdir / f"{family}-{mode}" / "bench.txt").write_text(out)
@@ -84,6 +85,8 @@ def main() -> int:
                     help="several: each row's golden captures 1.. are other good units (bench.py --golden-units)")
     ap.add_argument("--certified-golden", action="store_true",
                     help="seal with the golden units' true sizes (bench.py --certified-golden)")
+    ap.add_argument("--jpeg-quality", default=None, metavar="LO-HI",
+                    help="hand-held lots: the range of the units' JPEG qualities (bench.py --jpeg-quality)")
     args = ap.parse_args()
     if args.workdir is None:
         args.workdir = Path(tempfile.mkdtemp(prefix="gv-zoo-"))

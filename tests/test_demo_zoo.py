@@ -523,3 +523,17 @@ def test_wallet_handheld_is_the_station_wallet_photographed_by_hand(tmp_path):
         p, q = _apply(h, [(x, y), (x - 1.0, y)])
         errs.append(_profile_edge(lin, p, (q - p) / np.linalg.norm(q - p)))
     assert abs(np.mean(errs)) < 0.1, np.mean(errs)
+
+
+def test_a_lot_of_another_jpeg_quality_photographs_the_same_units_alike() -> None:
+    from goldenvision.demo.zoo import FAMILIES as ZOO
+    from goldenvision.demo.zoo.lot import UNIT_JPEG_QUALITY, make_zoo_unit
+
+    fam = ZOO["part"]
+    for i in range(6):
+        a = make_zoo_unit(fam, i, "none", 0, "handheld")
+        b = make_zoo_unit(fam, i, "none", 0, "handheld", jpeg_quality=(50, 60))
+        assert UNIT_JPEG_QUALITY[0] <= a.jpeg_quality <= UNIT_JPEG_QUALITY[1] and 50 <= b.jpeg_quality <= 60
+        assert (a.pose, a.camera, a.light, a.noise_seed, a.gains) == (b.pose, b.camera, b.light, b.noise_seed, b.gains)
+    with pytest.raises(SpecError, match="jpeg_quality"):
+        make_zoo_unit(fam, 0, "none", 0, "handheld", jpeg_quality=(90, 80))

@@ -231,7 +231,8 @@ FAMILY_NAMES = ("wallet", "label", "part", "apparel", "hardware", "jewellery", "
 
 
 def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_units: int = 40, size: float = 1.0,
-                 family: str = "wallet", mode: str = "station", golden_units: str = "one") -> DemoLot:
+                 family: str = "wallet", mode: str = "station", golden_units: str = "one",
+                 jpeg_quality: tuple[int, int] | None = None) -> DemoLot:
     """Write a demo spec, golden captures and a production lot with ground truth.
 
     Parameters
@@ -257,6 +258,9 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         "one": the golden captures photograph one physical unit; "several": ``golden_00`` is the
         golden unit and every other capture another good unit (its own grain, weave, tone and
         dimensions), as when a golden is sealed from several approved units.
+    jpeg_quality : (int, int), optional, keyword-only
+        Hand-held lots: the range (inclusive) of the units' JPEG qualities (None: 80-94, the
+        golden captures 92-95 whatever it is).
 
     Returns
     -------
@@ -266,17 +270,18 @@ def generate_lot(out_dir: "str | Path", *, seed: int = 0, n_golden: int = 5, n_u
         raise SpecError(f"generate_lot family: expected one of {list(FAMILY_NAMES)}, got {family!r}")
     if mode not in ("station", "handheld"):
         raise SpecError(f"generate_lot mode: expected 'station' or 'handheld', got {mode!r}")
+    jq = {} if jpeg_quality is None else {"jpeg_quality": (int(jpeg_quality[0]), int(jpeg_quality[1]))}
     if family != "wallet":
         from .zoo import FAMILIES, generate_zoo_lot
 
         return generate_zoo_lot(out_dir, FAMILIES[family], mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
-                                size=size, golden_units=golden_units)
+                                size=size, golden_units=golden_units, **jq)
     if mode == "handheld":  # the same physical units, photographed by hand (goldenvision.demo.zoo.wallet)
         from .zoo import generate_zoo_lot
         from .zoo.wallet import WalletHandheld
 
         return generate_zoo_lot(out_dir, WalletHandheld(), mode=mode, seed=seed, n_golden=n_golden, n_units=n_units,
-                                size=size, golden_units=golden_units)
+                                size=size, golden_units=golden_units, **jq)
     if int(n_golden) < 1 or int(n_units) < 1:
         raise SpecError(f"generate_lot: expected n_golden >= 1 and n_units >= 1, got {n_golden}, {n_units}")
     if golden_units not in GOLDEN_UNITS:

@@ -64,7 +64,13 @@ __all__ = ["make_zoo_unit", "zoo_golden_capture", "zoo_truth", "golden_px_of", "
 
 
 
-def _photo_params(mode: str, rng: np.random.Generator, *, golden: bool) -> dict[str, Any]:
+#: JPEG qualities of a hand-held lot's units (inclusive) unless the caller gives its own (the golden
+#: captures: 92-95).
+UNIT_JPEG_QUALITY = (80, 94)
+
+
+def _photo_params(mode: str, rng: np.random.Generator, *, golden: bool,
+                  jpeg_quality: tuple[int, int] = UNIT_JPEG_QUALITY) -> dict[str, Any]:
     if mode == "station":
         a, d = (3.0, 3.0) if golden else (6.0, 5.0)
         return {
@@ -83,21 +89,27 @@ def _photo_params(mode: str, rng: np.random.Generator, *, golden: bool) -> dict[
                   else (float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.25, 0.25)), float(rng.uniform(0.05, 0.3)))),
         "noise_seed": int(rng.integers(1 << 30)),
         "noise_sigma": float(rng.uniform(1.2, 1.6)) if golden else float(rng.uniform(1.5, 2.5)),
-        "jpeg_quality": int(rng.integers(92, 96)) if golden else int(rng.integers(80, 95)),
+        "jpeg_quality": int(rng.integers(92, 96)) if golden else int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1)),
     }
     return out
 
 
-def make_zoo_unit(fam: Family, index: int, fault: str, seed: int, mode: str = "station") -> ZooUnit:
+def make_zoo_unit(fam: Family, index: int, fault: str, seed: int, mode: str = "station",
+                  jpeg_quality: tuple[int, int] = UNIT_JPEG_QUALITY) -> ZooUnit:
     """Production unit ``index`` of a zoo lot (deterministic in family, index, fault, seed, mode).
 
     The physical unit (colours, dimensions, variation, texture, defect) depends on the family,
-    ``index``, ``fault`` and ``seed`` only, not on the photo mode."""
+    ``index``, ``fault`` and ``seed`` only, not on the photo mode. ``jpeg_quality``: the range
+    (inclusive) a hand-held photo's JPEG quality is drawn from; another range draws the same
+    pose, light and noise."""
     if mode not in MODES:
         raise SpecError(f"mode: expected one of {list(MODES)}, got {mode!r}")
     prod = fam.draw_production(index, fault, seed)
     rng = np.random.default_rng([int(seed), 6000 + int(index), MODES.index(mode)])
-    photo = _photo_params(mode, rng, golden=False)
+    lo, hi = (int(v) for v in jpeg_quality)
+    if not 1 <= lo <= hi <= 100:
+        raise SpecError(f"jpeg_quality: expected 1 <= low <= high <= 100, got {jpeg_quality!r}")
+    photo = _photo_params(mode, rng, golden=False, jpeg_quality=(lo, hi))
     if mode == "handheld":
         marker = fam.markers[int(index) % len(fam.markers)]
         mx, my = fam.marker_spot_mm if marker == "aruco" else fam.ruler_spot_mm
@@ -301,13 +313,15 @@ def _write_image(path: Path, rgb: np.ndarray, jpeg_quality: int) -> None:
 
 
 def generate_zoo_lot(out_dir: "str | Path", fam: Family, *, mode: str = "station", seed: int = 0, n_golden: int = 4,
-                     n_units: int = 20, size: float = 1.0, golden_units: str = "one") -> DemoLot:
+                     n_units: int = 20, size: float = 1.0, golden_units: str = "one",
+                     jpeg_quality: tuple[int, int] = UNIT_JPEG_QUALITY) -> DemoLot:
     """Write a zoo family's spec, golden captures and a production lot with ground truth.
 
     Same layout as the wallet's lot (``spec.yaml``, ``golden/``, ``lot/unit_XXX.* + .json``,
     ``lot/truth.json``); hand-held photos are JPEG files. ``golden_units``: "one" (the golden
     unit photographed ``n_golden`` times) or "several" (``golden_00`` the golden unit, the other
-    captures other good units: :func:`zoo_golden_capture`)."""
+    captures other good units: :func:`zoo_golden_capture`). ``jpeg_quality``: the range of the
+    hand-held units' JPEG qualities (:func:`make_zoo_unit`)."""
     if mode not in MODES:
         raise SpecError(f"generate_lot mode: expected one of {list(MODES)}, got {mode!r}")
     if int(n_golden) < 1 or int(n_units) < 1:
@@ -336,7 +350,7 @@ def generate_zoo_lot(out_dir: "str | Path", fam: Family, *, mode: str = "station
                                                "lighting_gains", "dimensions")})
     unit_paths, units = [], []
     for i, fault in enumerate(_lot_faults(fam, seed, int(n_units))):
-        up = make_zoo_unit(fam, i, fault, seed, mode)
+        up = make_zoo_unit(fam, i, fault, seed, mode, jpeg_quality)
         path = out / "lot" / f"{up.unit_id}.{ext}"
         _write_image(path, photograph_unit(fam, up, size), up.jpeg_quality)
         truth = zoo_truth(fam, up, seed, size)
