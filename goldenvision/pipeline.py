@@ -224,25 +224,24 @@ def _registration_strain_var(reg: RegistrationResult) -> float:
 #: surface (docs/DESIGN.md, session 30).
 JPEG_FLOOR_QUALITY = 80
 
+#: Under this JPEG quality (as the photo's pixels show it) colour and surface are not judged: the
+#: photo goes to review saying so. Measured on zoo hand-held units re-saved (wallet, label, pcba,
+#: wood, two each): with the rounding in the spread, the surface stayed under its threshold down to
+#: 50 and failed both boards at 40 (1.01, 1.17) and a wallet at 20; a zone's mean colour moves by up
+#: to a sixteenth of the DC step per channel, 0.7-1.7 ΔE00 at 50 (docs/DESIGN.md, session 30).
+MIN_JPEG_QUALITY = 50
 
-def _jpeg_extra_var(rgb: np.ndarray, placed: RegistrationResult, shape_hw: tuple[int, int],
-                    blur_sigma_px: float) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """The photo's JPEG rounding beyond :data:`JPEG_FLOOR_QUALITY`'s, warped into golden px
-    ((H, W, 3) float32 levels², None when the photo shows no coarser compression), and its record:
-    the quality its pixels show (:func:`goldenvision.jpeg_noise.pixel_quality`, None when none
-    below 96) and the RMS of the extra noise over the golden px the photo covers."""
-    q = pixel_quality(rgb)
-    rec: dict[str, Any] = {"pixel_quality": q, "floor_quality": JPEG_FLOOR_QUALITY}
-    if q is None or q >= JPEG_FLOOR_QUALITY:
-        rec["extra_noise_rms"] = 0.0
-        return None, rec
+
+def _jpeg_extra_var(rgb: np.ndarray, quality: float, placed: RegistrationResult, shape_hw: tuple[int, int],
+                    blur_sigma_px: float) -> np.ndarray:
+    """The rounding of a photo JPEG-compressed at ``quality`` (what its pixels show,
+    :func:`goldenvision.jpeg_noise.pixel_quality`) beyond :data:`JPEG_FLOOR_QUALITY`'s, as seen
+    through the anomaly stage's blur, warped into golden px: (H, W, 3) float32 levels²."""
     h = np.asarray(placed.homography, np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2])))) or 1.0  # golden px per photo px
-    var = error_variance(rgb, table_of_quality(q), sigma_px=blur_sigma_px / scale,
+    var = error_variance(rgb, table_of_quality(quality), sigma_px=blur_sigma_px / scale,
                          reference=table_of_quality(JPEG_FLOOR_QUALITY))
-    warped, ok = warp_to_reference(var, placed, shape_hw)
-    rec["extra_noise_rms"] = round(float(np.sqrt(warped[ok].mean())) if ok.any() else 0.0, 3)
-    return warped, rec
+    return warp_to_reference(var, placed, shape_hw)[0]
 
 
 class Inspector:
@@ -642,8 +641,9 @@ class Inspector:
         warped, valid = warp_to_reference(frame, reg, self.golden.shape)
         amap = None
         if m.spec.anomaly_zones:
-            extra = None if frame is not loaded.rgb else _jpeg_extra_var(loaded.rgb, reg, self.golden.shape,
-                                                                         m.anomaly.config.blur_sigma_px)[0]
+            q = pixel_quality(loaded.rgb) if frame is loaded.rgb else None
+            extra = None if q is None or q >= JPEG_FLOOR_QUALITY else _jpeg_extra_var(
+                loaded.rgb, q, reg, self.golden.shape, m.anomaly.config.blur_sigma_px)
             amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra).map
         try:
             correction: ColorCorrection | None = self._color_correction(frame)
@@ -771,14 +771,22 @@ class Inspector:
 
         # the photo itself: in colour, exposed and sharp as the golden's (goldenvision.photo_quality)
         photo: set[str] = set()  # the stages the photo keeps from being judged
+        jpeg_q: float | None = None  # the JPEG quality the photo's pixels show (goldenvision.jpeg_noise)
         if not loose:  # a rough alignment puts the golden's edges beside the unit's: no focus read
             t = time.perf_counter()
             q = assess_photo(warped, valid, self._photo_reference())
             provenance["photo_quality"] = q.to_dict()
             present = {"colour": bool(spec.colors), "surface": bool(spec.anomaly_zones),
                        "dimensions": bool(spec.dimensions)}
-            for what, stages, change in q.problems(relative_colour=self._colour_product_mask is not None,
-                                                   surface_blur_px=self._surface_blur_px()):
+            said_of = list(q.problems(relative_colour=self._colour_product_mask is not None,
+                                      surface_blur_px=self._surface_blur_px()))
+            if frame is loaded.rgb:  # the block grid of a JPEG, in the photo as decoded (not a rectified frame)
+                jpeg_q = pixel_quality(loaded.rgb)
+                provenance["jpeg"] = {"pixel_quality": jpeg_q, "floor_quality": JPEG_FLOOR_QUALITY, "extra_noise_rms": 0.0}
+                if jpeg_q is not None and jpeg_q < MIN_JPEG_QUALITY:
+                    said_of.append((f"JPEG-compressed at about quality {jpeg_q:.0f} (under {MIN_JPEG_QUALITY})",
+                                    ("colour", "surface"), f"send the photo as taken, or saved at quality {JPEG_FLOOR_QUALITY} or more"))
+            for what, stages, change in said_of:
                 blocked = [st for st in stages if present[st] and st not in photo]
                 if blocked:
                     photo.update(blocked)
@@ -855,11 +863,9 @@ class Inspector:
         if spec.anomaly_zones and "surface" not in photo:
             t = time.perf_counter()
             extra = None
-            if frame is loaded.rgb:  # the block grid of a coarse JPEG, in the photo as decoded
-                extra, provenance["jpeg"] = _jpeg_extra_var(loaded.rgb, placed, self.golden.shape,
-                                                            m.anomaly.config.blur_sigma_px)
-            timings["jpeg_check"] = (time.perf_counter() - t) * 1e3
-            t = time.perf_counter()
+            if jpeg_q is not None and jpeg_q < JPEG_FLOOR_QUALITY:  # a coarse JPEG's rounding, into golden px
+                extra = _jpeg_extra_var(loaded.rgb, jpeg_q, placed, self.golden.shape, m.anomaly.config.blur_sigma_px)
+                provenance["jpeg"]["extra_noise_rms"] = round(float(np.sqrt(extra[valid].mean())) if valid.any() else 0.0, 3)
             anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
 

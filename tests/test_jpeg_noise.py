@@ -102,12 +102,12 @@ def test_a_coarse_jpeg_is_recorded_and_lowers_the_evidence_where_it_rounds(panel
     photo = panel_photo(9)
     r_png = panel_inspector.inspect(photo)
     assert r_png.provenance["jpeg"] == {"pixel_quality": None, "floor_quality": 80, "extra_noise_rms": 0.0}
-    r = panel_inspector.inspect(_jpeg(photo, 40))
+    r = panel_inspector.inspect(_jpeg(photo, 55))
     rec = r.provenance["jpeg"]
-    assert rec["pixel_quality"] is not None and abs(rec["pixel_quality"] - 40) <= 2
-    assert rec["extra_noise_rms"] > 0.5
+    assert rec["pixel_quality"] is not None and abs(rec["pixel_quality"] - 55) <= 2
+    assert rec["extra_noise_rms"] > 0.5 and r.anomaly_score is not None
     # the model itself: the same warped unit scores lower with the extra floor, never higher
-    ev = panel_inspector.evidence(_jpeg(photo, 40))
+    ev = panel_inspector.evidence(_jpeg(photo, 55))
     model = panel_inspector.models.anomaly
     plain = model.score(ev["warped"], ev["valid"])
     extra = np.full((*ev["warped"].shape[:2], 3), 16.0, np.float32)
@@ -116,3 +116,13 @@ def test_a_coarse_jpeg_is_recorded_and_lowers_the_evidence_where_it_rounds(panel
     assert sum(wider.zone_scores.values()) < sum(plain.zone_scores.values())
     with pytest.raises(ImageError, match="extra_var"):
         model.score(ev["warped"], ev["valid"], extra_var=extra[:5])
+
+
+def test_a_photo_compressed_past_judging_goes_to_review_saying_so(panel_inspector) -> None:
+    r = panel_inspector.inspect(_jpeg(panel_photo(9), 25))
+    assert r.verdict.value == "review"
+    said = [x for x in r.reasons if "JPEG" in x]
+    assert len(said) == 1 and "colour and surface not judged" in said[0] and "quality 80 or more" in said[0], r.reasons
+    assert r.color == () and r.anomaly_score is None
+    ok = panel_inspector.inspect(_jpeg(panel_photo(9), 70))
+    assert not any("JPEG" in x for x in ok.reasons) and ok.anomaly_score is not None
