@@ -1,4 +1,4 @@
-"""What a photo's JPEG compression may have changed, from the file's own quantisation tables.
+"""What a photo's JPEG compression may have changed, from the quantisation its pixels show.
 
 A JPEG stores each 8 x 8 block of luma (Y) and of the two chroma planes (Cb, Cr, usually at half
 resolution) as DCT coefficients, each rounded to a multiple of its table's step ``Q``. The
@@ -16,12 +16,14 @@ compression error per pixel and RGB channel (constant over each block), as seen 
 Gaussian low-pass of ``sigma_px`` (the anomaly stage compares photos blurred by
 :data:`goldenvision.anomaly.variation.BLUR_SIGMA_PX`): each coefficient's error variance is
 weighed by the squared response of that blur at the coefficient's frequency. Only what the
-photo's tables add beyond a reference's (the golden captures', ``reference=``) is counted, per
-coefficient ``max(Q² - Q_ref², 0) / 12``: a golden photographed at quality 95 and a unit at 95
-add nothing; a unit at 70 adds its steps' excess.
+photo's tables add beyond a reference's (``reference=``; the pipeline's is the quality whose
+rounding the anomaly stage's floor already holds, ``goldenvision.pipeline.JPEG_FLOOR_QUALITY``)
+is counted, per coefficient ``max(Q² - Q_ref², 0) / 12``: a photo at the reference's quality or
+finer adds nothing; one at 70 adds its steps' excess.
 
 The zeroed coefficients' share (:data:`ZEROED_SHARE` of the uniform variance) is measured, not
-tuned on verdicts (docs/DESIGN.md, session 30). The tables need not be the file's:
+tuned on verdicts (``scripts/bench_jpeg.py``; docs/DESIGN.md, session 30). The tables need not be
+the file's:
 :func:`pixel_quality` reads the quality the pixels themselves show (a JPEG decoded and saved again
 at 100, as PNG, or handed over as an array keeps its coefficients on the coarse lattice), and
 :func:`table_of_quality` gives that quality's IJG tables.
