@@ -79,16 +79,6 @@ class JpegInfo:
         use their own tables)."""
         return estimated_quality(np.asarray(self.luma, np.float64))
 
-    def to_dict(self) -> dict:
-        return {"luma": list(self.luma), "chroma": None if self.chroma is None else list(self.chroma),
-                "chroma_block": list(self.chroma_block), "quality": round(self.quality, 1)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "JpegInfo":
-        ch = d.get("chroma")
-        return cls(luma=tuple(int(v) for v in d["luma"]), chroma=None if ch is None else tuple(int(v) for v in ch),
-                   chroma_block=(int(d.get("chroma_block", (2, 2))[0]), int(d.get("chroma_block", (2, 2))[1])))
-
 
 def estimated_quality(luma: np.ndarray) -> float:
     """IJG quality whose scaled luma table is nearest ``luma`` (64 steps, natural order) in log."""
