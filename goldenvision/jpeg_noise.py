@@ -43,9 +43,9 @@ __all__ = ["JpegInfo", "jpeg_info", "error_variance", "ZEROED_SHARE", "estimated
 #: Share of the uniform rounding variance ``Q²/12`` counted for a coefficient the file holds as 0
 #: in a block that keeps some AC coefficient (its true value was within ``±Q/2``, mostly near 0; in a
 #: plain block, near 0: none counted). Measured on the zoo's station photos (lossless, 9 families, 2
-#: units each) JPEG-encoded at 50-80: the actual rounding error seen through a 1 px blur, beyond the
-#: same photo's at quality 85, summed over the frames, over the predicted excess over 85's steps:
-#: 0.72-1.01 at 0.05; 0.49-0.67 at 0.1, 0.25-0.33 at 0.25, 1.36-2.10 at 0 (``scripts/bench_jpeg.py``).
+#: units each) JPEG-encoded at 50-75: the actual rounding error seen through a 1 px blur, beyond the
+#: same photo's at quality 80, summed over the frames, over the predicted excess over 80's steps:
+#: 0.68-0.88 at 0.05; 0.46-0.60 at 0.1, 0.24-0.31 at 0.25, 1.28-1.67 at 0 (``scripts/bench_jpeg.py``).
 ZEROED_SHARE = 0.05
 
 # the IJG (libjpeg) base tables at quality 50, natural order
