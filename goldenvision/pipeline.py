@@ -232,11 +232,14 @@ JPEG_FLOOR_QUALITY = 80
 MIN_JPEG_QUALITY = 50
 
 
-def _jpeg_extra_var(rgb: np.ndarray, quality: float, placed: RegistrationResult, shape_hw: tuple[int, int],
-                    blur_sigma_px: float) -> np.ndarray:
+def _jpeg_extra_var(rgb: np.ndarray, quality: float | None, placed: RegistrationResult, shape_hw: tuple[int, int],
+                    blur_sigma_px: float) -> np.ndarray | None:
     """The rounding of a photo JPEG-compressed at ``quality`` (what its pixels show,
     :func:`goldenvision.jpeg_noise.pixel_quality`) beyond :data:`JPEG_FLOOR_QUALITY`'s, as seen
-    through the anomaly stage's blur, warped into golden px: (H, W, 3) float32 levels²."""
+    through the anomaly stage's blur, warped into golden px: (H, W, 3) float32 levels²; None when
+    the photo shows no compression that coarse (``quality`` None or at least the floor)."""
+    if quality is None or quality >= JPEG_FLOOR_QUALITY:
+        return None
     h = np.asarray(placed.homography, np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2])))) or 1.0  # golden px per photo px
     var = error_variance(rgb, table_of_quality(quality), sigma_px=blur_sigma_px / scale,
@@ -642,8 +645,7 @@ class Inspector:
         amap = None
         if m.spec.anomaly_zones:
             q = pixel_quality(loaded.rgb) if frame is loaded.rgb else None
-            extra = None if q is None or q >= JPEG_FLOOR_QUALITY else _jpeg_extra_var(
-                loaded.rgb, q, reg, self.golden.shape, m.anomaly.config.blur_sigma_px)
+            extra = _jpeg_extra_var(loaded.rgb, q, reg, self.golden.shape, m.anomaly.config.blur_sigma_px)
             amap = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra).map
         try:
             correction: ColorCorrection | None = self._color_correction(frame)
@@ -862,9 +864,8 @@ class Inspector:
         anomaly = None
         if spec.anomaly_zones and "surface" not in photo:
             t = time.perf_counter()
-            extra = None
-            if jpeg_q is not None and jpeg_q < JPEG_FLOOR_QUALITY:  # a coarse JPEG's rounding, into golden px
-                extra = _jpeg_extra_var(loaded.rgb, jpeg_q, placed, self.golden.shape, m.anomaly.config.blur_sigma_px)
+            extra = _jpeg_extra_var(loaded.rgb, jpeg_q, placed, self.golden.shape, m.anomaly.config.blur_sigma_px)
+            if extra is not None:  # a coarse JPEG's rounding, into golden px
                 provenance["jpeg"]["extra_noise_rms"] = round(float(np.sqrt(extra[valid].mean())) if valid.any() else 0.0, 3)
             anomaly = m.anomaly.score(warped, valid, residual_global=self._residual_global(reg), extra_var=extra)
             timings["anomaly"] = (time.perf_counter() - t) * 1e3
