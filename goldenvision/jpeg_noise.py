@@ -38,7 +38,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["JpegInfo", "jpeg_info", "error_variance", "ZEROED_SHARE", "estimated_quality", "pixel_quality", "table_of_quality"]
+__all__ = ["JpegInfo", "jpeg_info", "error_variance", "ZEROED_SHARE", "estimated_quality", "pixel_quality", "table_of_quality",
+           "recompressed", "GRID_PHASES"]
 
 #: Share of the uniform rounding variance ``Q²/12`` counted for a coefficient the file holds as 0
 #: in a block that keeps some AC coefficient (its true value was within ``±Q/2``, mostly near 0; in a
@@ -268,3 +269,26 @@ def table_of_quality(quality: float, chroma_block: tuple[int, int] = (2, 2)) -> 
     return JpegInfo(luma=tuple(int(v) for v in _ijg_table(quality)),
                     chroma=tuple(int(v) for v in _ijg_table(quality, _IJG_CHROMA)), chroma_block=chroma_block)
 
+
+
+#: Shifts (dx, dy) px of an image against the JPEG block grid for :func:`recompressed`: eight
+#: phases spread over the 16 x 16 px macroblock of 4:2:0 chroma (each of the 8 x 8 luma phases'
+#: halves at least once), so that a statistic over them does not hang on where one photo's grid fell.
+GRID_PHASES = ((0, 0), (4, 8), (8, 4), (12, 12), (2, 10), (10, 2), (6, 14), (14, 6))
+
+
+def recompressed(rgb: np.ndarray, quality: float, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``rgb`` (H, W, 3) uint8 JPEG-encoded at IJG ``quality`` with 4:2:0 chroma (what a camera or
+    a phone writes by default; OpenCV's libjpeg) and decoded, with the content moved ``shift``
+    (dx, dy) px against the block grid while encoded (wrapped round the border; moved back after)."""
+    dx, dy = int(shift[0]) % 16, int(shift[1]) % 16
+    img = np.ascontiguousarray(np.roll(rgb, (dy, dx), axis=(0, 1))[..., ::-1]) if (dx or dy) else \
+        np.ascontiguousarray(rgb[..., ::-1])
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(round(float(quality)))])
+    if not ok:
+        raise ValueError(f"recompressed: OpenCV could not encode a JPEG at quality {quality}")
+    dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if dec is None:
+        raise ValueError(f"recompressed: OpenCV could not decode its own JPEG at quality {quality}")
+    out = dec[..., ::-1]
+    return np.ascontiguousarray(np.roll(out, (-dy, -dx), axis=(0, 1)) if (dx or dy) else out)

@@ -32,7 +32,8 @@ from .enums import DefectType
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
-from .jpeg_noise import error_variance, pixel_quality, table_of_quality
+from ._stats import mad_normal
+from .jpeg_noise import GRID_PHASES, error_variance, pixel_quality, recompressed, table_of_quality
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
 from .measure.dimensions import (edge_band_mask, feature_strains, golden_edge_lines, golden_unexplained_offsets,
@@ -47,7 +48,7 @@ from .registration import RefusalCode, RegistrationModel, register, warp_to_refe
 from .registration._base import _as_gray, _project_gray
 from .registration.concentric import RoundBody, body_starts, check_print_on_body, find_round_body
 from .registration.outline import silhouette_model
-from .results import Defect, RegistrationResult, UnitResult, Verdict
+from .results import Defect, DimensionResult, RegistrationResult, UnitResult, Verdict
 from .sealing import (  # noqa: F401 - the helpers are imported from here by scripts
     BODY_PINS_ANOMALY_KEY,
     MAX_STORED_CAPTURES,
@@ -231,6 +232,10 @@ JPEG_FLOOR_QUALITY = 80
 #: to a sixteenth of the DC step per channel, 0.8-1.7 ΔE00 at 50 (docs/DESIGN.md, session 30).
 MIN_JPEG_QUALITY = 50
 
+#: A photo's JPEG quality is taken down to a multiple of this for what its rounding adds to the
+#: dimensions' uncertainty (:meth:`Inspector._jpeg_dimension_uncertainty`).
+JPEG_DIMENSION_QUALITY_STEP = 5
+
 
 def _jpeg_extra_var(rgb: np.ndarray, quality: float | None, placed: RegistrationResult, shape_hw: tuple[int, int],
                     blur_sigma_px: float) -> np.ndarray | None:
@@ -319,6 +324,8 @@ class Inspector:
         # (measure.colour_axis; packages sealed before it read every dimension on the grey)
         self._dim_weights: dict[str, list[float]] = dict((golden.meta or {}).get("dimension_gray_weights") or {})
         self._edge_lines = {}
+        # per JPEG quality, what its rounding adds to each dimension's reading (_jpeg_dimension_uncertainty)
+        self._jpeg_dim_u: dict[int, dict[str, float]] = {}
         if self.models.spec.dimensions:
             g_gray = _measure_gray(golden.reference, self.models.registration)
             for lines in by_grey(golden.reference, g_gray, list(self.models.spec.dimensions), self._dim_weights,
@@ -340,6 +347,69 @@ class Inspector:
             self._colour_product_mask = _product_mask(m.profile, golden.shape, m.spec, golden.reference)
             prepare_relative_colors(golden.reference, golden.captures, m.color, m.spec.colors,
                                     self._colour_product_mask)
+
+    def _jpeg_dimension_uncertainty(self, quality: float) -> dict[str, float]:
+        """Per dimension, the 1-sigma (mm) a photo JPEG-compressed at ``quality`` (what its pixels
+        show) adds to the dimension's reading: the golden's reference photo is compressed at that
+        quality with its content at each of :data:`~goldenvision.jpeg_noise.GRID_PHASES` against
+        the block grid and read as it stands (its own frame, no registration), and the readings'
+        shifts from its reading uncompressed give ``hypot(median, 1.4826 MAD)``. The quality is taken
+        down to a multiple of :data:`JPEG_DIMENSION_QUALITY_STEP` (coarser: the larger shifts) and
+        cached so (a station's camera writes one quality; 8 readings of the golden the first time,
+        about 0.2 s each on the zoo's oak board).
+
+        A JPEG keeps luma at full resolution and chroma at half, each rounded to its table's steps;
+        an edge whose two materials differ mostly in colour (read on the colour axis between them,
+        :mod:`goldenvision.measure.colour_axis`) moves with the chroma's rounding. Zoo wood hand-held
+        (an oak board's hole onto a grey table of nearly its lightness): units at quality 79-81 read
+        the 6 mm hole 0.33-0.38 mm small against a stated 1-sigma of 0.06-0.09 mm, and a good board
+        failed; the golden compressed at 81 reads it 0.12-0.34 mm small over the eight phases. The
+        shift is not a correction: a unit's own grid phase and what the golden's captures already
+        lost to their compression leave its sign and size per unit unknown (subtracting the median
+        left the hole's errors as large, with the other sign); it is an uncertainty."""
+        step = JPEG_DIMENSION_QUALITY_STEP
+        key = max(step, int(step * math.floor(float(quality) / step)))
+        known = self._jpeg_dim_u.get(key)
+        if known is not None:
+            return known
+        m = self.models
+        unmeasurable = self.golden.meta.get("dimensions_not_measurable") or {}
+        dims = [d for d in m.spec.dimensions if d.name not in unmeasurable]
+        scale = m.scale_mm_per_px
+        out: dict[str, float] = {}
+        if dims and scale:
+            identity = RegistrationResult(np.eye(3), ok=True, rms_px=0.0, method="identity", confidence=1.0,
+                                          reference_shape_hw=self.golden.shape)
+
+            def read(img: np.ndarray) -> dict[str, float]:
+                res = by_grey(img, _measure_gray(img, m.registration), dims, self._dim_weights,
+                              lambda g, ds: measure_dimensions(g, ds, identity, scale,
+                                                               reference=DimensionReference.GOLDEN_FRAME,
+                                                               golden_px=self._golden_widths_px,
+                                                               edge_lines=self._edge_lines))
+                return {d.name: r.measured_mm for d, r in zip(dims, res)
+                        if isinstance(r, DimensionResult) and math.isfinite(r.measured_mm)}
+
+            ref = self.golden.reference
+            try:
+                base = read(ref)
+            except GoldenVisionError:  # the golden's own reading failed as a whole: nothing to compare with
+                base = {}
+            moved: dict[str, list[float]] = {k: [] for k in base}
+            for phase in GRID_PHASES if base else ():
+                try:
+                    got = read(recompressed(ref, key, phase))
+                except GoldenVisionError:  # this phase read nothing; the others count
+                    continue
+                for k, v in got.items():
+                    if k in moved:
+                        moved[k].append(v - base[k])
+            for k, dd in moved.items():
+                if 2 * len(dd) >= len(GRID_PHASES):  # read on at least half the phases
+                    a = np.asarray(dd, np.float64)
+                    out[k] = float(np.hypot(np.median(a), mad_normal(a)))
+        self._jpeg_dim_u[key] = out
+        return out
 
     def _register(self, frame: np.ndarray, marker: MarkerFrame | None | bool = True) -> RegistrationResult:
         """Align a unit to the golden. A unit the sealed model refuses is tried on the gray its
@@ -844,6 +914,12 @@ class Inspector:
                                                  reference_fits=ref_fits, edge_lines=self._edge_lines,
                                                  unexplained=self._dimension_unexplained,
                                                  strain_cov=strain_cov))
+            if jpeg_q is not None and dims:  # what the photo's JPEG rounding may move each reading by
+                ju = self._jpeg_dimension_uncertainty(jpeg_q)
+                dims = [replace(d, uncertainty_mm=float(np.hypot(d.uncertainty_mm, ju[d.name])))
+                        if isinstance(d, DimensionResult) and d.uncertainty_mm is not None and d.name in ju else d
+                        for d in dims]
+                provenance["jpeg"]["dimension_uncertainty_mm"] = {k: round(v, 4) for k, v in sorted(ju.items())}
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
             if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
                 provenance["dimensions_on_colour_axis"] = on_axis

@@ -10,7 +10,7 @@ import pytest
 import goldenvision as gv
 from goldenvision.anomaly.unit_noise import extra_floor2, unit_extra_var
 from goldenvision.errors import ImageError
-from goldenvision.jpeg_noise import error_variance, jpeg_info, pixel_quality, table_of_quality
+from goldenvision.jpeg_noise import GRID_PHASES, error_variance, jpeg_info, pixel_quality, recompressed, table_of_quality
 
 from synthetic import panel_photo, spec_with_panel
 
@@ -126,3 +126,48 @@ def test_a_photo_compressed_past_judging_goes_to_review_saying_so(panel_inspecto
     assert r.color == () and r.anomaly_score is None
     ok = panel_inspector.inspect(_jpeg(panel_photo(9), 70))
     assert not any("JPEG" in x for x in ok.reasons) and ok.anomaly_score is not None
+
+
+def test_recompressed_is_a_jpeg_of_that_quality_at_each_grid_phase() -> None:
+    img = _scene(3)
+    for q in (50, 85):
+        at0 = recompressed(img, q)
+        assert at0.shape == img.shape and at0.dtype == np.uint8
+        read = pixel_quality(at0)
+        assert read is not None and abs(read - q) <= 2
+        moved = recompressed(img, q, (4, 8))
+        err0 = np.abs(at0.astype(int) - img).mean()
+        assert 0 < np.abs(moved.astype(int) - img).mean() < 2 * err0  # as close to the photo, not where it was
+        assert not np.array_equal(moved, at0)  # the content met the grid elsewhere
+    assert len(set(GRID_PHASES)) == 8 and {dx % 8 for dx, _ in GRID_PHASES} >= {0, 2, 4, 6}
+
+
+def test_a_jpeg_widens_each_dimension_by_what_its_rounding_moves_the_golden_by(monkeypatch) -> None:
+    from test_measure_colour_axis import photo, spec
+
+    blue = (55.0, -8.0, -30.0)  # a red print on a ground of nearly its lightness: read on the colour axis
+    insp = gv.Inspector(gv.seal([photo(blue, s) for s in range(3)], spec()))
+    assert "print_diameter" in insp.golden.meta["dimension_gray_weights"]
+    unit = _jpeg(photo(blue, 9), 60)
+    r = insp.inspect(unit)
+    ju = r.provenance["jpeg"]["dimension_uncertainty_mm"]
+    assert set(ju) == {"print_diameter"} and ju["print_diameter"] > 0
+    read = r.provenance["jpeg"]["pixel_quality"]
+    assert set(insp._jpeg_dim_u) == {5 * int(read // 5)}  # the quality taken down to a step of 5
+    # the same photo read without the term: the reading is the same, its uncertainty the smaller one
+    calls: list[float] = []
+    real = insp._jpeg_dimension_uncertainty
+    monkeypatch.setattr(insp, "_jpeg_dimension_uncertainty", lambda q: calls.append(q) or {})
+    bare = insp.inspect(unit)
+    d1, d0 = r.dimensions[0], bare.dimensions[0]
+    assert calls and d1.measured_mm == d0.measured_mm
+    exact = insp._jpeg_dim_u[5 * int(read // 5)]["print_diameter"]  # (the record is rounded to 0.1 um)
+    assert exact == pytest.approx(ju["print_diameter"], abs=6e-5)
+    assert d1.uncertainty_mm == pytest.approx(np.hypot(d0.uncertainty_mm, exact), rel=1e-9)
+    monkeypatch.setattr(insp, "_jpeg_dimension_uncertainty", real)
+    # qualities within one step share the golden's readings; a photo never compressed gets none
+    again = insp.inspect(_jpeg(photo(blue, 10), 60))
+    assert 5 * int(again.provenance["jpeg"]["pixel_quality"] // 5) == 5 * int(read // 5)
+    assert len(insp._jpeg_dim_u) == 1
+    png = insp.inspect(photo(blue, 10))
+    assert "dimension_uncertainty_mm" not in png.provenance["jpeg"]
