@@ -349,8 +349,8 @@ class Inspector:
                                     self._colour_product_mask)
 
     def _jpeg_dimension_uncertainty(self, quality: float) -> dict[str, float]:
-        """Per dimension, the 1-sigma (mm) a photo JPEG-compressed at ``quality`` (what its pixels
-        show) adds to the dimension's reading: the golden's reference photo is compressed at that
+        """Per dimension read on the colour axis, the 1-sigma (mm) a photo JPEG-compressed at
+        ``quality`` (what its pixels show) adds to its reading: the golden's reference photo is compressed at that
         quality with its content at each of :data:`~goldenvision.jpeg_noise.GRID_PHASES` against
         the block grid and read as it stands (its own frame, no registration), and the readings'
         shifts from its reading uncompressed give ``hypot(median, 1.4826 MAD)``. The quality is taken
@@ -366,7 +366,10 @@ class Inspector:
         failed; the golden compressed at 81 reads it 0.12-0.34 mm small over the eight phases. The
         shift is not a correction: a unit's own grid phase and what the golden's captures already
         lost to their compression leave its sign and size per unit unknown (subtracting the median
-        left the hole's errors as large, with the other sign); it is an uncertainty."""
+        left the hole's errors as large, with the other sign); it is an uncertainty. Dimensions read
+        on the grey are left as they are: luma is kept at full resolution and on finer steps, and the
+        zoo's hand-held goldens at 80 moved their grey-read features by 0.002-0.026 mm (a woven
+        panel's edge 0.067 mm), within what they state, for up to 8 s of readings per quality step."""
         step = JPEG_DIMENSION_QUALITY_STEP
         key = max(step, int(step * math.floor(float(quality) / step)))
         known = self._jpeg_dim_u.get(key)
@@ -374,7 +377,7 @@ class Inspector:
             return known
         m = self.models
         unmeasurable = self.golden.meta.get("dimensions_not_measurable") or {}
-        dims = [d for d in m.spec.dimensions if d.name not in unmeasurable]
+        dims = [d for d in m.spec.dimensions if d.name not in unmeasurable and d.name in self._dim_weights]
         scale = m.scale_mm_per_px
         out: dict[str, float] = {}
         if dims and scale:
@@ -914,12 +917,13 @@ class Inspector:
                                                  reference_fits=ref_fits, edge_lines=self._edge_lines,
                                                  unexplained=self._dimension_unexplained,
                                                  strain_cov=strain_cov))
-            if jpeg_q is not None and dims:  # what the photo's JPEG rounding may move each reading by
+            if jpeg_q is not None and dims and self._dim_weights:  # what the JPEG's chroma rounding may move readings by
                 ju = self._jpeg_dimension_uncertainty(jpeg_q)
                 dims = [replace(d, uncertainty_mm=float(np.hypot(d.uncertainty_mm, ju[d.name])))
                         if isinstance(d, DimensionResult) and d.uncertainty_mm is not None and d.name in ju else d
                         for d in dims]
-                provenance["jpeg"]["dimension_uncertainty_mm"] = {k: round(v, 4) for k, v in sorted(ju.items())}
+                if ju:
+                    provenance["jpeg"]["dimension_uncertainty_mm"] = {k: round(v, 4) for k, v in sorted(ju.items())}
             on_axis = sorted(d.name for d in dim_specs if d.name in self._dim_weights)
             if on_axis:  # read on the colour axis between their two materials (measure.colour_axis)
                 provenance["dimensions_on_colour_axis"] = on_axis

@@ -171,3 +171,15 @@ def test_a_jpeg_widens_each_dimension_by_what_its_rounding_moves_the_golden_by(m
     assert len(insp._jpeg_dim_u) == 1
     png = insp.inspect(photo(blue, 10))
     assert "dimension_uncertainty_mm" not in png.provenance["jpeg"]
+
+
+def test_a_dimension_read_on_the_grey_gets_no_jpeg_term() -> None:
+    from test_measure_colour_axis import photo, spec
+
+    light, dark = (80.0, 0.0, 5.0), (30.0, 0.0, 0.0)  # a dark disc on a light ground: the grey reads it
+    insp = gv.Inspector(gv.seal([photo(light, s, disc_lab=dark) for s in range(3)], spec()))
+    assert insp.golden.meta["dimension_gray_weights"] == {}
+    r = insp.inspect(_jpeg(photo(light, 9, disc_lab=dark), 60))
+    assert r.provenance["jpeg"]["pixel_quality"] is not None
+    assert "dimension_uncertainty_mm" not in r.provenance["jpeg"] and insp._jpeg_dim_u == {}
+    assert r.dimensions and r.dimensions[0].uncertainty_mm is not None
