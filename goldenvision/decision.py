@@ -99,7 +99,7 @@ def decide(
             )
         elif c.within_uncertainty:
             reviews.append(_color_reason(c) + f" (within the measurement uncertainty "
-                           f"\u00b1{c.uncertainty_de00:.2f} of {c.reference}; not proven)")
+                           f"\u00b1{c.uncertainty_de00:.2f} of {c.reference}; not proven{_colour_incapable(c)})")
         elif not c.ok:
             fails.append(_color_reason(c))
             severities.append(c.severity)
@@ -151,6 +151,33 @@ _BETTER_REFERENCE = {
     "station_profile": "the station's resolution or calibration is too coarse for this tolerance",
     "unit_scale": "a station profile or a marker would decide it",
 }
+
+
+#: What would decide a colour tolerance its reference cannot (:func:`_colour_incapable`), by the
+#: start of :attr:`ColorResult.reference`.
+_BETTER_COLOUR_REFERENCE = (
+    ("relative-to-golden", "a colour chart in the photo, or a station with its chart, would decide it"),
+    ("srgb-assumption", "a colour chart in the photo, or a station with its chart, would decide it"),
+    ("chart", "a station's fixed light and its profile would decide it"),
+    ("station profile", "the station's colour profile is too loose for this tolerance (profile it again)"),
+)
+
+
+def _colour_incapable(c: ColorResult) -> str:
+    """A note when a colour's reference cannot decide its tolerance: its uncertainty (the margin
+    the decision rule allows either way, :attr:`ColorResult.within_uncertainty`) reaches half the
+    tighter of the zone's tolerances, so many units near a limit will go to review. Zoo hand-held
+    labels without a chart (seed 3): six good labels went to review on their paper, stated
+    uncertainty 0.77-1.24 against a 1.5 tolerance, and each now says so; a defective label's
+    paper at 0.52 does not, nor do the hardware's tape reviews at quality 68-77 (0.22-0.38)."""
+    u = c.uncertainty_de00
+    tol = min(c.tolerance, c.golden_tolerance)
+    if u is None or not (tol > 0 and u >= 0.5 * tol):
+        return ""
+    ref = c.reference or ""
+    hint = next((h for start, h in _BETTER_COLOUR_REFERENCE if ref.startswith(start)),
+                "a more precise colour reference would decide it")
+    return f"; this reference cannot decide a \u0394E00 {tol:.2f} tolerance: {hint}"
 
 
 def _incapable(ref: str, d: DimensionResult) -> str:

@@ -144,3 +144,24 @@ def test_a_reference_too_coarse_for_the_tolerance_says_what_would_decide_it():
     assert "known-size marker" in frame.reasons[0]
     fine = decide(registration=OK_REG, dimensions=[d(72.35, 0.1, "marker")])  # 2 u = 0.20 < 0.30
     assert fine.verdict is Verdict.review and "cannot decide" not in fine.reasons[0]
+
+
+def test_a_colour_reference_too_loose_for_the_tolerance_says_what_would_decide_it():
+    """A colour not proven out whose uncertainty reaches half its tolerance says the reference
+    cannot decide it, and what would (a chart in the photo for one judged relative to the golden);
+    a capable one, or a passing or failing one, says nothing of the kind."""
+    from dataclasses import replace
+
+    def c(de, u, ref="relative-to-golden"):
+        return replace(colour(de, de_golden=de), uncertainty_de00=u, reference=ref)
+    loose = decide(registration=OK_REG, colors=[c(1.9, 0.98)])
+    assert loose.verdict is Verdict.review
+    said = loose.reasons[0]
+    assert "not proven; this reference cannot decide a \u0394E00 1.50 tolerance" in said and "colour chart" in said
+    chart = decide(registration=OK_REG, colors=[c(1.9, 0.9, "chart (photo)")])
+    assert "station's fixed light" in chart.reasons[0]
+    tight = decide(registration=OK_REG, colors=[c(1.6, 0.3)])  # 0.3 < 0.75: capable
+    assert tight.verdict is Verdict.review and "cannot decide" not in tight.reasons[0]
+    assert decide(registration=OK_REG, colors=[c(1.2, 0.98)]).verdict is Verdict.passed
+    failed = decide(registration=OK_REG, colors=[c(3.0, 0.98)])
+    assert failed.verdict is Verdict.failed and "cannot decide" not in failed.reasons[0]
