@@ -130,3 +130,21 @@ def test_inspection_uses_abstains_or_says_no_chart(chart_golden):
     assert res_bad.verdict == gv.Verdict.review and not res_bad.color
     assert any("colours not judged" in r and "exceeds" in r for r in res_bad.reasons), res_bad.reasons
     assert res_bad.provenance["color_calibration"]["method"] is None
+
+
+def test_a_chart_search_keeps_the_block_of_patches_and_orders_equal_squares_alike() -> None:
+    """The lattice a chart seeds is the block joined to the seed (squares of the scene on the
+    lattice's extension, past a gap, are not the chart's), and equal squares are taken in one
+    order whatever sort the CPU runs (the order decides which seed meets the scene first)."""
+    from goldenvision.calibration.chart import _find_squares, _seed_block
+
+    iu = np.array([0, 1, 2, 0, 1, 2, 5, 6, -4])
+    iv = np.array([0, 0, 0, 1, 1, 1, 0, 0, 3])
+    bu, bv = _seed_block(iu, iv)
+    assert sorted(zip(bu.tolist(), bv.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    assert _seed_block(np.array([1, 2]), np.array([0, 0]))[0].size == 0  # no seed: nothing
+    shot = _tint(_with_chart(panel_photo(0), _chart(280)), (0.8, 0.95, 1.15))
+    sq = _find_squares(cv2.cvtColor(shot, cv2.COLOR_RGB2GRAY))
+    assert len(sq) >= 24
+    order = np.lexsort((sq[:, 0], sq[:, 1], -sq[:, 2]))
+    assert np.array_equal(order, np.arange(len(sq)))  # by side, then y, then x

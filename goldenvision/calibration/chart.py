@@ -103,6 +103,14 @@ def sample_patches(image_rgb: np.ndarray, quad_px: np.ndarray, *, inner: float =
     """
     img = np.asarray(image_rgb)
     scale = 255.0 if img.dtype == np.uint8 else 1.0
+    src = img.astype(np.float32) if img.dtype != np.float32 else img
+    return _sample_patches(src, scale, quad_px, inner=inner, n=n)
+
+
+def _sample_patches(src: np.ndarray, scale: float, quad_px: np.ndarray, *, inner: float = 0.45,
+                    n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample_patches` on the photo already as float32 (``src``, values up to ``scale``):
+    a search that samples many candidate grids converts a 6 MP photo once, not once per grid."""
     h = _grid_to_image(quad_px)
     t = (np.arange(n) + 0.5) / n - 0.5
     du, dv = np.meshgrid(t * inner, t * inner)
@@ -111,7 +119,6 @@ def sample_patches(image_rgb: np.ndarray, quad_px: np.ndarray, *, inner: float =
     v = (jj.ravel()[:, None] + 0.5 + dv.ravel()[None, :])
     pts = np.stack([u, v, np.ones_like(u)], -1) @ h.T
     xy = (pts[..., :2] / pts[..., 2:3]).astype(np.float32)  # (24, n*n, 2)
-    src = img.astype(np.float32) if img.dtype != np.float32 else img
     vals = cv2.remap(src, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float64) / scale
     srt = np.sort(vals, axis=1)
     cut = int(0.2 * srt.shape[1])
@@ -152,11 +159,15 @@ def _orientations(quad: np.ndarray) -> list[np.ndarray]:
 def _best_orientation(img: np.ndarray, quads: Sequence[np.ndarray]) -> tuple[float, np.ndarray] | None:
     best: tuple[float, np.ndarray] | None = None
     hh, ww = img.shape[:2]
+    src: np.ndarray | None = None
+    scale = 255.0 if img.dtype == np.uint8 else 1.0
     for quad in quads:
         if np.any(quad < -1) or np.any(quad[:, 0] > ww) or np.any(quad[:, 1] > hh):
             continue
+        if src is None:
+            src = img.astype(np.float32) if img.dtype != np.float32 else img
         for q in _orientations(quad):
-            rgb, spread = sample_patches(img, q)
+            rgb, spread = _sample_patches(src, scale, q)
             s = _chart_score(rgb) + 20.0 * float(np.mean(spread))
             if best is None or s < best[0]:
                 best = (s, q)
@@ -192,12 +203,38 @@ def _find_squares(gray: np.ndarray) -> np.ndarray:
     if not found:
         return np.zeros((0, 4))
     arr = np.array(found)
-    arr = arr[np.argsort(-arr[:, 2])]
+    arr = arr[np.lexsort((arr[:, 0], arr[:, 1], -arr[:, 2]))]  # by side, then y, x: ties in one order on any CPU
     keep: list[int] = []
     for i in range(len(arr)):  # de-duplicate (same square at several thresholds)
         if all(np.hypot(*(arr[i, :2] - arr[k, :2])) > 0.4 * arr[k, 2] for k in keep):
             keep.append(i)
     return arr[keep]
+
+
+def _seed_block(iu: np.ndarray, iv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lattice squares ``(iu, iv)`` (integer lattice coordinates, the seed at (0, 0)) joined to
+    the seed through neighbours (8-connected): a chart is one block of patches. Squares of the
+    scene beside it that happen to fall on the lattice's extension (blocks of a product of the
+    patches' size, within a quarter pitch of a lattice point) are cut off by the gap between, and no
+    longer widen the block past a chart's 6 x 4 (a photo with the product left of the chart: every
+    window was refused; which seed met the scene's squares first depended on the order of equal
+    sizes, which numpy's default sort, not stable and dispatched on the CPU's SIMD, does not fix:
+    the same code and pins passed CI on 2026-12-07 and failed on 2026-12-08)."""
+    pts = {(int(a), int(b)) for a, b in zip(iu, iv)}
+    if (0, 0) not in pts:
+        return iu[:0], iv[:0]
+    block = {(0, 0)}
+    todo = [(0, 0)]
+    while todo:
+        a, b = todo.pop()
+        for da in (-1, 0, 1):
+            for db in (-1, 0, 1):
+                q = (a + da, b + db)
+                if q in pts and q not in block:
+                    block.add(q)
+                    todo.append(q)
+    keep = np.array([(int(a), int(b)) in block for a, b in zip(iu, iv)], bool)
+    return iu[keep], iv[keep]
 
 
 def _lattices(sq: np.ndarray, max_seeds: int = 4000) -> list[np.ndarray]:
@@ -238,7 +275,7 @@ def _lattices(sq: np.ndarray, max_seeds: int = 4000) -> list[np.ndarray]:
         if hmat is None:
             continue
         inl = mask.ravel().astype(bool)
-        iu, iv = iu[inl], iv[inl]
+        iu, iv = _seed_block(iu[inl], iv[inl])
         if len(iu) < 6:
             continue
         spans = [(COLS, ROWS), (ROWS, COLS)]
