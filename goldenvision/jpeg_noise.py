@@ -26,7 +26,9 @@ tuned on verdicts (``scripts/bench_jpeg.py``; docs/DESIGN.md, session 30). The t
 the file's:
 :func:`pixel_quality` reads the quality the pixels themselves show (a JPEG decoded and saved again
 at 100, as PNG, or handed over as an array keeps its coefficients on the coarse lattice), and
-:func:`table_of_quality` gives that quality's IJG tables.
+:func:`table_of_quality` gives that quality's IJG tables. :func:`recompressed` encodes an image at a
+quality, at a phase of the block grid (:data:`GRID_PHASES`): what that compression does to a
+reading of the golden (``goldenvision.pipeline.Inspector._jpeg_dimension_uncertainty``).
 The estimate ignores clipping at 0 and 255 and the decoder's chroma upsampling filter.
 """
 
@@ -268,7 +270,6 @@ def table_of_quality(quality: float, chroma_block: tuple[int, int] = (2, 2)) -> 
     """The IJG tables of a quality (what :func:`pixel_quality` found), as a :class:`JpegInfo`."""
     return JpegInfo(luma=tuple(int(v) for v in _ijg_table(quality)),
                     chroma=tuple(int(v) for v in _ijg_table(quality, _IJG_CHROMA)), chroma_block=chroma_block)
-
 
 
 #: Shifts (dx, dy) px of an image against the JPEG block grid for :func:`recompressed`: eight

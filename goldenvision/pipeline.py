@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ._stats import mad_normal
 from ._version import __version__
 from .anomaly import AnomalyModel
 from .calibration.applied import StationCalibration
@@ -32,7 +33,6 @@ from .enums import DefectType
 from .errors import CalibrationError, GoldenVisionError, ImageError, RegistrationError, SpecError
 from .golden import GoldenSample
 from .imageio import ImageSource, load_image
-from ._stats import mad_normal
 from .jpeg_noise import GRID_PHASES, error_variance, pixel_quality, recompressed, table_of_quality
 from .measure import measure_dimensions
 from .measure.colour_axis import by_grey
@@ -355,8 +355,8 @@ class Inspector:
         the block grid and read as it stands (its own frame, no registration), and the readings'
         shifts from its reading uncompressed give ``hypot(median, 1.4826 MAD)``. The quality is taken
         down to a multiple of :data:`JPEG_DIMENSION_QUALITY_STEP` (coarser: the larger shifts) and
-        cached so (a station's camera writes one quality; 8 readings of the golden the first time,
-        about 0.2 s each on the zoo's oak board).
+        cached so (a station's camera writes one quality; nine readings of the golden the first
+        time, 1.2 s on the zoo's oak board).
 
         A JPEG keeps luma at full resolution and chroma at half, each rounded to its table's steps;
         an edge whose two materials differ mostly in colour (read on the colour axis between them,
